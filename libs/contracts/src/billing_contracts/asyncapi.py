@@ -1,0 +1,103 @@
+"""Generate the AsyncAPI 3.0 document of every topic from the event models.
+
+``python -m billing_contracts.asyncapi`` prints it; ``--write`` refreshes the committed copy
+(``libs/contracts/asyncapi.json``), which a test keeps in step with the code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from billing_contracts.registry import ALL_TOPICS
+
+COMMITTED = Path(__file__).resolve().parents[2] / "asyncapi.json"
+
+
+def build_document() -> dict[str, Any]:
+    models = [event for topic in ALL_TOPICS for event in topic.events]
+    _, defs = models_json_schema(
+        [(model, "serialization") for model in models],
+        ref_template="#/components/schemas/{model}",
+    )
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    for topic in ALL_TOPICS:
+        channel_id = topic.name.replace(".", "_")
+        channel_messages: dict[str, Any] = {}
+        for event in topic.events:
+            event_type = event.model_fields["type"].default
+            messages[event.__name__] = {
+                "name": event_type,
+                "title": event.__name__,
+                "summary": (event.__doc__ or "").strip().splitlines()[0] if event.__doc__ else "",
+                "contentType": "application/json",
+                "headers": {"$ref": "#/components/schemas/KafkaHeaders"},
+                "payload": {"$ref": f"#/components/schemas/{event.__name__}"},
+            }
+            channel_messages[event.__name__] = {"$ref": f"#/components/messages/{event.__name__}"}
+        channels[channel_id] = {
+            "address": topic.name,
+            "description": topic.description,
+            "messages": channel_messages,
+            "bindings": {"kafka": {"bindingVersion": "0.5.0"}},
+            **({"tags": [{"name": "public"}]} if topic.public else {}),
+        }
+        operations[f"publish_{channel_id}"] = {
+            "action": "send",
+            "channel": {"$ref": f"#/channels/{channel_id}"},
+            "messages": [
+                {"$ref": f"#/channels/{channel_id}/messages/{name}"} for name in channel_messages
+            ],
+        }
+    schemas = dict(sorted(defs["$defs"].items()))
+    schemas["KafkaHeaders"] = {
+        "type": "object",
+        "description": "Kafka record headers; the record key is the aggregate id.",
+        "properties": {
+            "event_id": {"type": "string", "format": "uuid"},
+            "event_type": {"type": "string"},
+            "correlation_id": {"type": "string"},
+        },
+    }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "Billing platform events",
+            "version": "1.0.0",
+            "description": (
+                "Events exchanged by the billing services over Kafka. Every message is a JSON "
+                "envelope (event_id, type, version, occurred_at, agency_id, workspace_id, "
+                "correlation_id, causation_id, payload); the record key is the aggregate id, so "
+                "one entity's events stay ordered. Within a topic version producers only add "
+                "optional fields; consumers must ignore fields they do not know."
+            ),
+        },
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages, "schemas": schemas},
+    }
+
+
+def render() -> str:
+    return json.dumps(build_document(), indent=2, sort_keys=False) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--write", action="store_true", help=f"write {COMMITTED}")
+    args = parser.parse_args()
+    if args.write:
+        COMMITTED.write_text(render())
+    else:
+        print(render(), end="")
+
+
+if __name__ == "__main__":
+    main()

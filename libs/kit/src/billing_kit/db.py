@@ -1,0 +1,74 @@
+"""Async engine and sessions of one service's schema; the edge (request or consumer) owns the
+transaction, services only flush."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def schema_metadata(schema: str) -> MetaData:
+    """Metadata whose tables all live in ``schema`` (the service's own)."""
+    return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+
+def declarative_base(schema: str) -> type[DeclarativeBase]:
+    class Base(DeclarativeBase):
+        metadata = schema_metadata(schema)
+
+    return Base
+
+
+def create_engine(database_url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
+    return create_async_engine(
+        database_url,
+        pool_size=pool_size,
+        max_overflow=pool_size * 2,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        **kwargs,
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One transaction: commit when the block ends normally, roll back on any error."""
+    async with sessions() as session, session.begin():
+        yield session
+
+
+async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    borrowed: AsyncSession | None = getattr(request.state, "db_session", None)
+    if borrowed is not None:  # an outer edge (idempotent route) owns this transaction
+        yield borrowed
+        return
+    async with unit_of_work(request.app.state.sessions) as session:
+        yield session
+
+
+DbSession = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+"""Request dependency: the route's session, committed right after the route returns and
+before the response is sent, so a client never sees a success that was not stored."""

@@ -1,0 +1,163 @@
+"""One error hierarchy; each error knows its HTTP status and API.md code. One handler renders
+them as ``{"error": {"code", "message"[, "fields"]}}``."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    fields: list[FieldError] | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class BillingError(Exception):
+    status_code: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    default_message: ClassVar[str] = "Something went wrong on our side."
+
+    def __init__(self, message: str | None = None, *, fields: list[FieldError] | None = None):
+        self.message = message or self.default_message
+        self.fields = fields
+        super().__init__(self.message)
+
+    def body(self) -> ErrorBody:
+        return ErrorBody(
+            error=ErrorDetail(code=self.code, message=self.message, fields=self.fields)
+        )
+
+    @classmethod
+    def openapi(cls) -> dict[int | str, dict[str, Any]]:
+        """Route ``responses=`` entry, so the OpenAPI document lists the error."""
+        return {cls.status_code: {"model": ErrorBody, "description": cls.default_message}}
+
+
+class UnauthenticatedError(BillingError):
+    status_code = 401
+    code = "unauthenticated"
+    default_message = "A valid bearer token is required."
+
+
+class ForbiddenError(BillingError):
+    status_code = 403
+    code = "forbidden"
+    default_message = "Your role may not do this."
+
+
+class NotFoundError(BillingError):
+    status_code = 404
+    code = "not_found"
+    default_message = "No such resource."
+
+
+class ConnectRequiredError(BillingError):
+    status_code = 409
+    code = "connect_required"
+    default_message = "Connect Stripe to start billing."
+
+
+class AgencySuspendedCannotBillError(BillingError):
+    status_code = 409
+    code = "agency_suspended"
+    default_message = (
+        "AgencySuspendedCannotBillError: this agency is suspended, so new subscriptions and "
+        "invoices are refused. Existing subscriptions keep charging."
+    )
+
+
+class PriceImmutableError(BillingError):
+    status_code = 409
+    code = "price_immutable"
+    default_message = (
+        "Prices are immutable: to change the amount, cadence or currency, archive this product "
+        "and create a new product with the new price."
+    )
+
+
+class ProductArchivedError(BillingError):
+    status_code = 409
+    code = "product_archived"
+    default_message = "This product is archived and cannot be used for new subscriptions."
+
+
+class ValidationFailedError(BillingError):
+    status_code = 422
+    code = "validation_error"
+    default_message = "The request is not valid."
+
+
+class StripeFailedError(BillingError):
+    status_code = 502
+    code = "stripe_error"
+    default_message = "Stripe refused or failed the request; nothing was changed."
+
+
+class UnavailableError(BillingError):
+    status_code = 503
+    code = "unavailable"
+    default_message = "A dependency is unavailable; try again shortly."
+
+
+def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(part) for part in loc if part not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def validation_error(exc: RequestValidationError) -> ValidationFailedError:
+    fields = [
+        FieldError(field=_field_name(err.get("loc", ())), message=str(err.get("msg", "invalid")))
+        for err in exc.errors()
+    ]
+    return ValidationFailedError(fields=fields)
+
+
+def _render(error: BillingError) -> JSONResponse:
+    return JSONResponse(
+        status_code=error.status_code,
+        content=error.body().model_dump(mode="json", exclude_none=True),
+    )
+
+
+_STATUS_ERRORS: dict[int, type[BillingError]] = {
+    cls.status_code: cls
+    for cls in (UnauthenticatedError, ForbiddenError, NotFoundError, UnavailableError)
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_billing_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, BillingError)
+        return _render(exc)
+
+    async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return _render(validation_error(exc))
+
+    async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        error_type = _STATUS_ERRORS.get(exc.status_code)
+        if error_type is not None:
+            return _render(error_type())
+        code = "method_not_allowed" if exc.status_code == 405 else "http_error"
+        body = ErrorBody(error=ErrorDetail(code=code, message=str(exc.detail)))
+        return JSONResponse(status_code=exc.status_code, content=body.model_dump(exclude_none=True))
+
+    app.add_exception_handler(BillingError, on_billing_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)

@@ -1,0 +1,221 @@
+"""Transactional outbox: an event is written as a row in the same transaction as the state
+change it announces; a relay publishes committed rows to Kafka and deletes them after the
+broker acknowledged them (at least once; consumers deduplicate by ``event_id``).
+
+Only one relay per service publishes at a time (a Postgres advisory lock per batch), and it
+publishes rows in insertion order, so one aggregate's events keep their order on their
+partition even with many replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    MetaData,
+    Row,
+    String,
+    Table,
+    Text,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
+
+from billing_contracts import Event, Topic
+from billing_kit.logging import causation_id, correlation_id
+
+log = structlog.get_logger(__name__)
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+        Column("topic", String(200), nullable=False),
+        Column("key", String(200), nullable=False),
+        Column("event_type", String(200), nullable=False),
+        Column("body", Text, nullable=False),
+        Column("headers", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+class Outbox:
+    """Writes events into the outbox table of the caller's transaction."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.committed = asyncio.Event()
+        """Set whenever a transaction holding outbox rows commits: wakes the relay."""
+
+    async def add(self, session: AsyncSession, topic: Topic, *events: Event) -> None:
+        rows = [self._row(topic, evt) for evt in events]
+        await session.execute(insert(self.table), rows)
+        sync_session = session.sync_session
+        if not event.contains(sync_session, "after_commit", self._on_commit):
+            event.listen(sync_session, "after_commit", self._on_commit, once=True)
+
+    def _on_commit(self, _: Session) -> None:
+        self.committed.set()
+
+    def _row(self, topic: Topic, evt: Event) -> dict[str, Any]:
+        if type(evt) not in topic.events:
+            raise TypeError(f"{type(evt).__name__} is not an event of {topic.name}")
+        stamped = evt.model_copy(
+            update={
+                "correlation_id": evt.correlation_id or correlation_id(),
+                "causation_id": evt.causation_id or causation_id(),
+            }
+        )
+        headers = {
+            "event_id": str(stamped.event_id),
+            "event_type": stamped.type,
+            "correlation_id": stamped.correlation_id,
+            "content-type": "application/json",
+        }
+        return {
+            "event_id": stamped.event_id,
+            "topic": topic.name,
+            "key": stamped.aggregate_id(),
+            "event_type": stamped.type,
+            "body": stamped.model_dump_json(),
+            "headers": headers,
+        }
+
+
+def new_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
+    # acks=all without the idempotent producer: the embedded broker lacks InitProducerId,
+    # and the consumers' inbox already absorbs the duplicates a retry could make.
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=False,
+        linger_ms=2,
+        request_timeout_ms=10_000,
+        max_batch_size=256 * 1024,
+    )
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in batches; runs as a background task of the service."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        outbox: Outbox,
+        bootstrap_servers: str,
+        *,
+        name: str,
+        batch_size: int = 500,
+        idle_poll_seconds: float = 0.5,
+    ) -> None:
+        self.engine = engine
+        self.outbox = outbox
+        self.table = outbox.table
+        self.bootstrap_servers = bootstrap_servers
+        self.name = name
+        self.batch_size = batch_size
+        self.idle_poll_seconds = idle_poll_seconds
+        self.lock_id = zlib.crc32(f"outbox:{self.table.fullname}".encode())
+        self.published_total = 0
+        self._producer: AIOKafkaProducer | None = None
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                published = await self.relay_once()
+                backoff = 0.2
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or database away: rows wait, try again
+                log.warning("outbox relay failed, retrying", error=repr(exc), retry_in=backoff)
+                await self._drop_producer()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if published < self.batch_size:
+                await self._wait_for_rows()
+
+    async def _wait_for_rows(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.outbox.committed.wait(), self.idle_poll_seconds)
+        self.outbox.committed.clear()
+
+    async def relay_once(self) -> int:
+        """Publish up to one batch; returns how many rows were published and removed."""
+        async with self.engine.begin() as conn:
+            locked = await conn.scalar(select(func.pg_try_advisory_xact_lock(self.lock_id)))
+            if not locked:
+                return 0
+            rows = (
+                await conn.execute(
+                    select(self.table).order_by(self.table.c.id).limit(self.batch_size)
+                )
+            ).all()
+            if not rows:
+                return 0
+            await self._publish(rows)
+            await conn.execute(
+                delete(self.table).where(self.table.c.id.in_([row.id for row in rows]))
+            )
+        self.published_total += len(rows)
+        return len(rows)
+
+    async def _publish(self, rows: Sequence[Row[Any]]) -> None:
+        producer = await self._ensure_producer()
+        sends = [
+            await producer.send(
+                row.topic,
+                value=row.body.encode(),
+                key=row.key.encode(),
+                headers=[(k, str(v).encode()) for k, v in row.headers.items()],
+            )
+            for row in rows
+        ]
+        await asyncio.gather(*sends)
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = new_producer(self.bootstrap_servers, f"{self.name}-outbox")
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def _drop_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                await producer.stop()
+            except Exception as exc:
+                log.debug("closing the outbox producer failed", error=repr(exc))
+
+    async def stop(self) -> None:
+        await self._drop_producer()
+
+    async def pending(self) -> int:
+        async with self.engine.connect() as conn:
+            return int(await conn.scalar(select(func.count()).select_from(self.table)) or 0)

@@ -1,0 +1,122 @@
+"""What the kit builds for a service: database, broker, outbox relay, inbox, Stripe client,
+and the FastAPI app whose lifespan starts and stops them together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import stripe
+from fastapi import APIRouter, FastAPI
+
+from billing_contracts import Topic
+from billing_kit.db import create_engine, session_factory
+from billing_kit.errors import install_error_handlers
+from billing_kit.inbox import Handler, Inbox
+from billing_kit.kafka import ensure_topics, new_broker
+from billing_kit.logging import CorrelationIdMiddleware, configure_logging
+from billing_kit.observability import MetricsMiddleware
+from billing_kit.observability import router as operations_router
+from billing_kit.outbox import Outbox, OutboxRelay
+from billing_kit.settings import ServiceSettings
+from billing_kit.stripe_client import stripe_client
+from billing_kit.tables import KitTables
+
+
+@dataclass
+class Runtime:
+    """Connections and helpers of one running service."""
+
+    settings: ServiceSettings
+    tables: KitTables
+    publishes: Sequence[Topic] = ()
+    consumes: list[Topic] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        name = self.settings.service_name
+        self.engine = create_engine(
+            self.settings.database_url, pool_size=self.settings.db_pool_size
+        )
+        self.sessions = session_factory(self.engine)
+        self.broker = new_broker(self.settings.kafka_bootstrap_servers, name)
+        self.outbox = Outbox(self.tables.outbox)
+        self.relay = OutboxRelay(
+            self.engine,
+            self.outbox,
+            self.settings.kafka_bootstrap_servers,
+            name=name,
+            batch_size=self.settings.outbox_batch_size,
+            idle_poll_seconds=self.settings.outbox_idle_poll_seconds,
+        )
+        self.inbox = Inbox(
+            self.broker,
+            self.sessions,
+            self.tables.inbox,
+            service=name,
+            max_attempts=self.settings.consumer_max_attempts,
+        )
+        self._stripe: stripe.StripeClient | None = None
+
+    def subscribe(self, topic: Topic, consumer: str, handler: Handler) -> None:
+        self.consumes.append(topic)
+        self.inbox.subscribe(topic, consumer, handler)
+
+    @property
+    def stripe(self) -> stripe.StripeClient:
+        if self._stripe is None:
+            self._stripe = stripe_client(
+                self.settings.stripe_api_key.get_secret_value(),
+                self.settings.stripe_api_base,
+                max_network_retries=self.settings.stripe_max_network_retries,
+            )
+        return self._stripe
+
+    def topic_names(self) -> Iterable[str]:
+        for topic in (*self.publishes, *self.consumes):
+            yield topic.name
+            yield topic.dlq
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Start broker subscribers and the outbox relay; stop them on exit."""
+        await ensure_topics(self.settings.kafka_bootstrap_servers, self.topic_names())
+        await self.broker.start()
+        relay_task = asyncio.create_task(
+            self.relay.run(), name=f"{self.settings.service_name}-relay"
+        )
+        try:
+            yield
+        finally:
+            relay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relay_task
+            await self.relay.stop()
+            await self.broker.stop()
+            await self.engine.dispose()
+
+
+def build_app(runtime: Runtime, routers: Sequence[APIRouter], *, title: str) -> FastAPI:
+    settings = runtime.settings
+    configure_logging(settings.service_name, settings.log_level)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with runtime.running():
+            yield
+
+    app = FastAPI(title=title, version="1.0.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.engine = runtime.engine
+    app.state.sessions = runtime.sessions
+    app.state.broker = runtime.broker
+    app.state.jwt_secret = settings.gateway_jwt_secret.get_secret_value()
+    app.state.idempotency_table = runtime.tables.idempotency
+    install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware, service=settings.service_name)
+    app.add_middleware(CorrelationIdMiddleware)
+    app.include_router(operations_router)
+    for router in routers:
+        app.include_router(router)
+    return app
