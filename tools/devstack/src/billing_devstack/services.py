@@ -1,0 +1,219 @@
+"""The five services: ``python -m <package> migrate`` then ``python -m <package> serve``."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from billing_devstack.emulator import webhook_secrets
+from billing_devstack.processes import (
+    DevstackError,
+    ManagedProcess,
+    run_to_completion,
+    wait_healthy,
+)
+
+DEV_GATEWAY_JWT_SECRET = "dev-gateway-secret-change-me"
+DEV_STRIPE_API_KEY = "sk_test_emulator"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str  # as in API.md and the log file name
+    package: str  # importable package run with ``python -m``
+    port_env: str
+    default_port: int
+
+    def port(self, env: Mapping[str, str] | None = None) -> int:
+        source = os.environ if env is None else env
+        return int(source.get(self.port_env) or self.default_port)
+
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("catalog", "catalog", "CATALOG_PORT", 8101),
+    ServiceSpec("subscriptions", "subscriptions", "SUBSCRIPTIONS_PORT", 8102),
+    ServiceSpec("invoicing", "invoicing", "INVOICING_PORT", 8103),
+    ServiceSpec("webhook-ingest", "webhook_ingest", "WEBHOOK_INGEST_PORT", 8104),
+    ServiceSpec("revenue", "revenue", "REVENUE_PORT", 8105),
+)
+BY_NAME: dict[str, ServiceSpec] = {
+    **{spec.name: spec for spec in SERVICES},
+    **{spec.package: spec for spec in SERVICES},
+}
+
+
+def spec(name: str) -> ServiceSpec:
+    """A service by its name (``webhook-ingest``) or package (``webhook_ingest``)."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        known = ", ".join(s.name for s in SERVICES)
+        raise DevstackError(f"unknown service {name!r} (known: {known})") from None
+
+
+def select(only: Iterable[str] | None) -> list[ServiceSpec]:
+    """The services named in ``only`` (comma-separated entries allowed), else all five."""
+    names = [n.strip() for item in (only or []) for n in item.split(",") if n.strip()]
+    return [spec(n) for n in names] if names else list(SERVICES)
+
+
+def runnable(service: ServiceSpec) -> bool:
+    """True when the package exists and has a ``__main__`` (so ``python -m`` works)."""
+    try:
+        return importlib.util.find_spec(f"{service.package}.__main__") is not None
+    except ImportError:
+        return False
+
+
+def service_env(
+    *,
+    database_url: str,
+    kafka_bootstrap: str,
+    stripe_api_base: str,
+    base: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment every service gets (``base`` defaults to ``os.environ``)."""
+    env = dict(os.environ if base is None else base)
+    platform_secret, connect_secret = webhook_secrets(env)
+    env.update(
+        DATABASE_URL=database_url,
+        KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
+        STRIPE_API_BASE=stripe_api_base,
+        PYTHONUNBUFFERED="1",
+    )
+    env.setdefault("STRIPE_API_KEY", DEV_STRIPE_API_KEY)
+    env["GATEWAY_JWT_SECRET"] = env.get("GATEWAY_JWT_SECRET") or DEV_GATEWAY_JWT_SECRET
+    env["STRIPE_WEBHOOK_SECRETS"] = env.get("STRIPE_WEBHOOK_SECRETS") or platform_secret
+    env["STRIPE_CONNECT_WEBHOOK_SECRETS"] = (
+        env.get("STRIPE_CONNECT_WEBHOOK_SECRETS") or connect_secret
+    )
+    for service in SERVICES:
+        env[service.port_env] = str(service.port(env))
+    return env
+
+
+def migrate(name: str, env: Mapping[str, str], state_dir: Path, timeout: float = 120.0) -> None:
+    """Run ``python -m <package> migrate`` to completion; raises on failure."""
+    service = spec(name)
+    run_to_completion(
+        f"{service.name} migrate",
+        [sys.executable, "-m", service.package, "migrate"],
+        state_dir / "logs" / f"{service.name}.migrate.log",
+        env=env,
+        timeout=timeout,
+    )
+
+
+def health_url(name: str, env: Mapping[str, str] | None = None) -> str:
+    return f"http://127.0.0.1:{spec(name).port(env)}/healthz"
+
+
+def start_service(
+    name: str,
+    env: Mapping[str, str],
+    state_dir: Path,
+    *,
+    run_migrations: bool = True,
+    wait: bool = True,
+    timeout: float = 60.0,
+) -> ManagedProcess:
+    """Migrate (optionally), start ``serve`` and (optionally) wait for ``/healthz``.
+
+    The port comes from the service's port variable in ``env``. Stop it with ``.stop()``.
+    """
+    service = spec(name)
+    if run_migrations:
+        migrate(name, env, state_dir)
+    proc = ManagedProcess(
+        service.name,
+        [sys.executable, "-m", service.package, "serve"],
+        state_dir / "logs" / f"{service.name}.log",
+        pid_file=state_dir / "run" / f"{service.name}.pid",
+        env=env,
+    ).start()
+    if wait:
+        try:
+            wait_healthy(health_url(name, env), timeout, proc=proc)
+        except DevstackError:
+            proc.stop()
+            raise
+    return proc
+
+
+def start_services(
+    names: Iterable[str],
+    env: Mapping[str, str],
+    state_dir: Path,
+    *,
+    timeout: float = 90.0,
+    registry: dict[str, ManagedProcess] | None = None,
+) -> dict[str, ManagedProcess]:
+    """Run every migration in parallel, then serve all and wait until each ``/healthz`` is 200.
+
+    Everything is polled from the calling thread, so a signal (``KeyboardInterrupt``) stops
+    the wait at once. Serving processes go into ``registry`` as soon as they are spawned,
+    so the caller can stop them on any failure (this function does not).
+    """
+    specs = [spec(n) for n in names]
+    registry = {} if registry is None else registry
+    if not specs:
+        return {}
+    deadline = time.monotonic() + timeout
+    migrations = {
+        s.name: ManagedProcess(
+            f"{s.name} migrate",
+            [sys.executable, "-m", s.package, "migrate"],
+            state_dir / "logs" / f"{s.name}.migrate.log",
+            env=env,
+        ).start()
+        for s in specs
+    }
+    try:
+        while any(m.running for m in migrations.values()):
+            if time.monotonic() > deadline:
+                raise DevstackError(f"migrations not done after {timeout:.0f}s")
+            time.sleep(0.1)
+    finally:
+        for migration in migrations.values():
+            migration.stop()
+    failed = [m for m in migrations.values() if m.returncode != 0]
+    if failed:
+        raise DevstackError(
+            "\n".join(
+                f"{m.name} failed ({m.returncode}); see {m.log_path}:\n{m.tail(15)}" for m in failed
+            )
+        )
+    for s in specs:
+        registry[s.name] = ManagedProcess(
+            s.name,
+            [sys.executable, "-m", s.package, "serve"],
+            state_dir / "logs" / f"{s.name}.log",
+            pid_file=state_dir / "run" / f"{s.name}.pid",
+            env=env,
+        ).start()
+    pending = {s.name: health_url(s.name, env) for s in specs}
+    with httpx.Client(timeout=1.0) as client:
+        while pending:
+            for name, url in list(pending.items()):
+                proc = registry[name]
+                if not proc.running:
+                    raise DevstackError(
+                        f"{name} exited with {proc.returncode}; see {proc.log_path}:\n"
+                        f"{proc.tail(15)}"
+                    )
+                try:
+                    if client.get(url).status_code == 200:
+                        del pending[name]
+                except httpx.HTTPError:
+                    pass
+            if pending and time.monotonic() > deadline:
+                raise DevstackError(f"not healthy after {timeout:.0f}s: {', '.join(pending)}")
+            time.sleep(0.1)
+    return {s.name: registry[s.name] for s in specs}
