@@ -1,25 +1,10 @@
-"""Event contracts of the billing platform: envelope, topics and event models."""
+"""Event contracts of the billing platform: envelope, topics and event models.
 
-from billing_contracts.catalog_products import (
-    PRODUCTS,
-    ProductArchived,
-    ProductCreated,
-    ProductSnapshot,
-    ProductUpdated,
-)
+One module per topic; import event models from their topic's module.
+"""
+
 from billing_contracts.envelope import Event, Payload
 from billing_contracts.registry import ALL_TOPICS, topic_named
 from billing_contracts.topics import Topic
 
-__all__ = [
-    "ALL_TOPICS",
-    "PRODUCTS",
-    "Event",
-    "Payload",
-    "ProductArchived",
-    "ProductCreated",
-    "ProductSnapshot",
-    "ProductUpdated",
-    "Topic",
-    "topic_named",
-]
+__all__ = ["ALL_TOPICS", "Event", "Payload", "Topic", "topic_named"]

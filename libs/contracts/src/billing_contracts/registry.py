@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from billing_contracts.billing_accounts import ACCOUNTS
+from billing_contracts.catalog_agencies import AGENCIES
 from billing_contracts.catalog_products import PRODUCTS
 from billing_contracts.topics import Topic
 
-ALL_TOPICS: tuple[Topic, ...] = (PRODUCTS,)
+ALL_TOPICS: tuple[Topic, ...] = (PRODUCTS, AGENCIES, ACCOUNTS)
 
 
 def topic_named(name: str) -> Topic:

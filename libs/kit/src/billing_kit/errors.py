@@ -42,11 +42,6 @@ class BillingError(Exception):
             error=ErrorDetail(code=self.code, message=self.message, fields=self.fields)
         )
 
-    @classmethod
-    def openapi(cls) -> dict[int | str, dict[str, Any]]:
-        """Route ``responses=`` entry, so the OpenAPI document lists the error."""
-        return {cls.status_code: {"model": ErrorBody, "description": cls.default_message}}
-
 
 class UnauthenticatedError(BillingError):
     status_code = 401
@@ -161,3 +156,15 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(BillingError, on_billing_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+
+
+def documented(*errors: type[BillingError]) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: the errors it can answer, shown in the OpenAPI document."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    listed: tuple[type[BillingError], ...] = (UnauthenticatedError, ValidationFailedError, *errors)
+    for error in listed:
+        entry = responses.setdefault(error.status_code, {"model": ErrorBody, "description": ""})
+        entry["description"] = " / ".join(
+            part for part in (entry["description"], error.code) if part
+        )
+    return responses

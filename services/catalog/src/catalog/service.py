@@ -1,0 +1,245 @@
+"""The catalog's rules: Connect onboarding gate, products with immutable prices, suspension.
+
+No HTTP and no SQL text here, and never a commit: the edge owns the transaction, and every
+state change writes its event to the outbox in that same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing_contracts.billing_accounts import StripeAccountSnapshot
+from billing_contracts.catalog_agencies import (
+    AGENCIES,
+    AgencyBillingProfile,
+    AgencyConnectStatusChanged,
+    AgencySuspended,
+    AgencyUnsuspended,
+    ConnectStatus,
+)
+from billing_contracts.catalog_products import (
+    PRODUCTS,
+    ProductArchived,
+    ProductCreated,
+    ProductSnapshot,
+    ProductUpdated,
+)
+from billing_kit.errors import ConnectRequiredError, NotFoundError, PriceImmutableError
+from billing_kit.outbox import Outbox
+from catalog import repository
+from catalog.models import Agency, Product
+from catalog.schemas import ProductCreate, ProductPatch
+from catalog.stripe_gateway import CatalogStripe
+
+
+def connect_status(agency: Agency | None) -> ConnectStatus:
+    if agency is None or agency.stripe_account_id is None:
+        return "not_started"
+    return "enabled" if agency.charges_enabled else "pending"
+
+
+def billing_profile(agency: Agency) -> AgencyBillingProfile:
+    return AgencyBillingProfile(
+        agency_id=agency.agency_id,
+        stripe_account_id=agency.stripe_account_id,
+        connect_status=connect_status(agency),
+        charges_enabled=agency.charges_enabled,
+        suspended=agency.suspended,
+        suspension_reason=agency.suspension_reason,
+    )
+
+
+def product_snapshot(product: Product) -> ProductSnapshot:
+    return ProductSnapshot(
+        product_id=product.id,
+        name=product.name,
+        description=product.description,
+        cadence=product.cadence,
+        amount_cents=product.amount_cents,
+        currency=product.currency,
+        status=product.status,
+        stripe_account_id=product.stripe_account_id,
+        stripe_product_id=product.stripe_product_id,
+        stripe_price_id=product.stripe_price_id,
+        created_at=product.created_at,
+        revision=product.revision,
+    )
+
+
+@dataclass
+class Catalog:
+    session: AsyncSession
+    outbox: Outbox
+    stripe: CatalogStripe
+
+    # --- Connect onboarding -------------------------------------------------------------
+
+    async def connect_profile(self, agency_id: str) -> Agency | None:
+        return await repository.agency(self.session, agency_id)
+
+    async def start_onboarding(
+        self, agency_id: str, *, return_url: str, refresh_url: str
+    ) -> tuple[str, str, int]:
+        """Create the connected account on first call, then a fresh single-use link."""
+        agency = await repository.ensure_agency(self.session, agency_id)
+        if agency.stripe_account_id is None:
+            agency.stripe_account_id = await self.stripe.create_account(agency_id)
+            await self.session.flush()
+            await self._announce_connect_status(agency)
+        url, expires_at = await self.stripe.onboarding_link(
+            agency.stripe_account_id, return_url, refresh_url
+        )
+        return agency.stripe_account_id, url, expires_at
+
+    async def apply_account_update(
+        self, agency_id: str | None, snapshot: StripeAccountSnapshot
+    ) -> None:
+        """Apply Stripe's view of the account, ignoring events older than one already applied."""
+        agency = await repository.agency_by_account(self.session, snapshot.account_id)
+        if agency is None:
+            if agency_id is None:
+                return  # not one of ours
+            agency = await repository.ensure_agency(self.session, agency_id)
+            if agency.stripe_account_id not in (None, snapshot.account_id):
+                return  # the agency has another account; this one is stale
+            agency.stripe_account_id = snapshot.account_id
+        if snapshot.stripe_created < agency.account_seen_at:
+            return
+        before = connect_status(agency)
+        agency.account_seen_at = snapshot.stripe_created
+        agency.charges_enabled = snapshot.charges_enabled
+        agency.payouts_enabled = snapshot.payouts_enabled
+        agency.details_submitted = snapshot.details_submitted
+        await self.session.flush()
+        if connect_status(agency) != before:
+            await self._announce_connect_status(agency)
+
+    async def _announce_connect_status(self, agency: Agency) -> None:
+        await self.outbox.add(
+            self.session,
+            AGENCIES,
+            AgencyConnectStatusChanged(agency_id=agency.agency_id, payload=billing_profile(agency)),
+        )
+
+    # --- Suspension -----------------------------------------------------------------------
+
+    async def set_suspension(self, agency_id: str, suspended: bool, reason: str | None) -> Agency:
+        agency = await repository.ensure_agency(self.session, agency_id)
+        if agency.suspended == suspended and (not suspended or agency.suspension_reason == reason):
+            return agency
+        agency.suspended = suspended
+        agency.suspension_reason = reason if suspended else None
+        await self.session.flush()
+        event_type = AgencySuspended if suspended else AgencyUnsuspended
+        await self.outbox.add(
+            self.session,
+            AGENCIES,
+            event_type(agency_id=agency_id, payload=billing_profile(agency)),
+        )
+        return agency
+
+    # --- Products -------------------------------------------------------------------------
+
+    async def create_product(self, agency_id: str, command: ProductCreate) -> Product:
+        """Create the Stripe Product and Price on the agency's account, then our row."""
+        agency = await repository.agency(self.session, agency_id)
+        if agency is None or agency.stripe_account_id is None or not agency.charges_enabled:
+            raise ConnectRequiredError()
+        product_id = str(uuid.uuid4())
+        stripe_ids = await self.stripe.create_product_with_price(
+            account_id=agency.stripe_account_id,
+            agency_id=agency_id,
+            product_id=product_id,
+            name=command.name,
+            description=command.description,
+            cadence=command.cadence,
+            amount_cents=command.amount_cents,
+            currency=command.currency,
+        )
+        product = Product(
+            id=product_id,
+            agency_id=agency_id,
+            name=command.name,
+            description=command.description,
+            cadence=command.cadence,
+            amount_cents=command.amount_cents,
+            currency=command.currency,
+            status="active",
+            stripe_account_id=agency.stripe_account_id,
+            stripe_product_id=stripe_ids.product_id,
+            stripe_price_id=stripe_ids.price_id,
+            revision=1,
+            created_at=datetime.now(UTC),
+        )
+        await self.record_product(product)
+        return product
+
+    async def record_product(self, product: Product) -> None:
+        """Store a new product and announce it, in the caller's transaction."""
+        self.session.add(product)
+        await self.session.flush()
+        await self.outbox.add(
+            self.session,
+            PRODUCTS,
+            ProductCreated(agency_id=product.agency_id, payload=product_snapshot(product)),
+        )
+
+    async def list_products(self, agency_id: str, status: str | None) -> Sequence[Product]:
+        return await repository.products(self.session, agency_id, status)
+
+    async def get_product(self, agency_id: str, product_id: str) -> Product:
+        product = await repository.product(self.session, agency_id, product_id)
+        if product is None:
+            raise NotFoundError("No such product.")
+        return product
+
+    async def update_product(self, agency_id: str, product_id: str, patch: ProductPatch) -> Product:
+        product = await repository.product(self.session, agency_id, product_id, for_update=True)
+        if product is None:
+            raise NotFoundError("No such product.")
+        if (
+            (patch.amount_cents is not None and patch.amount_cents != product.amount_cents)
+            or (patch.cadence is not None and patch.cadence != product.cadence)
+            or (patch.currency is not None and patch.currency != product.currency)
+        ):
+            raise PriceImmutableError()
+        fields = patch.model_fields_set & {"name", "description"}
+        name = patch.name if patch.name is not None else product.name
+        description = patch.description if "description" in fields else product.description
+        if (name, description) == (product.name, product.description):
+            return product
+        await self.stripe.rename_product(
+            product.stripe_account_id, product.stripe_product_id, name, description
+        )
+        product.name, product.description = name, description or None
+        await self._announce_revision(product, ProductUpdated)
+        return product
+
+    async def archive_product(self, agency_id: str, product_id: str) -> Product:
+        product = await repository.product(self.session, agency_id, product_id, for_update=True)
+        if product is None:
+            raise NotFoundError("No such product.")
+        if product.status == "archived":
+            return product
+        await self.stripe.archive(
+            product.stripe_account_id, product.stripe_product_id, product.stripe_price_id
+        )
+        product.status = "archived"
+        await self._announce_revision(product, ProductArchived)
+        return product
+
+    async def _announce_revision(
+        self, product: Product, event_type: type[ProductUpdated] | type[ProductArchived]
+    ) -> None:
+        product.revision += 1
+        await self.session.flush()
+        await self.outbox.add(
+            self.session,
+            PRODUCTS,
+            event_type(agency_id=product.agency_id, payload=product_snapshot(product)),
+        )

@@ -1,0 +1,7 @@
+"""invoicing routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["invoicing"])

@@ -1,0 +1,17 @@
+"""Builds the invoicing app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from billing_kit.runtime import Runtime, build_app
+from billing_kit.settings import ServiceSettings
+from invoicing import api, consumers
+from invoicing.models import kit_tables
+from invoicing.settings import InvoicingSettings
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    runtime = Runtime(settings or InvoicingSettings(), kit_tables)
+    consumers.register(runtime)
+    return build_app(runtime, [api.router], title="invoicing")

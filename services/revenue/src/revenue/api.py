@@ -1,0 +1,7 @@
+"""revenue routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["revenue"])

@@ -1,0 +1,4 @@
+from billing_kit.migrations import run_migrations
+from subscriptions.models import Base
+
+run_migrations(Base.metadata)

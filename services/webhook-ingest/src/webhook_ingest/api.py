@@ -1,0 +1,7 @@
+"""webhook-ingest routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["webhook-ingest"])
