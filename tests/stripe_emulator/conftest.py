@@ -1,0 +1,131 @@
+"""Fixtures: the emulator served in-process on a free port, SDK clients, a webhook receiver."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import stripe
+import uvicorn
+
+from stripe_emulator.app import create_app
+from stripe_emulator.settings import Settings
+
+API_KEY = "sk_test_emulator"
+FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "stripe" / "fixtures3.json"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Emulator:
+    url: str
+
+    def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = httpx.request(method, f"{self.url}/_emulator{path}", json=body, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def advance(self, seconds: int) -> int:
+        return int(self.control("POST", "/clock/advance", {"seconds": seconds})["now"])
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Emulator]:
+    port = _free_port()
+    settings = Settings(port=port, webhook_retry_base_seconds=0.05, webhook_retry_max_seconds=0.2)
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    yield Emulator(url)
+    server.should_exit = True
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def client(emulator: Emulator) -> stripe.StripeClient:
+    return stripe.StripeClient(API_KEY, base_addresses={"api": emulator.url})
+
+
+@pytest.fixture
+def async_client(emulator: Emulator) -> stripe.StripeClient:
+    return stripe.StripeClient(
+        API_KEY, base_addresses={"api": emulator.url}, http_client=stripe.HTTPXClient()
+    )
+
+
+@pytest.fixture(scope="session")
+def fixtures() -> dict[str, Any]:
+    resources: dict[str, Any] = json.loads(FIXTURES.read_text())["resources"]
+    return resources
+
+
+@dataclass
+class Receiver:
+    """A tiny HTTP server that records webhook deliveries (raw body + signature header)."""
+
+    url: str
+    received: list[tuple[bytes, str]] = field(default_factory=list)
+    fail_first: int = 0
+
+    def wait_for(self, predicate: Any, timeout: float = 5.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            events = [json.loads(body) for body, _ in list(self.received)]
+            if predicate(events):
+                return events
+            time.sleep(0.02)
+        raise AssertionError(f"webhooks not received in time: {[e['type'] for e in events]}")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if state.fail_first > 0:
+                state.fail_first -= 1
+                self.send_response(500)
+                self.end_headers()
+                return
+            state.received.append((body, self.headers["Stripe-Signature"]))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            del format, args
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/webhooks"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()

@@ -1,0 +1,257 @@
+"""Payment methods (Stripe's test tokens and cards), attach/detach, setup intents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stripe_emulator.errors import StripeError, card_declined, resource_missing
+from stripe_emulator.forms import get_bool, get_dict, get_list, get_str, merge_metadata
+from stripe_emulator.router import Ctx, field_filter, list_objects, route
+from stripe_emulator.shapes import card_details, payment_method_shape, setup_intent_shape
+from stripe_emulator.store import Obj, new_id
+
+
+@dataclass(frozen=True)
+class TestCard:
+    brand: str
+    last4: str
+    decline_code: str | None = None
+    dispute: bool = False
+    funding: str = "credit"
+
+
+TEST_CARDS = {
+    "visa": TestCard("visa", "4242"),
+    "visa_debit": TestCard("visa", "5556", funding="debit"),
+    "mastercard": TestCard("mastercard", "4444"),
+    "amex": TestCard("amex", "8431"),
+    "chargeDeclined": TestCard("visa", "0002", "generic_decline"),
+    "chargeDeclinedInsufficientFunds": TestCard("visa", "9995", "insufficient_funds"),
+    "chargeDeclinedExpiredCard": TestCard("visa", "0069", "expired_card"),
+    "chargeCustomerFail": TestCard("visa", "0341", "generic_decline"),
+    "createDispute": TestCard("visa", "0259", dispute=True),
+}
+CARD_NUMBERS = {
+    "4242424242424242": "visa",
+    "4000000000000002": "chargeDeclined",
+    "4000000000009995": "chargeDeclinedInsufficientFunds",
+    "4000000000000341": "chargeCustomerFail",
+    "4000000000000259": "createDispute",
+    "5555555555554444": "mastercard",
+}
+DECLINE_MESSAGES = {
+    "generic_decline": "Your card was declined.",
+    "insufficient_funds": "Your card has insufficient funds.",
+    "expired_card": "Your card has expired.",
+}
+
+
+def _test_card_name(token: str) -> str | None:
+    for prefix in ("pm_card_", "tok_"):
+        if token.startswith(prefix) and token[len(prefix) :] in TEST_CARDS:
+            return token[len(prefix) :]
+    return None
+
+
+def new_card(ctx: Ctx, card_name: str) -> Obj:
+    card = TEST_CARDS[card_name]
+    pm = payment_method_shape(new_id("pm"), ctx.now, "card")
+    pm["card"] = card_details(card.brand, card.last4, card.funding)
+    ctx.store.add(pm, ctx.account)
+    ctx.store.hidden(pm["id"])["test_card"] = card_name
+    return pm
+
+
+def test_card_of(ctx: Ctx, pm: Obj) -> TestCard | None:
+    name = ctx.store.hidden(pm["id"]).get("test_card")
+    return TEST_CARDS.get(str(name)) if name else None
+
+
+def decline_error(card: TestCard, extra: dict[str, object]) -> StripeError:
+    code = card.decline_code or "generic_decline"
+    return card_declined(code, DECLINE_MESSAGES.get(code, "Your card was declined."), extra)
+
+
+def resolve_payment_method(
+    ctx: Ctx, pm_id: str, param: str, customer: Obj | None = None
+) -> Obj:
+    """A stored payment method, or a fresh one made from a test token like `pm_card_visa`."""
+    card_name = _test_card_name(pm_id)
+    if card_name is not None:
+        pm = new_card(ctx, card_name)
+        if customer is not None:
+            attach(ctx, pm, customer)
+        return pm
+    pm = ctx.store.find(pm_id)
+    if pm is None or pm.get("object") != "payment_method":
+        raise resource_missing("PaymentMethod", pm_id, param)
+    if ctx.store.owner[pm_id] != ctx.account:
+        raise resource_missing("PaymentMethod", pm_id, param)
+    return pm
+
+
+def attach(ctx: Ctx, pm: Obj, customer: Obj) -> None:
+    if pm["customer"] == customer["id"]:
+        return
+    if pm["customer"] is not None:
+        raise StripeError(
+            "The payment method you provided has already been attached to a customer.",
+            param="payment_method",
+        )
+    pm["customer"] = customer["id"]
+    ctx.store.emit("payment_method.attached", pm, ctx.account)
+
+
+@route("POST", "/v1/payment_methods")
+def create_payment_method(ctx: Ctx) -> Obj:
+    type_ = get_str(ctx.params, "type")
+    if type_ != "card":
+        raise StripeError(
+            "The emulator creates payment methods of type card only (use a SetupIntent for "
+            "stripe_balance).",
+            param="type",
+        )
+    card = get_dict(ctx.params, "card")
+    token = str(card.get("token", ""))
+    name = _test_card_name(token) or CARD_NUMBERS.get(str(card.get("number", "")))
+    if name is None:
+        raise StripeError("Invalid card: use a test token or test card number.", param="card")
+    pm = new_card(ctx, name)
+    billing = get_dict(ctx.params, "billing_details")
+    for key in ("email", "name", "phone"):
+        if key in billing:
+            pm["billing_details"][key] = billing[key] or None
+    pm["metadata"] = merge_metadata({}, ctx.params)
+    return pm
+
+
+@route("GET", "/v1/payment_methods")
+def list_payment_methods(ctx: Ctx) -> Obj:
+    return list_objects(
+        ctx,
+        "payment_method",
+        "/v1/payment_methods",
+        field_filter(ctx.params, "customer"),
+        field_filter(ctx.params, "type"),
+    )
+
+
+@route("GET", "/v1/payment_methods/{id}")
+def retrieve_payment_method(ctx: Ctx) -> Obj:
+    return resolve_payment_method(ctx, ctx.path["id"], "id")
+
+
+@route("POST", "/v1/payment_methods/{id}")
+def update_payment_method(ctx: Ctx) -> Obj:
+    pm = ctx.store.get("payment_method", ctx.path["id"], ctx.account)
+    pm["metadata"] = merge_metadata(pm["metadata"], ctx.params)
+    ctx.store.emit("payment_method.updated", pm, ctx.account)
+    return pm
+
+
+@route("POST", "/v1/payment_methods/{id}/attach")
+def attach_payment_method(ctx: Ctx) -> Obj:
+    from stripe_emulator.customers import get_customer
+
+    customer = get_customer(ctx, ctx.params.get("customer"), "customer")
+    pm = resolve_payment_method(ctx, ctx.path["id"], "id")
+    attach(ctx, pm, customer)
+    return pm
+
+
+@route("POST", "/v1/payment_methods/{id}/detach")
+def detach_payment_method(ctx: Ctx) -> Obj:
+    pm = ctx.store.get("payment_method", ctx.path["id"], ctx.account)
+    if pm["customer"] is None:
+        raise StripeError("The payment method you provided is not attached to a customer.")
+    customer = ctx.store.find(pm["customer"])
+    if customer and customer["invoice_settings"]["default_payment_method"] == pm["id"]:
+        customer["invoice_settings"]["default_payment_method"] = None
+    pm["customer"] = None
+    ctx.store.emit("payment_method.detached", pm, ctx.account)
+    return pm
+
+
+# setup intents ----------------------------------------------------------------
+@route("POST", "/v1/setup_intents")
+def create_setup_intent(ctx: Ctx) -> Obj:
+    from stripe_emulator.customers import get_customer
+
+    types = [str(t) for t in get_list(ctx.params, "payment_method_types")] or ["card"]
+    intent = setup_intent_shape(new_id("seti"), ctx.now, types)
+    customer_id = get_str(ctx.params, "customer")
+    if customer_id is not None:
+        intent["customer"] = get_customer(ctx, customer_id, "customer")["id"]
+    customer_account = get_str(ctx.params, "customer_account")
+    if customer_account is not None:
+        if ctx.store.connected_account(customer_account) is None:
+            raise resource_missing("account", customer_account, "customer_account")
+        intent["customer_account"] = customer_account
+    intent["usage"] = get_str(ctx.params, "usage") or "off_session"
+    intent["description"] = get_str(ctx.params, "description")
+    intent["metadata"] = merge_metadata({}, ctx.params)
+    pm_id = get_str(ctx.params, "payment_method")
+    ctx.store.add(intent, ctx.account)
+    ctx.store.emit("setup_intent.created", intent, ctx.account)
+    if pm_id is not None or "stripe_balance" in types:
+        intent["status"] = "requires_confirmation"
+        intent["payment_method"] = pm_id
+    if get_bool(ctx.params, "confirm", False):
+        _confirm(ctx, intent, pm_id)
+    return intent
+
+
+@route("POST", "/v1/setup_intents/{id}/confirm")
+def confirm_setup_intent(ctx: Ctx) -> Obj:
+    intent = ctx.store.get("setup_intent", ctx.path["id"], ctx.account)
+    pm_id = get_str(ctx.params, "payment_method") or intent["payment_method"]
+    _confirm(ctx, intent, pm_id)
+    return intent
+
+
+def _confirm(ctx: Ctx, intent: Obj, pm_id: str | None) -> None:
+    if intent["status"] == "succeeded":
+        raise StripeError("This SetupIntent has already succeeded.", code="setup_intent_unexpected_state")
+    if "stripe_balance" in intent["payment_method_types"] and pm_id is None:
+        account_id = intent.get("customer_account")
+        if account_id is None:
+            raise StripeError("customer_account is required for stripe_balance.",
+                              param="customer_account")
+        pm = payment_method_shape(new_id("pm"), ctx.now, "stripe_balance")
+        pm["stripe_balance"] = {"account": account_id}
+        pm["customer_account"] = account_id
+        ctx.store.add(pm, ctx.account)
+        ctx.store.hidden(pm["id"])["balance_account"] = account_id
+    elif pm_id is None:
+        raise StripeError(
+            "You cannot confirm this SetupIntent because it's missing a payment method.",
+            code="setup_intent_unexpected_state",
+        )
+    else:
+        pm = resolve_payment_method(ctx, pm_id, "payment_method")
+        card = test_card_of(ctx, pm)
+        if card is not None and card.decline_code and card.last4 != "0341":
+            intent["status"] = "requires_payment_method"
+            error = decline_error(card, {"setup_intent": intent})
+            intent["last_setup_error"] = {**error.body()["error"], "setup_intent": None}
+            ctx.store.emit("setup_intent.setup_failed", intent, ctx.account)
+            raise error
+        if intent["customer"] is not None:
+            customer = ctx.store.objects[intent["customer"]]
+            attach(ctx, pm, customer)
+    intent["payment_method"] = pm["id"]
+    intent["status"] = "succeeded"
+    intent["latest_attempt"] = new_id("setatt")
+    ctx.store.emit("setup_intent.succeeded", intent, ctx.account)
+
+
+@route("GET", "/v1/setup_intents/{id}")
+def retrieve_setup_intent(ctx: Ctx) -> Obj:
+    return ctx.store.get("setup_intent", ctx.path["id"], ctx.account)
+
+
+@route("GET", "/v1/setup_intents")
+def list_setup_intents(ctx: Ctx) -> Obj:
+    return list_objects(
+        ctx, "setup_intent", "/v1/setup_intents", field_filter(ctx.params, "customer")
+    )
