@@ -94,7 +94,7 @@ def create_account(ctx: Ctx) -> Obj:
     if type_ is None and not controller:
         type_ = "standard"
     if type_ is not None and type_ not in ("express", "standard", "custom"):
-        raise invalid_param("type", f"Invalid type: must be one of express, standard, custom")
+        raise invalid_param("type", "Invalid type: must be one of express, standard, custom")
     if type_ is None:
         dashboard = get_dict(controller, "stripe_dashboard").get("type", "full")
         type_ = {"full": "standard", "express": "express", "none": "custom"}.get(dashboard, "none")
@@ -104,9 +104,11 @@ def create_account(ctx: Ctx) -> Obj:
     _apply_profile(account, params)
     _apply_payout_schedule(account, params)
     if controller:
-        account["controller"] = {"is_controller": True, "type": "application", **{
-            k: v for k, v in controller.items() if isinstance(v, str)
-        }}
+        account["controller"] = {
+            "is_controller": True,
+            "type": "application",
+            **{k: v for k, v in controller.items() if isinstance(v, str)},
+        }
     ctx.store.add(account, ctx.store.platform_id)
     return account
 
@@ -195,10 +197,13 @@ def complete_onboarding(store: Store, account_id: str) -> Obj:
     now = store.now()
     account["tos_acceptance"] = {"date": now, "ip": "127.0.0.1", "user_agent": "emulator"}
     for field in ("product_description", "support_phone", "url"):
-        account["business_profile"][field] = account["business_profile"][field] or {
-            "product_description": "Agency services",
-            "support_phone": "+15555550100",
-            "url": "https://example.com",
-        }[field]
+        account["business_profile"][field] = (
+            account["business_profile"][field]
+            or {
+                "product_description": "Agency services",
+                "support_phone": "+15555550100",
+                "url": "https://example.com",
+            }[field]
+        )
     emit_account_updated(store, account, before)
     return account

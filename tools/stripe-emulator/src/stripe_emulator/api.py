@@ -74,7 +74,9 @@ async def _params(request: Request) -> Params:
     return params
 
 
-async def handle_api(request: Request, store: Store, faults: Faults, public_url: str | None) -> Response:
+async def handle_api(
+    request: Request, store: Store, faults: Faults, public_url: str | None
+) -> Response:
     request_id = new_id("req", 14)
     headers = {"Request-Id": request_id, "Stripe-Version": API_VERSION}
     if faults.latency_ms:

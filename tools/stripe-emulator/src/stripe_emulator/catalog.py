@@ -116,7 +116,8 @@ def update_product(ctx: Ctx) -> Obj:
 def delete_product(ctx: Ctx) -> Obj:
     product = _product(ctx)
     has_prices = any(
-        ctx.store.objects[p]["product"] == product["id"] for p in ctx.store.ids(ctx.account, "price")
+        ctx.store.objects[p]["product"] == product["id"]
+        for p in ctx.store.ids(ctx.account, "price")
     )
     if has_prices:
         raise StripeError(
@@ -156,7 +157,9 @@ def _new_price(ctx: Ctx, params: Params, prefix: str = "") -> Obj:
         raise StripeError("Missing required param: product.", param="product")
     ctx.store.get("product", product_id, ctx.account, "product")
     recurring = _recurring(get_dict(params, "recurring"), name("recurring"))
-    price = price_shape(new_id("price"), ctx.now, product_id, currency.lower(), unit_amount, recurring)
+    price = price_shape(
+        new_id("price"), ctx.now, product_id, currency.lower(), unit_amount, recurring
+    )
     for field in ("nickname", "tax_behavior"):
         if field in params:
             price[field] = get_str(params, field) or price[field]
@@ -176,7 +179,8 @@ def _recurring(raw: dict[str, Any], param: str) -> dict[str, Any] | None:
     interval = raw.get("interval")
     if interval not in INTERVALS:
         raise invalid_param(
-            f"{param}[interval]", f"Invalid {param}[interval]: must be one of day, week, month, year"
+            f"{param}[interval]",
+            f"Invalid {param}[interval]: must be one of day, week, month, year",
         )
     return {
         "interval": interval,

@@ -126,9 +126,9 @@ def _jobs(store: Store) -> list[Job]:
         elif inv["status"] == "open":
             if inv["next_payment_attempt"] and inv["collection_method"] == "charge_automatically":
                 jobs.append((inv["next_payment_attempt"], account, _attempt, inv))
-            if inv["due_date"] and not hidden.get("overdue"):
-                if inv["collection_method"] == "send_invoice":
-                    jobs.append((inv["due_date"], account, _overdue, inv))
+            overdue_pending = inv["due_date"] and not hidden.get("overdue")
+            if overdue_pending and inv["collection_method"] == "send_invoice":
+                jobs.append((inv["due_date"], account, _overdue, inv))
     return jobs
 
 

@@ -62,10 +62,13 @@ def create_customer(ctx: Ctx) -> Obj:
 
 def get_customer(ctx: Ctx, customer_id: Any, param: str = "id") -> Obj:
     customer: Obj = ctx.store.get("customer", customer_id, ctx.account, param)
-    if ctx.store.hidden(customer["id"]).get("deleted"):
-        if param != "id":
-            raise StripeError(f"No such customer: '{customer_id}'", status=404, param=param,
-                              code="resource_missing")
+    if ctx.store.hidden(customer["id"]).get("deleted") and param != "id":
+        raise StripeError(
+            f"No such customer: '{customer_id}'",
+            status=404,
+            param=param,
+            code="resource_missing",
+        )
     return customer
 
 

@@ -50,9 +50,7 @@ def invalid_param(param: str, message: str) -> StripeError:
 
 
 def missing_param(param: str) -> StripeError:
-    return StripeError(
-        f"Missing required param: {param}.", code="parameter_missing", param=param
-    )
+    return StripeError(f"Missing required param: {param}.", code="parameter_missing", param=param)
 
 
 def unknown_param(param: str) -> StripeError:

@@ -40,7 +40,8 @@ def parse_form(body: str) -> Params:
         if last == "":
             last = str(len(node))
         node[last] = value
-    return _listify(root, None)
+    parsed: Params = _listify(root, None)
+    return parsed
 
 
 def _listify(node: dict[str, Any], parent_key: str | None) -> Any:

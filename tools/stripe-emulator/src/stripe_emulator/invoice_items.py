@@ -80,7 +80,8 @@ def _line_of(invoice: Obj, item: Obj) -> Obj | None:
     for line in invoice["lines"]["data"]:
         details = (line["parent"] or {}).get("invoice_item_details") or {}
         if details.get("invoice_item") == item["id"]:
-            return line
+            found: Obj = line
+            return found
     return None
 
 

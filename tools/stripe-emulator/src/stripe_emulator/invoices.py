@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from stripe_emulator.errors import StripeError, invalid_param
-from stripe_emulator.forms import Params, get_bool, get_dict, get_int, get_list, get_str, merge_metadata
+from stripe_emulator.forms import (
+    Params,
+    get_bool,
+    get_dict,
+    get_int,
+    get_list,
+    get_str,
+    merge_metadata,
+)
 from stripe_emulator.invoicing import (
     FINALIZE_DELAY,
     add_item_line,
@@ -33,7 +41,9 @@ def _apply_settings(ctx: Ctx, invoice: Obj, params: Params) -> None:
         invoice["collection_method"] = method
     days = get_int(params, "days_until_due")
     due_date = get_int(params, "due_date")
-    if (days is not None or due_date is not None) and invoice["collection_method"] != "send_invoice":
+    if (days is not None or due_date is not None) and invoice[
+        "collection_method"
+    ] != "send_invoice":
         raise StripeError(
             "Invoices with `collection_method=charge_automatically` cannot have a due date.",
             param="days_until_due" if days is not None else "due_date",
@@ -122,7 +132,9 @@ def update_invoice(ctx: Ctx) -> Obj:
                 code="invoice_not_editable",
                 param=extra[0],
             )
-    before = {k: invoice[k] for k in ("metadata", "description", "collection_method", "auto_advance")}
+    before = {
+        k: invoice[k] for k in ("metadata", "description", "collection_method", "auto_advance")
+    }
     _apply_settings(ctx, invoice, ctx.params)
     previous = {k: v for k, v in before.items() if invoice[k] != v}
     ctx.store.emit("invoice.updated", invoice, ctx.account, previous)
@@ -150,9 +162,9 @@ def finalize_invoice(ctx: Ctx) -> Obj:
     if auto_advance is not None:
         invoice["auto_advance"] = auto_advance
     finalize(ctx, invoice)
-    if invoice["auto_advance"] and invoice["status"] == "open":
-        if invoice["collection_method"] == "charge_automatically":
-            invoice["next_payment_attempt"] = ctx.now + FINALIZE_DELAY
+    automatic = invoice["collection_method"] == "charge_automatically"
+    if invoice["auto_advance"] and invoice["status"] == "open" and automatic:
+        invoice["next_payment_attempt"] = ctx.now + FINALIZE_DELAY
     return invoice
 
 

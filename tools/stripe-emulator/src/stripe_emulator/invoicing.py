@@ -94,7 +94,7 @@ def add_subscription_line(invoice: Obj, sub: Obj, item: Obj) -> None:
         invoice["id"],
         price["unit_amount"] * item["quantity"],
         price["currency"],
-        f"{item['quantity']} × {price.get('nickname') or 'subscription'}",
+        f"{item['quantity']} x {price.get('nickname') or 'subscription'}",
         period,
         item["quantity"],
         parent,
@@ -118,7 +118,7 @@ def recompute(invoice: Obj) -> None:
 def finalize(ctx: Ctx, invoice: Obj) -> None:
     if invoice["status"] != "draft":
         raise StripeError(
-            f"This invoice is already finalized, you can't re-finalize a non-draft invoice.",
+            "This invoice is already finalized, you can't re-finalize a non-draft invoice.",
             code="invoice_not_editable",
         )
     store = ctx.store
@@ -138,7 +138,9 @@ def finalize(ctx: Ctx, invoice: Obj) -> None:
     invoice["invoice_pdf"] = f"{ctx.base_url}/invoice/{invoice['id']}/pdf"
     invoice["webhooks_delivered_at"] = now
     if invoice["collection_method"] == "send_invoice":
-        days = invoice.get("days_until_due") or store.hidden(invoice["id"]).get("days_until_due") or 30
+        days = (
+            invoice.get("days_until_due") or store.hidden(invoice["id"]).get("days_until_due") or 30
+        )
         invoice["due_date"] = invoice["due_date"] or now + int(days) * DAY
     hidden = store.hidden(invoice["id"])
     if invoice["amount_due"] > 0:
@@ -155,7 +157,12 @@ def finalize(ctx: Ctx, invoice: Obj) -> None:
             pi["payment_method_types"] = list(types)
         hidden["payment_intent"] = pi["id"]
         payment = invoice_payment_shape(
-            new_id("inpay"), now, invoice["id"], invoice["amount_due"], invoice["currency"], pi["id"]
+            new_id("inpay"),
+            now,
+            invoice["id"],
+            invoice["amount_due"],
+            invoice["currency"],
+            pi["id"],
         )
         store.add(payment, ctx.account)
         hidden["invoice_payment"] = payment["id"]
@@ -195,8 +202,9 @@ def collect(ctx: Ctx, invoice: Obj, pm: Obj | None, *, automatic: bool) -> Outco
     if invoice["status"] == "paid":
         raise StripeError("Invoice is already paid", code="invoice_already_paid")
     if invoice["status"] == "void":
-        raise StripeError("This invoice has been voided and cannot be paid.",
-                          code="invoice_not_editable")
+        raise StripeError(
+            "This invoice has been voided and cannot be paid.", code="invoice_not_editable"
+        )
     pm = pm or payment_method_for(ctx, invoice)
     if pm is None:
         raise StripeError(
@@ -216,9 +224,13 @@ def collect(ctx: Ctx, invoice: Obj, pm: Obj | None, *, automatic: bool) -> Outco
         return outcome
     hidden.setdefault("first_failure_at", ctx.now)
     hidden["retry_kind"] = "stripe_balance" if pm["type"] == "stripe_balance" else "card"
-    invoice["next_payment_attempt"] = next_attempt(invoice, hidden) if invoice["auto_advance"] else None
+    invoice["next_payment_attempt"] = (
+        next_attempt(invoice, hidden) if invoice["auto_advance"] else None
+    )
     ctx.store.emit("invoice.payment_failed", invoice, ctx.account)
-    ctx.store.emit("invoice.updated", invoice, ctx.account, {"attempt_count": invoice["attempt_count"] - 1})
+    ctx.store.emit(
+        "invoice.updated", invoice, ctx.account, {"attempt_count": invoice["attempt_count"] - 1}
+    )
     from stripe_emulator.subscriptions import on_invoice_payment_failed
 
     on_invoice_payment_failed(ctx, invoice)

@@ -182,7 +182,9 @@ def _settle(ctx: Ctx, pi: Obj, charge: Obj, *, processing_fee: bool = True) -> N
     amount, currency = charge["amount"], charge["currency"]
     details = []
     if processing_fee:
-        details.append(fee_detail("stripe_fee", stripe_fee(amount), currency, "Stripe processing fees"))
+        details.append(
+            fee_detail("stripe_fee", stripe_fee(amount), currency, "Stripe processing fees")
+        )
     app_fee_amount = pi["application_fee_amount"]
     fee: Obj | None = None
     if app_fee_amount and ctx.connected:
@@ -280,7 +282,9 @@ def _charge_from_balance(ctx: Ctx, pi: Obj, pm: Obj) -> Outcome:
 
 def open_dispute(ctx: Ctx, charge: Obj) -> Obj:
     store = ctx.store
-    dispute = dispute_shape(new_id("dp"), ctx.now, charge["amount"], charge["currency"], charge["id"])
+    dispute = dispute_shape(
+        new_id("dp"), ctx.now, charge["amount"], charge["currency"], charge["id"]
+    )
     dispute["payment_intent"] = charge["payment_intent"]
     txn = add_balance_transaction(
         store,

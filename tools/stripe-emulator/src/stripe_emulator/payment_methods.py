@@ -72,9 +72,7 @@ def decline_error(card: TestCard, extra: dict[str, object]) -> StripeError:
     return card_declined(code, DECLINE_MESSAGES.get(code, "Your card was declined."), extra)
 
 
-def resolve_payment_method(
-    ctx: Ctx, pm_id: str, param: str, customer: Obj | None = None
-) -> Obj:
+def resolve_payment_method(ctx: Ctx, pm_id: str, param: str, customer: Obj | None = None) -> Obj:
     """A stored payment method, or a fresh one made from a test token like `pm_card_visa`."""
     card_name = _test_card_name(pm_id)
     if card_name is not None:
@@ -82,12 +80,12 @@ def resolve_payment_method(
         if customer is not None:
             attach(ctx, pm, customer)
         return pm
-    pm = ctx.store.find(pm_id)
-    if pm is None or pm.get("object") != "payment_method":
+    found = ctx.store.find(pm_id)
+    if found is None or found.get("object") != "payment_method":
         raise resource_missing("PaymentMethod", pm_id, param)
     if ctx.store.owner[pm_id] != ctx.account:
         raise resource_missing("PaymentMethod", pm_id, param)
-    return pm
+    return found
 
 
 def attach(ctx: Ctx, pm: Obj, customer: Obj) -> None:
@@ -211,12 +209,15 @@ def confirm_setup_intent(ctx: Ctx) -> Obj:
 
 def _confirm(ctx: Ctx, intent: Obj, pm_id: str | None) -> None:
     if intent["status"] == "succeeded":
-        raise StripeError("This SetupIntent has already succeeded.", code="setup_intent_unexpected_state")
+        raise StripeError(
+            "This SetupIntent has already succeeded.", code="setup_intent_unexpected_state"
+        )
     if "stripe_balance" in intent["payment_method_types"] and pm_id is None:
         account_id = intent.get("customer_account")
         if account_id is None:
-            raise StripeError("customer_account is required for stripe_balance.",
-                              param="customer_account")
+            raise StripeError(
+                "customer_account is required for stripe_balance.", param="customer_account"
+            )
         pm = payment_method_shape(new_id("pm"), ctx.now, "stripe_balance")
         pm["stripe_balance"] = {"account": account_id}
         pm["customer_account"] = account_id

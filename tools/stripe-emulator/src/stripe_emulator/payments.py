@@ -44,7 +44,10 @@ def create_payment_intent(ctx: Ctx) -> Obj:
     if get_str(params, "customer"):
         customer = get_customer(ctx, params["customer"], "customer")
     pi = new_payment_intent(
-        ctx, amount, currency, customer["id"] if customer else None,
+        ctx,
+        amount,
+        currency,
+        customer["id"] if customer else None,
         get_int(params, "application_fee_amount"),
     )
     pi["description"] = get_str(params, "description")
@@ -100,7 +103,9 @@ def cancel_payment_intent(ctx: Ctx) -> Obj:
             code="payment_intent_unexpected_state",
         )
     pi.update(status="canceled", canceled_at=ctx.now)
-    pi["cancellation_reason"] = get_str(ctx.params, "cancellation_reason") or "requested_by_customer"
+    pi["cancellation_reason"] = (
+        get_str(ctx.params, "cancellation_reason") or "requested_by_customer"
+    )
     ctx.store.emit("payment_intent.canceled", pi, ctx.account)
     return pi
 

@@ -135,7 +135,7 @@ def _payout_day(schedule: dict[str, Any], day: dt.date) -> bool:
     if interval == "daily":
         return True
     if interval == "weekly":
-        return WEEKDAYS[day.weekday()] == schedule.get("weekly_anchor", "monday")
+        return WEEKDAYS[day.weekday()] == str(schedule.get("weekly_anchor", "monday"))
     if interval == "monthly":
         anchor = int(schedule.get("monthly_anchor", 1))
         last = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
@@ -157,7 +157,9 @@ def run_automatic_payouts(store: Store, now: int) -> None:
     for acct in _automatic_accounts(store):
         if not _payout_day(acct["settings"]["payouts"]["schedule"], day):
             continue
-        currencies = {store.objects[t]["currency"] for t in store.ids(acct["id"], "balance_transaction")}
+        currencies = {
+            store.objects[t]["currency"] for t in store.ids(acct["id"], "balance_transaction")
+        }
         for currency in sorted(currencies):
             amount = available_balance(store, acct["id"], currency)
             if amount > 0:
@@ -186,7 +188,9 @@ def next_money_due(store: Store, now: int) -> int | None:
         if p["status"] in ("pending", "in_transit")
     ]
     for acct in _automatic_accounts(store):
-        currencies = {store.objects[t]["currency"] for t in store.ids(acct["id"], "balance_transaction")}
+        currencies = {
+            store.objects[t]["currency"] for t in store.ids(acct["id"], "balance_transaction")
+        }
         if any(available_balance(store, acct["id"], c) > 0 for c in currencies):
             candidates.append(now - now % DAY + DAY)
             break

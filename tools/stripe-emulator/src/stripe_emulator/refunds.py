@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from stripe_emulator.errors import StripeError, missing_param
 from stripe_emulator.forms import get_bool, get_dict, get_int, get_str, merge_metadata
 from stripe_emulator.money import add_balance_transaction, percent_of
 from stripe_emulator.router import Ctx, field_filter, list_objects, route
 from stripe_emulator.shapes_money import fee_refund_shape, refund_shape
 from stripe_emulator.store import Obj, new_id, snapshot
-from decimal import Decimal
 
 
 @route("POST", "/v1/refunds")
@@ -225,8 +226,9 @@ def create_fee_refund(ctx: Ctx) -> Obj:
     amount = get_int(ctx.params, "amount")
     amount = remaining if amount is None else amount
     if amount <= 0 or amount > remaining:
-        raise StripeError("Refund amount is greater than the unrefunded application fee.",
-                          param="amount")
+        raise StripeError(
+            "Refund amount is greater than the unrefunded application fee.", param="amount"
+        )
     refund_fee(ctx, fee, amount)
     ctx.store.emit("application_fee.refunded", fee, ctx.store.platform_id)
     refund: Obj = fee["refunds"]["data"][0]

@@ -31,7 +31,12 @@ from stripe_emulator.router import Ctx, field_filter, list_objects, route
 from stripe_emulator.shapes_billing import subscription_item_shape, subscription_shape
 from stripe_emulator.store import Obj, new_id, snapshot
 
-BEHAVIORS = ("allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete")
+BEHAVIORS = (
+    "allow_incomplete",
+    "default_incomplete",
+    "error_if_incomplete",
+    "pending_if_incomplete",
+)
 LIVE_STATUSES = ("active", "past_due", "trialing", "unpaid")
 
 
@@ -59,8 +64,12 @@ def _customer_of(ctx: Ctx, params: Params) -> tuple[Obj | None, str | None]:
         raise missing_param("customer")
     if customer_account is not None:
         if ctx.store.connected_account(customer_account) is None:
-            raise StripeError(f"No such account: '{customer_account}'", status=404,
-                              code="resource_missing", param="customer_account")
+            raise StripeError(
+                f"No such account: '{customer_account}'",
+                status=404,
+                code="resource_missing",
+                param="customer_account",
+            )
         return None, customer_account
     return get_customer(ctx, customer_id, "customer"), None
 
@@ -258,7 +267,9 @@ def update_subscription(ctx: Ctx) -> Obj:
         if item is None:
             raise invalid_param(f"items[{index}][id]", f"No such subscription item: {raw['id']}")
         if raw.get("price"):
-            item["price"] = ctx.store.get("price", raw["price"], ctx.account, f"items[{index}][price]")
+            item["price"] = ctx.store.get(
+                "price", raw["price"], ctx.account, f"items[{index}][price]"
+            )
         if raw.get("quantity"):
             item["quantity"] = int(raw["quantity"])
     previous = {k: v for k, v in before.items() if sub.get(k) != v}
