@@ -62,6 +62,13 @@ def run(
     no_emulator: Annotated[
         bool, typer.Option("--no-emulator", help="Do not start the Stripe emulator.")
     ] = False,
+    always_migrate: Annotated[
+        bool,
+        typer.Option(
+            "--always-migrate",
+            help="Run every migration even when its migrations/ did not change since last run.",
+        ),
+    ] = False,
     pg_port: Annotated[
         int, typer.Option(help="Postgres port (env DEVSTACK_PG_PORT); a busy one falls back.")
     ] = _env_int("DEVSTACK_PG_PORT", DEFAULT_PG_PORT),
@@ -84,6 +91,7 @@ def run(
         broker_port=broker_port,
         emulator_port=_env_int("STRIPE_EMULATOR_PORT", 12111),
         emulator=not no_emulator,
+        reuse_migrations=not always_migrate,
         log=lambda message: console.print(f"[yellow]{message}[/]"),
     )
     code = 0

@@ -95,6 +95,8 @@ class EmbeddedPostgres:
         self.port = 0
         self.user = _run_as()
         self.process: ManagedProcess | None = None
+        # Which service migrations ran on this data dir (see services.MigrationStamps).
+        self.migration_stamps = state_dir / "pg-migrations.json"
 
     @property
     def url(self) -> str:
@@ -131,6 +133,7 @@ class EmbeddedPostgres:
     def _initdb(self) -> None:
         if (self.data_dir / "PG_VERSION").exists():
             return
+        self.migration_stamps.unlink(missing_ok=True)
         if self.data_dir.exists():  # half-made by an interrupted initdb
             import shutil
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import os
 import sys
 import time
@@ -147,6 +149,60 @@ def start_service(
     return proc
 
 
+def migrations_fingerprint(service: ServiceSpec) -> str | None:
+    """Hash of the service's ``migrations/`` files (project dir or package dir), or None."""
+    try:
+        found = importlib.util.find_spec(service.package)
+    except ImportError:
+        return None
+    if found is None or not found.submodule_search_locations:
+        return None
+    package_dir = Path(next(iter(found.submodule_search_locations)))
+    roots = [package_dir / "migrations"]
+    for parent in package_dir.parents:
+        if (parent / "pyproject.toml").is_file():
+            roots += [parent / "migrations", parent / "alembic.ini"]
+            break
+    digest = hashlib.sha256()
+    for root in roots:
+        files = sorted(root.rglob("*")) if root.is_dir() else [root] if root.is_file() else []
+        for file in files:
+            if file.is_file() and "__pycache__" not in file.parts:
+                digest.update(str(file.relative_to(root.parent)).encode())
+                digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+class MigrationStamps:
+    """Remembers which migrations already ran against one embedded database.
+
+    Lets a warm ``make run`` skip ``migrate`` for a service whose ``migrations/`` did not
+    change. The embedded Postgres deletes the file when it initialises a new data dir.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _load(self) -> dict[str, str]:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def is_current(self, service: ServiceSpec) -> bool:
+        stamp = migrations_fingerprint(service)
+        return stamp is not None and self._load().get(service.name) == stamp
+
+    def record(self, service: ServiceSpec) -> None:
+        stamp = migrations_fingerprint(service)
+        if stamp is None:
+            return
+        data = self._load()
+        data[service.name] = stamp
+        self.path.write_text(json.dumps(data, indent=1, sort_keys=True))
+
+
 def start_services(
     names: Iterable[str],
     env: Mapping[str, str],
@@ -154,66 +210,75 @@ def start_services(
     *,
     timeout: float = 90.0,
     registry: dict[str, ManagedProcess] | None = None,
+    stamps: MigrationStamps | None = None,
 ) -> dict[str, ManagedProcess]:
-    """Run every migration in parallel, then serve all and wait until each ``/healthz`` is 200.
+    """For each service in parallel: migrate, then serve as soon as its migration is done;
+    return once every ``/healthz`` answers 200.
 
     Everything is polled from the calling thread, so a signal (``KeyboardInterrupt``) stops
-    the wait at once. Serving processes go into ``registry`` as soon as they are spawned,
-    so the caller can stop them on any failure (this function does not).
+    the wait at once. Serving processes go into ``registry`` as soon as they are spawned, so
+    the caller can stop them on any failure (this function stops only migrations). With
+    ``stamps``, services whose migrations already ran unchanged skip ``migrate``.
     """
     specs = [spec(n) for n in names]
     registry = {} if registry is None else registry
-    if not specs:
-        return {}
     deadline = time.monotonic() + timeout
-    migrations = {
-        s.name: ManagedProcess(
+    migrating: dict[str, ManagedProcess] = {}
+    to_serve: list[ServiceSpec] = []
+    for s in specs:
+        if stamps is not None and stamps.is_current(s):
+            to_serve.append(s)
+            continue
+        migrating[s.name] = ManagedProcess(
             f"{s.name} migrate",
             [sys.executable, "-m", s.package, "migrate"],
             state_dir / "logs" / f"{s.name}.migrate.log",
             env=env,
         ).start()
-        for s in specs
-    }
+    pending: dict[str, str] = {}
     try:
-        while any(m.running for m in migrations.values()):
-            if time.monotonic() > deadline:
-                raise DevstackError(f"migrations not done after {timeout:.0f}s")
-            time.sleep(0.1)
+        with httpx.Client(timeout=1.0) as client:
+            while migrating or to_serve or pending:
+                for name, migration in list(migrating.items()):
+                    if migration.running:
+                        continue
+                    del migrating[name]
+                    migration.stop()
+                    if migration.returncode != 0:
+                        raise DevstackError(
+                            f"{migration.name} failed ({migration.returncode}); "
+                            f"see {migration.log_path}:\n{migration.tail(15)}"
+                        )
+                    if stamps is not None:
+                        stamps.record(spec(name))
+                    to_serve.append(spec(name))
+                for s in to_serve:
+                    registry[s.name] = ManagedProcess(
+                        s.name,
+                        [sys.executable, "-m", s.package, "serve"],
+                        state_dir / "logs" / f"{s.name}.log",
+                        pid_file=state_dir / "run" / f"{s.name}.pid",
+                        env=env,
+                    ).start()
+                    pending[s.name] = health_url(s.name, env)
+                to_serve.clear()
+                for name, url in list(pending.items()):
+                    proc = registry[name]
+                    if not proc.running:
+                        raise DevstackError(
+                            f"{name} exited with {proc.returncode}; see {proc.log_path}:\n"
+                            f"{proc.tail(15)}"
+                        )
+                    try:
+                        if client.get(url).status_code == 200:
+                            del pending[name]
+                    except httpx.HTTPError:
+                        pass
+                if time.monotonic() > deadline:
+                    late = [*migrating, *pending]
+                    raise DevstackError(f"not healthy after {timeout:.0f}s: {', '.join(late)}")
+                time.sleep(0.1)
     finally:
-        for migration in migrations.values():
+        for migration in migrating.values():
             migration.stop()
-    failed = [m for m in migrations.values() if m.returncode != 0]
-    if failed:
-        raise DevstackError(
-            "\n".join(
-                f"{m.name} failed ({m.returncode}); see {m.log_path}:\n{m.tail(15)}" for m in failed
-            )
-        )
-    for s in specs:
-        registry[s.name] = ManagedProcess(
-            s.name,
-            [sys.executable, "-m", s.package, "serve"],
-            state_dir / "logs" / f"{s.name}.log",
-            pid_file=state_dir / "run" / f"{s.name}.pid",
-            env=env,
-        ).start()
-    pending = {s.name: health_url(s.name, env) for s in specs}
-    with httpx.Client(timeout=1.0) as client:
-        while pending:
-            for name, url in list(pending.items()):
-                proc = registry[name]
-                if not proc.running:
-                    raise DevstackError(
-                        f"{name} exited with {proc.returncode}; see {proc.log_path}:\n"
-                        f"{proc.tail(15)}"
-                    )
-                try:
-                    if client.get(url).status_code == 200:
-                        del pending[name]
-                except httpx.HTTPError:
-                    pass
-            if pending and time.monotonic() > deadline:
-                raise DevstackError(f"not healthy after {timeout:.0f}s: {', '.join(pending)}")
-            time.sleep(0.1)
     return {s.name: registry[s.name] for s in specs}

@@ -93,6 +93,7 @@ class Stack:
     emulator_port: int | None = None
     emulator: bool = True
     env: Mapping[str, str] | None = None
+    reuse_migrations: bool = False
     log: Callable[[str], None] = _log.info
     postgres: _Postgres | None = field(default=None, init=False)
     broker: _Broker | None = field(default=None, init=False)
@@ -227,11 +228,21 @@ class Stack:
         """Migrate all, then serve all, in parallel."""
         began = time.monotonic()
         started = svc.start_services(
-            names, self.service_env(extra_env), self.state_dir, registry=self.services
+            names,
+            self.service_env(extra_env),
+            self.state_dir,
+            registry=self.services,
+            stamps=self._stamps(),
         )
         if started:
             self.timings["services"] = time.monotonic() - began
         return started
+
+    def _stamps(self) -> svc.MigrationStamps | None:
+        """Skip unchanged migrations only on a database this stack owns and initialised."""
+        if not self.reuse_migrations or not isinstance(self.postgres, EmbeddedPostgres):
+            return None
+        return svc.MigrationStamps(self.postgres.migration_stamps)
 
     def stop_service(self, name: str) -> None:
         proc = self.services.pop(svc.spec(name).name, None)
