@@ -68,15 +68,28 @@ def emulator() -> Iterator[Emulator]:
 
 
 @pytest.fixture
-def client(emulator: Emulator) -> stripe.StripeClient:
-    return stripe.StripeClient(API_KEY, base_addresses={"api": emulator.url})
+def fresh(emulator: Emulator) -> Emulator:
+    """The emulator emptied for this test."""
+    emulator.control("POST", "/reset")
+    return emulator
 
 
 @pytest.fixture
-def async_client(emulator: Emulator) -> stripe.StripeClient:
+def client(fresh: Emulator) -> stripe.StripeClient:
+    return stripe.StripeClient(API_KEY, base_addresses={"api": fresh.url})
+
+
+@pytest.fixture
+def async_client(fresh: Emulator) -> stripe.StripeClient:
     return stripe.StripeClient(
-        API_KEY, base_addresses={"api": emulator.url}, http_client=stripe.HTTPXClient()
+        API_KEY, base_addresses={"api": fresh.url}, http_client=stripe.HTTPXClient()
     )
+
+
+def onboarded_account(client: stripe.StripeClient, emulator: Emulator) -> str:
+    account = client.v1.accounts.create(params={"type": "express", "email": "agency@example.com"})
+    emulator.control("POST", f"/accounts/{account.id}/complete_onboarding")
+    return account.id
 
 
 @pytest.fixture(scope="session")
