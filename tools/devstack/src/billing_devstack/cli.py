@@ -165,7 +165,7 @@ def _check_alive(stack: Stack) -> None:
 @app.command("fetch-broker")
 def fetch_broker(state_dir: Path | None = None) -> None:
     """Download the Tansu broker binary into <state>/bin (done by `run` when missing)."""
-    path = ensure_tansu((state_dir or default_state_dir()) / "bin")
+    path = ensure_tansu((state_dir / "bin") if state_dir else None)
     console.print(str(path))
 
 
