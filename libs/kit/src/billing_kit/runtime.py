@@ -54,7 +54,7 @@ class Runtime:
             self.broker,
             self.sessions,
             self.tables.inbox,
-            service=name,
+            service=self.settings.consumer_group_prefix or name,
             max_attempts=self.settings.consumer_max_attempts,
         )
         self._stripe: stripe.StripeClient | None = None

@@ -40,6 +40,8 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = 10
     outbox_batch_size: int = 500
     outbox_idle_poll_seconds: float = 0.5
+    consumer_group_prefix: str | None = None
+    """Consumer groups are ``<prefix>.<consumer>``; the prefix defaults to the service name."""
     consumer_max_attempts: int = 5
     """Attempts for a message whose handler keeps failing before it goes to ``<topic>.dlq``."""
     stripe_max_network_retries: int = 3

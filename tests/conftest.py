@@ -1,0 +1,52 @@
+"""One stack of real infrastructure per test session: embedded Postgres, the Kafka-protocol
+broker and the Stripe emulator (or Apache Kafka and Postgres in containers with
+``BILLING_TEST_INFRA=containers``). Services are started as processes on first need and
+reused; tests isolate themselves by tenant ids, not by restarting anything."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from billing_devstack import Infra, Stack, default_state_dir, free_port
+from tests.support.databases import migrate
+from tests.support.tokens import TEST_JWT_SECRET, Tokens
+
+SERVICE_NAMES = ("catalog", "subscriptions", "invoicing", "webhook-ingest", "revenue")
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    test_stack = Stack(default_state_dir() / "test")
+    test_stack.start()
+    try:
+        migrate(test_stack.infra.database_url)
+        yield test_stack
+    finally:
+        test_stack.stop()
+
+
+@pytest.fixture(scope="session")
+def infra(stack: Stack) -> Infra:
+    return stack.infra
+
+
+@pytest.fixture(scope="session")
+def tokens() -> Tokens:
+    return Tokens()
+
+
+@pytest.fixture(scope="session")
+def services(stack: Stack) -> dict[str, str]:
+    """Every service running as its own process; name → base URL."""
+    ports = {name: free_port() for name in SERVICE_NAMES}
+    env = {f"{name.upper().replace('-', '_')}_PORT": str(port) for name, port in ports.items()}
+    env["GATEWAY_JWT_SECRET"] = TEST_JWT_SECRET
+    env["STRIPE_WEBHOOK_SECRETS"] = "whsec_test_platform"
+    env["STRIPE_CONNECT_WEBHOOK_SECRETS"] = "whsec_test_connect"
+    stack.env = {**os.environ, **env}
+    stack.start_services(SERVICE_NAMES)
+    stack.register_webhooks(f"http://127.0.0.1:{ports['webhook-ingest']}")
+    return {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}

@@ -1,0 +1,271 @@
+"""The first event end to end, on the real broker and Postgres: catalog stores a product and
+its ``product.created`` in one transaction, the relay publishes it, subscriptions applies it
+to its replica through the inbox — exactly once, whatever fails in between."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import catalog.models
+import subscriptions.models
+from billing_contracts.catalog_products import PRODUCTS, ProductSnapshot
+from billing_contracts.envelope import Event
+from billing_devstack import Infra, Stack, create_topics
+from billing_kit.db import unit_of_work
+from billing_kit.runtime import Runtime
+from catalog.models import Product
+from catalog.service import Catalog
+from catalog.settings import CatalogSettings
+from subscriptions.models import ProductReplica
+from subscriptions.service import Subscriptions
+from subscriptions.settings import SubscriptionsSettings
+from tests.support.databases import create_database, migrate
+from tests.support.tokens import new_agency_id
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+async def database_url(infra: Infra) -> str:
+    """A database of its own, so no running service's relay touches these outbox rows."""
+    url = await create_database(infra.database_url, "outbox")
+    await asyncio.to_thread(migrate, url, ["catalog", "subscriptions"])
+    return url
+
+
+@dataclass
+class Pipeline:
+    catalog: Runtime
+    subscriptions: Runtime
+    applied: Counter[uuid.UUID]
+
+    async def record_product(self, agency_id: str) -> Product:
+        product = Product(
+            id=str(uuid.uuid4()),
+            agency_id=agency_id,
+            name="Automation retainer",
+            description=None,
+            cadence="monthly",
+            amount_cents=250_000,
+            currency="usd",
+            status="active",
+            stripe_account_id="acct_test",
+            stripe_product_id=f"prod_{uuid.uuid4().hex[:14]}",
+            stripe_price_id=f"price_{uuid.uuid4().hex[:14]}",
+            revision=1,
+            created_at=datetime.now(UTC),
+        )
+        async with unit_of_work(self.catalog.sessions) as session:
+            await Catalog(session, self.catalog.outbox, stripe=None).record_product(product)  # type: ignore[arg-type]
+        return product
+
+    async def outbox_rows(self) -> int:
+        return await self.catalog.relay.pending()
+
+    async def replica(self, product_id: str) -> ProductReplica | None:
+        async with self.subscriptions.sessions() as session:
+            return await session.get(ProductReplica, product_id)
+
+    async def inbox_rows(self, event_ids: set[uuid.UUID]) -> int:
+        table = self.subscriptions.tables.inbox
+        async with self.subscriptions.sessions() as session:
+            query = select(func.count()).select_from(table).where(table.c.event_id.in_(event_ids))
+            return int((await session.execute(query)).scalar_one())
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 45.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+async def pipeline(infra: Infra, database_url: str) -> AsyncIterator[Pipeline]:
+    group = f"test-{uuid.uuid4().hex[:8]}"
+    catalog_runtime = Runtime(
+        CatalogSettings(
+            database_url=database_url,
+            kafka_bootstrap_servers=infra.kafka_bootstrap,
+            outbox_idle_poll_seconds=0.05,
+        ),
+        catalog.models.kit_tables,
+        publishes=(PRODUCTS,),
+    )
+    subscriptions_runtime = Runtime(
+        SubscriptionsSettings(
+            database_url=database_url,
+            kafka_bootstrap_servers=infra.kafka_bootstrap,
+            consumer_group_prefix=group,
+        ),
+        subscriptions.models.kit_tables,
+    )
+    applied: Counter[uuid.UUID] = Counter()
+
+    async def apply_product(session: AsyncSession, event: Event) -> None:
+        applied[event.event_id] += 1
+        assert event.agency_id is not None
+        await Subscriptions(session, subscriptions_runtime.outbox).apply_product(
+            event.agency_id,
+            event.payload,  # type: ignore[arg-type]
+        )
+
+    subscriptions_runtime.subscribe(PRODUCTS, "products", apply_product)
+    pipe = Pipeline(catalog_runtime, subscriptions_runtime, applied)
+    async with subscriptions_runtime.running():
+        yield pipe
+    await catalog_runtime.relay.stop()
+    await catalog_runtime.engine.dispose()
+
+
+async def event_ids_of(pipe: Pipeline, product_id: str) -> set[uuid.UUID]:
+    table = pipe.catalog.tables.outbox
+    async with pipe.catalog.sessions() as session:
+        rows = await session.execute(select(table.c.event_id).where(table.c.key == product_id))
+        return set(rows.scalars())
+
+
+async def test_a_rolled_back_transaction_publishes_nothing(pipeline: Pipeline) -> None:
+    agency_id = new_agency_id()
+    product_id = str(uuid.uuid4())
+    with pytest.raises(RuntimeError, match="refused"):
+        async with unit_of_work(pipeline.catalog.sessions) as session:
+            product = Product(
+                id=product_id, agency_id=agency_id, name="Never", description=None,
+                cadence="one_time", amount_cents=500, currency="usd", status="active",
+                stripe_account_id="acct_test", stripe_product_id="prod_x", stripe_price_id="price_x",
+                revision=1, created_at=datetime.now(UTC),
+            )  # fmt: skip
+            await Catalog(session, pipeline.catalog.outbox, stripe=None).record_product(product)  # type: ignore[arg-type]
+            assert await pipeline.catalog.relay.pending() == 0  # not visible before commit
+            raise RuntimeError("refused")
+
+    # A control product committed after it goes all the way through; the rolled-back one never.
+    control = await pipeline.record_product(agency_id)
+    while await pipeline.catalog.relay.relay_once():
+        pass
+
+    async def control_applied() -> bool:
+        return await pipeline.replica(control.id) is not None
+
+    await eventually(control_applied)
+    assert await pipeline.replica(product_id) is None
+    async with pipeline.catalog.sessions() as session:
+        assert await session.get(Product, product_id) is None
+
+
+async def test_a_duplicated_delivery_has_one_effect(pipeline: Pipeline, infra: Infra) -> None:
+    product = await pipeline.record_product(new_agency_id())
+    event_ids = await event_ids_of(pipeline, product.id)
+    async with pipeline.catalog.sessions() as session:
+        table = pipeline.catalog.tables.outbox
+        body = (
+            await session.execute(select(table.c.body).where(table.c.key == product.id))
+        ).scalar_one()
+    assert await pipeline.catalog.relay.relay_once() >= 1
+
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:  # the broker hands the same message over twice more
+        for _ in range(2):
+            await producer.send_and_wait(PRODUCTS.name, body.encode(), key=product.id.encode())
+    finally:
+        await producer.stop()
+
+    async def applied() -> bool:
+        return await pipeline.replica(product.id) is not None
+
+    await eventually(applied)
+    await asyncio.sleep(1.0)  # give the two copies time to arrive
+    (event_id,) = event_ids
+    assert pipeline.applied[event_id] == 1
+    assert await pipeline.inbox_rows(event_ids) == 1
+
+
+async def test_a_relay_dying_after_publish_still_leads_to_one_effect(pipeline: Pipeline) -> None:
+    product = await pipeline.record_product(new_agency_id())
+    event_ids = await event_ids_of(pipeline, product.id)
+    relay = pipeline.catalog.relay
+    publish = relay._publish
+
+    async def publish_then_die(rows: object) -> None:
+        await publish(rows)  # type: ignore[arg-type]
+        raise ConnectionError("relay killed before marking its rows")
+
+    relay._publish = publish_then_die  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        await relay.relay_once()
+    relay._publish = publish  # type: ignore[method-assign]
+    assert await pipeline.outbox_rows() >= 1  # nothing was marked: the rows are still there
+
+    while await relay.relay_once():  # the restarted relay publishes them again
+        pass
+    assert await pipeline.outbox_rows() == 0
+
+    async def applied() -> bool:
+        return await pipeline.replica(product.id) is not None
+
+    await eventually(applied)
+    await asyncio.sleep(1.0)
+    (event_id,) = event_ids
+    assert pipeline.applied[event_id] == 1
+    assert await pipeline.inbox_rows(event_ids) == 1
+
+
+async def test_rows_wait_while_the_broker_is_down_and_go_out_once_it_is_back(
+    pipeline: Pipeline, stack: Stack, infra: Infra
+) -> None:
+    relay_task = asyncio.create_task(pipeline.catalog.relay.run())
+    try:
+        await asyncio.to_thread(stack.stop_broker)
+        products = [await pipeline.record_product(new_agency_id()) for _ in range(3)]
+        await asyncio.sleep(3.0)
+        assert await pipeline.outbox_rows() == 3  # nothing lost, nothing marked
+
+        await asyncio.to_thread(stack.start_broker)
+        await create_topics(infra.kafka_bootstrap, [PRODUCTS.name, PRODUCTS.dlq])
+
+        async def drained() -> bool:
+            return await pipeline.outbox_rows() == 0
+
+        await eventually(drained, timeout=60)
+    finally:
+        relay_task.cancel()
+        await asyncio.gather(relay_task, return_exceptions=True)
+
+    consumer = await _read_topic(infra.kafka_bootstrap, PRODUCTS.name)
+    assert {product.id for product in products} <= consumer
+
+
+async def _read_topic(bootstrap: str, topic: str, timeout: float = 20.0) -> set[str]:
+    """Keys of every record on the topic (the broker was restarted, so only what is new)."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+        group_id=f"reader-{uuid.uuid4().hex[:8]}", enable_auto_commit=False,
+    )  # fmt: skip
+    await consumer.start()
+    keys: set[str] = set()
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                keys.update(record.key.decode() for record in records if record.key)
+            if keys and not batch:
+                break
+    finally:
+        await consumer.stop()
+    return keys

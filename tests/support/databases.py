@@ -1,0 +1,44 @@
+"""Databases for tests: a fresh database, migrated for the services a test needs."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import asyncpg
+
+from billing_kit.migrations import upgrade
+
+REPO = Path(__file__).resolve().parents[2]
+SERVICE_DIRS = {
+    "catalog": "catalog",
+    "subscriptions": "subscriptions",
+    "invoicing": "invoicing",
+    "webhook_ingest": "webhook-ingest",
+    "revenue": "revenue",
+}
+
+
+def migrations_dir(service: str) -> Path:
+    return REPO / "services" / SERVICE_DIRS[service] / "migrations"
+
+
+def migrate(database_url: str, services: list[str] | None = None) -> None:
+    for service in services or list(SERVICE_DIRS):
+        upgrade(migrations_dir(service), database_url)
+
+
+def _plain(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def create_database(server_url: str, prefix: str = "t") -> str:
+    """A new empty database on the same server; returns its SQLAlchemy URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(_plain(server_url))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base, _, _ = server_url.rpartition("/")
+    return f"{base}/{name}"
