@@ -103,13 +103,13 @@ class Receiver:
     """A tiny HTTP server that records webhook deliveries (raw body + signature header)."""
 
     url: str
-    received: list[tuple[bytes, str]] = field(default_factory=list)
+    received: list[tuple[bytes, str, str]] = field(default_factory=list)
     fail_first: int = 0
 
     def wait_for(self, predicate: Any, timeout: float = 5.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            events = [json.loads(body) for body, _ in list(self.received)]
+            events = [json.loads(body) for body, _, _ in list(self.received)]
             if predicate(events):
                 return events
             time.sleep(0.02)
@@ -128,7 +128,7 @@ def receiver() -> Iterator[Receiver]:
                 self.send_response(500)
                 self.end_headers()
                 return
-            state.received.append((body, self.headers["Stripe-Signature"]))
+            state.received.append((body, self.headers["Stripe-Signature"], self.path))
             self.send_response(200)
             self.end_headers()
 
