@@ -90,9 +90,7 @@ def _objects(client: stripe.StripeClient, emulator: Emulator) -> dict[str, Any]:
         },
         options=opts,
     )
-    made["dispute"] = v1.disputes.list(
-        params={"payment_intent": disputed.id}, options=opts
-    ).data[0]
+    made["dispute"] = v1.disputes.list(params={"payment_intent": disputed.id}, options=opts).data[0]
     made["balance"] = v1.balance.retrieve(options=opts)
     emulator.advance(3 * 86400)
     made["payout"] = v1.payouts.list(options=opts).data[0]

@@ -22,9 +22,7 @@ def _fee_details(txn: Any) -> dict[str, int]:
     return {detail.type: detail.amount for detail in txn.fee_details}
 
 
-def test_agency_lifecycle(
-    client: stripe.StripeClient, fresh: Emulator, receiver: Receiver
-) -> None:
+def test_agency_lifecycle(client: stripe.StripeClient, fresh: Emulator, receiver: Receiver) -> None:
     fresh.control(
         "POST",
         "/webhook_endpoints",
