@@ -112,6 +112,8 @@ class Stack:
 
     def start(self, timeout: float = 60.0) -> Infra:
         """Start what is not given by the environment; wait until each piece answers."""
+        if self._infra is not None:
+            return self._infra
         env = os.environ if self.env is None else self.env
         self.state_dir.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
