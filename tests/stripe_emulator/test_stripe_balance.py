@@ -1,0 +1,124 @@
+"""SaaS fees paid from a connected account's Stripe balance."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+import stripe
+
+from tests.stripe_emulator.conftest import Emulator, onboarded_account
+
+pytestmark = pytest.mark.integration
+DAY = 86400
+
+
+def _fund(client: stripe.StripeClient, emulator: Emulator, agency: str, amount: int) -> None:
+    """A card payment on the agency's account, then time for it to become available."""
+    client.v1.payment_intents.create(
+        params={
+            "amount": amount,
+            "currency": "usd",
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+        },
+        options={"stripe_account": agency},
+    )
+    emulator.advance(3 * DAY)
+
+
+def _saas_subscription(client: stripe.StripeClient, agency: str) -> Any:
+    v1 = client.v1
+    product = v1.products.create(params={"name": "Platform fee"})
+    price = v1.prices.create(
+        params={
+            "product": product.id,
+            "currency": "usd",
+            "unit_amount": 4900,
+            "recurring": {"interval": "month"},
+        }
+    )
+    setup = v1.setup_intents.create(
+        params={
+            "payment_method_types": ["stripe_balance"],
+            "customer_account": agency,
+            "confirm": True,
+            "usage": "off_session",
+        }
+    )
+    assert setup.status == "succeeded"
+    pm = v1.payment_methods.retrieve(setup.payment_method)
+    assert pm.type == "stripe_balance"
+    return v1.subscriptions.create(
+        params={
+            "customer_account": agency,
+            "items": [{"price": price.id}],
+            "default_payment_method": pm.id,
+            "payment_settings": {"payment_method_types": ["stripe_balance"]},
+            "expand": ["latest_invoice"],
+        }
+    )
+
+
+def test_balance_payment_debits_the_agency(client: stripe.StripeClient, fresh: Emulator) -> None:
+    agency = onboarded_account(client, fresh)
+    client.v1.accounts.update(
+        agency, params={"settings": {"payouts": {"schedule": {"interval": "manual"}}}}
+    )
+    _fund(client, fresh, agency, 10_000)
+    before = client.v1.balance.retrieve(options={"stripe_account": agency}).available[0].amount
+    sub = _saas_subscription(client, agency)
+    assert sub.status == "active"
+    assert sub.latest_invoice.status == "paid"
+    after = client.v1.balance.retrieve(options={"stripe_account": agency}).available[0].amount
+    assert before - after == 4900
+
+
+def test_insufficient_balance_fails_and_retries_on_schedule(
+    client: stripe.StripeClient, fresh: Emulator
+) -> None:
+    now = dt.datetime.fromtimestamp(fresh.control("GET", "/clock")["now"], dt.UTC)
+    monday = (now + dt.timedelta(days=7 - now.weekday())).replace(hour=1, minute=0, second=0)
+    fresh.advance(int((monday - now).total_seconds()))  # start on a Monday: Sunday is far
+    agency = onboarded_account(client, fresh)
+    client.v1.accounts.update(
+        agency, params={"settings": {"payouts": {"schedule": {"interval": "manual"}}}}
+    )
+    sub = _saas_subscription(client, agency)
+    assert sub.status == "incomplete"
+    invoice = sub.latest_invoice
+    assert (invoice.status, invoice.attempt_count) == ("open", 1)
+    payment = client.v1.invoice_payments.list(params={"invoice": invoice.id}).data[0]
+    pi = client.v1.payment_intents.retrieve(payment.payment.payment_intent)
+    assert pi.status == "requires_action"
+    failed_at = invoice.status_transitions.finalized_at
+    assert invoice.next_payment_attempt >= failed_at + DAY
+    events = client.v1.events.list(params={"type": "invoice.payment_failed"}).data
+    assert [e.data.object.id for e in events] == [invoice.id]
+
+    fresh.advance(DAY + 60)  # first retry, still short
+    invoice = client.v1.invoices.retrieve(invoice.id)
+    assert invoice.attempt_count == 2
+    second = dt.datetime.fromtimestamp(invoice.next_payment_attempt, dt.UTC)
+    assert second.weekday() == 6  # the following Sunday
+
+    _fund(client, fresh, agency, 10_000)
+    fresh.advance(8 * DAY)
+    invoice = client.v1.invoices.retrieve(invoice.id)
+    assert invoice.status == "paid"
+    assert client.v1.subscriptions.retrieve(sub.id).status == "active"
+
+
+def test_manual_retry_after_funding(client: stripe.StripeClient, fresh: Emulator) -> None:
+    agency = onboarded_account(client, fresh)
+    client.v1.accounts.update(
+        agency, params={"settings": {"payouts": {"schedule": {"interval": "manual"}}}}
+    )
+    sub = _saas_subscription(client, agency)
+    invoice = sub.latest_invoice
+    with pytest.raises(stripe.CardError):
+        client.v1.invoices.pay(invoice.id, params={"payment_method": sub.default_payment_method})
+    _fund(client, fresh, agency, 6000)
+    paid = client.v1.invoices.pay(invoice.id, params={"payment_method": sub.default_payment_method})
+    assert paid.status == "paid"
