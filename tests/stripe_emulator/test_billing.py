@@ -65,9 +65,7 @@ def agency(client: stripe.StripeClient, fresh: Emulator) -> Agency:
 def test_send_invoice_becomes_past_due_after_days_until_due(
     agency: Agency, fresh: Emulator
 ) -> None:
-    sub = agency.subscribe(
-        agency.customer(), collection_method="send_invoice", days_until_due=7
-    )
+    sub = agency.subscribe(agency.customer(), collection_method="send_invoice", days_until_due=7)
     assert sub.status == "active"
     invoice = agency.invoices(sub)[0]
     assert invoice.status == "open"
@@ -77,7 +75,9 @@ def test_send_invoice_becomes_past_due_after_days_until_due(
     assert agency.sub(sub).status == "active"
     fresh.advance(2 * DAY)
     assert agency.sub(sub).status == "past_due"
-    paid = agency.v1.invoices.pay(invoice.id, params={"paid_out_of_band": True}, options=agency.opts)
+    paid = agency.v1.invoices.pay(
+        invoice.id, params={"paid_out_of_band": True}, options=agency.opts
+    )
     assert paid.status == "paid"
     assert agency.sub(sub).status == "active"
 
@@ -198,8 +198,7 @@ def test_invoice_lifecycle_void_and_uncollectible(agency: Agency) -> None:
     bad = v1.invoices.mark_uncollectible(other.id, options=opts)
     assert bad.status == "uncollectible"
     statuses = {
-        i.status
-        for i in v1.invoices.list(params={"customer": customer.id}, options=opts).data
+        i.status for i in v1.invoices.list(params={"customer": customer.id}, options=opts).data
     }
     assert statuses == {"void", "uncollectible"}
     assert v1.invoices.list(params={"status": "void"}, options=opts).data[0].id == draft.id
@@ -210,9 +209,7 @@ def test_application_fee_only_on_connected_accounts(
 ) -> None:
     customer = client.v1.customers.create()
     with pytest.raises(stripe.InvalidRequestError, match="application_fee_amount"):
-        client.v1.invoices.create(
-            params={"customer": customer.id, "application_fee_amount": 100}
-        )
+        client.v1.invoices.create(params={"customer": customer.id, "application_fee_amount": 100})
 
 
 def test_cancel_at_period_end(agency: Agency, fresh: Emulator) -> None:
@@ -231,7 +228,9 @@ def test_balance_becomes_available_and_is_paid_out_on_schedule(
 ) -> None:
     agency.v1.accounts.update(
         agency.id,
-        params={"settings": {"payouts": {"schedule": {"interval": "weekly", "weekly_anchor": "friday"}}}},
+        params={
+            "settings": {"payouts": {"schedule": {"interval": "weekly", "weekly_anchor": "friday"}}}
+        },
     )
     account = agency.v1.accounts.retrieve(agency.id)
     assert account.settings.payouts.schedule.interval == "weekly"
@@ -244,7 +243,7 @@ def test_balance_becomes_available_and_is_paid_out_on_schedule(
     assert [(p.amount, p.status, p.automatic) for p in payouts] == [(net, "paid", True)]
     balance = agency.v1.balance.retrieve(options=agency.opts)
     assert (balance.pending[0].amount, balance.available[0].amount) == (0, 0)
-    txn = agency.v1.balance_transactions.list(
-        params={"type": "payout"}, options=agency.opts
-    ).data[0]
+    txn = agency.v1.balance_transactions.list(params={"type": "payout"}, options=agency.opts).data[
+        0
+    ]
     assert txn.amount == -net

@@ -191,6 +191,6 @@ def test_agency_lifecycle(client: stripe.StripeClient, fresh: Emulator, receiver
     onboarding = next(e for e in connect_events if e.type == "account.updated")
     assert onboarding.data.previous_attributes["charges_enabled"] is False
     assert onboarding.data.object["charges_enabled"] is True
+    body, header, _ = receiver.received[0]
     with pytest.raises(stripe.SignatureVerificationError):
-        body, header, _ = receiver.received[0]
         stripe.Webhook.construct_event(body.decode(), header, "whsec_wrong")

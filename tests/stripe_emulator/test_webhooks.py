@@ -43,7 +43,8 @@ def test_platform_and_connect_endpoints_split_events(
     client.v1.customers.create()
     receiver.wait_for(lambda evs: len(evs) >= 3)
     routed = Counter(
-        (path.endswith("?connect"), json.loads(body).get("account")) for body, _, path in receiver.received
+        (path.endswith("?connect"), json.loads(body).get("account"))
+        for body, _, path in receiver.received
     )
     assert routed == {(True, agency): 2, (False, None): 1}
 
@@ -85,7 +86,11 @@ def test_events_api_filters(client: stripe.StripeClient, fresh: Emulator) -> Non
         "product.created",
     ]
     both = client.v1.events.list(params={"types": ["customer.created", "product.updated"]})
-    assert [e.type for e in both.data] == ["customer.created", "product.updated", "customer.created"]
+    assert [e.type for e in both.data] == [
+        "customer.created",
+        "product.updated",
+        "customer.created",
+    ]
     recent = client.v1.events.list(params={"created": {"gte": later}})
     assert [e.type for e in recent.data] == ["customer.created"]
     updated = client.v1.events.list(params={"type": "product.updated"}).data[0]
