@@ -1,0 +1,115 @@
+"""Broker outage: outbox rows wait while the broker is down and are published once it is
+back — nothing lost, nothing published early."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+import catalog.models
+from billing_contracts.catalog_products import PRODUCTS
+from billing_devstack import Infra, Stack, create_topics
+from billing_kit.db import unit_of_work
+from billing_kit.runtime import Runtime
+from catalog.models import Product
+from catalog.service import Catalog
+from catalog.settings import CatalogSettings
+from tests.support.databases import create_database, migrate
+from tests.support.tokens import new_agency_id
+from tests.support.waiting import eventually
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture
+async def catalog_runtime(infra: Infra) -> AsyncIterator[Runtime]:
+    url = await create_database(infra.database_url, "outage")
+    await asyncio.to_thread(migrate, url, ["catalog"])
+    runtime = Runtime(
+        CatalogSettings(
+            database_url=url,
+            kafka_bootstrap_servers=infra.kafka_bootstrap,
+            outbox_idle_poll_seconds=0.05,
+        ),
+        catalog.models.kit_tables,
+        publishes=(PRODUCTS,),
+    )
+    yield runtime
+    await runtime.relay.stop()
+    await runtime.engine.dispose()
+
+
+async def _record_product(runtime: Runtime) -> str:
+    product = Product(
+        id=str(uuid.uuid4()),
+        agency_id=new_agency_id(),
+        name="Workflow build",
+        description=None,
+        cadence="one_time",
+        amount_cents=500_000,
+        currency="usd",
+        status="active",
+        stripe_account_id="acct_test",
+        stripe_product_id="prod_outage",
+        stripe_price_id="price_outage",
+        revision=1,
+        created_at=datetime.now(UTC),
+    )
+    async with unit_of_work(runtime.sessions) as session:
+        # Recording a product touches no Stripe: the gateway is never called here.
+        await Catalog(session, runtime.outbox, stripe=None).record_product(product)  # type: ignore[arg-type]
+    return product.id
+
+
+async def test_rows_wait_while_the_broker_is_down_and_go_out_once_it_is_back(
+    catalog_runtime: Runtime, stack: Stack, infra: Infra
+) -> None:
+    relay_task = asyncio.create_task(catalog_runtime.relay.run())
+    try:
+        await asyncio.to_thread(stack.stop_broker)
+        product_ids = {await _record_product(catalog_runtime) for _ in range(3)}
+        await asyncio.sleep(3.0)
+        assert await catalog_runtime.relay.pending() == 3  # nothing lost, nothing marked
+
+        await asyncio.to_thread(stack.start_broker)
+        await create_topics(infra.kafka_bootstrap, [PRODUCTS.name, PRODUCTS.dlq])
+
+        async def drained() -> bool:
+            return await catalog_runtime.relay.pending() == 0
+
+        await eventually(drained, within=60)
+    finally:
+        relay_task.cancel()
+        await asyncio.gather(relay_task, return_exceptions=True)
+
+    published = await _read_topic(infra.kafka_bootstrap, PRODUCTS.name)
+    assert product_ids <= published
+
+
+async def _read_topic(bootstrap: str, topic: str) -> set[str]:
+    """Keys of every record on the topic, read by partition (no consumer group to join)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetches fresh metadata
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        keys: set[str] = set()
+
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < end for tp, end in ends.items()])
+
+        while await behind():
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                keys.update(record.key.decode() for record in records if record.key)
+        return keys
+    finally:
+        await consumer.stop()
