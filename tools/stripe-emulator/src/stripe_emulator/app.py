@@ -59,10 +59,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.api_route("/v1/{rest:path}", methods=["GET", "POST", "DELETE"], include_in_schema=False)
-    async def stripe_api(request: Request, rest: str) -> Response:
-        del rest
+    async def stripe_api(request: Request) -> Response:
         return await handle_api(request, store, faults, settings.public_url)
+
+    # A plain Starlette route: Stripe's API needs none of FastAPI's parameter machinery.
+    app.add_route("/v1/{rest:path}", stripe_api, methods=["GET", "POST", "DELETE"])
 
     from stripe_emulator.control import control_router
     from stripe_emulator.pages import pages_router
