@@ -61,8 +61,29 @@ def _saas_subscription(client: stripe.StripeClient, agency: str) -> Any:
     )
 
 
+def _v2_agency(client: stripe.StripeClient, emulator: Emulator) -> str:
+    """An Accounts v2 account with merchant and customer configurations, onboarded."""
+    account = client.v2.core.accounts.create(
+        params={
+            "contact_email": "agency@example.com",
+            "display_name": "Agency",
+            "dashboard": "full",
+            "identity": {"country": "us"},
+            "configuration": {
+                "customer": {},
+                "merchant": {"capabilities": {"card_payments": {"requested": True}}},
+            },
+        }
+    )
+    assert account.applied_configurations == ["customer", "merchant"]
+    emulator.control("POST", f"/accounts/{account.id}/complete_onboarding")
+    again = client.v2.core.accounts.retrieve(account.id)
+    assert again.configuration.merchant.capabilities.card_payments.status == "active"
+    return account.id
+
+
 def test_balance_payment_debits_the_agency(client: stripe.StripeClient, fresh: Emulator) -> None:
-    agency = onboarded_account(client, fresh)
+    agency = _v2_agency(client, fresh)
     client.v1.accounts.update(
         agency, params={"settings": {"payouts": {"schedule": {"interval": "manual"}}}}
     )
@@ -71,6 +92,8 @@ def test_balance_payment_debits_the_agency(client: stripe.StripeClient, fresh: E
     sub = _saas_subscription(client, agency)
     assert sub.status == "active"
     assert sub.latest_invoice.status == "paid"
+    items = client.v1.subscription_items.list(params={"subscription": sub.id}).data
+    assert [i.price.unit_amount for i in items] == [4900]
     after = client.v1.balance.retrieve(options={"stripe_account": agency}).available[0].amount
     assert before - after == 4900
 

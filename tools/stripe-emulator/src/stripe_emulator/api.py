@@ -25,7 +25,7 @@ def _json(status: int, body: Any, headers: dict[str, str]) -> Response:
     )
 
 
-def _api_key(request: Request) -> str:
+def api_key(request: Request) -> str:
     auth = request.headers.get("authorization", "")
     scheme, _, value = auth.partition(" ")
     if scheme.lower() == "bearer":
@@ -96,7 +96,7 @@ async def handle_api(
     method, path = request.method, request.url.path
     idempotency_key = request.headers.get("idempotency-key") if method == "POST" else None
     try:
-        key = _api_key(request)
+        key = api_key(request)
         params = await _params(request)
         async with store.lock:
             account = _acting_account(store, request, key)

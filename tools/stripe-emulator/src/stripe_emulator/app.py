@@ -20,6 +20,7 @@ from stripe_emulator import (  # noqa: F401
     payments,
     payouts,
     refunds,
+    subscription_items,
     subscriptions,
     webhooks,
 )
@@ -67,7 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     from stripe_emulator.control import control_router
     from stripe_emulator.pages import pages_router
+    from stripe_emulator.v2_accounts import v2_router
 
     app.include_router(control_router(emulator))
     app.include_router(pages_router(emulator))
+    app.include_router(v2_router(emulator))
     return app
