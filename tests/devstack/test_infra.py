@@ -151,7 +151,7 @@ def test_service_env_defaults() -> None:
         stripe_api_base="http://127.0.0.1:3",
         base={"STRIPE_WEBHOOK_SECRETS": " whsec_a, whsec_b", "REVENUE_PORT": "9105"},
     )
-    assert env["GATEWAY_JWT_SECRET"] == "dev-gateway-secret-change-me"
+    assert env["GATEWAY_JWT_SECRET"] == "dev-gateway-secret-change-me-before-production"
     assert env["STRIPE_API_KEY"] == "sk_test_emulator"
     assert env["STRIPE_WEBHOOK_SECRETS"] == " whsec_a, whsec_b"
     assert env["STRIPE_CONNECT_WEBHOOK_SECRETS"] == "whsec_dev_connect"

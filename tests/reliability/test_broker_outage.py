@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 import catalog.models
 from billing_contracts.catalog_products import PRODUCTS
@@ -20,6 +19,7 @@ from catalog.models import Product
 from catalog.service import Catalog
 from catalog.settings import CatalogSettings
 from tests.support.databases import create_database, migrate
+from tests.support.kafka import keys_on
 from tests.support.tokens import new_agency_id
 from tests.support.waiting import eventually
 
@@ -87,29 +87,5 @@ async def test_rows_wait_while_the_broker_is_down_and_go_out_once_it_is_back(
         relay_task.cancel()
         await asyncio.gather(relay_task, return_exceptions=True)
 
-    published = await _read_topic(infra.kafka_bootstrap, PRODUCTS.name)
+    published = await keys_on(infra.kafka_bootstrap, PRODUCTS.name)
     assert product_ids <= published
-
-
-async def _read_topic(bootstrap: str, topic: str) -> set[str]:
-    """Keys of every record on the topic, read by partition (no consumer group to join)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        await consumer.topics()  # fetches fresh metadata
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        keys: set[str] = set()
-
-        async def behind() -> bool:
-            return any([await consumer.position(tp) < end for tp, end in ends.items()])
-
-        while await behind():
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                keys.update(record.key.decode() for record in records if record.key)
-        return keys
-    finally:
-        await consumer.stop()

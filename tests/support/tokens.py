@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import jwt
 
-TEST_JWT_SECRET = "test-gateway-secret"
+TEST_JWT_SECRET = "test-gateway-secret-of-the-test-suite"
 
 
 @dataclass(frozen=True)

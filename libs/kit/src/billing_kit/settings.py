@@ -11,7 +11,7 @@ from typing import ClassVar
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_JWT_SECRET = "dev-gateway-secret-change-me"
+DEV_JWT_SECRET = "dev-gateway-secret-change-me-before-production"
 
 
 class ServiceSettings(BaseSettings):

@@ -22,7 +22,7 @@ from billing_devstack.processes import (
     wait_healthy,
 )
 
-DEV_GATEWAY_JWT_SECRET = "dev-gateway-secret-change-me"
+DEV_GATEWAY_JWT_SECRET = "dev-gateway-secret-change-me-before-production"
 DEV_STRIPE_API_KEY = "sk_test_emulator"
 
 
