@@ -247,3 +247,20 @@ def test_balance_becomes_available_and_is_paid_out_on_schedule(
         0
     ]
     assert txn.amount == -net
+
+
+def test_unpaid_first_invoice_expires_after_23_hours(agency: Agency, fresh: Emulator) -> None:
+    sub = agency.subscribe(agency.customer("pm_card_chargeDeclined"))
+    assert sub.status == "incomplete"
+    fresh.advance(22 * 3600)
+    assert agency.sub(sub).status == "incomplete"
+    fresh.advance(2 * 3600)
+    assert agency.sub(sub).status == "incomplete_expired"
+    assert agency.invoices(sub)[0].status == "void"
+
+
+def test_error_if_incomplete_refuses_a_declined_card(agency: Agency) -> None:
+    with pytest.raises(stripe.CardError):
+        agency.subscribe(
+            agency.customer("pm_card_chargeDeclined"), payment_behavior="error_if_incomplete"
+        )

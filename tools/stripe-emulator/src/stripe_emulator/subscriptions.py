@@ -153,7 +153,7 @@ def _apply_settings(ctx: Ctx, sub: Obj, params: Params, customer: Obj | None) ->
     sub["metadata"] = merge_metadata(sub["metadata"], params)
 
 
-def subscription_invoice(ctx: Ctx, sub: Obj, billing_reason: str) -> Obj:
+def subscription_invoice(ctx: Ctx, sub: Obj, billing_reason: str, *, emit: bool = True) -> Obj:
     customer = ctx.store.find(sub["customer"] or "")
     invoice = new_invoice(
         ctx, customer, sub["currency"], billing_reason=billing_reason, subscription=sub
@@ -173,7 +173,8 @@ def subscription_invoice(ctx: Ctx, sub: Obj, billing_reason: str) -> Obj:
             invoice["total"], Decimal(str(sub["application_fee_percent"]))
         )
     sub["latest_invoice"] = invoice["id"]
-    ctx.store.emit("invoice.created", invoice, ctx.account)
+    if emit:
+        ctx.store.emit("invoice.created", invoice, ctx.account)
     return invoice
 
 
@@ -195,8 +196,9 @@ def create_subscription(ctx: Ctx) -> Obj:
     sub["status"] = "incomplete" if automatic else "active"
     ctx.store.add(sub, ctx.account)
     ctx.store.hidden(sub["id"])["payment_behavior"] = behavior
+    invoice = subscription_invoice(ctx, sub, "subscription_create", emit=False)
     ctx.store.emit("customer.subscription.created", sub, ctx.account)
-    invoice = subscription_invoice(ctx, sub, "subscription_create")
+    ctx.store.emit("invoice.created", invoice, ctx.account)
     finalize(ctx, invoice)
     if invoice["status"] != "open":
         return sub
