@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 from billing_contracts.billing_accounts import ACCOUNTS
+from billing_contracts.billing_balances import STRIPE_BALANCES
+from billing_contracts.billing_customers import STRIPE_CUSTOMERS
+from billing_contracts.billing_invoices import STRIPE_INVOICES
+from billing_contracts.billing_payments import STRIPE_PAYMENTS
+from billing_contracts.billing_products import STRIPE_PRODUCTS
+from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS
 from billing_contracts.catalog_agencies import AGENCIES
 from billing_contracts.catalog_products import PRODUCTS
 from billing_contracts.topics import Topic
 
-ALL_TOPICS: tuple[Topic, ...] = (PRODUCTS, AGENCIES, ACCOUNTS)
+ALL_TOPICS: tuple[Topic, ...] = (
+    PRODUCTS,
+    AGENCIES,
+    ACCOUNTS,
+    STRIPE_PRODUCTS,
+    STRIPE_CUSTOMERS,
+    STRIPE_SUBSCRIPTIONS,
+    STRIPE_INVOICES,
+    STRIPE_PAYMENTS,
+    STRIPE_BALANCES,
+)
 
 
 def topic_named(name: str) -> Topic:
