@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -50,8 +51,7 @@ def test_every_topic_and_event_is_in_the_document() -> None:
 
 def test_topic_names_follow_domain_entity_version() -> None:
     for topic in ALL_TOPICS:
-        domain, entity, version = topic.name.split(".")
-        assert domain and entity and version.startswith("v") and version[1:].isdigit()
+        assert re.fullmatch(r"[a-z_]+\.[a-z_]+\.v[0-9]+", topic.name), topic.name
         assert topic.dlq == f"{topic.name}.dlq"
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+from billing_contracts import Event, Topic
 
 
 async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
@@ -33,3 +35,19 @@ async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, b
 
 async def keys_on(bootstrap: str, topic: str) -> set[str]:
     return {r.key.decode() for r in await read_topic(bootstrap, topic) if r.key is not None}
+
+
+async def publish(bootstrap: str, topic: Topic, *events: Event) -> None:
+    """Put events on a topic the way a service's relay would (key = aggregate id)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(
+                topic.name,
+                event.model_dump_json().encode(),
+                key=event.aggregate_id().encode(),
+                headers=[("event_id", str(event.event_id).encode())],
+            )
+    finally:
+        await producer.stop()

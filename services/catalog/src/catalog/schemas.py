@@ -14,6 +14,7 @@ ProductName = Annotated[str, StringConstraints(strip_whitespace=True, min_length
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=499)]
 AmountCents = Annotated[StrictInt, Field(ge=50, description="Integer cents, at least 50.")]
 Currency = Literal["usd"]
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{3}$")]
 
 
 def _lower(value: object) -> object:
@@ -41,7 +42,7 @@ class ProductPatch(BaseModel):
     description: Description | None = None
     cadence: Cadence | None = None
     amount_cents: AmountCents | None = None
-    currency: Currency | None = None
+    currency: CurrencyCode | None = None
 
     _currency_lower = field_validator("currency", mode="before")(_lower)
 

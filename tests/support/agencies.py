@@ -1,0 +1,85 @@
+"""An agency through Connect onboarding, as the API and Stripe see it."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import httpx
+
+from billing_contracts.billing_accounts import (
+    ACCOUNTS,
+    StripeAccountSnapshot,
+    StripeAccountUpdated,
+)
+from tests.support.kafka import publish
+from tests.support.tokens import Tokens, new_agency_id
+from tests.support.waiting import eventually
+
+
+@dataclass(frozen=True)
+class Agency:
+    agency_id: str
+    account_id: str | None
+    owner: dict[str, str]
+    admin: dict[str, str]
+
+
+async def start_onboarding(catalog: httpx.AsyncClient, tokens: Tokens) -> Agency:
+    agency_id = new_agency_id()
+    owner = tokens.headers("owner", agency_id)
+    response = await catalog.post(
+        "/v1/connect/onboarding",
+        json={"return_url": "https://app.example/return", "refresh_url": "https://app.example/r"},
+        headers=owner,
+    )
+    assert response.status_code == 200, response.text
+    return Agency(
+        agency_id, response.json()["account_id"], owner, tokens.headers("admin", agency_id)
+    )
+
+
+async def announce_account(
+    bootstrap: str, agency_id: str, account_id: str, *, charges_enabled: bool, created: int
+) -> None:
+    """What webhook-ingest publishes for ``account.updated``."""
+    event = StripeAccountUpdated(
+        agency_id=agency_id,
+        payload=StripeAccountSnapshot(
+            account_id=account_id,
+            charges_enabled=charges_enabled,
+            payouts_enabled=charges_enabled,
+            details_submitted=True,
+            stripe_event_id=f"evt_{uuid.uuid4().hex[:24]}",
+            stripe_created=created,
+        ),
+    )
+    await publish(bootstrap, ACCOUNTS, event)
+
+
+async def wait_for_status(catalog: httpx.AsyncClient, agency: Agency, status: str) -> None:
+    async def reached() -> bool:
+        response = await catalog.get("/v1/connect", headers=agency.owner)
+        return bool(response.json()["status"] == status)
+
+    await eventually(reached, within=60)
+
+
+async def onboarded_agency(
+    catalog: httpx.AsyncClient, emulator: httpx.AsyncClient, tokens: Tokens, bootstrap: str
+) -> Agency:
+    """Onboarding link → onboarding completed on Stripe → ``account.updated`` → enabled."""
+    agency = await start_onboarding(catalog, tokens)
+    assert agency.account_id is not None
+    completed = await emulator.post(f"/_emulator/accounts/{agency.account_id}/complete_onboarding")
+    assert completed.status_code == 200, completed.text
+    await announce_account(
+        bootstrap,
+        agency.agency_id,
+        agency.account_id,
+        charges_enabled=True,
+        created=int(time.time()),
+    )
+    await wait_for_status(catalog, agency, "enabled")
+    return agency
