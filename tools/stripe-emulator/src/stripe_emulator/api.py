@@ -15,6 +15,9 @@ from stripe_emulator.forms import Params, parse_form
 from stripe_emulator.router import Ctx, check_allowed, expand, match
 from stripe_emulator.store import API_VERSION, IdempotentResponse, RequestInfo, Store, new_id
 
+# Stripe keeps keys 24 h; the emulator keeps the most recent ones, bounded in memory.
+IDEMPOTENCY_CAPACITY = 200_000
+
 
 def _json(status: int, body: Any, headers: dict[str, str]) -> Response:
     return Response(
@@ -125,6 +128,9 @@ async def handle_api(
                 store.idempotency[(account, idempotency_key)] = IdempotentResponse(
                     fingerprint, status, payload
                 )
+                if len(store.idempotency) > IDEMPOTENCY_CAPACITY:
+                    oldest = next(iter(store.idempotency))  # dicts keep insertion order
+                    del store.idempotency[oldest]
             store.request = RequestInfo()
     except StripeError as error:
         return _json(error.status, error.body(), headers)

@@ -111,7 +111,7 @@ def control_router(emulator: Emulator) -> APIRouter:
     async def deliveries() -> dict[str, Any]:
         return {
             "pending": emulator.webhooks.queue.qsize(),
-            "attempts": list(emulator.webhooks.delivered[-1000:]),
+            "attempts": list(emulator.webhooks.delivered)[-1000:],
         }
 
     @router.get("/platform")

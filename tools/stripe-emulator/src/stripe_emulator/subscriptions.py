@@ -37,7 +37,6 @@ BEHAVIORS = (
     "error_if_incomplete",
     "pending_if_incomplete",
 )
-LIVE_STATUSES = ("active", "past_due", "trialing", "unpaid")
 
 
 def add_period(start: int, interval: str, count: int, anchor: int) -> int:

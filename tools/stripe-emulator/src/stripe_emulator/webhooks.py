@@ -9,6 +9,7 @@ import json
 import logging
 import random
 import time
+from collections import deque
 from dataclasses import dataclass
 
 import httpx
@@ -123,7 +124,7 @@ class WebhookDispatcher:
         self.queue: asyncio.Queue[Delivery] = asyncio.Queue()
         self.generation = 0
         self.reorder_buffer: list[Delivery] = []
-        self.delivered: list[dict[str, object]] = []
+        self.delivered: deque[dict[str, object]] = deque(maxlen=10_000)
         self._tasks: list[asyncio.Task[None]] = []
         self._client: httpx.AsyncClient | None = None
         self._flush_scheduled = False
