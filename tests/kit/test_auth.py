@@ -59,9 +59,7 @@ def test_a_platform_operator_needs_no_agency() -> None:
 
 
 def test_a_client_sees_only_its_own_workspaces() -> None:
-    principal = decode_token(
-        Tokens().token("client", "a", workspace_ids=["ws-1"]), TEST_JWT_SECRET
-    )
+    principal = decode_token(Tokens().token("client", "a", workspace_ids=["ws-1"]), TEST_JWT_SECRET)
     principal.require_workspace("ws-1")
     with pytest.raises(NotFoundError):
         principal.require_workspace("ws-2")

@@ -165,7 +165,8 @@ class Inbox:
                 "x-original-topic": topic.name,
                 "x-consumer": consumer,
                 "x-attempts": str(attempts),
-                "x-error": repr(exc)[:2000],
+                "x-error-type": type(exc).__name__,
+                "x-error": f"{type(exc).__name__}: {exc}"[:2000],
                 "x-error-trace": "".join(traceback.format_exception(exc))[-4000:],
             },
         )

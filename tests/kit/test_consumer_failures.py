@@ -1,0 +1,161 @@
+"""Consumers under failure: a poison message goes to ``<topic>.dlq`` with its error after
+bounded attempts; an infrastructure outage is waited out and never dead-letters; the
+correlation id travels with the event."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import subscriptions.models
+from billing_contracts.catalog_products import PRODUCTS, ProductCreated, ProductSnapshot
+from billing_contracts.envelope import Event
+from billing_devstack import Infra
+from billing_kit.logging import bind_correlation_id, correlation_id
+from billing_kit.runtime import Runtime
+from subscriptions.settings import SubscriptionsSettings
+from tests.support.databases import create_database, migrate
+from tests.support.kafka import read_topic
+
+pytestmark = [pytest.mark.integration]
+
+CONSUMER = "failures.products"
+
+
+@pytest.fixture(scope="module")
+async def runtime(infra: Infra) -> AsyncIterator[Runtime]:
+    url = await create_database(infra.database_url, "consumer")
+    await asyncio.to_thread(migrate, url, ["subscriptions"])
+    runtime = Runtime(
+        SubscriptionsSettings(
+            database_url=url, kafka_bootstrap_servers=infra.kafka_bootstrap, consumer_max_attempts=3
+        ),
+        subscriptions.models.kit_tables,
+    )
+    await runtime.broker.connect()
+    yield runtime
+    await runtime.broker.stop()
+    await runtime.engine.dispose()
+
+
+def product_created() -> ProductCreated:
+    return ProductCreated(
+        agency_id="agency-x",
+        correlation_id=uuid.uuid4().hex,
+        payload=ProductSnapshot(
+            product_id=str(uuid.uuid4()), name="n", cadence="monthly", amount_cents=100,
+            currency="usd", status="active", stripe_account_id="acct", stripe_product_id="prod",
+            stripe_price_id="price", created_at=datetime.now(UTC),
+        ),
+    )  # fmt: skip
+
+
+async def inbox_rows(runtime: Runtime, event_id: uuid.UUID) -> int:
+    table = runtime.tables.inbox
+    async with runtime.sessions() as session:
+        query = select(func.count()).select_from(table).where(table.c.event_id == event_id)
+        return int((await session.execute(query)).scalar_one())
+
+
+async def dead_letters(infra: Infra, marker: bytes) -> list[dict[str, bytes]]:
+    records = await read_topic(infra.kafka_bootstrap, PRODUCTS.dlq)
+    return [dict(record.headers) for record in records if marker in (record.value or b"")]
+
+
+async def test_a_handler_that_keeps_failing_dead_letters_after_bounded_attempts(
+    runtime: Runtime, infra: Infra
+) -> None:
+    event = product_created()
+    calls = 0
+
+    async def broken(session: AsyncSession, _: Event) -> None:
+        nonlocal calls
+        calls += 1
+        raise ValueError("price replica is corrupt")
+
+    applied = await runtime.inbox.deliver(
+        PRODUCTS, CONSUMER, broken, event.model_dump_json().encode()
+    )
+    assert applied is False
+    assert calls == 3
+    assert await inbox_rows(runtime, event.event_id) == 0  # nothing half-applied
+    (headers,) = await dead_letters(infra, str(event.event_id).encode())
+    assert headers["x-original-topic"] == PRODUCTS.name.encode()
+    assert headers["x-attempts"] == b"3"
+    assert b"price replica is corrupt" in headers["x-error"]
+
+
+async def test_an_undecodable_message_dead_letters_at_once(runtime: Runtime, infra: Infra) -> None:
+    marker = uuid.uuid4().hex
+    body = f'{{"type": "product.created", "marker": "{marker}"}}'.encode()
+
+    async def never(session: AsyncSession, _: Event) -> None:
+        raise AssertionError("a message that does not decode reaches no handler")
+
+    assert await runtime.inbox.deliver(PRODUCTS, CONSUMER, never, body) is False
+    (headers,) = await dead_letters(infra, marker.encode())
+    assert headers["x-attempts"] == b"1"
+    assert b"ValidationError" in headers["x-error"]
+
+
+async def test_a_passing_failure_is_retried_and_applied_once(
+    runtime: Runtime, infra: Infra
+) -> None:
+    event = product_created()
+    calls = 0
+
+    async def flaky(session: AsyncSession, _: Event) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("lock timeout")
+
+    body = event.model_dump_json().encode()
+    assert await runtime.inbox.deliver(PRODUCTS, CONSUMER, flaky, body) is True
+    assert await runtime.inbox.deliver(PRODUCTS, CONSUMER, flaky, body) is False  # redelivered
+    assert calls == 2
+    assert await inbox_rows(runtime, event.event_id) == 1
+    assert await dead_letters(infra, str(event.event_id).encode()) == []
+
+
+async def test_an_outage_is_waited_out_beyond_the_attempt_limit(
+    runtime: Runtime, infra: Infra
+) -> None:
+    event = product_created()
+    calls = 0
+
+    async def database_away(session: AsyncSession, _: Event) -> None:
+        nonlocal calls
+        calls += 1
+        if calls <= 4:  # more outages than consumer_max_attempts
+            raise ConnectionRefusedError("database is restarting")
+
+    body = event.model_dump_json().encode()
+    assert await runtime.inbox.deliver(PRODUCTS, CONSUMER, database_away, body) is True
+    assert calls == 5
+    assert await dead_letters(infra, str(event.event_id).encode()) == []
+
+
+async def test_the_handler_runs_under_the_event_s_correlation_id(runtime: Runtime) -> None:
+    event = product_created()
+    seen: list[str] = []
+
+    async def look(session: AsyncSession, _: Event) -> None:
+        seen.append(correlation_id())
+
+    bind_correlation_id("the-caller-s-own")
+    await runtime.inbox.deliver(PRODUCTS, CONSUMER, look, event.model_dump_json().encode())
+    assert seen == [event.correlation_id]
+
+
+async def test_the_outbox_stamps_the_current_correlation_id(runtime: Runtime) -> None:
+    bind_correlation_id("request-42")
+    row = runtime.outbox._row(PRODUCTS, product_created().model_copy(update={"correlation_id": ""}))
+    assert row["headers"]["correlation_id"] == "request-42"
+    assert '"correlation_id":"request-42"' in row["body"]
