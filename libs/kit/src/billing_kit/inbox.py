@@ -62,12 +62,16 @@ class Inbox:
         *,
         service: str,
         max_attempts: int = 5,
+        session_timeout_ms: int = 6000,
+        heartbeat_interval_ms: int = 2000,
     ) -> None:
         self.broker = broker
         self.sessions = sessions
         self.table = table
         self.service = service
         self.max_attempts = max_attempts
+        self.session_timeout_ms = session_timeout_ms
+        self.heartbeat_interval_ms = heartbeat_interval_ms
 
     def subscribe(self, topic: Topic, consumer: str, handler: Handler) -> None:
         """Consume ``topic`` as consumer group ``<service>.<consumer>`` into ``handler``."""
@@ -82,6 +86,8 @@ class Inbox:
             group_id=name,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
+            session_timeout_ms=self.session_timeout_ms,
+            heartbeat_interval_ms=self.heartbeat_interval_ms,
             title=f"{name}:{topic.name}",
         )(on_message)
 

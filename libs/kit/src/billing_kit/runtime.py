@@ -56,6 +56,8 @@ class Runtime:
             self.tables.inbox,
             service=self.settings.consumer_group_prefix or name,
             max_attempts=self.settings.consumer_max_attempts,
+            session_timeout_ms=self.settings.consumer_session_timeout_ms,
+            heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
         )
         self._stripe: stripe.StripeClient | None = None
 

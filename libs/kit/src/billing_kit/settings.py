@@ -42,6 +42,10 @@ class ServiceSettings(BaseSettings):
     outbox_idle_poll_seconds: float = 0.5
     consumer_group_prefix: str | None = None
     """Consumer groups are ``<prefix>.<consumer>``; the prefix defaults to the service name."""
+    consumer_session_timeout_ms: int = 6000
+    """Short enough that a dead replica's partitions move on quickly (and the first group
+    join, which some brokers hold for half of it, stays short)."""
+    consumer_heartbeat_interval_ms: int = 2000
     consumer_max_attempts: int = 5
     """Attempts for a message whose handler keeps failing before it goes to ``<topic>.dlq``."""
     stripe_max_network_retries: int = 3
