@@ -1,7 +1,114 @@
-"""webhook-ingest routes."""
+"""webhook-ingest routes: Stripe's two webhook endpoints and the operator's replay.
+
+A webhook answers 200 only after the event and its outbox row committed; if they cannot be
+stored it answers 503 so Stripe delivers again. The route opens the transaction itself (not
+the ``DbSession`` dependency) so a failing commit also turns into that 503.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from dataclasses import dataclass
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.exc import SQLAlchemyError
+
+from billing_kit.auth import Principal, Role, require_roles
+from billing_kit.db import unit_of_work
+from billing_kit.errors import ForbiddenError, StripeFailedError, UnavailableError, documented
+from billing_kit.runtime import Runtime
+from webhook_ingest.schemas import Received, ReplayOut, ReplayRequest
+from webhook_ingest.service import AgencyDirectory, Endpoint, Ingest, Replay, read_figures
+from webhook_ingest.stripe_gateway import IngestStripe
+from webhook_ingest.verification import (
+    InvalidEventError,
+    InvalidSignatureError,
+    PayloadTooLargeError,
+    SignatureVerifier,
+    parse_event,
+)
+
+log = structlog.get_logger(__name__)
 
 router = APIRouter(tags=["webhook-ingest"])
+
+
+@dataclass
+class Receiver:
+    """What the webhook endpoints share for the life of the app."""
+
+    runtime: Runtime
+    verifiers: dict[Endpoint, SignatureVerifier]
+    agencies: AgencyDirectory
+    stripe: IngestStripe
+    max_body_bytes: int
+
+    def replay(self) -> Replay:
+        return Replay(self.runtime.sessions, self.runtime.outbox, self.agencies, self.stripe)
+
+
+def _receiver(request: Request) -> Receiver:
+    receiver: Receiver = request.app.state.receiver
+    return receiver
+
+
+ReceiverDep = Annotated[Receiver, Depends(_receiver)]
+Operator = Annotated[Principal, Depends(require_roles(Role.PLATFORM_OPERATOR))]
+
+_WEBHOOK_ERRORS = documented(
+    InvalidSignatureError, InvalidEventError, PayloadTooLargeError, UnavailableError
+)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _receive(request: Request, receiver: Receiver, endpoint: Endpoint) -> Received:
+    body = await _read_body(request, receiver.max_body_bytes)
+    receiver.verifiers[endpoint].verify(body, request.headers.get("stripe-signature"))
+    event = parse_event(body)
+    figures = await read_figures(receiver.stripe, event)
+    runtime = receiver.runtime
+    try:
+        async with unit_of_work(runtime.sessions) as session:
+            ingest = Ingest(session, runtime.outbox, receiver.agencies)
+            stored = await ingest.record(event, endpoint, figures)
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("stripe event not stored", stripe_event_id=event["id"], error=repr(exc))
+        raise UnavailableError("The event could not be stored; deliver it again.") from exc
+    return Received(duplicate=not stored)
+
+
+@router.post("/stripe/webhooks", response_model=Received, responses=_WEBHOOK_ERRORS)
+async def receive_platform_event(request: Request, receiver: ReceiverDep) -> Received:
+    """Events of the platform account."""
+    return await _receive(request, receiver, "platform")
+
+
+@router.post("/stripe/webhooks/connect", response_model=Received, responses=_WEBHOOK_ERRORS)
+async def receive_connect_event(request: Request, receiver: ReceiverDep) -> Received:
+    """Events of connected accounts."""
+    return await _receive(request, receiver, "connect")
+
+
+@router.post(
+    "/v1/replay",
+    response_model=ReplayOut,
+    responses=documented(ForbiddenError, StripeFailedError, UnavailableError),
+)
+async def replay_events(body: ReplayRequest, _: Operator, receiver: ReceiverDep) -> ReplayOut:
+    """Ingest what is missing of Stripe's events created in ``[from, to]``."""
+    report = await receiver.replay().run(int(body.from_.timestamp()), int(body.to.timestamp()))
+    return ReplayOut(scanned=report.scanned, ingested=report.ingested, duplicates=report.duplicates)

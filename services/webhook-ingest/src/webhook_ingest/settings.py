@@ -2,9 +2,17 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from billing_kit.settings import ServiceSettings
+
+DEV_WEBHOOK_SECRET = "whsec_dev_platform"
+DEV_CONNECT_WEBHOOK_SECRET = "whsec_dev_connect"
+
+
+def _split(value: SecretStr) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.get_secret_value().split(",") if part.strip())
 
 
 class WebhookIngestSettings(ServiceSettings):
@@ -16,3 +24,24 @@ class WebhookIngestSettings(ServiceSettings):
     schema_name: ClassVar[str] = "webhook_ingest"
 
     port: int = 8104
+    workers: int = 1
+    """uvicorn worker processes; each runs its own outbox relay (one publishes at a time)."""
+
+    webhook_secrets: SecretStr = Field(
+        SecretStr(DEV_WEBHOOK_SECRET), validation_alias="STRIPE_WEBHOOK_SECRETS"
+    )
+    """Comma-separated signing secrets of the platform endpoint; any may match (rotation)."""
+    connect_webhook_secrets: SecretStr = Field(
+        SecretStr(DEV_CONNECT_WEBHOOK_SECRET), validation_alias="STRIPE_CONNECT_WEBHOOK_SECRETS"
+    )
+    signature_tolerance_seconds: int = 300
+    max_body_bytes: int = 1024 * 1024
+    replay_page_size: int = 100
+
+    @property
+    def platform_secrets(self) -> tuple[str, ...]:
+        return _split(self.webhook_secrets)
+
+    @property
+    def connect_secrets(self) -> tuple[str, ...]:
+        return _split(self.connect_webhook_secrets)
