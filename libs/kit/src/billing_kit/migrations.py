@@ -48,7 +48,11 @@ def run_migrations(metadata: MetaData) -> None:
         return name == schema if type_ == "schema" else True
 
     def run(connection: Connection) -> None:
-        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_namespace WHERE nspname = :schema"), {"schema": schema}
+        ).first()
+        if exists is None:  # a production role owns its schema already and may not create one
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
         context.configure(
             connection=connection,
             target_metadata=metadata,
