@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -19,6 +19,8 @@ import uvicorn
 
 from stripe_emulator.app import create_app
 from stripe_emulator.settings import Settings
+
+T = TypeVar("T")
 
 API_KEY = "sk_test_emulator"
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "stripe" / "fixtures3.json"
@@ -84,6 +86,18 @@ def async_client(fresh: Emulator) -> stripe.StripeClient:
     return stripe.StripeClient(
         API_KEY, base_addresses={"api": fresh.url}, http_client=stripe.HTTPXClient()
     )
+
+
+def unexpanded(value: str | stripe.StripeObject | None) -> str:
+    """An expandable field that was not expanded: its id (fails if it was expanded or absent)."""
+    assert isinstance(value, str), value
+    return value
+
+
+def expanded(value: str | T | None, kind: type[T]) -> T:
+    """An expandable field that was expanded: the object (fails if only the id came back)."""
+    assert isinstance(value, kind), value
+    return value
 
 
 def onboarded_account(client: stripe.StripeClient, emulator: Emulator) -> str:

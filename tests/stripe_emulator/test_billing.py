@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Unpack
 
 import pytest
 import stripe
+from stripe.params import SubscriptionCreateParams
 
-from tests.stripe_emulator.conftest import Emulator, onboarded_account
+from tests.stripe_emulator.conftest import Emulator, expanded, onboarded_account, unexpanded
 
 pytestmark = pytest.mark.integration
 DAY = 86400
@@ -19,7 +20,7 @@ class Agency:
     def __init__(self, client: stripe.StripeClient, emulator: Emulator) -> None:
         self.v1 = client.v1
         self.id = onboarded_account(client, emulator)
-        self.opts: Any = {"stripe_account": self.id}
+        self.opts: stripe.RequestOptions = {"stripe_account": self.id}
         product = self.v1.products.create(params={"name": "Retainer"}, options=self.opts)
         self.price = self.v1.prices.create(
             params={
@@ -31,7 +32,7 @@ class Agency:
             options=self.opts,
         )
 
-    def customer(self, card: str | None = None) -> Any:
+    def customer(self, card: str | None = None) -> stripe.Customer:
         customer = self.v1.customers.create(params={"email": "c@example.com"}, options=self.opts)
         if card is not None:
             pm = self.v1.payment_methods.attach(
@@ -44,16 +45,20 @@ class Agency:
             )
         return customer
 
-    def subscribe(self, customer: Any, **params: Any) -> Any:
-        return self.v1.subscriptions.create(
-            params={"customer": customer.id, "items": [{"price": self.price.id}], **params},
-            options=self.opts,
-        )
+    def subscribe(
+        self, customer: stripe.Customer, /, **extra: Unpack[SubscriptionCreateParams]
+    ) -> stripe.Subscription:
+        params: SubscriptionCreateParams = {
+            "customer": customer.id,
+            "items": [{"price": self.price.id}],
+            **extra,
+        }
+        return self.v1.subscriptions.create(params=params, options=self.opts)
 
-    def invoices(self, sub: Any) -> list[Any]:
+    def invoices(self, sub: stripe.Subscription) -> list[stripe.Invoice]:
         return self.v1.invoices.list(params={"subscription": sub.id}, options=self.opts).data
 
-    def sub(self, sub: Any) -> Any:
+    def sub(self, sub: stripe.Subscription) -> stripe.Subscription:
         return self.v1.subscriptions.retrieve(sub.id, options=self.opts)
 
 
@@ -69,7 +74,10 @@ def test_send_invoice_becomes_past_due_after_days_until_due(
     assert sub.status == "active"
     invoice = agency.invoices(sub)[0]
     assert invoice.status == "open"
-    assert invoice.due_date == invoice.status_transitions.finalized_at + 7 * DAY
+    finalized_at = invoice.status_transitions.finalized_at
+    assert finalized_at is not None
+    assert invoice.due_date == finalized_at + 7 * DAY
+    assert invoice.hosted_invoice_url is not None
     assert invoice.hosted_invoice_url.endswith(f"/invoice/{invoice.id}")
     fresh.advance(6 * DAY)
     assert agency.sub(sub).status == "active"
@@ -87,9 +95,10 @@ def test_default_incomplete_without_payment_method(agency: Agency) -> None:
         agency.customer(), payment_behavior="default_incomplete", expand=["latest_invoice"]
     )
     assert sub.status == "incomplete"
-    assert sub.latest_invoice.status == "open"
+    latest = expanded(sub.latest_invoice, stripe.Invoice)
+    assert latest.status == "open"
     paid = agency.v1.invoices.pay(
-        sub.latest_invoice.id, params={"payment_method": "pm_card_visa"}, options=agency.opts
+        latest.id, params={"payment_method": "pm_card_visa"}, options=agency.opts
     )
     assert paid.status == "paid"
     assert agency.sub(sub).status == "active"
@@ -98,21 +107,26 @@ def test_default_incomplete_without_payment_method(agency: Agency) -> None:
 def test_declined_first_payment_leaves_subscription_incomplete(agency: Agency) -> None:
     sub = agency.subscribe(agency.customer("pm_card_chargeDeclined"), expand=["latest_invoice"])
     assert sub.status == "incomplete"
-    assert sub.latest_invoice.status == "open"
-    assert sub.latest_invoice.attempt_count == 1
+    latest = expanded(sub.latest_invoice, stripe.Invoice)
+    assert latest.status == "open"
+    assert latest.attempt_count == 1
     payment = agency.v1.invoice_payments.list(
-        params={"invoice": sub.latest_invoice.id}, options=agency.opts
+        params={"invoice": latest.id}, options=agency.opts
     ).data[0]
-    pi = agency.v1.payment_intents.retrieve(payment.payment.payment_intent, options=agency.opts)
+    pi = agency.v1.payment_intents.retrieve(
+        unexpanded(payment.payment.payment_intent), options=agency.opts
+    )
     assert pi.status == "requires_payment_method"
+    assert pi.last_payment_error is not None
     assert pi.last_payment_error.code == "card_declined"
     with pytest.raises(stripe.CardError) as declined:
         agency.v1.invoices.pay(
-            sub.latest_invoice.id,
+            latest.id,
             params={"payment_method": "pm_card_chargeDeclinedInsufficientFunds"},
             options=agency.opts,
         )
     assert declined.value.code == "card_declined"
+    assert declined.value.error is not None
     assert declined.value.error.decline_code == "insufficient_funds"
 
 
@@ -156,6 +170,7 @@ def test_exhausted_retries_cancel_the_subscription(agency: Agency, fresh: Emulat
     fresh.advance(31 * DAY + 8 * DAY + 3600)
     final = agency.sub(sub)
     assert final.status == "canceled"
+    assert final.cancellation_details is not None
     assert final.cancellation_details.reason == "payment_failed"
     assert agency.invoices(sub)[0].attempt_count == 4
 
@@ -233,6 +248,8 @@ def test_balance_becomes_available_and_is_paid_out_on_schedule(
         },
     )
     account = agency.v1.accounts.retrieve(agency.id)
+    assert account.settings is not None
+    assert account.settings.payouts is not None
     assert account.settings.payouts.schedule.interval == "weekly"
     agency.subscribe(agency.customer("pm_card_visa"))
     balance = agency.v1.balance.retrieve(options=agency.opts)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import pytest
 import stripe
 
-from tests.stripe_emulator.conftest import API_KEY, Emulator, onboarded_account
+from tests.stripe_emulator.conftest import (
+    API_KEY,
+    Emulator,
+    expanded,
+    onboarded_account,
+    unexpanded,
+)
 
 pytestmark = [
     pytest.mark.integration,
@@ -99,7 +103,7 @@ def test_pagination(client: stripe.StripeClient, fresh: Emulator) -> None:
 
 def test_expand_and_form_nesting(client: stripe.StripeClient, fresh: Emulator) -> None:
     agency = onboarded_account(client, fresh)
-    opts: Any = {"stripe_account": agency}
+    opts: stripe.RequestOptions = {"stripe_account": agency}
     product = client.v1.products.create(
         params={
             "name": "Retainer",
@@ -109,12 +113,13 @@ def test_expand_and_form_nesting(client: stripe.StripeClient, fresh: Emulator) -
         options=opts,
     )
     assert product.metadata.to_dict() == {"workspace_id": "w1", "0": "zero"}
-    expanded = client.v1.products.retrieve(
+    with_price = client.v1.products.retrieve(
         product.id, params={"expand": ["default_price"]}, options=opts
     )
-    assert expanded.default_price.unit_amount == 1500
+    assert expanded(with_price.default_price, stripe.Price).unit_amount == 1500
     listed = client.v1.products.list(params={"expand": ["data.default_price"]}, options=opts)
-    assert listed.data[0].default_price.id == product.default_price
+    listed_price = expanded(listed.data[0].default_price, stripe.Price)
+    assert listed_price.id == unexpanded(product.default_price)
 
 
 def test_price_updates_only_what_stripe_allows(
@@ -134,6 +139,7 @@ def test_price_updates_only_what_stripe_allows(
         {"recurring": {"interval": "year"}},
     ):
         with pytest.raises(stripe.InvalidRequestError, match="Received unknown parameter"):
+            # Deliberately outside PriceUpdateParams: the point is that Stripe refuses them.
             client.v1.prices.update(price.id, params=forbidden)  # type: ignore[arg-type]
     with pytest.raises(stripe.InvalidRequestError, match="cannot be deleted"):
         client.v1.products.delete(product.id)
@@ -174,7 +180,7 @@ async def test_async_client(async_client: stripe.StripeClient, fresh: Emulator) 
     v1 = async_client.v1
     account = await v1.accounts.create_async(params={"type": "express"})
     fresh.control("POST", f"/accounts/{account.id}/complete_onboarding")
-    opts: Any = {"stripe_account": account.id}
+    opts: stripe.RequestOptions = {"stripe_account": account.id}
     customer = await v1.customers.create_async(params={"email": "x@example.com"}, options=opts)
     product = await v1.products.create_async(params={"name": "Async"}, options=opts)
     price = await v1.prices.create_async(

@@ -8,7 +8,7 @@ import httpx
 import pytest
 import stripe
 
-from tests.stripe_emulator.conftest import Emulator
+from tests.stripe_emulator.conftest import Emulator, unexpanded
 
 pytestmark = pytest.mark.integration
 
@@ -28,6 +28,7 @@ def test_hosted_invoice_page_pays(client: stripe.StripeClient, fresh: Emulator) 
         params={"customer": customer.id, "invoice": invoice.id, "amount": 4200, "currency": "usd"}
     )
     invoice = client.v1.invoices.finalize_invoice(invoice.id)
+    assert invoice.hosted_invoice_url is not None
     page = httpx.get(invoice.hosted_invoice_url)
     assert page.status_code == 200
     assert "42.00 USD" in page.text
@@ -46,6 +47,8 @@ def test_portal_adds_a_card(client: stripe.StripeClient, fresh: Emulator) -> Non
     assert "Portal user" in page.text
     httpx.post(fresh.url + _form_action(page.text), follow_redirects=True)
     customer = client.v1.customers.retrieve(customer.id)
-    default = customer.invoice_settings.default_payment_method
-    assert default is not None
-    assert client.v1.payment_methods.retrieve(default).card.last4 == "4242"
+    assert customer.invoice_settings is not None
+    default = unexpanded(customer.invoice_settings.default_payment_method)
+    card = client.v1.payment_methods.retrieve(default).card
+    assert card is not None
+    assert card.last4 == "4242"

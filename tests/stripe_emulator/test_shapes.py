@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import stripe
 
-from tests.stripe_emulator.conftest import Emulator, onboarded_account
+from tests.stripe_emulator.conftest import Emulator, onboarded_account, unexpanded
 from tests.stripe_emulator.shapes import shape_mismatches
 
 pytestmark = pytest.mark.integration
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 def _objects(client: stripe.StripeClient, emulator: Emulator) -> dict[str, Any]:
     """One of each object type, made through the SDK on a connected account."""
     account_id = onboarded_account(client, emulator)
-    opts: Any = {"stripe_account": account_id}
+    opts: stripe.RequestOptions = {"stripe_account": account_id}
     v1 = client.v1
     made: dict[str, Any] = {"account": v1.accounts.retrieve(account_id)}
     made["account_link"] = v1.account_links.create(
@@ -60,7 +60,7 @@ def _objects(client: stripe.StripeClient, emulator: Emulator) -> dict[str, Any]:
         options=opts,
     )
     made["subscription_item"] = sub["items"].data[0]
-    invoice = made["invoice"] = v1.invoices.retrieve(sub.latest_invoice, options=opts)
+    invoice = made["invoice"] = v1.invoices.retrieve(unexpanded(sub.latest_invoice), options=opts)
     made["line_item"] = invoice.lines.data[0]
     made["invoiceitem"] = v1.invoice_items.create(
         params={"customer": customer.id, "amount": 500, "currency": "usd"}, options=opts
@@ -69,17 +69,19 @@ def _objects(client: stripe.StripeClient, emulator: Emulator) -> dict[str, Any]:
         params={"invoice": invoice.id}, options=opts
     ).data[0]
     pi = made["payment_intent"] = v1.payment_intents.retrieve(
-        payment.payment.payment_intent, options=opts
+        unexpanded(payment.payment.payment_intent), options=opts
     )
-    charge = made["charge"] = v1.charges.retrieve(pi.latest_charge, options=opts)
+    charge = made["charge"] = v1.charges.retrieve(unexpanded(pi.latest_charge), options=opts)
     made["balance_transaction"] = v1.balance_transactions.retrieve(
-        charge.balance_transaction, options=opts
+        unexpanded(charge.balance_transaction), options=opts
     )
-    made["application_fee"] = v1.application_fees.retrieve(charge.application_fee)
+    made["application_fee"] = v1.application_fees.retrieve(unexpanded(charge.application_fee))
     made["refund"] = v1.refunds.create(
         params={"charge": charge.id, "amount": 500, "refund_application_fee": True}, options=opts
     )
-    made["fee_refund"] = v1.application_fees.refunds.list(charge.application_fee).data[0]
+    made["fee_refund"] = v1.application_fees.refunds.list(unexpanded(charge.application_fee)).data[
+        0
+    ]
     disputed = v1.payment_intents.create(
         params={
             "amount": 5000,

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
+import httpx
 import pytest
 import stripe
 
-from tests.stripe_emulator.conftest import Emulator, onboarded_account
+from tests.stripe_emulator.conftest import (
+    API_KEY,
+    Emulator,
+    expanded,
+    onboarded_account,
+    unexpanded,
+)
 
 pytestmark = pytest.mark.integration
 DAY = 86400
@@ -28,7 +34,7 @@ def _fund(client: stripe.StripeClient, emulator: Emulator, agency: str, amount: 
     emulator.advance(3 * DAY)
 
 
-def _saas_subscription(client: stripe.StripeClient, agency: str) -> Any:
+def _saas_subscription(client: stripe.StripeClient, agency: str) -> stripe.Subscription:
     v1 = client.v1
     product = v1.products.create(params={"name": "Platform fee"})
     price = v1.prices.create(
@@ -41,14 +47,15 @@ def _saas_subscription(client: stripe.StripeClient, agency: str) -> Any:
     )
     setup = v1.setup_intents.create(
         params={
-            "payment_method_types": ["stripe_balance"],
+            "allowed_payment_method_types": ["stripe_balance"],
             "customer_account": agency,
             "confirm": True,
             "usage": "off_session",
         }
     )
     assert setup.status == "succeeded"
-    pm = v1.payment_methods.retrieve(setup.payment_method)
+    assert setup.payment_method_types == ["stripe_balance"]
+    pm = v1.payment_methods.retrieve(unexpanded(setup.payment_method))
     assert pm.type == "stripe_balance"
     return v1.subscriptions.create(
         params={
@@ -78,7 +85,12 @@ def _v2_agency(client: stripe.StripeClient, emulator: Emulator) -> str:
     assert account.applied_configurations == ["customer", "merchant"]
     emulator.control("POST", f"/accounts/{account.id}/complete_onboarding")
     again = client.v2.core.accounts.retrieve(account.id)
-    assert again.configuration.merchant.capabilities.card_payments.status == "active"
+    assert again.configuration is not None
+    merchant = again.configuration.merchant
+    assert merchant is not None
+    assert merchant.capabilities is not None
+    assert merchant.capabilities.card_payments is not None
+    assert merchant.capabilities.card_payments.status == "active"
     return account.id
 
 
@@ -91,7 +103,7 @@ def test_balance_payment_debits_the_agency(client: stripe.StripeClient, fresh: E
     before = client.v1.balance.retrieve(options={"stripe_account": agency}).available[0].amount
     sub = _saas_subscription(client, agency)
     assert sub.status == "active"
-    assert sub.latest_invoice.status == "paid"
+    assert expanded(sub.latest_invoice, stripe.Invoice).status == "paid"
     items = client.v1.subscription_items.list(params={"subscription": sub.id}).data
     assert [i.price.unit_amount for i in items] == [4900]
     after = client.v1.balance.retrieve(options={"stripe_account": agency}).available[0].amount
@@ -110,12 +122,14 @@ def test_insufficient_balance_fails_and_retries_on_schedule(
     )
     sub = _saas_subscription(client, agency)
     assert sub.status == "incomplete"
-    invoice = sub.latest_invoice
+    invoice = expanded(sub.latest_invoice, stripe.Invoice)
     assert (invoice.status, invoice.attempt_count) == ("open", 1)
     payment = client.v1.invoice_payments.list(params={"invoice": invoice.id}).data[0]
-    pi = client.v1.payment_intents.retrieve(payment.payment.payment_intent)
+    pi = client.v1.payment_intents.retrieve(unexpanded(payment.payment.payment_intent))
     assert pi.status == "requires_action"
     failed_at = invoice.status_transitions.finalized_at
+    assert failed_at is not None
+    assert invoice.next_payment_attempt is not None
     assert invoice.next_payment_attempt >= failed_at + DAY
     events = client.v1.events.list(params={"type": "invoice.payment_failed"}).data
     assert [e.data.object.id for e in events] == [invoice.id]
@@ -123,6 +137,7 @@ def test_insufficient_balance_fails_and_retries_on_schedule(
     fresh.advance(DAY + 60)  # first retry, still short
     invoice = client.v1.invoices.retrieve(invoice.id)
     assert invoice.attempt_count == 2
+    assert invoice.next_payment_attempt is not None
     second = dt.datetime.fromtimestamp(invoice.next_payment_attempt, dt.UTC)
     assert second.weekday() == 6  # the following Sunday
 
@@ -139,9 +154,34 @@ def test_manual_retry_after_funding(client: stripe.StripeClient, fresh: Emulator
         agency, params={"settings": {"payouts": {"schedule": {"interval": "manual"}}}}
     )
     sub = _saas_subscription(client, agency)
-    invoice = sub.latest_invoice
+    invoice = expanded(sub.latest_invoice, stripe.Invoice)
+    balance_pm = unexpanded(sub.default_payment_method)
     with pytest.raises(stripe.CardError):
-        client.v1.invoices.pay(invoice.id, params={"payment_method": sub.default_payment_method})
+        client.v1.invoices.pay(invoice.id, params={"payment_method": balance_pm})
     _fund(client, fresh, agency, 6000)
-    paid = client.v1.invoices.pay(invoice.id, params={"payment_method": sub.default_payment_method})
+    paid = client.v1.invoices.pay(invoice.id, params={"payment_method": balance_pm})
     assert paid.status == "paid"
+
+
+def test_intents_refuse_the_removed_payment_method_types(
+    client: stripe.StripeClient, fresh: Emulator
+) -> None:
+    """Since 2026-09-30.endive only `allowed_payment_method_types` is writable on intents."""
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    for path in ("/v1/setup_intents", "/v1/payment_intents"):
+        response = httpx.post(
+            fresh.url + path,
+            data={"payment_method_types[]": "card", "amount": "1000", "currency": "usd"},
+            headers=auth,
+        )
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert (error["type"], error["code"], error["param"]) == (
+            "invalid_request_error",
+            "payment_method_types_no_longer_supported",
+            "payment_method_types",
+        )
+    pi = client.v1.payment_intents.create(
+        params={"amount": 1000, "currency": "usd", "allowed_payment_method_types": ["card"]}
+    )
+    assert (pi.allowed_payment_method_types, pi.payment_method_types) == (["card"], ["card"])

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import httpx
 import pytest
 import stripe
 
-from tests.stripe_emulator.conftest import Emulator, Receiver
+from tests.stripe_emulator.conftest import Emulator, Receiver, expanded, unexpanded
 
 pytestmark = pytest.mark.integration
 
@@ -18,8 +17,11 @@ PLATFORM_SECRET = "whsec_platform_walkthrough"
 MONTH = 31 * 86400
 
 
-def _fee_details(txn: Any) -> dict[str, int]:
-    return {detail.type: detail.amount for detail in txn.fee_details}
+def _fee_details(txn: str | stripe.BalanceTransaction | None) -> dict[str, int]:
+    return {
+        detail.type: detail.amount
+        for detail in expanded(txn, stripe.BalanceTransaction).fee_details
+    }
 
 
 def test_agency_lifecycle(client: stripe.StripeClient, fresh: Emulator, receiver: Receiver) -> None:
@@ -60,7 +62,7 @@ def test_agency_lifecycle(client: stripe.StripeClient, fresh: Emulator, receiver
         True,
         True,
     )
-    opts: Any = {"stripe_account": account.id}
+    opts: stripe.RequestOptions = {"stripe_account": account.id}
 
     # Catalog, customer, subscription with a 0.5 % application fee.
     product = v1.products.create(params={"name": "Monthly retainer"}, options=opts)
@@ -88,24 +90,25 @@ def test_agency_lifecycle(client: stripe.StripeClient, fresh: Emulator, receiver
         options=opts,
     )
     assert sub.status == "active"
-    assert sub.latest_invoice.status == "paid"
-    assert sub.latest_invoice.amount_paid == 2000
+    latest = expanded(sub.latest_invoice, stripe.Invoice)
+    assert latest.status == "paid"
+    assert latest.amount_paid == 2000
 
-    def charge_of(invoice_id: str) -> Any:
+    def charge_of(invoice_id: str) -> stripe.Charge:
         payment = v1.invoice_payments.list(params={"invoice": invoice_id}, options=opts).data[0]
         assert payment.status == "paid"
         pi = v1.payment_intents.retrieve(
-            payment.payment.payment_intent,
+            unexpanded(payment.payment.payment_intent),
             params={"expand": ["latest_charge.balance_transaction"]},
             options=opts,
         )
-        return pi.latest_charge
+        return expanded(pi.latest_charge, stripe.Charge)
 
-    first = charge_of(sub.latest_invoice.id)
-    txn = first.balance_transaction
+    first = charge_of(latest.id)
+    txn = expanded(first.balance_transaction, stripe.BalanceTransaction)
     assert _fee_details(txn) == {"stripe_fee": 88, "application_fee": 10}
     assert (txn.amount, txn.fee, txn.net) == (2000, 98, 1902)
-    fee = v1.application_fees.retrieve(first.application_fee)
+    fee = v1.application_fees.retrieve(unexpanded(first.application_fee))
     assert (fee.amount, fee.account, fee.charge) == (10, account.id, first.id)
 
     # A month later the renewal is invoiced and paid.
@@ -125,9 +128,11 @@ def test_agency_lifecycle(client: stripe.StripeClient, fresh: Emulator, receiver
     )
     assert refund.amount == 2000
     assert v1.charges.retrieve(renewal.id, options=opts).refunded is True
-    fee = v1.application_fees.retrieve(renewal.application_fee)
+    fee = v1.application_fees.retrieve(unexpanded(renewal.application_fee))
     assert (fee.amount_refunded, fee.refunded) == (10, True)
-    refund_txn = v1.balance_transactions.retrieve(refund.balance_transaction, options=opts)
+    refund_txn = v1.balance_transactions.retrieve(
+        unexpanded(refund.balance_transaction), options=opts
+    )
     assert (refund_txn.type, refund_txn.amount) == ("refund", -2000)
 
     # A one-off invoice paid by a card that is then disputed.
@@ -189,6 +194,7 @@ def test_agency_lifecycle(client: stripe.StripeClient, fresh: Emulator, receiver
     assert expected_platform <= {e.type for e in platform_events}
     assert all("account" not in e for e in platform_events)
     onboarding = next(e for e in connect_events if e.type == "account.updated")
+    assert onboarding.data.previous_attributes is not None
     assert onboarding.data.previous_attributes["charges_enabled"] is False
     assert onboarding.data.object["charges_enabled"] is True
     body, header, _ = receiver.received[0]

@@ -19,6 +19,7 @@ def test_v1_webhook_endpoints(
     endpoint = client.v1.webhook_endpoints.create(
         params={"url": receiver.url, "enabled_events": ["customer.created"]}
     )
+    assert endpoint.secret is not None
     assert endpoint.secret.startswith("whsec_")
     assert [e.id for e in client.v1.webhook_endpoints.list().data] == [endpoint.id]
     client.v1.customers.create(params={"email": "one@example.com"})
@@ -94,5 +95,8 @@ def test_events_api_filters(client: stripe.StripeClient, fresh: Emulator) -> Non
     recent = client.v1.events.list(params={"created": {"gte": later}})
     assert [e.type for e in recent.data] == ["customer.created"]
     updated = client.v1.events.list(params={"type": "product.updated"}).data[0]
+    assert updated.data.previous_attributes is not None
     assert updated.data.previous_attributes["name"] == "P"
+    assert updated.request is not None
+    assert updated.request.id is not None
     assert updated.request.id.startswith("req_")

@@ -88,6 +88,22 @@ def resolve_payment_method(ctx: Ctx, pm_id: str, param: str, customer: Obj | Non
     return found
 
 
+def allowed_types(ctx: Ctx) -> list[str]:
+    """`allowed_payment_method_types` of a PaymentIntent/SetupIntent request ([] if absent).
+
+    Since 2026-09-30.endive `payment_method_types` is no longer writable on intents (the
+    objects still report it, computed); Stripe answers 400 if it is passed.
+    """
+    if "payment_method_types" in ctx.params:
+        raise StripeError(
+            "The `payment_method_types` parameter is no longer supported on this API version; "
+            "use `allowed_payment_method_types` (or `excluded_payment_method_types`) instead.",
+            code="payment_method_types_no_longer_supported",
+            param="payment_method_types",
+        )
+    return [str(t) for t in get_list(ctx.params, "allowed_payment_method_types")]
+
+
 def attach(ctx: Ctx, pm: Obj, customer: Obj) -> None:
     if pm["customer"] == customer["id"]:
         return
@@ -175,8 +191,10 @@ def detach_payment_method(ctx: Ctx) -> Obj:
 def create_setup_intent(ctx: Ctx) -> Obj:
     from stripe_emulator.customers import get_customer
 
-    types = [str(t) for t in get_list(ctx.params, "payment_method_types")] or ["card"]
+    allowed = allowed_types(ctx)
+    types = allowed or ["card"]
     intent = setup_intent_shape(new_id("seti"), ctx.now, types)
+    intent["allowed_payment_method_types"] = allowed or None
     customer_id = get_str(ctx.params, "customer")
     if customer_id is not None:
         intent["customer"] = get_customer(ctx, customer_id, "customer")["id"]
@@ -202,6 +220,7 @@ def create_setup_intent(ctx: Ctx) -> Obj:
 @route("POST", "/v1/setup_intents/{id}/confirm")
 def confirm_setup_intent(ctx: Ctx) -> Obj:
     intent = ctx.store.get("setup_intent", ctx.path["id"], ctx.account)
+    allowed_types(ctx)
     pm_id = get_str(ctx.params, "payment_method") or intent["payment_method"]
     _confirm(ctx, intent, pm_id)
     return intent

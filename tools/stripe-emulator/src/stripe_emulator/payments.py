@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from stripe_emulator.errors import StripeError
-from stripe_emulator.forms import get_bool, get_int, get_list, get_str, merge_metadata, req_str
+from stripe_emulator.forms import get_bool, get_int, get_str, merge_metadata, req_str
 from stripe_emulator.money import charge_intent, require_charges_enabled
-from stripe_emulator.payment_methods import resolve_payment_method
+from stripe_emulator.payment_methods import allowed_types, resolve_payment_method
 from stripe_emulator.router import Ctx, field_filter, list_objects, route
 from stripe_emulator.shapes_money import payment_intent_shape
 from stripe_emulator.store import Obj, new_id
@@ -52,9 +52,10 @@ def create_payment_intent(ctx: Ctx) -> Obj:
     )
     pi["description"] = get_str(params, "description")
     pi["metadata"] = merge_metadata({}, params)
-    types = [str(t) for t in get_list(params, "payment_method_types")]
-    if types:
-        pi["payment_method_types"] = types
+    allowed = allowed_types(ctx)
+    if allowed:
+        pi["allowed_payment_method_types"] = allowed
+        pi["payment_method_types"] = allowed
     pm_id = get_str(params, "payment_method")
     if pm_id is not None:
         pm = resolve_payment_method(ctx, pm_id, "payment_method", None)
@@ -87,6 +88,7 @@ def _confirm(ctx: Ctx, pi: Obj) -> None:
 @route("POST", "/v1/payment_intents/{id}/confirm")
 def confirm_payment_intent(ctx: Ctx) -> Obj:
     pi = ctx.store.get("payment_intent", ctx.path["id"], ctx.account)
+    allowed_types(ctx)
     pm_id = get_str(ctx.params, "payment_method")
     if pm_id is not None:
         pi["payment_method"] = resolve_payment_method(ctx, pm_id, "payment_method")["id"]
@@ -118,6 +120,7 @@ def retrieve_payment_intent(ctx: Ctx) -> Obj:
 @route("POST", "/v1/payment_intents/{id}")
 def update_payment_intent(ctx: Ctx) -> Obj:
     pi = ctx.store.get("payment_intent", ctx.path["id"], ctx.account)
+    allowed_types(ctx)
     pi["metadata"] = merge_metadata(pi["metadata"], ctx.params)
     if "description" in ctx.params:
         pi["description"] = get_str(ctx.params, "description")

@@ -249,6 +249,7 @@ def setup_intent_shape(seti_id: str, created: int, types: list[str]) -> Obj:
         "id": seti_id,
         "object": "setup_intent",
         "application": None,
+        "allowed_payment_method_types": None,
         "automatic_payment_methods": None,
         "cancellation_reason": None,
         "client_secret": f"{seti_id}_secret_emulator",

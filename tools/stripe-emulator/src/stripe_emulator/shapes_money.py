@@ -18,6 +18,7 @@ def payment_intent_shape(pi_id: str, created: int, amount: int, currency: str) -
         "amount_received": 0,
         "application": None,
         "application_fee_amount": None,
+        "allowed_payment_method_types": None,
         "automatic_payment_methods": None,
         "canceled_at": None,
         "cancellation_reason": None,
