@@ -1,0 +1,63 @@
+"""What every service serves for operators: /healthz, /metrics, /openapi.json, /docs."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from billing_devstack import Infra, free_port
+from catalog.app import create_app
+from catalog.settings import CatalogSettings
+
+pytestmark = [pytest.mark.integration]
+
+SERVICES = ("catalog", "subscriptions", "invoicing", "webhook-ingest", "revenue")
+
+
+@pytest.mark.parametrize("name", SERVICES)
+async def test_a_running_service_is_healthy_and_measured(
+    services: dict[str, str], name: str
+) -> None:
+    async with httpx.AsyncClient(base_url=services[name]) as client:
+        health = await client.get("/healthz")
+        assert health.status_code == 200
+        assert health.json() == {"status": "ok", "checks": {"database": True, "broker": True}}
+        metrics = await client.get("/metrics")
+        assert metrics.status_code == 200
+        assert "http_requests_total" in metrics.text
+        assert (await client.get("/docs")).status_code == 200
+        assert (await client.get("/openapi.json")).json()["info"]["title"] == name
+
+
+async def test_health_names_the_dependency_that_is_down(infra: Infra) -> None:
+    closed = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/billing"
+    app = create_app(
+        CatalogSettings(database_url=closed, kafka_bootstrap_servers=infra.kafka_bootstrap)
+    )
+    transport = httpx.ASGITransport(app=app)  # lifespan not run: the broker is not connected
+    async with httpx.AsyncClient(transport=transport, base_url="http://catalog") as client:
+        health = await client.get("/healthz")
+    assert health.status_code == 503
+    assert health.json() == {
+        "status": "unavailable", "checks": {"database": False, "broker": False}
+    }  # fmt: skip
+
+
+async def test_the_openapi_document_shows_each_route_s_errors(services: dict[str, str]) -> None:
+    async with httpx.AsyncClient(base_url=services["catalog"]) as client:
+        document = (await client.get("/openapi.json")).json()
+    create = document["paths"]["/v1/products"]["post"]["responses"]
+    assert {"201", "401", "403", "409", "422", "502"} <= set(create)
+    assert "connect_required" in create["409"]["description"]
+
+
+async def test_unknown_paths_and_methods_answer_in_the_error_format(
+    services: dict[str, str],
+) -> None:
+    async with httpx.AsyncClient(base_url=services["catalog"]) as client:
+        missing = await client.get("/v1/nowhere")
+        wrong_method = await client.delete("/v1/products")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"]["code"] == "method_not_allowed"
