@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stripe_emulator.errors import StripeError, invalid_param
+from stripe_emulator.errors import MAX_AMOUNT, StripeError, integer_too_large, invalid_param
 from stripe_emulator.forms import (
     Params,
     get_bool,
@@ -48,6 +48,8 @@ def create_product(ctx: Ctx) -> Obj:
     product = product_shape(product_id, ctx.now, name)
     _apply_product(product, params)
     price_data = get_dict(params, "default_price_data")
+    if price_data:  # refuse bad price data before anything is created, as Stripe does
+        _price_terms(price_data, "default_price_data")
     ctx.store.add(product, ctx.account)
     ctx.store.emit("product.created", product, ctx.account)
     if price_data:
@@ -129,7 +131,9 @@ def delete_product(ctx: Ctx) -> Obj:
     return {"id": product["id"], "object": "product", "deleted": True}
 
 
-def _new_price(ctx: Ctx, params: Params, prefix: str = "") -> Obj:
+def _price_terms(params: Params, prefix: str = "") -> tuple[str, int, Obj | None]:
+    """Currency, unit amount and recurrence of a price, validated (nothing is stored)."""
+
     def name(field: str) -> str:
         return f"{prefix}[{field}]" if prefix else field
 
@@ -137,6 +141,8 @@ def _new_price(ctx: Ctx, params: Params, prefix: str = "") -> Obj:
     if currency is None:
         raise StripeError(f"Missing required param: {name('currency')}.", param=name("currency"))
     unit_amount = get_int(params, "unit_amount")
+    if unit_amount is not None and unit_amount > MAX_AMOUNT:
+        raise integer_too_large(name("unit_amount"))
     if unit_amount is None and params.get("unit_amount_decimal"):
         unit_amount = int(float(str(params["unit_amount_decimal"])))
     if unit_amount is None:
@@ -145,6 +151,12 @@ def _new_price(ctx: Ctx, params: Params, prefix: str = "") -> Obj:
         )
     if unit_amount < 0:
         raise invalid_param(name("unit_amount"), "Invalid unit_amount: must be at least 0")
+    recurring = _recurring(get_dict(params, "recurring"), name("recurring"))
+    return currency.lower(), unit_amount, recurring
+
+
+def _new_price(ctx: Ctx, params: Params, prefix: str = "") -> Obj:
+    currency, unit_amount, recurring = _price_terms(params, prefix)
     product_id = get_str(params, "product")
     product_data = get_dict(params, "product_data")
     if product_id is None and product_data:
@@ -156,10 +168,7 @@ def _new_price(ctx: Ctx, params: Params, prefix: str = "") -> Obj:
     if product_id is None:
         raise StripeError("Missing required param: product.", param="product")
     ctx.store.get("product", product_id, ctx.account, "product")
-    recurring = _recurring(get_dict(params, "recurring"), name("recurring"))
-    price = price_shape(
-        new_id("price"), ctx.now, product_id, currency.lower(), unit_amount, recurring
-    )
+    price = price_shape(new_id("price"), ctx.now, product_id, currency, unit_amount, recurring)
     for field in ("nickname", "tax_behavior"):
         if field in params:
             price[field] = get_str(params, field) or price[field]

@@ -59,6 +59,31 @@ def unknown_param(param: str) -> StripeError:
     )
 
 
+MAX_AMOUNT = 99_999_999
+"""Stripe's technical cap on amounts: eight digits in the minor unit ($999,999.99)."""
+
+ZERO_DECIMAL = frozenset(
+    {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv"}
+    | {"xaf", "xof", "xpf"}
+)
+
+
+def integer_too_large(param: str, maximum: int = MAX_AMOUNT) -> StripeError:
+    """An integer parameter above its allowed maximum (e.g. a price's `unit_amount`)."""
+    return StripeError(
+        f"Invalid integer: must be at most {maximum}", code="parameter_invalid_integer", param=param
+    )
+
+
+def amount_too_large(param: str, currency: str) -> StripeError:
+    """A charge-like `amount` above Stripe's eight-digit cap ("no more than $999,999.99")."""
+    currency = currency.lower()
+    zero_decimal = currency in ZERO_DECIMAL
+    shown = f"{MAX_AMOUNT:,}" if zero_decimal else f"{MAX_AMOUNT / 100:,.2f}"
+    shown = f"${shown}" if currency == "usd" else f"{shown} {currency}"
+    return StripeError(f"Amount must be no more than {shown}", code="amount_too_large", param=param)
+
+
 def card_declined(decline_code: str, message: str, extra: dict[str, Any]) -> StripeError:
     return StripeError(
         message,

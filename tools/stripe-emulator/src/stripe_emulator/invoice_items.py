@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from stripe_emulator.errors import StripeError, missing_param
+from stripe_emulator.errors import (
+    MAX_AMOUNT,
+    StripeError,
+    amount_too_large,
+    integer_too_large,
+    missing_param,
+)
 from stripe_emulator.forms import get_bool, get_dict, get_int, get_str, merge_metadata
 from stripe_emulator.invoicing import add_item_line, recompute
 from stripe_emulator.router import Ctx, field_filter, list_objects, route
@@ -32,6 +38,10 @@ def create_invoice_item(ctx: Ctx) -> Obj:
         raise missing_param("amount")
     if currency is None:
         currency = customer["currency"] or "usd"
+    if unit_amount is not None and abs(unit_amount) > MAX_AMOUNT:
+        raise integer_too_large("unit_amount")
+    if abs(amount) > MAX_AMOUNT:
+        raise amount_too_large("amount", currency)
     item = invoiceitem_shape(new_id("ii"), ctx.now, customer["id"], amount, currency.lower())
     item["quantity"] = quantity
     item["description"] = get_str(params, "description")
@@ -108,6 +118,8 @@ def update_invoice_item(ctx: Ctx) -> Obj:
     item = _item(ctx)
     invoice = _draft_invoice_of(ctx, item)
     amount = get_int(ctx.params, "amount")
+    if amount is not None and abs(amount) > MAX_AMOUNT:
+        raise amount_too_large("amount", item["currency"])
     if amount is not None:
         item["amount"] = item["net_amount"] = amount
         item["pricing"]["unit_amount_decimal"] = str(amount // max(1, item["quantity"]))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stripe_emulator.errors import StripeError
+from stripe_emulator.errors import MAX_AMOUNT, StripeError, amount_too_large
 from stripe_emulator.forms import get_bool, get_int, get_str, merge_metadata, req_str
 from stripe_emulator.money import charge_intent, require_charges_enabled
 from stripe_emulator.payment_methods import allowed_types, resolve_payment_method
@@ -40,6 +40,8 @@ def create_payment_intent(ctx: Ctx) -> Obj:
             "Amount must be at least $0.50 usd", code="amount_too_small", param="amount"
         )
     currency = req_str(params, "currency").lower()
+    if amount > MAX_AMOUNT:
+        raise amount_too_large("amount", currency)
     customer = None
     if get_str(params, "customer"):
         customer = get_customer(ctx, params["customer"], "customer")
