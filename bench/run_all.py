@@ -1,0 +1,84 @@
+"""``make bench``: start the embedded infrastructure and each benchmarked piece, run the
+benchmarks at their target loads, print the figures. Nothing is left running."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+from pathlib import Path
+from types import ModuleType
+
+from billing_devstack import Stack, default_state_dir, free_port
+from billing_devstack import services as devstack_services
+
+
+def _bench_module(name: str) -> ModuleType:
+    """A bench script by file (``bench/webhook_ingest.py`` shares the service's name)."""
+    path = Path(__file__).resolve().parent / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ingest_bench = _bench_module("webhook_ingest")
+
+SECRET = "whsec_bench_platform"
+
+
+def bench_webhook_ingest(stack: Stack, workers: int, rates: list[float], seconds: float) -> None:
+    port = free_port()
+    env = stack.service_env(
+        {
+            "WEBHOOK_INGEST_PORT": str(port),
+            "WEBHOOK_INGEST_WORKERS": str(workers),
+            "STRIPE_WEBHOOK_SECRETS": SECRET,
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    state_dir = stack.state_dir / "bench-webhook-ingest"
+    process = devstack_services.start_service("webhook-ingest", env, state_dir)
+    try:
+        for rate in rates:
+            args = ingest_bench.parse_args(
+                [
+                    "--url",
+                    f"http://127.0.0.1:{port}",
+                    "--secret",
+                    SECRET,
+                    "--kafka",
+                    stack.infra.kafka_bootstrap,
+                    "--rate",
+                    str(rate),
+                    "--seconds",
+                    str(seconds),
+                ]
+            )
+            result = asyncio.run(ingest_bench.run(args))
+            print(json.dumps({"bench": "webhook-ingest", "workers": workers, **result}))
+    finally:
+        process.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "2")))
+    parser.add_argument("--rates", default="1000,1500,2000")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    stack = Stack(default_state_dir() / "bench")
+    stack.start()
+    try:
+        rates = [float(rate) for rate in args.rates.split(",")]
+        bench_webhook_ingest(stack, args.workers, rates, args.seconds)
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
