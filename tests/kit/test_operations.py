@@ -8,6 +8,7 @@ import pytest
 from billing_devstack import Infra, free_port
 from catalog.app import create_app
 from catalog.settings import CatalogSettings
+from tests.support.tokens import TEST_JWT_SECRET, Tokens
 
 pytestmark = [pytest.mark.integration]
 
@@ -61,3 +62,19 @@ async def test_unknown_paths_and_methods_answer_in_the_error_format(
     assert missing.json()["error"]["code"] == "not_found"
     assert wrong_method.status_code == 405
     assert wrong_method.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_a_request_while_the_database_is_down_answers_503(infra: Infra) -> None:
+    closed = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/billing"
+    app = create_app(
+        CatalogSettings(
+            database_url=closed,
+            kafka_bootstrap_servers=infra.kafka_bootstrap,
+            gateway_jwt_secret=TEST_JWT_SECRET,
+        )
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://catalog") as client:
+        response = await client.get("/v1/connect", headers=Tokens().headers("owner", "agency-1"))
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "unavailable"

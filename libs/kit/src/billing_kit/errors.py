@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -153,7 +154,16 @@ def install_error_handlers(app: FastAPI) -> None:
         body = ErrorBody(error=ErrorDetail(code=code, message=str(exc.detail)))
         return JSONResponse(status_code=exc.status_code, content=body.model_dump(exclude_none=True))
 
+    async def on_database_down(_: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, DBAPIError) and not (
+            exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+        ):
+            raise exc  # a bug, not an outage: let it surface as a 500
+        return _render(UnavailableError("The database is unavailable; try again shortly."))
+
     app.add_exception_handler(BillingError, on_billing_error)
+    for outage in (DBAPIError, ConnectionError, TimeoutError):
+        app.add_exception_handler(outage, on_database_down)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
 
