@@ -84,19 +84,10 @@ async def handle_api(
     headers = {"Request-Id": request_id, "Stripe-Version": API_VERSION}
     if faults.latency_ms:
         await asyncio.sleep(faults.latency_ms / 1000)
-    failure = faults.take_failure()
-    if failure is not None:
-        if failure == 429:
-            error = StripeError(
-                "Request rate limit exceeded. Learn more about rate limits here "
-                "https://stripe.com/docs/rate-limits.",
-                status=429,
-                code="rate_limit",
-            )
-        else:
-            error = StripeError("An unknown error occurred", status=failure, type_="api_error")
-        return _json(error.status, error.body(), headers)
     method, path = request.method, request.url.path
+    failure = faults.take_failure(method, path)
+    if failure is not None:
+        return _json(failure.status, failure.body(), headers)
     idempotency_key = request.headers.get("idempotency-key") if method == "POST" else None
     try:
         key = api_key(request)

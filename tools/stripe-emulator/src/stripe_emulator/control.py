@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from stripe_emulator.accounts import complete_onboarding
 from stripe_emulator.clock import advance
 from stripe_emulator.errors import StripeError
+from stripe_emulator.faults import FaultSpecError
 from stripe_emulator.webhooks import register_endpoint
 
 if TYPE_CHECKING:
@@ -85,9 +86,12 @@ def control_router(emulator: Emulator) -> APIRouter:
     async def faults() -> dict[str, Any]:
         return emulator.faults.view()
 
-    @router.post("/faults")
-    async def set_faults(request: Request) -> dict[str, Any]:
-        emulator.faults.update(await _body(request))
+    @router.post("/faults", response_model=None)
+    async def set_faults(request: Request) -> dict[str, Any] | JSONResponse:
+        try:
+            emulator.faults.update(await _body(request))
+        except FaultSpecError as error:
+            return _error(StripeError(str(error), param="fail_next"))
         return emulator.faults.view()
 
     @router.delete("/faults")

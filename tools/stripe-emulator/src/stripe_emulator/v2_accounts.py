@@ -3,6 +3,7 @@ with the same id, so `Stripe-Account`, account links and balances work for it un
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
@@ -90,6 +91,11 @@ def v2_router(emulator: Emulator) -> APIRouter:
     store = emulator.store
 
     async def guarded(request: Request, work: Any) -> Response:
+        if emulator.faults.latency_ms:
+            await asyncio.sleep(emulator.faults.latency_ms / 1000)
+        failure = emulator.faults.take_failure(request.method, request.url.path)
+        if failure is not None:
+            return _json(failure.status, failure.body())
         try:
             api_key(request)
             body = json.loads(await request.body() or b"{}") if request.method == "POST" else {}
