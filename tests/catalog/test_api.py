@@ -371,3 +371,29 @@ async def test_an_operator_suspends_and_unsuspends_an_agency(
     assert response.json() == {"agency_id": agency_id, "suspended": False, "reason": None}
     response = await catalog.put(path, json={"suspended": "maybe"}, headers=operator)
     assert response.status_code == 422
+
+
+async def test_a_price_stripe_refuses_leaves_nothing_half_made(
+    catalog: httpx.AsyncClient,
+    agency: Agency,
+    emulator: httpx.AsyncClient,
+    stripe_sdk: stripe.StripeClient,
+) -> None:
+    armed = await emulator.post(
+        "/_emulator/faults",
+        json={"fail_next": {"count": 1, "status": 400, "path": "/v1/prices", "method": "POST"}},
+    )
+    assert armed.status_code == 200, armed.text
+    try:
+        response = await create(catalog, agency, name="Half made")
+    finally:
+        await emulator.delete("/_emulator/faults")
+    assert response.status_code == 502
+    assert error_of(response)["code"] == "stripe_error"
+    listed = await catalog.get("/v1/products?status=all", headers=agency.admin)
+    assert listed.json()["data"] == []
+    options: stripe.RequestOptions = {"stripe_account": agency.account_id or ""}
+    made = await stripe_sdk.v1.products.list_async(params={"limit": 100}, options=options)
+    assert [(p.name, p.active) for p in made.data] == [("Half made", False)]
+    prices = await stripe_sdk.v1.prices.list_async(params={"limit": 100}, options=options)
+    assert prices.data == []
