@@ -14,6 +14,8 @@ from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
+RETURN_URL = "https://app.example/settings/billing/connect"
+
 
 async def test_onboarding_opens_the_gate_and_products_follow(
     catalog: httpx.AsyncClient, tokens: Tokens
@@ -25,7 +27,7 @@ async def test_onboarding_opens_the_gate_and_products_follow(
 
     link = await catalog.post(
         "/v1/connect/onboarding",
-        json={"return_url": "https://app.example/settings/billing/connect", "refresh_url": "https://app.example/r"},
+        json={"return_url": RETURN_URL, "refresh_url": "https://app.example/r"},
         headers=owner,
     )  # fmt: skip
     assert link.status_code == 200, link.text
@@ -33,14 +35,16 @@ async def test_onboarding_opens_the_gate_and_products_follow(
     assert refused.status_code == 409
     assert "Connect Stripe to start billing" in refused.json()["error"]["message"]
 
-    # The owner follows the link and completes onboarding on Stripe's hosted page.
-    async with httpx.AsyncClient(follow_redirects=True, timeout=30) as browser:
+    # The owner follows the link and completes onboarding on Stripe's hosted page, which
+    # sends them back to the agency's return URL.
+    async with httpx.AsyncClient(timeout=30) as browser:
         page = await browser.get(link.json()["url"])
         assert page.status_code == 200
         action = re.search(r"action='([^']+)'", page.text)
         assert action is not None, page.text
         done = await browser.post(str(page.url.join(action.group(1))))
-        assert done.status_code == 200
+        assert done.status_code == 303
+        assert done.headers["location"] == RETURN_URL
 
     async def enabled() -> bool:
         status = (await catalog.get("/v1/connect", headers=admin)).json()
