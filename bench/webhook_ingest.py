@@ -60,7 +60,7 @@ def invoice_paid_bodies(count: int, agency_id: str) -> list[tuple[str, bytes]]:
             "request": {"id": None, "idempotency_key": None},
             "type": "invoice.paid",
         }
-        bodies.append((event_id, json.dumps(event, indent=2).encode()))
+        bodies.append((event_id, json.dumps(event).encode()))
     return bodies
 
 

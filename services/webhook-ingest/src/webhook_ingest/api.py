@@ -84,7 +84,7 @@ async def _receive(request: Request, receiver: Receiver, endpoint: Endpoint) -> 
     try:
         async with unit_of_work(runtime.sessions) as session:
             ingest = Ingest(session, runtime.outbox, receiver.agencies)
-            stored = await ingest.record(event, endpoint, figures)
+            stored = await ingest.record(event, endpoint, figures, body.decode())
     except (SQLAlchemyError, OSError) as exc:
         log.warning("stripe event not stored", stripe_event_id=event["id"], error=repr(exc))
         raise UnavailableError("The event could not be stored; deliver it again.") from exc

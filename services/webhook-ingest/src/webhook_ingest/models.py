@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, String, func
+from sqlalchemy import BigInteger, DateTime, Index, String, Table, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -55,4 +55,4 @@ class AccountAgency(Base):
     )
 
 
-stripe_events = StripeEvent.__table__
+stripe_events: Table = StripeEvent.__table__  # type: ignore[assignment]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import structlog
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_contracts.billing_stripe import BalanceFigures
@@ -54,6 +55,13 @@ class AgencyDirectory:
         self._known[account_id] = agency_id
 
 
+def wake_relay_on_commit(session: AsyncSession, outbox: Outbox) -> None:
+    """What ``Outbox.add`` does after its insert: the relay wakes when this commits."""
+    sync_session = session.sync_session
+    if not sa_event.contains(sync_session, "after_commit", outbox._on_commit):
+        sa_event.listen(sync_session, "after_commit", outbox._on_commit, once=True)
+
+
 @dataclass
 class Ingest:
     session: AsyncSession
@@ -61,16 +69,24 @@ class Ingest:
     agencies: AgencyDirectory
 
     async def record(
-        self, event: Mapping[str, Any], endpoint: Endpoint, figures: BalanceFigures | None
+        self,
+        event: Mapping[str, Any],
+        endpoint: Endpoint,
+        figures: BalanceFigures | None,
+        raw: str | None = None,
     ) -> bool:
-        """Store ``event`` and its contract event; False (and nothing written) for a duplicate."""
-        if not await repository.store_event(self.session, event, endpoint):
-            return False
+        """Store ``event`` (``raw``: its body as received) and its contract event; False (and
+        nothing written) for a duplicate."""
         agency_id = await self._agency(event)
         normalized = normalize(event, agency_id, figures)
+        row = None
         if normalized is not None:
-            await self.outbox.add(self.session, normalized.topic, normalized.event)
-        return True
+            # One statement stores the event and, only if it is new, its outbox row.
+            row = self.outbox._row(normalized.topic, normalized.event)
+        stored = await repository.store_event(self.session, event, raw, endpoint, row)
+        if stored and row is not None:
+            wake_relay_on_commit(self.session, self.outbox)
+        return stored
 
     async def _agency(self, event: Mapping[str, Any]) -> str | None:
         obj = event["data"]["object"]

@@ -11,6 +11,7 @@ import structlog
 
 from billing_contracts.billing_stripe import BalanceFigures
 from billing_kit.errors import UnavailableError
+from billing_kit.stripe_client import stripe_failed
 from webhook_ingest.normalize import FiguresLookup, figures_from_balance_transaction
 
 log = structlog.get_logger(__name__)
@@ -65,13 +66,19 @@ class IngestStripe:
     async def events(
         self, start: int, end: int, account: str | None
     ) -> AsyncIterator[dict[str, Any]]:
-        """Every event created in ``[start, end]`` on the platform or on ``account``."""
-        page = await self.client.v1.events.list_async(
-            params={"created": {"gte": start, "lte": end}, "limit": 100},
-            options=_options(account),
-        )
-        async for event in page.auto_paging_iter():
-            found = event.to_dict(for_json=True)
-            if account is not None:
-                found.setdefault("account", account)
-            yield found
+        """Every event created in ``[start, end]`` on the platform or on ``account``; nothing
+        for an account we may no longer read (deauthorized or deleted)."""
+        try:
+            page = await self.client.v1.events.list_async(
+                params={"created": {"gte": start, "lte": end}, "limit": 100},
+                options=_options(account),
+            )
+            async for event in page.auto_paging_iter():
+                found = event.to_dict(for_json=True)
+                if account is not None:
+                    found.setdefault("account", account)
+                yield found
+        except stripe.PermissionError as exc:
+            log.warning("events of this account are not readable", account=account, error=str(exc))
+        except stripe.StripeError as exc:
+            raise stripe_failed(exc) from exc
