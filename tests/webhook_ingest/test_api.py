@@ -292,6 +292,7 @@ async def test_a_stopped_database_answers_503_and_the_retry_is_accepted(
             response = await client.post(
                 "/stripe/webhooks", content=body, headers=signed(body, PLATFORM_SECRET)
             )
+        await app.state.receiver.store.close()
         await app.state.runtime.engine.dispose()
         assert response.status_code == expected, response.text
         if expected == 503:

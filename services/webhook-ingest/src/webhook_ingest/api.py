@@ -1,8 +1,8 @@
 """webhook-ingest routes: Stripe's two webhook endpoints and the operator's replay.
 
 A webhook answers 200 only after the event and its outbox row committed; if they cannot be
-stored it answers 503 so Stripe delivers again. The route opens the transaction itself (not
-the ``DbSession`` dependency) so a failing commit also turns into that 503.
+stored it answers 503 so Stripe delivers again. The event and its outbox row are written by
+one atomic statement (``store.py``), so a failure anywhere means nothing was stored.
 """
 
 from __future__ import annotations
@@ -10,16 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+import asyncpg
 import structlog
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy.exc import SQLAlchemyError
 
 from billing_kit.auth import Principal, Role, require_roles
-from billing_kit.db import unit_of_work
 from billing_kit.errors import ForbiddenError, StripeFailedError, UnavailableError, documented
-from billing_kit.runtime import Runtime
 from webhook_ingest.schemas import Received, ReplayOut, ReplayRequest
-from webhook_ingest.service import AgencyDirectory, Endpoint, Ingest, Replay, read_figures
+from webhook_ingest.service import Endpoint, Replay, ingest
+from webhook_ingest.store import EventStore
 from webhook_ingest.stripe_gateway import IngestStripe
 from webhook_ingest.verification import (
     InvalidEventError,
@@ -38,14 +37,13 @@ router = APIRouter(tags=["webhook-ingest"])
 class Receiver:
     """What the webhook endpoints share for the life of the app."""
 
-    runtime: Runtime
-    verifiers: dict[Endpoint, SignatureVerifier]
-    agencies: AgencyDirectory
+    store: EventStore
     stripe: IngestStripe
+    verifiers: dict[Endpoint, SignatureVerifier]
     max_body_bytes: int
 
     def replay(self) -> Replay:
-        return Replay(self.runtime.sessions, self.runtime.outbox, self.agencies, self.stripe)
+        return Replay(self.store, self.stripe)
 
 
 def _receiver(request: Request) -> Receiver:
@@ -79,13 +77,9 @@ async def _receive(request: Request, receiver: Receiver, endpoint: Endpoint) -> 
     body = await _read_body(request, receiver.max_body_bytes)
     receiver.verifiers[endpoint].verify(body, request.headers.get("stripe-signature"))
     event = parse_event(body)
-    figures = await read_figures(receiver.stripe, event)
-    runtime = receiver.runtime
     try:
-        async with unit_of_work(runtime.sessions) as session:
-            ingest = Ingest(session, runtime.outbox, receiver.agencies)
-            stored = await ingest.record(event, endpoint, figures, body.decode())
-    except (SQLAlchemyError, OSError) as exc:
+        stored = await ingest(receiver.store, receiver.stripe, event, endpoint, body.decode())
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
         log.warning("stripe event not stored", stripe_event_id=event["id"], error=repr(exc))
         raise UnavailableError("The event could not be stored; deliver it again.") from exc
     return Received(duplicate=not stored)

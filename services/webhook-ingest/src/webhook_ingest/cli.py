@@ -13,8 +13,9 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from billing_kit.runtime import Runtime
 from webhook_ingest.models import kit_tables
-from webhook_ingest.service import AgencyDirectory, Replay, ReplayReport
+from webhook_ingest.service import Replay, ReplayReport
 from webhook_ingest.settings import WebhookIngestSettings
+from webhook_ingest.store import AgencyDirectory, EventStore
 from webhook_ingest.stripe_gateway import IngestStripe
 
 _MOMENT = TypeAdapter(datetime)
@@ -45,6 +46,7 @@ def serve_workers(settings: WebhookIngestSettings) -> None:
 
 async def replay(settings: WebhookIngestSettings, start: int, end: int) -> ReplayReport:
     runtime = Runtime(settings, kit_tables)
+    store = EventStore(settings.database_url, runtime.outbox, AgencyDirectory())
     console = Console(stderr=True)
     try:
         with Progress(
@@ -61,11 +63,10 @@ async def replay(settings: WebhookIngestSettings, start: int, end: int) -> Repla
             def show(account: str | None, report: ReplayReport) -> None:
                 progress.update(task, description=account or "platform", **report.__dict__)
 
-            replayer = Replay(
-                runtime.sessions, runtime.outbox, AgencyDirectory(), IngestStripe(runtime.stripe)
-            )
+            replayer = Replay(store, IngestStripe(runtime.stripe))
             report = await replayer.run(start, end, show)
     finally:
+        await store.close()
         await runtime.engine.dispose()
     console.print(
         f"replayed {start}..{end}: scanned {report.scanned}, ingested {report.ingested}, "

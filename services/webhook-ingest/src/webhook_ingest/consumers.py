@@ -7,7 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing_contracts.catalog_agencies import AGENCIES, AgencyConnectStatusChanged
 from billing_contracts.envelope import Event
 from billing_kit.runtime import Runtime
-from webhook_ingest.service import AgencyDirectory
+from webhook_ingest import repository
+from webhook_ingest.store import AgencyDirectory
 
 
 def register(runtime: Runtime, agencies: AgencyDirectory) -> None:
@@ -16,6 +17,7 @@ def register(runtime: Runtime, agencies: AgencyDirectory) -> None:
             return
         account_id = event.payload.stripe_account_id
         if account_id is not None:
-            await agencies.remember(session, account_id, event.payload.agency_id)
+            await repository.remember_account(session, account_id, event.payload.agency_id)
+            agencies.put(account_id, event.payload.agency_id)
 
     runtime.subscribe(AGENCIES, "agencies", on_agency_event)

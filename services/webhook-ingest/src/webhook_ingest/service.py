@@ -1,8 +1,8 @@
-"""The webhook-ingest rules: store each Stripe event once and, in the same transaction, put
-its normalized contract event in the outbox; replay Stripe's event list through that same
-path.
+"""The webhook-ingest rules: each verified Stripe event is stored once with its normalized
+contract event (``store.EventStore``); figures an event lacks are read from Stripe first,
+outside any transaction; replay walks Stripe's event list through that same path.
 
-No HTTP and no SQL text here, and never a commit: the edge owns the transaction.
+No HTTP here, and no SQL text.
 """
 
 from __future__ import annotations
@@ -12,14 +12,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import structlog
-from sqlalchemy import event as sa_event
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_contracts.billing_stripe import BalanceFigures
-from billing_kit.db import unit_of_work
-from billing_kit.outbox import Outbox
-from webhook_ingest import repository
-from webhook_ingest.normalize import agency_from_metadata, figures_lookup, normalize
+from webhook_ingest.normalize import figures_lookup
+from webhook_ingest.store import EventStore
 from webhook_ingest.stripe_gateway import IngestStripe
 
 log = structlog.get_logger(__name__)
@@ -27,84 +23,22 @@ log = structlog.get_logger(__name__)
 Endpoint = Literal["platform", "connect"]
 
 
-class AgencyDirectory:
-    """Connected account → agency, from the replica table, remembered in memory once found
-    (an account never changes agency)."""
-
-    def __init__(self, limit: int = 100_000) -> None:
-        self._known: dict[str, str] = {}
-        self._limit = limit
-
-    async def agency_of(self, session: AsyncSession, account_id: str) -> str | None:
-        found = self._known.get(account_id)
-        if found is None:
-            found = await repository.agency_of_account(session, account_id)
-            if found is not None:
-                self._cache(account_id, found)
-        return found
-
-    async def remember(self, session: AsyncSession, account_id: str, agency_id: str) -> None:
-        if self._known.get(account_id) == agency_id:
-            return
-        await repository.remember_account(session, account_id, agency_id)
-        self._cache(account_id, agency_id)
-
-    def _cache(self, account_id: str, agency_id: str) -> None:
-        if len(self._known) >= self._limit:
-            self._known.clear()
-        self._known[account_id] = agency_id
-
-
-def wake_relay_on_commit(session: AsyncSession, outbox: Outbox) -> None:
-    """What ``Outbox.add`` does after its insert: the relay wakes when this commits."""
-    sync_session = session.sync_session
-    if not sa_event.contains(sync_session, "after_commit", outbox._on_commit):
-        sa_event.listen(sync_session, "after_commit", outbox._on_commit, once=True)
-
-
-@dataclass
-class Ingest:
-    session: AsyncSession
-    outbox: Outbox
-    agencies: AgencyDirectory
-
-    async def record(
-        self,
-        event: Mapping[str, Any],
-        endpoint: Endpoint,
-        figures: BalanceFigures | None,
-        raw: str | None = None,
-    ) -> bool:
-        """Store ``event`` (``raw``: its body as received) and its contract event; False (and
-        nothing written) for a duplicate."""
-        agency_id = await self._agency(event)
-        normalized = normalize(event, agency_id, figures)
-        row = None
-        if normalized is not None:
-            # One statement stores the event and, only if it is new, its outbox row.
-            row = self.outbox._row(normalized.topic, normalized.event)
-        stored = await repository.store_event(self.session, event, raw, endpoint, row)
-        if stored and row is not None:
-            wake_relay_on_commit(self.session, self.outbox)
-        return stored
-
-    async def _agency(self, event: Mapping[str, Any]) -> str | None:
-        obj = event["data"]["object"]
-        from_metadata = agency_from_metadata(event)
-        if obj.get("object") == "account" and from_metadata and isinstance(obj.get("id"), str):
-            await self.agencies.remember(self.session, obj["id"], from_metadata)
-        account = event.get("account")
-        if account:
-            found = await self.agencies.agency_of(self.session, account)
-            if found is not None:
-                return found
-        return from_metadata
-
-
 async def read_figures(stripe: IngestStripe, event: Mapping[str, Any]) -> BalanceFigures | None:
-    """Fetch what the event lacks from Stripe; done before any transaction is opened."""
+    """Fetch what the event lacks from Stripe; done before anything is written."""
     lookup = figures_lookup(event)
     return None if lookup is None else await stripe.figures(lookup)
+
+
+async def ingest(
+    store: EventStore,
+    stripe: IngestStripe,
+    event: Mapping[str, Any],
+    endpoint: Endpoint,
+    raw: str | None = None,
+) -> bool:
+    """Store a verified event and its contract event; False when it was a duplicate."""
+    figures = await read_figures(stripe, event)
+    return await store.record(event, endpoint, figures, raw)
 
 
 @dataclass
@@ -122,24 +56,17 @@ class Replay:
     """Re-reads Stripe's ``/v1/events`` for a time range (platform, then every connected
     account we know) and ingests what is missing through the webhook path."""
 
-    sessions: async_sessionmaker[AsyncSession]
-    outbox: Outbox
-    agencies: AgencyDirectory
+    store: EventStore
     stripe: IngestStripe
 
     async def run(self, start: int, end: int, progress: Progress | None = None) -> ReplayReport:
         report = ReplayReport()
-        async with self.sessions() as session:
-            accounts: list[str | None] = [None, *await repository.known_accounts(session)]
+        accounts: list[str | None] = [None, *await self.store.known_accounts()]
         for account in accounts:
             endpoint: Endpoint = "platform" if account is None else "connect"
             async for event in self.stripe.events(start, end, account):
                 report.scanned += 1
-                figures = await read_figures(self.stripe, event)
-                async with unit_of_work(self.sessions) as session:
-                    ingest = Ingest(session, self.outbox, self.agencies)
-                    stored = await ingest.record(event, endpoint, figures)
-                if stored:
+                if await ingest(self.store, self.stripe, event, endpoint):
                     report.ingested += 1
                 else:
                     report.duplicates += 1
