@@ -37,6 +37,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         },
         max_body_bytes=settings.max_body_bytes,
     )
+    app.router.routes[0:0] = api.lean_webhook_routes()
     kit_lifespan = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
