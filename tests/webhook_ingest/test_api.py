@@ -365,3 +365,74 @@ async def test_replay_restores_exactly_what_was_lost(
     )
     assert [dict(r) for r in after] == [dict(r) for r in before]
     assert await _rows(db, *mine) == 3
+
+
+async def _ensure_endpoints(stack: Stack, api: str, ingest: str) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        listed = await client.get(
+            f"{api}/v1/webhook_endpoints", headers={"Authorization": "Bearer sk_test_emulator"}
+        )
+    if not any(e["url"].startswith(ingest) for e in listed.json().get("data", [])):
+        await asyncio.to_thread(stack.register_webhooks, ingest)  # an emulator reset
+
+
+async def test_a_charge_is_published_with_its_balance_transaction_figures(
+    stack: Stack, ingest: str, infra: Infra
+) -> None:
+    api = infra.stripe_api_base
+    assert api is not None
+    await _ensure_endpoints(stack, api, ingest)
+    async with httpx.AsyncClient(timeout=30) as client:
+        intent = await client.post(
+            f"{api}/v1/payment_intents",
+            data={
+                "amount": "10000",
+                "currency": "usd",
+                "payment_method": "pm_card_visa",
+                "confirm": "true",
+            },
+            headers={"Authorization": "Bearer sk_test_emulator"},
+        )
+    assert intent.status_code == 200, intent.text
+    charge_id = intent.json()["latest_charge"]
+
+    async def published() -> list[dict[str, Any]]:
+        records = await read_topic(infra.kafka_bootstrap, "billing.payments.v1")
+        return [
+            json.loads(r.value)
+            for r in records
+            if r.key == charge_id.encode() and json.loads(r.value)["type"] == "charge.succeeded"
+        ]
+
+    async def arrived() -> bool:
+        return bool(await published())
+
+    await eventually(arrived, within=30)
+    [charge] = await published()
+    figures = charge["payload"]["figures"]
+    assert figures["gross"] == 10_000
+    assert figures["stripe_fee"] == 320  # 2.9 % + 30¢
+    assert figures["net"] == 10_000 - 320 - figures["application_fee"]
+
+
+async def test_catalog_agency_events_fill_the_account_replica(
+    services: dict[str, str], tokens: Tokens, db: asyncpg.Connection
+) -> None:
+    agency_id = new_agency_id()
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(
+            f"{services['catalog']}/v1/connect/onboarding",
+            json={"return_url": "https://example.com/r", "refresh_url": "https://example.com/f"},
+            headers=tokens.headers("owner", agency_id),
+        )
+    assert response.status_code == 200, response.text
+    account_id = response.json()["account_id"]
+
+    async def replicated() -> bool:
+        found = await db.fetchval(
+            "SELECT agency_id FROM webhook_ingest.account_agencies WHERE stripe_account_id = $1",
+            account_id,
+        )
+        return bool(found == agency_id)
+
+    await eventually(replicated, within=45)
