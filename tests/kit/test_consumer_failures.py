@@ -156,6 +156,6 @@ async def test_the_handler_runs_under_the_event_s_correlation_id(runtime: Runtim
 
 async def test_the_outbox_stamps_the_current_correlation_id(runtime: Runtime) -> None:
     bind_correlation_id("request-42")
-    row = runtime.outbox._row(PRODUCTS, product_created().model_copy(update={"correlation_id": ""}))
+    row = runtime.outbox.row(PRODUCTS, product_created().model_copy(update={"correlation_id": ""}))
     assert row["headers"]["correlation_id"] == "request-42"
     assert '"correlation_id":"request-42"' in row["body"]

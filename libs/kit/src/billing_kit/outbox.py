@@ -67,16 +67,22 @@ class Outbox:
         """Set whenever a transaction holding outbox rows commits: wakes the relay."""
 
     async def add(self, session: AsyncSession, topic: Topic, *events: Event) -> None:
-        rows = [self._row(topic, evt) for evt in events]
+        rows = [self.row(topic, evt) for evt in events]
         await session.execute(insert(self.table), rows)
         sync_session = session.sync_session
         if not event.contains(sync_session, "after_commit", self._on_commit):
             event.listen(sync_session, "after_commit", self._on_commit, once=True)
 
     def _on_commit(self, _: Session) -> None:
+        self.wake()
+
+    def wake(self) -> None:
+        """Tell the relay that rows were committed (for writers that bypass ``add``)."""
         self.committed.set()
 
-    def _row(self, topic: Topic, evt: Event) -> dict[str, Any]:
+    def row(self, topic: Topic, evt: Event) -> dict[str, Any]:
+        """The outbox row announcing ``evt`` on ``topic``, for writers that insert it
+        themselves; ``add`` is the usual way."""
         if type(evt) not in topic.events:
             raise TypeError(f"{type(evt).__name__} is not an event of {topic.name}")
         stamped = evt.model_copy(

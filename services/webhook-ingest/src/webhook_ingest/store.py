@@ -124,7 +124,7 @@ class EventStore:
             if normalized is None:
                 stored = await conn.fetchval(STORE_EVENT, *args)
             else:
-                row = self.outbox._row(normalized.topic, normalized.event)
+                row = self.outbox.row(normalized.topic, normalized.event)
                 args += [
                     row["event_id"],
                     row["topic"],
@@ -135,7 +135,7 @@ class EventStore:
                 ]
                 stored = await conn.fetchval(STORE_EVENT_WITH_OUTBOX, *args)
                 if stored is not None:
-                    self.outbox.committed.set()
+                    self.outbox.wake()
         return stored is not None
 
     async def _agency(self, conn: Any, event: Mapping[str, Any]) -> str | None:
