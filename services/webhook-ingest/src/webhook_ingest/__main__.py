@@ -1,8 +1,8 @@
 import sys
 
 from billing_kit.cli import run
-from webhook_ingest.app import create_app
-from webhook_ingest.cli import replay_command, serve_workers
+from webhook_ingest.app import create_api
+from webhook_ingest.cli import replay_command, serve
 from webhook_ingest.settings import WebhookIngestSettings
 
 
@@ -12,12 +12,10 @@ def main() -> None:
     if command == "replay":
         replay_command(args[1:])
         return
-    if command == "serve":
-        settings = WebhookIngestSettings()
-        if settings.workers > 1:
-            serve_workers(settings)
-            return
-    run(WebhookIngestSettings, create_app, __file__)
+    if command == "serve":  # the webhook fast lane in front of FastAPI (app.create_app)
+        serve(WebhookIngestSettings())
+        return
+    run(WebhookIngestSettings, create_api, __file__)
 
 
 if __name__ == "__main__":

@@ -7,14 +7,12 @@ one atomic statement (``store.py``), so a failure anywhere means nothing was sto
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 import asyncpg
 import structlog
 from fastapi import APIRouter, Depends, Request, Response
-from starlette.routing import BaseRoute, Route
 
 from billing_kit.auth import Principal, Role, require_roles
 from billing_kit.errors import ForbiddenError, StripeFailedError, UnavailableError, documented
@@ -75,7 +73,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-_ANSWERS = {
+ANSWERS = {
     duplicate: Received(duplicate=duplicate).model_dump_json().encode()
     for duplicate in (False, True)
 }
@@ -83,32 +81,15 @@ _ANSWERS = {
 
 async def _receive(request: Request, receiver: Receiver, endpoint: Endpoint) -> Response:
     body = await _read_body(request, receiver.max_body_bytes)
-    receiver.verifiers[endpoint].verify(body, request.headers.get("stripe-signature"))
+    text = receiver.verifiers[endpoint].verify(body, request.headers.get("stripe-signature"))
     event = parse_event(body)
     try:
-        stored = await ingest(receiver.store, receiver.stripe, event, endpoint, body.decode())
+        stored = await ingest(receiver.store, receiver.stripe, event, endpoint, text)
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
         log.warning("stripe event not stored", stripe_event_id=event["id"], error=repr(exc))
         raise UnavailableError("The event could not be stored; deliver it again.") from exc
     # Answered as ready-made bytes: the hot path skips response-model serialization.
-    return Response(_ANSWERS[not stored], media_type="application/json")
-
-
-def lean_webhook_routes() -> list[BaseRoute]:
-    """The two webhook endpoints as plain Starlette routes, mounted ahead of the FastAPI ones
-    (which stay for the OpenAPI document): no dependency solving or response-model work on
-    the hot path. Errors still go through the app's handlers and middleware."""
-
-    def endpoint(kind: Endpoint) -> Callable[[Request], Awaitable[Response]]:
-        async def receive(request: Request) -> Response:
-            return await _receive(request, await _receiver(request), kind)
-
-        return receive
-
-    return [
-        Route("/stripe/webhooks", endpoint("platform"), methods=["POST"]),
-        Route("/stripe/webhooks/connect", endpoint("connect"), methods=["POST"]),
-    ]
+    return Response(ANSWERS[not stored], media_type="application/json")
 
 
 @router.post("/stripe/webhooks", response_model=Received, responses=_WEBHOOK_ERRORS)

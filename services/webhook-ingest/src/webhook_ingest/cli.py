@@ -1,4 +1,5 @@
-"""``python -m webhook_ingest replay --from ... --to ...`` and a multi-worker ``serve``."""
+"""``python -m webhook_ingest replay --from ... --to ...`` and ``serve`` (one or more uvicorn
+workers, each serving ``app.create_app``: the webhook fast lane in front of FastAPI)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def _unix(value: str) -> int:
     return int(moment.timestamp())
 
 
-def serve_workers(settings: WebhookIngestSettings) -> None:
+def serve(settings: WebhookIngestSettings) -> None:
     uvicorn.run(
         "webhook_ingest.app:create_app",
         factory=True,

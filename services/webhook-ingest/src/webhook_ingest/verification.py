@@ -42,7 +42,8 @@ class SignatureVerifier:
         self.secrets = tuple(secrets)
         self.tolerance = tolerance
 
-    def verify(self, body: bytes, header: str | None) -> None:
+    def verify(self, body: bytes, header: str | None) -> str:
+        """The body as text, once it is known to be signed with one of the secrets."""
         if not header:
             raise InvalidSignatureError(self.not_signed)
         try:
@@ -56,7 +57,7 @@ class SignatureVerifier:
             except stripe.SignatureVerificationError as exc:
                 failure = exc
                 continue
-            return
+            return text
         assert failure is not None
         raise InvalidSignatureError(f"Signature verification failed: {failure.user_message}")
 
