@@ -19,6 +19,7 @@ from billing_contracts.billing_accounts import ACCOUNTS
 from billing_contracts.billing_invoices import STRIPE_INVOICES
 from billing_devstack import Infra, Stack, free_port
 from billing_devstack import services as devstack_services
+from billing_kit.outbox import Outbox
 from tests.support.kafka import read_topic
 from tests.support.tokens import Tokens, new_agency_id
 from tests.support.waiting import eventually
@@ -30,8 +31,10 @@ from tests.webhook_ingest.stripe_events import (
     signed,
 )
 from webhook_ingest.app import create_app
+from webhook_ingest.models import kit_tables
 from webhook_ingest.normalize import contract_event_id
 from webhook_ingest.settings import WebhookIngestSettings
+from webhook_ingest.store import AgencyDirectory, EventStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -185,6 +188,57 @@ async def test_the_same_event_five_times_at_once_is_one_row_and_one_message(
     await eventually(published, within=30)
     await asyncio.sleep(1.5)  # time for a (wrong) second copy to show up
     assert len(await _published(infra, STRIPE_INVOICES.name, event["id"])) == 1
+
+
+async def test_the_same_event_twice_in_one_batch_is_one_row_and_one_message(
+    infra: Infra, db: asyncpg.Connection
+) -> None:
+    store = EventStore(infra.database_url, Outbox(kit_tables.outbox), AgencyDirectory())
+    twice, once, known = paid_invoice_event(), paid_invoice_event(), paid_invoice_event()
+    try:
+        assert await store.record(known, "platform", None, body_of(known).decode())
+        batches = store.writer.batches
+        results = await asyncio.gather(  # all waiting together: one group commit
+            store.record(twice, "platform", None, body_of(twice).decode()),
+            store.record(known, "platform", None, body_of(known).decode()),
+            store.record(twice, "platform", None, body_of(twice).decode()),
+            store.record(once, "platform", None, body_of(once).decode()),
+        )
+        assert store.writer.batches == batches + 1
+    finally:
+        await store.close()
+    assert results == [True, False, False, True]  # stored, duplicate, duplicate, stored
+    assert await _rows(db, twice["id"]) == 1
+    assert await _rows(db, once["id"]) == 1
+
+    async def published() -> bool:  # by the running service's relay
+        return len(await _published(infra, STRIPE_INVOICES.name, twice["id"])) >= 1
+
+    await eventually(published, within=30)
+    await asyncio.sleep(1.5)  # time for a (wrong) second copy to show up
+    assert len(await _published(infra, STRIPE_INVOICES.name, twice["id"])) == 1
+    assert len(await _published(infra, STRIPE_INVOICES.name, once["id"])) == 1
+    assert len(await _published(infra, STRIPE_INVOICES.name, known["id"])) == 1
+
+
+async def test_a_batch_with_an_event_the_database_refuses_fails_only_that_event(
+    infra: Infra, db: asyncpg.Connection
+) -> None:
+    store = EventStore(infra.database_url, Outbox(kit_tables.outbox), AgencyDirectory())
+    good, bad = paid_invoice_event(), paid_invoice_event()
+    bad_raw = body_of(bad).decode().replace('"paid"', '"pa\\u0000id"', 1)  # jsonb refuses NUL
+    try:
+        results = await asyncio.gather(
+            store.record(good, "platform", None, body_of(good).decode()),
+            store.record(bad, "platform", None, bad_raw),
+            return_exceptions=True,
+        )
+    finally:
+        await store.close()
+    assert results[0] is True
+    assert isinstance(results[1], asyncpg.PostgresError)
+    assert await _rows(db, good["id"]) == 1
+    assert await _rows(db, bad["id"]) == 0
 
 
 async def test_old_and_new_secrets_are_both_accepted_during_rotation(
