@@ -207,7 +207,7 @@ async def test_the_same_event_twice_in_one_batch_is_one_row_and_one_message(
         assert store.writer.batches == batches + 1
     finally:
         await store.close()
-    assert results == [True, False, False, True]  # stored, duplicate, duplicate, stored
+    assert list(results) == [True, False, False, True]  # stored, duplicate, duplicate, stored
     assert await _rows(db, twice["id"]) == 1
     assert await _rows(db, once["id"]) == 1
 
