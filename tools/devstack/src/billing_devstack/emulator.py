@@ -10,13 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from billing_devstack.processes import (
-    DevstackError,
-    ManagedProcess,
-    choose_port,
-    kill_stale,
-    wait_healthy,
-)
+from billing_devstack.processes import DevstackError, LocalServer, wait_healthy
 
 DEFAULT_PORT = 12111
 DEV_WEBHOOK_SECRET = "whsec_dev_platform"
@@ -70,54 +64,31 @@ def register_webhook_endpoints(
                 )
 
 
-class StripeEmulator:
+class StripeEmulator(LocalServer):
     """``python -m stripe_emulator`` on 127.0.0.1; ``port=None`` picks a free port."""
+
+    name = "stripe-emulator"
 
     def __init__(
         self, state_dir: Path, port: int | None = DEFAULT_PORT, env: Mapping[str, str] | None = None
     ) -> None:
-        self.state_dir = state_dir
-        self.preferred_port = port
-        self.port = 0
+        super().__init__(state_dir, port)
         self.extra_env = dict(env or {})
-        self.log_path = state_dir / "logs" / "stripe-emulator.log"
-        self.process: ManagedProcess | None = None
 
     @property
     def api_base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def spawn(self) -> None:
-        if self.process is not None and self.process.running:
-            return
+    def command(self) -> tuple[list[str], dict[str, str]]:
         if not emulator_available():
             raise DevstackError("package stripe_emulator (with __main__) is not installed yet")
-        kill_stale(self.state_dir / "run" / "stripe-emulator.pid")  # frees our port first
-        self.port = self.port or choose_port(self.preferred_port)
         env = {
             **os.environ,
             **self.extra_env,
             "STRIPE_EMULATOR_PORT": str(self.port),
             "PYTHONUNBUFFERED": "1",
         }
-        self.process = ManagedProcess(
-            "stripe-emulator",
-            [sys.executable, "-m", "stripe_emulator"],
-            self.log_path,
-            pid_file=self.state_dir / "run" / "stripe-emulator.pid",
-            env=env,
-        )
-        self.process.start()
+        return [sys.executable, "-m", "stripe_emulator"], env
 
     def wait_ready(self, timeout: float = 30.0) -> float:
         return wait_healthy(f"{self.api_base}/healthz", timeout, proc=self.process)
-
-    def start(self, timeout: float = 30.0) -> StripeEmulator:
-        self.spawn()
-        self.wait_ready(timeout)
-        return self
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
-            self.process = None

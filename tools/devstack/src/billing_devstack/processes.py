@@ -19,7 +19,7 @@ import time
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 import psutil
@@ -260,3 +260,45 @@ def run_to_completion(
         proc.stop()
     if code != 0:
         raise DevstackError(f"{name} failed with exit code {code}; see {log_path}:\n{proc.tail()}")
+
+
+class LocalServer:
+    """A server of the stack on 127.0.0.1: its preferred port, or a free one kept across
+    restarts; its log in ``logs/<name>.log``; its pid file in ``run/`` so a leftover from a
+    killed run is stopped before the port is taken again."""
+
+    name = "server"
+
+    def __init__(self, state_dir: Path, port: int | None = None) -> None:
+        self.state_dir = state_dir
+        self.preferred_port = port
+        self.port = 0
+        self.log_path = state_dir / "logs" / f"{self.name}.log"
+        self.process: ManagedProcess | None = None
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        """argv and environment of the server, once ``self.port`` is chosen."""
+        raise NotImplementedError
+
+    def wait_ready(self, timeout: float = 30.0) -> float:
+        raise NotImplementedError
+
+    def spawn(self) -> None:
+        if self.process is not None and self.process.running:
+            return
+        pid_file = self.state_dir / "run" / f"{self.name}.pid"
+        kill_stale(pid_file)  # frees our port first
+        self.port = self.port or choose_port(self.preferred_port)
+        argv, env = self.command()
+        self.process = ManagedProcess(self.name, argv, self.log_path, pid_file=pid_file, env=env)
+        self.process.start()
+
+    def start(self, timeout: float = 30.0) -> Self:
+        self.spawn()
+        self.wait_ready(timeout)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
