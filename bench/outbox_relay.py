@@ -12,34 +12,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-import uuid
-from datetime import UTC, datetime
 
 import catalog.models
-from billing_contracts.catalog_products import PRODUCTS, ProductCreated, ProductSnapshot
+from billing_contracts.catalog_products import PRODUCTS, ProductCreated
 from billing_devstack import default_state_dir, infrastructure
 from billing_kit.db import unit_of_work
 from billing_kit.runtime import Runtime
 from catalog.settings import CatalogSettings
 from tests.support.databases import create_database, migrate
+from tests.support.products import product_created
 
 
 def _event(index: int) -> ProductCreated:
-    return ProductCreated(
-        agency_id=f"agency-{index % 50}",
-        payload=ProductSnapshot(
-            product_id=str(uuid.uuid4()),
-            name=f"Product {index}",
-            cadence="monthly",
-            amount_cents=250_000,
-            currency="usd",
-            status="active",
-            stripe_account_id="acct_bench",
-            stripe_product_id=f"prod_{index}",
-            stripe_price_id=f"price_{index}",
-            created_at=datetime.now(UTC),
-        ),
-    )
+    return product_created(f"agency-{index % 50}", name=f"Product {index}")
 
 
 async def measure(database_url: str, bootstrap: str, events: int, per_transaction: int) -> None:

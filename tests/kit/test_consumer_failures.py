@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import subscriptions.models
-from billing_contracts.catalog_products import PRODUCTS, ProductCreated, ProductSnapshot
+from billing_contracts.catalog_products import PRODUCTS
 from billing_contracts.envelope import Event
 from billing_devstack import Infra
 from billing_kit.logging import bind_correlation_id, correlation_id
@@ -22,6 +21,7 @@ from billing_kit.runtime import Runtime
 from subscriptions.settings import SubscriptionsSettings
 from tests.support.databases import create_database, migrate
 from tests.support.kafka import read_topic
+from tests.support.products import product_created
 
 pytestmark = [pytest.mark.integration]
 
@@ -42,18 +42,6 @@ async def runtime(infra: Infra) -> AsyncIterator[Runtime]:
     yield runtime
     await runtime.broker.stop()
     await runtime.engine.dispose()
-
-
-def product_created() -> ProductCreated:
-    return ProductCreated(
-        agency_id="agency-x",
-        correlation_id=uuid.uuid4().hex,
-        payload=ProductSnapshot(
-            product_id=str(uuid.uuid4()), name="n", cadence="monthly", amount_cents=100,
-            currency="usd", status="active", stripe_account_id="acct", stripe_product_id="prod",
-            stripe_price_id="price", created_at=datetime.now(UTC),
-        ),
-    )  # fmt: skip
 
 
 async def inbox_rows(runtime: Runtime, event_id: uuid.UUID) -> int:

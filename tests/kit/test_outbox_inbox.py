@@ -9,7 +9,6 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -30,6 +29,7 @@ from subscriptions.models import ProductReplica
 from subscriptions.service import Subscriptions
 from subscriptions.settings import SubscriptionsSettings
 from tests.support.databases import create_database, migrate
+from tests.support.products import catalog_without_stripe, record_product, unsaved_product
 from tests.support.tokens import new_agency_id
 from tests.support.waiting import eventually
 
@@ -51,14 +51,10 @@ class Pipeline:
     applied: Counter[uuid.UUID]
 
     def catalog_service(self, session: AsyncSession) -> Catalog:
-        # Recording a product touches no Stripe: the gateway is never called here.
-        return Catalog(session, self.catalog.outbox, stripe=None)  # type: ignore[arg-type]
+        return catalog_without_stripe(self.catalog, session)
 
     async def record_product(self, agency_id: str) -> Product:
-        product = _unsaved_product(agency_id)
-        async with unit_of_work(self.catalog.sessions) as session:
-            await self.catalog_service(session).record_product(product)
-        return product
+        return await record_product(self.catalog, agency_id)
 
     async def outbox_rows(self) -> int:
         return await self.catalog.relay.pending()
@@ -119,27 +115,9 @@ async def event_ids_of(pipe: Pipeline, product_id: str) -> set[uuid.UUID]:
         return set(rows.scalars())
 
 
-def _unsaved_product(agency_id: str) -> Product:
-    return Product(
-        id=str(uuid.uuid4()),
-        agency_id=agency_id,
-        name="Automation retainer",
-        description=None,
-        cadence="monthly",
-        amount_cents=250_000,
-        currency="usd",
-        status="active",
-        stripe_account_id="acct_test",
-        stripe_product_id=f"prod_{uuid.uuid4().hex[:14]}",
-        stripe_price_id=f"price_{uuid.uuid4().hex[:14]}",
-        revision=1,
-        created_at=datetime.now(UTC),
-    )
-
-
 async def test_a_rolled_back_transaction_publishes_nothing(pipeline: Pipeline) -> None:
     agency_id = new_agency_id()
-    product = _unsaved_product(agency_id)
+    product = unsaved_product(agency_id)
 
     async def record_then_fail() -> None:
         async with unit_of_work(pipeline.catalog.sessions) as session:

@@ -4,22 +4,18 @@ back — nothing lost, nothing published early."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import pytest
 
 import catalog.models
 from billing_contracts.catalog_products import PRODUCTS
 from billing_devstack import Infra, Stack, create_topics
-from billing_kit.db import unit_of_work
 from billing_kit.runtime import Runtime
-from catalog.models import Product
-from catalog.service import Catalog
 from catalog.settings import CatalogSettings
 from tests.support.databases import create_database, migrate
 from tests.support.kafka import keys_on
+from tests.support.products import record_product
 from tests.support.tokens import new_agency_id
 from tests.support.waiting import eventually
 
@@ -45,25 +41,7 @@ async def catalog_runtime(infra: Infra) -> AsyncIterator[Runtime]:
 
 
 async def _record_product(runtime: Runtime) -> str:
-    product = Product(
-        id=str(uuid.uuid4()),
-        agency_id=new_agency_id(),
-        name="Workflow build",
-        description=None,
-        cadence="one_time",
-        amount_cents=500_000,
-        currency="usd",
-        status="active",
-        stripe_account_id="acct_test",
-        stripe_product_id="prod_outage",
-        stripe_price_id="price_outage",
-        revision=1,
-        created_at=datetime.now(UTC),
-    )
-    async with unit_of_work(runtime.sessions) as session:
-        # Recording a product touches no Stripe: the gateway is never called here.
-        await Catalog(session, runtime.outbox, stripe=None).record_product(product)  # type: ignore[arg-type]
-    return product.id
+    return (await record_product(runtime, new_agency_id())).id
 
 
 async def test_rows_wait_while_the_broker_is_down_and_go_out_once_it_is_back(
