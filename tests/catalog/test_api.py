@@ -210,6 +210,7 @@ async def test_cadence_decides_the_kind_of_price(
         ({"amount_cents": 100.0}, "amount_cents"),
         ({"amount_cents": "2500"}, "amount_cents"),
         ({"amount_cents": True}, "amount_cents"),
+        ({"amount_cents": 100_000_000}, "amount_cents"),
         ({"name": ""}, "name"),
         ({"name": "x" * 100}, "name"),
         ({"description": "d" * 500}, "description"),
@@ -231,6 +232,8 @@ async def test_bad_input_names_the_field_and_changes_nothing(
 
 async def test_limits_are_inclusive(catalog: httpx.AsyncClient, agency: Agency) -> None:
     response = await create(catalog, agency, name="n" * 99, description="d" * 499, amount_cents=50)
+    assert response.status_code == 201, response.text
+    response = await create(catalog, agency, amount_cents=99_999_999)
     assert response.status_code == 201, response.text
 
 

@@ -12,7 +12,12 @@ from billing_contracts.catalog_agencies import ConnectStatus
 Cadence = Literal["one_time", "monthly", "yearly"]
 ProductName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=99)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=499)]
-AmountCents = Annotated[StrictInt, Field(ge=50, description="Integer cents, at least 50.")]
+STRIPE_MAX_AMOUNT = 99_999_999
+"""Stripe's largest amount for a USD price or charge ($999,999.99)."""
+AmountCents = Annotated[
+    StrictInt,
+    Field(ge=50, le=STRIPE_MAX_AMOUNT, description="Integer cents, from 50 to 99,999,999."),
+]
 Currency = Literal["usd"]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{3}$")]
 
