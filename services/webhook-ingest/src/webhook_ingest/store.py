@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import orjson
 import structlog
 
 from billing_contracts.billing_stripe import BalanceFigures
@@ -284,7 +285,7 @@ class EventStore:
                 entry["key"],
                 entry["event_type"],
                 entry["body"],
-                json.dumps(entry["headers"]),
+                orjson.dumps(entry["headers"]).decode(),
             )
         return await self.writer.write(row, outbox)
 

