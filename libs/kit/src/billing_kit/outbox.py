@@ -127,6 +127,8 @@ def new_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
 class OutboxRelay:
     """Publishes committed outbox rows in batches; runs as a background task of the service."""
 
+    LOCKED_OUT_RETRY_SECONDS = 0.02
+
     def __init__(
         self,
         engine: AsyncEngine,
@@ -162,7 +164,9 @@ class OutboxRelay:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            if published < self.batch_size:
+            if published is None:  # another replica's relay is publishing: look again soon,
+                await asyncio.sleep(self.LOCKED_OUT_RETRY_SECONDS)  # rows may be ours
+            elif published < self.batch_size:
                 await self._wait_for_rows()
 
     async def _wait_for_rows(self) -> None:
@@ -170,12 +174,13 @@ class OutboxRelay:
             await asyncio.wait_for(self.outbox.committed.wait(), self.idle_poll_seconds)
         self.outbox.committed.clear()
 
-    async def relay_once(self) -> int:
-        """Publish up to one batch; returns how many rows were published and removed."""
+    async def relay_once(self) -> int | None:
+        """Publish up to one batch; returns how many rows were published and removed, or
+        None when another relay holds the lock."""
         async with self.engine.begin() as conn:
             locked = await conn.scalar(select(func.pg_try_advisory_xact_lock(self.lock_id)))
             if not locked:
-                return 0
+                return None
             rows = (
                 await conn.execute(
                     select(self.table).order_by(self.table.c.id).limit(self.batch_size)

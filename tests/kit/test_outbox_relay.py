@@ -1,5 +1,5 @@
-"""The relay keeps each aggregate's events in the order they were written, across batches
-and partitions, and publishes every row exactly once per successful batch."""
+"""The outbox relay: one publishes at a time per service; it keeps each aggregate's events in
+the order they were written, across batches and partitions."""
 
 from __future__ import annotations
 
@@ -10,16 +10,18 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import text
 
 import catalog.models
 from billing_contracts import Topic
-from billing_contracts.catalog_products import ProductSnapshot, ProductUpdated
+from billing_contracts.catalog_products import PRODUCTS, ProductSnapshot, ProductUpdated
 from billing_devstack import Infra, create_topics
 from billing_kit.db import unit_of_work
 from billing_kit.runtime import Runtime
 from catalog.settings import CatalogSettings
 from tests.support.databases import create_database, migrate
 from tests.support.kafka import read_topic
+from tests.support.products import record_product
 
 pytestmark = [pytest.mark.integration]
 
@@ -72,3 +74,25 @@ async def test_each_key_keeps_its_order_across_batches_and_partitions(infra: Inf
         assert seen[product] == list(range(1, 151)), product
         assert len(partitions[product]) == 1
     assert len(set().union(*partitions.values())) > 1  # the keys did spread over partitions
+
+
+async def test_only_one_relay_publishes_at_a_time_and_the_other_knows_it(infra: Infra) -> None:
+    url = await create_database(infra.database_url, "relaylock")
+    await asyncio.to_thread(migrate, url, ["catalog"])
+    settings = CatalogSettings(database_url=url, kafka_bootstrap_servers=infra.kafka_bootstrap)
+    runtime = Runtime(settings, catalog.models.kit_tables, publishes=(PRODUCTS,))
+    await record_product(runtime, "agency-lock")
+    try:
+        async with runtime.engine.connect() as other_replica:
+            await other_replica.execute(
+                text("SELECT pg_advisory_lock(:id)"), {"id": runtime.relay.lock_id}
+            )
+            assert await runtime.relay.relay_once() is None  # locked out, not "nothing to do"
+            assert await runtime.relay.pending() == 1
+            await other_replica.execute(
+                text("SELECT pg_advisory_unlock(:id)"), {"id": runtime.relay.lock_id}
+            )
+        assert await runtime.relay.relay_once() == 1
+    finally:
+        await runtime.relay.stop()
+        await runtime.engine.dispose()
