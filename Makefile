@@ -34,7 +34,7 @@ format: install
 	$(UV) run ruff check --fix .
 
 bench: install
-	$(UV) run python bench/run_all.py
+	$(UV) run python -m bench.run_all
 
 asyncapi: install
 	$(UV) run python -m billing_contracts.asyncapi --write

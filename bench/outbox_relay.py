@@ -15,7 +15,7 @@ import time
 
 import catalog.models
 from billing_contracts.catalog_products import PRODUCTS, ProductCreated
-from billing_devstack import default_state_dir, infrastructure
+from billing_devstack import Infra, default_state_dir, infrastructure
 from billing_kit.db import unit_of_work
 from billing_kit.runtime import Runtime
 from catalog.settings import CatalogSettings
@@ -50,15 +50,20 @@ async def measure(database_url: str, bootstrap: str, events: int, per_transactio
     await runtime.engine.dispose()
 
 
+def bench_relay(infra: Infra, events: int = 20_000, per_transaction: int = 50) -> None:
+    """Measure on running infrastructure, in a database of its own."""
+    database_url = asyncio.run(create_database(infra.database_url, "bench"))
+    migrate(database_url, ["catalog"])
+    asyncio.run(measure(database_url, infra.kafka_bootstrap, events, per_transaction))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--per-transaction", type=int, default=50)
     args = parser.parse_args()
     with infrastructure(default_state_dir() / "bench", emulator=False) as infra:
-        database_url = asyncio.run(create_database(infra.database_url, "bench"))
-        migrate(database_url, ["catalog"])
-        asyncio.run(measure(database_url, infra.kafka_bootstrap, args.events, args.per_transaction))
+        bench_relay(infra, args.events, args.per_transaction)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ def _bench_module(name: str) -> ModuleType:
 
 
 ingest_bench = _bench_module("webhook_ingest")
+emulator_bench = _bench_module("stripe_emulator")
+relay_bench = _bench_module("outbox_relay")
 
 SECRET = "whsec_bench_platform"
 
@@ -76,6 +78,12 @@ def main() -> None:
     stack = Stack(default_state_dir() / "bench")
     stack.start()
     try:
+        assert stack.infra.stripe_api_base is not None
+        print("== Stripe emulator")
+        asyncio.run(emulator_bench.run(stack.infra.stripe_api_base, 5000, 16))
+        print("== outbox relay")
+        relay_bench.bench_relay(stack.infra)
+        print("== webhook-ingest")
         rates = [float(rate) for rate in args.rates.split(",")]
         bench_webhook_ingest(stack, args.workers, rates, args.seconds)
     finally:
