@@ -17,6 +17,12 @@ from tests.support.tokens import TEST_JWT_SECRET, Tokens
 SERVICE_NAMES = ("catalog", "subscriptions", "invoicing", "webhook-ingest", "revenue")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Fault tests disturb the shared infrastructure (a broker restart loses its topics and
+    consumer groups): run them after everything else."""
+    items.sort(key=lambda item: "tests/reliability/" in item.nodeid)
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     test_stack = Stack(default_state_dir() / "test")
