@@ -1,4 +1,5 @@
-"""Each service's migrations build exactly its models (``alembic check``), inside its schema."""
+"""Each service's migrations build exactly its models (``alembic check``) from an empty
+database, inside its own schema, and can be rolled back to nothing and replayed."""
 
 from __future__ import annotations
 
@@ -8,35 +9,40 @@ import asyncpg
 import pytest
 
 from billing_devstack import Infra
-from billing_kit.migrations import check
-from tests.support.databases import SERVICE_DIRS, migrations_dir
+from billing_kit.migrations import check, downgrade, upgrade
+from tests.support.databases import SERVICE_DIRS, create_database, migrations_dir
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("service", sorted(SERVICE_DIRS))
-async def test_models_and_migrations_agree(infra: Infra, service: str) -> None:
-    await asyncio.to_thread(check, migrations_dir(service), infra.database_url)
-
-
-async def test_every_service_keeps_its_tables_and_version_table_in_its_own_schema(
-    infra: Infra,
-) -> None:
-    conn = await asyncpg.connect(infra.database_url.replace("postgresql+asyncpg", "postgresql"))
+async def _tables(url: str) -> dict[str, set[str]]:
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
     try:
         rows = await conn.fetch(
             "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_schema = ANY($1::text[])",
-            list(SERVICE_DIRS),
-        )
-        public = await conn.fetch(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
         )
     finally:
         await conn.close()
-    by_schema: dict[str, set[str]] = {}
+    tables: dict[str, set[str]] = {}
     for row in rows:
-        by_schema.setdefault(row["table_schema"], set()).add(row["table_name"])
-    for schema in SERVICE_DIRS:
-        assert {"alembic_version", "outbox", "inbox", "idempotency_keys"} <= by_schema[schema]
-    assert not [row["table_name"] for row in public]
+        tables.setdefault(row["table_schema"], set()).add(row["table_name"])
+    return tables
+
+
+@pytest.mark.parametrize("service", sorted(SERVICE_DIRS))
+async def test_migrations_build_the_models_in_the_service_s_own_schema(
+    infra: Infra, service: str
+) -> None:
+    url = await create_database(infra.database_url, "mig")
+    directory = migrations_dir(service)
+    await asyncio.to_thread(upgrade, directory, url)
+    await asyncio.to_thread(check, directory, url)  # raises when models and migrations differ
+    tables = await _tables(url)
+    assert set(tables) == {service}, "a service touches no schema but its own"
+    assert {"alembic_version", "outbox", "inbox", "idempotency_keys"} <= tables[service]
+
+    await asyncio.to_thread(downgrade, directory, url)
+    assert (await _tables(url)).get(service, set()) <= {"alembic_version"}
+    await asyncio.to_thread(upgrade, directory, url)
+    await asyncio.to_thread(check, directory, url)

@@ -27,6 +27,10 @@ def upgrade(migrations_dir: Path, database_url: str, revision: str = "head") -> 
     command.upgrade(alembic_config(migrations_dir, database_url), revision)
 
 
+def downgrade(migrations_dir: Path, database_url: str, revision: str = "base") -> None:
+    command.downgrade(alembic_config(migrations_dir, database_url), revision)
+
+
 def revision(migrations_dir: Path, database_url: str, message: str) -> None:
     """Autogenerate the next migration from the models (the database must be at head)."""
     command.revision(alembic_config(migrations_dir, database_url), message, autogenerate=True)
