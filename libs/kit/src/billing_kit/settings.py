@@ -36,6 +36,8 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = 1
+    """uvicorn worker processes; each runs its own consumers and outbox relay."""
 
     db_pool_size: int = 10
     outbox_batch_size: int = 500

@@ -1,6 +1,5 @@
 from billing_kit.cli import run
-from invoicing.app import create_app
 from invoicing.settings import InvoicingSettings
 
 if __name__ == "__main__":
-    run(InvoicingSettings, create_app, __file__)
+    run(InvoicingSettings, "invoicing.app:create_app", __file__)

@@ -1,6 +1,5 @@
 from billing_kit.cli import run
-from subscriptions.app import create_app
 from subscriptions.settings import SubscriptionsSettings
 
 if __name__ == "__main__":
-    run(SubscriptionsSettings, create_app, __file__)
+    run(SubscriptionsSettings, "subscriptions.app:create_app", __file__)

@@ -1,5 +1,5 @@
-"""``python -m webhook_ingest replay --from ... --to ...`` and ``serve`` (one or more uvicorn
-workers, each serving ``app.create_app``: the webhook fast lane in front of FastAPI)."""
+"""``python -m webhook_ingest replay --from ... --to ...``: re-ingest Stripe's events of a
+time range, with progress, and report what was missing."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import argparse
 import asyncio
 from datetime import datetime
 
-import uvicorn
 from pydantic import TypeAdapter
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -30,19 +29,6 @@ def _unix(value: str) -> int:
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{value!r} needs a time zone (or use unix seconds)")
     return int(moment.timestamp())
-
-
-def serve(settings: WebhookIngestSettings) -> None:
-    uvicorn.run(
-        "webhook_ingest.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
 
 
 async def replay(settings: WebhookIngestSettings, start: int, end: int) -> ReplayReport:
