@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import asyncpg
 import httpx
 import pytest
 
@@ -13,6 +12,7 @@ from billing_contracts.catalog_agencies import AGENCIES
 from billing_contracts.catalog_products import PRODUCTS
 from billing_devstack import Infra
 from tests.support.agencies import Agency
+from tests.support.databases import connect
 from tests.support.kafka import read_topic
 from tests.support.tokens import Tokens, new_agency_id
 from tests.support.waiting import eventually
@@ -62,7 +62,7 @@ async def test_subscriptions_keeps_a_replica_of_the_newest_revision(
         )
     ).json()
     await catalog.post(f"/v1/products/{product['id']}/archive", headers=agency.admin)
-    conn = await asyncpg.connect(infra.database_url.replace("postgresql+asyncpg", "postgresql"))
+    conn = await connect(infra.database_url)
     try:
 
         async def archived_in_replica() -> bool:

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
 import pytest
 
 from billing_devstack import Infra
 from billing_kit.migrations import check, downgrade, upgrade
-from tests.support.databases import SERVICE_DIRS, create_database, migrations_dir
+from tests.support.databases import SERVICE_DIRS, connect, create_database, migrations_dir
 
 pytestmark = pytest.mark.integration
 
 
 async def _tables(url: str) -> dict[str, set[str]]:
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    conn = await connect(url)
     try:
         rows = await conn.fetch(
             "SELECT table_schema, table_name FROM information_schema.tables "

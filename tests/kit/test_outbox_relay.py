@@ -15,8 +15,9 @@ from sqlalchemy import text
 import catalog.models
 from billing_contracts import Topic
 from billing_contracts.catalog_products import PRODUCTS, ProductSnapshot, ProductUpdated
-from billing_devstack import Infra, create_topics
+from billing_devstack import Infra
 from billing_kit.db import unit_of_work
+from billing_kit.kafka import ensure_topics
 from billing_kit.runtime import Runtime
 from catalog.settings import CatalogSettings
 from tests.support.databases import create_database, migrate
@@ -40,7 +41,7 @@ def revision(product_id: str, number: int) -> ProductUpdated:
 async def test_each_key_keeps_its_order_across_batches_and_partitions(infra: Infra) -> None:
     # A topic of its own: a thousand large records would slow every reader of the real one.
     topic = Topic(f"test.order-{uuid.uuid4().hex[:8]}.v1", "relay order", (ProductUpdated,))
-    await create_topics(infra.kafka_bootstrap, [topic.name], partitions=4)
+    await ensure_topics(infra.kafka_bootstrap, [topic.name], partitions=4)
     url = await create_database(infra.database_url, "order")
     await asyncio.to_thread(migrate, url, ["catalog"])
     runtime = Runtime(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import asyncpg
 
+from billing_kit.db import asyncpg_dsn
 from billing_kit.migrations import upgrade
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,14 +29,15 @@ def migrate(database_url: str, services: list[str] | None = None) -> None:
         upgrade(migrations_dir(service), database_url)
 
 
-def _plain(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
+async def connect(database_url: str) -> asyncpg.Connection:
+    """A plain asyncpg connection to the database behind a service's ``DATABASE_URL``."""
+    return await asyncpg.connect(asyncpg_dsn(database_url))
 
 
 async def create_database(server_url: str, prefix: str = "t") -> str:
     """A new empty database on the same server; returns its SQLAlchemy URL."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(_plain(server_url))
+    conn = await connect(server_url)
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:

@@ -20,6 +20,7 @@ from billing_contracts.billing_invoices import STRIPE_INVOICES
 from billing_devstack import Infra, Stack, free_port
 from billing_devstack import services as devstack_services
 from billing_kit.outbox import Outbox
+from tests.support.databases import connect
 from tests.support.kafka import read_topic
 from tests.support.tokens import Tokens, new_agency_id
 from tests.support.waiting import eventually
@@ -39,13 +40,9 @@ from webhook_ingest.store import AgencyDirectory, EventStore
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def _plain(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
-
-
 @pytest.fixture(scope="module")
 async def db(infra: Infra) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(_plain(infra.database_url))
+    conn = await connect(infra.database_url)
     try:
         yield conn
     finally:

@@ -30,6 +30,11 @@ def schema_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
 
 
+def asyncpg_dsn(database_url: str) -> str:
+    """The ``postgresql://`` DSN asyncpg takes, from the SQLAlchemy URL services are given."""
+    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
 def create_engine(database_url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(
         database_url,

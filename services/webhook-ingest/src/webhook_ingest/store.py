@@ -21,6 +21,7 @@ import orjson
 import structlog
 
 from billing_contracts.billing_stripe import BalanceFigures
+from billing_kit.db import asyncpg_dsn
 from billing_kit.outbox import Outbox
 from webhook_ingest.models import AccountAgency, kit_tables, stripe_events
 from webhook_ingest.normalize import agency_from_metadata, normalize
@@ -66,10 +67,6 @@ ON CONFLICT (stripe_account_id) DO UPDATE SET agency_id = excluded.agency_id, up
 WHERE {_AGENCIES}.agency_id <> excluded.agency_id
 """
 KNOWN_ACCOUNTS = f"SELECT stripe_account_id FROM {_AGENCIES} ORDER BY stripe_account_id"
-
-
-def _dsn(database_url: str) -> str:
-    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 class AgencyDirectory:
@@ -228,7 +225,7 @@ class EventStore:
         pool_size: int = 10,
         max_batch: int = 128,
     ) -> None:
-        self.dsn = _dsn(database_url)
+        self.dsn = asyncpg_dsn(database_url)
         self.outbox = outbox
         self.agencies = agencies
         self.pool_size = pool_size
