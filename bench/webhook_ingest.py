@@ -3,7 +3,7 @@
     uv run python bench/webhook_ingest.py --url http://127.0.0.1:8104 --secret whsec_dev_platform \
         --kafka 127.0.0.1:9092 --rate 1000 --seconds 10
 
-Bodies are realistic (Stripe's invoice fixture from ../shared/stripe/fixtures3.json, 2-4 KB,
+Bodies are realistic (Stripe's invoice fixture from vendor/stripe-mock/fixtures3.json, 2-4 KB,
 fresh ids per event), signed by hand like Stripe signs them. The load is open-loop: event i is
 due at ``start + i / rate`` and its time-to-200 counts from that moment, so a slow service
 cannot hide its queueing. Requests are bounded (``rate * seconds``), each with a timeout, and
@@ -24,19 +24,19 @@ import statistics
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "stripe" / "fixtures3.json"
+from tests.support.stripe_fixtures import stripe_fixture
+
 TOPIC = "billing.invoices.v1"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def invoice_paid_bodies(count: int, agency_id: str) -> list[tuple[str, bytes]]:
-    invoice = json.loads(FIXTURES.read_text())["resources"]["invoice"]
+    invoice = stripe_fixture("invoice")
     bodies = []
     for _ in range(count):
         obj = copy.deepcopy(invoice)

@@ -1,4 +1,4 @@
-"""Gateway tokens (API.md): HS256, ``exp`` required, roles and tenancy claims."""
+"""Gateway tokens: HS256, ``exp`` required, roles and tenancy claims."""
 
 from __future__ import annotations
 

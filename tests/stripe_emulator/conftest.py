@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -19,11 +18,11 @@ import uvicorn
 
 from stripe_emulator.app import create_app
 from stripe_emulator.settings import Settings
+from tests.support.stripe_fixtures import stripe_resources
 
 T = TypeVar("T")
 
 API_KEY = "sk_test_emulator"
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "stripe" / "fixtures3.json"
 
 
 def _free_port() -> int:
@@ -108,8 +107,7 @@ def onboarded_account(client: stripe.StripeClient, emulator: Emulator) -> str:
 
 @pytest.fixture(scope="session")
 def fixtures() -> dict[str, Any]:
-    resources: dict[str, Any] = json.loads(FIXTURES.read_text())["resources"]
-    return resources
+    return stripe_resources()
 
 
 @dataclass

@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 import uuid
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import stripe
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "stripe" / "fixtures3.json"
+from tests.support.stripe_fixtures import stripe_fixture
+
 PLATFORM_SECRET = "whsec_test_platform"
 CONNECT_SECRET = "whsec_test_connect"
 
 
-@cache
-def _fixtures() -> dict[str, Any]:
-    resources: dict[str, Any] = json.loads(FIXTURES.read_text())["resources"]
-    return resources
-
-
-def fixture(kind: str, **overrides: Any) -> dict[str, Any]:
-    obj: dict[str, Any] = copy.deepcopy(_fixtures()[kind])
-    obj.update(overrides)
-    return obj
+fixture = stripe_fixture
 
 
 def new_id(prefix: str) -> str:

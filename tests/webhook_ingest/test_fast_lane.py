@@ -1,4 +1,4 @@
-"""The webhook fast lane (``app.IngestApp``) in process: its error answers are API.md's error
+"""The webhook fast lane (``app.IngestApp``) in process: its error answers are the API's error
 body, exactly as the FastAPI routes render them; the rest goes to FastAPI."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The envelope every event on every topic carries (DESIGN.md §4).
+"""The envelope every event on every topic carries. (documented in libs/contracts/asyncapi.json).
 
 An event model is the envelope plus a ``type`` literal and a typed ``payload``; the models of
 one topic form a union discriminated on ``type``.

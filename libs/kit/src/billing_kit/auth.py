@@ -1,4 +1,4 @@
-"""Gateway JWT authentication (API.md): HS256 with ``GATEWAY_JWT_SECRET``, ``exp`` required."""
+"""Gateway JWT authentication: HS256 with ``GATEWAY_JWT_SECRET``, ``exp`` required."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""One error hierarchy; each error knows its HTTP status and API.md code. One handler renders
-them as ``{"error": {"code", "message"[, "fields"]}}``."""
+"""One error hierarchy; each error knows its HTTP status and API error code (docs/api.md).
+One handler renders them as ``{"error": {"code", "message"[, "fields"]}}``."""
 
 from __future__ import annotations
 

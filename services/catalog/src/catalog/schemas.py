@@ -1,4 +1,4 @@
-"""Request and response models of the catalog API (API.md, catalog)."""
+"""Request and response models of the catalog API."""
 
 from __future__ import annotations
 

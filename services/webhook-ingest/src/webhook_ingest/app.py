@@ -50,7 +50,7 @@ class _DisconnectedError(Exception):
 
 
 def error_body(error: BillingError) -> bytes:
-    """API.md's error format, as the kit's handler renders it."""
+    """The API's error format, as the kit's handler renders it."""
     return error.body().model_dump_json(exclude_none=True).encode()
 
 

@@ -28,7 +28,7 @@ DEV_STRIPE_API_KEY = "sk_test_emulator"
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    name: str  # as in API.md and the log file name
+    name: str  # as in docs/api.md and the log file name
     package: str  # importable package run with ``python -m``
     port_env: str
     default_port: int

@@ -1,4 +1,4 @@
-"""`/_emulator/...`: the control API for development and tests (API.md)."""
+"""`/_emulator/...`: the control API for development and tests."""
 
 from __future__ import annotations
 
