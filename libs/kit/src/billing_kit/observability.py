@@ -1,8 +1,11 @@
-"""``/healthz`` (database and broker reachable) and ``/metrics`` (Prometheus)."""
+"""Probes and metrics: ``/livez`` (the process serves), ``/readyz`` (database and broker
+reachable, with what is wrong), ``/healthz`` (readiness, in its first, shorter shape) and
+``/metrics`` (Prometheus)."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -23,31 +26,61 @@ EVENTS_CONSUMED = Counter(
 router = APIRouter(tags=["operations"])
 
 
+@router.get("/livez")
+async def livez() -> dict[str, str]:
+    """The process and its event loop work; says nothing of its dependencies (a broker outage
+    must not get a service restarted that can keep serving)."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    """Ready for traffic: database and broker reachable; ``details`` says what is wrong."""
+    problems = {
+        "database": await _database_problem(request),
+        "broker": await _broker_problem(request),
+    }
+    body = _readiness(problems)
+    body["details"] = {name: problem or "ok" for name, problem in problems.items()}
+    return JSONResponse(status_code=200 if body["status"] == "ok" else 503, content=body)
+
+
 @router.get("/healthz")
 async def healthz(request: Request) -> JSONResponse:
-    checks = {"database": await _database_ok(request), "broker": await _broker_ok(request)}
-    healthy = all(checks.values())
-    return JSONResponse(
-        status_code=200 if healthy else 503,
-        content={"status": "ok" if healthy else "unavailable", "checks": checks},
-    )
+    """Readiness without details (``/readyz`` has them)."""
+    problems = {
+        "database": await _database_problem(request),
+        "broker": await _broker_problem(request),
+    }
+    body = _readiness(problems)
+    return JSONResponse(status_code=200 if body["status"] == "ok" else 503, content=body)
 
 
-async def _database_ok(request: Request) -> bool:
+def _readiness(problems: dict[str, str | None]) -> dict[str, Any]:
+    checks = {name: problem is None for name, problem in problems.items()}
+    return {"status": "ok" if all(checks.values()) else "unavailable", "checks": checks}
+
+
+async def _database_problem(request: Request) -> str | None:
     try:
         async with asyncio.timeout(2):
             async with request.app.state.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-    except Exception:
-        return False
-    return True
+    except Exception as exc:
+        return f"unreachable: {exc!r}"[:500]
+    return None
 
 
-async def _broker_ok(request: Request) -> bool:
+async def _broker_problem(request: Request) -> str | None:
+    runtime = getattr(request.app.state, "runtime", None)
+    waiting = getattr(runtime, "broker_problem", None)
     try:
-        return bool(await request.app.state.broker.ping(timeout=2.0))
-    except Exception:
-        return False
+        answered = bool(await request.app.state.broker.ping(timeout=2.0))
+    except Exception as exc:
+        return f"unreachable: {exc!r}"[:500]
+    if answered:
+        return None
+    return f"unreachable: {waiting}"[:500] if waiting else "no answer to ping"
 
 
 @router.get("/metrics", include_in_schema=False)
