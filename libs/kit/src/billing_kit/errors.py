@@ -1,16 +1,22 @@
 """One error hierarchy; each error knows its HTTP status and API error code (docs/api.md).
-One handler renders them as ``{"error": {"code", "message"[, "fields"]}}``."""
+One handler renders them as ``{"error": {"code", "message"[, "fields"]}}``; an exception no
+handler knows becomes a 500 ``internal_error`` in the same shape, logged with the request's
+correlation id."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = structlog.get_logger(__name__)
 
 
 class FieldError(BaseModel):
@@ -166,6 +172,33 @@ def install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(outage, on_database_down)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+
+
+class InternalErrorMiddleware:
+    """Innermost middleware: what no exception handler took answers 500 ``internal_error``
+    (inside the correlation id and metrics middlewares, so both see it)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if started:  # too late for another answer: let the server close the connection
+                raise
+            log.exception("unhandled error", method=scope["method"], path=scope["path"])
+            await _render(BillingError())(scope, receive, send)
 
 
 def documented(*errors: type[BillingError]) -> dict[int | str, dict[str, Any]]:

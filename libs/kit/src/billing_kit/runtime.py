@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI
 
 from billing_contracts import Topic
 from billing_kit.db import create_engine, session_factory
-from billing_kit.errors import install_error_handlers
+from billing_kit.errors import InternalErrorMiddleware, install_error_handlers
 from billing_kit.inbox import Handler, Inbox
 from billing_kit.kafka import broker_unreachable, ensure_topics, new_broker
 from billing_kit.logging import CorrelationIdMiddleware, configure_logging
@@ -183,6 +183,7 @@ def build_app(runtime: Runtime, routers: Sequence[APIRouter], *, title: str) -> 
     app.state.jwt_secret = settings.gateway_jwt_secret.get_secret_value()
     app.state.idempotency_table = runtime.tables.idempotency
     install_error_handlers(app)
+    app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(MetricsMiddleware, service=settings.service_name)
     app.add_middleware(CorrelationIdMiddleware)
     app.include_router(operations_router)
