@@ -182,7 +182,7 @@ async def test_a_relay_dying_after_publish_still_leads_to_one_effect(pipeline: P
         await publish(rows)  # type: ignore[arg-type]
         raise ConnectionError("relay killed before marking its rows")
 
-    relay._publish = publish_then_die  # type: ignore[method-assign]
+    relay._publish = publish_then_die  # type: ignore[method-assign,assignment]
     with pytest.raises(ConnectionError):
         await relay.relay_once()
     relay._publish = publish  # type: ignore[method-assign]

@@ -58,3 +58,26 @@ def create_kit_tables_v1(schema: str) -> None:
 def drop_kit_tables_v1(schema: str) -> None:
     for table in ("outbox", "inbox", "idempotency_keys"):
         op.drop_table(table, schema=schema)
+
+
+def create_outbox_dead_letters_v1(schema: str) -> None:
+    """``outbox_dead_letters``: rows the broker refused for good, with their error."""
+    op.create_table(
+        "outbox_dead_letters",
+        sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("event_id", sa.UUID(), nullable=False),
+        sa.Column("topic", sa.String(length=200), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("event_type", sa.String(length=200), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("headers", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("error", sa.Text(), nullable=False),
+        _created_at("failed_at"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_dead_letters")),
+        schema=schema,
+    )
+
+
+def drop_outbox_dead_letters_v1(schema: str) -> None:
+    op.drop_table("outbox_dead_letters", schema=schema)

@@ -51,6 +51,7 @@ class Runtime:
             self.engine,
             self.outbox,
             self.settings.kafka_bootstrap_servers,
+            dead_letters=self.tables.dead_letters,
             name=name,
             batch_size=self.settings.outbox_batch_size,
             idle_poll_seconds=self.settings.outbox_idle_poll_seconds,
