@@ -18,11 +18,11 @@ from billing_contracts.catalog_products import PRODUCTS, ProductSnapshot, Produc
 from billing_devstack import Infra
 from billing_kit.db import unit_of_work
 from billing_kit.kafka import ensure_topics
-from billing_kit.runtime import Runtime
 from catalog.settings import CatalogSettings
 from tests.support.databases import create_database, migrate
 from tests.support.kafka import read_topic
 from tests.support.products import record_product
+from tests.support.runtimes import close_runtime, service_runtime
 
 pytestmark = [pytest.mark.integration]
 
@@ -44,12 +44,13 @@ async def test_each_key_keeps_its_order_across_batches_and_partitions(infra: Inf
     await ensure_topics(infra.kafka_bootstrap, [topic.name], partitions=4)
     url = await create_database(infra.database_url, "order")
     await asyncio.to_thread(migrate, url, ["catalog"])
-    runtime = Runtime(
-        CatalogSettings(
-            database_url=url, kafka_bootstrap_servers=infra.kafka_bootstrap, outbox_batch_size=400
-        ),
+    runtime = service_runtime(
+        CatalogSettings,
         catalog.models.kit_tables,
+        infra,
+        url,
         publishes=(topic,),
+        outbox_batch_size=400,
     )
     products = [f"order-{uuid.uuid4()}" for _ in range(7)]
     try:
@@ -61,8 +62,7 @@ async def test_each_key_keeps_its_order_across_batches_and_partitions(infra: Inf
         while await runtime.relay.relay_once():
             pass
     finally:
-        await runtime.relay.stop()
-        await runtime.engine.dispose()
+        await close_runtime(runtime)
 
     seen: dict[str, list[int]] = defaultdict(list)
     partitions: dict[str, set[int]] = defaultdict(set)
@@ -80,8 +80,9 @@ async def test_each_key_keeps_its_order_across_batches_and_partitions(infra: Inf
 async def test_only_one_relay_publishes_at_a_time_and_the_other_knows_it(infra: Infra) -> None:
     url = await create_database(infra.database_url, "relaylock")
     await asyncio.to_thread(migrate, url, ["catalog"])
-    settings = CatalogSettings(database_url=url, kafka_bootstrap_servers=infra.kafka_bootstrap)
-    runtime = Runtime(settings, catalog.models.kit_tables, publishes=(PRODUCTS,))
+    runtime = service_runtime(
+        CatalogSettings, catalog.models.kit_tables, infra, url, publishes=(PRODUCTS,)
+    )
     await record_product(runtime, "agency-lock")
     try:
         async with runtime.engine.connect() as other_replica:
@@ -95,5 +96,4 @@ async def test_only_one_relay_publishes_at_a_time_and_the_other_knows_it(infra: 
             )
         assert await runtime.relay.relay_once() == 1
     finally:
-        await runtime.relay.stop()
-        await runtime.engine.dispose()
+        await close_runtime(runtime)
