@@ -16,8 +16,6 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-log = structlog.get_logger(__name__)
-
 
 class FieldError(BaseModel):
     field: str
@@ -197,7 +195,10 @@ class InternalErrorMiddleware:
         except Exception:
             if started:  # too late for another answer: let the server close the connection
                 raise
-            log.exception("unhandled error", method=scope["method"], path=scope["path"])
+            # A logger per error, not per module: it follows the logging configured last.
+            structlog.get_logger(__name__).exception(
+                "unhandled error", method=scope["method"], path=scope["path"]
+            )
             await _render(BillingError())(scope, receive, send)
 
 
