@@ -11,6 +11,7 @@ from collections import Counter
 
 import httpx
 import pytest
+
 from billing_contracts import ALL_TOPICS
 from billing_contracts.billing_invoices import STRIPE_INVOICES
 from billing_devstack import Infra, ManagedProcess, Stack, free_port
