@@ -57,6 +57,8 @@ def openapi_document(service: ServiceDefinition) -> dict[str, Any]:
     app = import_from_string(service.app_factory)(settings)
     api = app if hasattr(app, "openapi") else app.api  # a fast lane in front of FastAPI
     document: dict[str, Any] = api.openapi()
+    port = service.settings_type.model_fields["port"].default
+    document.setdefault("servers", [{"url": f"http://127.0.0.1:{port}"}])
     return document
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import UnknownTopicOrPartitionError
+from aiokafka.errors import MessageSizeTooLargeError, UnknownTopicOrPartitionError
 from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import (
     BigInteger,
@@ -156,6 +156,7 @@ class OutboxRelay:
         name: str,
         batch_size: int = 500,
         idle_poll_seconds: float = 0.5,
+        max_message_bytes: int = 1024 * 1024,
     ) -> None:
         self.engine = engine
         self.outbox = outbox
@@ -165,6 +166,9 @@ class OutboxRelay:
         self.name = name
         self.batch_size = batch_size
         self.idle_poll_seconds = idle_poll_seconds
+        self.max_message_bytes = max_message_bytes
+        """Kafka's default ``message.max.bytes``: a larger record is refused here rather than
+        left to a broker that may or may not take it."""
         self.lock_id = zlib.crc32(f"outbox:{self.table.fullname}".encode())
         self.published_total = 0
         self._producer: AIOKafkaProducer | None = None
@@ -272,29 +276,34 @@ class OutboxRelay:
                 raise
             return UnknownTopicError(f"topic {topic} does not exist and could not be created")
 
-    @classmethod
     async def _publish_partition(
-        cls, producer: AIOKafkaProducer, topic: str, partition: int, rows: list[Row[Any]]
+        self, producer: AIOKafkaProducer, topic: str, partition: int, rows: list[Row[Any]]
     ) -> list[tuple[Row[Any], Exception]]:
         """Rows of one partition in id order; a full batch is delivered before the next
         starts, so order holds even across batches. A batch the broker refuses for its
         size is sent again record by record, to set aside only the rows at fault."""
         refused: list[tuple[Row[Any], Exception]] = []
         batch, batch_rows = producer.create_batch(), []
+        send_batch, send_one = self._send_batch, self._send_one
         for row in rows:
             record = _record(row)
+            size = len(record["key"]) + len(record["value"])
+            if size > self.max_message_bytes:
+                limit = f"{size} bytes, over the limit of {self.max_message_bytes}"
+                refused.append((row, MessageSizeTooLargeError(limit)))
+                continue
             if batch.append(timestamp=None, **record) is not None:
                 batch_rows.append(row)
                 continue
             if batch_rows:
-                refused += await cls._send_batch(producer, topic, partition, batch, batch_rows)
+                refused += await send_batch(producer, topic, partition, batch, batch_rows)
                 batch, batch_rows = producer.create_batch(), []
             if batch.append(timestamp=None, **record) is None:  # larger than a whole batch
-                refused += await cls._send_one(producer, topic, partition, row)
+                refused += await send_one(producer, topic, partition, row)
             else:
                 batch_rows.append(row)
         if batch_rows:
-            refused += await cls._send_batch(producer, topic, partition, batch, batch_rows)
+            refused += await send_batch(producer, topic, partition, batch, batch_rows)
         return refused
 
     @classmethod

@@ -55,6 +55,7 @@ class Runtime:
             name=name,
             batch_size=self.settings.outbox_batch_size,
             idle_poll_seconds=self.settings.outbox_idle_poll_seconds,
+            max_message_bytes=self.settings.outbox_max_message_bytes,
         )
         self.inbox = Inbox(
             self.broker,

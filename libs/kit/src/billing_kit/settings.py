@@ -73,6 +73,9 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = 10
     outbox_batch_size: int = 500
     outbox_idle_poll_seconds: float = 0.5
+    outbox_max_message_bytes: int = 1024 * 1024
+    """Largest event the relay publishes (Kafka's default ``message.max.bytes``); a larger
+    one goes to ``outbox_dead_letters``."""
     consumer_group_prefix: str | None = None
     """Consumer groups are ``<prefix>.<consumer>``; the prefix defaults to the service name."""
     consumer_session_timeout_ms: int = 6000
