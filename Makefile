@@ -8,7 +8,7 @@ UV := .devstack/tools/bin/uv
 endif
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint format bench asyncapi clean
+.PHONY: install run test lint format bench asyncapi api-docs clean
 
 # uv itself comes from PyPI into a private virtualenv when the machine has none.
 .devstack/tools/bin/uv:
@@ -38,6 +38,9 @@ bench: install
 
 asyncapi: install
 	$(UV) run python -m billing_contracts.asyncapi --write
+
+api-docs: install
+	$(UV) run python -m billing_kit.api_docs --write
 
 clean:
 	-$(UV) run billing-stack clean

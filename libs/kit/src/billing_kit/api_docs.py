@@ -62,13 +62,15 @@ def _port(document: Document) -> str:
 def _service(document: Document) -> str:
     title = document["info"]["title"]
     lines = [f"## {title}", "", f"Served at `{_port(document)}` by default.", ""]
-    lines += ["| Method | Path | What | Answers |", "| --- | --- | --- | --- |"]
     operations = [
         (path, method, operation)
         for path, item in sorted(document["paths"].items())
         for method, operation in item.items()
-        if method in METHODS
+        if method in METHODS and "operations" not in operation.get("tags", [])
     ]
+    if not operations:
+        return "\n".join([*lines, "No routes besides the probes and metrics yet.", ""])
+    lines += ["| Method | Path | What | Answers |", "| --- | --- | --- | --- |"]
     for path, method, operation in operations:
         answers = ", ".join(sorted(operation.get("responses", {})))
         lines.append(f"| {method.upper()} | `{path}` | {_summary(operation)} | {answers} |")
@@ -164,8 +166,8 @@ def _notes(spec: Document) -> str:
     if description:
         notes.append(" ".join(description.split()))
     limits = {
-        "minLength": "at least {} characters",
-        "maxLength": "at most {} characters",
+        "minLength": "length at least {}",
+        "maxLength": "length at most {}",
         "minimum": "from {}",
         "maximum": "up to {}",
     }

@@ -134,6 +134,10 @@ def _render(error: BillingError) -> JSONResponse:
     )
 
 
+METHOD_NOT_ALLOWED = "method_not_allowed"
+OTHER_HTTP_ERROR = "http_error"
+"""Codes of framework answers that no ``BillingError`` stands for."""
+
 _STATUS_ERRORS: dict[int, type[BillingError]] = {
     cls.status_code: cls
     for cls in (UnauthenticatedError, ForbiddenError, NotFoundError, UnavailableError)
@@ -154,7 +158,7 @@ def install_error_handlers(app: FastAPI) -> None:
         error_type = _STATUS_ERRORS.get(exc.status_code)
         if error_type is not None:
             return _render(error_type())
-        code = "method_not_allowed" if exc.status_code == 405 else "http_error"
+        code = METHOD_NOT_ALLOWED if exc.status_code == 405 else OTHER_HTTP_ERROR
         body = ErrorBody(error=ErrorDetail(code=code, message=str(exc.detail)))
         return JSONResponse(status_code=exc.status_code, content=body.model_dump(exclude_none=True))
 
