@@ -6,6 +6,7 @@ from typing import Any
 
 from stripe_emulator.context import Ctx
 from stripe_emulator.errors import MAX_AMOUNT, StripeError, integer_too_large, invalid_param
+from stripe_emulator.expansion import includable
 from stripe_emulator.forms import (
     Params,
     get_bool,
@@ -18,7 +19,7 @@ from stripe_emulator.forms import (
 )
 from stripe_emulator.routing import field_filter, list_objects, route
 from stripe_emulator.shapes.products import price_shape, product_shape
-from stripe_emulator.store import Obj, changed, new_id, snapshot
+from stripe_emulator.store import Obj, Store, changed, new_id, snapshot
 
 PRODUCT_TEXT_FIELDS = ("description", "statement_descriptor", "tax_code", "unit_label", "url")
 PRICE_UPDATABLE = (
@@ -263,3 +264,23 @@ def update_price(ctx: Ctx) -> Obj:
     price["metadata"] = merge_metadata(price["metadata"], ctx.params)
     ctx.store.emit("price.updated", price, ctx.account, changed(before, price))
     return price
+
+
+@includable("price", "currency_options")
+def _currency_options(store: Store, price: Obj) -> dict[str, Any]:
+    """Prices here have one currency: the options are that currency's terms."""
+    del store
+    return {
+        price["currency"]: {
+            "custom_unit_amount": price["custom_unit_amount"],
+            "tax_behavior": price["tax_behavior"],
+            "unit_amount": price["unit_amount"],
+            "unit_amount_decimal": price["unit_amount_decimal"],
+        }
+    }
+
+
+@includable("price", "tiers")
+def _tiers(store: Store, price: Obj) -> None:
+    """Prices here bill per unit, never in tiers."""
+    del store, price
