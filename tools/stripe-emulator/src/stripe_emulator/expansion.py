@@ -70,6 +70,16 @@ def includable(kind: str, field: str) -> Callable[[Includable], Includable]:
     return register
 
 
+def fixed_includable(kind: str, field: str, value: Any) -> None:
+    """Register an includable field that is always `value` here (e.g. never funded)."""
+
+    def compute(store: Store, obj: Obj) -> Any:
+        del store, obj
+        return snapshot(value)
+
+    INCLUDABLE[(kind, field)] = compute
+
+
 def expand(store: Store, obj: Obj, params: Params) -> Obj:
     """A copy of `obj` with every `expand[]` path of `params` expanded (`obj` if none)."""
     paths = [str(p) for p in get_list(params, "expand")]

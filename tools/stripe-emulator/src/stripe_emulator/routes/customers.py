@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from stripe_emulator.context import Ctx
 from stripe_emulator.errors import StripeError
-from stripe_emulator.expansion import includable
+from stripe_emulator.expansion import fixed_includable, includable
 from stripe_emulator.forms import Params, get_dict, get_str, merge_metadata
 from stripe_emulator.routing import field_filter, list_objects, route
 from stripe_emulator.rules.customers import get_customer
 from stripe_emulator.rules.payment_methods import attach, resolve_payment_method
-from stripe_emulator.shapes.common import null_address
+from stripe_emulator.shapes.common import empty_list, null_address
 from stripe_emulator.shapes.customers import customer_shape, portal_session_shape
 from stripe_emulator.store import Obj, Store, changed, new_id, snapshot
 
@@ -126,16 +126,29 @@ INCLUDED_SUBSCRIPTIONS = 10
 ENDED = ("canceled", "incomplete_expired")
 
 
-def _listed(url: str, data: list[Obj], limit: int | None = None) -> Obj:
-    shown = data if limit is None else data[:limit]
-    return {"object": "list", "data": shown, "has_more": len(shown) < len(data), "url": url}
+def _never_filled(name: str) -> None:
+    """A customer sub-list the emulator never fills (legacy sources, tax ids): empty."""
+
+    @includable("customer", name)
+    def empty(store: Store, customer: Obj) -> Obj:
+        del store
+        return empty_list(f"/v1/customers/{customer['id']}/{name}")
 
 
-@includable("customer", "sources")
-def _sources(store: Store, customer: Obj) -> Obj:
-    """Legacy sources: payment methods are never sources, so the list is empty."""
-    del store
-    return _listed(f"/v1/customers/{customer['id']}/sources", [])
+for _name in ("sources", "tax_ids"):
+    _never_filled(_name)
+fixed_includable("customer", "cash_balance", None)
+fixed_includable("customer", "invoice_credit_balance", {})
+fixed_includable(
+    "customer",
+    "tax",
+    {
+        "automatic_tax": "unrecognized_location",
+        "ip_address": None,
+        "location": None,
+        "provider": "stripe",
+    },
+)
 
 
 @includable("customer", "subscriptions")
@@ -146,34 +159,7 @@ def _subscriptions(store: Store, customer: Obj) -> Obj:
         for sub in (store.objects[i] for i in reversed(store.ids(account, "subscription")))
         if sub["customer"] == customer["id"] and sub["status"] not in ENDED
     ]
-    url = f"/v1/customers/{customer['id']}/subscriptions"
-    return _listed(url, current, INCLUDED_SUBSCRIPTIONS)
-
-
-@includable("customer", "tax_ids")
-def _tax_ids(store: Store, customer: Obj) -> Obj:
-    del store
-    return _listed(f"/v1/customers/{customer['id']}/tax_ids", [])
-
-
-@includable("customer", "tax")
-def _tax(store: Store, customer: Obj) -> Obj:
-    del store, customer
-    return {
-        "automatic_tax": "unrecognized_location",
-        "ip_address": None,
-        "location": None,
-        "provider": "stripe",
-    }
-
-
-@includable("customer", "cash_balance")
-def _cash_balance(store: Store, customer: Obj) -> None:
-    """No cash balance is ever funded here."""
-    del store, customer
-
-
-@includable("customer", "invoice_credit_balance")
-def _invoice_credit_balance(store: Store, customer: Obj) -> dict[str, int]:
-    del store, customer
-    return {}
+    shown = current[:INCLUDED_SUBSCRIPTIONS]
+    listed = empty_list(f"/v1/customers/{customer['id']}/subscriptions")
+    listed.update(data=shown, has_more=len(shown) < len(current))
+    return listed

@@ -6,7 +6,7 @@ from typing import Any
 
 from stripe_emulator.context import Ctx
 from stripe_emulator.errors import MAX_AMOUNT, StripeError, integer_too_large, invalid_param
-from stripe_emulator.expansion import includable
+from stripe_emulator.expansion import fixed_includable, includable
 from stripe_emulator.forms import (
     Params,
     get_bool,
@@ -280,7 +280,4 @@ def _currency_options(store: Store, price: Obj) -> dict[str, Any]:
     }
 
 
-@includable("price", "tiers")
-def _tiers(store: Store, price: Obj) -> None:
-    """Prices here bill per unit, never in tiers."""
-    del store, price
+fixed_includable("price", "tiers", None)  # prices here bill per unit, never in tiers

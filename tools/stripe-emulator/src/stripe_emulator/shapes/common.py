@@ -18,6 +18,10 @@ def null_address() -> dict[str, Any]:
     }
 
 
+def empty_billing_details() -> dict[str, Any]:
+    return {"address": null_address(), "email": None, "name": None, "phone": None, "tax_id": None}
+
+
 def empty_list(url: str) -> dict[str, Any]:
     return {"object": "list", "data": [], "has_more": False, "url": url}
 

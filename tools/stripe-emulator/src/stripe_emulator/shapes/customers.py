@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stripe_emulator.shapes.common import null_address
+from stripe_emulator.shapes.common import empty_billing_details
 from stripe_emulator.store import Obj
 
 DEFAULT_PORTAL_CONFIGURATION = "bpc_emulator_default"
@@ -70,13 +70,7 @@ def payment_method_shape(pm_id: str, created: int, type_: str) -> Obj:
         "id": pm_id,
         "object": "payment_method",
         "allow_redisplay": "unspecified",
-        "billing_details": {
-            "address": null_address(),
-            "email": None,
-            "name": None,
-            "phone": None,
-            "tax_id": None,
-        },
+        "billing_details": empty_billing_details(),
         "created": created,
         "customer": None,
         "livemode": False,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stripe_emulator.shapes.common import empty_list, null_address
+from stripe_emulator.shapes.common import empty_billing_details, empty_list
 from stripe_emulator.shapes.connect import PAYOUT_BANK_ACCOUNT, PLATFORM_APPLICATION
 from stripe_emulator.store import Obj
 
@@ -66,13 +66,7 @@ def charge_shape(ch_id: str, created: int, amount: int, currency: str) -> Obj:
         "application_fee": None,
         "application_fee_amount": None,
         "balance_transaction": None,
-        "billing_details": {
-            "address": null_address(),
-            "email": None,
-            "name": None,
-            "phone": None,
-            "tax_id": None,
-        },
+        "billing_details": empty_billing_details(),
         "calculated_statement_descriptor": "EMULATOR",
         "captured": False,
         "created": created,
