@@ -11,9 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # Spelled in pieces so that this file does not name what it looks for.
 _SHARED = "shared"
-OUTSIDE = re.compile(
-    rf"\.\./{_SHARED}|{_SHARED}/(stripe|seeds|hooks)|\b(API|DESIGN|STYLE)\.md\b"
-)
+OUTSIDE = re.compile(rf"\.\./{_SHARED}|{_SHARED}/(stripe|seeds|hooks)|\b(API|DESIGN|STYLE)\.md\b")
 
 
 @pytest.mark.unit
