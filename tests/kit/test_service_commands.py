@@ -12,21 +12,16 @@ import httpx
 import pytest
 
 from billing_devstack import free_port
+from webhook_ingest.settings import WebhookIngestSettings
 
 PACKAGES = ("catalog", "subscriptions", "invoicing", "webhook_ingest", "revenue")
-SECRETS = (
-    "BILLING_ENV",
-    "GATEWAY_JWT_SECRET",
-    "STRIPE_API_KEY",
-    "STRIPE_WEBHOOK_SECRETS",
-    "STRIPE_CONNECT_WEBHOOK_SECRETS",
-)
+UNSET = {"BILLING_ENV", *WebhookIngestSettings.production_secret_variables()}
 
 
 def _env(**values: str) -> dict[str, str]:
     """The test's environment without development mode nor any secret, plus ``values``; the
     database and broker point at closed ports (nothing here may need them)."""
-    env = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    env = {k: v for k, v in os.environ.items() if k not in UNSET}
     env["DATABASE_URL"] = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/none"
     env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{free_port()}"
     return {**env, **values}

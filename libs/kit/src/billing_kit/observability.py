@@ -13,6 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from billing_kit.asgi import HttpMiddleware
+
 HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests served", ["service", "method", "route", "status"]
 )
@@ -36,29 +38,26 @@ async def livez() -> dict[str, str]:
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
     """Ready for traffic: database and broker reachable; ``details`` says what is wrong."""
-    problems = {
-        "database": await _database_problem(request),
-        "broker": await _broker_problem(request),
-    }
-    body = _readiness(problems)
-    body["details"] = {name: problem or "ok" for name, problem in problems.items()}
-    return JSONResponse(status_code=200 if body["status"] == "ok" else 503, content=body)
+    return await _readiness(request, details=True)
 
 
 @router.get("/healthz")
 async def healthz(request: Request) -> JSONResponse:
     """Readiness without details (``/readyz`` has them)."""
+    return await _readiness(request, details=False)
+
+
+async def _readiness(request: Request, *, details: bool) -> JSONResponse:
     problems = {
         "database": await _database_problem(request),
         "broker": await _broker_problem(request),
     }
-    body = _readiness(problems)
-    return JSONResponse(status_code=200 if body["status"] == "ok" else 503, content=body)
-
-
-def _readiness(problems: dict[str, str | None]) -> dict[str, Any]:
     checks = {name: problem is None for name, problem in problems.items()}
-    return {"status": "ok" if all(checks.values()) else "unavailable", "checks": checks}
+    healthy = all(checks.values())
+    body: dict[str, Any] = {"status": "ok" if healthy else "unavailable", "checks": checks}
+    if details:
+        body["details"] = {name: problem or "ok" for name, problem in problems.items()}
+    return JSONResponse(status_code=200 if healthy else 503, content=body)
 
 
 async def _database_problem(request: Request) -> str | None:
@@ -88,15 +87,12 @@ async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-class MetricsMiddleware:
+class MetricsMiddleware(HttpMiddleware):
     def __init__(self, app: ASGIApp, service: str) -> None:
-        self.app = app
+        super().__init__(app)
         self.service = service
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         status = 500
         loop = asyncio.get_running_loop()
         started = loop.time()

@@ -109,6 +109,16 @@ class ServiceSettings(BaseSettings):
             if isinstance(marker, ProductionSecret)
         ]
 
+    @classmethod
+    def production_secret_variables(cls) -> list[str]:
+        """The environment variables of the service's production secrets."""
+        return [cls._variable(name) for name, _ in cls._production_secrets()]
+
+    @classmethod
+    def _variable(cls, name: str) -> str:
+        alias = cls.model_fields[name].validation_alias
+        return alias if isinstance(alias, str) else name.upper()
+
     def missing_production_secrets(self) -> list[str]:
         """Environment variables of secrets that are unset or public, outside development."""
         if self.development:
@@ -117,8 +127,7 @@ class ServiceSettings(BaseSettings):
         for name, marker in self._production_secrets():
             value = getattr(self, name).get_secret_value()
             if not value or value == marker.development_value:
-                alias = type(self).model_fields[name].validation_alias
-                missing.append(alias if isinstance(alias, str) else name.upper())
+                missing.append(self._variable(name))
         return missing
 
     def require_production_secrets(self) -> None:
