@@ -5,7 +5,8 @@ authentication and its route's role checks, like a new one.
 
 The key row is inserted in the request's own transaction just before the endpoint runs, so a
 concurrent request with the same key waits on that row's lock and then replays the first
-one's response; if the first one failed (rolled back), the second simply runs.
+one's response; if the first one failed (rolled back), the second simply runs. For callers:
+docs/api.md, "Idempotency".
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Probes and metrics: ``/livez`` (the process serves), ``/readyz`` (database and broker
 reachable, with what is wrong), ``/healthz`` (readiness, in its first, shorter shape) and
-``/metrics`` (Prometheus)."""
+``/metrics`` (Prometheus); docs/api.md, "Probes and metrics"."""
 
 from __future__ import annotations
 
