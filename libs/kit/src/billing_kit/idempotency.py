@@ -107,6 +107,8 @@ def _guarded(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     """The endpoint, claiming the request's key first: it runs once authentication, roles
     and the other dependencies passed, so a replay is answered only to whom a new request
     would have been."""
+    if getattr(endpoint, "claims_idempotency_key", False):  # a router included in another
+        return endpoint
     is_async = inspect.iscoroutinefunction(endpoint)
 
     @functools.wraps(endpoint)
@@ -120,6 +122,7 @@ def _guarded(endpoint: Callable[..., Any]) -> Callable[..., Any]:
             return await endpoint(*args, **kwargs)
         return await run_in_threadpool(endpoint, *args, **kwargs)
 
+    guarded.claims_idempotency_key = True  # type: ignore[attr-defined]
     return guarded
 
 
