@@ -67,7 +67,6 @@ class Runtime:
             heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
         )
         self._stripe: stripe.StripeClient | None = None
-        self.broker_connected = False
         self.broker_problem: str | None = "not connected yet"
         """Why the broker is not connected (shown by ``/readyz``), None once it is."""
         self._closers: list[Callable[[], Awaitable[None]]] = []
@@ -122,7 +121,7 @@ class Runtime:
             self.broker_problem = repr(exc)
             log.exception("broker refused the connection")
             return
-        self.broker_connected, self.broker_problem = True, None
+        self.broker_problem = None
         log.info("broker connected", service=self.settings.service_name)
         await self.relay.run()
 
