@@ -16,8 +16,9 @@ from rich.console import Console
 
 from billing_devstack import services as svc
 from billing_devstack.broker import ensure_tansu
+from billing_devstack.paths import default_state_dir
 from billing_devstack.processes import DevstackError
-from billing_devstack.stack import Stack, default_state_dir
+from billing_devstack.stack import Stack
 
 app = typer.Typer(
     help="The billing stack on one machine: Postgres, broker, Stripe emulator, services.",
