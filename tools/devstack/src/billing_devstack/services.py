@@ -22,8 +22,8 @@ from billing_devstack.processes import (
     run_to_completion,
     wait_healthy,
 )
+from billing_kit.settings import DEV_JWT_SECRET
 
-DEV_GATEWAY_JWT_SECRET = "dev-gateway-secret-change-me-before-production"
 DEV_STRIPE_API_KEY = "sk_test_emulator"
 
 
@@ -92,7 +92,7 @@ def service_env(
         PYTHONUNBUFFERED="1",
     )
     env.setdefault("STRIPE_API_KEY", DEV_STRIPE_API_KEY)
-    env["GATEWAY_JWT_SECRET"] = env.get("GATEWAY_JWT_SECRET") or DEV_GATEWAY_JWT_SECRET
+    env["GATEWAY_JWT_SECRET"] = env.get("GATEWAY_JWT_SECRET") or DEV_JWT_SECRET
     env["STRIPE_WEBHOOK_SECRETS"] = env.get("STRIPE_WEBHOOK_SECRETS") or platform_secret
     env["STRIPE_CONNECT_WEBHOOK_SECRETS"] = (
         env.get("STRIPE_CONNECT_WEBHOOK_SECRETS") or connect_secret
