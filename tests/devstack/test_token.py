@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from typing import Annotated
@@ -80,6 +81,24 @@ def test_make_token_for_a_client_with_every_claim_and_the_configured_secret() ->
         workspace_ids=["ws_1", "ws_2"],
         email="pat@example.com",
     )
+
+
+def _readme_token_commands() -> list[list[str]]:
+    """Every ``make token …`` the README shows, inside ``$(…)`` or on a line of its own."""
+    readme = (repo_root() / "README.md").read_text()
+    found = re.findall(r"make token((?: [A-Z_]+=[\w,.@-]+)+)", readme)
+    return [assignments.split() for assignments in dict.fromkeys(found)]
+
+
+def test_the_readme_token_commands_print_a_header_the_services_accept() -> None:
+    commands = _readme_token_commands()
+    assert ["ROLE=owner", "AGENCY=agency-demo"] in commands
+    assert any("ROLE=client" in command for command in commands)
+    for command in commands:
+        result = _make_token(*command)
+        assert result.returncode == 0, (command, result.stderr)
+        principal = decode_token(_bearer(result.stdout), DEV_JWT_SECRET)
+        assert principal.agency_id == "agency-demo"
 
 
 def test_make_token_refuses_a_token_no_service_would_honour() -> None:
