@@ -42,32 +42,27 @@ class Runner:
 
     popen: subprocess.Popen[str]
     lines: list[str] = field(default_factory=list)
-    ready: threading.Event = field(default_factory=threading.Event)
+    reader: threading.Thread | None = None
 
     def __post_init__(self) -> None:
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self) -> None:
         assert self.popen.stdout is not None
         for line in self.popen.stdout:
             self.lines.append(line)
-            if READY in line:
-                self.ready.set()
 
     @property
     def output(self) -> str:
         return "".join(self.lines)
 
-    def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not self.ready.wait(0.5):
-            code = self.popen.poll()
-            assert code is None, f"runner exited with {code} before ready:\n{self.output}"
-            assert time.monotonic() < deadline, f"not ready after {timeout}s:\n{self.output}"
-
     def wait_for(self, text: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while text not in self.output:
+            if self.popen.poll() is not None and self.reader is not None:
+                self.reader.join(5)  # the rest of its output
+                assert text in self.output, f"exited with {self.popen.poll()}:\n{self.output}"
             assert time.monotonic() < deadline, f"no {text!r} after {timeout}s:\n{self.output}"
             time.sleep(0.05)
 
@@ -146,25 +141,32 @@ def _group_members(pgid: int) -> list[int]:
     return members
 
 
+# argv, what the output shows when the signals go, the signals
 CASES = {
-    "make run, SIGTERM to the group": (_make_run(), [signal.SIGTERM]),
+    "make run, SIGTERM to the group": (_make_run(), READY, [signal.SIGTERM]),
     "SIGTERM twice to the group": (
         _billing_stack_run("--only", "catalog"),
+        READY,
         [signal.SIGTERM, signal.SIGTERM],
     ),
-    "Ctrl-C, then SIGTERM": (_make_run("--no-services"), [signal.SIGINT, signal.SIGTERM]),
+    "Ctrl-C, then SIGTERM": (_make_run("--no-services"), READY, [signal.SIGINT, signal.SIGTERM]),
+    "SIGTERM while services start": (
+        _make_run("--only", "catalog,revenue"),
+        "webhook endpoints registered",
+        [signal.SIGTERM],
+    ),
 }
 
 
 @pytest.mark.integration
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize(("argv", "signals"), CASES.values(), ids=CASES.keys())
+@pytest.mark.parametrize(("argv", "when", "signals"), CASES.values(), ids=CASES.keys())
 def test_a_signal_to_the_group_stops_everything_without_a_traceback(
-    start_runner: StartRunner, argv: list[str], signals: list[signal.Signals]
+    start_runner: StartRunner, argv: list[str], when: str, signals: list[signal.Signals]
 ) -> None:
     runner = start_runner(argv)
-    runner.wait_ready(timeout=180)
+    runner.wait_for(when, timeout=180)
     procs = runner.processes()
     assert len(procs) > 3, runner.output  # the runner and the pieces it started
 

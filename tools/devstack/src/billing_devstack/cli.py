@@ -42,15 +42,16 @@ class _StopSignals:
     """SIGINT, SIGTERM and SIGHUP stop the stack, whoever sends them and however often.
 
     The first one interrupts the main thread wherever it waits (starting up or idling);
-    any later one is only recorded, so the teardown runs to its end. Later ones are the
-    rule, not the exception: a signal to the whole process group reaches ``make``, ``uv``
-    and us, and both of them pass it on again.
+    any later one, or any one once the teardown has begun, is only recorded, so the
+    teardown runs to its end. Later ones are the rule, not the exception: a signal to the
+    whole process group reaches ``make``, ``uv`` and us, and both of them pass it on again.
     """
 
     names = ("SIGINT", "SIGTERM", "SIGHUP")
 
     def __init__(self) -> None:
         self.received: list[str] = []
+        self.stopping = False
 
     def install(self) -> None:
         for name in self.names:
@@ -59,7 +60,8 @@ class _StopSignals:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.received.append(signal.Signals(signum).name)
-        if len(self.received) == 1:
+        if not self.stopping:
+            self.stopping = True
             raise _StopRequestedError(self.received[0])
 
 
@@ -105,7 +107,6 @@ def run(
     ] = None,
 ) -> None:
     """Start everything, print the URLs, then 'billing stack ready'; Ctrl-C/SIGTERM stops all."""
-    _StopSignals().install()
     started = time.monotonic()
     stack = Stack(
         state_dir or default_state_dir(),
@@ -117,7 +118,9 @@ def run(
         log=lambda message: console.print(f"[yellow]{message}[/]"),
     )
     code = 0
+    signals = _StopSignals()
     try:
+        signals.install()
         _run(stack, [] if no_services else svc.select(only), started)
         while True:
             time.sleep(1)
@@ -130,6 +133,7 @@ def run(
         console.print(f"[bold red]error:[/] {exc}")
         code = 1
     finally:
+        signals.stopping = True
         stack.stop()
         console.print("[bold]billing stack stopped[/]")
     raise typer.Exit(code)
