@@ -42,8 +42,8 @@ async def start_onboarding(catalog: httpx.AsyncClient, tokens: Tokens) -> Agency
 
 async def announce_account(
     bootstrap: str, agency_id: str, account_id: str, *, charges_enabled: bool, created: int
-) -> None:
-    """What webhook-ingest publishes for ``account.updated``."""
+) -> uuid.UUID:
+    """What webhook-ingest publishes for ``account.updated``; returns the event's id."""
     event = StripeAccountUpdated(
         agency_id=agency_id,
         payload=StripeAccountSnapshot(
@@ -56,6 +56,7 @@ async def announce_account(
         ),
     )
     await publish(bootstrap, ACCOUNTS, event)
+    return event.event_id
 
 
 async def wait_for_status(catalog: httpx.AsyncClient, agency: Agency, status: str) -> None:
