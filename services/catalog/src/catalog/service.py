@@ -175,9 +175,10 @@ class Catalog:
         agency = await repository.agency(self.session, agency_id)
         if agency is None or agency.stripe_account_id is None or not agency.charges_enabled:
             raise ConnectRequiredError()
+        account_id = agency.stripe_account_id
         product_id = str(uuid.uuid4())
         stripe_ids = await self.stripe.create_product_with_price(
-            account_id=agency.stripe_account_id,
+            account_id=account_id,
             agency_id=agency_id,
             product_id=product_id,
             name=command.name,
@@ -195,7 +196,7 @@ class Catalog:
             amount_cents=command.amount_cents,
             currency=command.currency,
             status="active",
-            stripe_account_id=agency.stripe_account_id,
+            stripe_account_id=account_id,
             stripe_product_id=stripe_ids.product_id,
             stripe_price_id=stripe_ids.price_id,
             revision=1,
@@ -204,9 +205,8 @@ class Catalog:
         try:
             await self.record_product(product)
         except Exception:
-            await self.stripe.discard(
-                agency.stripe_account_id, stripe_ids.product_id, stripe_ids.price_id
-            )
+            # Only plain values from here: the failed transaction can load nothing more.
+            await self.stripe.discard(account_id, stripe_ids.product_id, stripe_ids.price_id)
             raise
         return product
 
