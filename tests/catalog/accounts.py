@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 
-import asyncpg
 import httpx
 
 from billing_contracts.billing_accounts import ACCOUNTS
 from billing_devstack import Infra
 from tests.support.agencies import Agency
+from tests.support.databases import connect
 from tests.support.kafka import read_topic
 from tests.support.waiting import eventually
 from tests.webhook_ingest.stripe_events import (
@@ -52,19 +53,21 @@ async def send_account_updated(
     return str(event["id"])
 
 
-async def applied_by_catalog(event_id: uuid.UUID, db: asyncpg.Connection) -> None:
+async def applied_by_catalog(infra: Infra, event_id: uuid.UUID) -> None:
     """Wait until catalog has consumed ``event_id``: its inbox row commits with the effect."""
+    db = await connect(infra.database_url)
+    try:
 
-    async def consumed() -> bool:
-        found = await db.fetchval("SELECT 1 FROM catalog.inbox WHERE event_id = $1", event_id)
-        return found is not None
+        async def consumed() -> bool:
+            found = await db.fetchval("SELECT 1 FROM catalog.inbox WHERE event_id = $1", event_id)
+            return found is not None
 
-    await eventually(consumed, within=60)
+        await eventually(consumed, within=60)
+    finally:
+        await db.close()
 
 
-async def webhook_applied_by_catalog(
-    infra: Infra, stripe_event_id: str, db: asyncpg.Connection
-) -> None:
+async def webhook_applied_by_catalog(infra: Infra, stripe_event_id: str) -> None:
     """Wait until catalog has consumed what webhook-ingest published for this Stripe event."""
     published: list[uuid.UUID] = []
 
@@ -77,4 +80,19 @@ async def webhook_applied_by_catalog(
         return False
 
     await eventually(on_topic, within=60)
-    await applied_by_catalog(published[0], db)
+    await applied_by_catalog(infra, published[0])
+
+
+@dataclass(frozen=True)
+class AccountWebhooks:
+    """Signed ``account.updated`` webhooks for one agency, each waited for until applied."""
+
+    ingest: str
+    infra: Infra
+    agency: Agency
+
+    async def deliver(self, *, charges_enabled: bool, created: int) -> None:
+        event_id = await send_account_updated(
+            self.ingest, self.agency, charges_enabled=charges_enabled, created=created
+        )
+        await webhook_applied_by_catalog(self.infra, event_id)

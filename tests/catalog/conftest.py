@@ -2,14 +2,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import asyncpg
 import httpx
 import pytest
 import stripe
 
 from billing_devstack import Infra
 from tests.support.agencies import Agency, onboarded_agency
-from tests.support.databases import connect
 from tests.support.tokens import Tokens
 
 
@@ -38,13 +36,3 @@ async def agency(
     catalog: httpx.AsyncClient, emulator: httpx.AsyncClient, tokens: Tokens, infra: Infra
 ) -> Agency:
     return await onboarded_agency(catalog, emulator, tokens, infra.kafka_bootstrap)
-
-
-@pytest.fixture
-async def db(infra: Infra) -> AsyncIterator[asyncpg.Connection]:
-    """The stack's database, to see what catalog has consumed."""
-    conn = await connect(infra.database_url)
-    try:
-        yield conn
-    finally:
-        await conn.close()

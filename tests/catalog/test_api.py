@@ -6,7 +6,6 @@ import asyncio
 import time
 import uuid
 
-import asyncpg
 import httpx
 import pytest
 import stripe
@@ -85,7 +84,7 @@ async def test_only_a_platform_operator_suspends(
 
 
 async def test_connect_status_moves_from_not_started_to_pending_to_enabled_and_back(
-    catalog: httpx.AsyncClient, tokens: Tokens, infra: Infra, db: asyncpg.Connection
+    catalog: httpx.AsyncClient, tokens: Tokens, infra: Infra
 ) -> None:
     agency_id = new_agency_id()
     before = await catalog.get("/v1/connect", headers=tokens.headers("admin", agency_id))
@@ -107,7 +106,7 @@ async def test_connect_status_moves_from_not_started_to_pending_to_enabled_and_b
             infra.kafka_bootstrap, agency.agency_id, agency.account_id,
             charges_enabled=charges_enabled, created=created,
         )  # fmt: skip
-        await applied_by_catalog(event_id, db)
+        await applied_by_catalog(infra, event_id)
 
     now = int(time.time())
     await announce(charges_enabled=True, created=now)

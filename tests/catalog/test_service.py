@@ -3,9 +3,7 @@ refuse a row) and the Stripe emulator, one transaction per call as the edges run
 
 from __future__ import annotations
 
-import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,7 +22,8 @@ from catalog.models import Agency, kit_tables
 from catalog.schemas import ProductCreate, ProductPatch
 from catalog.service import Catalog
 from catalog.settings import CatalogSettings
-from tests.support.databases import create_database, migrate
+from tests.support.agencies import account_snapshot
+from tests.support.databases import migrated_database
 from tests.support.products import unsaved_product
 from tests.support.tokens import new_agency_id
 
@@ -35,11 +34,9 @@ REFUSED_NAME = "Refused by the database"
 
 @pytest.fixture(scope="module")
 async def runtime(infra: Infra) -> AsyncIterator[Runtime]:
-    url = await create_database(infra.database_url, "catalog")
-    await asyncio.to_thread(migrate, url, ["catalog"])
     assert infra.stripe_api_base is not None
     settings = CatalogSettings(
-        database_url=url,
+        database_url=await migrated_database(infra.database_url, "catalog"),
         kafka_bootstrap_servers=infra.kafka_bootstrap,
         stripe_api_base=infra.stripe_api_base,
     )
@@ -69,19 +66,6 @@ async def transaction(runtime: Runtime) -> AsyncIterator[Catalog]:
         yield Catalog.build(runtime, session)
 
 
-def account_update(
-    account_id: str, *, charges_enabled: bool, created: int
-) -> StripeAccountSnapshot:
-    return StripeAccountSnapshot(
-        account_id=account_id,
-        charges_enabled=charges_enabled,
-        payouts_enabled=charges_enabled,
-        details_submitted=True,
-        stripe_event_id=f"evt_{uuid.uuid4().hex[:24]}",
-        stripe_created=created,
-    )
-
-
 async def apply(runtime: Runtime, agency_id: str, snapshot: StripeAccountSnapshot) -> Agency:
     async with transaction(runtime) as catalog:
         await catalog.apply_account_update(agency_id, snapshot)
@@ -104,7 +88,7 @@ async def onboarded(runtime: Runtime, emulator: httpx.AsyncClient) -> tuple[str,
     agency_id, account_id = await new_account(runtime)
     done = await emulator.post(f"/_emulator/accounts/{account_id}/complete_onboarding")
     assert done.status_code == 200, done.text
-    await apply(runtime, agency_id, account_update(account_id, charges_enabled=True, created=1))
+    await apply(runtime, agency_id, account_snapshot(account_id, charges_enabled=True, created=1))
     return agency_id, account_id
 
 
@@ -131,12 +115,12 @@ async def test_an_older_update_is_ignored_and_a_newer_one_applied(runtime: Runti
     agency_id, account_id = await new_account(runtime)
     now = int(time.time())
     opened = await apply(
-        runtime, agency_id, account_update(account_id, charges_enabled=True, created=now)
+        runtime, agency_id, account_snapshot(account_id, charges_enabled=True, created=now)
     )
     assert (opened.charges_enabled, opened.account_seen_at) == (True, now)
-    older = account_update(account_id, charges_enabled=False, created=now - 1)
+    older = account_snapshot(account_id, charges_enabled=False, created=now - 1)
     assert (await apply(runtime, agency_id, older)).charges_enabled is True
-    newer = account_update(account_id, charges_enabled=False, created=now + 1)
+    newer = account_snapshot(account_id, charges_enabled=False, created=now + 1)
     closed = await apply(runtime, agency_id, newer)
     assert (closed.charges_enabled, closed.account_seen_at) == (False, now + 1)
 
@@ -145,12 +129,12 @@ async def test_a_tie_that_disagrees_is_settled_by_stripe_in_either_direction(
     runtime: Runtime, emulator: httpx.AsyncClient
 ) -> None:
     open_on_stripe, open_account = await onboarded(runtime, emulator)
-    tie = account_update(open_account, charges_enabled=False, created=1)
+    tie = account_snapshot(open_account, charges_enabled=False, created=1)
     assert (await apply(runtime, open_on_stripe, tie)).charges_enabled is True
 
     closed_on_stripe, closed_account = await new_account(runtime)
     for charges_enabled in (True, False, True):
-        tie = account_update(closed_account, charges_enabled=charges_enabled, created=7)
+        tie = account_snapshot(closed_account, charges_enabled=charges_enabled, created=7)
         agency = await apply(runtime, closed_on_stripe, tie)
     assert (agency.charges_enabled, agency.account_seen_at) == (False, 7)
 
@@ -160,7 +144,7 @@ async def test_a_tie_that_agrees_does_not_ask_stripe(
 ) -> None:
     agency_id, account_id = await onboarded(runtime, emulator)
     async with failing_once(emulator, "GET", f"/v1/accounts/{account_id}"):
-        same = account_update(account_id, charges_enabled=True, created=1)
+        same = account_snapshot(account_id, charges_enabled=True, created=1)
         assert (await apply(runtime, agency_id, same)).charges_enabled is True
         assert await still_armed(emulator), "Stripe was asked"
 
