@@ -102,7 +102,10 @@ def _http_url(value: str) -> str:
 
 
 HttpUrlText = Annotated[
-    str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_http_url)
+    str,
+    StringConstraints(min_length=1, max_length=2000),
+    AfterValidator(_http_url),
+    Field(description="An absolute http(s) URL.", json_schema_extra={"format": "uri"}),
 ]
 """An http(s) URL, kept exactly as given (Stripe sends the owner back to it)."""
 
