@@ -33,3 +33,7 @@ class ReplayOut(BaseModel):
     scanned: int
     ingested: int
     duplicates: int
+    needs_attention: list[str] = Field(
+        description="Stripe event ids of the range that are stored but were not published "
+        "(not normalized, or kept raw): they need an operator (the first 100)."
+    )
