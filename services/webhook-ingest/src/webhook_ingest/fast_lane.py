@@ -19,7 +19,13 @@ from fastapi import FastAPI
 from starlette.datastructures import State
 from starlette.types import Receive, Scope, Send
 
-from billing_kit.errors import BillingError, PayloadTooLargeError, UnavailableError
+from billing_kit.errors import (
+    BillingError,
+    ErrorBody,
+    ErrorDetail,
+    PayloadTooLargeError,
+    UnavailableError,
+)
 from billing_kit.logging import CORRELATION_HEADER
 from billing_kit.observability import HTTP_LATENCY, HTTP_REQUESTS
 from webhook_ingest.api import ANSWERS, WEBHOOK_PATHS, Receiver
@@ -67,10 +73,13 @@ class IngestApp:
         return self.api.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
+        if scope["type"] == "http":
             endpoint = _PATHS.get(scope["path"])
             if endpoint is not None:
-                await self.webhook(scope, receive, send, endpoint)
+                if scope["method"] == "POST":
+                    await self.webhook(scope, receive, send, endpoint)
+                else:
+                    await _not_allowed(send)
                 return
         await self.api(scope, receive, send)
 
@@ -132,6 +141,20 @@ class IngestApp:
         await send({"type": "http.response.body", "body": answer})
         self._counters[endpoint, status].inc()
         self._latency[endpoint].observe(time.perf_counter() - started)
+
+
+_NOT_ALLOWED = (
+    ErrorBody(error=ErrorDetail(code="method_not_allowed", message="Method Not Allowed"))
+    .model_dump_json(exclude_none=True)
+    .encode()
+)
+
+
+async def _not_allowed(send: Send) -> None:
+    """What the kit's handler answers for a method a route does not take."""
+    headers = [_JSON, (b"content-length", str(len(_NOT_ALLOWED)).encode()), (b"allow", b"POST")]
+    await send({"type": "http.response.start", "status": 405, "headers": headers})
+    await send({"type": "http.response.body", "body": _NOT_ALLOWED})
 
 
 async def _read_body(receive: Receive, declared: bytes | None, limit: int) -> bytes:
