@@ -5,8 +5,9 @@ A Stripe outage therefore never fails a webhook: the held event waits and is ret
 growing delay (up to ``retry_cap``) until Stripe answers. Per aggregate (topic and key) only
 the oldest held event is worked, and an event stored while an earlier one of its aggregate
 is held is held behind it (``repository.STORE_EVENTS``), so each aggregate's events reach the
-outbox, and so their partition, in the order they were stored. Moving an event to the outbox
-deletes its held row in the same statement, so two workers racing publish it once.
+outbox, and so their partition, in the order they were stored. One enricher works at a time
+(an advisory lock), and moving an event to the outbox deletes its held row in the same
+statement, so an event is published once.
 """
 
 from __future__ import annotations
@@ -67,15 +68,21 @@ class Enricher:
                 backoff = min(backoff * 2, 10.0)
 
     async def enrich_once(self) -> int:
-        """Work the due oldest held event of each aggregate; returns how many were worked."""
+        """Work the due oldest held event of each aggregate; returns how many were worked
+        (0 too when another worker's enricher is at it)."""
         pool = await self.store.connection_pool()
         async with pool.acquire() as conn:
-            heads = await repository.due_heads(conn, self.batch_size)
-        for head in heads:
-            await self._work(pool, head)
+            if not await repository.try_lock_enricher(conn):
+                return 0
+            try:
+                heads = await repository.due_heads(conn, self.batch_size)
+                for head in heads:
+                    await self._work(conn, head)
+            finally:
+                await repository.unlock_enricher(conn)
         return len(heads)
 
-    async def _work(self, pool: Any, head: Any) -> None:
+    async def _work(self, conn: Any, head: Any) -> None:
         body: str = head["body"]
         try:
             if head["lookup"] is not None:
@@ -86,13 +93,11 @@ class Enricher:
             delay = min(self.retry_seconds * 2 ** head["attempts"], self.retry_cap)
             error = repr(exc.__cause__ or exc)[:2000]
             log.warning("figures not read, retrying", held_id=head["id"], error=error, delay=delay)
-            async with pool.acquire() as conn:
-                await repository.postpone(conn, head["id"], error, delay)
+            await repository.postpone(conn, head["id"], error, delay)
             return
-        async with pool.acquire() as conn:
-            if await repository.release(conn, head["id"], body):
-                self.released += 1
-                self.outbox.wake()
+        if await repository.release(conn, head["id"], body):
+            self.released += 1
+            self.outbox.wake()
 
     async def _wait(self) -> None:
         async with (await self.store.connection_pool()).acquire() as conn:

@@ -4,6 +4,7 @@ the ingest hot path runs them on its own lean pool, the consumer on its session'
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -108,6 +109,8 @@ UPDATE {_HELD} SET attempts = attempts + 1, last_error = $2,
 WHERE id = $1
 """
 NEXT_DUE = f"SELECT min(next_attempt_at) - now() FROM {_HELD}"
+ENRICHER_LOCK = zlib.crc32(f"enricher:{_HELD}".encode())
+"""One enricher works at a time (across workers and replicas): no Stripe read twice."""
 
 
 async def store_events(conn: asyncpg.Connection, columns: Sequence[Sequence[Any]]) -> list[Any]:
@@ -159,3 +162,11 @@ async def postpone(conn: asyncpg.Connection, held_id: int, error: str, delay: fl
 async def seconds_to_next_due(conn: asyncpg.Connection) -> float | None:
     wait = await conn.fetchval(NEXT_DUE)
     return None if wait is None else max(0.0, wait.total_seconds())
+
+
+async def try_lock_enricher(conn: asyncpg.Connection) -> bool:
+    return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", ENRICHER_LOCK))
+
+
+async def unlock_enricher(conn: asyncpg.Connection) -> None:
+    await conn.execute("SELECT pg_advisory_unlock($1)", ENRICHER_LOCK)
