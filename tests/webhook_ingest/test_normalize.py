@@ -215,13 +215,9 @@ def test_unknown_types_are_not_published() -> None:
 def test_figures_read_later_complete_the_same_contract_event() -> None:
     charge = fixture("charge", id=new_id("ch"), balance_transaction="txn_2", status="succeeded")
     event = stripe_event("charge.succeeded", charge, account="acct_2")
-    figures = BalanceFigures(
-        balance_transaction_id="txn_2",
-        currency="usd",
-        gross=5_000,
-        stripe_fee=175,
-        application_fee=25,
-        net=4_800,
+    figures = BalanceFigures.model_validate(
+        {"balance_transaction_id": "txn_2", "currency": "usd", "gross": 5_000}
+        | {"stripe_fee": 175, "application_fee": 25, "net": 4_800}
     )
     held = normalize(event, "agency-2")
     at_once = normalize(event, "agency-2", figures)
