@@ -27,6 +27,7 @@ from billing_kit.errors import (
 )
 from webhook_ingest.schemas import Received, ReplayOut, ReplayRequest
 from webhook_ingest.service import Endpoint, Replay
+from webhook_ingest.settings import WebhookIngestSettings
 from webhook_ingest.store import EventStore
 from webhook_ingest.stripe_gateway import IngestStripe
 from webhook_ingest.verification import SignatureVerifier
@@ -58,6 +59,17 @@ class Receiver:
     stripe: IngestStripe
     verifiers: dict[Endpoint, SignatureVerifier]
     max_body_bytes: int
+
+    @classmethod
+    def build(
+        cls, settings: WebhookIngestSettings, store: EventStore, stripe: IngestStripe
+    ) -> Receiver:
+        tolerance = settings.signature_tolerance_seconds
+        verifiers: dict[Endpoint, SignatureVerifier] = {
+            "platform": SignatureVerifier(settings.platform_secrets, tolerance),
+            "connect": SignatureVerifier(settings.connect_secrets, tolerance),
+        }
+        return cls(store, stripe, verifiers, settings.max_body_bytes)
 
     def replay(self) -> Replay:
         return Replay(self.store, self.stripe)

@@ -14,7 +14,6 @@ from webhook_ingest.normalize import PUBLISHED_TOPICS
 from webhook_ingest.settings import WebhookIngestSettings
 from webhook_ingest.store import EventStore
 from webhook_ingest.stripe_gateway import IngestStripe
-from webhook_ingest.verification import SignatureVerifier
 
 
 def create_app(settings: ServiceSettings | None = None) -> IngestApp:
@@ -26,22 +25,10 @@ def create_app(settings: ServiceSettings | None = None) -> IngestApp:
     app = build_app(runtime, [api.router], title="webhook-ingest")
     api.document_webhooks(app)
     store = EventStore(settings.database_url, runtime.outbox, agencies, settings.db_pool_size)
+    runtime.on_shutdown(store.close)
     stripe = IngestStripe(runtime.stripe)
-    app.state.receiver = receiver = api.Receiver(
-        store=store,
-        stripe=stripe,
-        verifiers={
-            "platform": SignatureVerifier(
-                settings.platform_secrets, settings.signature_tolerance_seconds
-            ),
-            "connect": SignatureVerifier(
-                settings.connect_secrets, settings.signature_tolerance_seconds
-            ),
-        },
-        max_body_bytes=settings.max_body_bytes,
-    )
+    app.state.receiver = receiver = api.Receiver.build(settings, store, stripe)
     Enricher(store, stripe, runtime.outbox, retry_cap=settings.enrichment_retry_cap_seconds).attach(
         app
     )
-    runtime.on_shutdown(store.close)
     return IngestApp(app, receiver, settings.service_name)
