@@ -176,3 +176,6 @@ async def test_other_routes_and_methods_reach_fastapi(app: IngestApp) -> None:
     assert wrong_method.headers["allow"] == "POST"
     assert metrics.status_code == 200
     assert 'route="/stripe/webhooks"' in metrics.text
+    assert 'method="GET",route="/stripe/webhooks",service="webhook_ingest",status="405"' in (
+        metrics.text
+    )

@@ -79,7 +79,11 @@ class Enricher:
                 for head in heads:
                     await self._work(conn, head)
             finally:
-                await repository.unlock_enricher(conn)
+                try:
+                    await repository.unlock_enricher(conn)
+                except BaseException:
+                    conn.terminate()  # pooled connections are not reset: the lock must go
+                    raise
         return len(heads)
 
     async def _work(self, conn: Any, head: Any) -> None:

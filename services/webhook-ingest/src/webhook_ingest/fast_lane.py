@@ -56,6 +56,7 @@ class IngestApp:
     def __init__(self, api_app: FastAPI, receiver: Receiver, service: str) -> None:
         self.api = api_app
         self.receiver = receiver
+        self.service = service
         self._answers = {dup: ANSWERS[dup] for dup in (False, True)}
         self._lengths = {dup: str(len(body)).encode() for dup, body in self._answers.items()}
         # The kit's request metrics, children bound once (labels() costs a lock and a lookup).
@@ -80,6 +81,7 @@ class IngestApp:
                     await self.webhook(scope, receive, send, endpoint)
                 else:
                     await _not_allowed(send)
+                    HTTP_REQUESTS.labels(self.service, scope["method"], scope["path"], "405").inc()
                 return
         await self.api(scope, receive, send)
 
