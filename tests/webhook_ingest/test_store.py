@@ -15,6 +15,7 @@ from billing_contracts.billing_invoices import STRIPE_INVOICES
 from billing_devstack import Infra
 from billing_kit.outbox import Outbox
 from tests.support.tokens import Tokens
+from tests.support.waiting import eventually
 from tests.webhook_ingest.deliveries import after_a_marker, published, stored_rows
 from tests.webhook_ingest.stripe_events import PLATFORM_SECRET, body_of, paid_invoice_event, signed
 from webhook_ingest.agencies import AgencyDirectory
@@ -139,4 +140,43 @@ async def test_signed_events_we_cannot_publish_are_kept_marked_and_shown_to_repl
         )
     assert replay.status_code == 200, replay.text
     assert sorted(replay.json()["needs_attention"]) == sorted([nul["id"], odd["id"]])
+    assert replay.json()["repaired"] == 0  # still refused, still not normalized
     assert await stored_rows(db, nul["id"], odd["id"]) == 2
+
+
+async def test_replay_publishes_a_kept_event_that_now_normalizes(
+    ingest: str, infra: Infra, db: asyncpg.Connection, tokens: Tokens
+) -> None:
+    event = paid_invoice_event()
+    event["created"] = _long_ago()
+    received_at = await db.fetchval(  # as an earlier normalization (since fixed) left it
+        "INSERT INTO webhook_ingest.stripe_events "
+        "(id, type, account, livemode, created, api_version, payload, endpoint, attention, "
+        "received_at) VALUES ($1, $2, NULL, false, $3, $4, $5::jsonb, 'platform', $6, "
+        "now() - interval '1 day') RETURNING received_at",
+        event["id"],
+        event["type"],
+        event["created"],
+        event["api_version"],
+        body_of(event).decode(),
+        "not normalized: ValueError('a shape we did not read')",
+    )
+    window = {"from": event["created"], "to": event["created"]}
+    async with httpx.AsyncClient(timeout=60) as client:
+        replay = await client.post(
+            f"{ingest}/v1/replay", json=window, headers=tokens.headers("platform_operator")
+        )
+    assert replay.status_code == 200, replay.text
+    assert (replay.json()["repaired"], replay.json()["needs_attention"]) == (1, [])
+    row = await db.fetchrow(
+        "SELECT attention, received_at FROM webhook_ingest.stripe_events WHERE id = $1",
+        event["id"],
+    )
+    assert (row["attention"], row["received_at"]) == (None, received_at)
+
+    async def arrived() -> bool:
+        return bool(await published(infra.kafka_bootstrap, STRIPE_INVOICES.name, event["id"]))
+
+    await eventually(arrived, within=30)
+    [contract] = await published(infra.kafka_bootstrap, STRIPE_INVOICES.name, event["id"])
+    assert contract["payload"]["invoice_id"] == event["data"]["object"]["id"]

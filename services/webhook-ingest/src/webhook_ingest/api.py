@@ -90,13 +90,14 @@ Operator = Annotated[Principal, Depends(require_roles(Role.PLATFORM_OPERATOR))]
     responses=documented(ForbiddenError, StripeFailedError, UnavailableError),
 )
 async def replay_events(body: ReplayRequest, _: Operator, receiver: ReceiverDep) -> ReplayOut:
-    """Ingest what is missing of Stripe's events created in ``[from, to]``; list the stored
-    events of the range that need an operator's attention."""
+    """Ingest what is missing of Stripe's events created in ``[from, to]``, store again the
+    range's events kept for attention, and list those that still need an operator."""
     report = await receiver.replay().run(int(body.from_.timestamp()), int(body.to.timestamp()))
     return ReplayOut(
         scanned=report.scanned,
         ingested=report.ingested,
         duplicates=report.duplicates,
+        repaired=report.repaired,
         needs_attention=report.needs_attention,
     )
 

@@ -64,7 +64,7 @@ async def replay(settings: WebhookIngestSettings, start: int, end: int) -> Repla
         await runtime.engine.dispose()
     console.print(
         f"replayed {start}..{end}: scanned {report.scanned}, ingested {report.ingested}, "
-        f"duplicates {report.duplicates}"
+        f"duplicates {report.duplicates}, repaired {report.repaired}"
     )
     if report.needs_attention:
         console.print(f"stored but not published (need attention): {report.needs_attention}")

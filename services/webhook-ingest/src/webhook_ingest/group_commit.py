@@ -34,6 +34,11 @@ REFUSED = (asyncpg.DataError, ValueError)
 the event's own fault, never the database's."""
 
 
+def columns(rows: Sequence[tuple[EventRow, OutboxRow | None]]) -> list[tuple[Any, ...]]:
+    """``STORE_EVENTS``'s arguments: one array per column."""
+    return list(zip(*(row + (outbox or _NO_OUTBOX) for row, outbox in rows), strict=True))
+
+
 class LeanConnection(asyncpg.Connection):  # type: ignore[misc]
     """A connection of the hot-path pool, which only runs self-contained autocommit
     statements (no SET, LISTEN, cursors or open transactions): nothing to reset on release,
@@ -125,20 +130,23 @@ class GroupCommit:
         _answer(items, new)
 
     async def _store(self, items: list[_Pending]) -> set[str]:
-        columns = list(
-            zip(*(item.row + (item.outbox or _NO_OUTBOX) for item in items), strict=True)
-        )
         pool = await self._pool()
         async with pool.acquire() as conn:
-            records = await repository.store_events(conn, columns)
+            records = await repository.store_events(
+                conn, columns([(item.row, item.outbox) for item in items])
+            )
         self.batches += 1
         self.events += len(items)
+        self.wake(records)
+        return {record[0] for record in records}
+
+    def wake(self, records: Sequence[Any]) -> None:
+        """Wake whoever works what ``STORE_EVENTS`` just queued or held."""
         held = [record[1] for record in records]
         if False in held:
             self._on_queued()
         if True in held:
             self._on_held()
-        return {record[0] for record in records}
 
     async def _store_raw(self, item: _Pending, refused: Exception) -> None:
         """A signed event is never refused for good: kept as received, for an operator."""

@@ -86,6 +86,14 @@ SELECT id FROM {_EVENTS}
 WHERE attention IS NOT NULL AND created BETWEEN $1 AND $2
 ORDER BY created, id LIMIT $3
 """
+MARKED = f"""
+SELECT id, endpoint, coalesce(payload::text, raw) AS body FROM {_EVENTS}
+WHERE attention IS NOT NULL AND created BETWEEN $1 AND $2
+ORDER BY created, id
+"""
+UNMARK = f"DELETE FROM {_EVENTS} WHERE id = $1 AND attention IS NOT NULL RETURNING received_at"
+"""A marked event's row goes, to be stored again (in the same transaction) as a new one."""
+RECEIVED_AT = f"UPDATE {_EVENTS} SET received_at = $2 WHERE id = $1"
 
 DUE_HEADS = f"""
 SELECT id, topic, body, lookup, attempts FROM (
@@ -145,6 +153,23 @@ async def needing_attention(
     conn: asyncpg.Connection, start: int, end: int, limit: int = 100
 ) -> list[str]:
     return [record[0] for record in await conn.fetch(NEEDING_ATTENTION, start, end, limit)]
+
+
+async def marked(conn: asyncpg.Connection, start: int, end: int) -> list[Any]:
+    return list(await conn.fetch(MARKED, start, end))
+
+
+async def store_again(
+    conn: asyncpg.Connection, event_id: str, columns: Sequence[Sequence[Any]]
+) -> list[Any] | None:
+    """Store a marked event anew (its contract event too), keeping when it was received;
+    None when it is no longer marked. Run in a transaction."""
+    received_at = await conn.fetchval(UNMARK, event_id)
+    if received_at is None:
+        return None
+    stored = await store_events(conn, columns)
+    await conn.execute(RECEIVED_AT, event_id, received_at)
+    return stored
 
 
 async def due_heads(conn: asyncpg.Connection, limit: int) -> list[Any]:

@@ -34,6 +34,8 @@ class ReplayReport:
     scanned: int = 0
     ingested: int = 0
     duplicates: int = 0
+    repaired: int = 0
+    """Events of the range kept for attention that were stored again and published."""
     needs_attention: list[str] = field(default_factory=list)
     """Events of the range that are stored but could not be published (the first 100)."""
 
@@ -62,6 +64,7 @@ class Replay:
                     report.duplicates += 1
                 if progress is not None:
                     progress(account, report)
+        report.repaired = await self.store.retry_marked(start, end)
         report.needs_attention = await self.store.needing_attention(start, end)
         log.info(
             "replay finished",
@@ -70,6 +73,7 @@ class Replay:
             scanned=report.scanned,
             ingested=report.ingested,
             duplicates=report.duplicates,
+            repaired=report.repaired,
             needs_attention=len(report.needs_attention),
         )
         return report

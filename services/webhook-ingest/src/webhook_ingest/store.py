@@ -29,6 +29,7 @@ from webhook_ingest.group_commit import (
     GroupCommit,
     LeanConnection,
     OutboxRow,
+    columns,
 )
 from webhook_ingest.normalize import figures_lookup, normalize
 
@@ -86,6 +87,11 @@ class EventStore:
 
     async def record(self, event: Mapping[str, Any], endpoint: str, raw: str | None = None) -> bool:
         """Store ``event`` (``raw``: its body as received); False when it was already stored."""
+        return await self.writer.write(*await self._rows(event, endpoint, raw))
+
+    async def _rows(
+        self, event: Mapping[str, Any], endpoint: str, raw: str | None
+    ) -> tuple[EventRow, OutboxRow | None]:
         outbox: OutboxRow | None = None
         attention: str | None = None
         try:
@@ -120,7 +126,30 @@ class EventStore:
             endpoint,
             attention,
         )
-        return await self.writer.write(row, outbox)
+        return row, outbox
+
+    async def retry_marked(self, start: int, end: int) -> int:
+        """Store again the events of ``[start, end]`` kept for attention (after a fix, say):
+        each that now normalizes and stores is published and no longer marked. Returns how
+        many were."""
+        pool = await self.connection_pool()
+        async with pool.acquire() as conn:
+            marked = await repository.marked(conn, start, end)
+        repaired = 0
+        for found in marked:
+            event = orjson.loads(found["body"])
+            row, outbox = await self._rows(event, found["endpoint"], found["body"])
+            if row[-1] is not None:
+                continue  # still not normalized
+            try:
+                async with pool.acquire() as conn, conn.transaction():
+                    stored = await repository.store_again(conn, row[0], columns([(row, outbox)]))
+            except REFUSED:
+                continue  # still not storable as JSON
+            if stored is not None:
+                self.writer.wake(stored)
+                repaired += 1
+        return repaired
 
     async def known_accounts(self) -> Sequence[str]:
         async with (await self.connection_pool()).acquire() as conn:
