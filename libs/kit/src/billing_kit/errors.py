@@ -203,3 +203,24 @@ def documented(*errors: type[BillingError]) -> dict[int | str, dict[str, Any]]:
             part for part in (entry["description"], error.code) if part
         )
     return responses
+
+
+# --- Stripe webhook deliveries ----------------------------------------------------------------
+
+
+class InvalidSignatureError(BillingError):
+    status_code = 400
+    code = "invalid_signature"
+    default_message = "The Stripe-Signature header is missing or does not match."
+
+
+class InvalidEventError(BillingError):
+    status_code = 400
+    code = "invalid_event"
+    default_message = "The body is not a Stripe event."
+
+
+class PayloadTooLargeError(BillingError):
+    status_code = 413
+    code = "payload_too_large"
+    default_message = "The body is larger than a Stripe event can be."

@@ -40,6 +40,8 @@ class WebhookIngestSettings(ServiceSettings):
     signature_tolerance_seconds: int = 300
     max_body_bytes: int = 1024 * 1024
     replay_page_size: int = 100
+    enrichment_retry_cap_seconds: float = 300.0
+    """Longest wait between two attempts to read an event's figures while Stripe fails."""
 
     @property
     def platform_secrets(self) -> tuple[str, ...]:
