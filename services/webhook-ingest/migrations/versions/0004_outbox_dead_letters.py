@@ -1,16 +1,16 @@
 """webhook-ingest: outbox_dead_letters (rows the broker refused for good)
 
-Revision ID: outbox_dead_letters
-Revises: 0002
-Create Date: 2026-11-23 23:30:00.000000
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-22 22:50:00.000000
 """
 
 from collections.abc import Sequence
 
 from billing_kit.migration_ops import create_outbox_dead_letters_v1, drop_outbox_dead_letters_v1
 
-revision: str = "outbox_dead_letters"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
