@@ -1,0 +1,171 @@
+"""Where webhook-ingest's time goes under saturating load: a sampling profile of its workers
+and the CPU of every process on the machine over the same window.
+
+    uv run python -m bench.profile_ingest --rate 2600 --seconds 16 --duration 10
+
+Starts Postgres and the broker (no emulator: ``invoice.paid`` needs nothing from Stripe) and
+webhook-ingest with 2 workers, offers signed ``invoice.paid`` events open-loop above the
+ceiling (``bench/webhook_ingest.py``'s generator), and meanwhile records the workers with
+``py-spy`` (installed into its own environment under ``.devstack/bench/py-spy``, never into
+this repository's lock) for ``--duration`` seconds, native frames included. Prints the share
+of the workers' samples per room of the service and the CPU seconds per process group
+(workers, Postgres, broker, load generator, everything else on the machine); the collapsed
+stacks are kept for a flame graph.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench import webhook_ingest as load
+from bench.tooling import ensure_venv, stack_lock
+from billing_devstack import Stack, default_state_dir, repo_root
+
+SECRET = "whsec_bench_platform"
+
+# Leaf first: the first frame of a sample that matches decides its room.
+ROOMS: list[tuple[str, tuple[str, ...]]] = [
+    ("signature (HMAC) + event shape", ("verification.py", "_hashlib", "hmac.py", "libcrypto")),
+    ("JSON parse / dump (orjson)", ("orjson",)),
+    ("normalize to the contract event", ("normalize.py", "snapshots.py", "agencies.py")),
+    ("outbox relay (aiokafka, batches)", ("aiokafka/", "outbox", "kafka")),
+    ("asyncpg (protocol, codecs)", ("asyncpg/",)),
+    ("group commit (batching, SQL arrays)", ("group_commit.py", "repository.py", "store.py")),
+    ("enricher", ("enrichment.py",)),
+    ("metrics (prometheus-client)", ("prometheus_client/",)),
+    ("logging", ("structlog/", "logging/")),
+    ("HTTP server (uvicorn, httptools)", ("uvicorn/", "httptools", "h11/")),
+    ("fast lane (ASGI, body, answer)", ("fast_lane.py", "service.py")),
+    ("event loop (asyncio, uvloop)", ("asyncio/", "uvloop", "selectors.py", "epoll")),
+    ("Python runtime / GC", ("libpython", "python3", "_PyEval", "gc_collect", "PyObject")),
+]
+
+
+def room_of(stack: str) -> str:
+    frames = stack.split(";")
+    for frame in reversed(frames):
+        for room, needles in ROOMS:
+            if any(needle in frame for needle in needles):
+                return room
+    return "other"
+
+
+def rooms(collapsed: str) -> Counter[str]:
+    """Samples per room from py-spy's raw (collapsed) output: ``frame;frame;... count``."""
+    counts: Counter[str] = Counter()
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            counts[room_of(stack)] += int(count)
+    return counts
+
+
+def process_group(process: psutil.Process, ingest: set[int], me: int) -> str:
+    try:
+        if process.pid in ingest:
+            return "webhook-ingest workers"
+        if process.pid == me:
+            return "load generator"
+        name = process.name()
+        if name.startswith("postgres"):
+            return "postgres"
+        if "tansu" in name or "tansu" in " ".join(process.cmdline()[:2]):
+            return "broker (tansu)"
+        if name == "py-spy":
+            return "py-spy"
+    except psutil.Error:
+        return "other"
+    return "everything else on the machine"
+
+
+def cpu_snapshot() -> dict[int, tuple[psutil.Process, float]]:
+    found = {}
+    for process in psutil.process_iter():
+        try:
+            times = process.cpu_times()
+            found[process.pid] = (process, times.user + times.system)
+        except psutil.Error:
+            continue
+    return found
+
+
+def cpu_by_group(
+    before: dict[int, tuple[psutil.Process, float]],
+    after: dict[int, tuple[psutil.Process, float]],
+    ingest: set[int],
+) -> dict[str, float]:
+    groups: dict[str, float] = {}
+    for pid, (process, spent) in after.items():
+        started = before.get(pid, (process, 0.0))[1]
+        group = process_group(process, ingest, psutil.Process().pid)
+        groups[group] = groups.get(group, 0.0) + spent - started
+    ordered = sorted(groups.items(), key=lambda item: -item[1])
+    return {group: round(seconds, 2) for group, seconds in ordered}
+
+
+async def profile(
+    url: str, master_pid: int, spy: Path, out: Path, rate: float, seconds: float, duration: float
+) -> tuple[dict[str, Any], dict[str, float]]:
+    ingest = {p.pid for p in psutil.Process(master_pid).children(recursive=True)} | {master_pid}
+    bodies = load.invoice_paid_bodies(int(rate * seconds), "agency-profile")
+    loader = asyncio.create_task(
+        load.offer_load(f"{url}/stripe/webhooks", SECRET, bodies, rate, 64)
+    )
+    await asyncio.sleep(min(3.0, seconds / 4))  # past the warm-up, into saturation
+    before = cpu_snapshot()
+    argv = [str(spy), "record", "--pid", str(master_pid), "--subprocesses", "--native"]
+    argv += ["--rate", "100", "--duration", str(int(duration)), "--format", "raw"]
+    argv += ["--output", str(out), "--nonblocking"]
+    recorder = await asyncio.create_subprocess_exec(
+        *argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    await recorder.wait()
+    cpu = cpu_by_group(before, cpu_snapshot(), ingest)
+    outcome = await loader
+    return load.figures(rate, len(bodies), outcome), cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=2600.0)
+    parser.add_argument("--seconds", type=float, default=16.0)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    spy = ensure_venv(repo_root() / ".devstack" / "bench" / "py-spy", ["py-spy==0.4.*"]) / "py-spy"
+    with stack_lock(f"{repo_root()} bench.profile_ingest"):
+        stack = Stack(default_state_dir() / "bench", emulator=False)
+        stack.start()
+        try:
+            process, base_url = load.start_service(stack, args.workers, SECRET)
+            out = stack.state_dir / "webhook-ingest-profile.txt"
+            try:
+                assert process.pid is not None
+                figures, cpu = asyncio.run(
+                    profile(base_url, process.pid, spy, out, args.rate, args.seconds, args.duration)
+                )
+            finally:
+                process.stop()
+        finally:
+            stack.stop()
+    counts = rooms(out.read_text())
+    total = sum(counts.values()) or 1
+    print(json.dumps({"bench": "webhook-ingest-profile", **figures}))
+    print(json.dumps({"cpu_seconds": cpu, "window_s": args.duration}))
+    print(f"\n| room | share of worker samples ({total} samples) |\n|---|---|")
+    for room, count in counts.most_common():
+        print(f"| {room} | {100 * count / total:.1f} % |")
+    print(f"\ncollapsed stacks: {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
