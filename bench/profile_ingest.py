@@ -37,7 +37,7 @@ ROOMS: list[tuple[str, tuple[str, ...]]] = [
     ("signature (HMAC) + event shape", ("verification.py", "_hashlib", "hmac.py", "libcrypto")),
     ("JSON parse / dump (orjson)", ("orjson",)),
     ("normalize to the contract event", ("normalize.py", "snapshots.py", "agencies.py")),
-    ("outbox relay (aiokafka, batches)", ("aiokafka/", "outbox", "kafka")),
+    ("outbox relay (aiokafka, batches)", ("aiokafka/", "billing_kit/outbox.py", "kafka/")),
     ("asyncpg (protocol, codecs)", ("asyncpg/",)),
     ("group commit (batching, SQL arrays)", ("group_commit.py", "repository.py", "store.py")),
     ("enricher", ("enrichment.py",)),

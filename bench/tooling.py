@@ -44,7 +44,9 @@ def ensure_venv(directory: Path, requirements: list[str]) -> Path:
     if marker.exists() and json.loads(marker.read_text()) == requirements:
         return directory / "bin"
     uv = uv_binary()
-    subprocess.run([uv, "venv", "--quiet", "--python", "3.11", str(directory)], check=True)
+    subprocess.run(
+        [uv, "venv", "--quiet", "--clear", "--python", "3.11", str(directory)], check=True
+    )
     python = str(directory / "bin" / "python")
     subprocess.run([uv, "pip", "install", "--quiet", "--python", python, *requirements], check=True)
     marker.write_text(json.dumps(requirements))
