@@ -166,17 +166,20 @@ async def seed_objects(api_base: str, customers: int) -> list[dict[str, Any]]:
             }
             customer = await post("/v1/customers", {"name": f"Client {index}", **metadata})
             cid = customer["id"]
-            await post("/v1/payment_methods/pm_card_visa/attach", {"customer": cid})
-            await post(
-                "/v1/invoiceitems", {"customer": cid, "amount": 1000 + index, "currency": "usd"}
-            )
+            card = await post("/v1/payment_methods/pm_card_visa/attach", {"customer": cid})
+            item = {"customer": cid, "amount": 1000 + index, "currency": "usd"}
+            await post("/v1/invoiceitems", item)
             invoice = await post(
-                "/v1/invoices", {"customer": cid, "auto_advance": "false", **metadata}
+                "/v1/invoices",
+                {
+                    "customer": cid,
+                    "auto_advance": "false",
+                    "pending_invoice_items_behavior": "include",
+                    **metadata,
+                },
             )
             await post(f"/v1/invoices/{invoice['id']}/finalize", {})
-            paid = await post(
-                f"/v1/invoices/{invoice['id']}/pay", {"payment_method": "pm_card_visa"}
-            )
+            paid = await post(f"/v1/invoices/{invoice['id']}/pay", {"payment_method": card["id"]})
             return [await get(client, f"/v1/customers/{cid}"), paid]
 
         found: list[dict[str, Any]] = []
@@ -266,6 +269,31 @@ async def count_rows(dsn: str, table: str, ids: list[str]) -> int:
         await connection.close()
 
 
+async def failures(dsn: str) -> dict[str, int]:
+    """dj-stripe's own record of requests it could not process: exception → count."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            "SELECT left(exception, 120) AS exception, count(*) AS n"
+            " FROM djstripe_webhookeventtrigger WHERE exception <> '' GROUP BY 1 ORDER BY 2 DESC"
+        )
+        return {row["exception"]: row["n"] for row in rows[:5]}
+    finally:
+        await connection.close()
+
+
+async def synced_objects(dsn: str) -> dict[str, int]:
+    """Rows of the objects dj-stripe re-fetched and stored (not only its event rows)."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        found = {}
+        for table in ("customer", "invoice", "charge"):
+            found[table] = int(await connection.fetchval(f"SELECT count(*) FROM djstripe_{table}"))
+        return found
+    finally:
+        await connection.close()
+
+
 async def settle(dsn: str, within: float = 120.0) -> int:
     """Wait until dj-stripe's trigger table stops growing (requests the load generator gave up
     on are still being processed); its row count."""
@@ -322,6 +350,8 @@ def side_by_side(
             "accepted": sum(step["accepted"] for step in theirs),
             "posted": len(their_ids),
             "webhook_triggers": triggers,
+            "processing_errors": asyncio.run(failures(djstripe_dsn)),
+            "objects_synced": asyncio.run(synced_objects(djstripe_dsn)),
             "events_stored": asyncio.run(count_rows(djstripe_dsn, "djstripe_event", their_ids)),
         },
         "webhook_ingest": {
