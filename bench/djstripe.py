@@ -36,8 +36,8 @@ import asyncpg
 import httpx
 
 from bench import webhook_ingest as load
-from bench.tooling import ensure_venv, stack_lock
-from billing_devstack import ManagedProcess, Stack, default_state_dir, free_port, repo_root
+from bench.tooling import ensure_venv, locked_stack
+from billing_devstack import ManagedProcess, Stack, free_port, repo_root
 
 PINS = ["dj-stripe==2.11.*", "django==5.2.*", "psycopg[binary]==3.*", "gunicorn>=23"]
 API_KEY = "sk_test_" + "bench0djstripe0side0by0side"
@@ -396,13 +396,8 @@ def run(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     args = parse_args()
-    with stack_lock(f"{repo_root()} bench.djstripe"):
-        stack = Stack(default_state_dir() / "bench")
-        stack.start()
-        try:
-            run(stack, args)
-        finally:
-            stack.stop()
+    with locked_stack("bench.djstripe") as stack:
+        run(stack, args)
 
 
 if __name__ == "__main__":

@@ -27,8 +27,8 @@ from typing import Any
 import psutil
 
 from bench import webhook_ingest as load
-from bench.tooling import ensure_venv, stack_lock
-from billing_devstack import Stack, default_state_dir, repo_root
+from bench.tooling import ensure_venv, locked_stack
+from billing_devstack import repo_root
 
 SECRET = "whsec_bench_platform"
 
@@ -142,21 +142,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     spy = ensure_venv(repo_root() / ".devstack" / "bench" / "py-spy", ["py-spy==0.4.*"]) / "py-spy"
-    with stack_lock(f"{repo_root()} bench.profile_ingest"):
-        stack = Stack(default_state_dir() / "bench", emulator=False)
-        stack.start()
+    with locked_stack("bench.profile_ingest", emulator=False) as stack:
+        process, base_url = load.start_service(stack, args.workers, SECRET)
+        out = stack.state_dir / "webhook-ingest-profile.txt"
         try:
-            process, base_url = load.start_service(stack, args.workers, SECRET)
-            out = stack.state_dir / "webhook-ingest-profile.txt"
-            try:
-                assert process.pid is not None
-                figures, cpu = asyncio.run(
-                    profile(base_url, process.pid, spy, out, args.rate, args.seconds, args.duration)
-                )
-            finally:
-                process.stop()
+            assert process.pid is not None
+            figures, cpu = asyncio.run(
+                profile(base_url, process.pid, spy, out, args.rate, args.seconds, args.duration)
+            )
         finally:
-            stack.stop()
+            process.stop()
     counts = rooms(out.read_text())
     total = sum(counts.values()) or 1
     print(json.dumps({"bench": "webhook-ingest-profile", **figures}))

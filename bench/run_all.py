@@ -14,8 +14,8 @@ from pathlib import Path
 from types import ModuleType
 
 from bench import djstripe as djstripe_bench
-from bench.tooling import stack_lock
-from billing_devstack import Stack, default_state_dir, repo_root
+from bench.tooling import locked_stack
+from billing_devstack import Stack
 
 
 def _bench_module(name: str) -> ModuleType:
@@ -72,13 +72,8 @@ def main() -> None:
         help="offered rates of the dj-stripe side by side (empty: skip it)",
     )
     args = parser.parse_args()
-    with stack_lock(f"{repo_root()} make bench"):
-        stack = Stack(default_state_dir() / "bench")
-        stack.start()
-        try:
-            run_benchmarks(stack, args)
-        finally:
-            stack.stop()
+    with locked_stack("make bench") as stack:
+        run_benchmarks(stack, args)
 
 
 def run_benchmarks(stack: Stack, args: argparse.Namespace) -> None:

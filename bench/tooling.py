@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from billing_devstack import repo_root
+from billing_devstack import Stack, default_state_dir, repo_root
 
 LOCK = Path("/tmp/billing-stack.lock")
 OWNER = Path("/tmp/billing-stack.owner")
@@ -30,6 +30,19 @@ def stack_lock(owner: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def locked_stack(owner: str, *, emulator: bool = True) -> Iterator[Stack]:
+    """The benchmarks' own stack (``.devstack/bench``), started under the stack lock and
+    stopped, with everything it started, on the way out."""
+    with stack_lock(f"{repo_root()} {owner}"):
+        stack = Stack(default_state_dir() / "bench", emulator=emulator)
+        stack.start()
+        try:
+            yield stack
+        finally:
+            stack.stop()
 
 
 def uv_binary() -> str:
