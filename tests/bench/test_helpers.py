@@ -16,13 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def step(offered: float, accepted_per_s: float, accepted: int, events: int) -> dict[str, Any]:
-    return {
-        "offered_per_s": offered,
-        "accepted_per_s": accepted_per_s,
-        "accepted": accepted,
-        "events": events,
-        "failures": {},
-    }
+    rates = {"offered_per_s": offered, "accepted_per_s": accepted_per_s}
+    return {**rates, "accepted": accepted, "events": events, "failures": {}}
 
 
 @pytest.mark.unit
