@@ -376,7 +376,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
-    parser.add_argument("--rates", default="25,50,100,200,400,800,1600,2000")
+    parser.add_argument("--rates", default="25,50,100,200,400,800,1600,2000,2500,3000")
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--customers", type=int, default=40)
     return parser.parse_args(argv)

@@ -68,7 +68,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument(
         "--djstripe-rates",
-        default="25,50,100,200,400,800,1600,2000",
+        default="25,50,100,200,400,800,1600,2000,2500,3000",
         help="offered rates of the dj-stripe side by side (empty: skip it)",
     )
     args = parser.parse_args()

@@ -58,13 +58,13 @@ def test_a_profile_sample_counts_for_its_innermost_known_frame() -> None:
     asyncpg = "execute (asyncpg/connection.py:300)"
     verify = "verify (webhook_ingest/verification.py:40)"
     lane = "webhook (webhook_ingest/fast_lane.py:100)"
-    assert room_of(f"run (uvicorn/server.py:1);{lane};{verify}").startswith("signature")
+    assert room_of(f"run (uvicorn/server.py:1);{lane};{verify}").startswith("verify signature")
     assert room_of(f"{lane};{commit};{asyncpg}").startswith("asyncpg")
     assert room_of(f"{lane};{commit}").startswith("group commit")
     assert room_of("something (elsewhere.py:1)") == "other"
     collapsed = f"{lane};{verify} 7\n{lane};{commit};{asyncpg} 3\n"
     assert rooms(collapsed) == {
-        "signature (HMAC) + event shape": 7,
+        "verify signature + parse (HMAC, orjson)": 7,
         "asyncpg (protocol, codecs)": 3,
     }
 
