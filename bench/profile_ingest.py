@@ -67,21 +67,33 @@ def rooms(collapsed: str) -> Counter[str]:
     return counts
 
 
-def process_group(process: psutil.Process, ingest: set[int], me: int) -> str:
+def tree(pid: int) -> set[int]:
+    """``pid`` and its descendants."""
     try:
-        if process.pid in ingest:
-            return "webhook-ingest workers"
-        if process.pid == me:
-            return "load generator"
-        name = process.name()
-        if name.startswith("postgres"):
-            return "postgres"
-        if "tansu" in name or "tansu" in " ".join(process.cmdline()[:2]):
+        return {pid} | {child.pid for child in psutil.Process(pid).children(recursive=True)}
+    except psutil.Error:
+        return set()
+
+
+def postgres_tree(data_dir: Path) -> set[int]:
+    """This stack's postmaster (found by its data directory) and its backends, not another
+    worktree's Postgres."""
+    for process in psutil.process_iter(["cmdline"]):
+        if str(data_dir) in " ".join(process.info["cmdline"] or ()):
+            return tree(process.pid)
+    return set()
+
+
+def process_group(process: psutil.Process, known: dict[int, str]) -> str:
+    if process.pid in known:
+        return known[process.pid]
+    try:
+        if "tansu" in " ".join([process.name(), *process.cmdline()[:2]]):
             return "broker (tansu)"
-        if name == "py-spy":
+        if process.name() == "py-spy":
             return "py-spy"
     except psutil.Error:
-        return "other"
+        return "everything else on the machine"
     return "everything else on the machine"
 
 
@@ -99,21 +111,30 @@ def cpu_snapshot() -> dict[int, tuple[psutil.Process, float]]:
 def cpu_by_group(
     before: dict[int, tuple[psutil.Process, float]],
     after: dict[int, tuple[psutil.Process, float]],
-    ingest: set[int],
+    known: dict[int, str],
 ) -> dict[str, float]:
     groups: dict[str, float] = {}
     for pid, (process, spent) in after.items():
         started = before.get(pid, (process, 0.0))[1]
-        group = process_group(process, ingest, psutil.Process().pid)
+        group = process_group(process, known)
         groups[group] = groups.get(group, 0.0) + spent - started
     ordered = sorted(groups.items(), key=lambda item: -item[1])
     return {group: round(seconds, 2) for group, seconds in ordered}
 
 
 async def profile(
-    url: str, master_pid: int, spy: Path, out: Path, rate: float, seconds: float, duration: float
+    url: str,
+    master_pid: int,
+    pg_data: Path,
+    spy: Path,
+    out: Path,
+    rate: float,
+    seconds: float,
+    duration: float,
 ) -> tuple[dict[str, Any], dict[str, float]]:
-    ingest = {p.pid for p in psutil.Process(master_pid).children(recursive=True)} | {master_pid}
+    known = {pid: "postgres (this stack)" for pid in postgres_tree(pg_data)}
+    known.update({pid: "webhook-ingest (2 workers)" for pid in tree(master_pid)})
+    known[psutil.Process().pid] = "load generator"
     bodies = load.invoice_paid_bodies(int(rate * seconds), "agency-profile")
     loader = asyncio.create_task(
         load.offer_load(f"{url}/stripe/webhooks", SECRET, bodies, rate, 64)
@@ -129,7 +150,7 @@ async def profile(
         recorder = await asyncio.create_subprocess_exec(*argv, stdout=log, stderr=log)
         if await recorder.wait() != 0:
             raise RuntimeError(f"py-spy failed: {out.with_suffix('.log').read_text()}")
-    cpu = cpu_by_group(before, cpu_snapshot(), ingest)
+    cpu = cpu_by_group(before, cpu_snapshot(), known)
     outcome = await loader
     return load.figures(rate, len(bodies), outcome), cpu
 
@@ -148,7 +169,16 @@ def main() -> None:
         try:
             assert process.pid is not None
             figures, cpu = asyncio.run(
-                profile(base_url, process.pid, spy, out, args.rate, args.seconds, args.duration)
+                profile(
+                    base_url,
+                    process.pid,
+                    stack.state_dir / "pg",
+                    spy,
+                    out,
+                    args.rate,
+                    args.seconds,
+                    args.duration,
+                )
             )
         finally:
             process.stop()
