@@ -163,7 +163,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     spy = ensure_venv(repo_root() / ".devstack" / "bench" / "py-spy", ["py-spy==0.4.*"]) / "py-spy"
-    with locked_stack("bench.profile_ingest", emulator=False) as stack:
+    # Its own state directory: events held for Stripe's figures by other benchmarks' runs
+    # (due, with no emulator here to read them from) would keep the enrichers busy.
+    with locked_stack("bench.profile_ingest", state="bench-profile", emulator=False) as stack:
         process, base_url = load.start_service(stack, args.workers, SECRET)
         out = stack.state_dir / "webhook-ingest-profile.txt"
         try:

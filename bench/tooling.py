@@ -33,11 +33,11 @@ def stack_lock(owner: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def locked_stack(owner: str, *, emulator: bool = True) -> Iterator[Stack]:
-    """The benchmarks' own stack (``.devstack/bench``), started under the stack lock and
-    stopped, with everything it started, on the way out."""
+def locked_stack(owner: str, *, state: str = "bench", emulator: bool = True) -> Iterator[Stack]:
+    """A benchmark stack (``.devstack/<state>``), started under the stack lock and stopped,
+    with everything it started, on the way out."""
     with stack_lock(f"{repo_root()} {owner}"):
-        stack = Stack(default_state_dir() / "bench", emulator=emulator)
+        stack = Stack(default_state_dir() / state, emulator=emulator)
         stack.start()
         try:
             yield stack
