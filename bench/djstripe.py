@@ -36,6 +36,7 @@ import asyncpg
 import httpx
 
 from bench import webhook_ingest as load
+from bench.ladder import Ladder, side_figures
 from bench.tooling import ensure_venv, locked_stack
 from billing_devstack import ManagedProcess, Stack, free_port, repo_root
 
@@ -207,73 +208,7 @@ def events_for(objects: list[dict[str, Any]], count: int) -> list[tuple[str, byt
     ]
 
 
-# ---- the ladder ---------------------------------------------------------------------------
-
-
-def step_figures(target: str, rate: float, events: int, outcome: load.Outcome) -> dict[str, Any]:
-    return {
-        "bench": "djstripe-side-by-side",
-        "target": target,
-        **load.figures(rate, events, outcome),
-    }
-
-
-def kept_up(step: dict[str, Any]) -> bool:
-    """Every event accepted, at (nearly) the offered rate: worth offering more."""
-    return (
-        not step["failures"]
-        and step["accepted"] == step["events"]
-        and step["accepted_per_s"] >= 0.95 * step["offered_per_s"]
-    )
-
-
-def sustained(steps: list[dict[str, Any]]) -> dict[str, Any]:
-    """The step with the highest accepted rate (the ceiling once a step falls behind)."""
-    return max(steps, key=lambda step: float(step["accepted_per_s"]))
-
-
-def side_figures(steps: list[dict[str, Any]], posted: list[str]) -> dict[str, Any]:
-    """One target's ladder in short: its ceiling, and the highest load it kept up with."""
-    best = sustained(steps)
-    kept = [step for step in steps if kept_up(step)]
-    easy = kept[-1] if kept else {"offered_per_s": 0, "p50_ms": None, "p99_ms": None}
-    return {
-        "sustained_per_s": best["accepted_per_s"],
-        "p50_ms": best["p50_ms"],
-        "p99_ms": best["p99_ms"],
-        "kept_up_with_per_s": easy["offered_per_s"],
-        "kept_up_p50_ms": easy["p50_ms"],
-        "kept_up_p99_ms": easy["p99_ms"],
-        "accepted": sum(step["accepted"] for step in steps),
-        "posted": len(posted),
-    }
-
-
-@dataclass
-class Ladder:
-    """Offered rates stepping up, the same bodies at each rate for every target."""
-
-    rates: list[float]
-    seconds: float
-    objects: list[dict[str, Any]]
-    connections: int = 64
-    bodies: dict[float, list[tuple[str, bytes]]] = field(default_factory=dict)
-
-    def climb(self, target: str, url: str, secret: str) -> tuple[list[dict[str, Any]], list[str]]:
-        """Offer each rate until one is not kept up with: (each step's figures, ids posted)."""
-        steps: list[dict[str, Any]] = []
-        posted: list[str] = []
-        for rate in self.rates:
-            if rate not in self.bodies:
-                self.bodies[rate] = events_for(self.objects, int(rate * self.seconds))
-            bodies = self.bodies[rate]
-            outcome = asyncio.run(load.offer_load(url, secret, bodies, rate, self.connections))
-            posted += [event_id for event_id, _ in bodies]
-            steps.append(step_figures(target, rate, len(bodies), outcome))
-            print(json.dumps(steps[-1]), flush=True)
-            if not kept_up(steps[-1]):
-                break
-        return steps, posted
+# ---- counting afterwards -------------------------------------------------------------
 
 
 async def count_rows(dsn: str, table: str, ids: list[str]) -> int:
@@ -338,7 +273,7 @@ def side_by_side(
     assert infra.stripe_api_base is not None, "the side by side needs the Stripe emulator"
     bin_dir = ensure_venv(repo_root() / ".devstack" / "bench" / "djstripe", PINS)
     objects = asyncio.run(seed_objects(infra.stripe_api_base, customers))
-    ladder = Ladder(rates, seconds, objects)
+    ladder = Ladder(rates, seconds, lambda count: events_for(objects, count))
     site = DjStripeSite(bin_dir, infra.database_url, infra.stripe_api_base, stack.state_dir)
     endpoint = site.prepare()
     secret = endpoint["secret"]

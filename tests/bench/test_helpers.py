@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bench import djstripe
+from bench import djstripe, ladder
 from bench.profile_ingest import room_of, rooms
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,17 +22,17 @@ def step(offered: float, accepted_per_s: float, accepted: int, events: int) -> d
 
 @pytest.mark.unit
 def test_a_step_is_kept_up_with_only_when_everything_is_accepted_at_the_offered_rate() -> None:
-    assert djstripe.kept_up(step(100, 99.0, 800, 800))
-    assert not djstripe.kept_up(step(100, 80.0, 800, 800))  # queued behind
-    assert not djstripe.kept_up(step(100, 99.0, 799, 800))  # one refused or timed out
+    assert ladder.kept_up(step(100, 99.0, 800, 800))
+    assert not ladder.kept_up(step(100, 80.0, 800, 800))  # queued behind
+    assert not ladder.kept_up(step(100, 99.0, 799, 800))  # one refused or timed out
     timed_out = {**step(100, 99.0, 800, 800), "failures": {"TimeoutError": 1}}
-    assert not djstripe.kept_up(timed_out)
+    assert not ladder.kept_up(timed_out)
 
 
 @pytest.mark.unit
 def test_the_sustained_figure_is_the_best_accepted_rate_of_the_ladder() -> None:
     steps = [step(25, 25.0, 200, 200), step(50, 41.5, 400, 400), step(100, 38.0, 700, 800)]
-    assert djstripe.sustained(steps)["accepted_per_s"] == 41.5
+    assert ladder.sustained(steps)["accepted_per_s"] == 41.5
 
 
 @pytest.mark.unit
