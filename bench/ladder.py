@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from bench import webhook_ingest as load
 
@@ -66,6 +67,8 @@ class Ladder:
 
     def climb(self, target: str, url: str, secret: str) -> tuple[list[dict[str, Any]], list[str]]:
         """Offer each rate until one is not kept up with: (each step's figures, ids posted)."""
+        if urlsplit(url).hostname not in load.LOOPBACK:
+            raise SystemExit(f"refusing to load {url}: loopback targets only")
         steps: list[dict[str, Any]] = []
         posted: list[str] = []
         for rate in self.rates:
