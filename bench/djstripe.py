@@ -43,6 +43,7 @@ from billing_devstack import ManagedProcess, Stack, free_port, repo_root
 PINS = ["dj-stripe==2.11.*", "django==5.2.*", "psycopg[binary]==3.*", "gunicorn>=23"]
 API_KEY = "sk_test_" + "bench0djstripe0side0by0side"
 DATABASE = "djstripe_bench"
+INGEST_DATABASE = "ingest_side_by_side"
 EVENT_TYPES = {
     "customer": "customer.updated",
     "invoice": "invoice.paid",
@@ -60,11 +61,17 @@ def asyncpg_dsn(database_url: str, database: str | None = None) -> str:
     return parts._replace(path=path).geturl()
 
 
-async def recreate_database(database_url: str) -> None:
+def on_database(database_url: str, database: str) -> str:
+    """The same server's URL, on another database."""
+    return urlsplit(database_url)._replace(path=f"/{database}").geturl()
+
+
+async def recreate_database(database_url: str, database: str) -> None:
+    """An empty ``database`` on the server of ``database_url``: each run starts clean."""
     connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
-        await connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        await connection.execute(f"CREATE DATABASE {DATABASE}")
+        await connection.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        await connection.execute(f"CREATE DATABASE {database}")
     finally:
         await connection.close()
 
@@ -100,7 +107,7 @@ class DjStripeSite:
 
     def prepare(self) -> dict[str, str]:
         """Fresh database, migrations, the endpoint registered: {uuid, secret, url}."""
-        asyncio.run(recreate_database(self.database_url))
+        asyncio.run(recreate_database(self.database_url, DATABASE))
         done = subprocess.run(
             [str(self.bin_dir / "python"), "-m", "bench.djstripe_site.prepare", self.base_url],
             env=self.env(),
@@ -246,7 +253,7 @@ async def synced_objects(dsn: str) -> dict[str, int]:
         await connection.close()
 
 
-async def figures_read(dsn: str, within: float = 120.0) -> int:
+async def figures_read(dsn: str, within: float = 60.0) -> int:
     """Wait (bounded) while webhook-ingest reads the charges' figures from Stripe after
     answering, so that nothing is left held for the next run; how many are still held."""
     connection = await asyncpg.connect(dsn)
@@ -299,8 +306,12 @@ def side_by_side(
         triggers = asyncio.run(settle(djstripe_dsn))
     finally:
         site.stop()
-    our_dsn = asyncpg_dsn(infra.database_url)
-    process, base_url = load.start_service(stack, workers, secret)
+    # webhook-ingest on a database of its own, made afresh: what this run leaves (events,
+    # figures still to read) never reaches the stack's database or the next run.
+    asyncio.run(recreate_database(infra.database_url, INGEST_DATABASE))
+    our_url = on_database(infra.database_url, INGEST_DATABASE)
+    our_dsn = asyncpg_dsn(our_url)
+    process, base_url = load.start_service(stack, workers, secret, our_url)
     try:
         ours, our_ids = ladder.climb("webhook-ingest", f"{base_url}/stripe/webhooks", secret)
         held = asyncio.run(figures_read(our_dsn))

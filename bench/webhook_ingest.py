@@ -71,9 +71,12 @@ def stripe_event(event_type: str, obj: dict[str, Any]) -> tuple[str, bytes]:
     return event_id, json.dumps(event).encode()
 
 
-def start_service(stack: Stack, workers: int, secret: str) -> tuple[ManagedProcess, str]:
-    """webhook-ingest with ``workers`` processes on a free port, accepting ``secret``:
-    (its process, its base URL). Stop the process when done."""
+def start_service(
+    stack: Stack, workers: int, secret: str, database_url: str | None = None
+) -> tuple[ManagedProcess, str]:
+    """webhook-ingest with ``workers`` processes on a free port, accepting ``secret`` (on
+    ``database_url`` if given, else the stack's database): (its process, its base URL).
+    Stop the process when done."""
     port = free_port()
     env = stack.service_env(
         {
@@ -83,6 +86,8 @@ def start_service(stack: Stack, workers: int, secret: str) -> tuple[ManagedProce
             "LOG_LEVEL": "WARNING",
         }
     )
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
     state_dir = stack.state_dir / "bench-webhook-ingest"
     process = devstack_services.start_service("webhook-ingest", env, state_dir)
     return process, f"http://127.0.0.1:{port}"
