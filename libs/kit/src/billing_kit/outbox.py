@@ -50,6 +50,7 @@ from billing_kit.dead_letters import (
 )
 from billing_kit.kafka import broker_unreachable, ensure_topics
 from billing_kit.logging import causation_id, correlation_id
+from billing_kit.settings import SINGLE_BROKER, KafkaDurability
 
 log = structlog.get_logger(__name__)
 _PARTITIONER = DefaultPartitioner()
@@ -127,14 +128,15 @@ def _record(row: Row[Any]) -> dict[str, Any]:
     }
 
 
-def new_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
-    # acks=all without the idempotent producer: the embedded broker lacks InitProducerId,
-    # and the consumers' inbox already absorbs the duplicates a retry could make.
+def new_producer(
+    bootstrap_servers: str, client_id: str, durability: KafkaDurability
+) -> AIOKafkaProducer:
+    # Without the idempotent producer (a broker lacking InitProducerId) the consumers' inbox
+    # still absorbs the duplicates a retry could make.
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers,
         client_id=client_id,
-        acks="all",
-        enable_idempotence=False,
+        **durability.producer_options(),
         linger_ms=2,
         request_timeout_ms=10_000,
         max_batch_size=256 * 1024,
@@ -157,8 +159,10 @@ class OutboxRelay:
         batch_size: int = 500,
         idle_poll_seconds: float = 0.5,
         max_message_bytes: int = 1024 * 1024,
+        durability: KafkaDurability = SINGLE_BROKER,
     ) -> None:
         self.engine = engine
+        self.durability = durability
         self.outbox = outbox
         self.table = outbox.table
         self.dead_letters = dead_letters
@@ -269,7 +273,7 @@ class OutboxRelay:
             if not await producer.client.force_metadata_update():
                 raise  # the broker is away, not the topic: try again later
         try:
-            await ensure_topics(self.bootstrap_servers, [topic])
+            await ensure_topics(self.bootstrap_servers, [topic], durability=self.durability)
             return sorted(await producer.partitions_for(topic))
         except Exception as exc:
             if broker_unreachable(exc) and not isinstance(exc, UnknownTopicOrPartitionError):
@@ -336,7 +340,7 @@ class OutboxRelay:
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
-            producer = new_producer(self.bootstrap_servers, f"{self.name}-outbox")
+            producer = new_producer(self.bootstrap_servers, f"{self.name}-outbox", self.durability)
             try:
                 await producer.start()
             except BaseException:

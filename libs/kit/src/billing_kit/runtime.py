@@ -45,7 +45,8 @@ class Runtime:
             self.settings.database_url, pool_size=self.settings.db_pool_size
         )
         self.sessions = session_factory(self.engine)
-        self.broker = new_broker(self.settings.kafka_bootstrap_servers, name)
+        durability = self.settings.kafka_durability
+        self.broker = new_broker(self.settings.kafka_bootstrap_servers, name, durability)
         self.outbox = Outbox(self.tables.outbox)
         self.relay = OutboxRelay(
             self.engine,
@@ -53,6 +54,7 @@ class Runtime:
             self.settings.kafka_bootstrap_servers,
             dead_letters=self.tables.dead_letters,
             name=name,
+            durability=durability,
             batch_size=self.settings.outbox_batch_size,
             idle_poll_seconds=self.settings.outbox_idle_poll_seconds,
             max_message_bytes=self.settings.outbox_max_message_bytes,
@@ -127,7 +129,11 @@ class Runtime:
 
     async def _create_topics(self) -> None:
         try:
-            await ensure_topics(self.settings.kafka_bootstrap_servers, self.topic_names())
+            await ensure_topics(
+                self.settings.kafka_bootstrap_servers,
+                self.topic_names(),
+                durability=self.settings.kafka_durability,
+            )
         except Exception as exc:
             if broker_unreachable(exc):
                 raise

