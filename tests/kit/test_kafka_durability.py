@@ -57,12 +57,15 @@ async def test_the_relay_producer_is_idempotent_only_when_asked() -> None:
     await plain.stop()
 
 
-def test_the_embedded_stack_runs_services_on_one_broker_without_idempotence() -> None:
+def test_the_embedded_stack_runs_services_on_one_broker_without_idempotence(
+    no_kafka_env: pytest.MonkeyPatch,
+) -> None:
     env = service_env(
         database_url="postgresql+asyncpg://postgres@127.0.0.1:1/billing",
         kafka_bootstrap="127.0.0.1:2",
         stripe_api_base="http://127.0.0.1:3",
         base={},
     )
-    settings = ServiceSettings(**{k: v for k, v in env.items() if k in VARIABLES})
-    assert settings.kafka_durability == SINGLE_BROKER
+    for variable in VARIABLES:
+        no_kafka_env.setenv(variable, env[variable])
+    assert ServiceSettings().kafka_durability == SINGLE_BROKER
