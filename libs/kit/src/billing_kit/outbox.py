@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -50,6 +51,13 @@ from billing_kit.dead_letters import (
 )
 from billing_kit.kafka import broker_unreachable, ensure_topics
 from billing_kit.logging import causation_id, correlation_id
+from billing_kit.metrics import (
+    OUTBOX_BACKLOG,
+    OUTBOX_OLDEST_AGE,
+    OUTBOX_PUBLISHED,
+    OUTBOX_RELAY_LAG,
+)
+from billing_kit.outbox_ops import Backlog, outbox_backlog
 from billing_kit.settings import SINGLE_BROKER, KafkaDurability
 
 log = structlog.get_logger(__name__)
@@ -223,6 +231,7 @@ class OutboxRelay:
             await conn.execute(
                 delete(self.table).where(self.table.c.id.in_([row.id for row in rows]))
             )
+        self._count_published(rows, refused)
         for row, exc in refused:
             OUTBOX_DEAD_LETTERS.labels(self.name, row.topic).inc()
             log.error(
@@ -234,6 +243,27 @@ class OutboxRelay:
             )
         self.published_total += len(rows) - len(refused)
         return len(rows)
+
+    def _count_published(
+        self, rows: Sequence[Row[Any]], refused: list[tuple[Row[Any], Exception]]
+    ) -> None:
+        refused_ids = {row.id for row, _ in refused}
+        now = datetime.now(UTC)
+        lag = OUTBOX_RELAY_LAG.labels(self.name)
+        by_topic: Counter[str] = Counter()
+        for row in rows:
+            if row.id not in refused_ids:
+                by_topic[row.topic] += 1
+                lag.observe(max((now - row.created_at).total_seconds(), 0.0))
+        for topic, published in by_topic.items():
+            OUTBOX_PUBLISHED.labels(self.name, topic).inc(published)
+
+    async def backlog(self) -> Backlog:
+        """Events waiting in the outbox, also reported as metrics."""
+        waiting = await outbox_backlog(self.engine, self.table)
+        OUTBOX_BACKLOG.labels(self.name).set(waiting.events)
+        OUTBOX_OLDEST_AGE.labels(self.name).set(waiting.oldest_age_seconds)
+        return waiting
 
     async def _publish(self, rows: Sequence[Row[Any]]) -> list[tuple[Row[Any], Exception]]:
         """One record batch per partition instead of one send per row: the per-record cost

@@ -100,15 +100,18 @@ class Runtime:
     async def running(self) -> AsyncIterator[None]:
         """Serve at once; connect consumers and the outbox relay in the background as soon as
         the broker answers (outbox rows wait meanwhile); stop them all on exit."""
-        connecting = asyncio.create_task(
-            self._connect_then_relay(), name=f"{self.settings.service_name}-broker"
-        )
+        name = self.settings.service_name
+        background = [
+            asyncio.create_task(self._connect_then_relay(), name=f"{name}-broker"),
+            asyncio.create_task(self._measure_backlog(), name=f"{name}-outbox-backlog"),
+        ]
         try:
             yield
         finally:
-            connecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await connecting
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await self.relay.stop()
             await self.broker.stop()
             for close in reversed(self._closers):
@@ -126,6 +129,15 @@ class Runtime:
         self.broker_problem = None
         log.info("broker connected", service=self.settings.service_name)
         await self.relay.run()
+
+    async def _measure_backlog(self) -> None:
+        """Keeps the outbox backlog metrics current, the database permitting."""
+        while True:
+            try:
+                await self.relay.backlog()
+            except Exception as exc:
+                log.debug("outbox backlog not measured", error=repr(exc))
+            await asyncio.sleep(self.settings.outbox_backlog_sample_seconds)
 
     async def _create_topics(self) -> None:
         try:

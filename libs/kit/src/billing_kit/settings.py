@@ -114,6 +114,8 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = 10
     outbox_batch_size: int = 500
     outbox_idle_poll_seconds: float = 0.5
+    outbox_backlog_sample_seconds: float = 10.0
+    """How often the outbox backlog metrics are measured."""
     outbox_max_message_bytes: int = 1024 * 1024
     """Largest event the relay publishes (Kafka's default ``message.max.bytes``); a larger
     one goes to ``outbox_dead_letters``."""

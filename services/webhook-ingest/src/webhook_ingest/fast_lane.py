@@ -23,10 +23,12 @@ from billing_kit.errors import (
     BillingError,
     ErrorBody,
     ErrorDetail,
+    InvalidSignatureError,
     PayloadTooLargeError,
     UnavailableError,
 )
 from billing_kit.logging import CORRELATION_HEADER
+from billing_kit.metrics import WEBHOOK_VERIFICATION_FAILURES
 from billing_kit.observability import HTTP_LATENCY, HTTP_REQUESTS
 from webhook_ingest.api import ANSWERS, WEBHOOK_PATHS, Receiver
 from webhook_ingest.service import Endpoint, ingest
@@ -67,6 +69,10 @@ class IngestApp:
         }
         self._latency = {
             endpoint: HTTP_LATENCY.labels(service, path) for path, endpoint in _PATHS.items()
+        }
+        self._unverified = {
+            endpoint: WEBHOOK_VERIFICATION_FAILURES.labels(service, endpoint)
+            for endpoint in _PATHS.values()
         }
 
     @property
@@ -121,6 +127,8 @@ class IngestApp:
         except _DisconnectedError:
             return
         except BillingError as error:
+            if isinstance(error, InvalidSignatureError):
+                self._unverified[endpoint].inc()
             status, answer = error.status_code, error_body(error)
             answer_length = str(len(answer)).encode()
         except Exception:
