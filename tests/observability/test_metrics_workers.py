@@ -91,7 +91,5 @@ def test_metrics_add_up_the_samples_of_every_worker(two_workers: tuple[str, Path
             service="webhook_ingest",
             endpoint="platform",
         )
-        refused = _samples(
-            scraped, "http_requests_total", route="/stripe/webhooks", status="400"
-        )
+        refused = _samples(scraped, "http_requests_total", route="/stripe/webhooks", status="400")
         assert (failures, refused) == (REQUESTS, REQUESTS)
