@@ -20,6 +20,7 @@ from uvicorn.importer import import_from_string
 
 from billing_kit.metrics import MULTIPROCESS_DIR
 from billing_kit.migrations import check, revision, upgrade
+from billing_kit.ops_cli import operator_commands
 from billing_kit.settings import MissingProductionSecretsError, ServiceSettings
 
 Command = Callable[[list[str]], None]
@@ -151,6 +152,8 @@ def command_line(service: ServiceDefinition) -> typer.Typer:
         json.dump(openapi_document(service), sys.stdout, indent=2, sort_keys=True)
         sys.stdout.write("\n")
 
+    for group in operator_commands(service.settings_type):
+        app.add_typer(group)
     for name, own_command in service.commands.items():
         _add_own_command(app, name, own_command)
     return app
