@@ -64,7 +64,7 @@ async def test_outbox_dead_letters_are_listed_and_redriven_into_the_outbox(infra
         async with runtime.engine.connect() as conn:
             [row] = (await conn.execute(select(runtime.tables.outbox))).all()
         assert row.event_id == oversized.event_id
-        assert row.body == oversized.model_dump_json()
+        assert json.loads(row.body)["payload"] == oversized.model_dump(mode="json")["payload"]
         again = await catalog_command(infra, url, "outbox", "redrive", str(listed["id"]))
         assert again == [{"redriven": []}]  # nothing left to move: nothing written twice
     finally:

@@ -29,6 +29,7 @@ from billing_contracts import Event, Topic
 from billing_kit.db import unit_of_work
 from billing_kit.logging import bind_causation_id, bind_correlation_id
 from billing_kit.metrics import EVENTS_CONSUMED
+from billing_kit.tracing import TRACER
 
 log = structlog.get_logger(__name__)
 
@@ -112,12 +113,23 @@ class Inbox:
         except ValidationError as exc:
             await self._dead_letter(topic, consumer, body, message, exc, attempts=1)
             return False
+        bind_correlation_id(evt.correlation_id or evt.event_id.hex)
+        bind_causation_id(str(evt.event_id))
+        with TRACER.start_as_current_span(
+            f"apply {topic.name}",
+            attributes={"messaging.consumer.group.name": consumer, "event.id": str(evt.event_id)},
+        ) as span:
+            applied = await self._deliver(topic, consumer, handler, evt, body, message)
+            span.set_attribute("event.applied", applied)
+            return applied
+
+    async def _deliver(
+        self, topic: Topic, consumer: str, handler: Handler, evt: Event, body: bytes, message: Any
+    ) -> bool:
         outcomes = self._outcomes.get((topic.name, consumer))
         if outcomes is None:
             outcomes = _Outcomes(self.service, topic.name, consumer)
             self._outcomes[topic.name, consumer] = outcomes
-        bind_correlation_id(evt.correlation_id or evt.event_id.hex)
-        bind_causation_id(str(evt.event_id))
         try:
             for attempt in range(1, self.max_attempts + 1):
                 try:

@@ -10,6 +10,7 @@ import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 
 from billing_kit.settings import SINGLE_BROKER, KafkaDurability
 
@@ -30,6 +31,7 @@ def new_broker(
         bootstrap_servers,
         client_id=client_id,
         **durability.producer_options(),
+        middlewares=[KafkaTelemetryMiddleware()],  # consumers continue the message's trace
         logger=None,
         graceful_timeout=10.0,
     )

@@ -59,6 +59,7 @@ from billing_kit.metrics import (
 )
 from billing_kit.outbox_ops import Backlog, outbox_backlog
 from billing_kit.settings import SINGLE_BROKER, KafkaDurability
+from billing_kit.tracing import trace_headers
 
 log = structlog.get_logger(__name__)
 _PARTITIONER = DefaultPartitioner()
@@ -117,6 +118,7 @@ class Outbox:
             "event_type": stamped.type,
             "correlation_id": stamped.correlation_id,
             "content-type": "application/json",
+            **trace_headers(),  # the writer's trace goes on with the event
         }
         return {
             "event_id": stamped.event_id,

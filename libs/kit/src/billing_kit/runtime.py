@@ -13,6 +13,7 @@ import stamina
 import stripe
 import structlog
 from fastapi import APIRouter, FastAPI
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
 from billing_contracts import Topic
 from billing_kit.db import create_engine, session_factory
@@ -26,6 +27,7 @@ from billing_kit.outbox import Outbox, OutboxRelay
 from billing_kit.settings import ServiceSettings
 from billing_kit.stripe_client import stripe_client
 from billing_kit.tables import KitTables
+from billing_kit.tracing import UNTRACED_PATHS, configure_tracing
 
 log = structlog.get_logger(__name__)
 
@@ -184,6 +186,7 @@ def build_app(runtime: Runtime, routers: Sequence[APIRouter], *, title: str) -> 
     settings = runtime.settings
     settings.require_production_secrets()
     configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings.service_name)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -205,6 +208,7 @@ def build_app(runtime: Runtime, routers: Sequence[APIRouter], *, title: str) -> 
     app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(MetricsMiddleware, service=settings.service_name)
     app.add_middleware(CorrelationIdMiddleware)
+    app.add_middleware(OpenTelemetryMiddleware, excluded_urls=UNTRACED_PATHS)
     app.include_router(operations_router)
     for router in routers:
         app.include_router(router)
