@@ -43,7 +43,7 @@ def test_the_committed_asyncapi_document_is_current() -> None:
 def test_every_topic_and_event_is_in_the_document() -> None:
     document = build_document()
     addresses = {channel["address"] for channel in document["channels"].values()}
-    assert addresses == {topic.name for topic in ALL_TOPICS}
+    assert addresses == {name for topic in ALL_TOPICS for name in (topic.name, topic.dlq)}
     names = {message["name"] for message in document["components"]["messages"].values()}
     assert "product.created" in names
     assert "agency.suspended" in names

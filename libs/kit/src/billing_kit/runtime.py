@@ -40,6 +40,8 @@ class Runtime:
     tables: KitTables
     publishes: Sequence[Topic] = ()
     consumes: list[Topic] = field(default_factory=list)
+    subscriptions: list[tuple[str, Topic]] = field(default_factory=list)
+    """``(consumer, topic)`` of each subscriber (consumer group ``<service>.<consumer>``)."""
 
     def __post_init__(self) -> None:
         name = self.settings.service_name
@@ -81,6 +83,7 @@ class Runtime:
 
     def subscribe(self, topic: Topic, consumer: str, handler: Handler) -> None:
         self.consumes.append(topic)
+        self.subscriptions.append((consumer, topic))
         self.inbox.subscribe(topic, consumer, handler)
 
     @property

@@ -1,0 +1,55 @@
+"""The AsyncAPI document's senders and receivers are what the services really run: each
+service's runtime, built in development mode (no connection needed), against the map."""
+
+from __future__ import annotations
+
+import pytest
+from uvicorn.importer import import_from_string
+
+from billing_contracts import ALL_TOPICS
+from billing_contracts.asyncapi import build_document
+from billing_contracts.routing import PUBLICATIONS, SUBSCRIPTIONS
+from billing_kit.runtime import Runtime
+
+pytestmark = pytest.mark.unit
+
+SERVICES = {
+    "catalog": "catalog.settings:CatalogSettings",
+    "subscriptions": "subscriptions.settings:SubscriptionsSettings",
+    "invoicing": "invoicing.settings:InvoicingSettings",
+    "webhook_ingest": "webhook_ingest.settings:WebhookIngestSettings",
+    "revenue": "revenue.settings:RevenueSettings",
+}
+
+
+def runtime_of(package: str) -> Runtime:
+    settings = import_from_string(SERVICES[package])(billing_env="development")
+    app = import_from_string(f"{package}.app:create_app")(settings)
+    runtime: Runtime = app.state.runtime
+    return runtime
+
+
+@pytest.mark.parametrize("package", sorted(SERVICES))
+def test_the_map_states_what_each_service_publishes_and_consumes(package: str) -> None:
+    runtime = runtime_of(package)
+    service = runtime.settings.service_name
+    declared = {(s.consumer, s.topic.name) for s in SUBSCRIPTIONS if s.service == service}
+    assert declared == {(consumer, topic.name) for consumer, topic in runtime.subscriptions}
+    published = {topic.name for topic in PUBLICATIONS.get(service, ())}
+    assert published == {topic.name for topic in runtime.publishes}
+
+
+def test_the_document_lists_receivers_servers_and_dead_letter_topics() -> None:
+    document = build_document()
+    receives = {
+        (operation["bindings"]["kafka"]["groupId"]["enum"][0], operation["channel"]["$ref"])
+        for operation in document["operations"].values()
+        if operation["action"] == "receive"
+    }
+    expected = {(s.group, "#/channels/" + s.topic.name.replace(".", "_")) for s in SUBSCRIPTIONS}
+    assert receives == expected
+    assert ("catalog.accounts", "#/channels/billing_accounts_v1") in receives
+    addresses = {channel["address"] for channel in document["channels"].values()}
+    assert {topic.dlq for topic in ALL_TOPICS} <= addresses
+    assert set(document["servers"]) == {"embedded", "production"}
+    assert all(server["protocol"] == "kafka" for server in document["servers"].values())
