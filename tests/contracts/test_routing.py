@@ -3,6 +3,8 @@ service's runtime, built in development mode (no connection needed), against the
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from uvicorn.importer import import_from_string
 
@@ -10,26 +12,33 @@ from billing_contracts import ALL_TOPICS
 from billing_contracts.asyncapi import build_document
 from billing_contracts.routing import PUBLICATIONS, SUBSCRIPTIONS
 from billing_kit.runtime import Runtime
+from billing_kit.settings import ServiceSettings
 
 pytestmark = pytest.mark.unit
 
-SERVICES = {
-    "catalog": "catalog.settings:CatalogSettings",
-    "subscriptions": "subscriptions.settings:SubscriptionsSettings",
-    "invoicing": "invoicing.settings:InvoicingSettings",
-    "webhook_ingest": "webhook_ingest.settings:WebhookIngestSettings",
-    "revenue": "revenue.settings:RevenueSettings",
-}
+PACKAGES = ("catalog", "subscriptions", "invoicing", "webhook_ingest", "revenue")
+
+
+def settings_type(package: str) -> type[ServiceSettings]:
+    module = importlib.import_module(f"{package}.settings")
+    [found] = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, ServiceSettings)
+        and value.__module__ == module.__name__
+    ]
+    return found
 
 
 def runtime_of(package: str) -> Runtime:
-    settings = import_from_string(SERVICES[package])(billing_env="development")
+    settings = settings_type(package)(billing_env="development")
     app = import_from_string(f"{package}.app:create_app")(settings)
     runtime: Runtime = app.state.runtime
     return runtime
 
 
-@pytest.mark.parametrize("package", sorted(SERVICES))
+@pytest.mark.parametrize("package", PACKAGES)
 def test_the_map_states_what_each_service_publishes_and_consumes(package: str) -> None:
     runtime = runtime_of(package)
     service = runtime.settings.service_name

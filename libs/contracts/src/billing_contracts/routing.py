@@ -6,14 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from billing_contracts.billing_accounts import ACCOUNTS
-from billing_contracts.billing_balances import STRIPE_BALANCES
-from billing_contracts.billing_customers import STRIPE_CUSTOMERS
-from billing_contracts.billing_invoices import STRIPE_INVOICES
-from billing_contracts.billing_payments import STRIPE_PAYMENTS
-from billing_contracts.billing_products import STRIPE_PRODUCTS
-from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS
 from billing_contracts.catalog_agencies import AGENCIES
 from billing_contracts.catalog_products import PRODUCTS
+from billing_contracts.registry import ALL_TOPICS
 from billing_contracts.topics import Topic
 
 
@@ -30,17 +25,18 @@ class Subscription:
         return f"{self.service}.{self.consumer}"
 
 
+PUBLISHERS = {
+    "catalog": "catalog",
+    "billing": "webhook_ingest",
+    "subscriptions": "subscriptions",
+    "invoicing": "invoicing",
+    "revenue": "revenue",
+}
+"""The service whose outbox publishes a topic, by the topic's domain (``<domain>.<entity>.vN``)."""
+
 PUBLICATIONS: dict[str, tuple[Topic, ...]] = {
-    "catalog": (PRODUCTS, AGENCIES),
-    "webhook_ingest": (
-        ACCOUNTS,
-        STRIPE_PRODUCTS,
-        STRIPE_CUSTOMERS,
-        STRIPE_SUBSCRIPTIONS,
-        STRIPE_INVOICES,
-        STRIPE_PAYMENTS,
-        STRIPE_BALANCES,
-    ),
+    service: tuple(t for t in ALL_TOPICS if PUBLISHERS[t.name.split(".", 1)[0]] == service)
+    for service in dict.fromkeys(PUBLISHERS.values())
 }
 """The topics each service's outbox publishes."""
 
