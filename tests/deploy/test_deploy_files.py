@@ -231,3 +231,11 @@ def test_the_runtime_image_runs_as_a_user_without_an_installer() -> None:
     assert "uv " not in runtime
     assert "pip uninstall" in stages["slim"]
     assert "tools" not in runtime
+
+
+def test_the_cluster_config_asks_for_durable_topics_and_idempotent_producers() -> None:
+    [config] = cluster_documents("config.yaml")
+    data = config["data"]
+    assert int(data["KAFKA_REPLICATION_FACTOR"]) >= 3
+    assert 2 <= int(data["KAFKA_MIN_INSYNC_REPLICAS"]) < int(data["KAFKA_REPLICATION_FACTOR"])
+    assert data["KAFKA_IDEMPOTENT_PRODUCER"] == "true"
