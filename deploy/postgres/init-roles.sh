@@ -8,4 +8,4 @@ psql --set ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
   --set invoicing_password="$INVOICING_DB_PASSWORD" \
   --set webhook_ingest_password="$WEBHOOK_INGEST_DB_PASSWORD" \
   --set revenue_password="$REVENUE_DB_PASSWORD" \
-  --file /billing/roles.sql
+  --file "${ROLES_SQL:-/billing/roles.sql}"

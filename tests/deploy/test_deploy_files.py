@@ -92,7 +92,7 @@ def test_each_service_reaches_postgres_as_its_own_role() -> None:
     init = REPO / mounts["/docker-entrypoint-initdb.d/10-roles.sh"]
     script = init.read_text()
     assert (REPO / mounts["/billing/roles.sql"]).samefile(REPO / "deploy/postgres/roles.sql")
-    assert "--file /billing/roles.sql" in script
+    assert "/billing/roles.sql" in script
     for name in SERVICES:
         role = name.replace("-", "_")
         variable = f"{role.upper()}_DB_PASSWORD"
