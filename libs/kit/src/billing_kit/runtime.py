@@ -62,10 +62,20 @@ class Runtime:
         )
         self._stripe: stripe.StripeClient | None = None
         self._closers: list[Callable[[], Awaitable[None]]] = []
+        self._starters: list[Callable[[], Awaitable[None]]] = []
+        self._own_topics: list[str] = []
 
     def on_shutdown(self, close: Callable[[], Awaitable[None]]) -> None:
         """Close a resource of the service's own (a pool, a client) when the service stops."""
         self._closers.append(close)
+
+    def on_startup(self, start: Callable[[], Awaitable[None]]) -> None:
+        """Run ``start`` once the broker and its subscribers are up, before serving."""
+        self._starters.append(start)
+
+    def create_topic(self, name: str) -> None:
+        """Create ``name`` at start-up too (a topic outside the event contracts)."""
+        self._own_topics.append(name)
 
     def subscribe(self, topic: Topic, consumer: str, handler: Handler) -> None:
         self.consumes.append(topic)
@@ -85,12 +95,15 @@ class Runtime:
         for topic in (*self.publishes, *self.consumes):
             yield topic.name
             yield topic.dlq
+        yield from self._own_topics
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Start broker subscribers and the outbox relay; stop them on exit."""
         await ensure_topics(self.settings.kafka_bootstrap_servers, self.topic_names())
         await self.broker.start()
+        for start in self._starters:
+            await start()
         relay_task = asyncio.create_task(
             self.relay.run(), name=f"{self.settings.service_name}-relay"
         )

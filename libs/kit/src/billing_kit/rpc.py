@@ -1,0 +1,127 @@
+"""Request/reply over Kafka, FastStream's way: a request carries ``reply_to`` and
+``correlation_id`` headers; the responder's handler returns its answer, which FastStream
+publishes to ``reply_to`` with the same ``correlation_id``.
+
+Every replica of a requester reads its whole reply topic without a consumer group, so a reply
+reaches the replica that asked whichever partition it lands on; each replica keeps only the
+replies it is waiting for. Nothing is stored: a request whose reply does not come in time is
+refused as unavailable and may simply be asked again, so responders must be idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from aiokafka.errors import KafkaError
+from faststream import AckPolicy
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import BaseModel
+
+from billing_contracts.topics import RequestChannel
+from billing_kit.errors import UnavailableError
+from billing_kit.runtime import Runtime
+
+R = TypeVar("R", bound=BaseModel)
+Q = TypeVar("Q", bound=BaseModel)
+
+LISTEN_TIMEOUT_SECONDS = 30.0
+
+
+class KafkaRequester:
+    """Sends requests and waits for their replies on ``reply_topic``."""
+
+    def __init__(self, runtime: Runtime, reply_topic: str) -> None:
+        self.broker = runtime.broker
+        self.reply_topic = reply_topic
+        self._waiting: dict[str, asyncio.Future[bytes]] = {}
+
+        async def on_reply(message: KafkaMessage) -> None:
+            future = self._waiting.get(message.correlation_id)
+            if future is not None and not future.done():
+                future.set_result(message.body)
+
+        on_reply.__name__ = f"replies_{reply_topic.replace('.', '_').replace('-', '_')}"
+        self._subscriber = self.broker.subscriber(
+            reply_topic,
+            group_id=None,
+            auto_offset_reset="latest",
+            ack_policy=AckPolicy.ACK_FIRST,
+            no_reply=True,
+            title=f"replies:{reply_topic}",
+        )
+        self._subscriber(on_reply)
+        runtime.create_topic(reply_topic)
+        runtime.on_startup(self._listening)
+
+    async def _listening(self) -> None:
+        """Return once the reply consumer holds every partition at its end: a reply written
+        after this point cannot be missed (``latest`` is otherwise resolved lazily)."""
+        consumer = self._subscriber.consumer
+        assert consumer is not None, "the broker starts its subscribers first"
+        async with asyncio.timeout(LISTEN_TIMEOUT_SECONDS):
+            # A consumer without a group takes every partition once metadata arrives, and
+            # tells no listener about it: look until it has them.
+            while not consumer.assignment():  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            for partition in consumer.assignment():
+                await consumer.position(partition)
+
+    async def request(
+        self,
+        topic: str,
+        *,
+        key: str,
+        body: BaseModel,
+        reply: type[R],
+        timeout: float = 10.0,  # noqa: ASYNC109 -- the budget of one round trip, not a cancel
+    ) -> R:
+        """Publish ``body`` to ``topic`` and return the reply; ``UnavailableError`` when the
+        broker refuses the request or no reply comes within ``timeout`` seconds."""
+        correlation_id = uuid.uuid4().hex
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._waiting[correlation_id] = future
+        try:
+            await self.broker.publish(
+                body,
+                topic=topic,
+                key=key.encode(),
+                reply_to=self.reply_topic,
+                correlation_id=correlation_id,
+            )
+            raw = await asyncio.wait_for(future, timeout)
+        except KafkaError as exc:
+            raise UnavailableError(f"The broker refused a request to {topic}.") from exc
+        except TimeoutError as exc:
+            raise UnavailableError(
+                f"No reply to a request on {topic} within {timeout:g} s; try again shortly."
+            ) from exc
+        finally:
+            self._waiting.pop(correlation_id, None)
+        return reply.model_validate_json(raw)
+
+
+def serve_requests(
+    runtime: Runtime, channel: RequestChannel, consumer: str, answer: Callable[[Q], Awaitable[R]]
+) -> None:
+    """Answer ``channel``'s requests as consumer group ``<service>.<consumer>``: ``answer``'s
+    result goes to the request's ``reply_to``. An answer that raises sends no reply (the
+    requester times out and may ask again)."""
+    request_type: type[BaseModel] = channel.request
+
+    async def on_request(message: KafkaMessage) -> BaseModel:
+        return await answer(request_type.model_validate_json(message.body))  # type: ignore[arg-type]
+
+    on_request.__name__ = f"{consumer}_{channel.name.replace('.', '_').replace('-', '_')}"
+    runtime.create_topic(channel.name)
+    runtime.broker.subscriber(
+        channel.name,
+        group_id=f"{runtime.inbox.service}.{consumer}",
+        auto_offset_reset="latest",
+        ack_policy=AckPolicy.ACK_FIRST,
+        session_timeout_ms=runtime.settings.consumer_session_timeout_ms,
+        heartbeat_interval_ms=runtime.settings.consumer_heartbeat_interval_ms,
+        title=f"{consumer}:{channel.name}",
+    )(on_request)
