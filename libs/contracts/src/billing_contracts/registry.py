@@ -12,6 +12,9 @@ from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS
 from billing_contracts.catalog_agencies import AGENCIES
 from billing_contracts.catalog_products import PRODUCTS
 from billing_contracts.customer_requests import CUSTOMER_REQUESTS
+from billing_contracts.subscriptions_customers import CUSTOMERS
+from billing_contracts.subscriptions_subscriptions import SUBSCRIPTIONS
+from billing_contracts.subscriptions_workspaces import WORKSPACES
 from billing_contracts.topics import RequestChannel, Topic
 
 ALL_TOPICS: tuple[Topic, ...] = (
@@ -24,6 +27,9 @@ ALL_TOPICS: tuple[Topic, ...] = (
     STRIPE_INVOICES,
     STRIPE_PAYMENTS,
     STRIPE_BALANCES,
+    WORKSPACES,
+    CUSTOMERS,
+    SUBSCRIPTIONS,
 )
 
 REQUEST_CHANNELS: tuple[RequestChannel, ...] = (CUSTOMER_REQUESTS,)
