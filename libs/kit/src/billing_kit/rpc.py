@@ -119,7 +119,10 @@ def serve_requests(
     runtime.broker.subscriber(
         channel.name,
         group_id=f"{runtime.inbox.service}.{consumer}",
-        auto_offset_reset="latest",
+        # A new group starts from the beginning so requests sent while it first joins are
+        # answered; answering an old one again is harmless (responders are idempotent and
+        # a requester ignores replies it is not waiting for).
+        auto_offset_reset="earliest",
         ack_policy=AckPolicy.ACK_FIRST,
         session_timeout_ms=runtime.settings.consumer_session_timeout_ms,
         heartbeat_interval_ms=runtime.settings.consumer_heartbeat_interval_ms,
