@@ -1,6 +1,7 @@
 """Request/reply over Kafka, FastStream's way: a request carries ``reply_to`` and
-``correlation_id`` headers; the responder's handler returns its answer, which FastStream
-publishes to ``reply_to`` with the same ``correlation_id``.
+``correlation_id`` headers; the responder publishes its answer to ``reply_to`` with the same
+``correlation_id`` (explicitly rather than by returning it, so a failed reply publish is an
+error of the handler, not something the framework's silenced logger swallows).
 
 Every replica of a requester reads its whole reply topic without a consumer group, so a reply
 reaches the replica that asked whichever partition it lands on; each replica keeps only the
@@ -15,6 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import structlog
 from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
@@ -24,6 +26,7 @@ from billing_contracts.topics import RequestChannel
 from billing_kit.errors import UnavailableError
 from billing_kit.runtime import Runtime
 
+log = structlog.get_logger(__name__)
 R = TypeVar("R", bound=BaseModel)
 Q = TypeVar("Q", bound=BaseModel)
 
@@ -107,12 +110,25 @@ def serve_requests(
     runtime: Runtime, channel: RequestChannel, consumer: str, answer: Callable[[Q], Awaitable[R]]
 ) -> None:
     """Answer ``channel``'s requests as consumer group ``<service>.<consumer>``: ``answer``'s
-    result goes to the request's ``reply_to``. An answer that raises sends no reply (the
-    requester times out and may ask again)."""
+    result goes to the request's ``reply_to``, keyed like the request. An answer that raises
+    sends no reply (the requester times out and may ask again)."""
     request_type: type[BaseModel] = channel.request
 
-    async def on_request(message: KafkaMessage) -> BaseModel:
-        return await answer(request_type.model_validate_json(message.body))  # type: ignore[arg-type]
+    async def on_request(message: KafkaMessage) -> None:
+        if not message.reply_to:
+            log.warning("request without reply_to ignored", topic=channel.name)
+            return
+        try:
+            reply = await answer(request_type.model_validate_json(message.body))  # type: ignore[arg-type]
+        except Exception:
+            log.exception("request not answered", topic=channel.name)
+            raise
+        await runtime.broker.publish(
+            reply,
+            topic=message.reply_to,
+            key=getattr(message.raw_message, "key", None),
+            correlation_id=message.correlation_id,
+        )
 
     on_request.__name__ = f"{consumer}_{channel.name.replace('.', '_').replace('-', '_')}"
     runtime.create_topic(channel.name)
@@ -126,5 +142,6 @@ def serve_requests(
         ack_policy=AckPolicy.ACK_FIRST,
         session_timeout_ms=runtime.settings.consumer_session_timeout_ms,
         heartbeat_interval_ms=runtime.settings.consumer_heartbeat_interval_ms,
+        no_reply=True,
         title=f"{consumer}:{channel.name}",
     )(on_request)
