@@ -20,10 +20,9 @@ from tests.support.databases import connect
 from tests.support.tokens import Tokens
 from tests.support.waiting import eventually
 from tests.support.workspaces import (
-    create_product,
-    register_workspace,
+    on_account,
     start_when_replicated,
-    started,
+    subscribed_workspace,
     subscription_status,
 )
 
@@ -47,19 +46,15 @@ async def agency(
     return await onboarded_agency(catalog, emulator, tokens, infra.kafka_bootstrap)
 
 
-def _on(agency: Agency) -> stripe.RequestOptions:
-    return {"stripe_account": agency.account_id or ""}
-
-
 def use_card(sdk: stripe.StripeClient, agency: Agency, customer_id: str, card: str) -> None:
     """The client saves a card as their default (what the customer portal does)."""
     method = sdk.v1.payment_methods.attach(
-        card, params={"customer": customer_id}, options=_on(agency)
+        card, params={"customer": customer_id}, options=on_account(agency)
     )
     sdk.v1.customers.update(
         customer_id,
         params={"invoice_settings": {"default_payment_method": method.id}},
-        options=_on(agency),
+        options=on_account(agency),
     )
 
 
@@ -81,9 +76,9 @@ async def paid_subscription(
 ) -> tuple[str, dict[str, Any]]:
     """Register a workspace, start a subscription, pay its first invoice; active in our
     mirror."""
-    workspace_id = await register_workspace(subscriptions, agency)
-    product_id = await create_product(catalog, agency, amount_cents=2000)
-    body = await started(subscriptions, agency, workspace_id, product_id)
+    workspace_id, _, body = await subscribed_workspace(
+        subscriptions, catalog, agency, amount_cents=2000
+    )
     assert body["status"] == "incomplete"
     invoice = body["latest_invoice"]
     assert invoice["status"] == "open"
@@ -100,7 +95,7 @@ async def paid_subscription(
 
 def renewals(sdk: stripe.StripeClient, agency: Agency, stripe_subscription_id: str) -> list[str]:
     invoices = sdk.v1.invoices.list(
-        params={"subscription": stripe_subscription_id}, options=_on(agency)
+        params={"subscription": stripe_subscription_id}, options=on_account(agency)
     ).data
     return [f"{i.billing_reason}:{i.status}" for i in invoices]
 
@@ -146,7 +141,10 @@ async def test_paid_renewed_then_past_due_after_a_declined_renewal(
         "subscription_cycle:paid",
         "subscription_create:paid",
     ]
-    assert stripe_sdk.v1.subscriptions.retrieve(stripe_id, options=_on(agency)).status == "active"
+    assert (
+        stripe_sdk.v1.subscriptions.retrieve(stripe_id, options=on_account(agency)).status
+        == "active"
+    )
     assert await subscription_status(subscriptions, agency, workspace_id, body["id"]) == "active"
 
     use_card(stripe_sdk, agency, body["stripe_customer_id"], "pm_card_chargeDeclined")
@@ -197,5 +195,8 @@ async def test_a_suspended_agency_s_subscription_keeps_renewing(
         "subscription_cycle:paid",
         "subscription_create:paid",
     ]
-    assert stripe_sdk.v1.subscriptions.retrieve(stripe_id, options=_on(agency)).status == "active"
+    assert (
+        stripe_sdk.v1.subscriptions.retrieve(stripe_id, options=on_account(agency)).status
+        == "active"
+    )
     assert await subscription_status(subscriptions, agency, workspace_id, body["id"]) == "active"

@@ -10,14 +10,11 @@ from collections.abc import AsyncIterator
 import pytest
 from pydantic import BaseModel
 
-import subscriptions.models
 from billing_contracts.topics import RequestChannel
 from billing_devstack import Infra
 from billing_kit.errors import UnavailableError
 from billing_kit.rpc import KafkaRequester, serve_requests
-from billing_kit.runtime import Runtime
-from subscriptions.settings import SubscriptionsSettings
-from tests.support.databases import create_database, migrate
+from tests.support.runtimes import isolated_runtime
 
 pytestmark = [pytest.mark.integration]
 
@@ -42,15 +39,8 @@ ECHO = RequestChannel(
 
 @pytest.fixture(scope="module")
 async def requester(infra: Infra) -> AsyncIterator[KafkaRequester]:
-    url = await create_database(infra.database_url, "rpc")
-    await asyncio.to_thread(migrate, url, ["subscriptions"])
-    runtime = Runtime(
-        SubscriptionsSettings(
-            database_url=url,
-            kafka_bootstrap_servers=infra.kafka_bootstrap,
-            consumer_group_prefix=f"rpc-{uuid.uuid4().hex[:8]}",
-        ),
-        subscriptions.models.kit_tables,
+    runtime = await isolated_runtime(
+        infra, "rpc", consumer_group_prefix=f"rpc-{uuid.uuid4().hex[:8]}"
     )
 
     async def double(ping: Ping) -> Pong:

@@ -11,7 +11,6 @@ import httpx
 import pytest
 import stripe
 
-import subscriptions.models
 from billing_contracts.customer_requests import (
     CUSTOMER_REQUESTS_TOPIC,
     INVOICING_CUSTOMER_REPLIES_TOPIC,
@@ -20,10 +19,8 @@ from billing_contracts.customer_requests import (
 )
 from billing_devstack import Infra
 from billing_kit.rpc import KafkaRequester
-from billing_kit.runtime import Runtime
-from subscriptions.settings import SubscriptionsSettings
 from tests.support.agencies import Agency, start_onboarding
-from tests.support.databases import create_database, migrate
+from tests.support.runtimes import isolated_runtime
 from tests.support.tokens import Tokens
 from tests.support.workspaces import create_product, register_workspace, started
 
@@ -35,12 +32,7 @@ RUNS = 20
 @pytest.fixture(scope="module")
 async def requester(infra: Infra) -> AsyncIterator[KafkaRequester]:
     """A requester as another service runs it, with a database of its own."""
-    url = await create_database(infra.database_url, "requester")
-    await asyncio.to_thread(migrate, url, ["subscriptions"])
-    runtime = Runtime(
-        SubscriptionsSettings(database_url=url, kafka_bootstrap_servers=infra.kafka_bootstrap),
-        subscriptions.models.kit_tables,
-    )
+    runtime = await isolated_runtime(infra, "requester")
     requester = KafkaRequester(runtime, reply_topic=INVOICING_CUSTOMER_REPLIES_TOPIC)
     async with runtime.running():
         yield requester

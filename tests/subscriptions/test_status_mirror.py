@@ -21,9 +21,9 @@ from tests.support.databases import connect
 from tests.support.kafka import publish, read_topic
 from tests.support.waiting import eventually
 from tests.support.workspaces import (
-    create_product,
-    register_workspace,
+    on_account,
     started,
+    subscribed_workspace,
     subscription_status,
 )
 
@@ -64,11 +64,9 @@ async def test_only_newer_events_move_the_status_and_same_second_ones_ask_stripe
     stripe_sdk: stripe.StripeClient,
     infra: Infra,
 ) -> None:
-    workspace_id = await register_workspace(subscriptions, agency)
-    product_id = await create_product(catalog, agency)
-    first = await started(subscriptions, agency, workspace_id, product_id)
+    workspace_id, product_id, first = await subscribed_workspace(subscriptions, catalog, agency)
     second = await started(subscriptions, agency, workspace_id, product_id)
-    opts: stripe.RequestOptions = {"stripe_account": agency.account_id or ""}
+    opts = on_account(agency)
     created = {
         body["id"]: stripe_sdk.v1.subscriptions.retrieve(
             body["stripe_subscription_id"], options=opts
@@ -122,9 +120,7 @@ async def test_a_canceled_subscription_stays_canceled(
     agency: Agency,
     infra: Infra,
 ) -> None:
-    workspace_id = await register_workspace(subscriptions, agency)
-    product_id = await create_product(catalog, agency)
-    body = await started(subscriptions, agency, workspace_id, product_id)
+    workspace_id, _, body = await subscribed_workspace(subscriptions, catalog, agency)
     cancel = f"/v1/workspaces/{workspace_id}/subscriptions/{body['id']}/cancel"
     assert (await subscriptions.post(cancel, headers=agency.admin)).status_code == 200
     late = stripe_says(agency, body["stripe_subscription_id"], "active", 2**40)

@@ -14,9 +14,11 @@ from tests.support.waiting import eventually
 from tests.support.workspaces import (
     create_product,
     listed,
+    on_account,
     register_workspace,
     start_when_replicated,
     started,
+    subscribed_workspace,
 )
 
 pytestmark = [pytest.mark.integration]
@@ -27,19 +29,13 @@ def error_of(response: httpx.Response) -> dict[str, str]:
     return error
 
 
-def on(agency: Agency) -> stripe.RequestOptions:
-    return {"stripe_account": agency.account_id or ""}
-
-
 async def test_start_bills_the_workspace_on_the_agency_s_account_with_the_platform_fee(
     subscriptions: httpx.AsyncClient,
     catalog: httpx.AsyncClient,
     agency: Agency,
     stripe_sdk: stripe.StripeClient,
 ) -> None:
-    workspace_id = await register_workspace(subscriptions, agency)
-    product_id = await create_product(catalog, agency)
-    body = await started(subscriptions, agency, workspace_id, product_id)
+    workspace_id, product_id, body = await subscribed_workspace(subscriptions, catalog, agency)
 
     assert (body["workspace_id"], body["product_id"]) == (workspace_id, product_id)
     assert (body["cadence"], body["amount_cents"]) == ("monthly", 250_000)
@@ -54,7 +50,9 @@ async def test_start_bills_the_workspace_on_the_agency_s_account_with_the_platfo
     assert page.status_code == 200
     assert "Pay" in page.text
 
-    sub = stripe_sdk.v1.subscriptions.retrieve(body["stripe_subscription_id"], options=on(agency))
+    sub = stripe_sdk.v1.subscriptions.retrieve(
+        body["stripe_subscription_id"], options=on_account(agency)
+    )
     assert sub.application_fee_percent == 0.5
     assert sub.collection_method == "charge_automatically"
     assert sub.customer == body["stripe_customer_id"]
@@ -66,7 +64,9 @@ async def test_start_bills_the_workspace_on_the_agency_s_account_with_the_platfo
         "subscription_id": body["id"],
         "product_id": product_id,
     }
-    customer = stripe_sdk.v1.customers.retrieve(body["stripe_customer_id"], options=on(agency))
+    customer = stripe_sdk.v1.customers.retrieve(
+        body["stripe_customer_id"], options=on_account(agency)
+    )
     assert customer.metadata is not None
     assert customer.metadata.to_dict() == {
         "agency_id": agency.agency_id,
@@ -222,9 +222,7 @@ async def test_cancel_ends_it_in_stripe_and_keeps_the_row(
     stripe_sdk: stripe.StripeClient,
     tokens: Tokens,
 ) -> None:
-    workspace_id = await register_workspace(subscriptions, agency)
-    product_id = await create_product(catalog, agency)
-    body = await started(subscriptions, agency, workspace_id, product_id)
+    workspace_id, _, body = await subscribed_workspace(subscriptions, catalog, agency)
     cancel = f"/v1/workspaces/{workspace_id}/subscriptions/{body['id']}/cancel"
 
     other = tokens.headers("owner", "agency-elsewhere")
@@ -236,7 +234,9 @@ async def test_cancel_ends_it_in_stripe_and_keeps_the_row(
     assert canceled.status_code == 200, canceled.text
     assert canceled.json()["status"] == "canceled"
     assert canceled.json()["canceled_at"] is not None
-    sub = stripe_sdk.v1.subscriptions.retrieve(body["stripe_subscription_id"], options=on(agency))
+    sub = stripe_sdk.v1.subscriptions.retrieve(
+        body["stripe_subscription_id"], options=on_account(agency)
+    )
     assert sub.status == "canceled"
 
     again = await subscriptions.post(cancel, headers=agency.admin)

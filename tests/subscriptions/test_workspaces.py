@@ -12,10 +12,9 @@ import stripe
 from tests.support.agencies import Agency
 from tests.support.tokens import Tokens, new_agency_id
 from tests.support.workspaces import (
-    create_product,
     new_workspace_id,
-    register_workspace,
-    started,
+    on_account,
+    subscribed_workspace,
     workspace_body,
 )
 
@@ -143,11 +142,9 @@ async def test_a_new_recipient_becomes_the_stripe_customer_s_email(
     agency: Agency,
     stripe_sdk: stripe.StripeClient,
 ) -> None:
-    workspace_id = await register_workspace(subscriptions, agency)
-    product_id = await create_product(catalog, agency)
-    subscription = await started(subscriptions, agency, workspace_id, product_id)
+    workspace_id, _, subscription = await subscribed_workspace(subscriptions, catalog, agency)
     assert subscription["billing_email"] == "billing@acme.example"
-    opts: stripe.RequestOptions = {"stripe_account": agency.account_id or ""}
+    opts = on_account(agency)
     customer_id = subscription["stripe_customer_id"]
     assert stripe_sdk.v1.customers.retrieve(customer_id, options=opts).email == (
         "billing@acme.example"

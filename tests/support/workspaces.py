@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import httpx
+import stripe
 
 from tests.support.agencies import Agency
 from tests.support.waiting import eventually
@@ -97,3 +98,17 @@ async def subscription_status(
     (found,) = [s for s in everything if s["id"] == subscription_id]
     status: str = found["status"]
     return status
+
+
+async def subscribed_workspace(
+    subscriptions: httpx.AsyncClient, catalog: httpx.AsyncClient, agency: Agency, **product: Any
+) -> tuple[str, str, dict[str, Any]]:
+    """A new workspace with a subscription to a new product: (workspace, product, answer)."""
+    workspace_id = await register_workspace(subscriptions, agency)
+    product_id = await create_product(catalog, agency, **product)
+    return workspace_id, product_id, await started(subscriptions, agency, workspace_id, product_id)
+
+
+def on_account(agency: Agency) -> stripe.RequestOptions:
+    """Stripe request options that act on the agency's connected account."""
+    return {"stripe_account": agency.account_id or ""}
