@@ -105,6 +105,26 @@ async def advance(emulator: httpx.AsyncClient, seconds: int) -> None:
     assert response.status_code == 200, response.text
 
 
+async def renews_paid(
+    subscriptions: httpx.AsyncClient,
+    emulator: httpx.AsyncClient,
+    sdk: stripe.StripeClient,
+    agency: Agency,
+    workspace_id: str,
+    body: dict[str, Any],
+) -> None:
+    """A month and a bit later the renewal invoice is paid and the subscription active, on
+    Stripe and in our mirror."""
+    await advance(emulator, MONTH_AND_A_BIT)
+    stripe_id = body["stripe_subscription_id"]
+    assert renewals(sdk, agency, stripe_id) == [
+        "subscription_cycle:paid",
+        "subscription_create:paid",
+    ]
+    assert sdk.v1.subscriptions.retrieve(stripe_id, options=on_account(agency)).status == "active"
+    assert await subscription_status(subscriptions, agency, workspace_id, body["id"]) == "active"
+
+
 async def webhook_received_at(infra: Infra, stripe_subscription_id: str, status: str) -> datetime:
     conn = await connect(infra.database_url)
     try:
@@ -136,16 +156,7 @@ async def test_paid_renewed_then_past_due_after_a_declined_renewal(
     stripe_id = body["stripe_subscription_id"]
     assert renewals(stripe_sdk, agency, stripe_id) == ["subscription_create:paid"]
 
-    await advance(emulator, MONTH_AND_A_BIT)
-    assert renewals(stripe_sdk, agency, stripe_id) == [
-        "subscription_cycle:paid",
-        "subscription_create:paid",
-    ]
-    assert (
-        stripe_sdk.v1.subscriptions.retrieve(stripe_id, options=on_account(agency)).status
-        == "active"
-    )
-    assert await subscription_status(subscriptions, agency, workspace_id, body["id"]) == "active"
+    await renews_paid(subscriptions, emulator, stripe_sdk, agency, workspace_id, body)
 
     use_card(stripe_sdk, agency, body["stripe_customer_id"], "pm_card_chargeDeclined")
     await advance(emulator, MONTH_AND_A_BIT)
@@ -189,14 +200,4 @@ async def test_a_suspended_agency_s_subscription_keeps_renewing(
 
     await eventually(refused, within=60)
 
-    await advance(emulator, MONTH_AND_A_BIT)
-    stripe_id = body["stripe_subscription_id"]
-    assert renewals(stripe_sdk, agency, stripe_id) == [
-        "subscription_cycle:paid",
-        "subscription_create:paid",
-    ]
-    assert (
-        stripe_sdk.v1.subscriptions.retrieve(stripe_id, options=on_account(agency)).status
-        == "active"
-    )
-    assert await subscription_status(subscriptions, agency, workspace_id, body["id"]) == "active"
+    await renews_paid(subscriptions, emulator, stripe_sdk, agency, workspace_id, body)
