@@ -30,8 +30,6 @@ log = structlog.get_logger(__name__)
 R = TypeVar("R", bound=BaseModel)
 Q = TypeVar("Q", bound=BaseModel)
 
-LISTEN_TIMEOUT_SECONDS = 30.0
-
 
 class KafkaRequester:
     """Sends requests and waits for their replies on ``reply_topic``."""
@@ -40,6 +38,8 @@ class KafkaRequester:
         self.broker = runtime.broker
         self.reply_topic = reply_topic
         self._waiting: dict[str, asyncio.Future[bytes]] = {}
+        self._listening_now = asyncio.Event()
+        self._listener: asyncio.Task[None] | None = None
 
         async def on_reply(message: KafkaMessage) -> None:
             future = self._waiting.get(message.correlation_id)
@@ -57,20 +57,30 @@ class KafkaRequester:
         )
         self._subscriber(on_reply)
         runtime.create_topic(reply_topic)
-        runtime.on_startup(self._listening)
+        runtime.on_startup(self._start_listening)
+        runtime.on_shutdown(self._stop_listening)
+
+    async def _start_listening(self) -> None:
+        self._listener = asyncio.create_task(
+            self._listening(), name=f"{self.reply_topic}-listening"
+        )
+
+    async def _stop_listening(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
 
     async def _listening(self) -> None:
-        """Return once the reply consumer holds every partition at its end: a reply written
-        after this point cannot be missed (``latest`` is otherwise resolved lazily)."""
+        """Let requests go once the reply consumer holds every partition at its end: a reply
+        written after that cannot be missed (``latest`` is otherwise resolved lazily)."""
         consumer = self._subscriber.consumer
         assert consumer is not None, "the broker starts its subscribers first"
-        async with asyncio.timeout(LISTEN_TIMEOUT_SECONDS):
-            # A consumer without a group takes every partition once metadata arrives, and
-            # tells no listener about it: look until it has them.
-            while not consumer.assignment():  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
-            for partition in consumer.assignment():
-                await consumer.position(partition)
+        # A consumer without a group takes every partition once metadata arrives, and tells
+        # no listener about it: look until it has them.
+        while not consumer.assignment():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        for partition in consumer.assignment():
+            await consumer.position(partition)
+        self._listening_now.set()
 
     async def request(
         self,
@@ -87,14 +97,17 @@ class KafkaRequester:
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._waiting[correlation_id] = future
         try:
-            await self.broker.publish(
-                body,
-                topic=topic,
-                key=key.encode(),
-                reply_to=self.reply_topic,
-                correlation_id=correlation_id,
-            )
-            raw = await asyncio.wait_for(future, timeout)
+            async with asyncio.timeout(timeout):
+                # A request sent before the reply consumer listens could lose its reply.
+                await self._listening_now.wait()
+                await self.broker.publish(
+                    body,
+                    topic=topic,
+                    key=key.encode(),
+                    reply_to=self.reply_topic,
+                    correlation_id=correlation_id,
+                )
+                raw = await future
         except KafkaError as exc:
             raise UnavailableError(f"The broker refused a request to {topic}.") from exc
         except TimeoutError as exc:
