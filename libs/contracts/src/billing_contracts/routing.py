@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from billing_contracts.billing_accounts import ACCOUNTS
+from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS
 from billing_contracts.catalog_agencies import AGENCIES
 from billing_contracts.catalog_products import PRODUCTS
 from billing_contracts.registry import ALL_TOPICS
@@ -44,5 +45,6 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("catalog", "accounts", ACCOUNTS),
     Subscription("subscriptions", "products", PRODUCTS),
     Subscription("subscriptions", "agencies", AGENCIES),
+    Subscription("subscriptions", "stripe-subscriptions", STRIPE_SUBSCRIPTIONS),
     Subscription("webhook_ingest", "agencies", AGENCIES),
 )
