@@ -1,7 +1,86 @@
-"""revenue routes."""
+"""revenue routes (owner only): the summary, charging health and the dashboard page."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import UTC, date, datetime
+from typing import Annotated
 
-router = APIRouter(tags=["revenue"])
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+
+from billing_kit.auth import Principal, Role, require_roles
+from billing_kit.db import DbSession
+from billing_kit.errors import FieldError, ForbiddenError, ValidationFailedError, documented
+from revenue.dashboard import render_dashboard
+from revenue.schemas import SubscriptionList, Summary
+from revenue.service import Revenue
+from revenue.stripe_gateway import RevenueStripe
+
+router = APIRouter(prefix="/v1/revenue", tags=["revenue"])
+
+
+def _revenue(request: Request, session: DbSession) -> Revenue:
+    return Revenue(session, RevenueStripe(request.app.state.runtime.stripe))
+
+
+RevenueService = Annotated[Revenue, Depends(_revenue)]
+Owner = Annotated[Principal, Depends(require_roles(Role.OWNER))]
+Currency = Annotated[str, Query(pattern=r"^[a-z]{3}$")]
+
+
+def _this_year() -> tuple[date, date]:
+    today = datetime.now(UTC).date()
+    return date(today.year, 1, 1), date(today.year, 12, 31)
+
+
+def _period(start: date | None, end: date | None) -> tuple[date, date]:
+    default_start, default_end = _this_year()
+    start, end = start or default_start, end or default_end
+    if start > end:
+        raise ValidationFailedError(
+            "The period must not end before it starts.",
+            fields=[FieldError(field="to", message="must be on or after from")],
+        )
+    return start, end
+
+
+@router.get(
+    "/summary",
+    response_model=Summary,
+    responses=documented(ForbiddenError, ValidationFailedError),
+)
+async def get_summary(
+    principal: Owner,
+    revenue: RevenueService,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+    currency: Currency = "usd",
+) -> Summary:
+    """Gross, fees, refunds, disputes and net over the whole months from ``from`` to ``to``
+    (this calendar year by default), per workspace and per month."""
+    first, last = _period(start, end)
+    return await revenue.summary(principal.require_agency(), first, last, currency)
+
+
+@router.get("/subscriptions", response_model=SubscriptionList, responses=documented(ForbiddenError))
+async def get_charging_health(principal: Owner, revenue: RevenueService) -> SubscriptionList:
+    return SubscriptionList(data=await revenue.charging_health(principal.require_agency()))
+
+
+@router.get(
+    "/dashboard",
+    response_class=HTMLResponse,
+    responses=documented(ForbiddenError, ValidationFailedError),
+)
+async def get_dashboard(
+    principal: Owner,
+    revenue: RevenueService,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+    currency: Currency = "usd",
+) -> HTMLResponse:
+    first, last = _period(start, end)
+    agency_id = principal.require_agency()
+    summary = await revenue.summary(agency_id, first, last, currency)
+    health = await revenue.charging_health(agency_id)
+    return HTMLResponse(render_dashboard(agency_id, summary, health))

@@ -1,1 +1,83 @@
 """Request and response models of the revenue API."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+_FIGURES = (
+    "gross_cents",
+    "platform_fee_cents",
+    "stripe_fee_cents",
+    "refunded_cents",
+    "disputed_cents",
+    "net_cents",
+)
+
+
+class Figures(BaseModel):
+    gross_cents: int = 0
+    platform_fee_cents: int = 0
+    stripe_fee_cents: int = 0
+    refunded_cents: int = 0
+    disputed_cents: int = 0
+    net_cents: int = 0
+
+
+class WorkspaceFigures(Figures):
+    workspace_id: str | None
+    """Null for movements no workspace could be found for."""
+
+    @classmethod
+    def of(cls, workspace_id: str, figures: dict[str, int]) -> WorkspaceFigures:
+        return cls(workspace_id=workspace_id or None, **figures)
+
+
+class MonthFigures(Figures):
+    month: str = Field(pattern=r"^\d{4}-\d{2}$")
+
+    @classmethod
+    def of(cls, month: date, figures: dict[str, int]) -> MonthFigures:
+        return cls(month=month.strftime("%Y-%m"), **figures)
+
+
+class Summary(Figures):
+    """What the agency made over whole months: ``net_cents = gross_cents - refunded_cents -
+    disputed_cents - stripe_fee_cents - platform_fee_cents``, equal to the sum of the net of
+    Stripe's balance transactions of those months."""
+
+    currency: str
+    period_from: date
+    """First day of the first month counted (rollups are monthly)."""
+    period_to: date
+    """Last day of the last month counted."""
+    workspaces: list[WorkspaceFigures] = Field(default_factory=list)
+    months: list[MonthFigures] = Field(default_factory=list)
+
+    @staticmethod
+    def figure_names() -> tuple[str, ...]:
+        return _FIGURES
+
+    @classmethod
+    def empty(cls, currency: str, first: date, last_month: date) -> Summary:
+        last_day = calendar.monthrange(last_month.year, last_month.month)[1]
+        return cls(
+            currency=currency,
+            period_from=first,
+            period_to=last_month.replace(day=last_day),
+        )
+
+
+class SubscriptionCharging(BaseModel):
+    subscription_id: str
+    workspace_id: str | None
+    status: str | None
+    last_paid_at: datetime | None
+    failing_since: datetime | None
+    """The first failed attempt of the invoices still unpaid; null while it charges fine."""
+
+
+class SubscriptionList(BaseModel):
+    data: list[SubscriptionCharging]
