@@ -93,7 +93,7 @@ class InvoiceFacts(RevenueTable, table=True):
     workspace_id: str | None = Field(default=None, max_length=100)
     subscription_id: str | None = Field(default=None, max_length=100)
     status: str | None = Field(default=None, max_length=20)
-    status_seen_at: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    status_seen_at: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     """Stripe ``created`` of the newest event applied to ``status``."""
     created: int | None = Field(default=None, sa_column=Column(BigInteger))
     paid_at: int | None = Field(default=None, sa_column=Column(BigInteger))
@@ -134,4 +134,4 @@ class SubscriptionHealth(RevenueTable, table=True):
     agency_id: str = Field(max_length=100)
     workspace_id: str | None = Field(default=None, max_length=100)
     status: str | None = Field(default=None, max_length=40)
-    status_seen_at: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    status_seen_at: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
