@@ -99,7 +99,11 @@ class Shop:
         payments = self.sdk.v1.invoice_payments.list(
             params={"invoice": invoice_id}, options=self.on_account
         )
-        charge = payments.data[0].payment.charge
+        payment = payments.data[0].payment.to_dict()
+        intent = self.sdk.v1.payment_intents.retrieve(
+            payment["payment_intent"], options=self.on_account
+        )
+        charge = intent.latest_charge
         assert charge is not None
         return charge if isinstance(charge, str) else charge.id
 

@@ -125,3 +125,28 @@ def test_the_chart_scales_to_the_best_month() -> None:
     assert january.gross_height == pytest.approx(2 * february.gross_height)
     assert february.net_height == 0
     assert january.gross_y + january.gross_height == february.gross_y + february.gross_height
+
+
+def _sub_snapshot(status: str, created: int, previous: str | None = None) -> Any:
+    from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
+
+    return StripeSubscriptionSnapshot(
+        subscription_id="sub_1", status=status, previous_status=previous,
+        stripe_event_id="evt_1", stripe_created=created,
+    )  # fmt: skip
+
+
+def test_a_subscription_status_moves_forward_in_stripe_s_time() -> None:
+    from revenue.models import SubscriptionHealth
+    from revenue.service import subscription_status_applies
+
+    health = SubscriptionHealth(
+        subscription_id="sub_1", agency_id="a", status="incomplete", status_seen_at=100
+    )
+    assert subscription_status_applies(health, _sub_snapshot("active", 100))
+    assert not subscription_status_applies(health, _sub_snapshot("active", 99))
+    health.status = "past_due"
+    assert subscription_status_applies(health, _sub_snapshot("active", 100, previous="past_due"))
+    assert not subscription_status_applies(health, _sub_snapshot("active", 100))
+    health.status = "canceled"
+    assert not subscription_status_applies(health, _sub_snapshot("active", 500))

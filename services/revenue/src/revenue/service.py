@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing_contracts.billing_invoices import StripeInvoiceSnapshot
 from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
 from revenue import repository
-from revenue.models import InvoiceFacts
+from revenue.models import InvoiceFacts, SubscriptionHealth
 from revenue.rules import from_unix, period_months
 from revenue.schemas import MonthFigures, SubscriptionCharging, Summary, WorkspaceFigures
 from revenue.stripe_gateway import RevenueStripe, merged_metadata, subscription_of
@@ -25,7 +25,25 @@ from revenue.stripe_gateway import RevenueStripe, merged_metadata, subscription_
 _INVOICE_RANK = {"draft": 0, "open": 1, "uncollectible": 2, "paid": 3, "void": 3}
 _FINAL_INVOICE = {"paid", "void"}
 _FINAL_SUBSCRIPTION = {"canceled", "incomplete_expired"}
-_FINAL = _FINAL_SUBSCRIPTION
+_SUBSCRIPTION_RANK = {"incomplete": 0, "trialing": 1, "active": 2, "past_due": 3, "unpaid": 4}
+
+
+def subscription_status_applies(
+    current: SubscriptionHealth, snapshot: StripeSubscriptionSnapshot
+) -> bool:
+    """Whether a snapshot's status replaces the one kept: never after the end; else when
+    newer in Stripe's time, or in the same second when it says it follows the kept status
+    (``previous_status``) or is further along."""
+    if current.status in _FINAL_SUBSCRIPTION:
+        return False
+    if current.status is None or snapshot.stripe_created > current.status_seen_at:
+        return True
+    if snapshot.stripe_created < current.status_seen_at:
+        return False
+    if snapshot.previous_status is not None and snapshot.previous_status == current.status:
+        return True
+    rank = _SUBSCRIPTION_RANK.get(snapshot.status, 5)
+    return rank > _SUBSCRIPTION_RANK.get(current.status, 5)
 
 
 def invoice_status_applies(current: InvoiceFacts, status: str | None, seen_at: int) -> bool:
@@ -143,10 +161,7 @@ class Revenue:
             snapshot.metadata.get("workspace_id"),
         )
         health.workspace_id = health.workspace_id or snapshot.metadata.get("workspace_id")
-        newer = snapshot.stripe_created > health.status_seen_at
-        same_time = snapshot.stripe_created == health.status_seen_at
-        applies = newer or health.status is None or (same_time and snapshot.status in _FINAL)
-        if applies and health.status not in _FINAL_SUBSCRIPTION:
+        if subscription_status_applies(health, snapshot):
             health.status = snapshot.status
             health.status_seen_at = snapshot.stripe_created
         await self.session.flush()
