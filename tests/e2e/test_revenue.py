@@ -28,6 +28,7 @@ from tests.revenue.money import (
     open_shop,
     platform_fee,
 )
+from tests.revenue.replay import events_of_account, replay, shuffled_with_repeats
 from tests.support.kafka import read_topic
 from tests.support.tokens import Tokens
 from tests.support.waiting import eventually
@@ -148,3 +149,18 @@ async def test_every_movement_is_on_the_public_ledger_topic_once(
 
     await eventually(all_out, within=60)
     assert set((await published()).values()) == {1}
+
+
+@pytest.mark.parametrize("seed", [7, 2026])
+async def test_the_same_events_shuffled_and_repeated_give_the_same_totals(
+    revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop, infra: Infra, seed: int
+) -> None:
+    live = await settled_summary(revenue, tokens, shop)
+    events = await events_of_account(infra.kafka_bootstrap, shop.account_id)
+    assert {type(e).__name__ for _, e in events} >= {
+        "StripeChargeSucceeded", "StripeRefundCreated", "StripeDisputeFundsWithdrawn",
+        "StripeApplicationFeeRefunded", "StripeInvoicePaid",
+    }  # fmt: skip
+    mixed = shuffled_with_repeats(events, seed)
+    assert len(mixed) > len(events)
+    assert await replay(infra, shop.agency_id, mixed) == live

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing_contracts import Event
+from billing_contracts import Event, Topic
 from billing_contracts.billing_invoices import STRIPE_INVOICES, StripeInvoiceSnapshot
 from billing_contracts.billing_payments import (
     STRIPE_PAYMENTS,
@@ -19,6 +19,8 @@ from billing_contracts.billing_stripe import BalanceFigures
 from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS, StripeSubscriptionSnapshot
 from billing_contracts.catalog_agencies import AGENCIES, AgencyBillingProfile
 from billing_contracts.revenue_ledger import LedgerKind
+from billing_kit.inbox import Handler
+from billing_kit.outbox import Outbox
 from billing_kit.runtime import Runtime
 from revenue.ledger import Ledger, Movement
 from revenue.rules import Figures, from_unix
@@ -87,31 +89,43 @@ def _told_movement(snapshot: object) -> _Told | None:
     return None
 
 
-def register(runtime: Runtime) -> None:
-    def gateway() -> RevenueStripe:
-        return RevenueStripe(runtime.stripe)
+def handlers(outbox: Outbox, stripe: RevenueStripe) -> dict[Topic, Handler]:
+    """What revenue does with each topic it consumes (one transaction per event)."""
 
     async def on_payment(session: AsyncSession, event: Event) -> None:
-        await apply_payment_event(Ledger(session, runtime.outbox, gateway()), event)
+        await apply_payment_event(Ledger(session, outbox, stripe), event)
 
     async def on_invoice(session: AsyncSession, event: Event) -> None:
         if isinstance(event.payload, StripeInvoiceSnapshot):
-            await Revenue(session, gateway()).apply_invoice(
-                event.agency_id, event.type, event.payload
-            )
+            await Revenue(session, stripe).apply_invoice(event.agency_id, event.type, event.payload)
 
     async def on_subscription(session: AsyncSession, event: Event) -> None:
         if isinstance(event.payload, StripeSubscriptionSnapshot):
-            await Revenue(session, gateway()).apply_subscription(event.agency_id, event.payload)
+            await Revenue(session, stripe).apply_subscription(event.agency_id, event.payload)
 
     async def on_agency(session: AsyncSession, event: Event) -> None:
         profile = event.payload
         if isinstance(profile, AgencyBillingProfile) and profile.stripe_account_id:
-            await Revenue(session, gateway()).remember_account(
+            await Revenue(session, stripe).remember_account(
                 profile.stripe_account_id, profile.agency_id
             )
 
-    runtime.subscribe(STRIPE_PAYMENTS, "ledger", on_payment)
-    runtime.subscribe(STRIPE_INVOICES, "invoices", on_invoice)
-    runtime.subscribe(STRIPE_SUBSCRIPTIONS, "subscriptions", on_subscription)
-    runtime.subscribe(AGENCIES, "agencies", on_agency)
+    return {
+        STRIPE_PAYMENTS: on_payment,
+        STRIPE_INVOICES: on_invoice,
+        STRIPE_SUBSCRIPTIONS: on_subscription,
+        AGENCIES: on_agency,
+    }
+
+
+CONSUMER_NAMES = {
+    STRIPE_PAYMENTS.name: "ledger",
+    STRIPE_INVOICES.name: "invoices",
+    STRIPE_SUBSCRIPTIONS.name: "subscriptions",
+    AGENCIES.name: "agencies",
+}
+
+
+def register(runtime: Runtime) -> None:
+    for topic, handler in handlers(runtime.outbox, RevenueStripe(runtime.stripe)).items():
+        runtime.subscribe(topic, CONSUMER_NAMES[topic.name], handler)
