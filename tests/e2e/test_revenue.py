@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +21,8 @@ import stripe
 
 from billing_contracts.revenue_ledger import LEDGER, LedgerEntryRecorded
 from billing_devstack import Infra
+from revenue.dashboard import money
+from tests.revenue.browser import render
 from tests.revenue.money import (
     LEDGER_TYPES,
     Shop,
@@ -164,3 +167,29 @@ async def test_the_same_events_shuffled_and_repeated_give_the_same_totals(
     mixed = shuffled_with_repeats(events, seed)
     assert len(mixed) > len(events)
     assert await replay(infra, shop.agency_id, mixed) == live
+
+
+async def test_the_dashboard_reads_well_in_a_browser(
+    revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop, tmp_path: Path
+) -> None:
+    summary = await settled_summary(revenue, tokens, shop)
+    owner = tokens.headers("owner", shop.agency_id)
+    page = await revenue.get("/v1/revenue/dashboard", params=WHOLE_RANGE, headers=owner)
+    assert page.status_code == 200
+    shown = await render(
+        page.text,
+        tmp_path / "dashboard.png",
+        texts=["[data-figure=gross] .value", "[data-figure=net] .value", "#workspaces"],
+        counts=["svg g.month", "#workspaces tbody tr", "#subscriptions tr.charging"],
+    )
+    assert shown.texts["[data-figure=gross] .value"] == money(summary["gross_cents"])
+    assert shown.texts["[data-figure=net] .value"] == money(summary["net_cents"])
+    for workspace in summary["workspaces"]:
+        assert workspace["workspace_id"] in shown.texts["#workspaces"]
+    assert shown.counts == {
+        "svg g.month": len(summary["months"]),
+        "#workspaces tbody tr": 2,
+        "#subscriptions tr.charging": 1,
+    }
+    assert shown.width <= 1100, "nothing overflows the window sideways"
+    assert (tmp_path / "dashboard.png").stat().st_size > 10_000
