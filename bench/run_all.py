@@ -86,6 +86,8 @@ def main() -> None:
         print("== webhook-ingest")
         rates = [float(rate) for rate in args.rates.split(",")]
         bench_webhook_ingest(stack, args.workers, rates, args.seconds)
+        print("== revenue")
+        _bench_module("revenue").bench_summary(stack.infra, 1_000_000, 10_000, 200)
     finally:
         stack.stop()
 

@@ -4,25 +4,9 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import stripe
-
-from billing_devstack import Infra
 
 
 @pytest.fixture(scope="session")
 async def revenue(services: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=services["revenue"], timeout=30) as client:
         yield client
-
-
-@pytest.fixture(scope="session")
-async def emulator(infra: Infra) -> AsyncIterator[httpx.AsyncClient]:
-    assert infra.stripe_api_base is not None
-    async with httpx.AsyncClient(base_url=infra.stripe_api_base, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture(scope="session")
-def stripe_sdk(infra: Infra) -> stripe.StripeClient:
-    assert infra.stripe_api_base is not None
-    return stripe.StripeClient("sk_test_emulator", base_addresses={"api": infra.stripe_api_base})

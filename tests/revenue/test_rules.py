@@ -11,7 +11,13 @@ import pytest
 from revenue.dashboard import chart_bars, money
 from revenue.models import InvoiceFacts, LedgerEntry
 from revenue.reconcile import differences
-from revenue.rules import Figures, kind_of_balance_transaction, month_of, rollup_delta
+from revenue.rules import (
+    ROLLUP_FIGURES,
+    Figures,
+    kind_of_balance_transaction,
+    month_of,
+    rollup_delta,
+)
 from revenue.schemas import MonthFigures, Summary
 from revenue.service import invoice_status_applies
 
@@ -55,9 +61,7 @@ def test_figures_split_stripe_s_fee_from_the_platform_s() -> None:
 
 @pytest.mark.parametrize("order", list(itertools.permutations(range(5)))[::17])
 def test_the_summary_identity_holds_for_any_mix_in_any_order(order: tuple[int, ...]) -> None:
-    totals = dict.fromkeys(
-        ("gross", "refunded", "disputed", "stripe_fee", "platform_fee", "net"), 0
-    )
+    totals = dict.fromkeys(ROLLUP_FIGURES, 0)
     for index in order:
         t = MIX[index]
         kind = kind_of_balance_transaction(t)
@@ -65,12 +69,13 @@ def test_the_summary_identity_holds_for_any_mix_in_any_order(order: tuple[int, .
         f = Figures.from_stripe(t)
         delta = rollup_delta(kind, f.gross, f.stripe_fee, f.platform_fee, f.net)
         for name in totals:
-            totals[name] += getattr(delta, name)
-    assert totals == {"gross": 250_000, "refunded": 20_000, "disputed": 0,
-                      "stripe_fee": 8_780, "platform_fee": 1_150, "net": 220_070}  # fmt: skip
-    assert totals["net"] == (
-        totals["gross"] - totals["refunded"] - totals["disputed"]
-        - totals["stripe_fee"] - totals["platform_fee"]
+            totals[name] += delta[name]
+    assert totals == {"gross_cents": 250_000, "refunded_cents": 20_000, "disputed_cents": 0,
+                      "stripe_fee_cents": 8_780, "platform_fee_cents": 1_150,
+                      "net_cents": 220_070}  # fmt: skip
+    assert totals["net_cents"] == (
+        totals["gross_cents"] - totals["refunded_cents"] - totals["disputed_cents"]
+        - totals["stripe_fee_cents"] - totals["platform_fee_cents"]
     )  # fmt: skip
 
 

@@ -44,22 +44,29 @@ def _period(start: date | None, end: date | None) -> tuple[date, date]:
     return start, end
 
 
-@router.get(
-    "/summary",
-    response_model=Summary,
-    responses=documented(ForbiddenError, ValidationFailedError),
-)
-async def get_summary(
+async def _summary(
     principal: Owner,
     revenue: RevenueService,
     start: Annotated[date | None, Query(alias="from")] = None,
     end: Annotated[date | None, Query(alias="to")] = None,
     currency: Currency = "usd",
 ) -> Summary:
-    """Gross, fees, refunds, disputes and net over the whole months from ``from`` to ``to``
-    (this calendar year by default), per workspace and per month."""
     first, last = _period(start, end)
     return await revenue.summary(principal.require_agency(), first, last, currency)
+
+
+OwnerSummary = Annotated[Summary, Depends(_summary)]
+
+
+@router.get(
+    "/summary",
+    response_model=Summary,
+    responses=documented(ForbiddenError, ValidationFailedError),
+)
+async def get_summary(summary: OwnerSummary) -> Summary:
+    """Gross, fees, refunds, disputes and net over the whole months from ``from`` to ``to``
+    (this calendar year by default), per workspace and per month."""
+    return summary
 
 
 @router.get("/subscriptions", response_model=SubscriptionList, responses=documented(ForbiddenError))
@@ -73,14 +80,9 @@ async def get_charging_health(principal: Owner, revenue: RevenueService) -> Subs
     responses=documented(ForbiddenError, ValidationFailedError),
 )
 async def get_dashboard(
-    principal: Owner,
-    revenue: RevenueService,
-    start: Annotated[date | None, Query(alias="from")] = None,
-    end: Annotated[date | None, Query(alias="to")] = None,
-    currency: Currency = "usd",
+    principal: Owner, revenue: RevenueService, summary: OwnerSummary
 ) -> HTMLResponse:
-    first, last = _period(start, end)
+    """The same figures as a page a person reads, with the subscriptions' charging health."""
     agency_id = principal.require_agency()
-    summary = await revenue.summary(agency_id, first, last, currency)
     health = await revenue.charging_health(agency_id)
     return HTMLResponse(render_dashboard(agency_id, summary, health))

@@ -19,16 +19,7 @@ from revenue.models import (
     RevenueRollup,
     SubscriptionHealth,
 )
-from revenue.rules import RollupDelta
-
-_ROLLUP_FIGURES = (
-    "gross_cents",
-    "refunded_cents",
-    "disputed_cents",
-    "stripe_fee_cents",
-    "platform_fee_cents",
-    "net_cents",
-)
+from revenue.rules import ROLLUP_FIGURES
 
 
 async def record_entry(session: AsyncSession, entry: LedgerEntry) -> bool:
@@ -50,23 +41,15 @@ async def add_to_rollup(
     workspace_id: str,
     month: date,
     currency: str,
-    delta: RollupDelta,
+    delta: dict[str, int],
 ) -> None:
-    figures = {
-        "gross_cents": delta.gross,
-        "refunded_cents": delta.refunded,
-        "disputed_cents": delta.disputed,
-        "stripe_fee_cents": delta.stripe_fee,
-        "platform_fee_cents": delta.platform_fee,
-        "net_cents": delta.net,
-    }
     statement = insert(RevenueRollup).values(
         agency_id=agency_id,
         workspace_id=workspace_id,
         month=month,
         currency=currency,
         entries=1,
-        **figures,
+        **delta,
     )
     table = RevenueRollup.__table__  # type: ignore[attr-defined]
     await session.execute(
@@ -74,7 +57,7 @@ async def add_to_rollup(
             index_elements=["agency_id", "currency", "month", "workspace_id"],
             set_={
                 name: table.c[name] + statement.excluded[name]
-                for name in (*_ROLLUP_FIGURES, "entries")
+                for name in (*ROLLUP_FIGURES, "entries")
             },
         )
     )
@@ -95,7 +78,7 @@ async def summary_rows(
             level.label("level"),
             col(RevenueRollup.workspace_id),
             col(RevenueRollup.month),
-            *(_sum(name) for name in _ROLLUP_FIGURES),
+            *(_sum(name) for name in ROLLUP_FIGURES),
         )
         .where(
             col(RevenueRollup.agency_id) == agency_id,

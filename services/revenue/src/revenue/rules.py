@@ -95,30 +95,33 @@ class Figures:
         )
 
 
-@dataclass(frozen=True)
-class RollupDelta:
-    gross: int = 0
-    refunded: int = 0
-    disputed: int = 0
-    stripe_fee: int = 0
-    platform_fee: int = 0
-    net: int = 0
+ROLLUP_FIGURES = (
+    "gross_cents",
+    "refunded_cents",
+    "disputed_cents",
+    "stripe_fee_cents",
+    "platform_fee_cents",
+    "net_cents",
+)
 
 
 def rollup_delta(
     kind: str, gross: int, stripe_fee: int, platform_fee: int, net: int
-) -> RollupDelta:
-    """How one entry adds to the summary's figures (see the module docstring)."""
-    common = {"stripe_fee": stripe_fee, "net": net}
+) -> dict[str, int]:
+    """How one entry adds to each of the ``ROLLUP_FIGURES`` (see the module docstring)."""
+    delta = dict.fromkeys(ROLLUP_FIGURES, 0)
+    delta.update(stripe_fee_cents=stripe_fee, net_cents=net, platform_fee_cents=platform_fee)
     if kind == "charge":
-        return RollupDelta(gross=gross, platform_fee=platform_fee, **common)
-    if kind == "refund":
-        return RollupDelta(refunded=-gross, platform_fee=platform_fee, **common)
-    if kind in ("dispute", "dispute_reversal"):
-        return RollupDelta(disputed=-gross, platform_fee=platform_fee, **common)
-    if kind == "application_fee_refund":
-        return RollupDelta(platform_fee=platform_fee - gross, **common)
-    raise ValueError(f"not a ledger kind: {kind}")
+        delta["gross_cents"] = gross
+    elif kind == "refund":
+        delta["refunded_cents"] = -gross
+    elif kind in ("dispute", "dispute_reversal"):
+        delta["disputed_cents"] = -gross
+    elif kind == "application_fee_refund":
+        delta["platform_fee_cents"] = platform_fee - gross
+    else:
+        raise ValueError(f"not a ledger kind: {kind}")
+    return delta
 
 
 def month_of(moment: datetime) -> date:

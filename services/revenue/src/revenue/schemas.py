@@ -7,15 +7,6 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
-_FIGURES = (
-    "gross_cents",
-    "platform_fee_cents",
-    "stripe_fee_cents",
-    "refunded_cents",
-    "disputed_cents",
-    "net_cents",
-)
-
 
 class Figures(BaseModel):
     gross_cents: int = 0
@@ -55,10 +46,6 @@ class Summary(Figures):
     """Last day of the last month counted."""
     workspaces: list[WorkspaceFigures] = Field(default_factory=list)
     months: list[MonthFigures] = Field(default_factory=list)
-
-    @staticmethod
-    def figure_names() -> tuple[str, ...]:
-        return _FIGURES
 
     @classmethod
     def empty(cls, currency: str, first: date, last_month: date) -> Summary:

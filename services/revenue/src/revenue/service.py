@@ -18,7 +18,7 @@ from billing_contracts.billing_invoices import StripeInvoiceSnapshot
 from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
 from revenue import repository
 from revenue.models import InvoiceFacts, SubscriptionHealth
-from revenue.rules import from_unix, period_months
+from revenue.rules import ROLLUP_FIGURES, from_unix, period_months
 from revenue.schemas import MonthFigures, SubscriptionCharging, Summary, WorkspaceFigures
 from revenue.stripe_gateway import RevenueStripe, merged_metadata, subscription_of
 
@@ -173,7 +173,7 @@ class Revenue:
         rows = await repository.summary_rows(self.session, agency_id, currency, first, last)
         summary = Summary.empty(currency, first, last)
         for row in rows:
-            figures = {name: int(getattr(row, name)) for name in Summary.figure_names()}
+            figures = {name: int(getattr(row, name)) for name in ROLLUP_FIGURES}
             if row.level == 3:
                 summary = summary.model_copy(update=figures)
             elif row.level == 1:
