@@ -5,9 +5,11 @@ The ledger and its rollups are loaded with set-based SQL (the rollups are exactl
 the consumer keeps per agency, workspace, month and currency). Then the owner's summary is
 requested over the whole year (all 10,000 workspaces in the answer) and over one month, and
 p50/p95/p99 are printed. The summary reads only the rollups, so its cost follows the number
-of workspace-months, not of ledger entries. Bounded: it stops after the requests.
+of workspace-months, not of ledger entries. Then, with webhook-ingest and revenue running
+against the emulator, one-off payments are made one at a time and the time until the
+summary counts each is printed. Bounded: it stops after the requests and payments.
 
-    uv run python bench/revenue.py --entries 1000000 --workspaces 10000 --requests 200
+    uv run python bench/revenue.py --entries 1000000 --workspaces 10000 --requests 200 --payments 50
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ import time
 from typing import Any
 
 import httpx
+import stripe
 
-from billing_devstack import Infra, default_state_dir, free_port, infrastructure
+from billing_devstack import Infra, Stack, default_state_dir, free_port
 from billing_devstack import services as devstack_services
+from tests.revenue.money import new_workspace_id, open_shop
 from tests.support.databases import connect, create_database, migrate
 from tests.support.tokens import TEST_JWT_SECRET, Tokens
 
 AGENCY = "agency-bench"
+WHOLE_RANGE = {"from": "2020-01-01", "to": "2099-12-31"}
 YEAR = 2026
 
 LOAD_LEDGER = """
@@ -137,14 +142,73 @@ def bench_summary(infra: Infra, entries: int, workspaces: int, requests: int) ->
         process.stop()
 
 
+async def _paid_to_visible(revenue_url: str, stripe_api_base: str, payments: int) -> list[float]:
+    assert stripe_api_base
+    sdk = stripe.StripeClient("sk_test_emulator", base_addresses={"api": stripe_api_base})
+    async with (
+        httpx.AsyncClient(base_url=stripe_api_base, timeout=30) as emulator,
+        httpx.AsyncClient(base_url=revenue_url, timeout=30) as revenue,
+    ):
+        shop = await open_shop(sdk, emulator)
+        owner = Tokens(secret=TEST_JWT_SECRET).headers("owner", shop.agency_id)
+        workspace = new_workspace_id()
+        samples: list[float] = []
+        gross = 0
+        for _ in range(payments):
+            await asyncio.to_thread(shop.one_off, workspace, 10_000)
+            paid = time.perf_counter()
+            gross += 10_000
+            while True:
+                summary = await revenue.get(
+                    "/v1/revenue/summary", params=WHOLE_RANGE, headers=owner
+                )
+                if summary.json()["gross_cents"] == gross:
+                    break
+                await asyncio.sleep(0.005)
+            samples.append((time.perf_counter() - paid) * 1000)
+    return samples
+
+
+def bench_webhook_to_summary(stack: Stack, payments: int = 50) -> None:
+    """Time from a payment on Stripe to the owner's summary counting it: webhook, ingest,
+    Kafka, the ledger consumer (its Stripe reads included), the summary."""
+    stack.env = {**os.environ, "GATEWAY_JWT_SECRET": TEST_JWT_SECRET, "LOG_LEVEL": "WARNING"}
+    stack.start_services(["webhook-ingest", "revenue"])
+    try:
+        stack.register_webhooks()
+        revenue_url = f"http://127.0.0.1:{devstack_services.spec('revenue').port(stack.env)}"
+        assert stack.infra.stripe_api_base is not None
+        samples = asyncio.run(_paid_to_visible(revenue_url, stack.infra.stripe_api_base, payments))
+    finally:
+        stack.stop_service("revenue")
+        stack.stop_service("webhook-ingest")
+    print(
+        json.dumps(
+            {
+                "bench": "revenue-webhook-to-summary",
+                "payments": payments,
+                "p50_ms": round(statistics.median(samples), 1),
+                "p95_ms": round(_percentile(samples, 0.95), 1),
+                "max_ms": round(max(samples), 1),
+            }
+        )
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--workspaces", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--payments", type=int, default=50)
     args = parser.parse_args()
-    with infrastructure(default_state_dir() / "bench") as infra:
-        bench_summary(infra, args.entries, args.workspaces, args.requests)
+    stack = Stack(default_state_dir() / "bench")
+    stack.start()
+    try:
+        bench_summary(stack.infra, args.entries, args.workspaces, args.requests)
+        bench_webhook_to_summary(stack, args.payments)
+    finally:
+        stack.stop()
 
 
 if __name__ == "__main__":
