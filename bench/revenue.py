@@ -9,7 +9,7 @@ of workspace-months, not of ledger entries. Then, with webhook-ingest and revenu
 against the emulator, one-off payments are made one at a time and the time until the
 summary counts each is printed. Bounded: it stops after the requests and payments.
 
-    uv run python bench/revenue.py --entries 1000000 --workspaces 10000 --requests 200 --payments 50
+    uv run python -m bench.revenue --entries 1000000 --workspaces 10000 --requests 200 --payments 50
 """
 
 from __future__ import annotations
