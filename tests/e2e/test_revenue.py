@@ -32,6 +32,7 @@ from tests.revenue.money import (
     platform_fee,
 )
 from tests.revenue.replay import events_of_account, replay, shuffled_with_repeats
+from tests.support.databases import connect
 from tests.support.kafka import read_topic
 from tests.support.tokens import Tokens
 from tests.support.waiting import eventually
@@ -66,6 +67,19 @@ async def shop(infra: Infra) -> Shop:
         advanced = await emulator.post("/_emulator/clock/advance", json={"seconds": 32 * 86400})
         assert advanced.status_code == 200, advanced.text
     return shop
+
+
+async def run_reconcile(infra: Infra, shop: Shop) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "revenue", "reconcile", "--account", shop.account_id,
+               "--from", WHOLE_RANGE["from"], "--to", WHOLE_RANGE["to"]]  # fmt: skip
+    return await asyncio.to_thread(
+        subprocess.run,
+        command,
+        env=infra.service_env(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 async def summary_of(revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop) -> dict[str, Any]:
@@ -126,12 +140,7 @@ async def test_reconcile_finds_the_ledger_equal_to_stripe(
     revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop, infra: Infra
 ) -> None:
     await settled_summary(revenue, tokens, shop)
-    command = [sys.executable, "-m", "revenue", "reconcile", "--account", shop.account_id,
-               "--from", WHOLE_RANGE["from"], "--to", WHOLE_RANGE["to"]]  # fmt: skip
-    env = infra.service_env(os.environ)
-    done = await asyncio.to_thread(
-        subprocess.run, command, env=env, capture_output=True, text=True, timeout=120
-    )
+    done = await run_reconcile(infra, shop)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "matches Stripe" in done.stdout
 
@@ -193,3 +202,26 @@ async def test_the_dashboard_reads_well_in_a_browser(
     }
     assert shown.width <= 1100, "nothing overflows the window sideways"
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
+
+
+async def test_reconcile_names_an_entry_stripe_does_not_know_and_fails(
+    revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop, infra: Infra
+) -> None:
+    await settled_summary(revenue, tokens, shop)
+    conn = await connect(infra.database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO revenue.ledger_entries (entry_id, kind, agency_id, stripe_account_id,"
+            " currency, gross_cents, stripe_fee_cents, platform_fee_cents, net_cents,"
+            " occurred_at) VALUES ('txn_invented', 'charge', $1, $2, 'usd', 100, 0, 0, 100,"
+            " now())",
+            shop.agency_id,
+            shop.account_id,
+        )
+        done = await run_reconcile(infra, shop)
+    finally:
+        await conn.execute("DELETE FROM revenue.ledger_entries WHERE entry_id = 'txn_invented'")
+        await conn.close()
+    assert done.returncode == 1
+    assert "txn_invented" in done.stdout
+    assert "1 difference" in done.stdout

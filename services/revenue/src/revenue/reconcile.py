@@ -25,7 +25,7 @@ from revenue.rules import Figures, kind_of_balance_transaction
 from revenue.settings import RevenueSettings
 from revenue.stripe_gateway import RevenueStripe
 
-console = Console()
+console = Console(soft_wrap=True)
 
 
 @dataclass(frozen=True)
