@@ -71,6 +71,8 @@ async def get_summary(summary: OwnerSummary) -> Summary:
 
 @router.get("/subscriptions", response_model=SubscriptionList, responses=documented(ForbiddenError))
 async def get_charging_health(principal: Owner, revenue: RevenueService) -> SubscriptionList:
+    """Per client subscription: its status, when it was last paid, and since when it has
+    been failing (the first failed attempt of its invoices still unpaid; null when fine)."""
     return SubscriptionList(data=await revenue.charging_health(principal.require_agency()))
 
 
