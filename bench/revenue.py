@@ -62,7 +62,7 @@ INSERT INTO revenue.revenue_rollups (
     stripe_fee_cents, platform_fee_cents, net_cents, entries)
 SELECT agency_id, currency, date_trunc('month', occurred_at AT TIME ZONE 'UTC')::date,
        coalesce(workspace_id, ''),
-       sum(gross_cents) FILTER (WHERE kind = 'charge'),
+       coalesce(sum(gross_cents) FILTER (WHERE kind = 'charge'), 0),
        coalesce(-sum(gross_cents) FILTER (WHERE kind = 'refund'), 0),
        0, sum(stripe_fee_cents), sum(platform_fee_cents), sum(net_cents), count(*)
 FROM revenue.ledger_entries
