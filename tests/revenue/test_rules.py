@@ -121,7 +121,7 @@ def test_money_reads_as_dollars_and_cents() -> None:
 
 
 def test_the_chart_scales_to_the_best_month() -> None:
-    summary = Summary.empty("usd", date(2026, 1, 1), date(2026, 2, 1))
+    summary = Summary(currency="usd", period_from=date(2026, 1, 1), period_to=date(2026, 2, 28))
     summary.months.extend(
         [MonthFigures(month="2026-01", gross_cents=1000, net_cents=900),
          MonthFigures(month="2026-02", gross_cents=500, net_cents=-10)]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, literal_column, select, text, tuple_
+from sqlalchemy import BigInteger, Row, and_, cast, func, literal_column, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -64,14 +64,16 @@ async def add_to_rollup(
 
 
 def _sum(name: str) -> Any:
-    return func.coalesce(func.sum(getattr(RevenueRollup, name)), 0).label(name)
+    # bigint, not numeric: the driver hands back ints, with no Decimal per figure and row.
+    return cast(func.coalesce(func.sum(getattr(RevenueRollup, name)), 0), BigInteger).label(name)
 
 
 async def summary_rows(
     session: AsyncSession, agency_id: str, currency: str, first: date, last: date
 ) -> Sequence[Row[Any]]:
-    """Totals, per workspace and per month in one pass over the rollups (grouping sets);
-    a row's ``level`` (SQL ``GROUPING``) says which: 1 workspace, 2 month, 3 total."""
+    """Totals, per workspace and per month in one pass over the rollups (grouping sets),
+    as ``(level, workspace_id, month, *ROLLUP_FIGURES)``; ``level`` (SQL ``GROUPING``) says
+    which: 1 a workspace, 2 a month, 3 the total."""
     level = func.grouping(col(RevenueRollup.workspace_id), col(RevenueRollup.month))
     query = (
         select(

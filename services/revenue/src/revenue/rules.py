@@ -17,6 +17,7 @@ So ``net = gross - refunded - disputed - stripe_fee - platform_fee`` holds for e
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -136,6 +137,5 @@ def from_unix(seconds: int) -> datetime:
 def period_months(start: date, end: date) -> tuple[date, date]:
     """The whole months a summary from ``start`` to ``end`` (inclusive) covers: rollups are
     monthly, so a period always starts on the 1st and ends on the last day of a month."""
-    first = date(start.year, start.month, 1)
-    last_month = date(end.year, end.month, 1)
-    return first, last_month
+    last_day = calendar.monthrange(end.year, end.month)[1]
+    return date(start.year, start.month, 1), date(end.year, end.month, last_day)

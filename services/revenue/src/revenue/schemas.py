@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 from datetime import date, datetime
 
 from pydantic import BaseModel, Field
@@ -21,17 +20,9 @@ class WorkspaceFigures(Figures):
     workspace_id: str | None
     """Null for movements no workspace could be found for."""
 
-    @classmethod
-    def of(cls, workspace_id: str, figures: dict[str, int]) -> WorkspaceFigures:
-        return cls(workspace_id=workspace_id or None, **figures)
-
 
 class MonthFigures(Figures):
     month: str = Field(pattern=r"^\d{4}-\d{2}$")
-
-    @classmethod
-    def of(cls, month: date, figures: dict[str, int]) -> MonthFigures:
-        return cls(month=month.strftime("%Y-%m"), **figures)
 
 
 class Summary(Figures):
@@ -46,15 +37,6 @@ class Summary(Figures):
     """Last day of the last month counted."""
     workspaces: list[WorkspaceFigures] = Field(default_factory=list)
     months: list[MonthFigures] = Field(default_factory=list)
-
-    @classmethod
-    def empty(cls, currency: str, first: date, last_month: date) -> Summary:
-        last_day = calendar.monthrange(last_month.year, last_month.month)[1]
-        return cls(
-            currency=currency,
-            period_from=first,
-            period_to=last_month.replace(day=last_day),
-        )
 
 
 class SubscriptionCharging(BaseModel):
