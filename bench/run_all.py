@@ -86,6 +86,10 @@ def main() -> None:
         print("== webhook-ingest")
         rates = [float(rate) for rate in args.rates.split(",")]
         bench_webhook_ingest(stack, args.workers, rates, args.seconds)
+        print("== revenue")
+        revenue_bench = _bench_module("revenue")
+        revenue_bench.bench_summary(stack.infra, 1_000_000, 10_000, 200)
+        revenue_bench.bench_webhook_to_summary(stack)
     finally:
         stack.stop()
 

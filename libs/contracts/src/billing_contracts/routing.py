@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from billing_contracts.billing_accounts import ACCOUNTS
+from billing_contracts.billing_invoices import STRIPE_INVOICES
+from billing_contracts.billing_payments import STRIPE_PAYMENTS
 from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS
 from billing_contracts.catalog_agencies import AGENCIES
 from billing_contracts.catalog_products import PRODUCTS
@@ -47,4 +49,8 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("subscriptions", "agencies", AGENCIES),
     Subscription("subscriptions", "stripe-subscriptions", STRIPE_SUBSCRIPTIONS),
     Subscription("webhook_ingest", "agencies", AGENCIES),
+    Subscription("revenue", "agencies", AGENCIES),
+    Subscription("revenue", "ledger", STRIPE_PAYMENTS),
+    Subscription("revenue", "invoices", STRIPE_INVOICES),
+    Subscription("revenue", "subscriptions", STRIPE_SUBSCRIPTIONS),
 )
