@@ -85,6 +85,10 @@ def run_benchmarks(stack: Stack, args: argparse.Namespace) -> None:
     print("== webhook-ingest")
     rates = [float(rate) for rate in args.rates.split(",")]
     bench_webhook_ingest(stack, args.workers, rates, args.seconds)
+    print("== revenue")
+    revenue_bench = _bench_module("revenue")
+    revenue_bench.bench_summary(stack.infra, 1_000_000, 10_000, 200)
+    revenue_bench.bench_webhook_to_summary(stack)
     if args.djstripe_rates:
         print("== dj-stripe side by side")
         side_args = ["--workers", str(args.workers), "--rates", args.djstripe_rates]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from billing_devstack.broker import BROKER_ENV
 from billing_devstack.emulator import webhook_secrets
 from billing_devstack.paths import log_path, pid_path
 from billing_devstack.processes import (
@@ -92,6 +93,8 @@ def service_env(
         PYTHONUNBUFFERED="1",
     )
     env.setdefault("BILLING_ENV", "development")  # the public development secrets may stand in
+    for variable, value in BROKER_ENV.items():
+        env.setdefault(variable, value)
     env.setdefault("STRIPE_API_KEY", DEV_STRIPE_API_KEY)
     env["GATEWAY_JWT_SECRET"] = env.get("GATEWAY_JWT_SECRET") or DEV_JWT_SECRET
     env["STRIPE_WEBHOOK_SECRETS"] = env.get("STRIPE_WEBHOOK_SECRETS") or platform_secret
@@ -258,7 +261,10 @@ def start_services(
                         stamps.record(spec(name))
                     to_serve.append(spec(name))
                 for s in to_serve:
-                    registry[s.name] = _server(s, env, state_dir).start()
+                    # Registered before it starts: a stop signal landing during the start
+                    # still finds it to stop.
+                    server = registry[s.name] = _server(s, env, state_dir)
+                    server.start()
                     pending[s.name] = health_url(s.name, env)
                 to_serve.clear()
                 for name, url in list(pending.items()):
