@@ -76,6 +76,7 @@ class Inbox:
         max_attempts: int = 5,
         session_timeout_ms: int = 6000,
         heartbeat_interval_ms: int = 2000,
+        fetch_max_wait_ms: int = 100,
     ) -> None:
         self.broker = broker
         self.sessions = sessions
@@ -84,6 +85,7 @@ class Inbox:
         self.max_attempts = max_attempts
         self.session_timeout_ms = session_timeout_ms
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.fetch_max_wait_ms = fetch_max_wait_ms
         self._outcomes: dict[tuple[str, str], _Outcomes] = {}
 
     def subscribe(self, topic: Topic, consumer: str, handler: Handler) -> None:
@@ -101,6 +103,7 @@ class Inbox:
             ack_policy=AckPolicy.NACK_ON_ERROR,
             session_timeout_ms=self.session_timeout_ms,
             heartbeat_interval_ms=self.heartbeat_interval_ms,
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
             title=f"{name}:{topic.name}",
         )(on_message)
 

@@ -71,6 +71,7 @@ class Runtime:
             max_attempts=self.settings.consumer_max_attempts,
             session_timeout_ms=self.settings.consumer_session_timeout_ms,
             heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
+            fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
         )
         self._stripe: stripe.StripeClient | None = None
         self.broker_problem: str | None = "not connected yet"

@@ -125,6 +125,10 @@ class ServiceSettings(BaseSettings):
     """Short enough that a dead replica's partitions move on quickly (and the first group
     join, which some brokers hold for half of it, stays short)."""
     consumer_heartbeat_interval_ms: int = 2000
+    consumer_fetch_max_wait_ms: int = 100
+    """How long a fetch may wait for data before the broker answers empty: on a quiet topic the
+    latency of every hop. Measured with ``bench.revenue`` (webhook to revenue summary): with
+    aiokafka's default 500 ms, p50 275 ms / p95 327 ms; with 100 ms, p50 135 ms / p95 217 ms."""
     consumer_max_attempts: int = 5
     """Attempts for a message whose handler keeps failing before it goes to ``<topic>.dlq``."""
     stripe_max_network_retries: int = 3
