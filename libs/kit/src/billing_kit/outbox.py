@@ -185,6 +185,8 @@ class OutboxRelay:
         left to a broker that may or may not take it."""
         self.lock_id = zlib.crc32(f"outbox:{self.table.fullname}".encode())
         self.published_total = 0
+        self.failed_attempts = 0
+        """Batches ``run`` could not publish (broker or database away): they stay and retry."""
         self._producer: AIOKafkaProducer | None = None
 
     async def run(self) -> None:
@@ -196,6 +198,7 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database away: rows wait, try again
+                self.failed_attempts += 1
                 log.warning("outbox relay failed, retrying", error=repr(exc), retry_in=backoff)
                 await self._drop_producer()
                 await asyncio.sleep(backoff)
