@@ -1,0 +1,104 @@
+"""README's "Try it" walk-through, pasted as a newcomer would: its shell blocks run in order
+with bash against the test stack (only the base URLs and the agency differ), every step
+succeeds, and the revenue summary it ends on equals Stripe's balance transaction for the
+charge, to the cent."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import stripe
+
+from tests.catalog.conftest import stripe_sdk
+from tests.revenue.money import expected_summary, platform_fee
+from tests.support.tokens import TEST_JWT_SECRET, Tokens, new_agency_id
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+__all__ = ["stripe_sdk"]
+
+ROOT = Path(__file__).resolve().parents[2]
+HEADING = "## Try it"
+RETAINER_CENTS = 250_000
+FIGURES = ("gross_cents", "platform_fee_cents", "stripe_fee_cents", "refunded_cents",
+           "disputed_cents", "net_cents")  # fmt: skip
+
+
+def walkthrough_blocks() -> list[str]:
+    """The ``sh`` blocks of README's walk-through section, in order."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index(f"\n{HEADING}")
+    end = readme.find("\n## ", start + 1)
+    section = readme[start : end if end != -1 else None]
+    blocks = re.findall(r"^```sh\n(.*?)^```$", section, flags=re.MULTILINE | re.DOTALL)
+    assert len(blocks) >= 5, "the walk-through lost its steps"
+    return blocks
+
+
+def replace_line(script: str, prefix: str, line: str) -> str:
+    """Swap the one line starting with ``prefix`` (the README must keep exactly one)."""
+    pattern = rf"^{re.escape(prefix)}.*$"
+    assert len(re.findall(pattern, script, flags=re.MULTILINE)) == 1, prefix
+    return re.sub(pattern, lambda _: line, script, flags=re.MULTILINE)
+
+
+def script_for(services: dict[str, str], agency_id: str) -> str:
+    script = "\n".join(walkthrough_blocks())
+    urls = " ".join(
+        f"{name.upper()}={services[name]}" for name in ("catalog", "subscriptions", "revenue")
+    )
+    script = replace_line(script, "CATALOG=", urls)
+    script = replace_line(script, "AGENCY=", f"AGENCY={agency_id}")
+    return "set -euo pipefail\n" + script
+
+
+def run(script: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GATEWAY_JWT_SECRET": TEST_JWT_SECRET}
+    return subprocess.run(
+        ["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+async def owner_get(url: str, tokens: Tokens, agency_id: str, **params: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.get(url, params=params, headers=tokens.headers("owner", agency_id))
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_the_readme_walkthrough_bills_a_client_and_shows_the_revenue(
+    services: dict[str, str], tokens: Tokens, stripe_sdk: stripe.StripeClient
+) -> None:
+    agency_id = new_agency_id()
+    done = await asyncio.to_thread(run, script_for(services, agency_id))
+    assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    assert "Connect: enabled" in done.stdout
+    assert "Payment succeeded" in done.stdout
+
+    connect = await owner_get(f"{services['catalog']}/v1/connect", tokens, agency_id)
+    on_account: stripe.RequestOptions = {"stripe_account": connect["account_id"]}
+    transactions = [
+        txn.to_dict()
+        for txn in stripe_sdk.v1.balance_transactions.list(options=on_account).auto_paging_iter()
+    ]
+    [charge] = [txn for txn in transactions if txn["type"] == "charge"]
+    assert charge["amount"] == RETAINER_CENTS
+
+    summary = await owner_get(
+        f"{services['revenue']}/v1/revenue/summary",
+        tokens,
+        agency_id,
+        **{"from": "2020-01-01", "to": "2099-12-31"},
+    )
+    assert summary["gross_cents"] == RETAINER_CENTS
+    assert summary["platform_fee_cents"] == platform_fee(RETAINER_CENTS)
+    assert {name: summary[name] for name in FIGURES} == expected_summary(transactions)
+    assert f'"gross_cents": {RETAINER_CENTS}' in done.stdout, done.stdout
