@@ -11,6 +11,7 @@ from billing_contracts.billing_products import STRIPE_PRODUCTS
 from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS
 from billing_contracts.catalog_agencies import AGENCIES
 from billing_contracts.catalog_products import PRODUCTS
+from billing_contracts.invoicing_invoices import INVOICES
 from billing_contracts.topics import Topic
 
 ALL_TOPICS: tuple[Topic, ...] = (
@@ -23,6 +24,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     STRIPE_INVOICES,
     STRIPE_PAYMENTS,
     STRIPE_BALANCES,
+    INVOICES,
 )
 
 

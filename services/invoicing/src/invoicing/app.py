@@ -1,9 +1,10 @@
-"""Builds the invoicing app."""
+"""Builds the invoicing app: HTTP API, the invoice mirror's subscribers, outbox relay."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from billing_contracts.invoicing_invoices import INVOICES
 from billing_kit.runtime import Runtime, build_app
 from billing_kit.settings import ServiceSettings
 from invoicing import api, consumers
@@ -12,6 +13,6 @@ from invoicing.settings import InvoicingSettings
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    runtime = Runtime(settings or InvoicingSettings(), kit_tables)
+    runtime = Runtime(settings or InvoicingSettings(), kit_tables, publishes=(INVOICES,))
     consumers.register(runtime)
     return build_app(runtime, [api.router], title="invoicing")
