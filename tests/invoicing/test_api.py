@@ -248,7 +248,7 @@ async def test_an_invoice_shows_as_stripe_tells_it_and_never_goes_back(
 
         async def marker_seen() -> bool:
             found = await _invoices(invoicing, admin, ws)
-            return found[0]["description"] == "Discovery sprint, phase 1"
+            return bool(found[0]["description"] == "Discovery sprint, phase 1")
 
         await eventually(marker_seen, within=10)
 
