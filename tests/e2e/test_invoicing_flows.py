@@ -129,9 +129,11 @@ async def _charge_of(sdk: stripe.StripeClient, client: Client, invoice_id: str) 
     payments = await sdk.v1.invoice_payments.list_async(
         params={"invoice": invoice_id}, options=client.options
     )
-    charge_id = payments.data[0].payment.charge
-    assert isinstance(charge_id, str)
-    return await sdk.v1.charges.retrieve_async(charge_id, options=client.options)
+    intent_id = payments.data[0].payment.payment_intent
+    assert isinstance(intent_id, str)
+    intent = await sdk.v1.payment_intents.retrieve_async(intent_id, options=client.options)
+    assert isinstance(intent.latest_charge, str)
+    return await sdk.v1.charges.retrieve_async(intent.latest_charge, options=client.options)
 
 
 async def test_pay_then_refund_partly_then_fully(
