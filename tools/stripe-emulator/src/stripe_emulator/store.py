@@ -32,6 +32,11 @@ def snapshot(obj: Any) -> Any:
     return pickle.loads(pickle.dumps(obj, pickle.HIGHEST_PROTOCOL))
 
 
+def changed(before: Obj, after: Obj) -> dict[str, Any]:
+    """Stripe's `previous_attributes`: the top-level values of `before` that `after` changed."""
+    return {k: v for k, v in before.items() if after.get(k) != v}
+
+
 @dataclass
 class IdempotentResponse:
     fingerprint: str
@@ -48,7 +53,10 @@ class RequestInfo:
 
 @dataclass
 class Store:
-    """The emulator's whole state. Mutated only while `lock` is held."""
+    """The emulator's whole state. Mutated only while `lock` is held.
+
+    The platform account object is added by its owner (`rules.accounts.open_platform`).
+    """
 
     platform_id: str = field(default_factory=lambda: new_id("acct", 16))
     clock_offset: float = 0.0
@@ -65,17 +73,6 @@ class Store:
     )
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    def __post_init__(self) -> None:
-        from stripe_emulator.shapes import account_shape
-
-        platform = account_shape(self.platform_id, self.now(), "standard", "US", "usd")
-        platform.update(charges_enabled=True, payouts_enabled=True, details_submitted=True)
-        platform["requirements"]["currently_due"] = []
-        platform["requirements"]["eventually_due"] = []
-        platform["requirements"]["disabled_reason"] = None
-        platform["settings"]["payouts"]["schedule"] = {"delay_days": 2, "interval": "manual"}
-        self.add(platform, self.platform_id)
-
     # clock -----------------------------------------------------------------
     def now(self) -> int:
         return int(time.time() + self.clock_offset)
@@ -84,6 +81,7 @@ class Store:
         self.clock_offset = max(self.clock_offset, timestamp - time.time())
 
     def reset(self) -> None:
+        """Forget everything but the listeners and the lock (a new platform account id)."""
         listeners, lock = self.listeners, self.lock
         fresh = Store()
         self.__dict__.update(fresh.__dict__)
