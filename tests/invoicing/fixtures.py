@@ -1,4 +1,6 @@
-"""Clients of the running stack for invoicing's tests (API tests and end-to-end)."""
+"""Clients of the running stack for invoicing's tests (API tests and end-to-end): the
+invoicing API and webhook-ingest, next to the catalog, emulator and onboarded-agency
+fixtures the catalog tests already provide."""
 
 from __future__ import annotations
 
@@ -6,11 +8,10 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import stripe
 
-from billing_devstack import Infra
-from tests.support.agencies import Agency, onboarded_agency
-from tests.support.tokens import Tokens
+from tests.catalog.conftest import agency, catalog, emulator, stripe_sdk
+
+__all__ = ["agency", "catalog", "emulator", "ingest", "invoicing", "stripe_sdk"]
 
 
 @pytest.fixture(scope="session")
@@ -20,32 +21,5 @@ async def invoicing(services: dict[str, str]) -> AsyncIterator[httpx.AsyncClient
 
 
 @pytest.fixture(scope="session")
-async def catalog(services: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=services["catalog"], timeout=30) as client:
-        yield client
-
-
-@pytest.fixture(scope="session")
 def ingest(services: dict[str, str]) -> str:
     return services["webhook-ingest"]
-
-
-@pytest.fixture(scope="session")
-async def emulator(infra: Infra) -> AsyncIterator[httpx.AsyncClient]:
-    assert infra.stripe_api_base is not None
-    async with httpx.AsyncClient(base_url=infra.stripe_api_base, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture(scope="session")
-def stripe_sdk(infra: Infra) -> stripe.StripeClient:
-    """The official SDK, acting as Stripe's dashboard and the client's browser would."""
-    assert infra.stripe_api_base is not None
-    return stripe.StripeClient("sk_test_emulator", base_addresses={"api": infra.stripe_api_base})
-
-
-@pytest.fixture
-async def agency(
-    catalog: httpx.AsyncClient, emulator: httpx.AsyncClient, tokens: Tokens, infra: Infra
-) -> Agency:
-    return await onboarded_agency(catalog, emulator, tokens, infra.kafka_bootstrap)

@@ -26,13 +26,8 @@ async def _locked(session: AsyncSession, model: Any, *where: Any) -> Any:
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def agency(
-    session: AsyncSession, agency_id: str, *, for_update: bool = False
-) -> Agency | None:
-    query = select(Agency).where(Agency.agency_id == agency_id)
-    if for_update:
-        query = query.with_for_update()
-    return (await session.execute(query)).scalar_one_or_none()
+async def agency(session: AsyncSession, agency_id: str) -> Agency | None:
+    return await session.get(Agency, agency_id)
 
 
 async def ensure_agency(session: AsyncSession, agency_id: str) -> Agency:
@@ -41,7 +36,7 @@ async def ensure_agency(session: AsyncSession, agency_id: str) -> Agency:
         .values(agency_id=agency_id, profile_at=datetime.fromtimestamp(0, UTC))
         .on_conflict_do_nothing()
     )
-    found = await agency(session, agency_id, for_update=True)
+    found: Agency | None = await _locked(session, Agency, Agency.agency_id == agency_id)
     assert found is not None
     return found
 
