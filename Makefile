@@ -1,5 +1,6 @@
 # Two commands a newcomer needs: `make run` (the whole stack on embedded defaults) and
-# `make test` (installs what it needs, starts what it needs, runs the suite).
+# `make test` (installs what it needs, starts what it needs, runs the suite); `make token`
+# prints a gateway token to call the services with.
 
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null)
@@ -7,19 +8,35 @@ ifeq ($(UV),)
 UV := .devstack/tools/bin/uv
 endif
 PYTEST_ARGS ?=
+RUN_ARGS ?=
+ROLE ?= owner
+AGENCY ?=
+WORKSPACES ?=
+SUB ?=
+EMAIL ?=
+BARE ?=
 
-.PHONY: install run test lint format bench asyncapi clean
+.PHONY: install run token test lint format bench asyncapi clean
 
 # uv itself comes from PyPI into a private virtualenv when the machine has none.
+# Nothing on stdout, so `$$(make token ...)` captures the token alone.
 .devstack/tools/bin/uv:
-	python3 -m venv .devstack/tools
-	.devstack/tools/bin/python -m pip install --quiet --disable-pip-version-check uv
+	@echo "installing uv into .devstack/tools" >&2
+	@python3 -m venv .devstack/tools >&2
+	@.devstack/tools/bin/python -m pip install --quiet --disable-pip-version-check uv >&2
 
 install: $(UV)
-	$(UV) sync --locked --quiet
+	@$(UV) sync --locked --quiet >&2
 
 run: install
-	$(UV) run billing-stack run
+	$(UV) run billing-stack run $(RUN_ARGS)
+
+# make token ROLE=owner AGENCY=agency-demo     -> Authorization: Bearer <jwt>
+# clients: ROLE=client AGENCY=… WORKSPACES=ws_1,ws_2; also SUB=, EMAIL=; BARE=1: the token alone.
+token: install
+	@$(UV) run --quiet billing-stack token --role '$(ROLE)' \
+		$(if $(AGENCY),--agency '$(AGENCY)') $(if $(WORKSPACES),--workspaces '$(WORKSPACES)') \
+		$(if $(SUB),--sub '$(SUB)') $(if $(EMAIL),--email '$(EMAIL)') $(if $(BARE),--bare)
 
 test: install
 	$(UV) run pytest $(PYTEST_ARGS)

@@ -1,22 +1,55 @@
-"""The import graph of our packages has no cycle.
+"""The import graph of the whole repository, read statically with grimp.
 
 A cycle is what a function-local import hides: two modules that need each other have no clear
 room, and a lower layer ends up reaching into a higher one. grimp reads every import of every
-module, local and `TYPE_CHECKING` ones included, so hiding one does not pass.
+module, local and `TYPE_CHECKING` ones included, so hiding one does not pass. Two rules:
+
+- no import cycle inside any package;
+- every package imports only the layers below it: services never import each other, the
+  libraries never import a service or a tool. As the allowed imports form no cycle, no cycle
+  can run between packages either.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from itertools import pairwise
+from pathlib import Path
 
 import grimp
 import pytest
 
 pytestmark = pytest.mark.unit
 
-PACKAGES = ["stripe_emulator"]
-"""Every top-level package the graph is built from (imports between them count too)."""
+CONTRACTS = "billing_contracts"
+KIT = "billing_kit"
+SERVICES = ("catalog", "subscriptions", "invoicing", "webhook_ingest", "revenue")
+LIBRARIES = (CONTRACTS, KIT)
+
+ALLOWED: dict[str, frozenset[str]] = {
+    CONTRACTS: frozenset(),
+    KIT: frozenset({CONTRACTS}),
+    "stripe_emulator": frozenset(),  # a stand-in for Stripe knows nothing of its clients
+    **{service: frozenset(LIBRARIES) for service in SERVICES},
+    "billing_devstack": frozenset(LIBRARIES),  # starts services by name, never imports them
+}
+"""Every top-level package of the repository, with the other packages it may import."""
+PACKAGES = list(ALLOWED)
+
+
+@functools.cache
+def _graph() -> grimp.ImportGraph:
+    return grimp.build_graph(*PACKAGES, cache_dir=None)
+
+
+@functools.cache
+def _cycles() -> list[list[str]]:
+    return import_cycles(_graph())
+
+
+def _top(module: str) -> str:
+    return module.split(".", 1)[0]
 
 
 def import_cycles(graph: grimp.ImportGraph) -> list[list[str]]:
@@ -95,7 +128,33 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     assert import_cycles(graph) == [["pkg.a", "pkg.b", "pkg.c"]]
 
 
-def test_no_import_cycles() -> None:
-    graph = grimp.build_graph(*PACKAGES, cache_dir=None)
-    cycles = import_cycles(graph)
+@pytest.mark.parametrize("package", PACKAGES)
+def test_no_import_cycles(package: str) -> None:
+    graph = _graph()
+    cycles = [c for c in _cycles() if any(_top(module) == package for module in c)]
     assert not cycles, "import cycles:\n" + "\n".join(describe(graph, c) for c in cycles)
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_the_package_imports_only_the_layers_below_it(package: str) -> None:
+    graph = _graph()
+    allowed = ALLOWED[package] | {package}
+    illegal = sorted(
+        f"  {module} -> {target}"
+        for module in graph.modules
+        if _top(module) == package
+        for target in graph.find_modules_directly_imported_by(module)
+        if _top(target) not in allowed
+    )
+    assert not illegal, f"{package} may import only {sorted(allowed)}:\n" + "\n".join(illegal)
+
+
+def test_every_package_of_the_repository_is_checked() -> None:
+    """A package added to the workspace joins the checks above (and picks its layer)."""
+    root = Path(__file__).resolve().parents[1]
+    found = {
+        init.parent.name
+        for group in ("libs", "services", "tools")
+        for init in root.glob(f"{group}/*/src/*/__init__.py")
+    }
+    assert found == set(PACKAGES)

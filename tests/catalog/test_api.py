@@ -11,6 +11,7 @@ import pytest
 import stripe
 
 from billing_devstack import Infra
+from tests.catalog.accounts import applied_by_catalog
 from tests.support.agencies import Agency, announce_account, start_onboarding, wait_for_status
 from tests.support.tokens import Tokens, new_agency_id
 
@@ -83,7 +84,7 @@ async def test_only_a_platform_operator_suspends(
 
 
 async def test_connect_status_moves_from_not_started_to_pending_to_enabled_and_back(
-    catalog: httpx.AsyncClient, emulator: httpx.AsyncClient, tokens: Tokens, infra: Infra
+    catalog: httpx.AsyncClient, tokens: Tokens, infra: Infra
 ) -> None:
     agency_id = new_agency_id()
     before = await catalog.get("/v1/connect", headers=tokens.headers("admin", agency_id))
@@ -99,26 +100,47 @@ async def test_connect_status_moves_from_not_started_to_pending_to_enabled_and_b
     assert agency.account_id
     assert agency.account_id.startswith("acct_")
 
+    async def announce(charges_enabled: bool, created: int) -> None:
+        assert agency.account_id is not None
+        event_id = await announce_account(
+            infra.kafka_bootstrap, agency.agency_id, agency.account_id,
+            charges_enabled=charges_enabled, created=created,
+        )  # fmt: skip
+        await applied_by_catalog(infra, event_id)
+
     now = int(time.time())
-    await announce_account(
-        infra.kafka_bootstrap,
-        agency.agency_id,
-        agency.account_id,
-        charges_enabled=True,
-        created=now,
-    )
+    await announce(charges_enabled=True, created=now)
     await wait_for_status(catalog, agency, "enabled")
     # An older event arriving late does not close the gate again ...
-    await announce_account(
-        infra.kafka_bootstrap, agency.agency_id, agency.account_id, charges_enabled=False,
-        created=now - 60,
-    )  # fmt: skip
+    await announce(charges_enabled=False, created=now - 60)
+    status = (await catalog.get("/v1/connect", headers=agency.owner)).json()
+    assert (status["status"], status["charges_enabled"]) == ("enabled", True)
     # ... but a newer one saying Stripe disabled charges does.
-    await announce_account(
-        infra.kafka_bootstrap, agency.agency_id, agency.account_id, charges_enabled=False,
-        created=now + 60,
-    )  # fmt: skip
-    await wait_for_status(catalog, agency, "pending")
+    await announce(charges_enabled=False, created=now + 60)
+    status = (await catalog.get("/v1/connect", headers=agency.owner)).json()
+    assert (status["status"], status["charges_enabled"]) == ("pending", False)
+
+
+@pytest.mark.parametrize("field", ["return_url", "refresh_url"])
+@pytest.mark.parametrize(
+    "url", ["x", "app.example/return", "ftp://app.example/r", "javascript:alert(1)", "https://"]
+)
+async def test_an_onboarding_url_that_is_not_http_is_refused_and_nothing_is_made(
+    catalog: httpx.AsyncClient, tokens: Tokens, field: str, url: str
+) -> None:
+    agency_id = new_agency_id()
+    body = {"return_url": "https://app.example/return", "refresh_url": "https://app.example/r"}
+    response = await catalog.post(
+        "/v1/connect/onboarding",
+        json={**body, field: url},
+        headers=tokens.headers("owner", agency_id),
+    )
+    assert response.status_code == 422, response.text
+    error = error_of(response)
+    assert error["code"] == "validation_error"
+    assert [item["field"] for item in error["fields"]] == [field]  # type: ignore[attr-defined]
+    status = await catalog.get("/v1/connect", headers=tokens.headers("owner", agency_id))
+    assert status.json()["status"] == "not_started"
 
 
 async def test_onboarding_reuses_the_account_and_gives_a_fresh_link(
@@ -237,16 +259,30 @@ async def test_limits_are_inclusive(catalog: httpx.AsyncClient, agency: Agency) 
     assert response.status_code == 201, response.text
 
 
-async def test_prices_are_immutable(catalog: httpx.AsyncClient, agency: Agency) -> None:
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"amount_cents": 300_000},
+        {"amount_cents": 10},  # not even a valid amount: still the immutability answer
+        {"amount_cents": 250_000},  # the same amount is still a price field
+        {"cadence": "yearly"},
+        {"cadence": None},
+        {"currency": "eur"},
+        {"currency": "usd"},
+        {"name": "Renamed", "amount_cents": "a lot"},
+    ],
+)
+async def test_prices_are_immutable(
+    catalog: httpx.AsyncClient, agency: Agency, change: dict[str, object]
+) -> None:
     product = (await create(catalog, agency)).json()
-    for change in ({"amount_cents": 300_000}, {"cadence": "yearly"}, {"currency": "eur"}):
-        response = await catalog.patch(
-            f"/v1/products/{product['id']}", json=change, headers=agency.admin
-        )
-        assert response.status_code == 409, change
-        error = error_of(response)
-        assert error["code"] == "price_immutable"
-        assert "archive" in str(error["message"]).lower()
+    response = await catalog.patch(
+        f"/v1/products/{product['id']}", json=change, headers=agency.admin
+    )
+    assert response.status_code == 409, response.text
+    error = error_of(response)
+    assert error["code"] == "price_immutable"
+    assert "archive" in str(error["message"]).lower()
     unchanged = await catalog.get(f"/v1/products/{product['id']}", headers=agency.admin)
     assert unchanged.json() == product
 
@@ -297,6 +333,34 @@ async def test_archiving_hides_a_product_from_new_subscriptions_but_keeps_it(
     assert on_stripe.active is False
     again = await catalog.post(f"/v1/products/{product['id']}/archive", headers=agency.admin)
     assert again.json() == archived.json()
+
+
+async def test_archiving_finishes_on_stripe_when_a_call_between_price_and_product_fails(
+    catalog: httpx.AsyncClient,
+    agency: Agency,
+    emulator: httpx.AsyncClient,
+    stripe_sdk: stripe.StripeClient,
+) -> None:
+    product = (await create(catalog, agency)).json()
+    fault = {"count": 1, "status": 400, "path": f"/v1/products/{product['stripe_product_id']}"}
+    armed = await emulator.post(
+        "/_emulator/faults", json={"fail_next": {**fault, "method": "POST"}}
+    )
+    assert armed.status_code == 200, armed.text
+    try:
+        archived = await catalog.post(f"/v1/products/{product['id']}/archive", headers=agency.admin)
+        left = (await emulator.get("/_emulator/faults")).json()["fail_next"]
+    finally:
+        await emulator.delete("/_emulator/faults")
+    assert left == [], "the armed failure was hit"
+    assert archived.status_code == 200, archived.text
+    assert archived.json()["status"] == "archived"
+    options: stripe.RequestOptions = {"stripe_account": agency.account_id or ""}
+    price = await stripe_sdk.v1.prices.retrieve_async(product["stripe_price_id"], options=options)
+    on_stripe = await stripe_sdk.v1.products.retrieve_async(
+        product["stripe_product_id"], options=options
+    )
+    assert (price.active, on_stripe.active) == (False, False)
 
 
 async def test_an_unknown_status_filter_is_refused(

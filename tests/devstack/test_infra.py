@@ -11,11 +11,13 @@ import asyncpg
 import psutil
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
-from billing_devstack import Stack, create_topics, default_state_dir, service_env
+from billing_devstack import Stack, default_state_dir, service_env
 from billing_devstack.broker import TansuBroker
 from billing_devstack.postgres import EmbeddedPostgres
 from billing_devstack.processes import port_is_free
+from billing_kit.kafka import ensure_topics
 
 STATE = default_state_dir() / "test-devstack"
 
@@ -74,8 +76,15 @@ async def test_postgres_starts_answers_and_stops_clean(state_dir: Path) -> None:
 @pytest.mark.integration
 async def test_broker_produce_consume_with_group_and_manual_commit(broker: TansuBroker) -> None:
     topic = f"devstack.roundtrip.{time.time_ns()}"
-    assert await create_topics(broker.bootstrap, [topic], partitions=2) == [topic]
-    assert await create_topics(broker.bootstrap, [topic], partitions=2) == []  # idempotent
+    await ensure_topics(broker.bootstrap, [topic], partitions=2)
+    await ensure_topics(broker.bootstrap, [topic], partitions=5)  # exists: left alone
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    assert len(described["partitions"]) == 2
 
     producer = AIOKafkaProducer(
         bootstrap_servers=broker.bootstrap, acks="all", enable_idempotence=False

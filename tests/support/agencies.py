@@ -40,22 +40,30 @@ async def start_onboarding(catalog: httpx.AsyncClient, tokens: Tokens) -> Agency
     )
 
 
+def account_snapshot(
+    account_id: str, *, charges_enabled: bool, created: int
+) -> StripeAccountSnapshot:
+    """Stripe's view of a connected account, as ``account.updated`` carries it."""
+    return StripeAccountSnapshot(
+        account_id=account_id,
+        charges_enabled=charges_enabled,
+        payouts_enabled=charges_enabled,
+        details_submitted=True,
+        stripe_event_id=f"evt_{uuid.uuid4().hex[:24]}",
+        stripe_created=created,
+    )
+
+
 async def announce_account(
     bootstrap: str, agency_id: str, account_id: str, *, charges_enabled: bool, created: int
-) -> None:
-    """What webhook-ingest publishes for ``account.updated``."""
+) -> uuid.UUID:
+    """What webhook-ingest publishes for ``account.updated``; returns the event's id."""
     event = StripeAccountUpdated(
         agency_id=agency_id,
-        payload=StripeAccountSnapshot(
-            account_id=account_id,
-            charges_enabled=charges_enabled,
-            payouts_enabled=charges_enabled,
-            details_submitted=True,
-            stripe_event_id=f"evt_{uuid.uuid4().hex[:24]}",
-            stripe_created=created,
-        ),
+        payload=account_snapshot(account_id, charges_enabled=charges_enabled, created=created),
     )
     await publish(bootstrap, ACCOUNTS, event)
+    return event.event_id
 
 
 async def wait_for_status(catalog: httpx.AsyncClient, agency: Agency, status: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
@@ -44,3 +45,10 @@ async def create_database(server_url: str, prefix: str = "t") -> str:
         await conn.close()
     base, _, _ = server_url.rpartition("/")
     return f"{base}/{name}"
+
+
+async def migrated_database(server_url: str, service: str) -> str:
+    """A new database holding ``service``'s schema only, for tests that run it in process."""
+    url = await create_database(server_url, service)
+    await asyncio.to_thread(migrate, url, [service])
+    return url

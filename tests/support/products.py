@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from billing_contracts.catalog_products import ProductCreated, ProductSnapshot
 from billing_kit.db import unit_of_work
@@ -13,7 +14,7 @@ from catalog.service import Catalog
 
 
 def unsaved_product(agency_id: str, **overrides: object) -> Product:
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "agency_id": agency_id,
         "name": "Automation retainer",

@@ -1,4 +1,4 @@
 from billing_kit.migrations import run_migrations
-from catalog.models import Base
+from catalog.models import CatalogTable
 
-run_migrations(Base.metadata)
+run_migrations(CatalogTable.metadata)

@@ -77,15 +77,6 @@ class AgencySuspendedCannotBillError(BillingError):
     )
 
 
-class PriceImmutableError(BillingError):
-    status_code = 409
-    code = "price_immutable"
-    default_message = (
-        "Prices are immutable: to change the amount, cadence or currency, archive this product "
-        "and create a new product with the new price."
-    )
-
-
 class ProductArchivedError(BillingError):
     status_code = 409
     code = "product_archived"

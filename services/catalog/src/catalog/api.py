@@ -12,11 +12,11 @@ from billing_kit.errors import (
     ConnectRequiredError,
     ForbiddenError,
     NotFoundError,
-    PriceImmutableError,
     StripeFailedError,
     documented,
 )
 from billing_kit.idempotency import IdempotentRoute
+from catalog.errors import PriceImmutableError
 from catalog.models import Product
 from catalog.schemas import (
     ConnectOut,
@@ -30,14 +30,12 @@ from catalog.schemas import (
     SuspensionRequest,
 )
 from catalog.service import Catalog, connect_status
-from catalog.stripe_gateway import CatalogStripe
 
 router = APIRouter(prefix="/v1", route_class=IdempotentRoute, tags=["catalog"])
 
 
 def _catalog(request: Request, session: DbSession) -> Catalog:
-    runtime = request.app.state.runtime
-    return Catalog(session, runtime.outbox, CatalogStripe(runtime.stripe))
+    return Catalog.build(request.app.state.runtime, session)
 
 
 CatalogService = Annotated[Catalog, Depends(_catalog)]

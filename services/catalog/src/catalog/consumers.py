@@ -7,12 +7,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing_contracts.billing_accounts import ACCOUNTS, StripeAccountUpdated
 from billing_kit.runtime import Runtime
 from catalog.service import Catalog
-from catalog.stripe_gateway import CatalogStripe
 
 
 def register(runtime: Runtime) -> None:
     async def on_account_updated(session: AsyncSession, event: StripeAccountUpdated) -> None:
-        catalog = Catalog(session, runtime.outbox, CatalogStripe(runtime.stripe))
-        await catalog.apply_account_update(event.agency_id, event.payload)
+        await Catalog.build(runtime, session).apply_account_update(event.agency_id, event.payload)
 
     runtime.subscribe(ACCOUNTS, "accounts", on_account_updated)

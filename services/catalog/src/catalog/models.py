@@ -3,60 +3,76 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, String, func
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import BigInteger, DateTime, Index, func
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
 
 from billing_kit.db import schema_metadata
 from billing_kit.tables import add_kit_tables
 
 
-class Base(DeclarativeBase):
-    metadata = schema_metadata("catalog")
+class CatalogTable(SQLModel, registry=registry(metadata=schema_metadata("catalog"))):
+    """Base of catalog's tables: its own metadata, every table in the ``catalog`` schema."""
 
 
-kit_tables = add_kit_tables(Base.metadata)
+kit_tables = add_kit_tables(CatalogTable.metadata)
 
 
-class Agency(Base):
+def _created_at() -> Any:
+    return Field(
+        default=None,
+        nullable=False,
+        sa_type=DateTime(timezone=True),
+        sa_column_kwargs={"server_default": func.now()},
+    )
+
+
+def _updated_at() -> Any:
+    return Field(
+        default=None,
+        nullable=False,
+        sa_type=DateTime(timezone=True),
+        sa_column_kwargs={"server_default": func.now(), "onupdate": func.now()},
+    )
+
+
+class Agency(CatalogTable, table=True):
     """An agency's billing profile: its Connect account and whether it may bill."""
 
     __tablename__ = "agencies"
 
-    agency_id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    stripe_account_id: Mapped[str | None] = mapped_column(String(100), unique=True)
-    charges_enabled: Mapped[bool] = mapped_column(default=False)
-    payouts_enabled: Mapped[bool] = mapped_column(default=False)
-    details_submitted: Mapped[bool] = mapped_column(default=False)
-    account_seen_at: Mapped[int] = mapped_column(BigInteger, default=0)
+    agency_id: str = Field(primary_key=True, max_length=100)
+    stripe_account_id: str | None = Field(default=None, max_length=100, unique=True)
+    charges_enabled: bool = False
+    payouts_enabled: bool = False
+    details_submitted: bool = False
+    account_seen_at: int = Field(default=0, sa_type=BigInteger)
     """Stripe ``created`` of the newest account event applied; older ones are ignored."""
-    suspended: Mapped[bool] = mapped_column(default=False)
-    suspension_reason: Mapped[str | None] = mapped_column(String(500))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+    suspended: bool = False
+    suspension_reason: str | None = Field(default=None, max_length=500)
+    created_at: datetime | None = _created_at()
+    updated_at: datetime | None = _updated_at()
 
 
-class Product(Base):
+class Product(CatalogTable, table=True):
     """A reusable SKU an agency sells to its clients, with its immutable Stripe price."""
 
     __tablename__ = "products"
     __table_args__ = (Index(None, "agency_id", "status", "created_at"),)
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    agency_id: Mapped[str] = mapped_column(String(100))
-    name: Mapped[str] = mapped_column(String(99))
-    description: Mapped[str | None] = mapped_column(String(499))
-    cadence: Mapped[str] = mapped_column(String(20))
-    amount_cents: Mapped[int] = mapped_column(BigInteger)
-    currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(20), default="active")
-    stripe_account_id: Mapped[str] = mapped_column(String(100))
-    stripe_product_id: Mapped[str] = mapped_column(String(100))
-    stripe_price_id: Mapped[str] = mapped_column(String(100))
-    revision: Mapped[int] = mapped_column(default=1)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+    id: str = Field(primary_key=True, max_length=40)
+    agency_id: str = Field(max_length=100)
+    name: str = Field(max_length=99)
+    description: str | None = Field(default=None, max_length=499)
+    cadence: str = Field(max_length=20)
+    amount_cents: int = Field(sa_type=BigInteger)
+    currency: str = Field(max_length=3)
+    status: str = Field(default="active", max_length=20)
+    stripe_account_id: str = Field(max_length=100)
+    stripe_product_id: str = Field(max_length=100)
+    stripe_price_id: str = Field(max_length=100)
+    revision: int = 1
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    updated_at: datetime | None = _updated_at()

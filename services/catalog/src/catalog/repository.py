@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from catalog.models import Agency, Product
 
@@ -46,5 +46,5 @@ async def products(session: AsyncSession, agency_id: str, status: str | None) ->
     query = select(Product).where(Product.agency_id == agency_id)
     if status is not None:
         query = query.where(Product.status == status)
-    query = query.order_by(Product.created_at.desc(), Product.id)
+    query = query.order_by(col(Product.created_at).desc(), Product.id)
     return (await session.execute(query)).scalars().all()

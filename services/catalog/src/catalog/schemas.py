@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+)
 
 from billing_contracts.catalog_agencies import ConnectStatus
 
@@ -19,7 +29,6 @@ AmountCents = Annotated[
     Field(ge=50, le=STRIPE_MAX_AMOUNT, description="Integer cents, from 50 to 99,999,999."),
 ]
 Currency = Literal["usd"]
-CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{3}$")]
 
 
 def _lower(value: object) -> object:
@@ -38,6 +47,13 @@ class ProductCreate(BaseModel):
     _currency_lower = field_validator("currency", mode="before")(_lower)
 
 
+PRICE_FIELDS = frozenset({"amount_cents", "cadence", "currency"})
+RefusedPriceField = Annotated[
+    JsonValue,
+    Field(description="Prices are immutable: any value is refused with 409 price_immutable."),
+]
+
+
 class ProductPatch(BaseModel):
     """Name and description may change; the price fields are listed only to refuse them."""
 
@@ -45,11 +61,13 @@ class ProductPatch(BaseModel):
 
     name: ProductName | None = None
     description: Description | None = None
-    cadence: Cadence | None = None
-    amount_cents: AmountCents | None = None
-    currency: CurrencyCode | None = None
+    amount_cents: RefusedPriceField = None
+    cadence: RefusedPriceField = None
+    currency: RefusedPriceField = None
 
-    _currency_lower = field_validator("currency", mode="before")(_lower)
+    def asks_for_a_new_price(self) -> bool:
+        """Whether the request names a price field at all, whatever its value."""
+        return bool(self.model_fields_set & PRICE_FIELDS)
 
 
 class ProductOut(BaseModel):
@@ -76,9 +94,25 @@ class ConnectOut(BaseModel):
     status: ConnectStatus
 
 
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or value != value.strip():
+        raise ValueError("must be an absolute http(s) URL")
+    return value
+
+
+HttpUrlText = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=2000),
+    AfterValidator(_http_url),
+    Field(description="An absolute http(s) URL.", json_schema_extra={"format": "uri"}),
+]
+"""An http(s) URL, kept exactly as given (Stripe sends the owner back to it)."""
+
+
 class OnboardingRequest(BaseModel):
-    return_url: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
-    refresh_url: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    return_url: HttpUrlText
+    refresh_url: HttpUrlText
 
 
 class OnboardingLink(BaseModel):

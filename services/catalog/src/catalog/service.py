@@ -29,18 +29,28 @@ from billing_contracts.catalog_products import (
     ProductSnapshot,
     ProductUpdated,
 )
-from billing_kit.errors import ConnectRequiredError, NotFoundError, PriceImmutableError
+from billing_kit.errors import ConnectRequiredError, NotFoundError
 from billing_kit.outbox import Outbox
+from billing_kit.runtime import Runtime
 from catalog import repository
+from catalog.errors import PriceImmutableError
 from catalog.models import Agency, Product
 from catalog.schemas import ProductCreate, ProductPatch
-from catalog.stripe_gateway import CatalogStripe
+from catalog.stripe_gateway import AccountState, CatalogStripe
 
 
 def connect_status(agency: Agency | None) -> ConnectStatus:
     if agency is None or agency.stripe_account_id is None:
         return "not_started"
     return "enabled" if agency.charges_enabled else "pending"
+
+
+def account_state(agency: Agency) -> AccountState:
+    return AccountState(
+        charges_enabled=agency.charges_enabled,
+        payouts_enabled=agency.payouts_enabled,
+        details_submitted=agency.details_submitted,
+    )
 
 
 def billing_profile(agency: Agency) -> AgencyBillingProfile:
@@ -77,6 +87,11 @@ class Catalog:
     outbox: Outbox
     stripe: CatalogStripe
 
+    @classmethod
+    def build(cls, runtime: Runtime, session: AsyncSession) -> Catalog:
+        """The service for one transaction of the edge (a request or a consumed event)."""
+        return cls(session, runtime.outbox, CatalogStripe(runtime.stripe))
+
     # --- Connect onboarding -------------------------------------------------------------
 
     async def connect_profile(self, agency_id: str) -> Agency | None:
@@ -99,7 +114,9 @@ class Catalog:
     async def apply_account_update(
         self, agency_id: str | None, snapshot: StripeAccountSnapshot
     ) -> None:
-        """Apply Stripe's view of the account, ignoring events older than one already applied."""
+        """Apply Stripe's view of the account, monotonically: an event older than one already
+        applied is ignored, and when two events share Stripe's ``created`` second (Stripe does
+        not order them) and disagree, Stripe itself says which state is current."""
         agency = await repository.agency_by_account(self.session, snapshot.account_id)
         if agency is None:
             if agency_id is None:
@@ -110,11 +127,18 @@ class Catalog:
             agency.stripe_account_id = snapshot.account_id
         if snapshot.stripe_created < agency.account_seen_at:
             return
+        state = AccountState(
+            charges_enabled=snapshot.charges_enabled,
+            payouts_enabled=snapshot.payouts_enabled,
+            details_submitted=snapshot.details_submitted,
+        )
+        if snapshot.stripe_created == agency.account_seen_at and state != account_state(agency):
+            state = await self.stripe.account_state(snapshot.account_id)
         before = connect_status(agency)
         agency.account_seen_at = snapshot.stripe_created
-        agency.charges_enabled = snapshot.charges_enabled
-        agency.payouts_enabled = snapshot.payouts_enabled
-        agency.details_submitted = snapshot.details_submitted
+        agency.charges_enabled = state.charges_enabled
+        agency.payouts_enabled = state.payouts_enabled
+        agency.details_submitted = state.details_submitted
         await self.session.flush()
         if connect_status(agency) != before:
             await self._announce_connect_status(agency)
@@ -146,13 +170,15 @@ class Catalog:
     # --- Products -------------------------------------------------------------------------
 
     async def create_product(self, agency_id: str, command: ProductCreate) -> Product:
-        """Create the Stripe Product and Price on the agency's account, then our row."""
+        """Create the Stripe Product and Price on the agency's account, then our row; if the
+        row cannot be written, the Stripe objects are archived again."""
         agency = await repository.agency(self.session, agency_id)
         if agency is None or agency.stripe_account_id is None or not agency.charges_enabled:
             raise ConnectRequiredError()
+        account_id = agency.stripe_account_id
         product_id = str(uuid.uuid4())
         stripe_ids = await self.stripe.create_product_with_price(
-            account_id=agency.stripe_account_id,
+            account_id=account_id,
             agency_id=agency_id,
             product_id=product_id,
             name=command.name,
@@ -170,13 +196,18 @@ class Catalog:
             amount_cents=command.amount_cents,
             currency=command.currency,
             status="active",
-            stripe_account_id=agency.stripe_account_id,
+            stripe_account_id=account_id,
             stripe_product_id=stripe_ids.product_id,
             stripe_price_id=stripe_ids.price_id,
             revision=1,
             created_at=datetime.now(UTC),
         )
-        await self.record_product(product)
+        try:
+            await self.record_product(product)
+        except Exception:
+            # Only plain values from here: the failed transaction can load nothing more.
+            await self.stripe.discard(account_id, stripe_ids.product_id, stripe_ids.price_id)
+            raise
         return product
 
     async def record_product(self, product: Product) -> None:
@@ -202,11 +233,7 @@ class Catalog:
         product = await repository.product(self.session, agency_id, product_id, for_update=True)
         if product is None:
             raise NotFoundError("No such product.")
-        if (
-            (patch.amount_cents is not None and patch.amount_cents != product.amount_cents)
-            or (patch.cadence is not None and patch.cadence != product.cadence)
-            or (patch.currency is not None and patch.currency != product.currency)
-        ):
+        if patch.asks_for_a_new_price():
             raise PriceImmutableError()
         fields = patch.model_fields_set & {"name", "description"}
         name = patch.name if patch.name is not None else product.name

@@ -1,7 +1,8 @@
 """catalog's calls to Stripe: the connected account, its onboarding links, products and prices.
 
 Every create carries an idempotency key derived from our own ids, so a retry (ours or the
-SDK's) can never make a second object.
+SDK's) can never make a second object. Deactivating a price or product is idempotent, so it is
+retried until it holds: nothing is left active that our database does not list as active.
 """
 
 from __future__ import annotations
@@ -10,21 +11,33 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import stamina
 import stripe
 import structlog
 
+from billing_kit.errors import StripeFailedError
 from billing_kit.stripe_client import stripe_failed
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 _INTERVALS = {"monthly": "month", "yearly": "year"}
+DEACTIVATE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
 class StripeProductIds:
     product_id: str
     price_id: str
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """What Stripe says of a connected account right now."""
+
+    charges_enabled: bool
+    payouts_enabled: bool
+    details_submitted: bool
 
 
 async def _call(call: Awaitable[T]) -> T:
@@ -53,6 +66,14 @@ class CatalogStripe:
             )
         )
         return account.id
+
+    async def account_state(self, account_id: str) -> AccountState:
+        account = await _call(self.client.v1.accounts.retrieve_async(account_id))
+        return AccountState(
+            charges_enabled=bool(account.charges_enabled),
+            payouts_enabled=bool(account.payouts_enabled),
+            details_submitted=bool(account.details_submitted),
+        )
 
     async def onboarding_link(
         self, account_id: str, return_url: str, refresh_url: str
@@ -113,24 +134,10 @@ class CatalogStripe:
                     },
                 )
             )
-        except Exception:
-            await self._deactivate_quietly(account_id, stripe_product.id)
+        except StripeFailedError:
+            await self.discard(account_id, stripe_product.id, stripe_price_id=None)
             raise
         return StripeProductIds(product_id=stripe_product.id, price_id=price.id)
-
-    async def _deactivate_quietly(self, account_id: str, stripe_product_id: str) -> None:
-        try:
-            await self.client.v1.products.update_async(
-                stripe_product_id,
-                params={"active": False},
-                options={"stripe_account": account_id},
-            )
-        except stripe.StripeError as exc:
-            log.error(
-                "could not archive a Stripe product left without price",
-                stripe_product_id=stripe_product_id,
-                error=repr(exc),
-            )
 
     async def rename_product(
         self, account_id: str, stripe_product_id: str, name: str, description: str | None
@@ -143,15 +150,41 @@ class CatalogStripe:
             )
         )
 
-    async def archive(self, account_id: str, stripe_product_id: str, stripe_price_id: str) -> None:
+    async def archive(
+        self, account_id: str, stripe_product_id: str, stripe_price_id: str | None
+    ) -> None:
+        """Deactivate the price, then its product, each retried until Stripe has it."""
         options: Any = {"stripe_account": account_id}
-        await _call(
-            self.client.v1.prices.update_async(
-                stripe_price_id, params={"active": False}, options=options
+        if stripe_price_id is not None:
+            await self._deactivate(self.client.v1.prices, stripe_price_id, options)
+        await self._deactivate(self.client.v1.products, stripe_product_id, options)
+
+    async def discard(
+        self, account_id: str, stripe_product_id: str, stripe_price_id: str | None
+    ) -> None:
+        """Archive what a failed create made; what cannot be archived is logged for an
+        operator, and the caller's own failure is the one it reports."""
+        try:
+            await self.archive(account_id, stripe_product_id, stripe_price_id)
+        except StripeFailedError as exc:
+            log.error(
+                "a Stripe product and price our catalog does not list are still active",
+                stripe_account_id=account_id,
+                stripe_product_id=stripe_product_id,
+                stripe_price_id=stripe_price_id,
+                error=exc.message,
             )
-        )
-        await _call(
-            self.client.v1.products.update_async(
-                stripe_product_id, params={"active": False}, options=options
-            )
-        )
+
+    async def _deactivate(self, resource: Any, stripe_id: str, options: Any) -> None:
+        # The object is ours and exists, so even a refusal is worth another attempt: a price
+        # left inactive beside an active product is the half-made state this prevents.
+        try:
+            async for attempt in stamina.retry_context(
+                on=stripe.StripeError, attempts=DEACTIVATE_ATTEMPTS, timeout=30.0, wait_max=2.0
+            ):
+                with attempt:
+                    await resource.update_async(
+                        stripe_id, params={"active": False}, options=options
+                    )
+        except stripe.StripeError as exc:
+            raise stripe_failed(exc) from exc

@@ -9,10 +9,11 @@ Library API (see :mod:`billing_devstack.stack`)::
         stack.restart_broker(down_for=2)
 """
 
-from billing_devstack.broker import create_topics, create_topics_sync, kafka_ready
+from billing_devstack.broker import kafka_ready
+from billing_devstack.paths import default_state_dir, repo_root
 from billing_devstack.processes import DevstackError, ManagedProcess, free_port, wait_healthy
 from billing_devstack.services import SERVICES, ServiceSpec, service_env
-from billing_devstack.stack import Infra, Stack, default_state_dir, infrastructure
+from billing_devstack.stack import Infra, Stack, infrastructure
 
 __all__ = [
     "SERVICES",
@@ -21,12 +22,11 @@ __all__ = [
     "ManagedProcess",
     "ServiceSpec",
     "Stack",
-    "create_topics",
-    "create_topics_sync",
     "default_state_dir",
     "free_port",
     "infrastructure",
     "kafka_ready",
+    "repo_root",
     "service_env",
     "wait_healthy",
 ]

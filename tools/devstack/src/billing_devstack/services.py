@@ -15,14 +15,15 @@ from pathlib import Path
 import httpx
 
 from billing_devstack.emulator import webhook_secrets
+from billing_devstack.paths import log_path, pid_path
 from billing_devstack.processes import (
     DevstackError,
     ManagedProcess,
     run_to_completion,
     wait_healthy,
 )
+from billing_kit.settings import DEV_JWT_SECRET
 
-DEV_GATEWAY_JWT_SECRET = "dev-gateway-secret-change-me-before-production"
 DEV_STRIPE_API_KEY = "sk_test_emulator"
 
 
@@ -91,7 +92,7 @@ def service_env(
         PYTHONUNBUFFERED="1",
     )
     env.setdefault("STRIPE_API_KEY", DEV_STRIPE_API_KEY)
-    env["GATEWAY_JWT_SECRET"] = env.get("GATEWAY_JWT_SECRET") or DEV_GATEWAY_JWT_SECRET
+    env["GATEWAY_JWT_SECRET"] = env.get("GATEWAY_JWT_SECRET") or DEV_JWT_SECRET
     env["STRIPE_WEBHOOK_SECRETS"] = env.get("STRIPE_WEBHOOK_SECRETS") or platform_secret
     env["STRIPE_CONNECT_WEBHOOK_SECRETS"] = (
         env.get("STRIPE_CONNECT_WEBHOOK_SECRETS") or connect_secret
@@ -104,12 +105,26 @@ def service_env(
 def migrate(name: str, env: Mapping[str, str], state_dir: Path, timeout: float = 120.0) -> None:
     """Run ``python -m <package> migrate`` to completion; raises on failure."""
     service = spec(name)
-    run_to_completion(
+    migration = _migration(service, env, state_dir)
+    run_to_completion(migration.name, migration.argv, migration.log_path, env=env, timeout=timeout)
+
+
+def _migration(service: ServiceSpec, env: Mapping[str, str], state_dir: Path) -> ManagedProcess:
+    return ManagedProcess(
         f"{service.name} migrate",
         [sys.executable, "-m", service.package, "migrate"],
-        state_dir / "logs" / f"{service.name}.migrate.log",
+        log_path(state_dir, f"{service.name}.migrate"),
         env=env,
-        timeout=timeout,
+    )
+
+
+def _server(service: ServiceSpec, env: Mapping[str, str], state_dir: Path) -> ManagedProcess:
+    return ManagedProcess(
+        service.name,
+        [sys.executable, "-m", service.package, "serve"],
+        log_path(state_dir, service.name),
+        pid_file=pid_path(state_dir, service.name),
+        env=env,
     )
 
 
@@ -133,13 +148,7 @@ def start_service(
     service = spec(name)
     if run_migrations:
         migrate(name, env, state_dir)
-    proc = ManagedProcess(
-        service.name,
-        [sys.executable, "-m", service.package, "serve"],
-        state_dir / "logs" / f"{service.name}.log",
-        pid_file=state_dir / "run" / f"{service.name}.pid",
-        env=env,
-    ).start()
+    proc = _server(service, env, state_dir).start()
     if wait:
         try:
             wait_healthy(health_url(name, env), timeout, proc=proc)
@@ -229,12 +238,7 @@ def start_services(
         if stamps is not None and stamps.is_current(s):
             to_serve.append(s)
             continue
-        migrating[s.name] = ManagedProcess(
-            f"{s.name} migrate",
-            [sys.executable, "-m", s.package, "migrate"],
-            state_dir / "logs" / f"{s.name}.migrate.log",
-            env=env,
-        ).start()
+        migrating[s.name] = _migration(s, env, state_dir).start()
     pending: dict[str, str] = {}
     try:
         with httpx.Client(timeout=1.0) as client:
@@ -253,13 +257,7 @@ def start_services(
                         stamps.record(spec(name))
                     to_serve.append(spec(name))
                 for s in to_serve:
-                    registry[s.name] = ManagedProcess(
-                        s.name,
-                        [sys.executable, "-m", s.package, "serve"],
-                        state_dir / "logs" / f"{s.name}.log",
-                        pid_file=state_dir / "run" / f"{s.name}.pid",
-                        env=env,
-                    ).start()
+                    registry[s.name] = _server(s, env, state_dir).start()
                     pending[s.name] = health_url(s.name, env)
                 to_serve.clear()
                 for name, url in list(pending.items()):

@@ -23,6 +23,7 @@ from billing_devstack import services as svc
 from billing_devstack.broker import TansuBroker
 from billing_devstack.containers import ContainerKafka, ContainerPostgres, containers_requested
 from billing_devstack.emulator import StripeEmulator, emulator_available, register_webhook_endpoints
+from billing_devstack.paths import default_state_dir
 from billing_devstack.postgres import EmbeddedPostgres
 from billing_devstack.processes import DevstackError, ManagedProcess
 
@@ -43,21 +44,6 @@ class _Broker(Protocol):
     def spawn(self) -> None: ...
     def wait_ready(self, timeout: float = ...) -> float: ...
     def stop(self) -> None: ...
-
-
-def repo_root(start: Path | None = None) -> Path:
-    """The uv workspace root above ``start`` (default: the cwd, then this file)."""
-    for origin in (start or Path.cwd(), Path(__file__).resolve()):
-        for candidate in (origin, *origin.parents):
-            pyproject = candidate / "pyproject.toml"
-            if pyproject.is_file() and "[tool.uv.workspace]" in pyproject.read_text():
-                return candidate
-    return Path.cwd()
-
-
-def default_state_dir() -> Path:
-    """``$DEVSTACK_DIR`` or ``<repo>/.devstack``."""
-    return Path(os.environ.get("DEVSTACK_DIR") or repo_root() / ".devstack").resolve()
 
 
 @dataclass(frozen=True)
