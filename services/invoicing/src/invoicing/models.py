@@ -20,7 +20,7 @@ from billing_kit.tables import add_kit_tables
 
 
 class InvoicingTable(SQLModel, registry=registry(metadata=schema_metadata("invoicing"))):
-    pass
+    """Base of invoicing's tables: its own metadata, every table in the ``invoicing`` schema."""
 
 
 kit_tables = add_kit_tables(InvoicingTable.metadata)
@@ -79,6 +79,7 @@ class Invoice(InvoicingTable, table=True):
     """The snapshot last announced, to tell what a change changed."""
     updated_at: datetime | None = Field(
         default=None,
+        nullable=False,
         sa_type=DateTime(timezone=True),
         sa_column_kwargs={"server_default": func.now(), "onupdate": func.now()},
     )
