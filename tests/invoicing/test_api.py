@@ -321,3 +321,28 @@ async def test_duplicated_and_shuffled_deliveries_end_in_the_same_row_as_in_orde
     assert types[-1] == "invoice.dispute_closed"
     revisions = [event["payload"]["revision"] for event in announced]
     assert revisions == sorted(revisions)
+
+
+async def test_an_invoice_made_without_our_metadata_belongs_to_its_customer_s_workspace(
+    invoicing: httpx.AsyncClient, ingest: str, agency: Agency
+) -> None:
+    assert agency.account_id is not None
+    ours = InvoiceStory(agency.account_id, agency.agency_id, _workspace())
+    theirs = InvoiceStory(agency.account_id, agency.agency_id, ours.workspace_id)
+    dashboard_made = theirs.invoice("open", metadata={})
+    async with httpx.AsyncClient(timeout=30) as http:
+        await deliver(http, ingest, ours.events()[1])
+        await eventually(
+            lambda: _has(invoicing, agency.admin, ours.workspace_id, {ours.invoice_id}), within=30
+        )
+        event = stripe_event("invoice.finalized", dashboard_made, account=agency.account_id)
+        await deliver(http, ingest, event)
+    both = {ours.invoice_id, theirs.invoice_id}
+    await eventually(lambda: _has(invoicing, agency.admin, ours.workspace_id, both), within=30)
+
+
+async def _has(
+    invoicing: httpx.AsyncClient, headers: dict[str, str], workspace_id: str, wanted: set[str]
+) -> bool:
+    found = await _invoices(invoicing, headers, workspace_id)
+    return {invoice["stripe_invoice_id"] for invoice in found} == wanted

@@ -96,7 +96,12 @@ class Mirror:
                 "seen_at": -1,
             },
         )
-        row.agency_id = row.agency_id or agency_id or snapshot.metadata.get("agency_id")
+        row.agency_id = (
+            row.agency_id
+            or agency_id
+            or snapshot.metadata.get("agency_id")
+            or await repository.agency_of_account(self.session, snapshot.stripe_account_id)
+        )
         row.workspace_id = row.workspace_id or workspace_id or snapshot.metadata.get("workspace_id")
         row.stripe_customer_id = row.stripe_customer_id or snapshot.customer_id
         row.stripe_subscription_id = row.stripe_subscription_id or snapshot.subscription_id
@@ -118,9 +123,11 @@ class Mirror:
             row.subtotal = snapshot.subtotal if snapshot.subtotal is not None else row.subtotal
             row.description = snapshot.description or row.description
             row.last_payment_error = snapshot.last_payment_error_message
-        if row.workspace_id is None and row.stripe_subscription_id:
-            found = await repository.subscription(self.session, row.stripe_subscription_id)
-            row.workspace_id = found.workspace_id if found else None
+        if row.workspace_id is None:
+            # Made without our metadata (in Stripe's dashboard, say): the customer tells.
+            row.workspace_id = await repository.workspace_of_customer(
+                self.session, row.stripe_account_id, row.stripe_customer_id
+            )
         await self.announce(row)
         return row
 

@@ -30,6 +30,11 @@ async def agency(session: AsyncSession, agency_id: str) -> Agency | None:
     return await session.get(Agency, agency_id)
 
 
+async def agency_of_account(session: AsyncSession, account_id: str) -> str | None:
+    query = select(Agency.agency_id).where(Agency.stripe_account_id == account_id)
+    return (await session.execute(query.limit(1))).scalar_one_or_none()
+
+
 async def ensure_agency(session: AsyncSession, agency_id: str) -> Agency:
     await session.execute(
         insert(Agency)
@@ -176,3 +181,21 @@ async def workspace_customer(
         return None
     account, customer = found[0]
     return str(account), str(customer)
+
+
+async def workspace_of_customer(
+    session: AsyncSession, account_id: str | None, customer_id: str | None
+) -> str | None:
+    """The workspace another invoice or subscription of this customer belongs to."""
+    if account_id is None or customer_id is None:
+        return None
+    for model in (Subscription, Invoice):
+        query = select(model.workspace_id).where(
+            model.stripe_account_id == account_id,
+            model.stripe_customer_id == customer_id,
+            col(model.workspace_id).is_not(None),
+        )
+        found = (await session.execute(query.limit(1))).scalar_one_or_none()
+        if found is not None:
+            return str(found)
+    return None
