@@ -17,7 +17,7 @@ from tests.support.agencies import Agency, start_onboarding
 from tests.support.kafka import read_topic
 from tests.support.tokens import Tokens, new_agency_id
 from tests.support.waiting import eventually
-from tests.webhook_ingest.stripe_events import new_id, stripe_event
+from tests.webhook_ingest.stripe_events import fixture, new_id, stripe_event
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -346,3 +346,71 @@ async def _has(
 ) -> bool:
     found = await _invoices(invoicing, headers, workspace_id)
     return {invoice["stripe_invoice_id"] for invoice in found} == wanted
+
+
+async def test_the_portal_shows_the_subscriptions_still_billing_with_their_product(
+    invoicing: httpx.AsyncClient,
+    catalog: httpx.AsyncClient,
+    ingest: str,
+    agency: Agency,
+    tokens: Tokens,
+) -> None:
+    assert agency.account_id is not None
+    created = await catalog.post(
+        "/v1/products",
+        json={"name": "Automation retainer", "cadence": "monthly", "amount_cents": 250_000},
+        headers=agency.admin,
+    )
+    product = created.json()
+    workspace_id = _workspace()
+    client = tokens.headers("client", agency.agency_id, workspace_ids=[workspace_id])
+
+    def subscription(status: str) -> dict[str, Any]:
+        item = {
+            "id": new_id("si"),
+            "object": "subscription_item",
+            "price": {
+                "id": product["stripe_price_id"],
+                "object": "price",
+                "product": product["stripe_product_id"],
+                "unit_amount": 250_000,
+                "currency": "usd",
+            },
+            "quantity": 1,
+            "current_period_end": 1_900_000_000,
+        }
+        return fixture(
+            "subscription",
+            id=subscription_id,
+            status=status,
+            customer="cus_portal",
+            currency="usd",
+            application_fee_percent=0.5,
+            items={"object": "list", "data": [item], "has_more": False},
+            metadata={
+                "agency_id": agency.agency_id,
+                "workspace_id": workspace_id,
+                "product_id": product["id"],
+            },
+        )
+
+    subscription_id = new_id("sub")
+    ended = new_id("sub")
+    async with httpx.AsyncClient(timeout=30) as http:
+        for kind, sub in [
+            ("customer.subscription.created", subscription("active")),
+            ("customer.subscription.deleted", subscription("canceled") | {"id": ended}),
+        ]:
+            await deliver(http, ingest, stripe_event(kind, sub, account=agency.account_id))
+
+    async def shown() -> bool:
+        found = await _portal(invoicing, client, workspace_id, "billing")
+        return [s["id"] for s in found["subscriptions"]] == [subscription_id] and (
+            found["subscriptions"][0]["product_name"] == "Automation retainer"
+        )
+
+    await eventually(shown, within=30)
+    (shown_sub,) = (await _portal(invoicing, client, workspace_id, "billing"))["subscriptions"]
+    assert shown_sub["status"] == "active"
+    assert shown_sub["amount_cents"] == 250_000
+    assert shown_sub["product_id"] == product["id"]

@@ -1,4 +1,4 @@
-"""invoicing: the invoice mirror (invoices, payments, subscriptions) and the agency replica
+"""invoicing: the invoice mirror (invoices, payments, subscriptions), agency and product replicas
 
 Revision ID: 0002
 Revises: 0001
@@ -141,9 +141,26 @@ def upgrade() -> None:
         ["agency_id", "workspace_id"],
         schema=SCHEMA,
     )
+    op.create_table(
+        "products",
+        _id("product_id", nullable=False, length=40),
+        _id("agency_id"),
+        sa.Column("name", sa.String(length=99), nullable=False),
+        _id("stripe_price_id", nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("product_id", name=op.f("pk_products")),
+        schema=SCHEMA,
+    )
+    op.create_index(
+        op.f("ix_invoicing_products_stripe_price_id"),
+        "products",
+        ["stripe_price_id"],
+        schema=SCHEMA,
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("products", schema=SCHEMA)
     op.drop_table("subscriptions", schema=SCHEMA)
     op.drop_table("payments", schema=SCHEMA)
     op.drop_table("invoices", schema=SCHEMA)

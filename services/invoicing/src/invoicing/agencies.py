@@ -1,5 +1,6 @@
-"""The replica of agencies' billing profiles (catalog's ``catalog.agencies.v1``): whether an
-agency may start billing, asked of the kit's one billing gate."""
+"""Replicas of what catalog owns: agencies' billing profiles (``catalog.agencies.v1``) —
+whether an agency may start billing, asked of the kit's one billing gate — and products
+(``catalog.products.v1``) — the names clients see on their subscriptions."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_contracts.catalog_agencies import AgencyBillingProfile
+from billing_contracts.catalog_products import ProductSnapshot
 from billing_kit.billing_gate import ensure_agency_may_bill
 from invoicing import repository
-from invoicing.models import Agency
+from invoicing.models import Agency, Product
 
 
 async def apply_profile(
@@ -36,3 +38,19 @@ async def billing_account(session: AsyncSession, agency_id: str) -> str:
     assert agency is not None
     assert agency.stripe_account_id is not None
     return agency.stripe_account_id
+
+
+async def apply_product(
+    session: AsyncSession, agency_id: str | None, snapshot: ProductSnapshot
+) -> None:
+    """Keep the newest revision of a product."""
+    product = await session.get(Product, snapshot.product_id, with_for_update=True)
+    if product is None:
+        product = Product(product_id=snapshot.product_id, name=snapshot.name, stripe_price_id="")
+        session.add(product)
+    elif product.revision >= snapshot.revision:
+        return
+    product.agency_id = agency_id
+    product.name = snapshot.name
+    product.stripe_price_id = snapshot.stripe_price_id
+    product.revision = snapshot.revision

@@ -75,11 +75,12 @@ def invoice_out(invoice: InvoiceSnapshot) -> InvoiceOut:
     )
 
 
-def _subscription_out(subscription: Subscription) -> SubscriptionOut:
+def _subscription_out(subscription: Subscription, product_name: str | None) -> SubscriptionOut:
     return SubscriptionOut(
         id=subscription.stripe_subscription_id,
         workspace_id=subscription.workspace_id,
         product_id=subscription.product_id,
+        product_name=product_name,
         stripe_product_id=subscription.stripe_product_id,
         status=subscription.status,
         amount_cents=subscription.amount_cents,
@@ -142,7 +143,7 @@ async def portal_billing(
     subscriptions = await invoicing.active_subscriptions(agency_id, workspace_id)
     outstanding = await invoicing.workspace_invoices(agency_id, workspace_id, outstanding=True)
     return PortalBilling(
-        subscriptions=[_subscription_out(sub) for sub in subscriptions],
+        subscriptions=[_subscription_out(sub, name) for sub, name in subscriptions],
         outstanding_invoices=[invoice_out(invoice) for invoice in outstanding],
     )
 

@@ -1,5 +1,5 @@
 """invoicing's subscribers: Stripe's invoices, payments and subscriptions feed the invoice
-mirror; catalog's agency profiles feed the billing gate."""
+mirror; catalog's agency profiles feed the billing gate, its products the names clients see."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from billing_contracts.billing_payments import (
 )
 from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS, StripeSubscriptionSnapshot
 from billing_contracts.catalog_agencies import AGENCIES, AgencyBillingProfile
+from billing_contracts.catalog_products import PRODUCTS, ProductSnapshot
 from billing_kit.runtime import Runtime
 from invoicing import agencies
 from invoicing.mirror import Mirror, PaymentFacts
@@ -113,4 +114,10 @@ def register(runtime: Runtime) -> None:
     runtime.subscribe(STRIPE_INVOICES, "invoice-mirror", on_invoice)
     runtime.subscribe(STRIPE_PAYMENTS, "invoice-payments", on_payment)
     runtime.subscribe(STRIPE_SUBSCRIPTIONS, "subscription-mirror", on_subscription)
+
+    async def on_product(session: AsyncSession, event: Event) -> None:
+        assert isinstance(event.payload, ProductSnapshot)
+        await agencies.apply_product(session, event.agency_id, event.payload)
+
     runtime.subscribe(AGENCIES, "agencies", on_agency)
+    runtime.subscribe(PRODUCTS, "products", on_product)

@@ -132,3 +132,16 @@ class Subscription(InvoicingTable, table=True):
     current_period_end: int | None = Field(default=None, sa_type=BigInteger)
     cancel_at_period_end: bool = False
     seen_at: int = Field(default=0, sa_type=BigInteger)
+
+
+class Product(InvoicingTable, table=True):
+    """Replica of an agency's product (catalog's events): the name clients see."""
+
+    __tablename__ = "products"
+    __table_args__ = (Index(None, "stripe_price_id"),)
+
+    product_id: str = Field(primary_key=True, max_length=40)
+    agency_id: str | None = Field(default=None, max_length=100)
+    name: str = Field(max_length=99)
+    stripe_price_id: str = Field(max_length=100)
+    revision: int = 0

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from invoicing.models import Agency, Invoice, Payment, Subscription
+from invoicing.models import Agency, Invoice, Payment, Product, Subscription
 
 _INVOICE_IDS = uuid.UUID("6f0e2a39-1b8c-4d57-8a0b-3c2f9e71d4a5")
 
@@ -199,3 +199,16 @@ async def workspace_of_customer(
         if found is not None:
             return str(found)
     return None
+
+
+async def product_names(
+    session: AsyncSession, subscriptions: Sequence[Subscription]
+) -> dict[str, str]:
+    """Product name by Stripe price id, for the prices of ``subscriptions``."""
+    prices = [sub.stripe_price_id for sub in subscriptions if sub.stripe_price_id]
+    if not prices:
+        return {}
+    query = select(Product.stripe_price_id, Product.name).where(
+        col(Product.stripe_price_id).in_(prices)
+    )
+    return {str(price): str(name) for price, name in (await session.execute(query)).all()}

@@ -63,6 +63,7 @@ class SubscriptionOut(BaseModel):
     """The Stripe subscription id."""
     workspace_id: str | None
     product_id: str | None
+    product_name: str | None
     stripe_product_id: str | None
     status: str
     amount_cents: int | None

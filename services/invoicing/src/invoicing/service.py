@@ -119,10 +119,13 @@ class Invoicing:
 
     async def active_subscriptions(
         self, agency_id: str, workspace_id: str
-    ) -> Sequence[Subscription]:
-        return await repository.workspace_subscriptions(
+    ) -> list[tuple[Subscription, str | None]]:
+        """Each subscription still billing, with its product's name."""
+        found = await repository.workspace_subscriptions(
             self.session, agency_id, workspace_id, PORTAL_SUBSCRIPTION_STATUSES
         )
+        names = await repository.product_names(self.session, found)
+        return [(sub, names.get(sub.stripe_price_id or "")) for sub in found]
 
     async def payment_methods_url(self, agency_id: str, workspace_id: str, return_url: str) -> str:
         """A Stripe customer-portal session where the client adds or updates a card."""
