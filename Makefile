@@ -16,7 +16,7 @@ SUB ?=
 EMAIL ?=
 BARE ?=
 
-.PHONY: install run token test lint format bench asyncapi clean
+.PHONY: install run token test lint format bench asyncapi api-docs clean
 
 # uv itself comes from PyPI into a private virtualenv when the machine has none.
 # Nothing on stdout, so `$$(make token ...)` captures the token alone.
@@ -55,6 +55,9 @@ bench: install
 
 asyncapi: install
 	$(UV) run python -m billing_contracts.asyncapi --write
+
+api-docs: install
+	$(UV) run python -m billing_kit.api_docs --write
 
 clean:
 	-$(UV) run billing-stack clean

@@ -14,6 +14,8 @@ from billing_devstack import Infra, Stack, default_state_dir, free_port
 from tests.support.databases import migrate
 from tests.support.tokens import TEST_JWT_SECRET, Tokens
 
+os.environ.setdefault("BILLING_ENV", "development")  # apps built in-process by the tests
+
 SERVICE_NAMES = ("catalog", "subscriptions", "invoicing", "webhook-ingest", "revenue")
 
 

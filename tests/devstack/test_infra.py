@@ -162,6 +162,7 @@ def test_service_env_defaults() -> None:
     )
     assert env["GATEWAY_JWT_SECRET"] == "dev-gateway-secret-change-me-before-production"
     assert env["STRIPE_API_KEY"] == "sk_test_emulator"
+    assert env["BILLING_ENV"] == "development"
     assert env["STRIPE_WEBHOOK_SECRETS"] == " whsec_a, whsec_b"
     assert env["STRIPE_CONNECT_WEBHOOK_SECRETS"] == "whsec_dev_connect"
     assert (env["CATALOG_PORT"], env["REVENUE_PORT"]) == ("8101", "9105")

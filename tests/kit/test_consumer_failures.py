@@ -22,6 +22,7 @@ from subscriptions.settings import SubscriptionsSettings
 from tests.support.databases import create_database, migrate
 from tests.support.kafka import read_topic
 from tests.support.products import product_created
+from tests.support.runtimes import service_runtime
 
 pytestmark = [pytest.mark.integration]
 
@@ -32,11 +33,12 @@ CONSUMER = "failures.products"
 async def runtime(infra: Infra) -> AsyncIterator[Runtime]:
     url = await create_database(infra.database_url, "consumer")
     await asyncio.to_thread(migrate, url, ["subscriptions"])
-    runtime = Runtime(
-        SubscriptionsSettings(
-            database_url=url, kafka_bootstrap_servers=infra.kafka_bootstrap, consumer_max_attempts=3
-        ),
+    runtime = service_runtime(
+        SubscriptionsSettings,
         subscriptions.models.kit_tables,
+        infra,
+        url,
+        consumer_max_attempts=3,
     )
     await runtime.broker.connect()
     yield runtime

@@ -1,4 +1,5 @@
-"""What every service serves for operators: /healthz, /metrics, /openapi.json, /docs."""
+"""What every service serves for operators: /livez, /readyz, /healthz, /metrics,
+/openapi.json, /docs."""
 
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ async def test_a_running_service_is_healthy_and_measured(
         health = await client.get("/healthz")
         assert health.status_code == 200
         assert health.json() == {"status": "ok", "checks": {"database": True, "broker": True}}
+        assert (await client.get("/livez")).json() == {"status": "ok"}
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["details"] == {"database": "ok", "broker": "ok"}
         metrics = await client.get("/metrics")
         assert metrics.status_code == 200
         assert "http_requests_total" in metrics.text
@@ -38,10 +43,17 @@ async def test_health_names_the_dependency_that_is_down(infra: Infra) -> None:
     transport = httpx.ASGITransport(app=app)  # lifespan not run: the broker is not connected
     async with httpx.AsyncClient(transport=transport, base_url="http://catalog") as client:
         health = await client.get("/healthz")
+        ready = await client.get("/readyz")
+        live = await client.get("/livez")
     assert health.status_code == 503
     assert health.json() == {
         "status": "unavailable", "checks": {"database": False, "broker": False}
     }  # fmt: skip
+    assert ready.status_code == 503
+    assert ready.json()["checks"] == health.json()["checks"]
+    assert ready.json()["details"]["database"].startswith("unreachable: ")
+    assert ready.json()["details"]["broker"] == "unreachable: not connected yet"
+    assert live.status_code == 200
 
 
 async def test_the_openapi_document_shows_each_route_s_errors(services: dict[str, str]) -> None:

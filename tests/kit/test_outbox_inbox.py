@@ -30,6 +30,7 @@ from subscriptions.service import Subscriptions
 from subscriptions.settings import SubscriptionsSettings
 from tests.support.databases import create_database, migrate
 from tests.support.products import catalog_without_stripe, record_product, unsaved_product
+from tests.support.runtimes import close_runtime, service_runtime
 from tests.support.tokens import new_agency_id
 from tests.support.waiting import eventually
 
@@ -73,22 +74,20 @@ class Pipeline:
 @pytest.fixture(scope="module")
 async def pipeline(infra: Infra, database_url: str) -> AsyncIterator[Pipeline]:
     group = f"test-{uuid.uuid4().hex[:8]}"
-    catalog_runtime = Runtime(
-        CatalogSettings(
-            database_url=database_url,
-            kafka_bootstrap_servers=infra.kafka_bootstrap,
-            outbox_idle_poll_seconds=0.05,
-        ),
+    catalog_runtime = service_runtime(
+        CatalogSettings,
         catalog.models.kit_tables,
+        infra,
+        database_url,
         publishes=(PRODUCTS,),
+        outbox_idle_poll_seconds=0.05,
     )
-    subscriptions_runtime = Runtime(
-        SubscriptionsSettings(
-            database_url=database_url,
-            kafka_bootstrap_servers=infra.kafka_bootstrap,
-            consumer_group_prefix=group,
-        ),
+    subscriptions_runtime = service_runtime(
+        SubscriptionsSettings,
         subscriptions.models.kit_tables,
+        infra,
+        database_url,
+        consumer_group_prefix=group,
     )
     applied: Counter[uuid.UUID] = Counter()
 
@@ -104,8 +103,7 @@ async def pipeline(infra: Infra, database_url: str) -> AsyncIterator[Pipeline]:
     pipe = Pipeline(catalog_runtime, subscriptions_runtime, applied)
     async with subscriptions_runtime.running():
         yield pipe
-    await catalog_runtime.relay.stop()
-    await catalog_runtime.engine.dispose()
+    await close_runtime(catalog_runtime)
 
 
 async def event_ids_of(pipe: Pipeline, product_id: str) -> set[uuid.UUID]:
@@ -182,7 +180,7 @@ async def test_a_relay_dying_after_publish_still_leads_to_one_effect(pipeline: P
         await publish(rows)  # type: ignore[arg-type]
         raise ConnectionError("relay killed before marking its rows")
 
-    relay._publish = publish_then_die  # type: ignore[method-assign]
+    relay._publish = publish_then_die  # type: ignore[method-assign,assignment]
     with pytest.raises(ConnectionError):
         await relay.relay_once()
     relay._publish = publish  # type: ignore[method-assign]

@@ -7,62 +7,38 @@ import asyncio
 import json
 import uuid
 from collections import defaultdict
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
 
 import catalog.models
-from billing_contracts import Topic
-from billing_contracts.catalog_products import PRODUCTS, ProductSnapshot, ProductUpdated
+from billing_contracts.catalog_products import PRODUCTS
 from billing_devstack import Infra
 from billing_kit.db import unit_of_work
-from billing_kit.kafka import ensure_topics
-from billing_kit.runtime import Runtime
 from catalog.settings import CatalogSettings
+from tests.kit.revisions import catalog_runtime_on_own_topic, product_revision
 from tests.support.databases import create_database, migrate
 from tests.support.kafka import read_topic
 from tests.support.products import record_product
+from tests.support.runtimes import close_runtime, service_runtime
 
 pytestmark = [pytest.mark.integration]
 
 
-def revision(product_id: str, number: int) -> ProductUpdated:
-    return ProductUpdated(
-        agency_id="agency-order",
-        payload=ProductSnapshot(
-            product_id=product_id, name="x" * 2000, cadence="monthly", amount_cents=100,
-            currency="usd", status="active", stripe_account_id="acct", stripe_product_id="prod",
-            stripe_price_id="price", created_at=datetime.now(UTC), revision=number,
-        ),
-    )  # fmt: skip
-
-
 async def test_each_key_keeps_its_order_across_batches_and_partitions(infra: Infra) -> None:
-    # A topic of its own: a thousand large records would slow every reader of the real one.
-    topic = Topic(f"test.order-{uuid.uuid4().hex[:8]}.v1", "relay order", (ProductUpdated,))
-    await ensure_topics(infra.kafka_bootstrap, [topic.name], partitions=4)
-    url = await create_database(infra.database_url, "order")
-    await asyncio.to_thread(migrate, url, ["catalog"])
-    runtime = Runtime(
-        CatalogSettings(
-            database_url=url, kafka_bootstrap_servers=infra.kafka_bootstrap, outbox_batch_size=400
-        ),
-        catalog.models.kit_tables,
-        publishes=(topic,),
+    topic, runtime = await catalog_runtime_on_own_topic(
+        infra, "order", partitions=4, outbox_batch_size=400
     )
     products = [f"order-{uuid.uuid4()}" for _ in range(7)]
     try:
         for number in range(1, 151):  # 1,050 rows of ~2.5 KB: several record batches each
             async with unit_of_work(runtime.sessions) as session:
-                await runtime.outbox.add(
-                    session, topic, *(revision(product, number) for product in products)
-                )
+                revisions = [product_revision(p, number, name="x" * 2000) for p in products]
+                await runtime.outbox.add(session, topic, *revisions)
         while await runtime.relay.relay_once():
             pass
     finally:
-        await runtime.relay.stop()
-        await runtime.engine.dispose()
+        await close_runtime(runtime)
 
     seen: dict[str, list[int]] = defaultdict(list)
     partitions: dict[str, set[int]] = defaultdict(set)
@@ -80,8 +56,9 @@ async def test_each_key_keeps_its_order_across_batches_and_partitions(infra: Inf
 async def test_only_one_relay_publishes_at_a_time_and_the_other_knows_it(infra: Infra) -> None:
     url = await create_database(infra.database_url, "relaylock")
     await asyncio.to_thread(migrate, url, ["catalog"])
-    settings = CatalogSettings(database_url=url, kafka_bootstrap_servers=infra.kafka_bootstrap)
-    runtime = Runtime(settings, catalog.models.kit_tables, publishes=(PRODUCTS,))
+    runtime = service_runtime(
+        CatalogSettings, catalog.models.kit_tables, infra, url, publishes=(PRODUCTS,)
+    )
     await record_product(runtime, "agency-lock")
     try:
         async with runtime.engine.connect() as other_replica:
@@ -95,5 +72,4 @@ async def test_only_one_relay_publishes_at_a_time_and_the_other_knows_it(infra: 
             )
         assert await runtime.relay.relay_once() == 1
     finally:
-        await runtime.relay.stop()
-        await runtime.engine.dispose()
+        await close_runtime(runtime)

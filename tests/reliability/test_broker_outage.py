@@ -18,6 +18,7 @@ from catalog.settings import CatalogSettings
 from tests.support.databases import create_database, migrate
 from tests.support.kafka import keys_on
 from tests.support.products import record_product
+from tests.support.runtimes import close_runtime, service_runtime
 from tests.support.tokens import new_agency_id
 from tests.support.waiting import eventually
 
@@ -28,18 +29,16 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 async def catalog_runtime(infra: Infra) -> AsyncIterator[Runtime]:
     url = await create_database(infra.database_url, "outage")
     await asyncio.to_thread(migrate, url, ["catalog"])
-    runtime = Runtime(
-        CatalogSettings(
-            database_url=url,
-            kafka_bootstrap_servers=infra.kafka_bootstrap,
-            outbox_idle_poll_seconds=0.05,
-        ),
+    runtime = service_runtime(
+        CatalogSettings,
         catalog.models.kit_tables,
+        infra,
+        url,
         publishes=(PRODUCTS,),
+        outbox_idle_poll_seconds=0.05,
     )
     yield runtime
-    await runtime.relay.stop()
-    await runtime.engine.dispose()
+    await close_runtime(runtime)
 
 
 async def _record_product(runtime: Runtime) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 import uuid
@@ -73,3 +75,14 @@ def signed(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, 
         body.decode(), secret, timestamp or int(time.time())
     )
     return {"Stripe-Signature": header, "Content-Type": "application/json"}
+
+
+def signature_header(body: bytes, *secrets: str, timestamp: int | None = None) -> str:
+    """A ``Stripe-Signature`` header with one ``v1`` per secret (as during Stripe's own
+    rotation of an endpoint's secret)."""
+    moment = timestamp or int(time.time())
+    signed_payload = f"{moment}.".encode() + body
+    signatures = [
+        hmac.new(secret.encode(), signed_payload, hashlib.sha256).hexdigest() for secret in secrets
+    ]
+    return ",".join([f"t={moment}", *(f"v1={signature}" for signature in signatures)])

@@ -19,11 +19,16 @@ from billing_contracts.billing_accounts import ACCOUNTS
 from billing_contracts.billing_invoices import STRIPE_INVOICES
 from billing_devstack import Infra, Stack, free_port
 from billing_devstack import services as devstack_services
-from billing_kit.outbox import Outbox
-from tests.support.databases import connect
 from tests.support.kafka import read_topic
 from tests.support.tokens import Tokens, new_agency_id
 from tests.support.waiting import eventually
+from tests.webhook_ingest.deliveries import (
+    after_a_marker,
+    ensure_endpoints,
+    post_event,
+    published,
+    stored_rows,
+)
 from tests.webhook_ingest.stripe_events import (
     CONNECT_SECRET,
     PLATFORM_SECRET,
@@ -32,52 +37,9 @@ from tests.webhook_ingest.stripe_events import (
     signed,
 )
 from webhook_ingest.app import create_app
-from webhook_ingest.models import kit_tables
-from webhook_ingest.normalize import contract_event_id
 from webhook_ingest.settings import WebhookIngestSettings
-from webhook_ingest.store import AgencyDirectory, EventStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-async def db(infra: Infra) -> AsyncIterator[asyncpg.Connection]:
-    conn = await connect(infra.database_url)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
-@pytest.fixture(scope="module")
-def ingest(services: dict[str, str]) -> str:
-    return services["webhook-ingest"]
-
-
-async def _rows(db: asyncpg.Connection, *event_ids: str) -> int:
-    count = await db.fetchval(
-        "SELECT count(*) FROM webhook_ingest.stripe_events WHERE id = ANY($1::text[])",
-        list(event_ids),
-    )
-    return int(count)
-
-
-async def _published(infra: Infra, topic: str, stripe_event_id: str) -> list[dict[str, Any]]:
-    wanted = str(contract_event_id(stripe_event_id))
-    found = []
-    for record in await read_topic(infra.kafka_bootstrap, topic):
-        body = json.loads(record.value)
-        if body["event_id"] == wanted:
-            found.append(body)
-    return found
-
-
-async def _post(
-    url: str, event: dict[str, Any], secret: str = PLATFORM_SECRET, **headers: str
-) -> httpx.Response:
-    body = body_of(event)
-    async with httpx.AsyncClient(timeout=30) as client:
-        return await client.post(url, content=body, headers={**signed(body, secret), **headers})
 
 
 # --- rejections ---------------------------------------------------------------------------
@@ -113,7 +75,7 @@ async def test_unverifiable_requests_are_refused_and_nothing_is_stored(
         )
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "invalid_signature"
-    assert await _rows(db, event["id"]) == 0
+    assert await stored_rows(db, event["id"]) == 0
 
 
 async def test_a_signed_body_that_is_not_a_stripe_event_is_refused(ingest: str) -> None:
@@ -129,9 +91,9 @@ async def test_a_signed_body_that_is_not_a_stripe_event_is_refused(ingest: str) 
 async def test_a_body_over_one_mebibyte_is_refused(ingest: str, db: asyncpg.Connection) -> None:
     event = paid_invoice_event()
     event["data"]["object"]["description"] = "x" * (1024 * 1024)
-    response = await _post(f"{ingest}/stripe/webhooks", event)
+    response = await post_event(f"{ingest}/stripe/webhooks", event)
     assert response.status_code == 413
-    assert await _rows(db, event["id"]) == 0
+    assert await stored_rows(db, event["id"]) == 0
 
     async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted while read
         body = body_of(event)
@@ -145,7 +107,7 @@ async def test_a_body_over_one_mebibyte_is_refused(ingest: str, db: asyncpg.Conn
             headers=signed(body_of(event), PLATFORM_SECRET),
         )
     assert streamed.status_code == 413
-    assert await _rows(db, event["id"]) == 0
+    assert await stored_rows(db, event["id"]) == 0
 
 
 # --- accepted events ------------------------------------------------------------------------
@@ -155,16 +117,16 @@ async def test_a_valid_event_is_stored_and_published_once(
     ingest: str, infra: Infra, db: asyncpg.Connection
 ) -> None:
     event = paid_invoice_event(agency_id="agency-valid")
-    response = await _post(f"{ingest}/stripe/webhooks", event)
+    response = await post_event(f"{ingest}/stripe/webhooks", event)
     assert response.status_code == 200, response.text
     assert response.json() == {"received": True, "duplicate": False}
-    assert await _rows(db, event["id"]) == 1
+    assert await stored_rows(db, event["id"]) == 1
 
-    async def published() -> bool:
-        return len(await _published(infra, STRIPE_INVOICES.name, event["id"])) >= 1
+    async def arrived() -> bool:
+        return bool(await published(infra.kafka_bootstrap, STRIPE_INVOICES.name, event["id"]))
 
-    await eventually(published, within=30)
-    [contract] = await _published(infra, STRIPE_INVOICES.name, event["id"])
+    await eventually(arrived, within=30)
+    [contract] = await published(infra.kafka_bootstrap, STRIPE_INVOICES.name, event["id"])
     assert contract["type"] == "invoice.paid"
     assert contract["agency_id"] == "agency-valid"
     assert contract["payload"]["invoice_id"] == event["data"]["object"]["id"]
@@ -174,68 +136,17 @@ async def test_the_same_event_five_times_at_once_is_one_row_and_one_message(
     ingest: str, infra: Infra, db: asyncpg.Connection
 ) -> None:
     event = paid_invoice_event()
-    responses = await asyncio.gather(*(_post(f"{ingest}/stripe/webhooks", event) for _ in range(5)))
+    responses = await asyncio.gather(
+        *(post_event(f"{ingest}/stripe/webhooks", event) for _ in range(5))
+    )
     assert [r.status_code for r in responses] == [200] * 5
     assert sorted(r.json()["duplicate"] for r in responses) == [False, True, True, True, True]
-    assert await _rows(db, event["id"]) == 1
+    assert await stored_rows(db, event["id"]) == 1
 
-    async def published() -> bool:
-        return len(await _published(infra, STRIPE_INVOICES.name, event["id"])) >= 1
-
-    await eventually(published, within=30)
-    await asyncio.sleep(1.5)  # time for a (wrong) second copy to show up
-    assert len(await _published(infra, STRIPE_INVOICES.name, event["id"])) == 1
-
-
-async def test_the_same_event_twice_in_one_batch_is_one_row_and_one_message(
-    infra: Infra, db: asyncpg.Connection
-) -> None:
-    store = EventStore(infra.database_url, Outbox(kit_tables.outbox), AgencyDirectory())
-    twice, once, known = paid_invoice_event(), paid_invoice_event(), paid_invoice_event()
-    try:
-        assert await store.record(known, "platform", None, body_of(known).decode())
-        batches = store.writer.batches
-        results = await asyncio.gather(  # all waiting together: one group commit
-            store.record(twice, "platform", None, body_of(twice).decode()),
-            store.record(known, "platform", None, body_of(known).decode()),
-            store.record(twice, "platform", None, body_of(twice).decode()),
-            store.record(once, "platform", None, body_of(once).decode()),
-        )
-        assert store.writer.batches == batches + 1
-    finally:
-        await store.close()
-    assert list(results) == [True, False, False, True]  # stored, duplicate, duplicate, stored
-    assert await _rows(db, twice["id"]) == 1
-    assert await _rows(db, once["id"]) == 1
-
-    async def published() -> bool:  # by the running service's relay
-        return len(await _published(infra, STRIPE_INVOICES.name, twice["id"])) >= 1
-
-    await eventually(published, within=30)
-    await asyncio.sleep(1.5)  # time for a (wrong) second copy to show up
-    assert len(await _published(infra, STRIPE_INVOICES.name, twice["id"])) == 1
-    assert len(await _published(infra, STRIPE_INVOICES.name, once["id"])) == 1
-    assert len(await _published(infra, STRIPE_INVOICES.name, known["id"])) == 1
-
-
-async def test_a_batch_with_an_event_the_database_refuses_fails_only_that_event(
-    infra: Infra, db: asyncpg.Connection
-) -> None:
-    store = EventStore(infra.database_url, Outbox(kit_tables.outbox), AgencyDirectory())
-    good, bad = paid_invoice_event(), paid_invoice_event()
-    bad_raw = body_of(bad).decode().replace('"paid"', '"pa\\u0000id"', 1)  # jsonb refuses NUL
-    try:
-        results = await asyncio.gather(
-            store.record(good, "platform", None, body_of(good).decode()),
-            store.record(bad, "platform", None, bad_raw),
-            return_exceptions=True,
-        )
-    finally:
-        await store.close()
-    assert results[0] is True
-    assert isinstance(results[1], asyncpg.PostgresError)
-    assert await _rows(db, good["id"]) == 1
-    assert await _rows(db, bad["id"]) == 0
+    await after_a_marker(
+        f"{ingest}/stripe/webhooks", event, infra.kafka_bootstrap, STRIPE_INVOICES.name
+    )
+    assert len(await published(infra.kafka_bootstrap, STRIPE_INVOICES.name, event["id"])) == 1
 
 
 async def test_old_and_new_secrets_are_both_accepted_during_rotation(
@@ -262,11 +173,13 @@ async def test_old_and_new_secrets_are_both_accepted_during_rotation(
             ("/stripe/webhooks/connect", "whsec_connect_new"),
         ]:
             event = paid_invoice_event(account="acct_rot" if "connect" in path else None)
-            response = await _post(f"{url}{path}", event, secret)
+            response = await post_event(f"{url}{path}", event, secret)
             assert response.status_code == 200, (path, secret, response.text)
             accepted.append(event["id"])
-        assert await _rows(db, *accepted) == 4
-        refused = await _post(f"{url}/stripe/webhooks", paid_invoice_event(), "whsec_connect_new")
+        assert await stored_rows(db, *accepted) == 4
+        refused = await post_event(
+            f"{url}/stripe/webhooks", paid_invoice_event(), "whsec_connect_new"
+        )
         assert refused.status_code == 400
     finally:
         await asyncio.to_thread(process.stop)
@@ -276,13 +189,10 @@ async def test_an_event_the_emulator_emits_arrives_normalized(
     stack: Stack, ingest: str, infra: Infra, db: asyncpg.Connection
 ) -> None:
     api = infra.stripe_api_base
+    assert api is not None
+    await ensure_endpoints(stack, api, ingest)
     agency_id = new_agency_id()
     async with httpx.AsyncClient(timeout=30) as client:
-        listed = await client.get(
-            f"{api}/v1/webhook_endpoints", headers={"Authorization": "Bearer sk_test_emulator"}
-        )
-        if not any(e["url"].startswith(ingest) for e in listed.json().get("data", [])):
-            await asyncio.to_thread(stack.register_webhooks, ingest)  # an emulator reset
         account = await client.post(
             f"{api}/v1/accounts",
             data={"type": "express", "metadata[agency_id]": agency_id},
@@ -307,14 +217,14 @@ async def test_an_event_the_emulator_emits_arrives_normalized(
     )
     assert replica == agency_id
 
-    async def published() -> bool:
+    async def enabled() -> bool:
         records = await read_topic(infra.kafka_bootstrap, ACCOUNTS.name)
         return any(
             r.key == account_id.encode() and json.loads(r.value)["payload"]["charges_enabled"]
             for r in records
         )
 
-    await eventually(published, within=30)
+    await eventually(enabled, within=30)
     records = await read_topic(infra.kafka_bootstrap, ACCOUNTS.name)
     mine = [json.loads(r.value) for r in records if r.key == account_id.encode()]
     assert all(m["agency_id"] == agency_id for m in mine)
@@ -348,19 +258,18 @@ async def test_a_stopped_database_answers_503_and_the_retry_is_accepted(
         assert response.status_code == expected, response.text
         if expected == 503:
             assert response.json()["error"]["code"] == "unavailable"
-            assert await _rows(db, event["id"]) == 0
-    assert await _rows(db, event["id"]) == 1
+            assert await stored_rows(db, event["id"]) == 0
+    assert await stored_rows(db, event["id"]) == 1
 
 
 async def test_replay_restores_exactly_what_was_lost(
     stack: Stack, ingest: str, infra: Infra, db: asyncpg.Connection, tokens: Tokens
 ) -> None:
     api = infra.stripe_api_base
+    assert api is not None
+    await ensure_endpoints(stack, api, ingest)
     auth = {"Authorization": "Bearer sk_test_emulator"}
     async with httpx.AsyncClient(timeout=30) as client:
-        listed = await client.get(f"{api}/v1/webhook_endpoints", headers=auth)
-        if not any(e["url"].startswith(ingest) for e in listed.json().get("data", [])):
-            await asyncio.to_thread(stack.register_webhooks, ingest)
         marker = uuid.uuid4().hex
         customers = [
             (
@@ -381,7 +290,7 @@ async def test_replay_restores_exactly_what_was_lost(
     assert len(mine) == 3
 
     async def all_stored() -> bool:
-        return await _rows(db, *mine) == 3
+        return await stored_rows(db, *mine) == 3
 
     await eventually(all_stored, within=30)
     lost = sorted(mine)[:2]
@@ -415,55 +324,7 @@ async def test_replay_restores_exactly_what_was_lost(
         lost,
     )
     assert [dict(r) for r in after] == [dict(r) for r in before]
-    assert await _rows(db, *mine) == 3
-
-
-async def _ensure_endpoints(stack: Stack, api: str, ingest: str) -> None:
-    async with httpx.AsyncClient(timeout=30) as client:
-        listed = await client.get(
-            f"{api}/v1/webhook_endpoints", headers={"Authorization": "Bearer sk_test_emulator"}
-        )
-    if not any(e["url"].startswith(ingest) for e in listed.json().get("data", [])):
-        await asyncio.to_thread(stack.register_webhooks, ingest)  # an emulator reset
-
-
-async def test_a_charge_is_published_with_its_balance_transaction_figures(
-    stack: Stack, ingest: str, infra: Infra
-) -> None:
-    api = infra.stripe_api_base
-    assert api is not None
-    await _ensure_endpoints(stack, api, ingest)
-    async with httpx.AsyncClient(timeout=30) as client:
-        intent = await client.post(
-            f"{api}/v1/payment_intents",
-            data={
-                "amount": "10000",
-                "currency": "usd",
-                "payment_method": "pm_card_visa",
-                "confirm": "true",
-            },
-            headers={"Authorization": "Bearer sk_test_emulator"},
-        )
-    assert intent.status_code == 200, intent.text
-    charge_id = intent.json()["latest_charge"]
-
-    async def published() -> list[dict[str, Any]]:
-        records = await read_topic(infra.kafka_bootstrap, "billing.payments.v1")
-        return [
-            json.loads(r.value)
-            for r in records
-            if r.key == charge_id.encode() and json.loads(r.value)["type"] == "charge.succeeded"
-        ]
-
-    async def arrived() -> bool:
-        return bool(await published())
-
-    await eventually(arrived, within=30)
-    [charge] = await published()
-    figures = charge["payload"]["figures"]
-    assert figures["gross"] == 10_000
-    assert figures["stripe_fee"] == 320  # 2.9 % + 30¢
-    assert figures["net"] == 10_000 - 320 - figures["application_fee"]
+    assert await stored_rows(db, *mine) == 3
 
 
 async def test_catalog_agency_events_fill_the_account_replica(

@@ -1,5 +1,6 @@
-"""The webhook fast lane (``app.IngestApp``) in process: its error answers are the API's error
-body, exactly as the FastAPI routes render them; the rest goes to FastAPI."""
+"""The webhook fast lane (``fast_lane.IngestApp``) in process: its error answers are the API's
+error body, as the kit's error handler renders each error; the rest goes to FastAPI, whose
+OpenAPI document describes the webhook endpoints."""
 
 from __future__ import annotations
 
@@ -11,14 +12,23 @@ import httpx
 import pytest
 
 from billing_devstack import free_port
+from billing_kit.errors import (
+    BillingError,
+    InvalidEventError,
+    InvalidSignatureError,
+    PayloadTooLargeError,
+    UnavailableError,
+)
 from tests.webhook_ingest.stripe_events import (
     CONNECT_SECRET,
     PLATFORM_SECRET,
     body_of,
     paid_invoice_event,
+    signature_header,
     signed,
 )
-from webhook_ingest.app import IngestApp, create_app
+from webhook_ingest.app import create_app
+from webhook_ingest.fast_lane import IngestApp
 from webhook_ingest.settings import WebhookIngestSettings
 
 
@@ -76,38 +86,47 @@ def _unstorable() -> tuple[bytes, dict[str, str]]:
     return body, signed(body, PLATFORM_SECRET)
 
 
-CASES: list[tuple[Callable[[], tuple[bytes, dict[str, str]]], int, str]] = [
-    (_unsigned, 400, "invalid_signature"),
-    (_wrong_secret, 400, "invalid_signature"),
-    (_not_an_event, 400, "invalid_event"),
-    (_not_json, 400, "invalid_event"),
-    (_oversized, 413, "payload_too_large"),
-    (_unstorable, 503, "unavailable"),
+def _several_v1_none_matching() -> tuple[bytes, dict[str, str]]:
+    body = body_of(paid_invoice_event())
+    return body, {"Stripe-Signature": signature_header(body, "whsec_x", "whsec_y")}
+
+
+def _several_v1_one_matching() -> tuple[bytes, dict[str, str]]:
+    """Verified (then storing fails: this app's database is gone)."""
+    body = body_of(paid_invoice_event())
+    return body, {"Stripe-Signature": signature_header(body, "whsec_x", PLATFORM_SECRET)}
+
+
+Case = tuple[Callable[[], tuple[bytes, dict[str, str]]], type[BillingError]]
+CASES: list[Case] = [
+    (_unsigned, InvalidSignatureError),
+    (_wrong_secret, InvalidSignatureError),
+    (_several_v1_none_matching, InvalidSignatureError),
+    (_not_an_event, InvalidEventError),
+    (_not_json, InvalidEventError),
+    (_oversized, PayloadTooLargeError),
+    (_unstorable, UnavailableError),
+    (_several_v1_one_matching, UnavailableError),
 ]
 
 
-@pytest.mark.parametrize(("request_for", "status", "code"), CASES, ids=lambda c: str(c))
+@pytest.mark.parametrize(("request_for", "error"), CASES, ids=lambda c: getattr(c, "__name__", c))
 async def test_fast_lane_errors_are_the_documented_error_body(
     app: IngestApp,
     request_for: Callable[[], tuple[bytes, dict[str, str]]],
-    status: int,
-    code: str,
+    error: type[BillingError],
 ) -> None:
     body, headers = request_for()
-    async with _client(app) as fast, _client(app.api) as documented:
+    async with _client(app) as fast:
         answer = await fast.post("/stripe/webhooks", content=body, headers=headers)
-        reference = await documented.post("/stripe/webhooks", content=body, headers=headers)
-    assert answer.status_code == status, answer.text
+    assert answer.status_code == error.status_code, answer.text
     assert answer.headers["content-type"] == "application/json"
-    error = answer.json()
-    assert set(error) == {"error"}
-    assert set(error["error"]) == {"code", "message"}
-    assert error["error"]["code"] == code
-    assert isinstance(error["error"]["message"], str)
-    assert error["error"]["message"]
-    # the same answer the FastAPI route (the kit's error handler) gives
-    assert reference.status_code == status
-    assert error == reference.json()
+    rendered = answer.json()
+    assert set(rendered) == {"error"}
+    assert set(rendered["error"]) == {"code", "message"}
+    assert rendered["error"]["code"] == error.code
+    assert isinstance(rendered["error"]["message"], str)
+    assert rendered["error"]["message"]
 
 
 async def test_a_streamed_body_over_the_limit_is_refused_while_read(app: IngestApp) -> None:
@@ -142,9 +161,21 @@ async def test_other_routes_and_methods_reach_fastapi(app: IngestApp) -> None:
         wrong_method = await client.get("/stripe/webhooks")
         metrics = await client.get("/metrics")
     assert schema.status_code == 200
-    assert "/stripe/webhooks" in schema.json()["paths"]
-    assert "/v1/replay" in schema.json()["paths"]
+    paths = schema.json()["paths"]
+    assert "/v1/replay" in paths
+    for path in ("/stripe/webhooks", "/stripe/webhooks/connect"):
+        responses = paths[path]["post"]["responses"]
+        assert set(responses) == {"200", "400", "413", "503"}
+        assert "invalid_signature" in responses["400"]["description"]
+        assert "invalid_event" in responses["400"]["description"]
+        assert responses["413"]["description"] == "payload_too_large"
+    components = schema.json()["components"]["schemas"]
+    assert {"Received", "ErrorBody", "ErrorDetail"} <= set(components)
     assert wrong_method.status_code == 405
     assert wrong_method.json()["error"]["code"] == "method_not_allowed"
+    assert wrong_method.headers["allow"] == "POST"
     assert metrics.status_code == 200
     assert 'route="/stripe/webhooks"' in metrics.text
+    assert 'method="GET",route="/stripe/webhooks",service="webhook_ingest",status="405"' in (
+        metrics.text
+    )

@@ -1,4 +1,4 @@
 from billing_kit.migrations import run_migrations
-from webhook_ingest.models import Base
+from webhook_ingest.models import IngestTable
 
-run_migrations(Base.metadata)
+run_migrations(IngestTable.metadata)

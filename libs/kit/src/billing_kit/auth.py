@@ -1,4 +1,5 @@
-"""Gateway JWT authentication: HS256 with ``GATEWAY_JWT_SECRET``, ``exp`` required."""
+"""Gateway JWT authentication: HS256 with ``GATEWAY_JWT_SECRET``, ``exp`` required (claims
+and roles: docs/api.md, "Authentication")."""
 
 from __future__ import annotations
 

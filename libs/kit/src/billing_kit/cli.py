@@ -1,16 +1,21 @@
-"""``python -m <service> [serve|migrate|revision MESSAGE|check-migrations|<its own>]``."""
+"""``python -m <service> [serve|migrate|revision|check-migrations|openapi|<its own>]``;
+``--help`` lists them."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any
 
+import typer
 import uvicorn
+from uvicorn.importer import import_from_string
 
 from billing_kit.migrations import check, revision, upgrade
-from billing_kit.settings import ServiceSettings
+from billing_kit.settings import MissingProductionSecretsError, ServiceSettings
 
 Command = Callable[[list[str]], None]
 
@@ -23,6 +28,10 @@ class ServiceDefinition:
     """``package.module:function`` building the served app; imported only by ``serve`` (so
     ``migrate`` starts fast), by uvicorn, so that several workers can each build one."""
     commands: Mapping[str, Command] = field(default_factory=dict)
+
+    @property
+    def package(self) -> str:
+        return self.app_factory.partition(".")[0]
 
 
 def run(
@@ -38,19 +47,37 @@ def run(
 
 
 def main(service: ServiceDefinition, argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    command = args[0] if args else "serve"
-    if command in service.commands:
-        service.commands[command](args[1:])
-        return
-    settings = service.settings_type()
-    if command == "migrate":
-        upgrade(service.migrations_dir, settings.database_url)
-    elif command == "revision":
-        revision(service.migrations_dir, settings.database_url, " ".join(args[1:]) or "change")
-    elif command == "check-migrations":
-        check(service.migrations_dir, settings.database_url)
-    elif command == "serve":
+    command_line(service)(args=argv, prog_name=f"python -m {service.package}")
+
+
+def openapi_document(service: ServiceDefinition) -> dict[str, Any]:
+    """The service's OpenAPI document, from an app built in development mode (no secret or
+    connection is needed to describe the routes)."""
+    settings = service.settings_type(billing_env="development")
+    app = import_from_string(service.app_factory)(settings)
+    api = app if hasattr(app, "openapi") else app.api  # a fast lane in front of FastAPI
+    document: dict[str, Any] = api.openapi()
+    port = service.settings_type.model_fields["port"].default
+    document.setdefault("servers", [{"url": f"http://127.0.0.1:{port}"}])
+    return document
+
+
+def command_line(service: ServiceDefinition) -> typer.Typer:
+    """The service's commands; ``serve`` when none is given."""
+    app = typer.Typer(
+        help=f"The {service.package} service. Without a command: serve.",
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+
+    def serve() -> None:
+        """Serve the HTTP API, the consumers and the outbox relay (uvicorn)."""
+        settings = service.settings_type()
+        try:
+            settings.require_production_secrets()
+        except MissingProductionSecretsError as exc:
+            raise SystemExit(f"{service.package}: {exc}") from None
         uvicorn.run(
             service.app_factory,
             factory=True,
@@ -61,6 +88,52 @@ def main(service: ServiceDefinition, argv: list[str] | None = None) -> None:
             access_log=False,
             timeout_graceful_shutdown=10,
         )
-    else:
-        known = ["serve", "migrate", "revision", "check-migrations", *service.commands]
-        raise SystemExit(f"unknown command {command!r}: use one of {', '.join(known)}")
+
+    @app.callback(invoke_without_command=True)
+    def default(ctx: typer.Context) -> None:
+        if ctx.invoked_subcommand is None:
+            serve()
+
+    app.command("serve")(serve)
+
+    @app.command("migrate")
+    def migrate() -> None:
+        """Upgrade the service's schema to its newest migration."""
+        upgrade(service.migrations_dir, service.settings_type().database_url)
+
+    @app.command("revision")
+    def make_revision(
+        message: Annotated[list[str] | None, typer.Argument(help="What it changes.")] = None,
+    ) -> None:
+        """Write a new migration from the difference between the models and the database."""
+        url = service.settings_type().database_url
+        revision(service.migrations_dir, url, " ".join(message or []) or "change")
+
+    @app.command("check-migrations")
+    def check_migrations() -> None:
+        """Fail when the models and the migrations differ."""
+        check(service.migrations_dir, service.settings_type().database_url)
+
+    @app.command("openapi")
+    def openapi() -> None:
+        """Print the service's OpenAPI document (JSON)."""
+        json.dump(openapi_document(service), sys.stdout, indent=2, sort_keys=True)
+        sys.stdout.write("\n")
+
+    for name, own_command in service.commands.items():
+        _add_own_command(app, name, own_command)
+    return app
+
+
+def _add_own_command(app: typer.Typer, name: str, own_command: Command) -> None:
+    """A service's own command parses its arguments itself (``--help`` included)."""
+
+    def forward(ctx: typer.Context) -> None:
+        own_command(list(ctx.args))
+
+    app.command(
+        name,
+        help=own_command.__doc__ or f"The service's {name} command (see its --help).",
+        add_help_option=False,
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )(forward)

@@ -1,16 +1,22 @@
 """One error hierarchy; each error knows its HTTP status and API error code (docs/api.md).
-One handler renders them as ``{"error": {"code", "message"[, "fields"]}}``."""
+One handler renders them as ``{"error": {"code", "message"[, "fields"]}}``; an exception no
+handler knows becomes a 500 ``internal_error`` in the same shape, logged with the request's
+correlation id."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Message, Receive, Scope, Send
+
+from billing_kit.asgi import HttpMiddleware
 
 
 class FieldError(BaseModel):
@@ -121,6 +127,10 @@ def _render(error: BillingError) -> JSONResponse:
     )
 
 
+METHOD_NOT_ALLOWED = "method_not_allowed"
+OTHER_HTTP_ERROR = "http_error"
+"""Codes of framework answers that no ``BillingError`` stands for."""
+
 _STATUS_ERRORS: dict[int, type[BillingError]] = {
     cls.status_code: cls
     for cls in (UnauthenticatedError, ForbiddenError, NotFoundError, UnavailableError)
@@ -141,7 +151,7 @@ def install_error_handlers(app: FastAPI) -> None:
         error_type = _STATUS_ERRORS.get(exc.status_code)
         if error_type is not None:
             return _render(error_type())
-        code = "method_not_allowed" if exc.status_code == 405 else "http_error"
+        code = METHOD_NOT_ALLOWED if exc.status_code == 405 else OTHER_HTTP_ERROR
         body = ErrorBody(error=ErrorDetail(code=code, message=str(exc.detail)))
         return JSONResponse(status_code=exc.status_code, content=body.model_dump(exclude_none=True))
 
@@ -159,6 +169,30 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http_error)
 
 
+class InternalErrorMiddleware(HttpMiddleware):
+    """Innermost middleware: what no exception handler took answers 500 ``internal_error``
+    (inside the correlation id and metrics middlewares, so both see it)."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if started:  # too late for another answer: let the server close the connection
+                raise
+            # A logger per error, not per module: it follows the logging configured last.
+            structlog.get_logger(__name__).exception(
+                "unhandled error", method=scope["method"], path=scope["path"]
+            )
+            await _render(BillingError())(scope, receive, send)
+
+
 def documented(*errors: type[BillingError]) -> dict[int | str, dict[str, Any]]:
     """``responses=`` for a route: the errors it can answer, shown in the OpenAPI document."""
     responses: dict[int | str, dict[str, Any]] = {}
@@ -169,3 +203,24 @@ def documented(*errors: type[BillingError]) -> dict[int | str, dict[str, Any]]:
             part for part in (entry["description"], error.code) if part
         )
     return responses
+
+
+# --- Stripe webhook deliveries ----------------------------------------------------------------
+
+
+class InvalidSignatureError(BillingError):
+    status_code = 400
+    code = "invalid_signature"
+    default_message = "The Stripe-Signature header is missing or does not match."
+
+
+class InvalidEventError(BillingError):
+    status_code = 400
+    code = "invalid_event"
+    default_message = "The body is not a Stripe event."
+
+
+class PayloadTooLargeError(BillingError):
+    status_code = 413
+    code = "payload_too_large"
+    default_message = "The body is larger than a Stripe event can be."

@@ -7,10 +7,17 @@ from collections.abc import Iterable
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 
 log = structlog.get_logger(__name__)
+
+
+def broker_unreachable(exc: Exception) -> bool:
+    """Errors that say "the broker is away", worth waiting out, as opposed to a refusal."""
+    if isinstance(exc, KafkaConnectionError | OSError | TimeoutError):
+        return True
+    return isinstance(exc, KafkaError) and bool(exc.retriable)
 
 
 def new_broker(bootstrap_servers: str, client_id: str) -> KafkaBroker:

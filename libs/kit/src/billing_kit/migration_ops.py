@@ -17,6 +17,18 @@ def _created_at(name: str = "created_at") -> sa.Column[object]:
     )
 
 
+def _event_columns() -> list[sa.Column[object]]:
+    """An outbox row's event, as ``outbox`` and ``outbox_dead_letters`` both keep it."""
+    return [
+        sa.Column("event_id", sa.UUID(), nullable=False),
+        sa.Column("topic", sa.String(length=200), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("event_type", sa.String(length=200), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("headers", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+    ]
+
+
 def create_kit_tables_v1(schema: str) -> None:
     """``idempotency_keys``, ``inbox`` and ``outbox`` as the kit first defined them."""
     op.create_table(
@@ -42,12 +54,7 @@ def create_kit_tables_v1(schema: str) -> None:
     op.create_table(
         "outbox",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
-        sa.Column("event_id", sa.UUID(), nullable=False),
-        sa.Column("topic", sa.String(length=200), nullable=False),
-        sa.Column("key", sa.String(length=200), nullable=False),
-        sa.Column("event_type", sa.String(length=200), nullable=False),
-        sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("headers", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        *_event_columns(),
         _created_at(),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
         sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
@@ -58,3 +65,21 @@ def create_kit_tables_v1(schema: str) -> None:
 def drop_kit_tables_v1(schema: str) -> None:
     for table in ("outbox", "inbox", "idempotency_keys"):
         op.drop_table(table, schema=schema)
+
+
+def create_outbox_dead_letters_v1(schema: str) -> None:
+    """``outbox_dead_letters``: rows the broker refused for good, with their error."""
+    op.create_table(
+        "outbox_dead_letters",
+        sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
+        *_event_columns(),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("error", sa.Text(), nullable=False),
+        _created_at("failed_at"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_dead_letters")),
+        schema=schema,
+    )
+
+
+def drop_outbox_dead_letters_v1(schema: str) -> None:
+    op.drop_table("outbox_dead_letters", schema=schema)

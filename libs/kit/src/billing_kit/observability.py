@@ -1,14 +1,19 @@
-"""``/healthz`` (database and broker reachable) and ``/metrics`` (Prometheus)."""
+"""Probes and metrics: ``/livez`` (the process serves), ``/readyz`` (database and broker
+reachable, with what is wrong), ``/healthz`` (readiness, in its first, shorter shape) and
+``/metrics`` (Prometheus); docs/api.md, "Probes and metrics"."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from billing_kit.asgi import HttpMiddleware
 
 HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests served", ["service", "method", "route", "status"]
@@ -23,31 +28,58 @@ EVENTS_CONSUMED = Counter(
 router = APIRouter(tags=["operations"])
 
 
+@router.get("/livez")
+async def livez() -> dict[str, str]:
+    """The process and its event loop work; says nothing of its dependencies (a broker outage
+    must not get a service restarted that can keep serving)."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    """Ready for traffic: database and broker reachable; ``details`` says what is wrong."""
+    return await _readiness(request, details=True)
+
+
 @router.get("/healthz")
 async def healthz(request: Request) -> JSONResponse:
-    checks = {"database": await _database_ok(request), "broker": await _broker_ok(request)}
+    """Readiness without details (``/readyz`` has them)."""
+    return await _readiness(request, details=False)
+
+
+async def _readiness(request: Request, *, details: bool) -> JSONResponse:
+    problems = {
+        "database": await _database_problem(request),
+        "broker": await _broker_problem(request),
+    }
+    checks = {name: problem is None for name, problem in problems.items()}
     healthy = all(checks.values())
-    return JSONResponse(
-        status_code=200 if healthy else 503,
-        content={"status": "ok" if healthy else "unavailable", "checks": checks},
-    )
+    body: dict[str, Any] = {"status": "ok" if healthy else "unavailable", "checks": checks}
+    if details:
+        body["details"] = {name: problem or "ok" for name, problem in problems.items()}
+    return JSONResponse(status_code=200 if healthy else 503, content=body)
 
 
-async def _database_ok(request: Request) -> bool:
+async def _database_problem(request: Request) -> str | None:
     try:
         async with asyncio.timeout(2):
             async with request.app.state.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-    except Exception:
-        return False
-    return True
+    except Exception as exc:
+        return f"unreachable: {exc!r}"[:500]
+    return None
 
 
-async def _broker_ok(request: Request) -> bool:
+async def _broker_problem(request: Request) -> str | None:
+    runtime = getattr(request.app.state, "runtime", None)
+    waiting = getattr(runtime, "broker_problem", None)
     try:
-        return bool(await request.app.state.broker.ping(timeout=2.0))
-    except Exception:
-        return False
+        answered = bool(await request.app.state.broker.ping(timeout=2.0))
+    except Exception as exc:
+        return f"unreachable: {exc!r}"[:500]
+    if answered:
+        return None
+    return f"unreachable: {waiting}"[:500] if waiting else "no answer to ping"
 
 
 @router.get("/metrics", include_in_schema=False)
@@ -55,15 +87,12 @@ async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-class MetricsMiddleware:
+class MetricsMiddleware(HttpMiddleware):
     def __init__(self, app: ASGIApp, service: str) -> None:
-        self.app = app
+        super().__init__(app)
         self.service = service
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         status = 500
         loop = asyncio.get_running_loop()
         started = loop.time()

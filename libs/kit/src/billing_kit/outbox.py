@@ -4,7 +4,8 @@ broker acknowledged them (at least once; consumers deduplicate by ``event_id``).
 
 Only one relay per service publishes at a time (a Postgres advisory lock per batch), and it
 publishes rows in insertion order, so one aggregate's events keep their order on their
-partition even with many replicas.
+partition even with many replicas. A row the broker can never take is moved to the
+dead-letter table in the same transaction (``billing_kit.dead_letters``); the rest flow on.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import MessageSizeTooLargeError, UnknownTopicOrPartitionError
 from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import (
     BigInteger,
@@ -40,6 +42,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from billing_contracts import Event, Topic
+from billing_kit.dead_letters import (
+    OUTBOX_DEAD_LETTERS,
+    UNDELIVERABLE,
+    UnknownTopicError,
+    dead_letter,
+)
+from billing_kit.kafka import broker_unreachable, ensure_topics
 from billing_kit.logging import causation_id, correlation_id
 
 log = structlog.get_logger(__name__)
@@ -110,6 +119,14 @@ class Outbox:
         }
 
 
+def _record(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "key": row.key.encode(),
+        "value": row.body.encode(),
+        "headers": [(k, str(v).encode()) for k, v in row.headers.items()],
+    }
+
+
 def new_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
     # acks=all without the idempotent producer: the embedded broker lacks InitProducerId,
     # and the consumers' inbox already absorbs the duplicates a retry could make.
@@ -135,17 +152,23 @@ class OutboxRelay:
         outbox: Outbox,
         bootstrap_servers: str,
         *,
+        dead_letters: Table,
         name: str,
         batch_size: int = 500,
         idle_poll_seconds: float = 0.5,
+        max_message_bytes: int = 1024 * 1024,
     ) -> None:
         self.engine = engine
         self.outbox = outbox
         self.table = outbox.table
+        self.dead_letters = dead_letters
         self.bootstrap_servers = bootstrap_servers
         self.name = name
         self.batch_size = batch_size
         self.idle_poll_seconds = idle_poll_seconds
+        self.max_message_bytes = max_message_bytes
+        """Kafka's default ``message.max.bytes``: a larger record is refused here rather than
+        left to a broker that may or may not take it."""
         self.lock_id = zlib.crc32(f"outbox:{self.table.fullname}".encode())
         self.published_total = 0
         self._producer: AIOKafkaProducer | None = None
@@ -188,55 +211,128 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            await self._publish(rows)
+            refused = await self._publish(rows)
+            if refused:
+                await conn.execute(
+                    insert(self.dead_letters), [dead_letter(row, exc) for row, exc in refused]
+                )
             await conn.execute(
                 delete(self.table).where(self.table.c.id.in_([row.id for row in rows]))
             )
-        self.published_total += len(rows)
+        for row, exc in refused:
+            OUTBOX_DEAD_LETTERS.labels(self.name, row.topic).inc()
+            log.error(
+                "outbox row dead-lettered",
+                outbox_id=row.id,
+                event_id=str(row.event_id),
+                topic=row.topic,
+                error=repr(exc),
+            )
+        self.published_total += len(rows) - len(refused)
         return len(rows)
 
-    async def _publish(self, rows: Sequence[Row[Any]]) -> None:
+    async def _publish(self, rows: Sequence[Row[Any]]) -> list[tuple[Row[Any], Exception]]:
         """One record batch per partition instead of one send per row: the per-record cost
         of the producer dominated the relay. Keys map to partitions exactly as Kafka's
-        default partitioner does (murmur2), so any client agrees on where a key lives."""
+        default partitioner does (murmur2), so any client agrees on where a key lives.
+        Returns the rows the broker refused for good, with why."""
         producer = await self._ensure_producer()
-        partitions: dict[str, list[int]] = {}
+        partitions: dict[str, list[int] | UnknownTopicError] = {}
         by_partition: dict[tuple[str, int], list[Row[Any]]] = defaultdict(list)
+        refused: list[tuple[Row[Any], Exception]] = []
         for row in rows:
             if row.topic not in partitions:
-                partitions[row.topic] = sorted(await producer.partitions_for(row.topic))
+                partitions[row.topic] = await self._partitions(producer, row.topic)
             choices = partitions[row.topic]
+            if isinstance(choices, UnknownTopicError):
+                refused.append((row, choices))
+                continue
             partition = _PARTITIONER(row.key.encode(), choices, choices)
             by_partition[(row.topic, partition)].append(row)
-        await asyncio.gather(
+        for partition_refused in await asyncio.gather(
             *(
                 self._publish_partition(producer, topic, partition, partition_rows)
                 for (topic, partition), partition_rows in by_partition.items()
             )
-        )
+        ):
+            refused.extend(partition_refused)
+        return refused
+
+    async def _partitions(
+        self, producer: AIOKafkaProducer, topic: str
+    ) -> list[int] | UnknownTopicError:
+        """The topic's partitions; a topic missing from a reachable broker is created, and
+        if that fails its rows are refused rather than blocking every other row."""
+        try:
+            return sorted(await producer.partitions_for(topic))
+        except UnknownTopicOrPartitionError:
+            if not await producer.client.force_metadata_update():
+                raise  # the broker is away, not the topic: try again later
+        try:
+            await ensure_topics(self.bootstrap_servers, [topic])
+            return sorted(await producer.partitions_for(topic))
+        except Exception as exc:
+            if broker_unreachable(exc) and not isinstance(exc, UnknownTopicOrPartitionError):
+                raise
+            return UnknownTopicError(f"topic {topic} does not exist and could not be created")
+
+    async def _publish_partition(
+        self, producer: AIOKafkaProducer, topic: str, partition: int, rows: list[Row[Any]]
+    ) -> list[tuple[Row[Any], Exception]]:
+        """Rows of one partition in id order; a full batch is delivered before the next
+        starts, so order holds even across batches. A batch the broker refuses for its
+        size is sent again record by record, to set aside only the rows at fault."""
+        refused: list[tuple[Row[Any], Exception]] = []
+        batch, batch_rows = producer.create_batch(), []
+        send_batch, send_one = self._send_batch, self._send_one
+        for row in rows:
+            record = _record(row)
+            size = len(record["key"]) + len(record["value"])
+            if size > self.max_message_bytes:
+                limit = f"{size} bytes, over the limit of {self.max_message_bytes}"
+                refused.append((row, MessageSizeTooLargeError(limit)))
+                continue
+            if batch.append(timestamp=None, **record) is not None:
+                batch_rows.append(row)
+                continue
+            if batch_rows:
+                refused += await send_batch(producer, topic, partition, batch, batch_rows)
+                batch, batch_rows = producer.create_batch(), []
+            if batch.append(timestamp=None, **record) is None:  # larger than a whole batch
+                refused += await send_one(producer, topic, partition, row)
+            else:
+                batch_rows.append(row)
+        if batch_rows:
+            refused += await send_batch(producer, topic, partition, batch, batch_rows)
+        return refused
+
+    @classmethod
+    async def _send_batch(
+        cls,
+        producer: AIOKafkaProducer,
+        topic: str,
+        partition: int,
+        batch: Any,
+        rows: list[Row[Any]],
+    ) -> list[tuple[Row[Any], Exception]]:
+        try:
+            await (await producer.send_batch(batch, topic, partition=partition))
+        except UNDELIVERABLE:
+            refused: list[tuple[Row[Any], Exception]] = []
+            for row in rows:  # nothing of the batch was written: resending keeps the order
+                refused += await cls._send_one(producer, topic, partition, row)
+            return refused
+        return []
 
     @staticmethod
-    async def _publish_partition(
-        producer: AIOKafkaProducer, topic: str, partition: int, rows: list[Row[Any]]
-    ) -> None:
-        """Rows of one partition in id order; a full batch is delivered before the next
-        starts, so order holds even across batches."""
-        batch = producer.create_batch()
-        for row in rows:
-            record = {
-                "key": row.key.encode(),
-                "value": row.body.encode(),
-                "headers": [(k, str(v).encode()) for k, v in row.headers.items()],
-            }
-            if batch.append(timestamp=None, **record) is not None:
-                continue
-            if batch.record_count():
-                await (await producer.send_batch(batch, topic, partition=partition))
-                batch = producer.create_batch()
-            if batch.append(timestamp=None, **record) is None:  # larger than a whole batch
-                await (await producer.send(topic, partition=partition, **record))
-        if batch.record_count():
-            await (await producer.send_batch(batch, topic, partition=partition))
+    async def _send_one(
+        producer: AIOKafkaProducer, topic: str, partition: int, row: Row[Any]
+    ) -> list[tuple[Row[Any], Exception]]:
+        try:
+            await (await producer.send(topic, partition=partition, **_record(row)))
+        except UNDELIVERABLE as exc:
+            return [(row, exc)]
+        return []
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:

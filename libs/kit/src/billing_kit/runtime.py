@@ -9,14 +9,16 @@ import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+import stamina
 import stripe
+import structlog
 from fastapi import APIRouter, FastAPI
 
 from billing_contracts import Topic
 from billing_kit.db import create_engine, session_factory
-from billing_kit.errors import install_error_handlers
+from billing_kit.errors import InternalErrorMiddleware, install_error_handlers
 from billing_kit.inbox import Handler, Inbox
-from billing_kit.kafka import ensure_topics, new_broker
+from billing_kit.kafka import broker_unreachable, ensure_topics, new_broker
 from billing_kit.logging import CorrelationIdMiddleware, configure_logging
 from billing_kit.observability import MetricsMiddleware
 from billing_kit.observability import router as operations_router
@@ -24,6 +26,8 @@ from billing_kit.outbox import Outbox, OutboxRelay
 from billing_kit.settings import ServiceSettings
 from billing_kit.stripe_client import stripe_client
 from billing_kit.tables import KitTables
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -47,9 +51,11 @@ class Runtime:
             self.engine,
             self.outbox,
             self.settings.kafka_bootstrap_servers,
+            dead_letters=self.tables.dead_letters,
             name=name,
             batch_size=self.settings.outbox_batch_size,
             idle_poll_seconds=self.settings.outbox_idle_poll_seconds,
+            max_message_bytes=self.settings.outbox_max_message_bytes,
         )
         self.inbox = Inbox(
             self.broker,
@@ -61,6 +67,8 @@ class Runtime:
             heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
         )
         self._stripe: stripe.StripeClient | None = None
+        self.broker_problem: str | None = "not connected yet"
+        """Why the broker is not connected (shown by ``/readyz``), None once it is."""
         self._closers: list[Callable[[], Awaitable[None]]] = []
 
     def on_shutdown(self, close: Callable[[], Awaitable[None]]) -> None:
@@ -88,27 +96,75 @@ class Runtime:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Start broker subscribers and the outbox relay; stop them on exit."""
-        await ensure_topics(self.settings.kafka_bootstrap_servers, self.topic_names())
-        await self.broker.start()
-        relay_task = asyncio.create_task(
-            self.relay.run(), name=f"{self.settings.service_name}-relay"
+        """Serve at once; connect consumers and the outbox relay in the background as soon as
+        the broker answers (outbox rows wait meanwhile); stop them all on exit."""
+        connecting = asyncio.create_task(
+            self._connect_then_relay(), name=f"{self.settings.service_name}-broker"
         )
         try:
             yield
         finally:
-            relay_task.cancel()
+            connecting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await relay_task
+                await connecting
             await self.relay.stop()
             await self.broker.stop()
             for close in reversed(self._closers):
                 await close()
             await self.engine.dispose()
 
+    async def _connect_then_relay(self) -> None:
+        try:
+            await self._until_broker_answers(self._create_topics)
+            await self._until_broker_answers(self._start_broker)
+        except Exception as exc:  # a refusal, not an outage: waiting would not help
+            self.broker_problem = repr(exc)
+            log.exception("broker refused the connection")
+            return
+        self.broker_problem = None
+        log.info("broker connected", service=self.settings.service_name)
+        await self.relay.run()
+
+    async def _create_topics(self) -> None:
+        try:
+            await ensure_topics(self.settings.kafka_bootstrap_servers, self.topic_names())
+        except Exception as exc:
+            if broker_unreachable(exc):
+                raise
+            # Refused (a policy, an ACL): topics made by an operator may exist anyway; a row
+            # whose topic stays unknown is dead-lettered by the relay instead of stalling.
+            log.error("topics could not be created", error=repr(exc))
+
+    async def _start_broker(self) -> None:
+        try:
+            await self.broker.start()
+        except Exception:
+            await self.broker.stop()  # a half-made connection is dropped before the next try
+            raise
+
+    async def _until_broker_answers(self, step: Callable[[], Awaitable[None]]) -> None:
+        async for attempt in stamina.retry_context(
+            on=self._broker_away,
+            attempts=None,
+            timeout=None,
+            wait_initial=0.2,
+            wait_max=self.settings.broker_retry_max_seconds,
+        ):
+            with attempt:
+                await step()
+
+    def _broker_away(self, exc: Exception) -> bool:
+        if not broker_unreachable(exc):
+            return False
+        if self.broker_problem != repr(exc):
+            log.warning("broker unreachable, retrying", error=repr(exc))
+        self.broker_problem = repr(exc)
+        return True
+
 
 def build_app(runtime: Runtime, routers: Sequence[APIRouter], *, title: str) -> FastAPI:
     settings = runtime.settings
+    settings.require_production_secrets()
     configure_logging(settings.service_name, settings.log_level)
 
     @contextlib.asynccontextmanager
@@ -128,6 +184,7 @@ def build_app(runtime: Runtime, routers: Sequence[APIRouter], *, title: str) -> 
     app.state.jwt_secret = settings.gateway_jwt_secret.get_secret_value()
     app.state.idempotency_table = runtime.tables.idempotency
     install_error_handlers(app)
+    app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(MetricsMiddleware, service=settings.service_name)
     app.add_middleware(CorrelationIdMiddleware)
     app.include_router(operations_router)

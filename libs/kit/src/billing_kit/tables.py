@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import MetaData, Table
 
+from billing_kit.dead_letters import dead_letters_table
 from billing_kit.idempotency import idempotency_table
 from billing_kit.inbox import inbox_table
 from billing_kit.outbox import outbox_table
@@ -16,6 +17,7 @@ class KitTables:
     outbox: Table
     inbox: Table
     idempotency: Table
+    dead_letters: Table
 
 
 def add_kit_tables(metadata: MetaData) -> KitTables:
@@ -23,4 +25,5 @@ def add_kit_tables(metadata: MetaData) -> KitTables:
         outbox=outbox_table(metadata),
         inbox=inbox_table(metadata),
         idempotency=idempotency_table(metadata),
+        dead_letters=dead_letters_table(metadata),
     )

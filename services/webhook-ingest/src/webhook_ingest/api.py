@@ -1,36 +1,54 @@
-"""webhook-ingest routes: Stripe's two webhook endpoints and the operator's replay.
+"""webhook-ingest routes: the operator's replay, and the OpenAPI description of Stripe's two
+webhook endpoints, which the fast lane (``fast_lane.py``) answers before any route is matched.
 
-A webhook answers 200 only after the event and its outbox row committed; if they cannot be
-stored it answers 503 so Stripe delivers again. The event and its outbox row are written by
-one atomic statement (``store.py``), so a failure anywhere means nothing was stored.
+A webhook answers 200 only after the event and its contract event committed (one atomic
+statement, ``repository.STORE_EVENTS``); 503 when it cannot be stored, so Stripe delivers
+again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-import asyncpg
-import structlog
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request
 
 from billing_kit.auth import Principal, Role, require_roles
-from billing_kit.errors import ForbiddenError, StripeFailedError, UnavailableError, documented
-from webhook_ingest.schemas import Received, ReplayOut, ReplayRequest
-from webhook_ingest.service import Endpoint, Replay, ingest
-from webhook_ingest.store import EventStore
-from webhook_ingest.stripe_gateway import IngestStripe
-from webhook_ingest.verification import (
+from billing_kit.errors import (
+    BillingError,
+    ErrorBody,
+    ForbiddenError,
     InvalidEventError,
     InvalidSignatureError,
     PayloadTooLargeError,
-    SignatureVerifier,
-    parse_event,
+    StripeFailedError,
+    UnavailableError,
+    documented,
 )
-
-log = structlog.get_logger(__name__)
+from webhook_ingest.schemas import Received, ReplayOut, ReplayRequest
+from webhook_ingest.service import Endpoint, Replay
+from webhook_ingest.settings import WebhookIngestSettings
+from webhook_ingest.store import EventStore
+from webhook_ingest.stripe_gateway import IngestStripe
+from webhook_ingest.verification import SignatureVerifier
 
 router = APIRouter(tags=["webhook-ingest"])
+
+WEBHOOK_PATHS: dict[str, Endpoint] = {
+    "/stripe/webhooks": "platform",
+    "/stripe/webhooks/connect": "connect",
+}
+WEBHOOK_ERRORS: tuple[type[BillingError], ...] = (
+    InvalidSignatureError,
+    InvalidEventError,
+    PayloadTooLargeError,
+    UnavailableError,
+)
+ANSWERS = {
+    duplicate: Received(duplicate=duplicate).model_dump_json().encode()
+    for duplicate in (False, True)
+}
+"""The webhook answers, ready-made: the hot path skips response-model serialization."""
 
 
 @dataclass
@@ -41,6 +59,17 @@ class Receiver:
     stripe: IngestStripe
     verifiers: dict[Endpoint, SignatureVerifier]
     max_body_bytes: int
+
+    @classmethod
+    def build(
+        cls, settings: WebhookIngestSettings, store: EventStore, stripe: IngestStripe
+    ) -> Receiver:
+        tolerance = settings.signature_tolerance_seconds
+        verifiers: dict[Endpoint, SignatureVerifier] = {
+            "platform": SignatureVerifier(settings.platform_secrets, tolerance),
+            "connect": SignatureVerifier(settings.connect_secrets, tolerance),
+        }
+        return cls(store, stripe, verifiers, settings.max_body_bytes)
 
     def replay(self) -> Replay:
         return Replay(self.store, self.stripe)
@@ -54,55 +83,6 @@ async def _receiver(request: Request) -> Receiver:  # async: no threadpool hop p
 ReceiverDep = Annotated[Receiver, Depends(_receiver)]
 Operator = Annotated[Principal, Depends(require_roles(Role.PLATFORM_OPERATOR))]
 
-_WEBHOOK_ERRORS = documented(
-    InvalidSignatureError, InvalidEventError, PayloadTooLargeError, UnavailableError
-)
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError()
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError()
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-ANSWERS = {
-    duplicate: Received(duplicate=duplicate).model_dump_json().encode()
-    for duplicate in (False, True)
-}
-
-
-async def _receive(request: Request, receiver: Receiver, endpoint: Endpoint) -> Response:
-    body = await _read_body(request, receiver.max_body_bytes)
-    text = receiver.verifiers[endpoint].verify(body, request.headers.get("stripe-signature"))
-    event = parse_event(body)
-    try:
-        stored = await ingest(receiver.store, receiver.stripe, event, endpoint, text)
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
-        log.warning("stripe event not stored", stripe_event_id=event["id"], error=repr(exc))
-        raise UnavailableError("The event could not be stored; deliver it again.") from exc
-    # Answered as ready-made bytes: the hot path skips response-model serialization.
-    return Response(ANSWERS[not stored], media_type="application/json")
-
-
-@router.post("/stripe/webhooks", response_model=Received, responses=_WEBHOOK_ERRORS)
-async def receive_platform_event(request: Request, receiver: ReceiverDep) -> Response:
-    """Events of the platform account."""
-    return await _receive(request, receiver, "platform")
-
-
-@router.post("/stripe/webhooks/connect", response_model=Received, responses=_WEBHOOK_ERRORS)
-async def receive_connect_event(request: Request, receiver: ReceiverDep) -> Response:
-    """Events of connected accounts."""
-    return await _receive(request, receiver, "connect")
-
 
 @router.post(
     "/v1/replay",
@@ -110,6 +90,82 @@ async def receive_connect_event(request: Request, receiver: ReceiverDep) -> Resp
     responses=documented(ForbiddenError, StripeFailedError, UnavailableError),
 )
 async def replay_events(body: ReplayRequest, _: Operator, receiver: ReceiverDep) -> ReplayOut:
-    """Ingest what is missing of Stripe's events created in ``[from, to]``."""
+    """Ingest what is missing of Stripe's events created in ``[from, to]``, store again the
+    range's events kept for attention, and list those that still need an operator."""
     report = await receiver.replay().run(int(body.from_.timestamp()), int(body.to.timestamp()))
-    return ReplayOut(scanned=report.scanned, ingested=report.ingested, duplicates=report.duplicates)
+    return ReplayOut(
+        scanned=report.scanned,
+        ingested=report.ingested,
+        duplicates=report.duplicates,
+        repaired=report.repaired,
+        needs_attention=report.needs_attention,
+    )
+
+
+_DESCRIPTIONS: dict[Endpoint, tuple[str, str]] = {
+    "platform": ("Receive a platform event", "Events of the platform account."),
+    "connect": ("Receive a connected account's event", "Events of connected accounts."),
+}
+
+
+def _webhook_operation(endpoint: Endpoint) -> dict[str, Any]:
+    summary, description = _DESCRIPTIONS[endpoint]
+    responses: dict[str, Any] = {
+        "200": {
+            "description": "Stored (or already stored: `duplicate`).",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Received"}}},
+        }
+    }
+    for error in WEBHOOK_ERRORS:
+        entry = responses.setdefault(
+            str(error.status_code),
+            {
+                "description": "",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
+                },
+            },
+        )
+        entry["description"] = " / ".join(filter(None, (entry["description"], error.code)))
+    return {
+        "tags": ["webhook-ingest"],
+        "summary": summary,
+        "description": f"{description} Signed by Stripe (`Stripe-Signature`, any configured "
+        "secret, 300 s tolerance); at most 1 MiB.",
+        "operationId": f"receive_{endpoint}_event",
+        "parameters": [
+            {
+                "name": "Stripe-Signature",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string"},
+            }
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+            "description": "A Stripe event object.",
+        },
+        "responses": responses,
+    }
+
+
+def document_webhooks(app: FastAPI) -> None:
+    """Add the webhook endpoints, answered by the fast lane, to ``app``'s OpenAPI document."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (Received, ErrorBody):
+            found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(found.pop("$defs", {}))
+            schemas.setdefault(model.__name__, found)
+        for path, endpoint in WEBHOOK_PATHS.items():
+            schema["paths"][path] = {"post": _webhook_operation(endpoint)}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

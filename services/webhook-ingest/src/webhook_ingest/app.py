@@ -1,204 +1,34 @@
-"""Builds the webhook-ingest app: Stripe webhook endpoints, replay, the agency replica
-subscriber and the outbox relay.
-
-What is served is a tiny ASGI callable (``IngestApp``) in front of the FastAPI app: the two
-webhook POSTs are answered right here at the raw ASGI level, everything else (``/v1/replay``,
-``/healthz``, ``/metrics``, the OpenAPI document, lifespan) goes to FastAPI, whose documented
-webhook routes stay for the OpenAPI document. Through FastAPI's and the kit's middleware
-stack a webhook cost ~40 % of the service's CPU; here it is a few dozen µs.
-"""
+"""Builds the webhook-ingest app: Stripe webhook endpoints (the fast lane), replay, the agency
+replica subscriber, the enricher and the outbox relay."""
 
 from __future__ import annotations
 
-import time
-import uuid
-
-import asyncpg
-import structlog
-from fastapi import FastAPI
-from starlette.datastructures import State
-from starlette.types import Receive, Scope, Send
-
-from billing_kit.errors import BillingError, UnavailableError
-from billing_kit.logging import CORRELATION_HEADER
-from billing_kit.observability import HTTP_LATENCY, HTTP_REQUESTS
 from billing_kit.runtime import Runtime, build_app
 from billing_kit.settings import ServiceSettings
 from webhook_ingest import api, consumers
+from webhook_ingest.agencies import AgencyDirectory
+from webhook_ingest.enrichment import Enricher
+from webhook_ingest.fast_lane import IngestApp
 from webhook_ingest.models import kit_tables
 from webhook_ingest.normalize import PUBLISHED_TOPICS
-from webhook_ingest.service import Endpoint, ingest
 from webhook_ingest.settings import WebhookIngestSettings
-from webhook_ingest.store import AgencyDirectory, EventStore
+from webhook_ingest.store import EventStore
 from webhook_ingest.stripe_gateway import IngestStripe
-from webhook_ingest.verification import PayloadTooLargeError, SignatureVerifier, parse_event
-
-log = structlog.get_logger(__name__)
 
 
-_PATHS: dict[str, Endpoint] = {
-    "/stripe/webhooks": "platform",
-    "/stripe/webhooks/connect": "connect",
-}
-_CORRELATION = CORRELATION_HEADER.encode()
-_JSON = (b"content-type", b"application/json")
-_STORE_FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
-
-
-class _DisconnectedError(Exception):
-    """The client went away before its body arrived: nothing to answer."""
-
-
-def error_body(error: BillingError) -> bytes:
-    """The API's error format, as the kit's handler renders it."""
-    return error.body().model_dump_json(exclude_none=True).encode()
-
-
-class IngestApp:
-    """The served ASGI app: the webhook fast lane, then FastAPI for everything else."""
-
-    def __init__(self, api_app: FastAPI, receiver: api.Receiver, service: str) -> None:
-        self.api = api_app
-        self.receiver = receiver
-        self._answers = {dup: api.ANSWERS[dup] for dup in (False, True)}
-        self._lengths = {dup: str(len(body)).encode() for dup, body in self._answers.items()}
-        # The kit's request metrics, children bound once (labels() costs a lock and a lookup).
-        self._counters = {
-            (endpoint, status): HTTP_REQUESTS.labels(service, "POST", path, str(status))
-            for path, endpoint in _PATHS.items()
-            for status in (200, 400, 413, 500, 503)
-        }
-        self._latency = {
-            endpoint: HTTP_LATENCY.labels(service, path) for path, endpoint in _PATHS.items()
-        }
-
-    @property
-    def state(self) -> State:
-        return self.api.state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            endpoint = _PATHS.get(scope["path"])
-            if endpoint is not None:
-                await self.webhook(scope, receive, send, endpoint)
-                return
-        await self.api(scope, receive, send)
-
-    async def webhook(self, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint) -> None:
-        started = time.perf_counter()
-        receiver = self.receiver
-        signature: bytes | None = None
-        length: bytes | None = None
-        correlation: bytes | None = None
-        for name, value in scope["headers"]:
-            if name == b"stripe-signature":
-                signature = value
-            elif name == b"content-length":
-                length = value
-            elif name == _CORRELATION:
-                correlation = value[:128]
-        status = 200
-        try:
-            body = await _read_body(receive, length, receiver.max_body_bytes)
-            text = receiver.verifiers[endpoint].verify(
-                body, None if signature is None else signature.decode("latin-1")
-            )
-            event = parse_event(body)
-            if correlation is None:
-                correlation = event["id"].encode()
-            try:
-                stored = await ingest(receiver.store, receiver.stripe, event, endpoint, text)
-            except _STORE_FAILURES as exc:
-                log.warning(
-                    "stripe event not stored",
-                    stripe_event_id=event["id"],
-                    correlation_id=correlation.decode("latin-1"),
-                    error=repr(exc),
-                )
-                raise UnavailableError("The event could not be stored; deliver it again.") from exc
-            answer, answer_length = self._answers[not stored], self._lengths[not stored]
-        except _DisconnectedError:
-            return
-        except BillingError as error:
-            status, answer = error.status_code, error_body(error)
-            answer_length = str(len(answer)).encode()
-        except Exception:
-            log.exception("webhook failed", endpoint=endpoint)
-            status, answer = 500, error_body(BillingError())
-            answer_length = str(len(answer)).encode()
-        if correlation is None:
-            correlation = uuid.uuid4().hex.encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    _JSON,
-                    (b"content-length", answer_length),
-                    (_CORRELATION, correlation),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": answer})
-        self._counters[endpoint, status].inc()
-        self._latency[endpoint].observe(time.perf_counter() - started)
-
-
-async def _read_body(receive: Receive, declared: bytes | None, limit: int) -> bytes:
-    """The request body, refused beyond ``limit`` bytes (by Content-Length or as it streams)."""
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError()
-    message = await receive()
-    if message["type"] != "http.request":
-        raise _DisconnectedError
-    body: bytes = message.get("body", b"")
-    if not message.get("more_body", False):
-        if len(body) > limit:
-            raise PayloadTooLargeError()
-        return body
-    chunks = [body]
-    size = len(body)
-    while True:
-        if size > limit:
-            raise PayloadTooLargeError()
-        message = await receive()
-        if message["type"] != "http.request":
-            raise _DisconnectedError
-        chunk = message.get("body", b"")
-        chunks.append(chunk)
-        size += len(chunk)
-        if not message.get("more_body", False):
-            break
-    if size > limit:
-        raise PayloadTooLargeError()
-    return b"".join(chunks)
-
-
-def create_api(settings: ServiceSettings | None = None) -> FastAPI:
-    """The FastAPI app (documented routes, replay, health, metrics, lifespan)."""
+def create_app(settings: ServiceSettings | None = None) -> IngestApp:
     settings = settings or WebhookIngestSettings()
     assert isinstance(settings, WebhookIngestSettings)
     runtime = Runtime(settings, kit_tables, publishes=PUBLISHED_TOPICS)
     agencies = AgencyDirectory()
     consumers.register(runtime, agencies)
     app = build_app(runtime, [api.router], title="webhook-ingest")
+    api.document_webhooks(app)
     store = EventStore(settings.database_url, runtime.outbox, agencies, settings.db_pool_size)
-    tolerance = settings.signature_tolerance_seconds
-    app.state.receiver = api.Receiver(
-        store=store,
-        stripe=IngestStripe(runtime.stripe),
-        verifiers={
-            "platform": SignatureVerifier(settings.platform_secrets, tolerance),
-            "connect": SignatureVerifier(settings.connect_secrets, tolerance),
-        },
-        max_body_bytes=settings.max_body_bytes,
-    )
     runtime.on_shutdown(store.close)
-    return app
-
-
-def create_app(settings: ServiceSettings | None = None) -> IngestApp:
-    """What uvicorn serves: the webhook fast lane in front of the FastAPI app."""
-    api_app = create_api(settings)
-    service = api_app.state.runtime.settings.service_name
-    return IngestApp(api_app, api_app.state.receiver, service)
+    stripe = IngestStripe(runtime.stripe)
+    app.state.receiver = receiver = api.Receiver.build(settings, store, stripe)
+    Enricher(store, stripe, runtime.outbox, retry_cap=settings.enrichment_retry_cap_seconds).attach(
+        app
+    )
+    return IngestApp(app, receiver, settings.service_name)

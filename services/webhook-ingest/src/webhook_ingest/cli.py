@@ -12,10 +12,11 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from billing_kit.runtime import Runtime
+from webhook_ingest.agencies import AgencyDirectory
 from webhook_ingest.models import kit_tables
 from webhook_ingest.service import Replay, ReplayReport
 from webhook_ingest.settings import WebhookIngestSettings
-from webhook_ingest.store import AgencyDirectory, EventStore
+from webhook_ingest.store import EventStore
 from webhook_ingest.stripe_gateway import IngestStripe
 
 _MOMENT = TypeAdapter(datetime)
@@ -48,7 +49,13 @@ async def replay(settings: WebhookIngestSettings, start: int, end: int) -> Repla
             task = progress.add_task("platform", total=None, scanned=0, ingested=0, duplicates=0)
 
             def show(account: str | None, report: ReplayReport) -> None:
-                progress.update(task, description=account or "platform", **report.__dict__)
+                progress.update(
+                    task,
+                    description=account or "platform",
+                    scanned=report.scanned,
+                    ingested=report.ingested,
+                    duplicates=report.duplicates,
+                )
 
             replayer = Replay(store, IngestStripe(runtime.stripe))
             report = await replayer.run(start, end, show)
@@ -57,8 +64,10 @@ async def replay(settings: WebhookIngestSettings, start: int, end: int) -> Repla
         await runtime.engine.dispose()
     console.print(
         f"replayed {start}..{end}: scanned {report.scanned}, ingested {report.ingested}, "
-        f"duplicates {report.duplicates}"
+        f"duplicates {report.duplicates}, repaired {report.repaired}"
     )
+    if report.needs_attention:
+        console.print(f"stored but not published (need attention): {report.needs_attention}")
     return report
 
 

@@ -8,7 +8,7 @@ from billing_contracts.catalog_agencies import AGENCIES, AgencyConnectStatusChan
 from billing_contracts.envelope import Event
 from billing_kit.runtime import Runtime
 from webhook_ingest import repository
-from webhook_ingest.store import AgencyDirectory
+from webhook_ingest.agencies import AgencyDirectory
 
 
 def register(runtime: Runtime, agencies: AgencyDirectory) -> None:
@@ -17,7 +17,7 @@ def register(runtime: Runtime, agencies: AgencyDirectory) -> None:
             return
         account_id = event.payload.stripe_account_id
         if account_id is not None:
-            await repository.remember_account(session, account_id, event.payload.agency_id)
+            await repository.remember_account_in(session, account_id, event.payload.agency_id)
             agencies.put(account_id, event.payload.agency_id)
 
     runtime.subscribe(AGENCIES, "agencies", on_agency_event)

@@ -13,27 +13,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from billing_contracts import Event, Topic
-from billing_contracts.billing_accounts import ACCOUNTS
-from billing_contracts.billing_balances import STRIPE_BALANCES
-from billing_contracts.billing_customers import STRIPE_CUSTOMERS
-from billing_contracts.billing_invoices import STRIPE_INVOICES
-from billing_contracts.billing_payments import STRIPE_PAYMENTS
-from billing_contracts.billing_products import STRIPE_PRODUCTS
+from billing_contracts import ALL_TOPICS, Event, Topic
 from billing_contracts.billing_stripe import BalanceFigures
-from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS
 from billing_contracts.envelope import Payload
 from webhook_ingest.snapshots import SNAPSHOTS, StripeObject, dig, int_or_none, metadata_of
 
-PUBLISHED_TOPICS: tuple[Topic, ...] = (
-    ACCOUNTS,
-    STRIPE_PRODUCTS,
-    STRIPE_CUSTOMERS,
-    STRIPE_SUBSCRIPTIONS,
-    STRIPE_INVOICES,
-    STRIPE_PAYMENTS,
-    STRIPE_BALANCES,
+
+def _payload_type(event_type: type[Event]) -> type[Payload]:
+    payload_type = event_type.model_fields["payload"].annotation
+    assert isinstance(payload_type, type), event_type
+    return payload_type
+
+
+PUBLISHED_TOPICS: tuple[Topic, ...] = tuple(
+    topic
+    for topic in ALL_TOPICS
+    if all(_payload_type(event_type) in SNAPSHOTS for event_type in topic.events)
 )
+"""The registry's topics whose every event is a snapshot of a Stripe object: ours."""
 
 _STRIPE_EVENT_IDS = uuid.UUID("5d1b3c1e-8f57-4c39-9a55-1f0c2a7e9b10")
 
@@ -115,9 +112,7 @@ def _routes() -> dict[str, Route]:
     routes: dict[str, Route] = {}
     for topic in PUBLISHED_TOPICS:
         for event_type in topic.events:
-            payload_type = event_type.model_fields["payload"].annotation
-            assert isinstance(payload_type, type), event_type
-            assert payload_type in SNAPSHOTS, event_type
+            payload_type = _payload_type(event_type)
             routes[event_type.model_fields["type"].default] = Route(topic, event_type, payload_type)
     return routes
 
@@ -172,3 +167,10 @@ def normalize(
         }
     )
     return Normalized(route.topic, contract)
+
+
+def with_figures(topic: Topic, body: str, figures: BalanceFigures | None) -> str:
+    """A contract event's body completed with the figures read from Stripe after it was held."""
+    event = topic.decode(body)
+    payload = event.payload.model_copy(update={"figures": figures})
+    return event.model_copy(update={"payload": payload}).model_dump_json()

@@ -33,3 +33,11 @@ class ReplayOut(BaseModel):
     scanned: int
     ingested: int
     duplicates: int
+    repaired: int = Field(
+        description="Events of the range kept for attention that now normalize and store: "
+        "stored again and published."
+    )
+    needs_attention: list[str] = Field(
+        description="Stripe event ids of the range that are stored but were not published "
+        "(not normalized, or kept raw): they need an operator (the first 100)."
+    )

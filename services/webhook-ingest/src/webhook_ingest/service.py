@@ -1,6 +1,7 @@
 """The webhook-ingest rules: each verified Stripe event is stored once with its normalized
-contract event (``store.EventStore``); figures an event lacks are read from Stripe first,
-outside any transaction; replay walks Stripe's event list through that same path.
+contract event (``store.EventStore``); figures an event lacks are read from Stripe only
+after it is durable (``enrichment.Enricher``); replay walks Stripe's event list through that
+same path.
 
 No HTTP here, and no SQL text.
 """
@@ -8,13 +9,11 @@ No HTTP here, and no SQL text.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import structlog
 
-from billing_contracts.billing_stripe import BalanceFigures
-from webhook_ingest.normalize import figures_lookup
 from webhook_ingest.store import EventStore
 from webhook_ingest.stripe_gateway import IngestStripe
 
@@ -23,22 +22,11 @@ log = structlog.get_logger(__name__)
 Endpoint = Literal["platform", "connect"]
 
 
-async def read_figures(stripe: IngestStripe, event: Mapping[str, Any]) -> BalanceFigures | None:
-    """Fetch what the event lacks from Stripe; done before anything is written."""
-    lookup = figures_lookup(event)
-    return None if lookup is None else await stripe.figures(lookup)
-
-
 async def ingest(
-    store: EventStore,
-    stripe: IngestStripe,
-    event: Mapping[str, Any],
-    endpoint: Endpoint,
-    raw: str | None = None,
+    store: EventStore, event: Mapping[str, Any], endpoint: Endpoint, raw: str | None = None
 ) -> bool:
     """Store a verified event and its contract event; False when it was a duplicate."""
-    figures = await read_figures(stripe, event)
-    return await store.record(event, endpoint, figures, raw)
+    return await store.record(event, endpoint, raw)
 
 
 @dataclass
@@ -46,6 +34,10 @@ class ReplayReport:
     scanned: int = 0
     ingested: int = 0
     duplicates: int = 0
+    repaired: int = 0
+    """Events of the range kept for attention that were stored again and published."""
+    needs_attention: list[str] = field(default_factory=list)
+    """Events of the range that are stored but could not be published (the first 100)."""
 
 
 Progress = Callable[[str | None, ReplayReport], None]
@@ -66,11 +58,22 @@ class Replay:
             endpoint: Endpoint = "platform" if account is None else "connect"
             async for event in self.stripe.events(start, end, account):
                 report.scanned += 1
-                if await ingest(self.store, self.stripe, event, endpoint):
+                if await ingest(self.store, event, endpoint):
                     report.ingested += 1
                 else:
                     report.duplicates += 1
                 if progress is not None:
                     progress(account, report)
-        log.info("replay finished", start=start, end=end, **report.__dict__)
+        report.repaired = await self.store.retry_marked(start, end)
+        report.needs_attention = await self.store.needing_attention(start, end)
+        log.info(
+            "replay finished",
+            start=start,
+            end=end,
+            scanned=report.scanned,
+            ingested=report.ingested,
+            duplicates=report.duplicates,
+            repaired=report.repaired,
+            needs_attention=len(report.needs_attention),
+        )
         return report

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from billing_kit.settings import ServiceSettings
+from billing_kit.settings import ProductionSecret, ServiceSettings
 
 DEV_WEBHOOK_SECRET = "whsec_dev_platform"
 DEV_CONNECT_WEBHOOK_SECRET = "whsec_dev_connect"
@@ -30,16 +30,18 @@ class WebhookIngestSettings(ServiceSettings):
     at ~1,600 events/s, two sustain ~1,900 with Postgres, the broker and the load on the
     same cores."""
 
-    webhook_secrets: SecretStr = Field(
-        SecretStr(DEV_WEBHOOK_SECRET), validation_alias="STRIPE_WEBHOOK_SECRETS"
+    webhook_secrets: Annotated[SecretStr, ProductionSecret(DEV_WEBHOOK_SECRET)] = Field(
+        SecretStr(""), validation_alias="STRIPE_WEBHOOK_SECRETS"
     )
     """Comma-separated signing secrets of the platform endpoint; any may match (rotation)."""
-    connect_webhook_secrets: SecretStr = Field(
-        SecretStr(DEV_CONNECT_WEBHOOK_SECRET), validation_alias="STRIPE_CONNECT_WEBHOOK_SECRETS"
+    connect_webhook_secrets: Annotated[SecretStr, ProductionSecret(DEV_CONNECT_WEBHOOK_SECRET)] = (
+        Field(SecretStr(""), validation_alias="STRIPE_CONNECT_WEBHOOK_SECRETS")
     )
     signature_tolerance_seconds: int = 300
     max_body_bytes: int = 1024 * 1024
     replay_page_size: int = 100
+    enrichment_retry_cap_seconds: float = 300.0
+    """Longest wait between two attempts to read an event's figures while Stripe fails."""
 
     @property
     def platform_secrets(self) -> tuple[str, ...]:

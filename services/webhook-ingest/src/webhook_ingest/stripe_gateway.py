@@ -34,8 +34,7 @@ class IngestStripe:
     async def figures(self, lookup: FiguresLookup) -> BalanceFigures | None:
         """The balance transaction's figures; None when Stripe says there are none.
 
-        A Stripe outage raises ``UnavailableError`` so the webhook answers 503 and Stripe
-        delivers again later, when the figures can be read."""
+        A Stripe outage raises ``UnavailableError``: the enricher tries again later."""
         try:
             txn: Any
             if lookup.charge_id is not None:

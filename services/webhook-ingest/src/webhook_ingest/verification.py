@@ -11,25 +11,7 @@ from typing import Any, ClassVar
 import orjson
 import stripe
 
-from billing_kit.errors import BillingError
-
-
-class InvalidSignatureError(BillingError):
-    status_code = 400
-    code = "invalid_signature"
-    default_message = "The Stripe-Signature header is missing or does not match."
-
-
-class InvalidEventError(BillingError):
-    status_code = 400
-    code = "invalid_event"
-    default_message = "The body is not a Stripe event."
-
-
-class PayloadTooLargeError(BillingError):
-    status_code = 413
-    code = "payload_too_large"
-    default_message = "The body is larger than a Stripe event can be."
+from billing_kit.errors import InvalidEventError, InvalidSignatureError
 
 
 class SignatureVerifier:
@@ -78,7 +60,8 @@ def parse_event(body: bytes) -> dict[str, Any]:
         raise InvalidEventError("The event has no type.")
     if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
         raise InvalidEventError("The event has no data.object.")
-    if not isinstance(event.get("created"), int):
+    created = event.get("created")
+    if not isinstance(created, int) or not 0 <= created < 2**63:
         raise InvalidEventError("The event has no created timestamp.")
     account = event.get("account")
     if account is not None and not isinstance(account, str):

@@ -91,6 +91,7 @@ def service_env(
         STRIPE_API_BASE=stripe_api_base,
         PYTHONUNBUFFERED="1",
     )
+    env.setdefault("BILLING_ENV", "development")  # the public development secrets may stand in
     env.setdefault("STRIPE_API_KEY", DEV_STRIPE_API_KEY)
     env["GATEWAY_JWT_SECRET"] = env.get("GATEWAY_JWT_SECRET") or DEV_JWT_SECRET
     env["STRIPE_WEBHOOK_SECRETS"] = env.get("STRIPE_WEBHOOK_SECRETS") or platform_secret

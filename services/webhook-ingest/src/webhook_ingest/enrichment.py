@@ -1,0 +1,129 @@
+"""The enricher: contract events held back at ingest (``enrichments``) get their balance-
+transaction figures from Stripe and move to the outbox, after the Stripe event is durable.
+
+A Stripe outage therefore never fails a webhook: the held event waits and is retried with a
+growing delay (up to ``retry_cap``) until Stripe answers. Per aggregate (topic and key) only
+the oldest held event is worked, and an event stored while an earlier one of its aggregate
+is held is held behind it (``repository.STORE_EVENTS``), so each aggregate's events reach the
+outbox, and so their partition, in the order they were stored. One enricher works at a time
+(an advisory lock), and moving an event to the outbox deletes its held row in the same
+statement, so an event is published once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI
+
+from billing_contracts import topic_named
+from billing_kit.outbox import Outbox
+from webhook_ingest import repository
+from webhook_ingest.normalize import FiguresLookup, with_figures
+from webhook_ingest.store import EventStore
+from webhook_ingest.stripe_gateway import IngestStripe
+
+log = structlog.get_logger(__name__)
+
+
+class Enricher:
+    def __init__(
+        self,
+        store: EventStore,
+        stripe: IngestStripe,
+        outbox: Outbox,
+        *,
+        batch_size: int = 50,
+        idle_poll_seconds: float = 5.0,
+        retry_seconds: float = 1.0,
+        retry_cap: float = 300.0,
+    ) -> None:
+        self.store = store
+        self.stripe = stripe
+        self.outbox = outbox
+        self.batch_size = batch_size
+        self.idle_poll_seconds = idle_poll_seconds
+        self.retry_seconds = retry_seconds
+        self.retry_cap = retry_cap
+        self.released = 0
+
+    async def run(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                worked = await self.enrich_once()
+                backoff = 0.5
+                if not worked:
+                    await self._wait()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database is away: held events wait for it
+                log.warning("enricher failed, retrying", error=repr(exc), retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def enrich_once(self) -> int:
+        """Work the due oldest held event of each aggregate; returns how many were worked
+        (0 too when another worker's enricher is at it)."""
+        pool = await self.store.connection_pool()
+        async with pool.acquire() as conn:
+            if not await repository.try_lock_enricher(conn):
+                return 0
+            try:
+                heads = await repository.due_heads(conn, self.batch_size)
+                for head in heads:
+                    await self._work(conn, head)
+            finally:
+                try:
+                    await repository.unlock_enricher(conn)
+                except BaseException:
+                    conn.terminate()  # pooled connections are not reset: the lock must go
+                    raise
+        return len(heads)
+
+    async def _work(self, conn: Any, head: Any) -> None:
+        body: str = head["body"]
+        try:
+            if head["lookup"] is not None:
+                lookup = FiguresLookup(**orjson.loads(head["lookup"]))
+                figures = await self.stripe.figures(lookup)
+                body = with_figures(topic_named(head["topic"]), body, figures)
+        except Exception as exc:  # Stripe away (or a bug): this aggregate waits, others go on
+            delay = min(self.retry_seconds * 2 ** head["attempts"], self.retry_cap)
+            error = repr(exc.__cause__ or exc)[:2000]
+            log.warning("figures not read, retrying", held_id=head["id"], error=error, delay=delay)
+            await repository.postpone(conn, head["id"], error, delay)
+            return
+        if await repository.release(conn, head["id"], body):
+            self.released += 1
+            self.outbox.wake()
+
+    async def _wait(self) -> None:
+        async with (await self.store.connection_pool()).acquire() as conn:
+            due_in = await repository.seconds_to_next_due(conn)
+        timeout = self.idle_poll_seconds if due_in is None else min(due_in, self.idle_poll_seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.store.held.wait(), timeout)
+        self.store.held.clear()
+
+    def attach(self, app: FastAPI) -> None:
+        """Run alongside ``app``: started once its lifespan started the rest, stopped first."""
+        serve = app.router.lifespan_context
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app_: FastAPI) -> AsyncIterator[Any]:
+            async with serve(app_) as state:
+                task = asyncio.create_task(self.run(), name="webhook-ingest-enricher")
+                try:
+                    yield state
+                finally:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+        app.router.lifespan_context = lifespan
