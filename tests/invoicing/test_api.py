@@ -310,11 +310,17 @@ async def test_duplicated_and_shuffled_deliveries_end_in_the_same_row_as_in_orde
     assert _comparable(got) == _comparable(expected)
 
     # Each change was announced once, in order of revision, on the invoice's key.
-    announced = [
-        json.loads(record.value)
-        for record in await read_topic(infra.kafka_bootstrap, "invoicing.invoices.v1")
-        if record.key == expected["id"].encode()
-    ]
+    announced: list[dict[str, Any]] = []
+
+    async def announced_to_the_end() -> bool:
+        announced[:] = [
+            json.loads(record.value)
+            for record in await read_topic(infra.kafka_bootstrap, "invoicing.invoices.v1")
+            if record.key == expected["id"].encode()
+        ]
+        return bool(announced) and announced[-1]["type"] == "invoice.dispute_closed"
+
+    await eventually(announced_to_the_end, within=30)
     types = [event["type"] for event in announced]
     assert types[:2] == ["invoice.mirrored", "invoice.issued"]
     assert {"invoice.payment_failed", "invoice.paid", "invoice.refunded"} <= set(types)
