@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from billing_contracts import ALL_TOPICS
 from billing_contracts.asyncapi import COMMITTED, build_document, render
 from billing_contracts.catalog_products import PRODUCTS, ProductCreated, ProductSnapshot
+from billing_contracts.registry import REQUEST_CHANNELS
 
 pytestmark = pytest.mark.unit
 
@@ -43,7 +44,8 @@ def test_the_committed_asyncapi_document_is_current() -> None:
 def test_every_topic_and_event_is_in_the_document() -> None:
     document = build_document()
     addresses = {channel["address"] for channel in document["channels"].values()}
-    assert addresses == {topic.name for topic in ALL_TOPICS}
+    exchanges = {name for ex in REQUEST_CHANNELS for name in (ex.name, *ex.reply_topics)}
+    assert addresses == {topic.name for topic in ALL_TOPICS} | exchanges
     names = {message["name"] for message in document["components"]["messages"].values()}
     assert "product.created" in names
     assert "agency.suspended" in names
@@ -53,6 +55,16 @@ def test_topic_names_follow_domain_entity_version() -> None:
     for topic in ALL_TOPICS:
         assert re.fullmatch(r"[a-z_]+\.[a-z_]+\.v[0-9]+", topic.name), topic.name
         assert topic.dlq == f"{topic.name}.dlq"
+    for exchange in REQUEST_CHANNELS:
+        for name in (exchange.name, *exchange.reply_topics):
+            assert re.fullmatch(r"[a-z_]+\.[a-z_-]+\.v[0-9]+", name), name
+
+
+def test_a_request_operation_replies_to_its_reply_to_header() -> None:
+    operations = build_document()["operations"]
+    replies = [op["reply"] for op in operations.values() if "reply" in op]
+    assert len(replies) == sum(len(ex.reply_topics) for ex in REQUEST_CHANNELS) > 0
+    assert {reply["address"]["location"] for reply in replies} == {"$message.header#/reply_to"}
 
 
 def test_an_event_round_trips_through_its_topic_with_its_aggregate_key() -> None:

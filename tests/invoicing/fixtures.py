@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.catalog.conftest import agency, catalog, emulator, stripe_sdk
+from tests.support.waiting import eventually
 
 __all__ = ["agency", "catalog", "emulator", "ingest", "invoicing", "stripe_sdk"]
 
@@ -17,6 +18,11 @@ __all__ = ["agency", "catalog", "emulator", "ingest", "invoicing", "stripe_sdk"]
 @pytest.fixture(scope="session")
 async def invoicing(services: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=services["invoicing"], timeout=30) as client:
+
+        async def ready() -> bool:  # consumers and relay run once the broker is connected
+            return (await client.get("/readyz")).status_code == 200
+
+        await eventually(ready, within=60)
         yield client
 
 

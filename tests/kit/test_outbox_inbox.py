@@ -26,7 +26,7 @@ from catalog.models import Product
 from catalog.service import Catalog
 from catalog.settings import CatalogSettings
 from subscriptions.models import ProductReplica
-from subscriptions.service import Subscriptions
+from subscriptions.replicas import Replicas
 from subscriptions.settings import SubscriptionsSettings
 from tests.support.databases import create_database, migrate
 from tests.support.products import catalog_without_stripe, record_product, unsaved_product
@@ -94,7 +94,7 @@ async def pipeline(infra: Infra, database_url: str) -> AsyncIterator[Pipeline]:
     async def apply_product(session: AsyncSession, event: Event) -> None:
         applied[event.event_id] += 1
         assert event.agency_id is not None
-        await Subscriptions(session, subscriptions_runtime.outbox).apply_product(
+        await Replicas(session).apply_product(
             event.agency_id,
             event.payload,  # type: ignore[arg-type]
         )

@@ -1,4 +1,4 @@
 from billing_kit.migrations import run_migrations
-from subscriptions.models import Base
+from subscriptions.models import SubscriptionsTable
 
-run_migrations(Base.metadata)
+run_migrations(SubscriptionsTable.metadata)

@@ -11,15 +11,19 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from billing_contracts.registry import ALL_TOPICS
+from billing_contracts.registry import ALL_TOPICS, REQUEST_CHANNELS
+from billing_contracts.topics import RequestChannel
 
 COMMITTED = Path(__file__).resolve().parents[2] / "asyncapi.json"
 
 
 def build_document() -> dict[str, Any]:
-    models = [event for topic in ALL_TOPICS for event in topic.events]
+    models: list[type[BaseModel]] = [event for topic in ALL_TOPICS for event in topic.events]
+    for exchange in REQUEST_CHANNELS:
+        models += [exchange.request, exchange.reply]
     _, defs = models_json_schema(
         [(model, "serialization") for model in models],
         ref_template="#/components/schemas/{model}",
@@ -55,6 +59,8 @@ def build_document() -> dict[str, Any]:
                 {"$ref": f"#/channels/{channel_id}/messages/{name}"} for name in channel_messages
             ],
         }
+    for exchange in REQUEST_CHANNELS:
+        _add_request_channel(exchange, channels, operations, messages)
     schemas = dict(sorted(defs["$defs"].items()))
     schemas["KafkaHeaders"] = {
         "type": "object",
@@ -64,6 +70,16 @@ def build_document() -> dict[str, Any]:
             "event_type": {"type": "string"},
             "correlation_id": {"type": "string"},
         },
+    }
+    schemas["RequestHeaders"] = {
+        "type": "object",
+        "description": "Kafka record headers of a request; the reply carries the same "
+        "correlation_id and goes to the topic reply_to names.",
+        "properties": {
+            "reply_to": {"type": "string"},
+            "correlation_id": {"type": "string"},
+        },
+        "required": ["reply_to", "correlation_id"],
     }
     return {
         "asyncapi": "3.0.0",
@@ -83,6 +99,60 @@ def build_document() -> dict[str, Any]:
         "operations": operations,
         "components": {"messages": messages, "schemas": schemas},
     }
+
+
+def _message(model: type[BaseModel], headers: str) -> dict[str, Any]:
+    return {
+        "name": model.__name__,
+        "title": model.__name__,
+        "summary": (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else "",
+        "contentType": "application/json",
+        "headers": {"$ref": f"#/components/schemas/{headers}"},
+        "payload": {"$ref": f"#/components/schemas/{model.__name__}"},
+    }
+
+
+def _add_request_channel(
+    exchange: RequestChannel,
+    channels: dict[str, Any],
+    operations: dict[str, Any],
+    messages: dict[str, Any],
+) -> None:
+    """A request channel, one channel per reply topic, and the request operation whose reply
+    address is the request's ``reply_to`` header."""
+    request, reply = exchange.request.__name__, exchange.reply.__name__
+    messages[request] = _message(exchange.request, "RequestHeaders")
+    messages[reply] = _message(exchange.reply, "KafkaHeaders")
+    channel_id = _channel_id(exchange.name)
+    channels[channel_id] = {
+        "address": exchange.name,
+        "description": exchange.description,
+        "messages": {request: {"$ref": f"#/components/messages/{request}"}},
+        "bindings": {"kafka": {"bindingVersion": "0.5.0"}},
+    }
+    for reply_topic in exchange.reply_topics:
+        reply_id = _channel_id(reply_topic)
+        channels[reply_id] = {
+            "address": reply_topic,
+            "description": f"Replies to {exchange.name}, read by every replica of the "
+            "requester without a consumer group. Key: the request's key.",
+            "messages": {reply: {"$ref": f"#/components/messages/{reply}"}},
+            "bindings": {"kafka": {"bindingVersion": "0.5.0"}},
+        }
+        operations[f"request_{channel_id}_{reply_id}"] = {
+            "action": "send",
+            "channel": {"$ref": f"#/channels/{channel_id}"},
+            "messages": [{"$ref": f"#/channels/{channel_id}/messages/{request}"}],
+            "reply": {
+                "address": {"location": "$message.header#/reply_to"},
+                "channel": {"$ref": f"#/channels/{reply_id}"},
+                "messages": [{"$ref": f"#/channels/{reply_id}/messages/{reply}"}],
+            },
+        }
+
+
+def _channel_id(name: str) -> str:
+    return name.replace(".", "_").replace("-", "_")
 
 
 def render() -> str:

@@ -1,4 +1,4 @@
-"""Every topic the platform uses; the AsyncAPI document is generated from this list."""
+"""Every topic the platform uses; the AsyncAPI document is generated from these lists."""
 
 from __future__ import annotations
 
@@ -11,8 +11,12 @@ from billing_contracts.billing_products import STRIPE_PRODUCTS
 from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS
 from billing_contracts.catalog_agencies import AGENCIES
 from billing_contracts.catalog_products import PRODUCTS
+from billing_contracts.customer_requests import CUSTOMER_REQUESTS
 from billing_contracts.invoicing_invoices import INVOICES
-from billing_contracts.topics import Topic
+from billing_contracts.subscriptions_customers import CUSTOMERS
+from billing_contracts.subscriptions_subscriptions import SUBSCRIPTIONS
+from billing_contracts.subscriptions_workspaces import WORKSPACES
+from billing_contracts.topics import RequestChannel, Topic
 
 ALL_TOPICS: tuple[Topic, ...] = (
     PRODUCTS,
@@ -24,8 +28,14 @@ ALL_TOPICS: tuple[Topic, ...] = (
     STRIPE_INVOICES,
     STRIPE_PAYMENTS,
     STRIPE_BALANCES,
+    WORKSPACES,
+    CUSTOMERS,
+    SUBSCRIPTIONS,
     INVOICES,
 )
+
+REQUEST_CHANNELS: tuple[RequestChannel, ...] = (CUSTOMER_REQUESTS,)
+"""Request/reply exchanges between services (documented with their reply topics)."""
 
 
 def topic_named(name: str) -> Topic:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Union
 
-from pydantic import Field, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 
 from billing_contracts.envelope import Event
 
@@ -30,6 +30,19 @@ class Topic:
         """Parse one message body into its event model; raises ``pydantic.ValidationError``."""
         event: Event = self.adapter().validate_json(raw)
         return event
+
+
+@dataclass(frozen=True)
+class RequestChannel:
+    """A request/reply exchange: requests on ``name``, each answered with one ``reply`` on the
+    topic its ``reply_to`` header names (one of ``reply_topics``), with the same
+    ``correlation_id`` header. Not events: nothing is kept, a lost reply is asked again."""
+
+    name: str
+    description: str
+    request: type[BaseModel]
+    reply: type[BaseModel]
+    reply_topics: tuple[str, ...]
 
 
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {}

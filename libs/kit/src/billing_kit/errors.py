@@ -83,12 +83,6 @@ class AgencySuspendedCannotBillError(BillingError):
     )
 
 
-class ProductArchivedError(BillingError):
-    status_code = 409
-    code = "product_archived"
-    default_message = "This product is archived and cannot be used for new subscriptions."
-
-
 class ValidationFailedError(BillingError):
     status_code = 422
     code = "validation_error"

@@ -70,10 +70,21 @@ class Runtime:
         self.broker_problem: str | None = "not connected yet"
         """Why the broker is not connected (shown by ``/readyz``), None once it is."""
         self._closers: list[Callable[[], Awaitable[None]]] = []
+        self._starters: list[Callable[[], Awaitable[None]]] = []
+        self._own_topics: list[str] = []
 
     def on_shutdown(self, close: Callable[[], Awaitable[None]]) -> None:
         """Close a resource of the service's own (a pool, a client) when the service stops."""
         self._closers.append(close)
+
+    def on_startup(self, start: Callable[[], Awaitable[None]]) -> None:
+        """Run ``start`` once the broker and its subscribers are up (in the background, like
+        the connection itself: serving does not wait for it)."""
+        self._starters.append(start)
+
+    def create_topic(self, name: str) -> None:
+        """Create ``name`` at start-up too (a topic outside the event contracts)."""
+        self._own_topics.append(name)
 
     def subscribe(self, topic: Topic, consumer: str, handler: Handler) -> None:
         self.consumes.append(topic)
@@ -93,6 +104,7 @@ class Runtime:
         for topic in (*self.publishes, *self.consumes):
             yield topic.name
             yield topic.dlq
+        yield from self._own_topics
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -121,6 +133,8 @@ class Runtime:
             self.broker_problem = repr(exc)
             log.exception("broker refused the connection")
             return
+        for start in self._starters:
+            await start()
         self.broker_problem = None
         log.info("broker connected", service=self.settings.service_name)
         await self.relay.run()

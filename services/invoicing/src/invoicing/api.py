@@ -38,7 +38,7 @@ router = APIRouter(prefix="/v1", route_class=IdempotentRoute, tags=["invoicing"]
 
 def _invoicing(request: Request, session: DbSession) -> Invoicing:
     runtime = request.app.state.runtime
-    customers = getattr(request.app.state, "customers", None)
+    customers = request.app.state.customers
     return Invoicing(session, runtime.outbox, InvoicingStripe(runtime.stripe), customers)
 
 

@@ -14,7 +14,6 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_contracts.invoicing_invoices import InvoiceSnapshot
-from billing_kit.errors import NotFoundError
 from billing_kit.outbox import Outbox
 from invoicing import agencies, repository
 from invoicing.mirror import Mirror, invoice_snapshot
@@ -48,7 +47,7 @@ class Invoicing:
     session: AsyncSession
     outbox: Outbox
     stripe: InvoicingStripe
-    customers: Customers | None = None
+    customers: Customers
 
     def _mirror(self) -> Mirror:
         return Mirror(self.session, self.outbox, self.stripe)
@@ -59,8 +58,6 @@ class Invoicing:
         """Issue a one-off invoice on the agency's account: finalized and sent, so Stripe
         emails the pay link; the platform's fee is 0.5 % of the subtotal."""
         account_id = await agencies.billing_account(self.session, agency_id)
-        if self.customers is None:
-            raise NotFoundError("No such workspace.")
         customer = await self.customers.customer_for(agency_id, workspace_id)
         command_id = str(uuid.uuid4())
         fee = application_fee_cents(command.amount_cents)
@@ -132,9 +129,7 @@ class Invoicing:
         known = await repository.workspace_customer(self.session, agency_id, workspace_id)
         if known is not None:
             account_id, customer_id = known
-        elif self.customers is not None:
+        else:
             customer = await self.customers.customer_for(agency_id, workspace_id)
             account_id, customer_id = customer.stripe_account_id, customer.stripe_customer_id
-        else:
-            raise NotFoundError("This workspace has no billing customer yet.")
         return await self.stripe.customer_portal_url(account_id, customer_id, return_url)

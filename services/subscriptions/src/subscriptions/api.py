@@ -1,9 +1,148 @@
-"""subscriptions routes (workspaces and subscriptions are added here)."""
+"""subscriptions routes: parse, authorize, call the rules, shape the response."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
+from fastapi import APIRouter, Depends, Path, Request
+
+from billing_kit.auth import AGENCY_BILLING, Principal, require_roles
+from billing_kit.db import DbSession
+from billing_kit.errors import (
+    AgencySuspendedCannotBillError,
+    ConnectRequiredError,
+    ForbiddenError,
+    NotFoundError,
+    StripeFailedError,
+    documented,
+)
 from billing_kit.idempotency import IdempotentRoute
+from subscriptions.errors import ProductArchivedError
+from subscriptions.models import Subscription, Workspace
+from subscriptions.schemas import (
+    BillingContactOut,
+    ClientMemberOut,
+    LatestInvoice,
+    SubscriptionList,
+    SubscriptionOut,
+    SubscriptionStart,
+    WorkspaceOut,
+    WorkspacePut,
+)
+from subscriptions.service import Subscriptions
+from subscriptions.stripe_gateway import SubscriptionsStripe
 
 router = APIRouter(prefix="/v1", route_class=IdempotentRoute, tags=["subscriptions"])
+
+WorkspaceId = Annotated[str, Path(min_length=1, max_length=100)]
+
+
+def _subscriptions(request: Request, session: DbSession) -> Subscriptions:
+    runtime = request.app.state.runtime
+    return Subscriptions(session, runtime.outbox, SubscriptionsStripe(runtime.stripe))
+
+
+SubscriptionsService = Annotated[Subscriptions, Depends(_subscriptions)]
+AgencyStaff = Annotated[Principal, Depends(require_roles(*AGENCY_BILLING))]
+
+
+def _workspace_out(workspace: Workspace, stripe_customer_id: str | None) -> WorkspaceOut:
+    contact = (
+        BillingContactOut(
+            email=workspace.billing_contact_email, name=workspace.billing_contact_name
+        )
+        if workspace.billing_contact_email
+        else None
+    )
+    return WorkspaceOut(
+        id=workspace.id,
+        name=workspace.name,
+        billing_contact=contact,
+        client_members=[ClientMemberOut.model_validate(m) for m in workspace.client_members],
+        billing_email=workspace.billing_email,
+        stripe_customer_id=stripe_customer_id,
+    )
+
+
+def _subscription_out(subscription: Subscription) -> SubscriptionOut:
+    return SubscriptionOut.model_validate(
+        {
+            **subscription.model_dump(),
+            "application_fee_percent": float(subscription.application_fee_percent),
+            "latest_invoice": LatestInvoice(
+                id=subscription.latest_invoice_id,
+                status=subscription.latest_invoice_status,
+                hosted_invoice_url=subscription.hosted_invoice_url,
+            ),
+        }
+    )
+
+
+@router.put(
+    "/workspaces/{workspace_id}",
+    response_model=WorkspaceOut,
+    responses=documented(ForbiddenError, NotFoundError, StripeFailedError),
+)
+async def put_workspace(
+    workspace_id: WorkspaceId,
+    body: WorkspacePut,
+    principal: AgencyStaff,
+    subscriptions: SubscriptionsService,
+) -> WorkspaceOut:
+    workspaces = subscriptions.workspaces
+    workspace = await workspaces.put_workspace(principal.require_agency(), workspace_id, body)
+    return _workspace_out(workspace, await workspaces.stripe_customer_id(workspace_id))
+
+
+@router.post(
+    "/workspaces/{workspace_id}/subscriptions",
+    status_code=201,
+    response_model=SubscriptionOut,
+    responses=documented(
+        ForbiddenError,
+        NotFoundError,
+        ConnectRequiredError,
+        AgencySuspendedCannotBillError,
+        ProductArchivedError,
+        StripeFailedError,
+    ),
+)
+async def start_subscription(
+    workspace_id: WorkspaceId,
+    body: SubscriptionStart,
+    principal: AgencyStaff,
+    subscriptions: SubscriptionsService,
+) -> SubscriptionOut:
+    subscription = await subscriptions.start_subscription(
+        principal.require_agency(), workspace_id, body.product_id
+    )
+    return _subscription_out(subscription)
+
+
+@router.get(
+    "/workspaces/{workspace_id}/subscriptions",
+    response_model=SubscriptionList,
+    responses=documented(ForbiddenError, NotFoundError),
+)
+async def list_subscriptions(
+    workspace_id: WorkspaceId, principal: AgencyStaff, subscriptions: SubscriptionsService
+) -> SubscriptionList:
+    found = await subscriptions.list_subscriptions(principal.require_agency(), workspace_id)
+    return SubscriptionList(data=[_subscription_out(s) for s in found])
+
+
+@router.post(
+    "/workspaces/{workspace_id}/subscriptions/{subscription_id}/cancel",
+    response_model=SubscriptionOut,
+    responses=documented(ForbiddenError, NotFoundError, StripeFailedError),
+)
+async def cancel_subscription(
+    workspace_id: WorkspaceId,
+    subscription_id: Annotated[str, Path(min_length=1, max_length=40)],
+    principal: AgencyStaff,
+    subscriptions: SubscriptionsService,
+) -> SubscriptionOut:
+    subscription = await subscriptions.cancel_subscription(
+        principal.require_agency(), workspace_id, subscription_id
+    )
+    return _subscription_out(subscription)

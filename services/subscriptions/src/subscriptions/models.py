@@ -1,44 +1,124 @@
-"""Tables of the subscriptions schema."""
+"""Tables of the subscriptions schema: replicas of catalog's agencies and products, client
+workspaces, their one Stripe customer each, and client subscriptions."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, String
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, Numeric, String, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
 
 from billing_kit.db import schema_metadata
 from billing_kit.tables import add_kit_tables
 
 
-class Base(DeclarativeBase):
-    metadata = schema_metadata("subscriptions")
+class SubscriptionsTable(SQLModel, registry=registry(metadata=schema_metadata("subscriptions"))):
+    """Base of every table in the subscriptions schema."""
 
 
-kit_tables = add_kit_tables(Base.metadata)
+kit_tables = add_kit_tables(SubscriptionsTable.metadata)
 
 
-class ProductReplica(Base):
+def _created_at() -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+class ProductReplica(SubscriptionsTable, table=True):
     """catalog's products as last announced (``catalog.products.v1``)."""
 
     __tablename__ = "product_replicas"
 
-    product_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    agency_id: Mapped[str] = mapped_column(String(100), index=True)
-    name: Mapped[str] = mapped_column(String(99))
-    cadence: Mapped[str] = mapped_column(String(20))
-    amount_cents: Mapped[int] = mapped_column(BigInteger)
-    currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(20))
-    stripe_account_id: Mapped[str] = mapped_column(String(100))
-    stripe_price_id: Mapped[str] = mapped_column(String(100))
-    revision: Mapped[int]
+    product_id: str = Field(sa_type=String(40), primary_key=True)
+    agency_id: str = Field(sa_type=String(100), index=True)
+    name: str = Field(sa_type=String(99))
+    cadence: str = Field(sa_type=String(20))
+    amount_cents: int = Field(sa_type=BigInteger)
+    currency: str = Field(sa_type=String(3))
+    status: str = Field(sa_type=String(20))
+    stripe_account_id: str = Field(sa_type=String(100))
+    stripe_price_id: str = Field(sa_type=String(100))
+    revision: int
 
 
-class AgencyReplica(Base):
+class AgencyReplica(SubscriptionsTable, table=True):
     """Whether an agency may bill, as catalog last announced (``catalog.agencies.v1``)."""
 
     __tablename__ = "agency_replicas"
 
-    agency_id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    stripe_account_id: Mapped[str | None] = mapped_column(String(100))
-    charges_enabled: Mapped[bool]
-    suspended: Mapped[bool]
+    agency_id: str = Field(sa_type=String(100), primary_key=True)
+    stripe_account_id: str | None = Field(default=None, sa_type=String(100))
+    charges_enabled: bool
+    suspended: bool
+
+
+class Workspace(SubscriptionsTable, table=True):
+    """A client workspace of an agency, with whom Stripe bills for it."""
+
+    __tablename__ = "workspaces"
+
+    id: str = Field(sa_type=String(100), primary_key=True)
+    agency_id: str = Field(sa_type=String(100), index=True)
+    name: str = Field(sa_type=String(200))
+    billing_contact_email: str | None = Field(default=None, sa_type=String(320))
+    billing_contact_name: str | None = Field(default=None, sa_type=String(200))
+    client_members: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONB, nullable=False)
+    )
+    """``{user_id, email, name, joined_at}`` in the order they joined."""
+    revision: int = 1
+    created_at: datetime | None = _created_at()
+
+    @property
+    def billing_email(self) -> str | None:
+        """The billing contact, else the first client member to have joined."""
+        if self.billing_contact_email:
+            return self.billing_contact_email
+        return str(self.client_members[0]["email"]) if self.client_members else None
+
+
+class BillingCustomer(SubscriptionsTable, table=True):
+    """The one Stripe customer of a workspace on its agency's connected account."""
+
+    __tablename__ = "billing_customers"
+
+    workspace_id: str = Field(sa_type=String(100), primary_key=True)
+    stripe_account_id: str = Field(sa_type=String(100), primary_key=True)
+    agency_id: str = Field(sa_type=String(100))
+    stripe_customer_id: str = Field(sa_type=String(100), unique=True)
+    email: str | None = Field(default=None, sa_type=String(320))
+    created_at: datetime | None = _created_at()
+
+
+class Subscription(SubscriptionsTable, table=True):
+    """A recurring product billed to one client workspace on the agency's account."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (Index(None, "agency_id", "workspace_id", "created_at"),)
+
+    id: str = Field(sa_type=String(40), primary_key=True)
+    agency_id: str = Field(sa_type=String(100))
+    workspace_id: str = Field(sa_type=String(100))
+    product_id: str = Field(sa_type=String(40))
+    cadence: str = Field(sa_type=String(20))
+    amount_cents: int = Field(sa_type=BigInteger)
+    currency: str = Field(sa_type=String(3))
+    application_fee_percent: Decimal = Field(sa_type=Numeric(5, 2))
+    billing_email: str | None = Field(default=None, sa_type=String(320))
+    stripe_account_id: str = Field(sa_type=String(100))
+    stripe_customer_id: str = Field(sa_type=String(100))
+    stripe_subscription_id: str = Field(sa_type=String(100), unique=True)
+    status: str = Field(sa_type=String(30))
+    status_seen_at: int = Field(default=0, sa_type=BigInteger)
+    """Stripe ``created`` of the newest event applied to ``status``; older ones are ignored."""
+    latest_invoice_id: str | None = Field(default=None, sa_type=String(100))
+    latest_invoice_status: str | None = Field(default=None, sa_type=String(20))
+    hosted_invoice_url: str | None = Field(default=None, sa_type=String(2000))
+    created_at: datetime | None = _created_at()
+    canceled_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

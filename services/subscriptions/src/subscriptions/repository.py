@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
-from subscriptions.models import AgencyReplica, ProductReplica
+from subscriptions.models import (
+    AgencyReplica,
+    BillingCustomer,
+    ProductReplica,
+    Subscription,
+    Workspace,
+)
 
 
 async def upsert_product(session: AsyncSession, values: dict[str, Any]) -> None:
@@ -16,16 +23,16 @@ async def upsert_product(session: AsyncSession, values: dict[str, Any]) -> None:
     statement = insert(ProductReplica).values(**values)
     await session.execute(
         statement.on_conflict_do_update(
-            index_elements=[ProductReplica.product_id],
+            index_elements=[col(ProductReplica.product_id)],
             set_={key: statement.excluded[key] for key in values if key != "product_id"},
-            where=ProductReplica.revision < statement.excluded.revision,
+            where=col(ProductReplica.revision) < statement.excluded.revision,
         )
     )
 
 
 async def product(session: AsyncSession, agency_id: str, product_id: str) -> ProductReplica | None:
     query = select(ProductReplica).where(
-        ProductReplica.agency_id == agency_id, ProductReplica.product_id == product_id
+        col(ProductReplica.agency_id) == agency_id, col(ProductReplica.product_id) == product_id
     )
     return (await session.execute(query)).scalar_one_or_none()
 
@@ -34,7 +41,7 @@ async def upsert_agency(session: AsyncSession, values: dict[str, Any]) -> None:
     statement = insert(AgencyReplica).values(**values)
     await session.execute(
         statement.on_conflict_do_update(
-            index_elements=[AgencyReplica.agency_id],
+            index_elements=[col(AgencyReplica.agency_id)],
             set_={key: statement.excluded[key] for key in values if key != "agency_id"},
         )
     )
@@ -42,3 +49,78 @@ async def upsert_agency(session: AsyncSession, values: dict[str, Any]) -> None:
 
 async def agency(session: AsyncSession, agency_id: str) -> AgencyReplica | None:
     return await session.get(AgencyReplica, agency_id)
+
+
+async def register_workspace(
+    session: AsyncSession, workspace_id: str, agency_id: str, name: str
+) -> bool:
+    """Insert an empty workspace row unless the id is taken; True when it was inserted."""
+    inserted = await session.execute(
+        insert(Workspace)
+        .values(id=workspace_id, agency_id=agency_id, name=name, client_members=[], revision=0)
+        .on_conflict_do_nothing()
+        .returning(col(Workspace.id))
+    )
+    return inserted.first() is not None
+
+
+async def workspace(
+    session: AsyncSession, workspace_id: str, *, for_update: bool = False
+) -> Workspace | None:
+    """The workspace whatever its agency (callers check the tenant); ``for_update`` locks
+    it, which is what serializes the first creation of its Stripe customer."""
+    query = select(Workspace).where(col(Workspace.id) == workspace_id)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def billing_customer(
+    session: AsyncSession, workspace_id: str, stripe_account_id: str
+) -> BillingCustomer | None:
+    return await session.get(BillingCustomer, (workspace_id, stripe_account_id))
+
+
+async def billing_customers(session: AsyncSession, workspace_id: str) -> Sequence[BillingCustomer]:
+    query = select(BillingCustomer).where(col(BillingCustomer.workspace_id) == workspace_id)
+    return (await session.execute(query)).scalars().all()
+
+
+async def subscription(
+    session: AsyncSession, agency_id: str, workspace_id: str, subscription_id: str
+) -> Subscription | None:
+    query = (
+        select(Subscription)
+        .where(
+            col(Subscription.agency_id) == agency_id,
+            col(Subscription.workspace_id) == workspace_id,
+            col(Subscription.id) == subscription_id,
+        )
+        .with_for_update()
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def subscription_by_stripe_id(
+    session: AsyncSession, stripe_subscription_id: str
+) -> Subscription | None:
+    query = (
+        select(Subscription)
+        .where(col(Subscription.stripe_subscription_id) == stripe_subscription_id)
+        .with_for_update()
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def subscriptions(
+    session: AsyncSession, agency_id: str, workspace_id: str
+) -> Sequence[Subscription]:
+    query = (
+        select(Subscription)
+        .where(
+            col(Subscription.agency_id) == agency_id,
+            col(Subscription.workspace_id) == workspace_id,
+        )
+        .order_by(col(Subscription.created_at).desc(), col(Subscription.id))
+    )
+    return (await session.execute(query)).scalars().all()

@@ -1,1 +1,106 @@
 """Request and response models of the subscriptions API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+    ),
+]
+UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class BillingContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+    name: Name | None = None
+
+
+class ClientMemberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: UserId
+    email: Email
+    name: Name | None = None
+
+
+class WorkspacePut(BaseModel):
+    """The whole workspace as it should be; members keep the order in which they joined."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    billing_contact: BillingContactIn | None = None
+    client_members: list[ClientMemberIn] = Field(default_factory=list, max_length=500)
+
+    @field_validator("client_members")
+    @classmethod
+    def _one_entry_per_member(cls, members: list[ClientMemberIn]) -> list[ClientMemberIn]:
+        if len({member.user_id for member in members}) != len(members):
+            raise ValueError("each user_id may appear only once")
+        return members
+
+
+class BillingContactOut(BaseModel):
+    email: str
+    name: str | None
+
+
+class ClientMemberOut(BaseModel):
+    user_id: str
+    email: str
+    name: str | None
+    joined_at: datetime
+
+
+class WorkspaceOut(BaseModel):
+    id: str
+    name: str
+    billing_contact: BillingContactOut | None
+    client_members: list[ClientMemberOut]
+    billing_email: str | None
+    """Who Stripe bills: the billing contact, else the first client member to have joined."""
+    stripe_customer_id: str | None
+
+
+class SubscriptionStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)
+    ]
+
+
+class LatestInvoice(BaseModel):
+    id: str | None
+    status: str | None
+    hosted_invoice_url: str | None
+
+
+class SubscriptionOut(BaseModel):
+    id: str
+    workspace_id: str
+    product_id: str
+    status: str
+    cadence: str
+    amount_cents: int
+    currency: str
+    application_fee_percent: float
+    billing_email: str | None
+    stripe_customer_id: str
+    stripe_subscription_id: str
+    latest_invoice: LatestInvoice
+    created_at: datetime
+    canceled_at: datetime | None
+
+
+class SubscriptionList(BaseModel):
+    data: list[SubscriptionOut]

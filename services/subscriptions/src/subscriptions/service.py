@@ -1,47 +1,207 @@
-"""The subscriptions rules. So far: keeping the replicas of catalog's products and agencies."""
+"""Client subscriptions: start (a monthly or yearly product on a workspace, with the
+platform's 0.5 % fee fixed at creation), the status mirror of what Stripe reports, cancel
+and list.
+
+Guarantees: nothing starts unless the agency may bill (``connect_required``, then
+``agency_suspended``); a subscription and its ``subscription.started`` commit together; the
+status only moves forward — an event older than the newest one applied changes nothing, one
+of the same second that disagrees is settled by asking Stripe, and ``canceled`` is final.
+Nothing here ever cancels on its own: a suspended agency's subscriptions keep charging until
+the agency cancels them.
+
+No HTTP and no SQL text here, and never a commit: the edge owns the transaction.
+"""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing_contracts.catalog_agencies import AgencyBillingProfile
-from billing_contracts.catalog_products import ProductSnapshot
+from billing_contracts import subscriptions_subscriptions as contract
+from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
+from billing_kit.errors import NotFoundError
 from billing_kit.outbox import Outbox
 from subscriptions import repository
+from subscriptions.customers import Customers
+from subscriptions.errors import (
+    OneTimeProductError,
+    ProductArchivedError,
+    SubscriptionNotRecordedError,
+)
+from subscriptions.models import Subscription
+from subscriptions.stripe_gateway import PLATFORM_FEE_PERCENT, SubscriptionsStripe
+from subscriptions.workspaces import Workspaces
+
+FINAL_STATUSES = frozenset({"canceled", "incomplete_expired"})
+
+
+def subscription_snapshot(
+    subscription: Subscription, previous_status: str | None = None
+) -> contract.SubscriptionSnapshot:
+    assert subscription.created_at is not None
+    return contract.SubscriptionSnapshot(
+        subscription_id=subscription.id,
+        workspace_id=subscription.workspace_id,
+        product_id=subscription.product_id,
+        status=subscription.status,
+        previous_status=previous_status,
+        cadence=subscription.cadence,
+        amount_cents=subscription.amount_cents,
+        currency=subscription.currency,
+        application_fee_percent=float(subscription.application_fee_percent),
+        billing_email=subscription.billing_email,
+        stripe_account_id=subscription.stripe_account_id,
+        stripe_customer_id=subscription.stripe_customer_id,
+        stripe_subscription_id=subscription.stripe_subscription_id,
+        latest_invoice_id=subscription.latest_invoice_id,
+        created_at=subscription.created_at,
+    )
 
 
 @dataclass
 class Subscriptions:
     session: AsyncSession
     outbox: Outbox
+    stripe: SubscriptionsStripe
 
-    async def apply_product(self, agency_id: str, snapshot: ProductSnapshot) -> None:
-        """Keep the newest revision of a product; older or repeated snapshots change nothing."""
-        await repository.upsert_product(
-            self.session,
-            {
-                "product_id": snapshot.product_id,
+    @property
+    def customers(self) -> Customers:
+        return Customers(self.session, self.outbox, self.stripe)
+
+    @property
+    def workspaces(self) -> Workspaces:
+        return Workspaces(self.session, self.outbox, self.customers)
+
+    async def start_subscription(
+        self, agency_id: str, workspace_id: str, product_id: str
+    ) -> Subscription:
+        workspace = await repository.workspace(self.session, workspace_id)
+        if workspace is None or workspace.agency_id != agency_id:
+            raise NotFoundError("No such workspace.")
+        await self.customers.billing_account(agency_id)
+        product = await repository.product(self.session, agency_id, product_id)
+        if product is None:
+            raise NotFoundError("No such product.")
+        if product.cadence not in ("monthly", "yearly"):
+            raise OneTimeProductError()
+        if product.status != "active":
+            raise ProductArchivedError()
+        workspace, customer = await self.customers.ensure_customer(agency_id, workspace_id)
+        subscription_id = str(uuid.uuid4())
+        facts = await self.stripe.create_subscription(
+            account_id=customer.stripe_account_id,
+            customer_id=customer.stripe_customer_id,
+            price_id=product.stripe_price_id,
+            metadata={
                 "agency_id": agency_id,
-                "name": snapshot.name,
-                "cadence": snapshot.cadence,
-                "amount_cents": snapshot.amount_cents,
-                "currency": snapshot.currency,
-                "status": snapshot.status,
-                "stripe_account_id": snapshot.stripe_account_id,
-                "stripe_price_id": snapshot.stripe_price_id,
-                "revision": snapshot.revision,
+                "workspace_id": workspace_id,
+                "subscription_id": subscription_id,
+                "product_id": product_id,
             },
         )
+        subscription = Subscription(
+            id=subscription_id,
+            agency_id=agency_id,
+            workspace_id=workspace_id,
+            product_id=product_id,
+            cadence=product.cadence,
+            amount_cents=product.amount_cents,
+            currency=product.currency,
+            application_fee_percent=PLATFORM_FEE_PERCENT,
+            billing_email=customer.email,
+            stripe_account_id=customer.stripe_account_id,
+            stripe_customer_id=customer.stripe_customer_id,
+            stripe_subscription_id=facts.subscription_id,
+            status=facts.status,
+            status_seen_at=facts.created,
+            latest_invoice_id=facts.latest_invoice_id,
+            latest_invoice_status=facts.latest_invoice_status,
+            hosted_invoice_url=facts.hosted_invoice_url,
+            created_at=datetime.now(UTC),
+        )
+        self.session.add(subscription)
+        await self.session.flush()
+        await self._announce(subscription, contract.SubscriptionStarted)
+        return subscription
 
-    async def apply_agency(self, profile: AgencyBillingProfile) -> None:
-        await repository.upsert_agency(
+    async def list_subscriptions(self, agency_id: str, workspace_id: str) -> Sequence[Subscription]:
+        workspace = await repository.workspace(self.session, workspace_id)
+        if workspace is None or workspace.agency_id != agency_id:
+            raise NotFoundError("No such workspace.")
+        return await repository.subscriptions(self.session, agency_id, workspace_id)
+
+    async def cancel_subscription(
+        self, agency_id: str, workspace_id: str, subscription_id: str
+    ) -> Subscription:
+        """Cancel in Stripe now; the row and everything billed under it stay."""
+        subscription = await repository.subscription(
+            self.session, agency_id, workspace_id, subscription_id
+        )
+        if subscription is None:
+            raise NotFoundError("No such subscription.")
+        if subscription.status in FINAL_STATUSES:
+            return subscription
+        await self.stripe.cancel_subscription(
+            subscription.stripe_account_id, subscription.stripe_subscription_id
+        )
+        previous = subscription.status
+        subscription.status = "canceled"
+        subscription.canceled_at = datetime.now(UTC)
+        await self.session.flush()
+        await self._announce(subscription, contract.SubscriptionCanceled, previous)
+        return subscription
+
+    async def apply_stripe_subscription(self, snapshot: StripeSubscriptionSnapshot) -> None:
+        """Mirror the status Stripe reports, forward only."""
+        subscription = await repository.subscription_by_stripe_id(
+            self.session, snapshot.subscription_id
+        )
+        if subscription is None:
+            if snapshot.metadata.get("subscription_id"):
+                raise SubscriptionNotRecordedError(snapshot.subscription_id)
+            return  # not one of ours
+        if (
+            subscription.status in FINAL_STATUSES
+            or snapshot.stripe_created < subscription.status_seen_at
+        ):
+            return
+        status = snapshot.status
+        if snapshot.stripe_created == subscription.status_seen_at and status != subscription.status:
+            current = await self.stripe.retrieve_subscription(
+                subscription.stripe_account_id, subscription.stripe_subscription_id
+            )
+            status = current.status
+        subscription.status_seen_at = snapshot.stripe_created
+        if snapshot.latest_invoice_id:
+            subscription.latest_invoice_id = snapshot.latest_invoice_id
+        if status == subscription.status:
+            await self.session.flush()
+            return
+        previous = subscription.status
+        subscription.status = status
+        if status == "canceled" and subscription.canceled_at is None:
+            subscription.canceled_at = datetime.now(UTC)
+        await self.session.flush()
+        await self._announce(subscription, contract.SubscriptionStatusChanged, previous)
+
+    async def _announce(
+        self,
+        subscription: Subscription,
+        event_type: type[contract.SubscriptionStarted]
+        | type[contract.SubscriptionStatusChanged]
+        | type[contract.SubscriptionCanceled],
+        previous_status: str | None = None,
+    ) -> None:
+        await self.outbox.add(
             self.session,
-            {
-                "agency_id": profile.agency_id,
-                "stripe_account_id": profile.stripe_account_id,
-                "charges_enabled": profile.charges_enabled,
-                "suspended": profile.suspended,
-            },
+            contract.SUBSCRIPTIONS,
+            event_type(
+                agency_id=subscription.agency_id,
+                workspace_id=subscription.workspace_id,
+                payload=subscription_snapshot(subscription, previous_status),
+            ),
         )

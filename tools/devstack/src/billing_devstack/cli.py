@@ -18,7 +18,7 @@ from billing_devstack import services as svc
 from billing_devstack import tokens
 from billing_devstack.broker import ensure_tansu
 from billing_devstack.paths import default_state_dir
-from billing_devstack.processes import DevstackError
+from billing_devstack.processes import DevstackError, stop_children
 from billing_devstack.stack import Stack
 from billing_kit.auth import Role
 from billing_kit.settings import DEV_JWT_SECRET
@@ -135,6 +135,8 @@ def run(
     finally:
         signals.stopping = True
         stack.stop()
+        for orphan in stop_children():
+            console.print(f"[yellow]  stopped a leftover process {orphan.pid}[/]")
         console.print("[bold]billing stack stopped[/]")
     raise typer.Exit(code)
 

@@ -258,7 +258,10 @@ def start_services(
                         stamps.record(spec(name))
                     to_serve.append(spec(name))
                 for s in to_serve:
-                    registry[s.name] = _server(s, env, state_dir).start()
+                    # Registered before it starts: a stop signal landing during the start
+                    # still finds it to stop.
+                    server = registry[s.name] = _server(s, env, state_dir)
+                    server.start()
                     pending[s.name] = health_url(s.name, env)
                 to_serve.clear()
                 for name, url in list(pending.items()):
