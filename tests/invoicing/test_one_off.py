@@ -14,6 +14,7 @@ import stripe
 
 from invoicing.rules import application_fee_cents
 from tests.support.agencies import Agency
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -24,7 +25,22 @@ async def subscriptions(services: dict[str, str]) -> AsyncIterator[httpx.AsyncCl
         yield client
 
 
-async def _workspace(subscriptions: httpx.AsyncClient, agency: Agency) -> str:
+async def _billing_open(invoicing: httpx.AsyncClient, agency: Agency) -> None:
+    """Wait until catalog's profile of the agency reached invoicing's replica: an unknown
+    workspace is then past the gate (404) instead of ``connect_required``."""
+
+    async def may_bill() -> bool:
+        unknown = await _charge(invoicing, agency, f"ws-{uuid.uuid4().hex[:10]}", 5_000)
+        return unknown.status_code == 404
+
+    await eventually(may_bill, within=30)
+
+
+async def _workspace(
+    subscriptions: httpx.AsyncClient, invoicing: httpx.AsyncClient, agency: Agency
+) -> str:
+    """A workspace with its billing contact, once invoicing lets the agency bill."""
+    await _billing_open(invoicing, agency)
     workspace_id = f"ws-{uuid.uuid4().hex[:10]}"
     response = await subscriptions.put(
         f"/v1/workspaces/{workspace_id}",
@@ -55,7 +71,7 @@ async def test_charge_for_project_sends_an_open_invoice_with_the_platform_fee(
     subscriptions: httpx.AsyncClient,
     stripe_sdk: stripe.StripeClient,
 ) -> None:
-    workspace_id = await _workspace(subscriptions, agency)
+    workspace_id = await _workspace(subscriptions, invoicing, agency)
     created = await _charge(invoicing, agency, workspace_id, 12_345)
     assert created.status_code == 201, created.text
     invoice = created.json()
@@ -72,7 +88,7 @@ async def test_charge_for_project_sends_an_open_invoice_with_the_platform_fee(
     )
     assert on_stripe.status == "open"
     assert on_stripe.amount_due == 12_345
-    assert (on_stripe.metadata or {}).get("workspace_id") == workspace_id
+    assert on_stripe.to_dict()["metadata"]["workspace_id"] == workspace_id
     payments = await stripe_sdk.v1.invoice_payments.list_async(
         params={"invoice": on_stripe.id}, options=options
     )
@@ -95,6 +111,7 @@ async def test_charge_for_project_sends_an_open_invoice_with_the_platform_fee(
 async def test_an_unknown_workspace_is_not_found(
     agency: Agency, invoicing: httpx.AsyncClient
 ) -> None:
+    await _billing_open(invoicing, agency)
     response = await _charge(invoicing, agency, f"ws-{uuid.uuid4().hex[:10]}", 5_000)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
@@ -107,7 +124,7 @@ async def test_a_stripe_failure_half_way_keeps_nothing(
     emulator: httpx.AsyncClient,
     stripe_sdk: stripe.StripeClient,
 ) -> None:
-    workspace_id = await _workspace(subscriptions, agency)
+    workspace_id = await _workspace(subscriptions, invoicing, agency)
     warm = await _charge(invoicing, agency, workspace_id, 5_000)  # the customer exists now
     assert warm.status_code == 201
     armed = await emulator.post(
@@ -144,7 +161,7 @@ async def test_a_stripe_failure_half_way_keeps_nothing(
 async def test_the_same_idempotency_key_charges_once(
     agency: Agency, invoicing: httpx.AsyncClient, subscriptions: httpx.AsyncClient
 ) -> None:
-    workspace_id = await _workspace(subscriptions, agency)
+    workspace_id = await _workspace(subscriptions, invoicing, agency)
     headers = {**agency.admin, "Idempotency-Key": uuid.uuid4().hex}
     body = {"description": "Integration", "amount_cents": 25_000}
     first = await invoicing.post(
