@@ -8,7 +8,7 @@ paying the hosted invoice, updating the card, refunding, answering a dispute."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,13 @@ from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 __all__ = ["agency", "catalog", "emulator", "invoicing", "stripe_sdk"]
+
+
+@pytest.fixture(scope="module")
+async def subscriptions(services: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=services["subscriptions"], timeout=30) as client:
+        yield client
+
 
 WEBHOOK_DEADLINE = 1.0
 """Seconds from Stripe's answer (its webhook is sent then) to the state showing in our API."""
@@ -84,38 +91,46 @@ async def _shows(
     return found
 
 
-async def _send_invoice(sdk: stripe.StripeClient, client: Client, amount: int) -> str:
-    """An invoice on the client's customer, finalized and sent, as a one-off invoice is."""
-    fee = application_fee_cents(amount)
-    metadata = {
-        "agency_id": client.agency.agency_id,
-        "workspace_id": client.workspace_id,
-        "application_fee_cents": str(fee),
-    }
-    invoice = await sdk.v1.invoices.create_async(
-        params={
-            "customer": client.customer_id,
-            "collection_method": "send_invoice",
-            "days_until_due": 30,
-            "description": "Custom build",
-            "application_fee_amount": fee,
-            "metadata": metadata,
+async def _charge_for_project(
+    invoicing: httpx.AsyncClient,
+    subscriptions: httpx.AsyncClient,
+    agency: Agency,
+    tokens: Tokens,
+    amount: int,
+) -> tuple[Client, str]:
+    """The agency registers a client workspace and charges it for a project through our API;
+    the workspace's Stripe customer is the one subscriptions made for it."""
+    workspace_id = f"ws-{uuid.uuid4().hex[:10]}"
+    registered = await subscriptions.put(
+        f"/v1/workspaces/{workspace_id}",
+        json={
+            "name": "Acme Co",
+            "billing_contact": {"email": "ap@acme.example", "name": "Accounts payable"},
+            "client_members": [],
         },
-        options=client.options,
+        headers=agency.admin,
     )
-    assert invoice.id is not None
-    await sdk.v1.invoice_items.create_async(
-        params={
-            "customer": client.customer_id,
-            "invoice": invoice.id,
-            "amount": amount,
-            "currency": "usd",
-            "description": "Custom build",
-        },
-        options=client.options,
-    )
-    await sdk.v1.invoices.send_invoice_async(invoice.id, options=client.options)
-    return invoice.id
+    assert registered.status_code == 200, registered.text
+    charged: list[httpx.Response] = []
+
+    async def sent() -> bool:  # once catalog's profile reached invoicing, the gate is open
+        charged[:] = [
+            await invoicing.post(
+                f"/v1/workspaces/{workspace_id}/invoices",
+                json={"description": "Custom build", "amount_cents": amount},
+                headers=agency.admin,
+            )
+        ]
+        return charged[0].status_code != 409
+
+    await eventually(sent, within=30)
+    assert charged[0].status_code == 201, charged[0].text
+    invoice = charged[0].json()
+    assert invoice["status"] == "open"
+    assert invoice["application_fee_cents"] == application_fee_cents(amount)
+    portal = tokens.headers("client", agency.agency_id, workspace_ids=[workspace_id])
+    client = Client(agency, workspace_id, "", agency.admin, portal)
+    return client, str(invoice["stripe_invoice_id"])
 
 
 async def _pay(sdk: stripe.StripeClient, client: Client, invoice_id: str, card: str) -> None:
@@ -137,10 +152,15 @@ async def _charge_of(sdk: stripe.StripeClient, client: Client, invoice_id: str) 
 
 
 async def test_pay_then_refund_partly_then_fully(
-    agency: Agency, stripe_sdk: stripe.StripeClient, invoicing: httpx.AsyncClient, tokens: Tokens
+    agency: Agency,
+    stripe_sdk: stripe.StripeClient,
+    invoicing: httpx.AsyncClient,
+    subscriptions: httpx.AsyncClient,
+    tokens: Tokens,
 ) -> None:
-    client = await _client_of(agency, stripe_sdk, tokens)
-    invoice_id = await _send_invoice(stripe_sdk, client, 480_000)
+    client, invoice_id = await _charge_for_project(
+        invoicing, subscriptions, agency, tokens, 480_000
+    )
     shown = await _shows(invoicing, client, invoice_id, lambda i: i["status"] == "open")
     assert shown["pay_url"] == shown["hosted_invoice_url"] is not None
     assert shown["application_fee_cents"] == 2_400
@@ -272,11 +292,11 @@ async def test_a_dispute_follows_stripe_until_decided(
     stripe_sdk: stripe.StripeClient,
     invoicing: httpx.AsyncClient,
     tokens: Tokens,
+    subscriptions: httpx.AsyncClient,
     evidence: str,
     outcome: str,
 ) -> None:
-    client = await _client_of(agency, stripe_sdk, tokens)
-    invoice_id = await _send_invoice(stripe_sdk, client, 90_000)
+    client, invoice_id = await _charge_for_project(invoicing, subscriptions, agency, tokens, 90_000)
     await _pay(stripe_sdk, client, invoice_id, "pm_card_createDispute")
     disputed = await _shows(invoicing, client, invoice_id, lambda i: i["dispute"] is not None)
     assert disputed["status"] == "paid"
