@@ -18,6 +18,7 @@ import stripe
 
 from invoicing.rules import application_fee_cents
 from tests.invoicing.fixtures import agency, catalog, emulator, invoicing, stripe_sdk
+from tests.invoicing.workspaces import register_workspace
 from tests.support.agencies import Agency
 from tests.support.tokens import Tokens
 from tests.support.waiting import eventually
@@ -100,17 +101,7 @@ async def _charge_for_project(
 ) -> tuple[Client, str]:
     """The agency registers a client workspace and charges it for a project through our API;
     the workspace's Stripe customer is the one subscriptions made for it."""
-    workspace_id = f"ws-{uuid.uuid4().hex[:10]}"
-    registered = await subscriptions.put(
-        f"/v1/workspaces/{workspace_id}",
-        json={
-            "name": "Acme Co",
-            "billing_contact": {"email": "ap@acme.example", "name": "Accounts payable"},
-            "client_members": [],
-        },
-        headers=agency.admin,
-    )
-    assert registered.status_code == 200, registered.text
+    workspace_id = await register_workspace(subscriptions, agency)
     charged: list[httpx.Response] = []
 
     async def sent() -> bool:  # once catalog's profile reached invoicing, the gate is open

@@ -13,6 +13,7 @@ import pytest
 import stripe
 
 from invoicing.rules import application_fee_cents
+from tests.invoicing.workspaces import register_workspace
 from tests.support.agencies import Agency
 from tests.support.waiting import eventually
 
@@ -41,18 +42,7 @@ async def _workspace(
 ) -> str:
     """A workspace with its billing contact, once invoicing lets the agency bill."""
     await _billing_open(invoicing, agency)
-    workspace_id = f"ws-{uuid.uuid4().hex[:10]}"
-    response = await subscriptions.put(
-        f"/v1/workspaces/{workspace_id}",
-        json={
-            "name": "Acme Co",
-            "billing_contact": {"email": "ap@acme.example", "name": "Accounts payable"},
-            "client_members": [{"user_id": "u-1", "email": "pat@acme.example", "name": "Pat"}],
-        },
-        headers=agency.admin,
-    )
-    assert response.status_code in (200, 201), response.text
-    return workspace_id
+    return await register_workspace(subscriptions, agency)
 
 
 async def _charge(
