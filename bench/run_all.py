@@ -1,5 +1,6 @@
-"""``make bench``: start the embedded infrastructure and each benchmarked piece, run the
-benchmarks at their target loads, print the figures. Nothing is left running."""
+"""``make bench``: under the machine-wide stack lock, start the embedded infrastructure and
+each benchmarked piece, run the benchmarks at their target loads (then webhook-ingest side by
+side with dj-stripe), print the figures. Nothing is left running."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from billing_devstack import Stack, default_state_dir, free_port
-from billing_devstack import services as devstack_services
+from bench import djstripe as djstripe_bench
+from bench.tooling import locked_stack
+from billing_devstack import Stack
 
 
 def _bench_module(name: str) -> ModuleType:
@@ -36,23 +38,13 @@ SECRET = "whsec_bench_platform"
 
 
 def bench_webhook_ingest(stack: Stack, workers: int, rates: list[float], seconds: float) -> None:
-    port = free_port()
-    env = stack.service_env(
-        {
-            "WEBHOOK_INGEST_PORT": str(port),
-            "WEBHOOK_INGEST_WORKERS": str(workers),
-            "STRIPE_WEBHOOK_SECRETS": SECRET,
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    state_dir = stack.state_dir / "bench-webhook-ingest"
-    process = devstack_services.start_service("webhook-ingest", env, state_dir)
+    process, base_url = ingest_bench.start_service(stack, workers, SECRET)
     try:
         for rate in rates:
             args = ingest_bench.parse_args(
                 [
                     "--url",
-                    f"http://127.0.0.1:{port}",
+                    base_url,
                     "--secret",
                     SECRET,
                     "--kafka",
@@ -74,20 +66,33 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "2")))
     parser.add_argument("--rates", default="1000,1500,2000")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--djstripe-rates",
+        default="25,50,100,200,400,800,1600,2000,2500,3000",
+        help="offered rates of the dj-stripe side by side (empty: skip it)",
+    )
     args = parser.parse_args()
-    stack = Stack(default_state_dir() / "bench")
-    stack.start()
-    try:
-        assert stack.infra.stripe_api_base is not None
-        print("== Stripe emulator")
-        asyncio.run(emulator_bench.run(stack.infra.stripe_api_base, 5000, 16))
-        print("== outbox relay")
-        relay_bench.bench_relay(stack.infra)
-        print("== webhook-ingest")
-        rates = [float(rate) for rate in args.rates.split(",")]
-        bench_webhook_ingest(stack, args.workers, rates, args.seconds)
-    finally:
-        stack.stop()
+    with locked_stack("make bench") as stack:
+        run_benchmarks(stack, args)
+
+
+def run_benchmarks(stack: Stack, args: argparse.Namespace) -> None:
+    assert stack.infra.stripe_api_base is not None
+    print("== Stripe emulator")
+    asyncio.run(emulator_bench.run(stack.infra.stripe_api_base, 5000, 16))
+    print("== outbox relay")
+    relay_bench.bench_relay(stack.infra)
+    print("== webhook-ingest")
+    rates = [float(rate) for rate in args.rates.split(",")]
+    bench_webhook_ingest(stack, args.workers, rates, args.seconds)
+    print("== revenue")
+    revenue_bench = _bench_module("revenue")
+    revenue_bench.bench_summary(stack.infra, 1_000_000, 10_000, 200)
+    revenue_bench.bench_webhook_to_summary(stack)
+    if args.djstripe_rates:
+        print("== dj-stripe side by side")
+        side_args = ["--workers", str(args.workers), "--rates", args.djstripe_rates]
+        djstripe_bench.run(stack, djstripe_bench.parse_args(side_args))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from billing_devstack import ManagedProcess, Stack, free_port
+from billing_devstack import services as devstack_services
 from tests.support.stripe_fixtures import stripe_fixture
 
 TOPIC = "billing.invoices.v1"
@@ -48,20 +50,47 @@ def invoice_paid_bodies(count: int, agency_id: str) -> list[tuple[str, bytes]]:
             metadata={"agency_id": agency_id, "workspace_id": f"ws-{uuid.uuid4().hex[:8]}"},
             hosted_invoice_url="https://invoice.stripe.com/i/acct_bench/test",
         )
-        event_id = f"evt_{uuid.uuid4().hex[:24]}"
-        event = {
-            "id": event_id,
-            "object": "event",
-            "api_version": "2026-06-24.dahlia",
-            "created": int(time.time()),
-            "data": {"object": obj},
-            "livemode": False,
-            "pending_webhooks": 1,
-            "request": {"id": None, "idempotency_key": None},
-            "type": "invoice.paid",
-        }
-        bodies.append((event_id, json.dumps(event).encode()))
+        bodies.append(stripe_event("invoice.paid", obj))
     return bodies
+
+
+def stripe_event(event_type: str, obj: dict[str, Any]) -> tuple[str, bytes]:
+    """A Stripe event of ``event_type`` around ``obj`` under a fresh id: (id, JSON body)."""
+    event_id = f"evt_{uuid.uuid4().hex[:24]}"
+    event = {
+        "id": event_id,
+        "object": "event",
+        "api_version": "2026-06-24.dahlia",
+        "created": int(time.time()),
+        "data": {"object": obj},
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": event_type,
+    }
+    return event_id, json.dumps(event).encode()
+
+
+def start_service(
+    stack: Stack, workers: int, secret: str, database_url: str | None = None
+) -> tuple[ManagedProcess, str]:
+    """webhook-ingest with ``workers`` processes on a free port, accepting ``secret`` (on
+    ``database_url`` if given, else the stack's database): (its process, its base URL).
+    Stop the process when done."""
+    port = free_port()
+    env = stack.service_env(
+        {
+            "WEBHOOK_INGEST_PORT": str(port),
+            "WEBHOOK_INGEST_WORKERS": str(workers),
+            "STRIPE_WEBHOOK_SECRETS": secret,
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
+    state_dir = stack.state_dir / "bench-webhook-ingest"
+    process = devstack_services.start_service("webhook-ingest", env, state_dir)
+    return process, f"http://127.0.0.1:{port}"
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -196,6 +225,21 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
+def figures(rate: float, events: int, outcome: Outcome) -> dict[str, Any]:
+    """Offered and accepted rates and time-to-200 of one step of open-loop load."""
+    span = max(outcome.last_answer - outcome.first_due, 1e-9)
+    return {
+        "offered_per_s": rate,
+        "events": events,
+        "accepted": len(outcome.accepted),
+        "failures": outcome.failures,
+        "accepted_per_s": round(len(outcome.accepted) / span, 1),
+        "p50_ms": round(percentile(outcome.latencies, 50) * 1000, 1),
+        "p99_ms": round(percentile(outcome.latencies, 99) * 1000, 1),
+        "max_ms": round(max(outcome.latencies, default=float("nan")) * 1000, 1),
+    }
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     host = urlsplit(args.url).hostname
     if host not in LOOPBACK:
@@ -205,18 +249,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     size = statistics.mean(len(body) for _, body in bodies)
     url = args.url.rstrip("/") + "/stripe/webhooks"
     outcome = await offer_load(url, args.secret, bodies, args.rate, args.connections)
-    span = max(outcome.last_answer - outcome.first_due, 1e-9)
-    result: dict[str, Any] = {
-        "offered_per_s": args.rate,
-        "events": total,
-        "body_bytes": round(size),
-        "accepted": len(outcome.accepted),
-        "failures": outcome.failures,
-        "accepted_per_s": round(len(outcome.accepted) / span, 1),
-        "p50_ms": round(percentile(outcome.latencies, 50) * 1000, 1),
-        "p99_ms": round(percentile(outcome.latencies, 99) * 1000, 1),
-        "max_ms": round(max(outcome.latencies, default=float("nan")) * 1000, 1),
-    }
+    result = {"body_bytes": round(size), **figures(args.rate, total, outcome)}
     if args.kafka:
         wanted = set(outcome.accepted)
         seen = await published(args.kafka, wanted, args.publish_timeout)

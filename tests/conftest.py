@@ -11,10 +11,13 @@ from collections.abc import Iterator
 import pytest
 
 from billing_devstack import Infra, Stack, default_state_dir, free_port
+from billing_devstack.broker import BROKER_ENV
 from tests.support.databases import migrate
 from tests.support.tokens import TEST_JWT_SECRET, Tokens
 
 os.environ.setdefault("BILLING_ENV", "development")  # apps built in-process by the tests
+for _variable, _value in BROKER_ENV.items():  # ... on the one test broker
+    os.environ.setdefault(_variable, _value)
 
 SERVICE_NAMES = ("catalog", "subscriptions", "invoicing", "webhook-ingest", "revenue")
 

@@ -45,7 +45,8 @@ def test_every_topic_and_event_is_in_the_document() -> None:
     document = build_document()
     addresses = {channel["address"] for channel in document["channels"].values()}
     exchanges = {name for ex in REQUEST_CHANNELS for name in (ex.name, *ex.reply_topics)}
-    assert addresses == {topic.name for topic in ALL_TOPICS} | exchanges
+    topics = {name for topic in ALL_TOPICS for name in (topic.name, topic.dlq)}
+    assert addresses == topics | exchanges
     names = {message["name"] for message in document["components"]["messages"].values()}
     assert "product.created" in names
     assert "agency.suspended" in names

@@ -39,13 +39,75 @@ def compose() -> dict[str, Any]:
     return loaded
 
 
-def test_compose_runs_every_service_from_one_image_with_health_checks() -> None:
+SERVICES = ("catalog", "subscriptions", "invoicing", "webhook-ingest", "revenue")
+SECRET_VARIABLES = {
+    "STRIPE_API_KEY",
+    "GATEWAY_JWT_SECRET",
+    "STRIPE_WEBHOOK_SECRETS",
+    "STRIPE_CONNECT_WEBHOOK_SECRETS",
+    "POSTGRES_PASSWORD",
+    *(f"{s.upper().replace('-', '_')}_DB_PASSWORD" for s in SERVICES),
+}
+
+
+def test_compose_builds_one_image_that_every_service_runs_with_health_checks() -> None:
     services = compose()["services"]
+    built = [name for name in SERVICES if "build" in services[name]]
+    assert built == ["catalog"], "one build, shared by every service"
+    assert services["catalog"]["build"]["target"] == "runtime"
+    image = services["catalog"]["image"]
+    assert image.startswith("billing-platform:")
+    for name in SERVICES:
+        assert services[name]["image"] == image, name
+    assert services["stripe-emulator"]["build"]["target"] == "stripe-emulator"
     for name, port in PORTS.items():
-        service = services[name]
-        assert service["build"] == "."
-        assert f"{port}:{port}" in service["ports"]
-        assert "healthz" in " ".join(service["healthcheck"]["test"]), name
+        assert f"{port}:{port}" in services[name]["ports"]
+        assert "healthz" in " ".join(services[name]["healthcheck"]["test"]), name
+
+
+def test_the_emulator_is_a_profile_that_no_service_waits_for() -> None:
+    services = compose()["services"]
+    in_profile = {name for name, s in services.items() if "emulator" in s.get("profiles", [])}
+    assert in_profile >= {"stripe-emulator", "stripe-webhooks"}
+    for name, service in services.items():
+        if name in in_profile:
+            continue
+        assert not set(service.get("depends_on", {})) & in_profile, name
+        assert "profiles" not in service, f"{name} would not start by default"
+        base = service.get("environment", {}).get("STRIPE_API_BASE", "")
+        assert "stripe-emulator" not in base, f"{name} must reach Stripe unless told otherwise"
+
+
+def test_each_service_reaches_postgres_as_its_own_role() -> None:
+    services = compose()["services"]
+    roles_sql = (REPO / "deploy/postgres/roles.sql").read_text()
+    for name in SERVICES:
+        role = name.replace("-", "_")
+        url = services[name]["environment"]["DATABASE_URL"]
+        password = f"{role.upper()}_DB_PASSWORD"
+        assert url == f"postgresql+asyncpg://{role}:${{{password}}}@postgres:5432/billing"
+        assert f"'{role}', :'{role}_password'" in roles_sql
+    postgres = services["postgres"]
+    mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in postgres["volumes"]}
+    init = REPO / mounts["/docker-entrypoint-initdb.d/10-roles.sh"]
+    script = init.read_text()
+    assert (REPO / mounts["/billing/roles.sql"]).samefile(REPO / "deploy/postgres/roles.sql")
+    assert "/billing/roles.sql" in script
+    for name in SERVICES:
+        role = name.replace("-", "_")
+        variable = f"{role.upper()}_DB_PASSWORD"
+        assert f'--set {role}_password="${variable}"' in script
+        assert variable in postgres["environment"]
+
+
+def test_secrets_come_from_the_environment_and_are_never_defaulted() -> None:
+    text = (REPO / "docker-compose.yml").read_text()
+    for variable in SECRET_VARIABLES:
+        assert f"${{{variable}:?" in text, f"{variable} must be required"
+        assert f"${{{variable}:-" not in text, f"{variable} must have no default"
+        assert variable in (REPO / ".env.example").read_text()
+    postgres_env = compose()["services"]["postgres"]["environment"]
+    assert postgres_env["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
 
 
 def test_compose_uses_kafka_in_kraft_mode_and_postgres() -> None:
@@ -58,7 +120,7 @@ def test_compose_uses_kafka_in_kraft_mode_and_postgres() -> None:
 
 def test_every_service_gets_the_shared_variables_and_listens_beyond_loopback() -> None:
     services = compose()["services"]
-    for name in ("catalog", "subscriptions", "invoicing", "webhook-ingest", "revenue"):
+    for name in SERVICES:
         env = services[name]["environment"]
         assert set(env) >= SHARED_VARIABLES, name
         prefix = name.upper().replace("-", "_")
@@ -169,3 +231,11 @@ def test_the_runtime_image_runs_as_a_user_without_an_installer() -> None:
     assert "uv " not in runtime
     assert "pip uninstall" in stages["slim"]
     assert "tools" not in runtime
+
+
+def test_the_cluster_config_asks_for_durable_topics_and_idempotent_producers() -> None:
+    [config] = cluster_documents("config.yaml")
+    data = config["data"]
+    assert int(data["KAFKA_REPLICATION_FACTOR"]) >= 3
+    assert 2 <= int(data["KAFKA_MIN_INSYNC_REPLICAS"]) < int(data["KAFKA_REPLICATION_FACTOR"])
+    assert data["KAFKA_IDEMPOTENT_PRODUCER"] == "true"

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -53,6 +54,20 @@ async def inbox_rows(runtime: Runtime, event_id: uuid.UUID) -> int:
         return int((await session.execute(query)).scalar_one())
 
 
+def consumed(outcome: str) -> float:
+    """``events_consumed_total`` of the test consumer on the products topic."""
+    labels = {"service": "subscriptions", "topic": PRODUCTS.name, "consumer": CONSUMER}
+    return REGISTRY.get_sample_value("events_consumed_total", {**labels, "outcome": outcome}) or 0
+
+
+def consumed_now() -> dict[str, float]:
+    return {o: consumed(o) for o in ("applied", "duplicate", "failed", "dead_lettered")}
+
+
+def counted_since(before: dict[str, float]) -> dict[str, float]:
+    return {outcome: value - before[outcome] for outcome, value in consumed_now().items()}
+
+
 async def dead_letters(infra: Infra, marker: bytes) -> list[dict[str, bytes]]:
     records = await read_topic(infra.kafka_bootstrap, PRODUCTS.dlq)
     return [dict(record.headers) for record in records if marker in (record.value or b"")]
@@ -69,11 +84,13 @@ async def test_a_handler_that_keeps_failing_dead_letters_after_bounded_attempts(
         calls += 1
         raise ValueError("price replica is corrupt")
 
+    before = consumed_now()
     applied = await runtime.inbox.deliver(
         PRODUCTS, CONSUMER, broken, event.model_dump_json().encode()
     )
     assert applied is False
     assert calls == 3
+    assert counted_since(before) == {"applied": 0, "duplicate": 0, "failed": 3, "dead_lettered": 1}
     assert await inbox_rows(runtime, event.event_id) == 0  # nothing half-applied
     (headers,) = await dead_letters(infra, str(event.event_id).encode())
     assert headers["x-original-topic"] == PRODUCTS.name.encode()
@@ -107,9 +124,11 @@ async def test_a_passing_failure_is_retried_and_applied_once(
             raise RuntimeError("lock timeout")
 
     body = event.model_dump_json().encode()
+    before = consumed_now()
     assert await runtime.inbox.deliver(PRODUCTS, CONSUMER, flaky, body) is True
     assert await runtime.inbox.deliver(PRODUCTS, CONSUMER, flaky, body) is False  # redelivered
     assert calls == 2
+    assert counted_since(before) == {"applied": 1, "duplicate": 1, "failed": 1, "dead_lettered": 0}
     assert await inbox_rows(runtime, event.event_id) == 1
     assert await dead_letters(infra, str(event.event_id).encode()) == []
 

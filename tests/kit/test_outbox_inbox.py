@@ -5,6 +5,7 @@ to its replica through the inbox — exactly once, whatever fails in between."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -113,6 +114,43 @@ async def event_ids_of(pipe: Pipeline, product_id: str) -> set[uuid.UUID]:
         return set(rows.scalars())
 
 
+async def outbox_body(pipe: Pipeline, product_id: str) -> str:
+    table = pipe.catalog.tables.outbox
+    async with pipe.catalog.sessions() as session:
+        query = select(table.c.body).where(table.c.key == product_id)
+        return str((await session.execute(query)).scalar_one())
+
+
+async def send_after(producer: AIOKafkaProducer, body: str, key: str, copies: int = 1) -> None:
+    for _ in range(copies):
+        await producer.send_and_wait(PRODUCTS.name, body.encode(), key=key.encode())
+
+
+def newer_revision(body: str) -> tuple[str, int]:
+    """Another event of the same product, one revision on: a marker that, once applied, shows
+    that every earlier message of that product (same key, same partition) was handled."""
+    event = json.loads(body)
+    event["event_id"] = str(uuid.uuid4())
+    event["payload"]["revision"] += 1
+    return json.dumps(event), event["payload"]["revision"]
+
+
+async def handled_through_marker(pipe: Pipeline, infra: Infra, body: str, key: str) -> None:
+    marker, revision = newer_revision(body)
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        await send_after(producer, marker, key)
+    finally:
+        await producer.stop()
+
+    async def marker_applied() -> bool:
+        replica = await pipe.replica(key)
+        return replica is not None and replica.revision == revision
+
+    await eventually(marker_applied)
+
+
 async def test_a_rolled_back_transaction_publishes_nothing(pipeline: Pipeline) -> None:
     agency_id = new_agency_id()
     product = unsaved_product(agency_id)
@@ -143,11 +181,7 @@ async def test_a_rolled_back_transaction_publishes_nothing(pipeline: Pipeline) -
 async def test_a_duplicated_delivery_has_one_effect(pipeline: Pipeline, infra: Infra) -> None:
     product = await pipeline.record_product(new_agency_id())
     event_ids = await event_ids_of(pipeline, product.id)
-    async with pipeline.catalog.sessions() as session:
-        table = pipeline.catalog.tables.outbox
-        body = (
-            await session.execute(select(table.c.body).where(table.c.key == product.id))
-        ).scalar_one()
+    body = await outbox_body(pipeline, product.id)
     published = await pipeline.catalog.relay.relay_once()
     assert published is not None
     assert published >= 1
@@ -155,24 +189,22 @@ async def test_a_duplicated_delivery_has_one_effect(pipeline: Pipeline, infra: I
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all")
     await producer.start()
     try:  # the broker hands the same message over twice more
-        for _ in range(2):
-            await producer.send_and_wait(PRODUCTS.name, body.encode(), key=product.id.encode())
+        await send_after(producer, body, product.id, copies=2)
     finally:
         await producer.stop()
 
-    async def applied() -> bool:
-        return await pipeline.replica(product.id) is not None
-
-    await eventually(applied)
-    await asyncio.sleep(1.0)  # give the two copies time to arrive
+    await handled_through_marker(pipeline, infra, body, product.id)
     (event_id,) = event_ids
     assert pipeline.applied[event_id] == 1
     assert await pipeline.inbox_rows(event_ids) == 1
 
 
-async def test_a_relay_dying_after_publish_still_leads_to_one_effect(pipeline: Pipeline) -> None:
+async def test_a_relay_dying_after_publish_still_leads_to_one_effect(
+    pipeline: Pipeline, infra: Infra
+) -> None:
     product = await pipeline.record_product(new_agency_id())
     event_ids = await event_ids_of(pipeline, product.id)
+    body = await outbox_body(pipeline, product.id)
     relay = pipeline.catalog.relay
     publish = relay._publish
 
@@ -190,11 +222,7 @@ async def test_a_relay_dying_after_publish_still_leads_to_one_effect(pipeline: P
         pass
     assert await pipeline.outbox_rows() == 0
 
-    async def applied() -> bool:
-        return await pipeline.replica(product.id) is not None
-
-    await eventually(applied)
-    await asyncio.sleep(1.0)
+    await handled_through_marker(pipeline, infra, body, product.id)
     (event_id,) = event_ids
     assert pipeline.applied[event_id] == 1
     assert await pipeline.inbox_rows(event_ids) == 1

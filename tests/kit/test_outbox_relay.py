@@ -9,12 +9,14 @@ import uuid
 from collections import defaultdict
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 import catalog.models
 from billing_contracts.catalog_products import PRODUCTS
 from billing_devstack import Infra
 from billing_kit.db import unit_of_work
+from billing_kit.outbox_ops import Backlog
 from catalog.settings import CatalogSettings
 from tests.kit.revisions import catalog_runtime_on_own_topic, product_revision
 from tests.support.databases import create_database, migrate
@@ -73,3 +75,27 @@ async def test_only_one_relay_publishes_at_a_time_and_the_other_knows_it(infra: 
         assert await runtime.relay.relay_once() == 1
     finally:
         await close_runtime(runtime)
+
+
+async def test_backlog_and_relay_metrics_follow_the_outbox(infra: Infra) -> None:
+    topic, runtime = await catalog_runtime_on_own_topic(infra, "backlog", partitions=1)
+    service = {"service": runtime.relay.name}
+    published = {**service, "topic": topic.name}
+    before = REGISTRY.get_sample_value("outbox_published_total", published) or 0
+    lags = REGISTRY.get_sample_value("outbox_relay_lag_seconds_count", service) or 0
+    try:
+        assert (await runtime.relay.backlog()).events == 0
+        async with unit_of_work(runtime.sessions) as session:
+            await runtime.outbox.add(session, topic, *(product_revision("p", n) for n in range(5)))
+        waiting = await runtime.relay.backlog()
+        assert waiting.events == 5
+        assert waiting.oldest_age_seconds >= 0
+        assert REGISTRY.get_sample_value("outbox_backlog_events", service) == 5
+        while await runtime.relay.relay_once():
+            pass
+        assert await runtime.relay.backlog() == Backlog(0, 0.0)
+        assert REGISTRY.get_sample_value("outbox_backlog_events", service) == 0
+    finally:
+        await close_runtime(runtime)
+    assert REGISTRY.get_sample_value("outbox_published_total", published) == before + 5
+    assert REGISTRY.get_sample_value("outbox_relay_lag_seconds_count", service) == lags + 5

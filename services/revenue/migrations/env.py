@@ -1,4 +1,4 @@
 from billing_kit.migrations import run_migrations
-from revenue.models import Base
+from revenue.models import RevenueTable
 
-run_migrations(Base.metadata)
+run_migrations(RevenueTable.metadata)

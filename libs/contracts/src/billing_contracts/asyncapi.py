@@ -1,4 +1,5 @@
-"""Generate the AsyncAPI 3.0 document of every topic from the event models.
+"""Generate the AsyncAPI 3.0 document of every topic from the event models: its channels (and
+their ``.dlq``), who sends and who receives them (``billing_contracts.routing``), the servers.
 
 ``python -m billing_contracts.asyncapi`` prints it; ``--write`` refreshes the committed copy
 (``libs/contracts/asyncapi.json``), which a test keeps in step with the code.
@@ -15,6 +16,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from billing_contracts.registry import ALL_TOPICS, REQUEST_CHANNELS
+from billing_contracts.routing import PUBLICATIONS, SUBSCRIPTIONS
 from billing_contracts.topics import RequestChannel
 
 COMMITTED = Path(__file__).resolve().parents[2] / "asyncapi.json"
@@ -52,12 +54,44 @@ def build_document() -> dict[str, Any]:
             "bindings": {"kafka": {"bindingVersion": "0.5.0"}},
             **({"tags": [{"name": "public"}]} if topic.public else {}),
         }
-        operations[f"publish_{channel_id}"] = {
-            "action": "send",
+        channels[f"{channel_id}_dlq"] = {
+            "address": topic.dlq,
+            "description": (
+                f"Messages of {topic.name} that a consumer could not apply after its attempts, "
+                "as they were received, with why (headers); an operator re-drives them to "
+                f"{topic.name} (`python -m <service> dlq redrive --topic {topic.name}`)."
+            ),
+            "messages": {"DeadLetter": {"$ref": "#/components/messages/DeadLetter"}},
+            "bindings": {"kafka": {"bindingVersion": "0.5.0"}},
+        }
+    for service, topics in PUBLICATIONS.items():
+        for topic in topics:
+            channel_id = topic.name.replace(".", "_")
+            operations[f"{service}_sends_{channel_id}"] = {
+                "action": "send",
+                "title": f"{service} publishes {topic.name}",
+                "summary": f"{service}'s outbox relay publishes these events.",
+                "channel": {"$ref": f"#/channels/{channel_id}"},
+                "tags": [{"name": service}],
+            }
+    for subscription in SUBSCRIPTIONS:
+        channel_id = subscription.topic.name.replace(".", "_")
+        prefix = f"{subscription.service}_{subscription.consumer}"
+        group = {"type": "string", "enum": [subscription.group]}
+        operations[f"{prefix}_receives_{channel_id}"] = {
+            "action": "receive",
+            "title": f"{subscription.group} consumes {subscription.topic.name}",
+            "summary": f"Applied once per event (inbox) by {subscription.service}.",
             "channel": {"$ref": f"#/channels/{channel_id}"},
-            "messages": [
-                {"$ref": f"#/channels/{channel_id}/messages/{name}"} for name in channel_messages
-            ],
+            "tags": [{"name": subscription.service}],
+            "bindings": {"kafka": {"groupId": group, "bindingVersion": "0.5.0"}},
+        }
+        operations[f"{prefix}_dead_letters_{channel_id}"] = {
+            "action": "send",
+            "title": f"{subscription.group} dead-letters {subscription.topic.name}",
+            "summary": "Messages this consumer gave up on.",
+            "channel": {"$ref": f"#/channels/{channel_id}_dlq"},
+            "tags": [{"name": subscription.service}],
         }
     for exchange in REQUEST_CHANNELS:
         _add_request_channel(exchange, channels, operations, messages)
@@ -69,7 +103,31 @@ def build_document() -> dict[str, Any]:
             "event_id": {"type": "string", "format": "uuid"},
             "event_type": {"type": "string"},
             "correlation_id": {"type": "string"},
+            "traceparent": {
+                "type": "string",
+                "description": "W3C trace context of the request that wrote the event.",
+            },
         },
+    }
+    schemas["DeadLetterHeaders"] = {
+        "type": "object",
+        "description": "The original record's headers, and why it was given up on.",
+        "properties": {
+            "x-original-topic": {"type": "string"},
+            "x-consumer": {"type": "string", "description": "The consumer group that failed."},
+            "x-attempts": {"type": "string", "description": "Attempts made (decimal)."},
+            "x-error-type": {"type": "string"},
+            "x-error": {"type": "string"},
+            "x-error-trace": {"type": "string"},
+        },
+    }
+    messages["DeadLetter"] = {
+        "name": "dead_letter",
+        "title": "DeadLetter",
+        "summary": "The message as it was received (it may not decode), with its error.",
+        "contentType": "application/json",
+        "headers": {"$ref": "#/components/schemas/DeadLetterHeaders"},
+        "payload": {},
     }
     schemas["RequestHeaders"] = {
         "type": "object",
@@ -95,6 +153,26 @@ def build_document() -> dict[str, Any]:
             ),
         },
         "defaultContentType": "application/json",
+        "servers": {
+            "embedded": {
+                "host": "127.0.0.1:19092",
+                "protocol": "kafka",
+                "description": (
+                    "The development broker of `make run` and the tests (Tansu): one replica, "
+                    "no idempotent producer."
+                ),
+            },
+            "production": {
+                "host": "{bootstrap}",
+                "protocol": "kafka",
+                "description": (
+                    "Apache Kafka (KAFKA_BOOTSTRAP_SERVERS); topics are created with "
+                    "KAFKA_REPLICATION_FACTOR replicas (3) and KAFKA_MIN_INSYNC_REPLICAS (2), "
+                    "written by idempotent producers with acks=all."
+                ),
+                "variables": {"bootstrap": {"default": "kafka:9092"}},
+            },
+        },
         "channels": channels,
         "operations": operations,
         "components": {"messages": messages, "schemas": schemas},

@@ -13,6 +13,7 @@ from billing_contracts.catalog_agencies import AGENCIES
 from billing_contracts.catalog_products import PRODUCTS
 from billing_contracts.customer_requests import CUSTOMER_REQUESTS
 from billing_contracts.invoicing_invoices import INVOICES
+from billing_contracts.revenue_ledger import LEDGER
 from billing_contracts.subscriptions_customers import CUSTOMERS
 from billing_contracts.subscriptions_subscriptions import SUBSCRIPTIONS
 from billing_contracts.subscriptions_workspaces import WORKSPACES
@@ -32,6 +33,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     CUSTOMERS,
     SUBSCRIPTIONS,
     INVOICES,
+    LEDGER,
 )
 
 REQUEST_CHANNELS: tuple[RequestChannel, ...] = (CUSTOMER_REQUESTS,)

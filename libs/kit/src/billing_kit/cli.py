@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
 import sys
-from collections.abc import Callable, Mapping
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +18,9 @@ import typer
 import uvicorn
 from uvicorn.importer import import_from_string
 
+from billing_kit.metrics import MULTIPROCESS_DIR
 from billing_kit.migrations import check, revision, upgrade
+from billing_kit.ops_cli import operator_commands
 from billing_kit.settings import MissingProductionSecretsError, ServiceSettings
 
 Command = Callable[[list[str]], None]
@@ -62,6 +68,31 @@ def openapi_document(service: ServiceDefinition) -> dict[str, Any]:
     return document
 
 
+@contextlib.contextmanager
+def metrics_directory(workers: int, package: str) -> Iterator[None]:
+    """Several workers add up their metrics through files (prometheus_client's multiprocess
+    mode), in ``$PROMETHEUS_MULTIPROC_DIR`` or a temporary directory: emptied at each start,
+    so that a restarted service does not count its predecessor's samples again."""
+    configured = os.environ.get(MULTIPROCESS_DIR)
+    if workers <= 1 and not configured:
+        yield
+        return
+    if configured:
+        directory = Path(configured)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+        yield
+        return
+    created = tempfile.mkdtemp(prefix=f"{package}-metrics-")
+    os.environ[MULTIPROCESS_DIR] = created
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROCESS_DIR]
+        shutil.rmtree(created, ignore_errors=True)
+
+
 def command_line(service: ServiceDefinition) -> typer.Typer:
     """The service's commands; ``serve`` when none is given."""
     app = typer.Typer(
@@ -78,16 +109,17 @@ def command_line(service: ServiceDefinition) -> typer.Typer:
             settings.require_production_secrets()
         except MissingProductionSecretsError as exc:
             raise SystemExit(f"{service.package}: {exc}") from None
-        uvicorn.run(
-            service.app_factory,
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=10,
-        )
+        with metrics_directory(settings.workers, service.package):
+            uvicorn.run(
+                service.app_factory,
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=settings.workers,
+                log_config=None,
+                access_log=False,
+                timeout_graceful_shutdown=10,
+            )
 
     @app.callback(invoke_without_command=True)
     def default(ctx: typer.Context) -> None:
@@ -120,6 +152,8 @@ def command_line(service: ServiceDefinition) -> typer.Typer:
         json.dump(openapi_document(service), sys.stdout, indent=2, sort_keys=True)
         sys.stdout.write("\n")
 
+    for group in operator_commands(service.settings_type):
+        app.add_typer(group)
     for name, own_command in service.commands.items():
         _add_own_command(app, name, own_command)
     return app

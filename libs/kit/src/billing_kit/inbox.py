@@ -28,6 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from billing_contracts import Event, Topic
 from billing_kit.db import unit_of_work
 from billing_kit.logging import bind_causation_id, bind_correlation_id
+from billing_kit.metrics import EVENTS_CONSUMED
+from billing_kit.tracing import TRACER
 
 log = structlog.get_logger(__name__)
 
@@ -51,6 +53,16 @@ def is_transient(exc: Exception) -> bool:
     return isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError)
 
 
+class _Outcomes:
+    """The consumed-events counters of one consumer on one topic."""
+
+    def __init__(self, service: str, topic: str, consumer: str) -> None:
+        self.applied, self.duplicate, self.failed = (
+            EVENTS_CONSUMED.labels(service, topic, consumer, outcome)
+            for outcome in ("applied", "duplicate", "failed")
+        )
+
+
 class Inbox:
     """Registers idempotent subscribers on a FastStream Kafka broker."""
 
@@ -64,6 +76,7 @@ class Inbox:
         max_attempts: int = 5,
         session_timeout_ms: int = 6000,
         heartbeat_interval_ms: int = 2000,
+        fetch_max_wait_ms: int = 100,
     ) -> None:
         self.broker = broker
         self.sessions = sessions
@@ -72,6 +85,8 @@ class Inbox:
         self.max_attempts = max_attempts
         self.session_timeout_ms = session_timeout_ms
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.fetch_max_wait_ms = fetch_max_wait_ms
+        self._outcomes: dict[tuple[str, str], _Outcomes] = {}
 
     def subscribe(self, topic: Topic, consumer: str, handler: Handler) -> None:
         """Consume ``topic`` as consumer group ``<service>.<consumer>`` into ``handler``."""
@@ -88,6 +103,7 @@ class Inbox:
             ack_policy=AckPolicy.NACK_ON_ERROR,
             session_timeout_ms=self.session_timeout_ms,
             heartbeat_interval_ms=self.heartbeat_interval_ms,
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
             title=f"{name}:{topic.name}",
         )(on_message)
 
@@ -102,13 +118,29 @@ class Inbox:
             return False
         bind_correlation_id(evt.correlation_id or evt.event_id.hex)
         bind_causation_id(str(evt.event_id))
+        with TRACER.start_as_current_span(
+            f"apply {topic.name}",
+            attributes={"messaging.consumer.group.name": consumer, "event.id": str(evt.event_id)},
+        ) as span:
+            applied = await self._deliver(topic, consumer, handler, evt, body, message)
+            span.set_attribute("event.applied", applied)
+            return applied
+
+    async def _deliver(
+        self, topic: Topic, consumer: str, handler: Handler, evt: Event, body: bytes, message: Any
+    ) -> bool:
+        outcomes = self._outcomes.get((topic.name, consumer))
+        if outcomes is None:
+            outcomes = _Outcomes(self.service, topic.name, consumer)
+            self._outcomes[topic.name, consumer] = outcomes
         try:
             for attempt in range(1, self.max_attempts + 1):
                 try:
-                    return await self._apply_waiting_out_outages(consumer, handler, evt)
+                    applied = await self._apply_waiting_out_outages(consumer, handler, evt)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
+                    outcomes.failed.inc()
                     if attempt == self.max_attempts:
                         await self._dead_letter(topic, consumer, body, message, exc, attempt)
                         return False
@@ -120,6 +152,9 @@ class Inbox:
                         error=repr(exc),
                     )
                     await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
+                else:
+                    (outcomes.applied if applied else outcomes.duplicate).inc()
+                    return applied
             return False
         finally:
             bind_causation_id(None)
@@ -156,6 +191,7 @@ class Inbox:
         attempts: int,
     ) -> None:
         key = getattr(getattr(message, "raw_message", None), "key", None)
+        EVENTS_CONSUMED.labels(self.service, topic.name, consumer, "dead_lettered").inc()
         log.error(
             "message sent to the dead-letter topic",
             consumer=consumer,

@@ -1,4 +1,5 @@
-"""Kafka plumbing: the FastStream broker of a service and topic creation."""
+"""Kafka plumbing: the FastStream broker of a service, its producers' durability and topic
+creation."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+
+from billing_kit.settings import SINGLE_BROKER, KafkaDurability
 
 log = structlog.get_logger(__name__)
 
@@ -20,21 +24,27 @@ def broker_unreachable(exc: Exception) -> bool:
     return isinstance(exc, KafkaError) and bool(exc.retriable)
 
 
-def new_broker(bootstrap_servers: str, client_id: str) -> KafkaBroker:
+def new_broker(
+    bootstrap_servers: str, client_id: str, durability: KafkaDurability = SINGLE_BROKER
+) -> KafkaBroker:
     return KafkaBroker(
         bootstrap_servers,
         client_id=client_id,
-        acks="all",
-        enable_idempotence=False,
+        **durability.producer_options(),
+        middlewares=[KafkaTelemetryMiddleware()],  # consumers continue the message's trace
         logger=None,
         graceful_timeout=10.0,
     )
 
 
 async def ensure_topics(
-    bootstrap_servers: str, names: Iterable[str], *, partitions: int = 3
+    bootstrap_servers: str,
+    names: Iterable[str],
+    *,
+    partitions: int = 3,
+    durability: KafkaDurability = SINGLE_BROKER,
 ) -> None:
-    """Create the topics a service needs; existing ones are left alone."""
+    """Create the topics a service needs with its durability; existing ones are left alone."""
     wanted = sorted(set(names))
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="topic-setup")
     await admin.start()
@@ -43,9 +53,18 @@ async def ensure_topics(
         missing = [name for name in wanted if name not in existing]
         if not missing:
             return
-        new_topics = [NewTopic(name, partitions, replication_factor=1) for name in missing]
+        new_topics = [new_topic(name, partitions, durability) for name in missing]
         with contextlib.suppress(TopicAlreadyExistsError):  # another replica was quicker
             await admin.create_topics(new_topics)
         log.info("topics created", topics=missing)
     finally:
         await admin.close()
+
+
+def new_topic(name: str, partitions: int, durability: KafkaDurability) -> NewTopic:
+    return NewTopic(
+        name,
+        partitions,
+        replication_factor=durability.replication_factor,
+        topic_configs=durability.topic_config(),
+    )

@@ -1,6 +1,7 @@
 """Probes and metrics: ``/livez`` (the process serves), ``/readyz`` (database and broker
 reachable, with what is wrong), ``/healthz`` (readiness, in its first, shorter shape) and
-``/metrics`` (Prometheus); docs/api.md, "Probes and metrics"."""
+``/metrics`` (Prometheus, every worker's samples added up: ``billing_kit.metrics``);
+docs/api.md, "Probes and metrics"."""
 
 from __future__ import annotations
 
@@ -14,15 +15,13 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billing_kit.asgi import HttpMiddleware
+from billing_kit.metrics import registry
 
 HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests served", ["service", "method", "route", "status"]
 )
 HTTP_LATENCY = Histogram(
     "http_request_duration_seconds", "Time to answer an HTTP request", ["service", "route"]
-)
-EVENTS_CONSUMED = Counter(
-    "events_consumed_total", "Events applied by consumers", ["service", "consumer", "outcome"]
 )
 
 router = APIRouter(tags=["operations"])
@@ -84,7 +83,7 @@ async def _broker_problem(request: Request) -> str | None:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(registry()), media_type=CONTENT_TYPE_LATEST)
 
 
 class MetricsMiddleware(HttpMiddleware):

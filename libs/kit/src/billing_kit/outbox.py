@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -50,6 +51,15 @@ from billing_kit.dead_letters import (
 )
 from billing_kit.kafka import broker_unreachable, ensure_topics
 from billing_kit.logging import causation_id, correlation_id
+from billing_kit.metrics import (
+    OUTBOX_BACKLOG,
+    OUTBOX_OLDEST_AGE,
+    OUTBOX_PUBLISHED,
+    OUTBOX_RELAY_LAG,
+)
+from billing_kit.outbox_ops import Backlog, outbox_backlog
+from billing_kit.settings import SINGLE_BROKER, KafkaDurability
+from billing_kit.tracing import trace_headers
 
 log = structlog.get_logger(__name__)
 _PARTITIONER = DefaultPartitioner()
@@ -108,6 +118,7 @@ class Outbox:
             "event_type": stamped.type,
             "correlation_id": stamped.correlation_id,
             "content-type": "application/json",
+            **trace_headers(),  # the writer's trace goes on with the event
         }
         return {
             "event_id": stamped.event_id,
@@ -127,14 +138,15 @@ def _record(row: Row[Any]) -> dict[str, Any]:
     }
 
 
-def new_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
-    # acks=all without the idempotent producer: the embedded broker lacks InitProducerId,
-    # and the consumers' inbox already absorbs the duplicates a retry could make.
+def new_producer(
+    bootstrap_servers: str, client_id: str, durability: KafkaDurability
+) -> AIOKafkaProducer:
+    # Without the idempotent producer (a broker lacking InitProducerId) the consumers' inbox
+    # still absorbs the duplicates a retry could make.
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers,
         client_id=client_id,
-        acks="all",
-        enable_idempotence=False,
+        **durability.producer_options(),
         linger_ms=2,
         request_timeout_ms=10_000,
         max_batch_size=256 * 1024,
@@ -157,8 +169,10 @@ class OutboxRelay:
         batch_size: int = 500,
         idle_poll_seconds: float = 0.5,
         max_message_bytes: int = 1024 * 1024,
+        durability: KafkaDurability = SINGLE_BROKER,
     ) -> None:
         self.engine = engine
+        self.durability = durability
         self.outbox = outbox
         self.table = outbox.table
         self.dead_letters = dead_letters
@@ -171,6 +185,8 @@ class OutboxRelay:
         left to a broker that may or may not take it."""
         self.lock_id = zlib.crc32(f"outbox:{self.table.fullname}".encode())
         self.published_total = 0
+        self.failed_attempts = 0
+        """Batches ``run`` could not publish (broker or database away): they stay and retry."""
         self._producer: AIOKafkaProducer | None = None
 
     async def run(self) -> None:
@@ -182,6 +198,7 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database away: rows wait, try again
+                self.failed_attempts += 1
                 log.warning("outbox relay failed, retrying", error=repr(exc), retry_in=backoff)
                 await self._drop_producer()
                 await asyncio.sleep(backoff)
@@ -219,6 +236,7 @@ class OutboxRelay:
             await conn.execute(
                 delete(self.table).where(self.table.c.id.in_([row.id for row in rows]))
             )
+        self._count_published(rows, refused)
         for row, exc in refused:
             OUTBOX_DEAD_LETTERS.labels(self.name, row.topic).inc()
             log.error(
@@ -230,6 +248,27 @@ class OutboxRelay:
             )
         self.published_total += len(rows) - len(refused)
         return len(rows)
+
+    def _count_published(
+        self, rows: Sequence[Row[Any]], refused: list[tuple[Row[Any], Exception]]
+    ) -> None:
+        refused_ids = {row.id for row, _ in refused}
+        now = datetime.now(UTC)
+        lag = OUTBOX_RELAY_LAG.labels(self.name)
+        by_topic: Counter[str] = Counter()
+        for row in rows:
+            if row.id not in refused_ids:
+                by_topic[row.topic] += 1
+                lag.observe(max((now - row.created_at).total_seconds(), 0.0))
+        for topic, published in by_topic.items():
+            OUTBOX_PUBLISHED.labels(self.name, topic).inc(published)
+
+    async def backlog(self) -> Backlog:
+        """Events waiting in the outbox, also reported as metrics."""
+        waiting = await outbox_backlog(self.engine, self.table)
+        OUTBOX_BACKLOG.labels(self.name).set(waiting.events)
+        OUTBOX_OLDEST_AGE.labels(self.name).set(waiting.oldest_age_seconds)
+        return waiting
 
     async def _publish(self, rows: Sequence[Row[Any]]) -> list[tuple[Row[Any], Exception]]:
         """One record batch per partition instead of one send per row: the per-record cost
@@ -269,7 +308,7 @@ class OutboxRelay:
             if not await producer.client.force_metadata_update():
                 raise  # the broker is away, not the topic: try again later
         try:
-            await ensure_topics(self.bootstrap_servers, [topic])
+            await ensure_topics(self.bootstrap_servers, [topic], durability=self.durability)
             return sorted(await producer.partitions_for(topic))
         except Exception as exc:
             if broker_unreachable(exc) and not isinstance(exc, UnknownTopicOrPartitionError):
@@ -336,7 +375,7 @@ class OutboxRelay:
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
-            producer = new_producer(self.bootstrap_servers, f"{self.name}-outbox")
+            producer = new_producer(self.bootstrap_servers, f"{self.name}-outbox", self.durability)
             try:
                 await producer.start()
             except BaseException:

@@ -13,6 +13,7 @@ import stamina
 import stripe
 import structlog
 from fastapi import APIRouter, FastAPI
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
 from billing_contracts import Topic
 from billing_kit.db import create_engine, session_factory
@@ -26,6 +27,7 @@ from billing_kit.outbox import Outbox, OutboxRelay
 from billing_kit.settings import ServiceSettings
 from billing_kit.stripe_client import stripe_client
 from billing_kit.tables import KitTables
+from billing_kit.tracing import UNTRACED_PATHS, configure_tracing
 
 log = structlog.get_logger(__name__)
 
@@ -38,6 +40,8 @@ class Runtime:
     tables: KitTables
     publishes: Sequence[Topic] = ()
     consumes: list[Topic] = field(default_factory=list)
+    subscriptions: list[tuple[str, Topic]] = field(default_factory=list)
+    """``(consumer, topic)`` of each subscriber (consumer group ``<service>.<consumer>``)."""
 
     def __post_init__(self) -> None:
         name = self.settings.service_name
@@ -45,7 +49,8 @@ class Runtime:
             self.settings.database_url, pool_size=self.settings.db_pool_size
         )
         self.sessions = session_factory(self.engine)
-        self.broker = new_broker(self.settings.kafka_bootstrap_servers, name)
+        durability = self.settings.kafka_durability
+        self.broker = new_broker(self.settings.kafka_bootstrap_servers, name, durability)
         self.outbox = Outbox(self.tables.outbox)
         self.relay = OutboxRelay(
             self.engine,
@@ -53,6 +58,7 @@ class Runtime:
             self.settings.kafka_bootstrap_servers,
             dead_letters=self.tables.dead_letters,
             name=name,
+            durability=durability,
             batch_size=self.settings.outbox_batch_size,
             idle_poll_seconds=self.settings.outbox_idle_poll_seconds,
             max_message_bytes=self.settings.outbox_max_message_bytes,
@@ -65,6 +71,7 @@ class Runtime:
             max_attempts=self.settings.consumer_max_attempts,
             session_timeout_ms=self.settings.consumer_session_timeout_ms,
             heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
+            fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
         )
         self._stripe: stripe.StripeClient | None = None
         self.broker_problem: str | None = "not connected yet"
@@ -88,6 +95,7 @@ class Runtime:
 
     def subscribe(self, topic: Topic, consumer: str, handler: Handler) -> None:
         self.consumes.append(topic)
+        self.subscriptions.append((consumer, topic))
         self.inbox.subscribe(topic, consumer, handler)
 
     @property
@@ -110,15 +118,18 @@ class Runtime:
     async def running(self) -> AsyncIterator[None]:
         """Serve at once; connect consumers and the outbox relay in the background as soon as
         the broker answers (outbox rows wait meanwhile); stop them all on exit."""
-        connecting = asyncio.create_task(
-            self._connect_then_relay(), name=f"{self.settings.service_name}-broker"
-        )
+        name = self.settings.service_name
+        background = [
+            asyncio.create_task(self._connect_then_relay(), name=f"{name}-broker"),
+            asyncio.create_task(self._measure_backlog(), name=f"{name}-outbox-backlog"),
+        ]
         try:
             yield
         finally:
-            connecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await connecting
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await self.relay.stop()
             await self.broker.stop()
             for close in reversed(self._closers):
@@ -139,9 +150,22 @@ class Runtime:
         log.info("broker connected", service=self.settings.service_name)
         await self.relay.run()
 
+    async def _measure_backlog(self) -> None:
+        """Keeps the outbox backlog metrics current, the database permitting."""
+        while True:
+            try:
+                await self.relay.backlog()
+            except Exception as exc:
+                log.debug("outbox backlog not measured", error=repr(exc))
+            await asyncio.sleep(self.settings.outbox_backlog_sample_seconds)
+
     async def _create_topics(self) -> None:
         try:
-            await ensure_topics(self.settings.kafka_bootstrap_servers, self.topic_names())
+            await ensure_topics(
+                self.settings.kafka_bootstrap_servers,
+                self.topic_names(),
+                durability=self.settings.kafka_durability,
+            )
         except Exception as exc:
             if broker_unreachable(exc):
                 raise
@@ -180,6 +204,7 @@ def build_app(runtime: Runtime, routers: Sequence[APIRouter], *, title: str) -> 
     settings = runtime.settings
     settings.require_production_secrets()
     configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings.service_name)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -201,6 +226,7 @@ def build_app(runtime: Runtime, routers: Sequence[APIRouter], *, title: str) -> 
     app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(MetricsMiddleware, service=settings.service_name)
     app.add_middleware(CorrelationIdMiddleware)
+    app.add_middleware(OpenTelemetryMiddleware, excluded_urls=UNTRACED_PATHS)
     app.include_router(operations_router)
     for router in routers:
         app.include_router(router)

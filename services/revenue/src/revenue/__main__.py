@@ -1,5 +1,17 @@
 from billing_kit.cli import run
+from revenue import reconcile
 from revenue.settings import RevenueSettings
 
+
+def main() -> None:
+    """``revenue [serve|migrate|…|reconcile]``."""
+    run(
+        RevenueSettings,
+        "revenue.app:create_app",
+        __file__,
+        commands={"reconcile": reconcile.run},
+    )
+
+
 if __name__ == "__main__":
-    run(RevenueSettings, "revenue.app:create_app", __file__)
+    main()

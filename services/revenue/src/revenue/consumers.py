@@ -1,9 +1,131 @@
-"""revenue's subscribers."""
+"""revenue's subscribers: money movements into the ledger, invoices and subscriptions into
+charging health, agencies' connected accounts into attribution."""
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing_contracts import Event, Topic
+from billing_contracts.billing_invoices import STRIPE_INVOICES, StripeInvoiceSnapshot
+from billing_contracts.billing_payments import (
+    STRIPE_PAYMENTS,
+    StripeApplicationFeeSnapshot,
+    StripeChargeSnapshot,
+    StripeDisputeSnapshot,
+    StripePaymentIntentSnapshot,
+    StripeRefundSnapshot,
+)
+from billing_contracts.billing_stripe import BalanceFigures
+from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS, StripeSubscriptionSnapshot
+from billing_contracts.catalog_agencies import AGENCIES, AgencyBillingProfile
+from billing_contracts.revenue_ledger import LedgerKind
+from billing_kit.inbox import Handler
+from billing_kit.outbox import Outbox
 from billing_kit.runtime import Runtime
+from revenue.ledger import Ledger, Movement
+from revenue.rules import Figures, from_unix
+from revenue.service import Revenue
+from revenue.stripe_gateway import RevenueStripe
+
+_REFUND_MOVED = {None, "pending", "succeeded", "requires_action"}
+"""Refund statuses whose amount has left the balance (a failed refund is given back by a
+``refund_failure`` transaction, which is not client revenue)."""
+
+
+async def apply_payment_event(ledger: Ledger, event: Event) -> None:
+    """Record the money movement an event of ``billing.payments.v1`` tells of, if any."""
+    snapshot = event.payload
+    if isinstance(snapshot, StripeApplicationFeeSnapshot):
+        account, charge_id = snapshot.paying_account_id, snapshot.charge_id
+        if event.type == "application_fee.refunded" and account and charge_id:
+            await ledger.record_fee_refunds(snapshot.application_fee_id, account, charge_id)
+        return
+    account = getattr(snapshot, "stripe_account_id", None)
+    if account is None:
+        return  # the platform's own payments (SaaS fees) are not client revenue
+    if isinstance(snapshot, StripeDisputeSnapshot):
+        await ledger.record_dispute(account, snapshot.dispute_id)
+        return
+    told = _told_movement(snapshot)
+    if told is None:
+        return
+    kind, charge_id, source_id, figures, txn_id, created = told
+    # Figures enriched on the event are Stripe's; an event without them is completed here.
+    found = (
+        Figures.from_contract(figures)
+        if figures is not None
+        else await ledger.figures_of(account, txn_id)
+    )
+    await ledger.record(
+        Movement(kind, found, account, charge_id, source_id, occurred_at=from_unix(created))
+    )
+
+
+_Told = tuple[LedgerKind, str, str, BalanceFigures | None, str, int]
+
+
+def _told_movement(snapshot: object) -> _Told | None:
+    """(kind, charge, source, figures, balance transaction, created) of a charge, refund or
+    payment intent snapshot that moved money."""
+    if isinstance(snapshot, StripeChargeSnapshot):
+        txn = snapshot.balance_transaction_id
+        if snapshot.status != "succeeded" or txn is None:
+            return None
+        charge = snapshot.charge_id
+        created = snapshot.created or snapshot.stripe_created
+        return "charge", charge, charge, snapshot.figures, txn, created
+    if isinstance(snapshot, StripeRefundSnapshot):
+        refund_txn, refunded = snapshot.balance_transaction_id, snapshot.charge_id
+        if snapshot.status not in _REFUND_MOVED or refund_txn is None or refunded is None:
+            return None
+        created = snapshot.created or snapshot.stripe_created
+        return "refund", refunded, snapshot.refund_id, snapshot.figures, refund_txn, created
+    if isinstance(snapshot, StripePaymentIntentSnapshot):
+        charge_id, figures = snapshot.latest_charge_id, snapshot.figures
+        if snapshot.status != "succeeded" or charge_id is None or figures is None:
+            return None
+        txn = figures.balance_transaction_id
+        return "charge", charge_id, charge_id, figures, txn, snapshot.stripe_created
+    return None
+
+
+def handlers(outbox: Outbox, stripe: RevenueStripe) -> dict[Topic, Handler]:
+    """What revenue does with each topic it consumes (one transaction per event)."""
+
+    async def on_payment(session: AsyncSession, event: Event) -> None:
+        await apply_payment_event(Ledger(session, outbox, stripe), event)
+
+    async def on_invoice(session: AsyncSession, event: Event) -> None:
+        if isinstance(event.payload, StripeInvoiceSnapshot):
+            await Revenue(session, stripe).apply_invoice(event.agency_id, event.type, event.payload)
+
+    async def on_subscription(session: AsyncSession, event: Event) -> None:
+        if isinstance(event.payload, StripeSubscriptionSnapshot):
+            await Revenue(session, stripe).apply_subscription(event.agency_id, event.payload)
+
+    async def on_agency(session: AsyncSession, event: Event) -> None:
+        profile = event.payload
+        if isinstance(profile, AgencyBillingProfile) and profile.stripe_account_id:
+            await Revenue(session, stripe).remember_account(
+                profile.stripe_account_id, profile.agency_id
+            )
+
+    return {
+        STRIPE_PAYMENTS: on_payment,
+        STRIPE_INVOICES: on_invoice,
+        STRIPE_SUBSCRIPTIONS: on_subscription,
+        AGENCIES: on_agency,
+    }
+
+
+CONSUMER_NAMES = {
+    STRIPE_PAYMENTS.name: "ledger",
+    STRIPE_INVOICES.name: "invoices",
+    STRIPE_SUBSCRIPTIONS.name: "subscriptions",
+    AGENCIES.name: "agencies",
+}
 
 
 def register(runtime: Runtime) -> None:
-    """revenue consumes no topic yet."""
+    for topic, handler in handlers(runtime.outbox, RevenueStripe(runtime.stripe)).items():
+        runtime.subscribe(topic, CONSUMER_NAMES[topic.name], handler)

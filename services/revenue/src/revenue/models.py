@@ -1,15 +1,137 @@
-"""Tables of the revenue schema."""
+"""Tables of the revenue schema: the ledger, its rollups, and the facts that attribute a
+movement (which invoice a charge paid, whose invoice it is, which agency owns an account)."""
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Column, Date, DateTime, Index, func
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
 
 from billing_kit.db import schema_metadata
 from billing_kit.tables import add_kit_tables
 
 
-class Base(DeclarativeBase):
-    metadata = schema_metadata("revenue")
+class RevenueTable(SQLModel, registry=registry(metadata=schema_metadata("revenue"))):
+    pass
 
 
-kit_tables = add_kit_tables(Base.metadata)
+kit_tables = add_kit_tables(RevenueTable.metadata)
+
+
+def _cents() -> int:
+    return Field(sa_column=Column(BigInteger, nullable=False))  # type: ignore[no-any-return]
+
+
+def _aware(*, nullable: bool = False) -> datetime:
+    return Field(sa_column=Column(DateTime(timezone=True), nullable=nullable))  # type: ignore[no-any-return]
+
+
+class LedgerEntry(RevenueTable, table=True):
+    """One money movement: exactly one Stripe balance transaction of a connected account,
+    with its figures as Stripe states them (``net = gross - stripe_fee - platform_fee``)."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        Index(None, "agency_id", "occurred_at"),
+        Index(None, "stripe_account_id", "occurred_at"),
+        Index(None, "charge_id"),
+    )
+
+    entry_id: str = Field(primary_key=True, max_length=100)
+    """The balance transaction id: the natural key that makes recording idempotent."""
+    kind: str = Field(max_length=40)
+    agency_id: str = Field(max_length=100)
+    workspace_id: str | None = Field(default=None, max_length=100)
+    invoice_id: str | None = Field(default=None, max_length=100)
+    subscription_id: str | None = Field(default=None, max_length=100)
+    charge_id: str | None = Field(default=None, max_length=100)
+    source_id: str | None = Field(default=None, max_length=100)
+    stripe_account_id: str = Field(max_length=100)
+    currency: str = Field(max_length=3)
+    gross_cents: int = _cents()
+    stripe_fee_cents: int = _cents()
+    platform_fee_cents: int = _cents()
+    net_cents: int = _cents()
+    occurred_at: datetime = _aware()
+    recorded_at: datetime | None = Field(
+        default=None,
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+class RevenueRollup(RevenueTable, table=True):
+    """Sums of the ledger per agency, workspace, month and currency, kept in the same
+    transaction as the entries, so summaries never scan the ledger. ``workspace_id`` is ''
+    for movements no workspace could be found for."""
+
+    __tablename__ = "revenue_rollups"
+
+    agency_id: str = Field(primary_key=True, max_length=100)
+    currency: str = Field(primary_key=True, max_length=3)
+    month: date = Field(sa_column=Column(Date, primary_key=True))
+    workspace_id: str = Field(primary_key=True, max_length=100)
+    gross_cents: int = _cents()
+    refunded_cents: int = _cents()
+    disputed_cents: int = _cents()
+    stripe_fee_cents: int = _cents()
+    platform_fee_cents: int = _cents()
+    net_cents: int = _cents()
+    entries: int = Field(default=0)
+
+
+class InvoiceFacts(RevenueTable, table=True):
+    """What revenue knows of a Stripe invoice: whose it is and how charging it went."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (Index(None, "subscription_id"),)
+
+    invoice_id: str = Field(primary_key=True, max_length=100)
+    stripe_account_id: str | None = Field(default=None, max_length=100)
+    agency_id: str | None = Field(default=None, max_length=100)
+    workspace_id: str | None = Field(default=None, max_length=100)
+    subscription_id: str | None = Field(default=None, max_length=100)
+    status: str | None = Field(default=None, max_length=20)
+    status_seen_at: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    """Stripe ``created`` of the newest event applied to ``status``."""
+    created: int | None = Field(default=None, sa_column=Column(BigInteger))
+    paid_at: int | None = Field(default=None, sa_column=Column(BigInteger))
+    first_failed_at: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
+class PaymentLink(RevenueTable, table=True):
+    """Where a charge's movements belong: the invoice it paid (null for a charge that paid
+    none), the agency, workspace and subscription. Resolved once, then every movement of the
+    charge (refunds, disputes, fee refunds) lands in the same place."""
+
+    __tablename__ = "payment_links"
+
+    charge_id: str = Field(primary_key=True, max_length=100)
+    payment_intent_id: str | None = Field(default=None, max_length=100)
+    invoice_id: str | None = Field(default=None, max_length=100)
+    agency_id: str | None = Field(default=None, max_length=100)
+    workspace_id: str | None = Field(default=None, max_length=100)
+    subscription_id: str | None = Field(default=None, max_length=100)
+
+
+class AccountAgency(RevenueTable, table=True):
+    """Connected account → agency (an account never changes agency)."""
+
+    __tablename__ = "account_agencies"
+
+    stripe_account_id: str = Field(primary_key=True, max_length=100)
+    agency_id: str = Field(max_length=100)
+
+
+class SubscriptionHealth(RevenueTable, table=True):
+    """A client subscription as Stripe last described it."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (Index(None, "agency_id"),)
+
+    subscription_id: str = Field(primary_key=True, max_length=100)
+    agency_id: str = Field(max_length=100)
+    workspace_id: str | None = Field(default=None, max_length=100)
+    status: str | None = Field(default=None, max_length=40)
+    status_seen_at: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))

@@ -1,1 +1,52 @@
 """Request and response models of the revenue API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+
+class Figures(BaseModel):
+    gross_cents: int = 0
+    platform_fee_cents: int = 0
+    stripe_fee_cents: int = 0
+    refunded_cents: int = 0
+    disputed_cents: int = 0
+    net_cents: int = 0
+
+
+class WorkspaceFigures(Figures):
+    workspace_id: str | None
+    """Null for movements no workspace could be found for."""
+
+
+class MonthFigures(Figures):
+    month: str = Field(pattern=r"^\d{4}-\d{2}$")
+
+
+class Summary(Figures):
+    """What the agency made over whole months: ``net_cents = gross_cents - refunded_cents -
+    disputed_cents - stripe_fee_cents - platform_fee_cents``, equal to the sum of the net of
+    Stripe's balance transactions of those months."""
+
+    currency: str
+    period_from: date
+    """First day of the first month counted (rollups are monthly)."""
+    period_to: date
+    """Last day of the last month counted."""
+    workspaces: list[WorkspaceFigures] = Field(default_factory=list)
+    months: list[MonthFigures] = Field(default_factory=list)
+
+
+class SubscriptionCharging(BaseModel):
+    subscription_id: str
+    workspace_id: str | None
+    status: str | None
+    last_paid_at: datetime | None
+    failing_since: datetime | None
+    """The first failed attempt of the invoices still unpaid; null while it charges fine."""
+
+
+class SubscriptionList(BaseModel):
+    data: list[SubscriptionCharging]

@@ -42,6 +42,7 @@ class Enricher:
         idle_poll_seconds: float = 5.0,
         retry_seconds: float = 1.0,
         retry_cap: float = 300.0,
+        locked_out_seconds: float = 0.25,
     ) -> None:
         self.store = store
         self.stripe = stripe
@@ -50,6 +51,7 @@ class Enricher:
         self.idle_poll_seconds = idle_poll_seconds
         self.retry_seconds = retry_seconds
         self.retry_cap = retry_cap
+        self.locked_out_seconds = locked_out_seconds
         self.released = 0
 
     async def run(self) -> None:
@@ -58,7 +60,9 @@ class Enricher:
             try:
                 worked = await self.enrich_once()
                 backoff = 0.5
-                if not worked:
+                if worked is None:  # another worker's enricher is at it: look again shortly
+                    await asyncio.sleep(self.locked_out_seconds)
+                elif not worked:
                     await self._wait()
             except asyncio.CancelledError:
                 raise
@@ -67,17 +71,21 @@ class Enricher:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
 
-    async def enrich_once(self) -> int:
-        """Work the due oldest held event of each aggregate; returns how many were worked
-        (0 too when another worker's enricher is at it)."""
+    async def enrich_once(self) -> int | None:
+        """Work the due oldest held event of each aggregate; returns how many were worked, or
+        None when another worker's enricher is at it.
+
+        The batch's figures are read from Stripe concurrently (they are independent reads);
+        the held rows are then released or postponed one by one on the locked connection."""
         pool = await self.store.connection_pool()
         async with pool.acquire() as conn:
             if not await repository.try_lock_enricher(conn):
-                return 0
+                return None
             try:
                 heads = await repository.due_heads(conn, self.batch_size)
-                for head in heads:
-                    await self._work(conn, head)
+                bodies = await asyncio.gather(*(self._enriched(head) for head in heads))
+                for head, body in zip(heads, bodies, strict=True):
+                    await self._settle(conn, head, body)
             finally:
                 try:
                     await repository.unlock_enricher(conn)
@@ -86,7 +94,8 @@ class Enricher:
                     raise
         return len(heads)
 
-    async def _work(self, conn: Any, head: Any) -> None:
+    async def _enriched(self, head: Any) -> str | Exception:
+        """The held event's body with its figures, or why they could not be read."""
         body: str = head["body"]
         try:
             if head["lookup"] is not None:
@@ -94,8 +103,13 @@ class Enricher:
                 figures = await self.stripe.figures(lookup)
                 body = with_figures(topic_named(head["topic"]), body, figures)
         except Exception as exc:  # Stripe away (or a bug): this aggregate waits, others go on
+            return exc
+        return body
+
+    async def _settle(self, conn: Any, head: Any, body: str | Exception) -> None:
+        if isinstance(body, Exception):
             delay = min(self.retry_seconds * 2 ** head["attempts"], self.retry_cap)
-            error = repr(exc.__cause__ or exc)[:2000]
+            error = repr(body.__cause__ or body)[:2000]
             log.warning("figures not read, retrying", held_id=head["id"], error=error, delay=delay)
             await repository.postpone(conn, head["id"], error, delay)
             return

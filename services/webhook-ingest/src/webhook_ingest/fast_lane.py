@@ -23,11 +23,14 @@ from billing_kit.errors import (
     BillingError,
     ErrorBody,
     ErrorDetail,
+    InvalidSignatureError,
     PayloadTooLargeError,
     UnavailableError,
 )
 from billing_kit.logging import CORRELATION_HEADER
+from billing_kit.metrics import WEBHOOK_VERIFICATION_FAILURES
 from billing_kit.observability import HTTP_LATENCY, HTTP_REQUESTS
+from billing_kit.tracing import server_span
 from webhook_ingest.api import ANSWERS, WEBHOOK_PATHS, Receiver
 from webhook_ingest.service import Endpoint, ingest
 from webhook_ingest.verification import parse_event
@@ -68,6 +71,10 @@ class IngestApp:
         self._latency = {
             endpoint: HTTP_LATENCY.labels(service, path) for path, endpoint in _PATHS.items()
         }
+        self._unverified = {
+            endpoint: WEBHOOK_VERIFICATION_FAILURES.labels(service, endpoint)
+            for endpoint in _PATHS.values()
+        }
 
     @property
     def state(self) -> State:
@@ -98,35 +105,42 @@ class IngestApp:
                 length = value
             elif name == _CORRELATION:
                 correlation = value[:128]
-        status = 200
-        try:
-            body = await _read_body(receive, length, receiver.max_body_bytes)
-            text = receiver.verifiers[endpoint].verify(
-                body, None if signature is None else signature.decode("latin-1")
-            )
-            event = parse_event(body)
-            if correlation is None:
-                correlation = event["id"].encode()
+        with server_span("POST", scope["path"]) as span:
+            status = 200
             try:
-                stored = await ingest(receiver.store, event, endpoint, text)
-            except _STORE_FAILURES as exc:
-                log.warning(
-                    "stripe event not stored",
-                    stripe_event_id=event["id"],
-                    correlation_id=correlation.decode("latin-1"),
-                    error=repr(exc),
+                body = await _read_body(receive, length, receiver.max_body_bytes)
+                text = receiver.verifiers[endpoint].verify(
+                    body, None if signature is None else signature.decode("latin-1")
                 )
-                raise UnavailableError("The event could not be stored; deliver it again.") from exc
-            answer, answer_length = self._answers[not stored], self._lengths[not stored]
-        except _DisconnectedError:
-            return
-        except BillingError as error:
-            status, answer = error.status_code, error_body(error)
-            answer_length = str(len(answer)).encode()
-        except Exception:
-            log.exception("webhook failed", endpoint=endpoint)
-            status, answer = 500, error_body(BillingError())
-            answer_length = str(len(answer)).encode()
+                event = parse_event(body)
+                span.set_attribute("stripe.event.id", event["id"])
+                if correlation is None:
+                    correlation = event["id"].encode()
+                try:
+                    stored = await ingest(receiver.store, event, endpoint, text)
+                except _STORE_FAILURES as exc:
+                    log.warning(
+                        "stripe event not stored",
+                        stripe_event_id=event["id"],
+                        correlation_id=correlation.decode("latin-1"),
+                        error=repr(exc),
+                    )
+                    raise UnavailableError(
+                        "The event could not be stored; deliver it again."
+                    ) from exc
+                answer, answer_length = self._answers[not stored], self._lengths[not stored]
+            except _DisconnectedError:
+                return
+            except BillingError as error:
+                if isinstance(error, InvalidSignatureError):
+                    self._unverified[endpoint].inc()
+                status, answer = error.status_code, error_body(error)
+                answer_length = str(len(answer)).encode()
+            except Exception:
+                log.exception("webhook failed", endpoint=endpoint)
+                status, answer = 500, error_body(BillingError())
+                answer_length = str(len(answer)).encode()
+            span.set_attribute("http.response.status_code", status)
         if correlation is None:
             correlation = uuid.uuid4().hex.encode()
         await send(

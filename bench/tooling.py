@@ -1,0 +1,66 @@
+"""What the benchmarks share besides load: the machine-wide stack lock (one full stack,
+tests or benchmarks, runs at a time) and tools installed into their own virtualenvs."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from billing_devstack import Stack, default_state_dir, repo_root
+
+LOCK = Path("/tmp/billing-stack.lock")
+OWNER = Path("/tmp/billing-stack.owner")
+
+
+@contextlib.contextmanager
+def stack_lock(owner: str) -> Iterator[None]:
+    """Hold ``flock`` on the lock file (the same lock ``flock /tmp/billing-stack.lock`` takes)."""
+    with LOCK.open("a") as handle:
+        print(f"waiting for {LOCK}", file=sys.stderr, flush=True)
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        with contextlib.suppress(OSError):
+            OWNER.write_text(f"{owner}\n")
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def locked_stack(owner: str, *, state: str = "bench", emulator: bool = True) -> Iterator[Stack]:
+    """A benchmark stack (``.devstack/<state>``), started under the stack lock and stopped,
+    with everything it started, on the way out."""
+    with stack_lock(f"{repo_root()} {owner}"):
+        stack = Stack(default_state_dir() / state, emulator=emulator)
+        stack.start()
+        try:
+            yield stack
+        finally:
+            stack.stop()
+
+
+def uv_binary() -> str:
+    found = shutil.which("uv")
+    return found or str(repo_root() / ".devstack" / "tools" / "bin" / "uv")
+
+
+def ensure_venv(directory: Path, requirements: list[str]) -> Path:
+    """A Python 3.11 virtualenv holding ``requirements`` (reused while they are unchanged);
+    its bin directory. Kept apart from the workspace, so nothing enters ``uv.lock``."""
+    marker = directory / "bench-requirements.json"
+    if marker.exists() and json.loads(marker.read_text()) == requirements:
+        return directory / "bin"
+    uv = uv_binary()
+    subprocess.run(
+        [uv, "venv", "--quiet", "--clear", "--python", "3.11", str(directory)], check=True
+    )
+    python = str(directory / "bin" / "python")
+    subprocess.run([uv, "pip", "install", "--quiet", "--python", python, *requirements], check=True)
+    marker.write_text(json.dumps(requirements))
+    return directory / "bin"

@@ -1,0 +1,60 @@
+"""The Prometheus metrics every service reports, and the registry ``/metrics`` renders.
+
+With several uvicorn workers (``workers > 1``) or ``PROMETHEUS_MULTIPROC_DIR`` set, metrics
+run in prometheus_client's multiprocess mode: each worker writes its samples to files in that
+directory (a fresh one each time the service starts, ``billing_kit.cli``) and ``/metrics``
+adds them up, whichever worker answers the scrape.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+EVENTS_CONSUMED = Counter(
+    "events_consumed_total",
+    "Events delivered to a consumer, by outcome: applied, duplicate (already applied), "
+    "failed (one failed attempt, retried) or dead_lettered (sent to <topic>.dlq)",
+    ["service", "topic", "consumer", "outcome"],
+)
+OUTBOX_BACKLOG = Gauge(
+    "outbox_backlog_events",
+    "Events committed to the outbox and not yet published",
+    ["service"],
+    multiprocess_mode="livemax",
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "outbox_oldest_event_age_seconds",
+    "Age of the oldest event waiting in the outbox (0 when it is empty)",
+    ["service"],
+    multiprocess_mode="livemax",
+)
+OUTBOX_RELAY_LAG = Histogram(
+    "outbox_relay_lag_seconds",
+    "Time from an event's commit to the broker's acknowledgement of it",
+    ["service"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+OUTBOX_PUBLISHED = Counter(
+    "outbox_published_total", "Events the outbox relay published", ["service", "topic"]
+)
+
+WEBHOOK_VERIFICATION_FAILURES = Counter(
+    "webhook_verification_failures_total",
+    "Webhook requests refused for their signature: none, or made with none of the endpoint's "
+    "secrets (a forgery, a replay past the tolerance, or a secret rotated on one side only)",
+    ["service", "endpoint"],
+)
+
+
+def registry() -> CollectorRegistry:
+    """What ``/metrics`` renders: every worker's samples in multiprocess mode."""
+    if not os.environ.get(MULTIPROCESS_DIR):
+        return REGISTRY
+    combined = CollectorRegistry()
+    MultiProcessCollector(combined)  # type: ignore[no-untyped-call]
+    return combined

@@ -1,0 +1,91 @@
+"""The owner's revenue dashboard: one server-rendered page (no scripts, no front-end build)
+with the totals, a month-by-month chart drawn as inline SVG, the per-workspace table and the
+subscriptions that stopped charging."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from revenue.schemas import SubscriptionCharging, Summary
+
+_TEMPLATES = Environment(
+    loader=PackageLoader("revenue", "templates"),
+    autoescape=select_autoescape(("html", "j2")),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+CHART_WIDTH = 720
+CHART_HEIGHT = 220
+_PLOT_TOP = 16
+_PLOT_BOTTOM = 190
+
+
+def money(cents: int, currency: str = "usd") -> str:
+    """Cents as an amount a person reads: ``-$1,234.50``."""
+    sign = "-" if cents < 0 else ""
+    symbol = "$" if currency == "usd" else f"{currency.upper()} "
+    whole, rest = divmod(abs(cents), 100)
+    return f"{sign}{symbol}{whole:,}.{rest:02d}"
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    x: float
+    width: float
+    gross_y: float
+    gross_height: float
+    net_y: float
+    net_height: float
+    gross: str
+    net: str
+
+
+def chart_bars(summary: Summary) -> list[Bar]:
+    """Gross and net per month, scaled to the largest month; negative months draw empty."""
+    months = summary.months
+    if not months:
+        return []
+    top = max(max(m.gross_cents, m.net_cents) for m in months) or 1
+    plot = _PLOT_BOTTOM - _PLOT_TOP
+    slot = (CHART_WIDTH - 60) / len(months)
+    width = min(slot * 0.35, 40)
+    bars = []
+    for index, month in enumerate(months):
+        gross = plot * max(month.gross_cents, 0) / top
+        net = plot * max(month.net_cents, 0) / top
+        x = 50 + index * slot + (slot - 2 * width) / 2
+        bars.append(
+            Bar(
+                label=month.month,
+                x=round(x, 1),
+                width=round(width, 1),
+                gross_y=round(_PLOT_BOTTOM - gross, 1),
+                gross_height=round(gross, 1),
+                net_y=round(_PLOT_BOTTOM - net, 1),
+                net_height=round(net, 1),
+                gross=money(month.gross_cents, summary.currency),
+                net=money(month.net_cents, summary.currency),
+            )
+        )
+    return bars
+
+
+def render_dashboard(
+    agency_id: str, summary: Summary, subscriptions: list[SubscriptionCharging]
+) -> str:
+    template = _TEMPLATES.get_template("dashboard.html.j2")
+    return template.render(
+        agency_id=agency_id,
+        summary=summary,
+        money=lambda cents: money(cents, summary.currency),
+        bars=chart_bars(summary),
+        chart_width=CHART_WIDTH,
+        chart_height=CHART_HEIGHT,
+        plot_bottom=_PLOT_BOTTOM,
+        failing=[s for s in subscriptions if s.failing_since is not None],
+        charging=[s for s in subscriptions if s.failing_since is None],
+    )

@@ -1,0 +1,184 @@
+"""Recording money movements: one ledger entry per Stripe balance transaction.
+
+The guarantee: the same events, in any order and any number of times, give the same entries
+and the same rollups. The balance transaction id is the entry's primary key, so a movement
+told twice (``charge.succeeded`` and ``payment_intent.succeeded`` name the same transaction;
+Stripe redelivers) is inserted once, and its rollup and its public event are written only
+by the insert that was new, in the same transaction.
+
+Attribution never waits for another event: what the event does not say (which invoice a
+charge paid, whose invoice it is, which agency owns the account) is looked up in what
+revenue already knows, else read from Stripe, and kept per charge so that every later
+movement of that charge (refunds, disputes, fee refunds) lands in the same place.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing_contracts.revenue_ledger import LEDGER, LedgerEntryRecorded, LedgerKind
+from billing_contracts.revenue_ledger import LedgerEntry as LedgerEntryPayload
+from billing_kit.outbox import Outbox
+from revenue import repository
+from revenue.models import LedgerEntry, PaymentLink
+from revenue.rules import Figures, from_unix, kind_of_balance_transaction, month_of, rollup_delta
+from revenue.service import Revenue
+from revenue.stripe_gateway import RevenueStripe
+
+_ENTRY_EVENT_IDS = uuid.UUID("0c6f1f3e-5a4b-4d7e-8a53-2f5e7c1d9b42")
+
+
+class UnattributedMovementError(Exception):
+    """A movement on an account no agency is known for: retried, then dead-lettered."""
+
+
+def entry_event_id(entry_id: str) -> uuid.UUID:
+    """The same entry always announces itself with the same event id."""
+    return uuid.uuid5(_ENTRY_EVENT_IDS, entry_id)
+
+
+@dataclass(frozen=True)
+class Movement:
+    """A balance transaction of a connected account, and the charge it belongs to."""
+
+    kind: LedgerKind
+    figures: Figures
+    account: str
+    charge_id: str
+    source_id: str
+    occurred_at: datetime
+
+
+@dataclass
+class Ledger:
+    session: AsyncSession
+    outbox: Outbox
+    stripe: RevenueStripe
+
+    @property
+    def facts(self) -> Revenue:
+        return Revenue(self.session, self.stripe)
+
+    async def record(self, movement: Movement) -> bool:
+        """Record the movement once; True when it was new."""
+        link = await self.attribution(movement.account, movement.charge_id)
+        if link.agency_id is None:
+            raise UnattributedMovementError(
+                f"no agency is known for {movement.account} ({movement.figures})"
+            )
+        figures = movement.figures
+        occurred_at = from_unix(figures.created) if figures.created else movement.occurred_at
+        entry = LedgerEntry(
+            entry_id=figures.balance_transaction_id,
+            kind=movement.kind,
+            agency_id=link.agency_id,
+            workspace_id=link.workspace_id,
+            invoice_id=link.invoice_id,
+            subscription_id=link.subscription_id,
+            charge_id=movement.charge_id,
+            source_id=movement.source_id,
+            stripe_account_id=movement.account,
+            currency=figures.currency,
+            gross_cents=figures.gross,
+            stripe_fee_cents=figures.stripe_fee,
+            platform_fee_cents=figures.platform_fee,
+            net_cents=figures.net,
+            occurred_at=occurred_at,
+        )
+        if not await repository.record_entry(self.session, entry):
+            return False
+        await repository.add_to_rollup(
+            self.session,
+            agency_id=entry.agency_id,
+            workspace_id=entry.workspace_id or "",
+            month=month_of(occurred_at),
+            currency=entry.currency,
+            delta=rollup_delta(
+                entry.kind, figures.gross, figures.stripe_fee, figures.platform_fee, figures.net
+            ),
+        )
+        await self.outbox.add(self.session, LEDGER, announcement(entry))
+        return True
+
+    async def record_transactions(
+        self, account: str, charge_id: str, transactions: list[dict[str, object]]
+    ) -> None:
+        """Record the ledger-relevant ones among balance transactions read from Stripe."""
+        for txn in transactions:
+            kind = kind_of_balance_transaction(txn)
+            if kind is None:
+                continue
+            figures = Figures.from_stripe(txn)
+            await self.record(
+                Movement(
+                    kind=kind,
+                    figures=figures,
+                    account=account,
+                    charge_id=charge_id,
+                    source_id=str(txn.get("source") or ""),
+                    occurred_at=from_unix(figures.created or 0),
+                )
+            )
+
+    async def record_dispute(self, account: str, dispute_id: str) -> None:
+        """A dispute's withdrawal and reinstatement: its balance transactions, from Stripe."""
+        dispute = await self.stripe.dispute(account, dispute_id)
+        charge = dispute["charge"]
+        charge_id = charge if isinstance(charge, str) else charge["id"]
+        await self.record_transactions(account, charge_id, list(dispute["balance_transactions"]))
+
+    async def record_fee_refunds(self, fee_id: str, account: str, charge_id: str) -> None:
+        """The platform fee given back to the agency, as the agency's balance saw it."""
+        transactions = await self.stripe.fee_refund_transactions(fee_id, account)
+        await self.record_transactions(account, charge_id, list(transactions))
+
+    async def figures_of(self, account: str, txn_id: str) -> Figures:
+        return Figures.from_stripe(await self.stripe.balance_transaction(account, txn_id))
+
+    async def attribution(self, account: str, charge_id: str) -> PaymentLink:
+        """Where a charge's movements belong, resolved once and kept."""
+        link = await repository.payment_link(self.session, charge_id)
+        if link is not None:
+            return link
+        charge = await self.stripe.charge(account, charge_id)
+        payment_intent = charge.get("payment_intent")
+        if isinstance(payment_intent, dict):
+            payment_intent = payment_intent["id"]
+        invoice_id = (
+            await self.stripe.invoice_paid_by(account, payment_intent) if payment_intent else None
+        )
+        metadata = charge.get("metadata") or {}
+        agency_id = metadata.get("agency_id")
+        workspace_id = metadata.get("workspace_id")
+        subscription_id = None
+        if invoice_id is not None:
+            facts = await self.facts.invoice_facts(account, invoice_id)
+            agency_id = facts.agency_id or agency_id
+            workspace_id = facts.workspace_id or workspace_id
+            subscription_id = facts.subscription_id
+        link = PaymentLink(
+            charge_id=charge_id,
+            payment_intent_id=payment_intent,
+            invoice_id=invoice_id,
+            agency_id=agency_id or await self.facts.agency_of(account),
+            workspace_id=workspace_id,
+            subscription_id=subscription_id,
+        )
+        await repository.save_payment_link(self.session, link)
+        saved = await repository.payment_link(self.session, charge_id)
+        assert saved is not None
+        return saved
+
+
+def announcement(entry: LedgerEntry) -> LedgerEntryRecorded:
+    return LedgerEntryRecorded(
+        event_id=entry_event_id(entry.entry_id),
+        occurred_at=entry.occurred_at,
+        agency_id=entry.agency_id,
+        workspace_id=entry.workspace_id,
+        payload=LedgerEntryPayload.model_validate(entry.model_dump(exclude={"recorded_at"})),
+    )

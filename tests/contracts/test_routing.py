@@ -1,0 +1,64 @@
+"""The AsyncAPI document's senders and receivers are what the services really run: each
+service's runtime, built in development mode (no connection needed), against the map."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from uvicorn.importer import import_from_string
+
+from billing_contracts import ALL_TOPICS
+from billing_contracts.asyncapi import build_document
+from billing_contracts.routing import PUBLICATIONS, SUBSCRIPTIONS
+from billing_kit.runtime import Runtime
+from billing_kit.settings import ServiceSettings
+
+pytestmark = pytest.mark.unit
+
+PACKAGES = ("catalog", "subscriptions", "invoicing", "webhook_ingest", "revenue")
+
+
+def settings_type(package: str) -> type[ServiceSettings]:
+    module = importlib.import_module(f"{package}.settings")
+    [found] = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, ServiceSettings)
+        and value.__module__ == module.__name__
+    ]
+    return found
+
+
+def runtime_of(package: str) -> Runtime:
+    settings = settings_type(package)(billing_env="development")
+    app = import_from_string(f"{package}.app:create_app")(settings)
+    runtime: Runtime = app.state.runtime
+    return runtime
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_the_map_states_what_each_service_publishes_and_consumes(package: str) -> None:
+    runtime = runtime_of(package)
+    service = runtime.settings.service_name
+    declared = {(s.consumer, s.topic.name) for s in SUBSCRIPTIONS if s.service == service}
+    assert declared == {(consumer, topic.name) for consumer, topic in runtime.subscriptions}
+    published = {topic.name for topic in PUBLICATIONS.get(service, ())}
+    assert published == {topic.name for topic in runtime.publishes}
+
+
+def test_the_document_lists_receivers_servers_and_dead_letter_topics() -> None:
+    document = build_document()
+    receives = {
+        (operation["bindings"]["kafka"]["groupId"]["enum"][0], operation["channel"]["$ref"])
+        for operation in document["operations"].values()
+        if operation["action"] == "receive"
+    }
+    expected = {(s.group, "#/channels/" + s.topic.name.replace(".", "_")) for s in SUBSCRIPTIONS}
+    assert receives == expected
+    assert ("catalog.accounts", "#/channels/billing_accounts_v1") in receives
+    addresses = {channel["address"] for channel in document["channels"].values()}
+    assert {topic.dlq for topic in ALL_TOPICS} <= addresses
+    assert set(document["servers"]) == {"embedded", "production"}
+    assert all(server["protocol"] == "kafka" for server in document["servers"].values())

@@ -1,0 +1,227 @@
+"""Step 4 of the client-billing guide through the whole stack: money moves on Stripe (a
+subscription paid and renewed, a one-off paid then partly refunded, a charge disputed and
+lost); Stripe's signed webhooks flow through webhook-ingest and Kafka into the revenue
+ledger; the owner's summary equals Stripe's balance transactions to the cent, ``reconcile``
+finds nothing to report, and every movement is on ``revenue.ledger.v1`` exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import stripe
+
+from billing_contracts.revenue_ledger import LEDGER, LedgerEntryRecorded
+from billing_devstack import Infra
+from revenue.dashboard import money
+from tests.revenue.browser import render
+from tests.revenue.money import (
+    LEDGER_TYPES,
+    Shop,
+    expected_summary,
+    new_workspace_id,
+    open_shop,
+    platform_fee,
+)
+from tests.revenue.replay import events_of_account, replay, shuffled_with_repeats
+from tests.support.databases import connect
+from tests.support.kafka import read_topic
+from tests.support.tokens import Tokens
+from tests.support.waiting import eventually
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+WHOLE_RANGE = {"from": "2020-01-01", "to": "2099-12-31"}
+FIGURES = ("gross_cents", "platform_fee_cents", "stripe_fee_cents", "refunded_cents",
+           "disputed_cents", "net_cents")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+async def revenue(services: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=services["revenue"], timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+async def shop(infra: Infra) -> Shop:
+    """An agency that made money every way the guide names, and is done moving it."""
+    assert infra.stripe_api_base is not None
+    sdk = stripe.StripeClient("sk_test_emulator", base_addresses={"api": infra.stripe_api_base})
+    async with httpx.AsyncClient(base_url=infra.stripe_api_base, timeout=30) as emulator:
+        shop = await open_shop(sdk, emulator)
+        retainer, project = new_workspace_id(), new_workspace_id()
+        await asyncio.to_thread(shop.subscription, retainer, 250_000)
+        paid = await asyncio.to_thread(shop.one_off, project, 120_000)
+        await asyncio.to_thread(shop.refund, shop.charge_of(paid), 20_000)
+        disputed = await asyncio.to_thread(shop.one_off, project, 50_000, "pm_card_createDispute")
+        await asyncio.to_thread(shop.lose_dispute, shop.charge_of(disputed))
+        # The renewal: a month later Stripe charges the subscription again.
+        advanced = await emulator.post("/_emulator/clock/advance", json={"seconds": 32 * 86400})
+        assert advanced.status_code == 200, advanced.text
+    return shop
+
+
+async def run_reconcile(infra: Infra, shop: Shop) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "revenue", "reconcile", "--account", shop.account_id,
+               "--from", WHOLE_RANGE["from"], "--to", WHOLE_RANGE["to"]]  # fmt: skip
+    return await asyncio.to_thread(
+        subprocess.run,
+        command,
+        env=infra.service_env(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def summary_of(revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop) -> dict[str, Any]:
+    owner = tokens.headers("owner", shop.agency_id)
+    response = await revenue.get("/v1/revenue/summary", params=WHOLE_RANGE, headers=owner)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def settled_summary(revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop) -> dict[str, Any]:
+    """The summary once it agrees with Stripe (or the last one seen, to show the gap)."""
+    expected = expected_summary(shop.balance_transactions())
+    assert sum(1 for t in shop.balance_transactions() if t["type"] == "charge") == 4
+    seen: dict[str, Any] = {}
+
+    async def agrees() -> bool:
+        nonlocal seen
+        seen = await summary_of(revenue, tokens, shop)
+        return {name: seen[name] for name in FIGURES} == expected
+
+    try:
+        await eventually(agrees, within=90)
+    except TimeoutError:
+        pytest.fail(f"summary {seen} never matched Stripe's {expected}")
+    return seen
+
+
+async def test_the_summary_equals_stripe_s_balance_transactions_to_the_cent(
+    revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop
+) -> None:
+    summary = await settled_summary(revenue, tokens, shop)
+    assert summary["platform_fee_cents"] == (
+        platform_fee(250_000) * 2 + platform_fee(120_000) + platform_fee(50_000)
+        - platform_fee(20_000)
+    )  # fmt: skip
+    assert summary["refunded_cents"] == 20_000
+    assert summary["disputed_cents"] == 50_000
+    assert len(summary["workspaces"]) == 2
+    for name in ("gross_cents", "platform_fee_cents", "net_cents"):
+        assert sum(w[name] for w in summary["workspaces"]) == summary[name]
+        assert sum(m[name] for m in summary["months"]) == summary[name]
+    assert len(summary["months"]) >= 2, "the renewal lands a month later"
+
+    owner = tokens.headers("owner", shop.agency_id)
+    [health] = (await revenue.get("/v1/revenue/subscriptions", headers=owner)).json()["data"]
+    assert health["status"] == "active"
+    assert health["last_paid_at"] is not None
+    assert health["failing_since"] is None
+
+    page = await revenue.get("/v1/revenue/dashboard", params=WHOLE_RANGE, headers=owner)
+    assert page.headers["content-type"].startswith("text/html")
+    net = summary["net_cents"]
+    assert f"${net // 100:,}.{net % 100:02d}" in page.text
+
+
+async def test_reconcile_finds_the_ledger_equal_to_stripe(
+    revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop, infra: Infra
+) -> None:
+    await settled_summary(revenue, tokens, shop)
+    done = await run_reconcile(infra, shop)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "matches Stripe" in done.stdout
+
+
+async def test_every_movement_is_on_the_public_ledger_topic_once(
+    revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop, infra: Infra
+) -> None:
+    await settled_summary(revenue, tokens, shop)
+    movements = {t["id"] for t in shop.balance_transactions() if t["type"] in LEDGER_TYPES}
+
+    async def published() -> Counter[str]:
+        records = await read_topic(infra.kafka_bootstrap, LEDGER.name)
+        mine = [LEDGER.decode(r.value) for r in records if r.key == shop.agency_id.encode()]
+        return Counter(e.payload.entry_id for e in mine if isinstance(e, LedgerEntryRecorded))
+
+    async def all_out() -> bool:
+        return set(await published()) == movements
+
+    await eventually(all_out, within=60)
+    assert set((await published()).values()) == {1}
+
+
+@pytest.mark.parametrize("seed", [7, 2026])
+async def test_the_same_events_shuffled_and_repeated_give_the_same_totals(
+    revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop, infra: Infra, seed: int
+) -> None:
+    live = await settled_summary(revenue, tokens, shop)
+    events = await events_of_account(infra.kafka_bootstrap, shop.account_id)
+    assert {type(e).__name__ for _, e in events} >= {
+        "StripeChargeSucceeded", "StripeRefundCreated", "StripeDisputeFundsWithdrawn",
+        "StripeApplicationFeeRefunded", "StripeInvoicePaid",
+    }  # fmt: skip
+    mixed = shuffled_with_repeats(events, seed)
+    assert len(mixed) > len(events)
+    assert await replay(infra, shop.agency_id, mixed) == live
+
+
+async def test_the_dashboard_reads_well_in_a_browser(
+    revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop, tmp_path: Path
+) -> None:
+    summary = await settled_summary(revenue, tokens, shop)
+    owner = tokens.headers("owner", shop.agency_id)
+    page = await revenue.get("/v1/revenue/dashboard", params=WHOLE_RANGE, headers=owner)
+    assert page.status_code == 200
+    shown = await render(
+        page.text,
+        tmp_path / "dashboard.png",
+        texts=["[data-figure=gross] .value", "[data-figure=net] .value", "#workspaces"],
+        counts=["svg g.month", "#workspaces tbody tr", "#subscriptions tr.charging"],
+    )
+    assert shown.texts["[data-figure=gross] .value"] == money(summary["gross_cents"])
+    assert shown.texts["[data-figure=net] .value"] == money(summary["net_cents"])
+    for workspace in summary["workspaces"]:
+        assert workspace["workspace_id"] in shown.texts["#workspaces"]
+    assert shown.counts == {
+        "svg g.month": len(summary["months"]),
+        "#workspaces tbody tr": 2,
+        "#subscriptions tr.charging": 1,
+    }
+    assert shown.width <= 1100, "nothing overflows the window sideways"
+    assert (tmp_path / "dashboard.png").stat().st_size > 10_000
+
+
+async def test_reconcile_names_an_entry_stripe_does_not_know_and_fails(
+    revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop, infra: Infra
+) -> None:
+    await settled_summary(revenue, tokens, shop)
+    conn = await connect(infra.database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO revenue.ledger_entries (entry_id, kind, agency_id, stripe_account_id,"
+            " currency, gross_cents, stripe_fee_cents, platform_fee_cents, net_cents,"
+            " occurred_at) VALUES ('txn_invented', 'charge', $1, $2, 'usd', 100, 0, 0, 100,"
+            " now())",
+            shop.agency_id,
+            shop.account_id,
+        )
+        done = await run_reconcile(infra, shop)
+    finally:
+        await conn.execute("DELETE FROM revenue.ledger_entries WHERE entry_id = 'txn_invented'")
+        await conn.close()
+    assert done.returncode == 1
+    assert "txn_invented" in done.stdout
+    assert "1 difference" in done.stdout

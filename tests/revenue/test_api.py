@@ -1,0 +1,163 @@
+"""revenue over HTTP against the running stack: who may read revenue, bad periods, and
+charging health built from invoice and subscription events."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from billing_contracts.billing_invoices import (
+    STRIPE_INVOICES,
+    StripeInvoiceFinalized,
+    StripeInvoicePaid,
+    StripeInvoicePaymentFailed,
+    StripeInvoiceSnapshot,
+)
+from billing_contracts.billing_subscriptions import (
+    STRIPE_SUBSCRIPTIONS,
+    StripeSubscriptionSnapshot,
+    StripeSubscriptionUpdated,
+)
+from billing_devstack import Infra
+from tests.support.kafka import publish
+from tests.support.tokens import Tokens, new_agency_id
+from tests.support.waiting import eventually
+
+pytestmark = [pytest.mark.integration]
+
+
+async def test_revenue_needs_a_token_and_the_owner(
+    revenue: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    agency_id = new_agency_id()
+    for path in ("/v1/revenue/summary", "/v1/revenue/subscriptions", "/v1/revenue/dashboard"):
+        assert (await revenue.get(path)).status_code == 401
+        for role in ("admin", "member", "client"):
+            refused = await revenue.get(path, headers=tokens.headers(role, agency_id))
+            assert refused.status_code == 403, (path, role)
+            assert refused.json()["error"]["code"] == "forbidden"
+        allowed = await revenue.get(path, headers=tokens.headers("owner", agency_id))
+        assert allowed.status_code == 200, allowed.text
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"from": "2026-13-01", "to": "2026-12-31"},
+        {"from": "yesterday"},
+        {"from": "2026-05-01", "to": "2026-04-30"},
+        {"currency": "US dollars"},
+    ],
+)
+async def test_a_bad_period_is_a_validation_error(
+    revenue: httpx.AsyncClient, tokens: Tokens, query: dict[str, str]
+) -> None:
+    owner = tokens.headers("owner", new_agency_id())
+    response = await revenue.get("/v1/revenue/summary", params=query, headers=owner)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+async def test_a_new_agency_has_made_nothing_over_whole_months(
+    revenue: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    owner = tokens.headers("owner", new_agency_id())
+    response = await revenue.get(
+        "/v1/revenue/summary", params={"from": "2026-02-10", "to": "2026-03-05"}, headers=owner
+    )
+    body = response.json()
+    assert (body["period_from"], body["period_to"]) == ("2026-02-01", "2026-03-31")
+    assert body["gross_cents"] == body["net_cents"] == 0
+    assert body["workspaces"] == body["months"] == []
+
+
+def _invoice(agency_id: str, account: str, subscription: str, created: int, **fields: Any) -> Any:
+    return StripeInvoiceSnapshot(
+        invoice_id=fields.pop("invoice_id"),
+        stripe_event_id=f"evt_{uuid.uuid4().hex[:20]}",
+        stripe_created=created,
+        stripe_account_id=account,
+        metadata={"agency_id": agency_id, "workspace_id": "ws-health"},
+        subscription_id=subscription,
+        currency="usd",
+        amount_due=5000,
+        amount_paid=0,
+        amount_remaining=5000,
+        created=created,
+        **fields,
+    )
+
+
+async def test_charging_health_tells_last_paid_and_failing_since_in_any_order(
+    revenue: httpx.AsyncClient, tokens: Tokens, infra: Infra
+) -> None:
+    agency_id, account = new_agency_id(), f"acct_{uuid.uuid4().hex[:16]}"
+    sub = f"sub_{uuid.uuid4().hex[:16]}"
+    first, renewal = f"in_{uuid.uuid4().hex[:16]}", f"in_{uuid.uuid4().hex[:16]}"
+    t0 = int(time.time()) - 40 * 86400
+    paid = _invoice(agency_id, account, sub, t0, invoice_id=first, status="paid", paid_at=t0)
+    failed = [
+        _invoice(agency_id, account, sub, t0 + 31 * 86400 + n * 86400, invoice_id=renewal,
+                 status="open", attempt_count=n + 1)
+        for n in range(3)
+    ]  # fmt: skip
+    opened = _invoice(agency_id, account, sub, t0 + 31 * 86400, invoice_id=renewal, status="open")
+    status = StripeSubscriptionSnapshot(
+        subscription_id=sub,
+        status="past_due",
+        stripe_event_id=f"evt_{uuid.uuid4().hex[:20]}",
+        stripe_created=t0 + 32 * 86400,
+        stripe_account_id=account,
+        metadata={"agency_id": agency_id, "workspace_id": "ws-health"},
+    )
+    # Newest first: the last failure before the first, the finalization after the failures.
+    await publish(
+        infra.kafka_bootstrap,
+        STRIPE_INVOICES,
+        *(StripeInvoicePaymentFailed(agency_id=agency_id, payload=p) for p in reversed(failed)),
+        StripeInvoiceFinalized(agency_id=agency_id, payload=opened),
+        StripeInvoicePaid(agency_id=agency_id, payload=paid),
+    )
+    await publish(
+        infra.kafka_bootstrap,
+        STRIPE_SUBSCRIPTIONS,
+        StripeSubscriptionUpdated(agency_id=agency_id, payload=status),
+    )
+    owner = tokens.headers("owner", agency_id)
+
+    async def reported() -> bool:
+        data = (await revenue.get("/v1/revenue/subscriptions", headers=owner)).json()["data"]
+        return bool(data) and data[0]["status"] == "past_due" and bool(data[0]["failing_since"])
+
+    await eventually(reported)
+    [health] = (await revenue.get("/v1/revenue/subscriptions", headers=owner)).json()["data"]
+    assert health["subscription_id"] == sub
+    assert health["workspace_id"] == "ws-health"
+    assert _unix(health["last_paid_at"]) == t0
+    assert _unix(health["failing_since"]) == failed[0].stripe_created
+
+    renewal_paid = _invoice(
+        agency_id, account, sub, t0 + 36 * 86400, invoice_id=renewal, status="paid",
+        paid_at=t0 + 36 * 86400,
+    )  # fmt: skip
+    await publish(
+        infra.kafka_bootstrap,
+        STRIPE_INVOICES,
+        StripeInvoicePaid(agency_id=agency_id, payload=renewal_paid),
+    )
+
+    async def recovered() -> bool:
+        [row] = (await revenue.get("/v1/revenue/subscriptions", headers=owner)).json()["data"]
+        return row["failing_since"] is None and _unix(row["last_paid_at"]) == t0 + 36 * 86400
+
+    await eventually(recovered)
+
+
+def _unix(stamp: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(stamp).timestamp())

@@ -1,0 +1,157 @@
+"""The ledger's arithmetic and the reconcile comparison, without infrastructure."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from revenue.dashboard import chart_bars, money
+from revenue.models import InvoiceFacts, LedgerEntry
+from revenue.reconcile import differences
+from revenue.rules import (
+    ROLLUP_FIGURES,
+    Figures,
+    kind_of_balance_transaction,
+    month_of,
+    rollup_delta,
+)
+from revenue.schemas import MonthFigures, Summary
+from revenue.service import invoice_status_applies
+
+pytestmark = pytest.mark.unit
+
+
+def txn(
+    kind: str, amount: int, *, stripe_fee: int = 0, app_fee: int = 0, **extra: Any
+) -> dict[str, Any]:
+    details = [{"type": "stripe_fee", "amount": stripe_fee}] if stripe_fee else []
+    details += [{"type": "application_fee", "amount": app_fee}] if app_fee else []
+    fee = stripe_fee + app_fee
+    return {"id": f"txn_{kind}_{amount}", "type": kind, "amount": amount, "fee": fee,
+            "fee_details": details, "net": amount - fee, "currency": "usd",
+            "created": 1_790_000_000, **extra}  # fmt: skip
+
+
+MIX = [
+    txn("charge", 250_000, stripe_fee=7_280, app_fee=1_250),
+    txn("refund", -20_000),
+    txn("application_fee_refund", 100),
+    txn("adjustment", -50_000, stripe_fee=1_500, reporting_category="dispute"),
+    txn("adjustment", 50_000, reporting_category="dispute_reversal"),
+    txn("payout", -100_000),
+    txn("stripe_balance_payment_debit", -9_900),
+]
+
+
+def test_only_client_billing_movements_are_ledger_kinds() -> None:
+    kinds = [kind_of_balance_transaction(t) for t in MIX]
+    assert kinds == ["charge", "refund", "application_fee_refund", "dispute",
+                     "dispute_reversal", None, None]  # fmt: skip
+
+
+def test_figures_split_stripe_s_fee_from_the_platform_s() -> None:
+    figures = Figures.from_stripe(MIX[0])
+    assert (figures.gross, figures.stripe_fee, figures.platform_fee, figures.net) == (
+        250_000, 7_280, 1_250, 241_470,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(5)))[::17])
+def test_the_summary_identity_holds_for_any_mix_in_any_order(order: tuple[int, ...]) -> None:
+    totals = dict.fromkeys(ROLLUP_FIGURES, 0)
+    for index in order:
+        t = MIX[index]
+        kind = kind_of_balance_transaction(t)
+        assert kind is not None
+        f = Figures.from_stripe(t)
+        delta = rollup_delta(kind, f.gross, f.stripe_fee, f.platform_fee, f.net)
+        for name in totals:
+            totals[name] += delta[name]
+    assert totals == {"gross_cents": 250_000, "refunded_cents": 20_000, "disputed_cents": 0,
+                      "stripe_fee_cents": 8_780, "platform_fee_cents": 1_150,
+                      "net_cents": 220_070}  # fmt: skip
+    assert totals["net_cents"] == (
+        totals["gross_cents"] - totals["refunded_cents"] - totals["disputed_cents"]
+        - totals["stripe_fee_cents"] - totals["platform_fee_cents"]
+    )  # fmt: skip
+
+
+def test_months_are_utc_calendar_months() -> None:
+    assert month_of(datetime(2026, 3, 31, 23, 30, tzinfo=UTC)) == date(2026, 3, 1)
+
+
+def test_a_paid_invoice_never_goes_back_and_ties_move_forward() -> None:
+    facts = InvoiceFacts(invoice_id="in_1", status="open", status_seen_at=100)
+    assert not invoice_status_applies(facts, "draft", 90)
+    assert invoice_status_applies(facts, "paid", 100)
+    facts.status = "paid"
+    assert not invoice_status_applies(facts, "open", 200)
+
+
+def _entry(t: dict[str, Any], **changes: Any) -> LedgerEntry:
+    kind = kind_of_balance_transaction(t)
+    assert kind is not None
+    f = Figures.from_stripe(t)
+    values: dict[str, Any] = {
+        "entry_id": f.balance_transaction_id, "kind": kind, "agency_id": "a",
+        "stripe_account_id": "acct_1", "currency": "usd", "gross_cents": f.gross,
+        "stripe_fee_cents": f.stripe_fee, "platform_fee_cents": f.platform_fee,
+        "net_cents": f.net, "occurred_at": datetime.now(UTC),
+    }  # fmt: skip
+    return LedgerEntry(**{**values, **changes})
+
+
+def test_reconcile_finds_every_kind_of_difference() -> None:
+    entries = [_entry(t) for t in MIX[:5]]
+    assert differences(MIX, entries) == []
+    wrong = [_entry(MIX[0], net_cents=241_469), *entries[1:3], _entry(txn("refund", -1))]
+    found = {d.entry_id: d.problem for d in differences(MIX, wrong)}
+    assert set(found) == {"txn_charge_250000", "txn_adjustment_-50000", "txn_adjustment_50000",
+                          "txn_refund_-1"}  # fmt: skip
+    assert "missing from the ledger" in found["txn_adjustment_-50000"]
+    assert "not a movement of this period" in found["txn_refund_-1"]
+
+
+def test_money_reads_as_dollars_and_cents() -> None:
+    assert money(123_456_78) == "$123,456.78"
+    assert money(-5) == "-$0.05"
+
+
+def test_the_chart_scales_to_the_best_month() -> None:
+    summary = Summary(currency="usd", period_from=date(2026, 1, 1), period_to=date(2026, 2, 28))
+    summary.months.extend(
+        [MonthFigures(month="2026-01", gross_cents=1000, net_cents=900),
+         MonthFigures(month="2026-02", gross_cents=500, net_cents=-10)]
+    )  # fmt: skip
+    january, february = chart_bars(summary)
+    assert january.gross_height == pytest.approx(2 * february.gross_height)
+    assert february.net_height == 0
+    assert january.gross_y + january.gross_height == february.gross_y + february.gross_height
+
+
+def _sub_snapshot(status: str, created: int, previous: str | None = None) -> Any:
+    from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
+
+    return StripeSubscriptionSnapshot(
+        subscription_id="sub_1", status=status, previous_status=previous,
+        stripe_event_id="evt_1", stripe_created=created,
+    )  # fmt: skip
+
+
+def test_a_subscription_status_moves_forward_in_stripe_s_time() -> None:
+    from revenue.models import SubscriptionHealth
+    from revenue.service import subscription_status_applies
+
+    health = SubscriptionHealth(
+        subscription_id="sub_1", agency_id="a", status="incomplete", status_seen_at=100
+    )
+    assert subscription_status_applies(health, _sub_snapshot("active", 100))
+    assert not subscription_status_applies(health, _sub_snapshot("active", 99))
+    health.status = "past_due"
+    assert subscription_status_applies(health, _sub_snapshot("active", 100, previous="past_due"))
+    assert not subscription_status_applies(health, _sub_snapshot("active", 100))
+    health.status = "canceled"
+    assert not subscription_status_applies(health, _sub_snapshot("active", 500))
