@@ -1,4 +1,4 @@
 from billing_kit.migrations import run_migrations
-from invoicing.models import Base
+from invoicing.models import InvoicingTable
 
-run_migrations(Base.metadata)
+run_migrations(InvoicingTable.metadata)

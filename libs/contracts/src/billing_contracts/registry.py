@@ -12,6 +12,7 @@ from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS
 from billing_contracts.catalog_agencies import AGENCIES
 from billing_contracts.catalog_products import PRODUCTS
 from billing_contracts.customer_requests import CUSTOMER_REQUESTS
+from billing_contracts.invoicing_invoices import INVOICES
 from billing_contracts.revenue_ledger import LEDGER
 from billing_contracts.subscriptions_customers import CUSTOMERS
 from billing_contracts.subscriptions_subscriptions import SUBSCRIPTIONS
@@ -31,6 +32,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     WORKSPACES,
     CUSTOMERS,
     SUBSCRIPTIONS,
+    INVOICES,
     LEDGER,
 )
 

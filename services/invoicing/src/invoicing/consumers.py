@@ -1,9 +1,123 @@
-"""invoicing's subscribers."""
+"""invoicing's subscribers: Stripe's invoices, payments and subscriptions feed the invoice
+mirror; catalog's agency profiles feed the billing gate, its products the names clients see."""
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing_contracts import Event
+from billing_contracts.billing_invoices import (
+    STRIPE_INVOICES,
+    StripeInvoiceOverdue,
+    StripeInvoicePaymentPaid,
+    StripeInvoiceSnapshot,
+)
+from billing_contracts.billing_payments import (
+    STRIPE_PAYMENTS,
+    StripeApplicationFeeSnapshot,
+    StripeChargeSnapshot,
+    StripeDisputeSnapshot,
+    StripePaymentIntentSnapshot,
+    StripeRefundSnapshot,
+)
+from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS, StripeSubscriptionSnapshot
+from billing_contracts.catalog_agencies import AGENCIES, AgencyBillingProfile
+from billing_contracts.catalog_products import PRODUCTS, ProductSnapshot
 from billing_kit.runtime import Runtime
+from invoicing import agencies
+from invoicing.mirror import Mirror, PaymentFacts
+from invoicing.stripe_gateway import InvoicingStripe
+
+
+async def _payment_facts(mirror: Mirror, payload: object) -> PaymentFacts | None:
+    """The payment intent a payment-side event is about, and what it says of it."""
+    match payload:
+        case StripePaymentIntentSnapshot():
+            return PaymentFacts(
+                payment_intent_id=payload.payment_intent_id,
+                account=payload.stripe_account_id,
+                application_fee=payload.application_fee_amount,
+                stripe_created=payload.stripe_created,
+            )
+        case StripeChargeSnapshot(payment_intent_id=str(intent)) if payload.paid:
+            return PaymentFacts(
+                payment_intent_id=intent,
+                account=payload.stripe_account_id,
+                charge_id=payload.charge_id,
+                application_fee=payload.application_fee_amount,
+                amount_refunded=payload.amount_refunded,
+                stripe_created=payload.stripe_created,
+            )
+        case StripeDisputeSnapshot(payment_intent_id=str(intent)):
+            return PaymentFacts(
+                payment_intent_id=intent,
+                account=payload.stripe_account_id,
+                charge_id=payload.charge_id,
+                dispute_id=payload.dispute_id,
+                dispute_status=payload.status,
+                dispute_amount=payload.amount,
+                dispute_reason=payload.reason,
+                stripe_created=payload.stripe_created,
+            )
+        case StripeRefundSnapshot(payment_intent_id=str(intent)):
+            return PaymentFacts(
+                payment_intent_id=intent,
+                account=payload.stripe_account_id,
+                charge_id=payload.charge_id,
+                stripe_created=payload.stripe_created,
+            )
+        case StripeApplicationFeeSnapshot(charge_id=str(charge)):
+            known = await mirror.payment_of_charge(charge)
+            if known is None:
+                return None  # the charge's own events carry the fee too
+            return PaymentFacts(
+                payment_intent_id=known.payment_intent_id,
+                account=payload.paying_account_id,
+                application_fee=payload.amount,
+                stripe_created=payload.stripe_created,
+            )
+    return None
 
 
 def register(runtime: Runtime) -> None:
-    """invoicing consumes no topic yet."""
+    def mirror(session: AsyncSession) -> Mirror:
+        return Mirror(session, runtime.outbox, InvoicingStripe(runtime.stripe))
+
+    async def on_invoice(session: AsyncSession, event: Event) -> None:
+        payload = event.payload
+        if isinstance(event, StripeInvoicePaymentPaid):
+            await mirror(session).apply_invoice_payment(event.payload, agency_id=event.agency_id)
+        elif isinstance(payload, StripeInvoiceSnapshot):
+            await mirror(session).apply_invoice(
+                payload,
+                agency_id=event.agency_id,
+                workspace_id=event.workspace_id,
+                overdue=isinstance(event, StripeInvoiceOverdue),
+            )
+
+    async def on_payment(session: AsyncSession, event: Event) -> None:
+        found = mirror(session)
+        facts = await _payment_facts(found, event.payload)
+        if facts is not None:
+            await found.apply_payment(facts, agency_id=event.agency_id)
+
+    async def on_subscription(session: AsyncSession, event: Event) -> None:
+        assert isinstance(event.payload, StripeSubscriptionSnapshot)
+        await mirror(session).apply_subscription(
+            event.payload, agency_id=event.agency_id, workspace_id=event.workspace_id
+        )
+
+    async def on_agency(session: AsyncSession, event: Event) -> None:
+        assert isinstance(event.payload, AgencyBillingProfile)
+        await agencies.apply_profile(session, event.payload, event.occurred_at)
+
+    runtime.subscribe(STRIPE_INVOICES, "invoice-mirror", on_invoice)
+    runtime.subscribe(STRIPE_PAYMENTS, "invoice-payments", on_payment)
+    runtime.subscribe(STRIPE_SUBSCRIPTIONS, "subscription-mirror", on_subscription)
+
+    async def on_product(session: AsyncSession, event: Event) -> None:
+        assert isinstance(event.payload, ProductSnapshot)
+        await agencies.apply_product(session, event.agency_id, event.payload)
+
+    runtime.subscribe(AGENCIES, "agencies", on_agency)
+    runtime.subscribe(PRODUCTS, "products", on_product)

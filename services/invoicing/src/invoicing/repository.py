@@ -1,1 +1,214 @@
 """Every query of the invoicing service."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from invoicing.models import Agency, Invoice, Payment, Product, Subscription
+
+_INVOICE_IDS = uuid.UUID("6f0e2a39-1b8c-4d57-8a0b-3c2f9e71d4a5")
+
+
+def invoice_id_for(stripe_invoice_id: str) -> str:
+    """Our id of a Stripe invoice: the same whichever path (webhook or API) sees it first."""
+    return str(uuid.uuid5(_INVOICE_IDS, stripe_invoice_id))
+
+
+async def _locked(session: AsyncSession, model: Any, *where: Any) -> Any:
+    query = select(model).where(*where).with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def agency(session: AsyncSession, agency_id: str) -> Agency | None:
+    return await session.get(Agency, agency_id)
+
+
+async def agency_of_account(session: AsyncSession, account_id: str) -> str | None:
+    query = select(Agency.agency_id).where(Agency.stripe_account_id == account_id)
+    return (await session.execute(query.limit(1))).scalar_one_or_none()
+
+
+async def ensure_agency(session: AsyncSession, agency_id: str) -> Agency:
+    await session.execute(
+        insert(Agency)
+        .values(agency_id=agency_id, profile_at=datetime.fromtimestamp(0, UTC))
+        .on_conflict_do_nothing()
+    )
+    found: Agency | None = await _locked(session, Agency, Agency.agency_id == agency_id)
+    assert found is not None
+    return found
+
+
+async def invoice(
+    session: AsyncSession, stripe_invoice_id: str, *, for_update: bool = False
+) -> Invoice | None:
+    query = select(Invoice).where(Invoice.stripe_invoice_id == stripe_invoice_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def ensure_invoice(session: AsyncSession, values: dict[str, Any]) -> Invoice:
+    """The invoice row, inserted with ``values`` on first sight; locked for this transaction."""
+    await session.execute(
+        insert(Invoice)
+        .values(id=invoice_id_for(values["stripe_invoice_id"]), **values)
+        .on_conflict_do_nothing(index_elements=["stripe_invoice_id"])
+    )
+    found = await invoice(session, values["stripe_invoice_id"], for_update=True)
+    assert found is not None
+    return found
+
+
+async def workspace_invoices(
+    session: AsyncSession, agency_id: str, workspace_id: str, *, outstanding: bool = False
+) -> Sequence[Invoice]:
+    query = select(Invoice).where(
+        Invoice.agency_id == agency_id,
+        Invoice.workspace_id == workspace_id,
+        col(Invoice.status).in_(
+            ("open",) if outstanding else ("open", "paid", "void", "uncollectible")
+        ),
+    )
+    query = query.order_by(col(Invoice.stripe_created_at).desc(), col(Invoice.id))
+    return (await session.execute(query)).scalars().all()
+
+
+async def open_invoices_of_subscription(
+    session: AsyncSession, stripe_subscription_id: str
+) -> Sequence[str]:
+    query = select(Invoice.stripe_invoice_id).where(
+        Invoice.stripe_subscription_id == stripe_subscription_id, Invoice.status == "open"
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def payments_of(
+    session: AsyncSession, stripe_invoice_ids: Sequence[str]
+) -> Sequence[Payment]:
+    query = select(Payment).where(col(Payment.stripe_invoice_id).in_(stripe_invoice_ids))
+    return (await session.execute(query.order_by(col(Payment.payment_intent_id)))).scalars().all()
+
+
+async def ensure_payment(
+    session: AsyncSession, payment_intent_id: str, account: str | None
+) -> Payment:
+    await session.execute(
+        insert(Payment)
+        .values(payment_intent_id=payment_intent_id, stripe_account_id=account)
+        .on_conflict_do_nothing()
+    )
+    found: Payment | None = await _locked(
+        session, Payment, Payment.payment_intent_id == payment_intent_id
+    )
+    assert found is not None
+    return found
+
+
+async def payment_by_charge(session: AsyncSession, charge_id: str) -> Payment | None:
+    query = select(Payment.payment_intent_id).where(Payment.charge_id == charge_id)
+    payment_intent_id = (await session.execute(query)).scalars().first()
+    if payment_intent_id is None:
+        return None
+    found: Payment | None = await _locked(
+        session, Payment, Payment.payment_intent_id == payment_intent_id
+    )
+    return found
+
+
+async def subscription(session: AsyncSession, stripe_subscription_id: str) -> Subscription | None:
+    query = select(Subscription).where(
+        Subscription.stripe_subscription_id == stripe_subscription_id
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def ensure_subscription(
+    session: AsyncSession, stripe_subscription_id: str, status: str
+) -> Subscription:
+    await session.execute(
+        insert(Subscription)
+        .values(stripe_subscription_id=stripe_subscription_id, status=status, seen_at=-1)
+        .on_conflict_do_nothing()
+    )
+    found: Subscription | None = await _locked(
+        session, Subscription, Subscription.stripe_subscription_id == stripe_subscription_id
+    )
+    assert found is not None
+    return found
+
+
+async def workspace_subscriptions(
+    session: AsyncSession, agency_id: str, workspace_id: str, statuses: Sequence[str]
+) -> Sequence[Subscription]:
+    query = select(Subscription).where(
+        Subscription.agency_id == agency_id,
+        Subscription.workspace_id == workspace_id,
+        col(Subscription.status).in_(statuses),
+    )
+    return (
+        (await session.execute(query.order_by(col(Subscription.stripe_subscription_id))))
+        .scalars()
+        .all()
+    )
+
+
+async def workspace_customer(
+    session: AsyncSession, agency_id: str, workspace_id: str
+) -> tuple[str, str] | None:
+    """``(connected account, Stripe customer)`` of the workspace, as the mirror last saw it."""
+    found: list[Any] = []
+    for model in (Invoice, Subscription):
+        query = (
+            select(model.stripe_account_id, model.stripe_customer_id)
+            .where(
+                model.agency_id == agency_id,
+                model.workspace_id == workspace_id,
+                col(model.stripe_customer_id).is_not(None),
+                col(model.stripe_account_id).is_not(None),
+            )
+            .limit(1)
+        )
+        found.extend((await session.execute(query)).all())
+    if not found:
+        return None
+    account, customer = found[0]
+    return str(account), str(customer)
+
+
+async def workspace_of_customer(
+    session: AsyncSession, account_id: str | None, customer_id: str | None
+) -> str | None:
+    """The workspace another invoice or subscription of this customer belongs to."""
+    if account_id is None or customer_id is None:
+        return None
+    for model in (Subscription, Invoice):
+        query = select(model.workspace_id).where(
+            model.stripe_account_id == account_id,
+            model.stripe_customer_id == customer_id,
+            col(model.workspace_id).is_not(None),
+        )
+        found = (await session.execute(query.limit(1))).scalar_one_or_none()
+        if found is not None:
+            return str(found)
+    return None
+
+
+async def product_names(
+    session: AsyncSession, subscriptions: Sequence[Subscription]
+) -> dict[str, str]:
+    """Product name by Stripe price id, for the prices of ``subscriptions``."""
+    prices = [sub.stripe_price_id for sub in subscriptions if sub.stripe_price_id]
+    if not prices:
+        return {}
+    query = select(Product.stripe_price_id, Product.name).where(
+        col(Product.stripe_price_id).in_(prices)
+    )
+    return {str(price): str(name) for price, name in (await session.execute(query)).all()}

@@ -1,0 +1,3 @@
+from tests.invoicing.fixtures import agency, catalog, emulator, ingest, invoicing, stripe_sdk
+
+__all__ = ["agency", "catalog", "emulator", "ingest", "invoicing", "stripe_sdk"]
