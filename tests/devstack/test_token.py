@@ -86,6 +86,8 @@ def test_make_token_for_a_client_with_every_claim_and_the_configured_secret() ->
 def _readme_token_commands() -> list[list[str]]:
     """Every ``make token …`` the README shows, inside ``$(…)`` or on a line of its own."""
     readme = (repo_root() / "README.md").read_text()
+    # The walk-through names its agency once (``AGENCY=agency-demo``) and reuses ``$AGENCY``.
+    readme = readme.replace("$AGENCY", "agency-demo")
     found = re.findall(r"make token((?: [A-Z_]+=[\w,.@-]+)+)", readme)
     return [assignments.split() for assignments in dict.fromkeys(found)]
 

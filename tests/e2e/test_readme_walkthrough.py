@@ -60,7 +60,12 @@ def script_for(services: dict[str, str], agency_id: str) -> str:
 
 
 def run(script: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GATEWAY_JWT_SECRET": TEST_JWT_SECRET}
+    # A newcomer's terminal: not inside make (``make test`` sets MAKELEVEL, and a make inside
+    # make prints "Entering directory" lines into what ``$(make token …)`` captures).
+    outside_make = {
+        k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")
+    }
+    env = {**outside_make, "GATEWAY_JWT_SECRET": TEST_JWT_SECRET}
     return subprocess.run(
         ["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
     )
