@@ -3,14 +3,13 @@ billing gate, the platform fee), who may start, list and cancel, and what Stripe
 
 from __future__ import annotations
 
-import asyncpg
 import httpx
 import pytest
 import stripe
 
 from billing_devstack import Infra
-from billing_kit.db import asyncpg_dsn
 from tests.support.agencies import Agency, onboarded_agency, start_onboarding
+from tests.support.databases import connect
 from tests.support.tokens import Tokens
 from tests.support.waiting import eventually
 from tests.support.workspaces import (
@@ -101,7 +100,7 @@ async def test_a_one_time_product_is_refused_with_the_one_off_invoice_hint(
 
 async def replicated_status(infra: Infra, product_id: str) -> str | None:
     """The product's status in subscriptions' replica of catalog's products."""
-    conn = await asyncpg.connect(asyncpg_dsn(infra.database_url))
+    conn = await connect(infra.database_url)
     try:
         query = "SELECT status FROM subscriptions.product_replicas WHERE product_id = $1"
         status: str | None = await conn.fetchval(query, product_id)
