@@ -117,7 +117,7 @@ async def test_an_archived_product_is_refused(
     archived = await catalog.post(f"/v1/products/{product_id}/archive", headers=agency.admin)
     assert archived.status_code == 200
 
-    async def archive_replicated() -> bool:  # catalog's events reach subscriptions in order
+    async def archive_replicated() -> bool:  # catalog's product events arrive in order
         return await replicated_status(infra, product_id) == "archived"
 
     await eventually(archive_replicated, within=60)
