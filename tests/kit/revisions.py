@@ -8,6 +8,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
+
 import catalog.models
 from billing_contracts import Topic
 from billing_contracts.catalog_products import ProductSnapshot, ProductUpdated
@@ -17,6 +19,7 @@ from billing_kit.runtime import Runtime
 from catalog.settings import CatalogSettings
 from tests.support.databases import create_database, migrate
 from tests.support.runtimes import service_runtime
+from tests.support.waiting import eventually
 
 
 def product_revision(
@@ -32,6 +35,22 @@ def product_revision(
     )  # fmt: skip
 
 
+async def partitions_announced(bootstrap: str, topic: str, count: int) -> None:
+    """Wait until the broker's metadata shows every partition of a topic just created: a
+    producer that asks earlier may see fewer and put every key on one partition."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+
+        async def all_there() -> bool:
+            await producer.client.force_metadata_update()
+            return len(producer.client.cluster.partitions_for_topic(topic) or ()) == count
+
+        await eventually(all_there, within=30)
+    finally:
+        await producer.stop()
+
+
 async def catalog_runtime_on_own_topic(
     infra: Infra, name: str, *, partitions: int, **settings: Any
 ) -> tuple[Topic, Runtime]:
@@ -39,6 +58,7 @@ async def catalog_runtime_on_own_topic(
     of its own (so a test's records slow no reader of the real one)."""
     topic = Topic(f"test.{name}-{uuid.uuid4().hex[:8]}.v1", name, (ProductUpdated,))
     await ensure_topics(infra.kafka_bootstrap, [topic.name], partitions=partitions)
+    await partitions_announced(infra.kafka_bootstrap, topic.name, partitions)
     url = await create_database(infra.database_url, name)
     await asyncio.to_thread(migrate, url, ["catalog"])
     runtime = service_runtime(
