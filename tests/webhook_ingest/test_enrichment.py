@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from billing_contracts.billing_payments import STRIPE_PAYMENTS
 from billing_devstack import Infra, Stack
@@ -59,6 +60,16 @@ async def _on_partition(bootstrap: str, key: str, *stripe_event_ids: str) -> lis
         for record in await read_topic(bootstrap, STRIPE_PAYMENTS.name)
         if record.key == key.encode() and json.loads(record.value)["event_id"] in wanted
     ]
+
+
+async def _metric(service: str, name: str) -> float:
+    async with httpx.AsyncClient(base_url=service, timeout=10) as client:
+        text = (await client.get("/metrics")).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                return float(sample.value)
+    raise AssertionError(f"{name} not in /metrics")
 
 
 async def test_a_charge_is_published_with_its_balance_transaction_figures(
@@ -128,6 +139,12 @@ async def test_a_stripe_outage_delays_the_figures_and_never_fails_the_webhook(
             [contract_event_id(succeeded["id"]), contract_event_id(later["id"])],
         )
         assert waiting == 2
+
+        async def reported_held() -> bool:  # operators see the held events and their age
+            return await _metric(ingest, "webhook_held_events") >= 2
+
+        await eventually(reported_held, within=30)
+        assert await _metric(ingest, "webhook_held_oldest_event_age_seconds") > 0
         assert await published(infra.kafka_bootstrap, STRIPE_PAYMENTS.name, succeeded["id"]) == []
     finally:
         await emulator.delete("/_emulator/faults")

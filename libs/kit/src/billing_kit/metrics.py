@@ -43,6 +43,20 @@ OUTBOX_PUBLISHED = Counter(
     "outbox_published_total", "Events the outbox relay published", ["service", "topic"]
 )
 
+WEBHOOK_HELD_EVENTS = Gauge(
+    "webhook_held_events",
+    "Stored webhook events whose contract event waits for Stripe's figures (or behind an "
+    "earlier held event of its aggregate) before reaching the outbox",
+    ["service"],
+    multiprocess_mode="livemax",
+)
+WEBHOOK_HELD_OLDEST_AGE = Gauge(
+    "webhook_held_oldest_event_age_seconds",
+    "Age of the oldest held webhook event (0 when none is held): growing means Stripe's "
+    "figures cannot be read for it (Stripe away, or the object gone)",
+    ["service"],
+    multiprocess_mode="livemax",
+)
 WEBHOOK_VERIFICATION_FAILURES = Counter(
     "webhook_verification_failures_total",
     "Webhook requests refused for their signature: none, or made with none of the endpoint's "

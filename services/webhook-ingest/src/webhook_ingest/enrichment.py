@@ -22,6 +22,7 @@ import structlog
 from fastapi import FastAPI
 
 from billing_contracts import topic_named
+from billing_kit.metrics import WEBHOOK_HELD_EVENTS, WEBHOOK_HELD_OLDEST_AGE
 from billing_kit.outbox import Outbox
 from webhook_ingest import repository
 from webhook_ingest.normalize import FiguresLookup, with_figures
@@ -53,6 +54,8 @@ class Enricher:
         self.retry_cap = retry_cap
         self.locked_out_seconds = locked_out_seconds
         self.released = 0
+        self.held_events = WEBHOOK_HELD_EVENTS.labels("webhook-ingest")
+        self.held_oldest_age = WEBHOOK_HELD_OLDEST_AGE.labels("webhook-ingest")
 
     async def run(self) -> None:
         backoff = 0.5
@@ -86,6 +89,9 @@ class Enricher:
                 bodies = await asyncio.gather(*(self._enriched(head) for head in heads))
                 for head, body in zip(heads, bodies, strict=True):
                     await self._settle(conn, head, body)
+                held, oldest = await repository.held_state(conn)
+                self.held_events.set(held)
+                self.held_oldest_age.set(oldest)
             finally:
                 try:
                     await repository.unlock_enricher(conn)

@@ -117,6 +117,10 @@ UPDATE {_HELD} SET attempts = attempts + 1, last_error = $2,
 WHERE id = $1
 """
 NEXT_DUE = f"SELECT min(next_attempt_at) - now() FROM {_HELD}"
+HELD_STATE = f"""
+SELECT count(*) AS held, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS oldest
+FROM {_HELD}
+"""
 ENRICHER_LOCK = zlib.crc32(f"enricher:{_HELD}".encode())
 """One enricher works at a time (across workers and replicas): no Stripe read twice."""
 
@@ -187,6 +191,12 @@ async def postpone(conn: asyncpg.Connection, held_id: int, error: str, delay: fl
 async def seconds_to_next_due(conn: asyncpg.Connection) -> float | None:
     wait = await conn.fetchval(NEXT_DUE)
     return None if wait is None else max(0.0, wait.total_seconds())
+
+
+async def held_state(conn: asyncpg.Connection) -> tuple[int, float]:
+    """How many events are held, and the age in seconds of the oldest (0 when none)."""
+    row = await conn.fetchrow(HELD_STATE)
+    return int(row["held"]), float(row["oldest"])
 
 
 async def try_lock_enricher(conn: asyncpg.Connection) -> bool:
