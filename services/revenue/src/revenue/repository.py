@@ -6,20 +6,21 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, and_, cast, func, literal_column, select, text, tuple_
+from sqlalchemy import Row, Table, and_, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from revenue.models import (
     AccountAgency,
+    AgencyRollup,
     InvoiceFacts,
     LedgerEntry,
     PaymentLink,
-    RevenueRollup,
     SubscriptionHealth,
+    WorkspaceRollup,
 )
-from revenue.rules import ROLLUP_FIGURES
+from revenue.rules import ROLLUP_FIGURES, rollup_periods, spans
 
 
 async def record_entry(session: AsyncSession, entry: LedgerEntry) -> bool:
@@ -34,68 +35,107 @@ async def record_entry(session: AsyncSession, entry: LedgerEntry) -> bool:
     return inserted.first() is not None
 
 
-async def add_to_rollup(
+_AGENCY_ROLLUPS: Table = AgencyRollup.__table__  # type: ignore[attr-defined]
+_WORKSPACE_ROLLUPS: Table = WorkspaceRollup.__table__  # type: ignore[attr-defined]
+
+
+async def add_to_rollups(
     session: AsyncSession,
     *,
     agency_id: str,
     workspace_id: str,
-    month: date,
+    day: date,
     currency: str,
     delta: dict[str, int],
 ) -> None:
-    statement = insert(RevenueRollup).values(
-        agency_id=agency_id,
-        workspace_id=workspace_id,
-        month=month,
-        currency=currency,
-        entries=1,
-        **delta,
-    )
-    table = RevenueRollup.__table__  # type: ignore[attr-defined]
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["agency_id", "currency", "month", "workspace_id"],
-            set_={
-                name: table.c[name] + statement.excluded[name]
-                for name in (*ROLLUP_FIGURES, "entries")
-            },
+    """Add one entry to its agency's month and day and to its workspace's year, month and
+    day. Coarsest rows first: concurrent entries of an agency's month queue on its month row
+    instead of locking day rows in opposite orders."""
+    periods = rollup_periods(day)
+    agency = [
+        {"agency_id": agency_id, "currency": currency, "grain": grain, "period_start": start}
+        for grain, start in periods
+        if grain != "year"
+    ]
+    workspace = [
+        {"agency_id": agency_id, "currency": currency, "grain": grain, "period_start": start,
+         "workspace_id": workspace_id}
+        for grain, start in periods
+    ]  # fmt: skip
+    for table, rows in ((_AGENCY_ROLLUPS, agency), (_WORKSPACE_ROLLUPS, workspace)):
+        statement = insert(table).values([{**row, **delta, "entries": 1} for row in rows])
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[c.name for c in table.primary_key],
+                set_={
+                    name: table.c[name] + statement.excluded[name]
+                    for name in (*ROLLUP_FIGURES, "entries")
+                },
+            )
         )
-    )
 
 
-def _sum(name: str) -> Any:
-    # bigint, not numeric: the driver hands back ints, with no Decimal per figure and row.
-    return cast(func.coalesce(func.sum(getattr(RevenueRollup, name)), 0), BigInteger).label(name)
+def _sums(alias: str) -> str:
+    return ", ".join(f"sum({alias}.{name})::bigint AS {name}" for name in ROLLUP_FIGURES)
 
 
-async def summary_rows(
-    session: AsyncSession, agency_id: str, currency: str, first: date, last: date
-) -> Sequence[Row[Any]]:
-    """Totals, per workspace and per month in one pass over the rollups (grouping sets),
-    as ``(level, workspace_id, month, *ROLLUP_FIGURES)``; ``level`` (SQL ``GROUPING``) says
-    which: 1 a workspace, 2 a month, 3 the total."""
-    level = func.grouping(col(RevenueRollup.workspace_id), col(RevenueRollup.month))
-    query = (
-        select(
-            level.label("level"),
-            col(RevenueRollup.workspace_id),
-            col(RevenueRollup.month),
-            *(_sum(name) for name in ROLLUP_FIGURES),
-        )
-        .where(
-            col(RevenueRollup.agency_id) == agency_id,
-            col(RevenueRollup.currency) == currency,
-            col(RevenueRollup.month) >= first,
-            col(RevenueRollup.month) <= last,
-        )
-        .group_by(
-            text("GROUPING SETS ((revenue_rollups.workspace_id), (revenue_rollups.month), ())")
-        )
-        .order_by(
-            literal_column("level"), col(RevenueRollup.workspace_id), col(RevenueRollup.month)
-        )
-    )
-    return (await session.execute(query)).all()
+SUMMARY_JSON = text(f"""
+WITH workspace_spans AS (
+    SELECT * FROM unnest(CAST(:ws_grains AS text[]), CAST(:ws_firsts AS date[]),
+                         CAST(:ws_lasts AS date[])) AS s (grain, first, last)
+), agency_spans AS (
+    SELECT * FROM unnest(CAST(:grains AS text[]), CAST(:firsts AS date[]),
+                         CAST(:lasts AS date[])) AS s (grain, first, last)
+), workspaces AS (
+    SELECT nullif(r.workspace_id, '') AS workspace_id, {_sums("r")}
+    FROM workspace_spans s JOIN revenue.workspace_rollups r
+      ON r.agency_id = :agency_id AND r.currency = :currency
+     AND r.grain = s.grain AND r.period_start BETWEEN s.first AND s.last
+    GROUP BY r.workspace_id
+), months AS (
+    SELECT to_char(r.period_start, 'YYYY-MM') AS month, {_sums("r")}
+    FROM agency_spans s JOIN revenue.agency_rollups r
+      ON r.agency_id = :agency_id AND r.currency = :currency
+     AND r.grain = s.grain AND r.period_start BETWEEN s.first AND s.last
+    GROUP BY 1
+), totals AS (
+    SELECT CAST(:currency AS text) AS currency, CAST(:period_from AS date) AS period_from,
+           CAST(:period_to AS date) AS period_to,
+           {", ".join(f"coalesce(sum({n}), 0)::bigint AS {n}" for n in ROLLUP_FIGURES)}
+    FROM months
+)
+SELECT left(row_to_json(totals)::text, -1)
+    || ',"workspaces":' || coalesce((SELECT json_agg(w ORDER BY w.workspace_id NULLS FIRST)
+                                     FROM workspaces w)::text, '[]')
+    || ',"months":' || coalesce((SELECT json_agg(m ORDER BY m.month) FROM months m)::text, '[]')
+    || '}}'
+FROM totals
+""")
+
+
+async def summary_json(
+    session: AsyncSession, agency_id: str, currency: str, start: date, end: date
+) -> str:
+    """The owner's summary from ``start`` to ``end`` (UTC days, inclusive) as JSON text,
+    built by Postgres: totals, then per workspace (its years, months and edge days), then
+    per month (the agency's months, and its days in the edge months)."""
+    per_workspace = spans(start, end)
+    per_agency = spans(start, end, years=False)
+    params = {
+        "agency_id": agency_id,
+        "currency": currency,
+        "period_from": start,
+        "period_to": end,
+        "ws_grains": [s.grain for s in per_workspace],
+        "ws_firsts": [s.first for s in per_workspace],
+        "ws_lasts": [s.last for s in per_workspace],
+        "grains": [s.grain for s in per_agency],
+        "firsts": [s.first for s in per_agency],
+        "lasts": [s.last for s in per_agency],
+    }
+    found = (await session.execute(SUMMARY_JSON, params)).scalar_one()
+    assert isinstance(found, str)
+    return found
 
 
 async def agency_of_account(session: AsyncSession, account_id: str) -> str | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +18,7 @@ from billing_contracts.billing_invoices import StripeInvoiceSnapshot
 from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
 from revenue import repository
 from revenue.models import InvoiceFacts, SubscriptionHealth
-from revenue.rules import ROLLUP_FIGURES, from_unix, period_months
+from revenue.rules import from_unix
 from revenue.schemas import SubscriptionCharging, Summary
 from revenue.stripe_gateway import RevenueStripe, merged_metadata, subscription_of
 
@@ -169,37 +168,14 @@ class Revenue:
 
     # --- what the owner reads --------------------------------------------------------
 
-    async def summary_figures(
-        self, agency_id: str, start: date, end: date, currency: str
-    ) -> dict[str, Any]:
-        """The summary as plain data ready for JSON: an owner may have 10,000 workspaces, and
-        building as many models per request is what its latency was made of."""
-        first, last = period_months(start, end)
-        rows = await repository.summary_rows(self.session, agency_id, currency, first, last)
-        totals = dict.fromkeys(ROLLUP_FIGURES, 0)
-        workspaces: list[dict[str, Any]] = []
-        months: list[dict[str, Any]] = []
-        for row in rows:
-            level, workspace_id, month, *values = tuple(row)
-            figures = dict(zip(ROLLUP_FIGURES, values, strict=True))
-            if level == 3:
-                totals = figures
-            elif level == 1:
-                workspaces.append({"workspace_id": workspace_id or None, **figures})
-            else:
-                months.append({"month": month.strftime("%Y-%m"), **figures})
-        return {
-            "currency": currency,
-            "period_from": first.isoformat(),
-            "period_to": last.isoformat(),
-            **totals,
-            "workspaces": workspaces,
-            "months": months,
-        }
+    async def summary_json(self, agency_id: str, start: date, end: date, currency: str) -> str:
+        """The summary (the shape of ``Summary``) as JSON text, built where the rollups are:
+        an owner may have 10,000 workspaces, and building as many objects per request in
+        Python is what its latency was made of."""
+        return await repository.summary_json(self.session, agency_id, currency, start, end)
 
     async def summary(self, agency_id: str, start: date, end: date, currency: str) -> Summary:
-        figures = await self.summary_figures(agency_id, start, end, currency)
-        return Summary.model_validate(figures)
+        return Summary.model_validate_json(await self.summary_json(agency_id, start, end, currency))
 
     async def charging_health(self, agency_id: str) -> list[SubscriptionCharging]:
         rows = await repository.charging_health(self.session, agency_id)
