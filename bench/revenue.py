@@ -27,13 +27,20 @@ import stripe
 
 from billing_devstack import Infra, Stack, default_state_dir, free_port
 from billing_devstack import services as devstack_services
+from billing_kit.migrations import upgrade
 from tests.revenue.money import new_workspace_id, open_shop
-from tests.support.databases import connect, create_database, migrate
+from tests.support.databases import connect, create_database, migrate, migrations_dir
 from tests.support.tokens import TEST_JWT_SECRET, Tokens
 
 AGENCY = "agency-bench"
 WHOLE_RANGE = {"from": "2020-01-01", "to": "2099-12-31"}
 YEAR = 2026
+PERIODS = (
+    {"from": f"{YEAR}-01-01", "to": f"{YEAR}-12-31"},  # a year: one row per workspace
+    {"from": f"{YEAR}-06-01", "to": f"{YEAR}-06-30"},  # a month: one row per workspace
+    {"from": f"{YEAR}-06-10", "to": f"{YEAR}-06-24"},  # days of a month
+    {"from": f"{YEAR}-03-15", "to": f"{YEAR}-09-14"},  # edge days and whole months
+)
 
 LOAD_LEDGER = """
 INSERT INTO revenue.ledger_entries (
@@ -56,30 +63,24 @@ FROM (
 ) AS movements
 """
 
-LOAD_ROLLUPS = """
-INSERT INTO revenue.revenue_rollups (
-    agency_id, currency, month, workspace_id, gross_cents, refunded_cents, disputed_cents,
-    stripe_fee_cents, platform_fee_cents, net_cents, entries)
-SELECT agency_id, currency, date_trunc('month', occurred_at AT TIME ZONE 'UTC')::date,
-       coalesce(workspace_id, ''),
-       coalesce(sum(gross_cents) FILTER (WHERE kind = 'charge'), 0),
-       coalesce(-sum(gross_cents) FILTER (WHERE kind = 'refund'), 0),
-       0, sum(stripe_fee_cents), sum(platform_fee_cents), sum(net_cents), count(*)
-FROM revenue.ledger_entries
-GROUP BY 1, 2, 3, 4
-"""
+ROLLUPS_FROM = "0003"
+"""The revision before the one that builds the rollups from the ledger."""
 
 
 async def load(database_url: str, entries: int, workspaces: int) -> None:
+    """The ledger, then the rollups as the migration that introduced them builds them from
+    it (exactly the sums the consumer keeps)."""
+    await asyncio.to_thread(upgrade, migrations_dir("revenue"), database_url, ROLLUPS_FROM)
     conn = await connect(database_url)
     try:
         started = time.perf_counter()
         await conn.execute(LOAD_LEDGER, AGENCY, entries, workspaces, YEAR)
-        await conn.execute(LOAD_ROLLUPS)
-        await conn.execute("VACUUM ANALYZE revenue.revenue_rollups")
-        rollups = await conn.fetchval("SELECT count(*) FROM revenue.revenue_rollups")
+        await asyncio.to_thread(migrate, database_url, ["revenue"])
+        for table in ("workspace_rollups", "agency_rollups"):
+            await conn.execute(f"VACUUM ANALYZE revenue.{table}")
+        rollups = await conn.fetchval("SELECT count(*) FROM revenue.workspace_rollups")
         print(
-            f"loaded   {entries:,} ledger entries, {rollups:,} rollup rows "
+            f"loaded   {entries:,} ledger entries, {rollups:,} workspace rollup rows "
             f"in {time.perf_counter() - started:.1f}s"
         )
     finally:
@@ -117,7 +118,6 @@ async def measure(base_url: str, params: dict[str, str], requests: int) -> dict[
 def bench_summary(infra: Infra, entries: int, workspaces: int, requests: int) -> None:
     """Measure on running infrastructure, in a database of its own."""
     database_url = asyncio.run(create_database(infra.database_url, "bench_revenue"))
-    migrate(database_url, ["revenue"])
     asyncio.run(load(database_url, entries, workspaces))
     port = free_port()
     bench_infra = Infra(database_url, infra.kafka_bootstrap, infra.stripe_api_base)
@@ -132,10 +132,7 @@ def bench_summary(infra: Infra, entries: int, workspaces: int, requests: int) ->
     state_dir = default_state_dir() / "bench-revenue"
     process = devstack_services.start_service("revenue", env, state_dir, run_migrations=False)
     try:
-        for params in (
-            {"from": f"{YEAR}-01-01", "to": f"{YEAR}-12-31"},
-            {"from": f"{YEAR}-06-01", "to": f"{YEAR}-06-30"},
-        ):
+        for params in PERIODS:
             result = asyncio.run(measure(f"http://127.0.0.1:{port}", params, requests))
             print(json.dumps({"bench": "revenue-summary", "entries": entries, **result}))
     finally:

@@ -62,7 +62,7 @@ async def test_a_bad_period_is_a_validation_error(
     assert response.json()["error"]["code"] == "validation_error"
 
 
-async def test_a_new_agency_has_made_nothing_over_whole_months(
+async def test_a_new_agency_has_made_nothing_over_the_days_asked(
     revenue: httpx.AsyncClient, tokens: Tokens
 ) -> None:
     owner = tokens.headers("owner", new_agency_id())
@@ -70,7 +70,7 @@ async def test_a_new_agency_has_made_nothing_over_whole_months(
         "/v1/revenue/summary", params={"from": "2026-02-10", "to": "2026-03-05"}, headers=owner
     )
     body = response.json()
-    assert (body["period_from"], body["period_to"]) == ("2026-02-01", "2026-03-31")
+    assert (body["period_from"], body["period_to"]) == ("2026-02-10", "2026-03-05")
     assert body["gross_cents"] == body["net_cents"] == 0
     assert body["workspaces"] == body["months"] == []
 
