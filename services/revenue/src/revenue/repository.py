@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, and_, func, select, text, tuple_
+from sqlalchemy import Row, Table, TextClause, and_, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -20,7 +21,7 @@ from revenue.models import (
     SubscriptionHealth,
     WorkspaceRollup,
 )
-from revenue.rules import ROLLUP_FIGURES, rollup_periods, spans
+from revenue.rules import ROLLUP_FIGURES, Span, rollup_periods, spans
 
 
 async def record_entry(session: AsyncSession, entry: LedgerEntry) -> bool:
@@ -75,42 +76,54 @@ async def add_to_rollups(
         )
 
 
-def _sums(alias: str) -> str:
-    return ", ".join(f"sum({alias}.{name})::bigint AS {name}" for name in ROLLUP_FIGURES)
+_SUMS = ", ".join(f"sum({name})::bigint AS {name}" for name in ROLLUP_FIGURES)
+_TOTALS = ", ".join(f"coalesce(sum({name}), 0)::bigint AS {name}" for name in ROLLUP_FIGURES)
 
 
-SUMMARY_JSON = text(f"""
-WITH workspace_spans AS (
-    SELECT * FROM unnest(CAST(:ws_grains AS text[]), CAST(:ws_firsts AS date[]),
-                         CAST(:ws_lasts AS date[])) AS s (grain, first, last)
-), agency_spans AS (
-    SELECT * FROM unnest(CAST(:grains AS text[]), CAST(:firsts AS date[]),
-                         CAST(:lasts AS date[])) AS s (grain, first, last)
-), workspaces AS (
-    SELECT nullif(r.workspace_id, '') AS workspace_id, {_sums("r")}
-    FROM workspace_spans s JOIN revenue.workspace_rollups r
-      ON r.agency_id = :agency_id AND r.currency = :currency
-     AND r.grain = s.grain AND r.period_start BETWEEN s.first AND s.last
-    GROUP BY r.workspace_id
+def _rows_in_spans(table: str, spans: int, prefix: str) -> str:
+    """A table's rows in ``spans`` spans of the agency's currency: an index range scan each."""
+    return " UNION ALL ".join(
+        f"SELECT * FROM revenue.{table} WHERE agency_id = :agency_id AND currency = :currency"
+        f" AND grain = :{prefix}grain_{n}"
+        f" AND period_start BETWEEN :{prefix}first_{n} AND :{prefix}last_{n}"
+        for n in range(spans)
+    )
+
+
+@functools.cache
+def _summary_statement(workspace_spans: int, agency_spans: int) -> TextClause:
+    workspace_rows = _rows_in_spans("workspace_rollups", workspace_spans, "ws_")
+    agency_rows = _rows_in_spans("agency_rollups", agency_spans, "")
+    return text(f"""
+WITH workspaces AS (
+    SELECT nullif(workspace_id, '') AS workspace_id, {_SUMS}
+    FROM ({workspace_rows}) AS r GROUP BY r.workspace_id
 ), months AS (
-    SELECT to_char(r.period_start, 'YYYY-MM') AS month, {_sums("r")}
-    FROM agency_spans s JOIN revenue.agency_rollups r
-      ON r.agency_id = :agency_id AND r.currency = :currency
-     AND r.grain = s.grain AND r.period_start BETWEEN s.first AND s.last
-    GROUP BY 1
+    SELECT to_char(period_start, 'YYYY-MM') AS month, {_SUMS}
+    FROM ({agency_rows}) AS r GROUP BY 1
 ), totals AS (
     SELECT CAST(:currency AS text) AS currency, CAST(:period_from AS date) AS period_from,
-           CAST(:period_to AS date) AS period_to,
-           {", ".join(f"coalesce(sum({n}), 0)::bigint AS {n}" for n in ROLLUP_FIGURES)}
+           CAST(:period_to AS date) AS period_to, {_TOTALS}
     FROM months
 )
 SELECT left(row_to_json(totals)::text, -1)
     || ',"workspaces":' || coalesce((SELECT json_agg(w ORDER BY w.workspace_id NULLS FIRST)
-                                     FROM workspaces w)::text, '[]')
-    || ',"months":' || coalesce((SELECT json_agg(m ORDER BY m.month) FROM months m)::text, '[]')
+                                     FROM workspaces AS w)::text, '[]')
+    || ',"months":' || coalesce((SELECT json_agg(m ORDER BY m.month) FROM months AS m)::text,
+                                '[]')
     || '}}'
 FROM totals
 """)
+
+
+def _span_params(found: list[Span], prefix: str) -> dict[str, object]:
+    params: dict[str, object] = {}
+    for n, span in enumerate(found):
+        params.update(
+            {f"{prefix}grain_{n}": span.grain, f"{prefix}first_{n}": span.first,
+             f"{prefix}last_{n}": span.last}
+        )  # fmt: skip
+    return params
 
 
 async def summary_json(
@@ -121,19 +134,16 @@ async def summary_json(
     per month (the agency's months, and its days in the edge months)."""
     per_workspace = spans(start, end)
     per_agency = spans(start, end, years=False)
+    statement = _summary_statement(len(per_workspace), len(per_agency))
     params = {
         "agency_id": agency_id,
         "currency": currency,
         "period_from": start,
         "period_to": end,
-        "ws_grains": [s.grain for s in per_workspace],
-        "ws_firsts": [s.first for s in per_workspace],
-        "ws_lasts": [s.last for s in per_workspace],
-        "grains": [s.grain for s in per_agency],
-        "firsts": [s.first for s in per_agency],
-        "lasts": [s.last for s in per_agency],
+        **_span_params(per_workspace, "ws_"),
+        **_span_params(per_agency, ""),
     }
-    found = (await session.execute(SUMMARY_JSON, params)).scalar_one()
+    found = (await session.execute(statement, params)).scalar_one()
     assert isinstance(found, str)
     return found
 
