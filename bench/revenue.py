@@ -40,6 +40,7 @@ PERIODS = (
     {"from": f"{YEAR}-06-01", "to": f"{YEAR}-06-30"},  # a month: one row per workspace
     {"from": f"{YEAR}-06-10", "to": f"{YEAR}-06-24"},  # days of a month
     {"from": f"{YEAR}-03-15", "to": f"{YEAR}-09-14"},  # edge days and whole months
+    {"from": f"{YEAR}-01-01", "to": f"{YEAR}-12-31", "workspaces_limit": "10000"},  # all
 )
 
 LOAD_LEDGER = """
@@ -106,6 +107,7 @@ async def measure(base_url: str, params: dict[str, str], requests: int) -> dict[
             body = response.json()
     return {
         "period": f"{params['from']}..{params['to']}",
+        "workspaces_limit": params.get("workspaces_limit", "default"),
         "workspaces": len(body["workspaces"]),
         "months": len(body["months"]),
         "requests": requests,

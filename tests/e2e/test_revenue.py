@@ -168,6 +168,33 @@ async def test_a_range_of_days_counts_the_balance_transactions_of_those_utc_days
     assert {name: summary[name] for name in FIGURES} == dict.fromkeys(FIGURES, 0)
 
 
+async def test_the_workspaces_come_a_page_at_a_time_under_the_same_totals(
+    revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop
+) -> None:
+    whole = await settled_summary(revenue, tokens, shop)
+    assert whole["workspaces_next"] is None
+    owner = tokens.headers("owner", shop.agency_id)
+    pages: list[dict[str, Any]] = []
+    params: dict[str, Any] = {**WHOLE_RANGE, "workspaces_limit": 1}
+    while True:
+        response = await revenue.get("/v1/revenue/summary", params=params, headers=owner)
+        pages.append(response.json())
+        if pages[-1]["workspaces_next"] is None:
+            break
+        params["workspaces_after"] = pages[-1]["workspaces_next"]
+    assert [len(page["workspaces"]) for page in pages] == [1, 1]
+    assert [w for page in pages for w in page["workspaces"]] == whole["workspaces"]
+    assert pages[0]["workspaces_next"] == whole["workspaces"][0]["workspace_id"]
+    for page in pages:
+        assert {name: page[name] for name in FIGURES} == {name: whole[name] for name in FIGURES}
+        assert page["months"] == whole["months"]
+    dashboard = await revenue.get(
+        "/v1/revenue/dashboard", params={**WHOLE_RANGE, "workspaces_limit": 1}, headers=owner
+    )
+    assert "Next workspaces" in dashboard.text
+    assert f"workspaces_after={pages[0]['workspaces_next']}" in dashboard.text
+
+
 async def test_reconcile_finds_the_ledger_equal_to_stripe(
     revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop, infra: Infra
 ) -> None:

@@ -51,6 +51,8 @@ async def test_revenue_needs_a_token_and_the_owner(
         {"from": "yesterday"},
         {"from": "2026-05-01", "to": "2026-04-30"},
         {"currency": "US dollars"},
+        {"workspaces_limit": "0"},
+        {"workspaces_limit": "10001"},
     ],
 )
 async def test_a_bad_period_is_a_validation_error(

@@ -12,8 +12,9 @@ from billing_kit.auth import Principal, Role, require_roles
 from billing_kit.db import DbSession
 from billing_kit.errors import FieldError, ForbiddenError, ValidationFailedError, documented
 from revenue.dashboard import render_dashboard
+from revenue.repository import WorkspacePage
 from revenue.schemas import SubscriptionList, Summary
-from revenue.service import Revenue
+from revenue.service import WORKSPACES_MAX, WORKSPACES_PAGE, Revenue
 from revenue.stripe_gateway import RevenueStripe
 
 router = APIRouter(prefix="/v1/revenue", tags=["revenue"])
@@ -50,9 +51,12 @@ async def _summary(
     start: Annotated[date | None, Query(alias="from")] = None,
     end: Annotated[date | None, Query(alias="to")] = None,
     currency: Currency = "usd",
+    workspaces_limit: Annotated[int, Query(ge=1, le=WORKSPACES_MAX)] = WORKSPACES_PAGE,
+    workspaces_after: Annotated[str | None, Query(max_length=100)] = None,
 ) -> str:
     first, last = _period(start, end)
-    return await revenue.summary_json(principal.require_agency(), first, last, currency)
+    page = WorkspacePage(limit=workspaces_limit, after=workspaces_after)
+    return await revenue.summary_json(principal.require_agency(), first, last, currency, page)
 
 
 OwnerSummary = Annotated[str, Depends(_summary)]
@@ -66,7 +70,10 @@ OwnerSummary = Annotated[str, Depends(_summary)]
 )
 async def get_summary(summary: OwnerSummary) -> Response:
     """Gross, fees, refunds, disputes and net over the UTC days from ``from`` to ``to``
-    inclusive (this calendar year by default), per workspace and per month."""
+    inclusive (this calendar year by default), per month and per workspace. Totals and
+    months count every workspace; ``workspaces`` lists a page of them in id order (1,000
+    unless ``workspaces_limit`` says up to 10,000); ``workspaces_next``, when not null, is
+    the ``workspaces_after`` that asks for the next page."""
     # Postgres wrote the JSON (the shape is ``Summary``): building and validating 10,000
     # workspaces again on the way out would cost more than reading them.
     return Response(summary.encode(), media_type="application/json")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -80,35 +81,47 @@ _SUMS = ", ".join(f"sum({name})::bigint AS {name}" for name in ROLLUP_FIGURES)
 _TOTALS = ", ".join(f"coalesce(sum({name}), 0)::bigint AS {name}" for name in ROLLUP_FIGURES)
 
 
-def _rows_in_spans(table: str, spans: int, prefix: str) -> str:
+def _rows_in_spans(table: str, spans: int, prefix: str, condition: str = "") -> str:
     """A table's rows in ``spans`` spans of the agency's currency: an index range scan each."""
     return " UNION ALL ".join(
         f"SELECT * FROM revenue.{table} WHERE agency_id = :agency_id AND currency = :currency"
         f" AND grain = :{prefix}grain_{n}"
-        f" AND period_start BETWEEN :{prefix}first_{n} AND :{prefix}last_{n}"
+        f" AND period_start BETWEEN :{prefix}first_{n} AND :{prefix}last_{n}{condition}"
         for n in range(spans)
     )
 
 
 @functools.cache
-def _summary_statement(workspace_spans: int, agency_spans: int) -> TextClause:
-    workspace_rows = _rows_in_spans("workspace_rollups", workspace_spans, "ws_")
+def _summary_statement(workspace_spans: int, agency_spans: int, after: bool) -> TextClause:
+    """Totals and months over every workspace; the workspaces themselves one page at a
+    time, in ``workspace_id`` order, ``workspaces_next`` naming the last one of a page that
+    has more after it."""
+    workspace_rows = _rows_in_spans(
+        "workspace_rollups", workspace_spans, "ws_", " AND workspace_id > :after" if after else ""
+    )
     agency_rows = _rows_in_spans("agency_rollups", agency_spans, "")
     return text(f"""
-WITH workspaces AS (
-    SELECT nullif(workspace_id, '') AS workspace_id, {_SUMS}
-    FROM ({workspace_rows}) AS r GROUP BY r.workspace_id
+WITH page AS (
+    SELECT workspace_id, {_SUMS}
+    FROM ({workspace_rows}) AS r
+    GROUP BY r.workspace_id ORDER BY r.workspace_id LIMIT CAST(:limit AS integer) + 1
+), listed AS (
+    SELECT * FROM page ORDER BY workspace_id LIMIT :limit
 ), months AS (
     SELECT to_char(period_start, 'YYYY-MM') AS month, {_SUMS}
     FROM ({agency_rows}) AS r GROUP BY 1
 ), totals AS (
     SELECT CAST(:currency AS text) AS currency, CAST(:period_from AS date) AS period_from,
-           CAST(:period_to AS date) AS period_to, {_TOTALS}
+           CAST(:period_to AS date) AS period_to, {_TOTALS},
+           CASE WHEN (SELECT count(*) FROM page) > :limit
+                THEN (SELECT max(workspace_id) FROM listed) END AS workspaces_next
     FROM months
 )
 SELECT left(row_to_json(totals)::text, -1)
-    || ',"workspaces":' || coalesce((SELECT json_agg(w ORDER BY w.workspace_id NULLS FIRST)
-                                     FROM workspaces AS w)::text, '[]')
+    || ',"workspaces":' || coalesce((
+        SELECT json_agg(w ORDER BY w.workspace_id NULLS FIRST)
+        FROM (SELECT nullif(workspace_id, '') AS workspace_id, {", ".join(ROLLUP_FIGURES)}
+              FROM listed) AS w)::text, '[]')
     || ',"months":' || coalesce((SELECT json_agg(m ORDER BY m.month) FROM months AS m)::text,
                                 '[]')
     || '}}'
@@ -126,20 +139,37 @@ def _span_params(found: list[Span], prefix: str) -> dict[str, object]:
     return params
 
 
+@dataclass(frozen=True)
+class WorkspacePage:
+    """Which workspaces a summary lists: at most ``limit``, those whose id sorts after
+    ``after`` ('' is the id of the movements no workspace was found for; None: from the
+    first)."""
+
+    limit: int
+    after: str | None = None
+
+
 async def summary_json(
-    session: AsyncSession, agency_id: str, currency: str, start: date, end: date
+    session: AsyncSession,
+    agency_id: str,
+    currency: str,
+    start: date,
+    end: date,
+    page: WorkspacePage,
 ) -> str:
     """The owner's summary from ``start`` to ``end`` (UTC days, inclusive) as JSON text,
-    built by Postgres: totals, then per workspace (its years, months and edge days), then
-    per month (the agency's months, and its days in the edge months)."""
+    built by Postgres: totals and months from the agency's months and edge days, then a
+    page of workspaces from their years, months and edge days."""
     per_workspace = spans(start, end)
     per_agency = spans(start, end, years=False)
-    statement = _summary_statement(len(per_workspace), len(per_agency))
+    statement = _summary_statement(len(per_workspace), len(per_agency), page.after is not None)
     params = {
         "agency_id": agency_id,
         "currency": currency,
         "period_from": start,
         "period_to": end,
+        "limit": page.limit,
+        **({"after": page.after} if page.after is not None else {}),
         **_span_params(per_workspace, "ws_"),
         **_span_params(per_agency, ""),
     }

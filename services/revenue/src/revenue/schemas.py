@@ -37,7 +37,11 @@ class Summary(Figures):
     """First day counted (UTC): the ``from`` asked."""
     period_to: date
     """Last day counted (UTC), inclusive: the ``to`` asked."""
+    workspaces_next: str | None = None
+    """More workspaces than listed: pass this as ``workspaces_after`` for the next page;
+    null on the last page."""
     workspaces: list[WorkspaceFigures] = Field(default_factory=list)
+    """A page of the workspaces, in id order (the totals count them all)."""
     months: list[MonthFigures] = Field(default_factory=list)
 
 

@@ -18,9 +18,15 @@ from billing_contracts.billing_invoices import StripeInvoiceSnapshot
 from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
 from revenue import repository
 from revenue.models import InvoiceFacts, SubscriptionHealth
+from revenue.repository import WorkspacePage
 from revenue.rules import from_unix
 from revenue.schemas import SubscriptionCharging, Summary
 from revenue.stripe_gateway import RevenueStripe, merged_metadata, subscription_of
+
+WORKSPACES_PAGE = 1_000
+"""How many workspaces a summary lists unless asked for more (``workspaces_limit``)."""
+WORKSPACES_MAX = 10_000
+FIRST_PAGE = WorkspacePage(limit=WORKSPACES_PAGE)
 
 _INVOICE_RANK = {"draft": 0, "open": 1, "uncollectible": 2, "paid": 3, "void": 3}
 _FINAL_INVOICE = {"paid", "void"}
@@ -168,14 +174,29 @@ class Revenue:
 
     # --- what the owner reads --------------------------------------------------------
 
-    async def summary_json(self, agency_id: str, start: date, end: date, currency: str) -> str:
+    async def summary_json(
+        self,
+        agency_id: str,
+        start: date,
+        end: date,
+        currency: str,
+        page: WorkspacePage = FIRST_PAGE,
+    ) -> str:
         """The summary (the shape of ``Summary``) as JSON text, built where the rollups are:
         an owner may have 10,000 workspaces, and building as many objects per request in
         Python is what its latency was made of."""
-        return await repository.summary_json(self.session, agency_id, currency, start, end)
+        return await repository.summary_json(self.session, agency_id, currency, start, end, page)
 
-    async def summary(self, agency_id: str, start: date, end: date, currency: str) -> Summary:
-        return Summary.model_validate_json(await self.summary_json(agency_id, start, end, currency))
+    async def summary(
+        self,
+        agency_id: str,
+        start: date,
+        end: date,
+        currency: str,
+        page: WorkspacePage = FIRST_PAGE,
+    ) -> Summary:
+        found = await self.summary_json(agency_id, start, end, currency, page)
+        return Summary.model_validate_json(found)
 
     async def charging_health(self, agency_id: str) -> list[SubscriptionCharging]:
         rows = await repository.charging_health(self.session, agency_id)
