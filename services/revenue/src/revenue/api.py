@@ -12,9 +12,9 @@ from billing_kit.auth import Principal, Role, require_roles
 from billing_kit.db import DbSession
 from billing_kit.errors import FieldError, ForbiddenError, ValidationFailedError, documented
 from revenue.dashboard import render_dashboard
-from revenue.repository import WorkspacePage
+from revenue.rules import WORKSPACES_MAX, WORKSPACES_PAGE, WorkspacePage
 from revenue.schemas import SubscriptionList, Summary
-from revenue.service import WORKSPACES_MAX, WORKSPACES_PAGE, Revenue
+from revenue.service import Revenue
 from revenue.stripe_gateway import RevenueStripe
 
 router = APIRouter(prefix="/v1/revenue", tags=["revenue"])

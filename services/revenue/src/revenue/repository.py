@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -22,7 +21,7 @@ from revenue.models import (
     SubscriptionHealth,
     WorkspaceRollup,
 )
-from revenue.rules import ROLLUP_FIGURES, Span, rollup_periods, spans
+from revenue.rules import ROLLUP_FIGURES, Span, WorkspacePage, rollup_periods, spans
 
 
 async def record_entry(session: AsyncSession, entry: LedgerEntry) -> bool:
@@ -137,16 +136,6 @@ def _span_params(found: list[Span], prefix: str) -> dict[str, object]:
              f"{prefix}last_{n}": span.last}
         )  # fmt: skip
     return params
-
-
-@dataclass(frozen=True)
-class WorkspacePage:
-    """Which workspaces a summary lists: at most ``limit``, those whose id sorts after
-    ``after`` ('' is the id of the movements no workspace was found for; None: from the
-    first)."""
-
-    limit: int
-    after: str | None = None
 
 
 async def summary_json(

@@ -186,3 +186,19 @@ def spans(start: date, end: date, *, years: bool = True) -> list[Span]:
     if first <= last:
         found.append(Span("year", first, date(last.year, 1, 1)))
     return found
+
+
+@dataclass(frozen=True)
+class WorkspacePage:
+    """Which workspaces a summary lists: at most ``limit``, those whose id sorts after
+    ``after`` ('' is the id of the movements no workspace was found for; None: from the
+    first)."""
+
+    limit: int
+    after: str | None = None
+
+
+WORKSPACES_PAGE = 1_000
+"""How many workspaces a summary lists unless asked for another number."""
+WORKSPACES_MAX = 10_000
+FIRST_PAGE = WorkspacePage(limit=WORKSPACES_PAGE)

@@ -18,15 +18,9 @@ from billing_contracts.billing_invoices import StripeInvoiceSnapshot
 from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
 from revenue import repository
 from revenue.models import InvoiceFacts, SubscriptionHealth
-from revenue.repository import WorkspacePage
-from revenue.rules import from_unix
+from revenue.rules import FIRST_PAGE, WorkspacePage, from_unix
 from revenue.schemas import SubscriptionCharging, Summary
 from revenue.stripe_gateway import RevenueStripe, merged_metadata, subscription_of
-
-WORKSPACES_PAGE = 1_000
-"""How many workspaces a summary lists unless asked for more (``workspaces_limit``)."""
-WORKSPACES_MAX = 10_000
-FIRST_PAGE = WorkspacePage(limit=WORKSPACES_PAGE)
 
 _INVOICE_RANK = {"draft": 0, "open": 1, "uncollectible": 2, "paid": 3, "void": 3}
 _FINAL_INVOICE = {"paid", "void"}
