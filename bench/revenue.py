@@ -1,13 +1,15 @@
 """Revenue summary latency over a large ledger: 1,000,000 entries across 10,000 workspaces
 of one agency over twelve months, asked for through the running service's HTTP API.
 
-The ledger and its rollups are loaded with set-based SQL (the rollups are exactly the sums
-the consumer keeps per agency, workspace, month and currency). Then the owner's summary is
-requested over the whole year (all 10,000 workspaces in the answer) and over one month, and
-p50/p95/p99 are printed. The summary reads only the rollups, so its cost follows the number
-of workspace-months, not of ledger entries. Then, with webhook-ingest and revenue running
-against the emulator, one-off payments are made one at a time and the time until the
-summary counts each is printed. Bounded: it stops after the requests and payments.
+The ledger is loaded with set-based SQL, then the migration that introduced the rollups
+builds them from it (exactly the sums the consumer keeps per agency, workspace and UTC
+year, month and day). Then the owner's summary is requested over a year, a month, days of
+a month and a period with edge days, with the default page of workspaces, and over the year
+with all 10,000 workspaces listed; p50/p95/p99 are printed. The summary reads only the
+rollups, so its cost follows the rows of the period's spans (one per workspace for a year
+or a month), not the ledger. Then, with webhook-ingest and revenue running against the
+emulator, one-off payments are made one at a time and the time until the summary counts
+each is printed. Bounded: it stops after the requests and payments.
 
     uv run python -m bench.revenue --entries 1000000 --workspaces 10000 --requests 200 --payments 50
 """
