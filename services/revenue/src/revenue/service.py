@@ -19,7 +19,7 @@ from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
 from revenue import repository
 from revenue.models import InvoiceFacts, SubscriptionHealth
 from revenue.rules import FIRST_PAGE, WorkspacePage, from_unix
-from revenue.schemas import SubscriptionCharging, Summary
+from revenue.schemas import SubscriptionCharging
 from revenue.stripe_gateway import RevenueStripe, merged_metadata, subscription_of
 
 _INVOICE_RANK = {"draft": 0, "open": 1, "uncollectible": 2, "paid": 3, "void": 3}
@@ -180,17 +180,6 @@ class Revenue:
         an owner may have 10,000 workspaces, and building as many objects per request in
         Python is what its latency was made of."""
         return await repository.summary_json(self.session, agency_id, currency, start, end, page)
-
-    async def summary(
-        self,
-        agency_id: str,
-        start: date,
-        end: date,
-        currency: str,
-        page: WorkspacePage = FIRST_PAGE,
-    ) -> Summary:
-        found = await self.summary_json(agency_id, start, end, currency, page)
-        return Summary.model_validate_json(found)
 
     async def charging_health(self, agency_id: str) -> list[SubscriptionCharging]:
         rows = await repository.charging_health(self.session, agency_id)
