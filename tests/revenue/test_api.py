@@ -132,8 +132,14 @@ async def test_charging_health_tells_last_paid_and_failing_since_in_any_order(
     owner = tokens.headers("owner", agency_id)
 
     async def reported() -> bool:
+        # Until every event is in: the first failure told may be a later attempt.
         data = (await revenue.get("/v1/revenue/subscriptions", headers=owner)).json()["data"]
-        return bool(data) and data[0]["status"] == "past_due" and bool(data[0]["failing_since"])
+        return (
+            bool(data)
+            and data[0]["status"] == "past_due"
+            and bool(data[0]["failing_since"])
+            and _unix(data[0]["failing_since"]) == failed[0].stripe_created
+        )
 
     await eventually(reported)
     [health] = (await revenue.get("/v1/revenue/subscriptions", headers=owner)).json()["data"]

@@ -91,19 +91,24 @@ def _rows_in_spans(table: str, spans: int, prefix: str, condition: str = "") -> 
 
 
 @functools.cache
-def _summary_statement(workspace_spans: int, agency_spans: int, after: bool) -> TextClause:
+def _summary_statement(
+    workspace_spans: int, agency_spans: int, after: bool, one_period: bool
+) -> TextClause:
     """Totals and months over every workspace; the workspaces themselves one page at a
     time, in ``workspace_id`` order, ``workspaces_next`` naming the last one of a page that
-    has more after it."""
+    has more after it. Over ``one_period`` (a year, a month, a day) each workspace has one
+    row, so the page is read in index order and nothing after it is read."""
     workspace_rows = _rows_in_spans(
         "workspace_rollups", workspace_spans, "ws_", " AND workspace_id > :after" if after else ""
     )
     agency_rows = _rows_in_spans("agency_rollups", agency_spans, "")
+    figures = ", ".join(ROLLUP_FIGURES) if one_period else f"{_SUMS} "
+    grouped = "" if one_period else "GROUP BY r.workspace_id "
     return text(f"""
 WITH page AS (
-    SELECT workspace_id, {_SUMS}
+    SELECT workspace_id, {figures}
     FROM ({workspace_rows}) AS r
-    GROUP BY r.workspace_id ORDER BY r.workspace_id LIMIT CAST(:limit AS integer) + 1
+    {grouped}ORDER BY r.workspace_id LIMIT CAST(:limit AS integer) + 1
 ), listed AS (
     SELECT * FROM page ORDER BY workspace_id LIMIT :limit
 ), months AS (
@@ -151,7 +156,10 @@ async def summary_json(
     page of workspaces from their years, months and edge days."""
     per_workspace = spans(start, end)
     per_agency = spans(start, end, years=False)
-    statement = _summary_statement(len(per_workspace), len(per_agency), page.after is not None)
+    one_period = len(per_workspace) == 1 and per_workspace[0].first == per_workspace[0].last
+    statement = _summary_statement(
+        len(per_workspace), len(per_agency), page.after is not None, one_period
+    )
     params = {
         "agency_id": agency_id,
         "currency": currency,
