@@ -80,12 +80,20 @@ _SUMS = ", ".join(f"sum({name})::bigint AS {name}" for name in ROLLUP_FIGURES)
 _TOTALS = ", ".join(f"coalesce(sum({name}), 0)::bigint AS {name}" for name in ROLLUP_FIGURES)
 
 
-def _rows_in_spans(table: str, spans: int, prefix: str, condition: str = "") -> str:
-    """A table's rows in ``spans`` spans of the agency's currency: an index range scan each."""
+def _rows_in_spans(
+    table: str, spans: int, prefix: str, condition: str = "", *, one_period: bool = False
+) -> str:
+    """A table's rows in ``spans`` spans of the agency's currency: an index range scan each
+    (over ``one_period``, an equality, so the rows come in ``workspace_id`` order)."""
     return " UNION ALL ".join(
         f"SELECT * FROM revenue.{table} WHERE agency_id = :agency_id AND currency = :currency"
         f" AND grain = :{prefix}grain_{n}"
-        f" AND period_start BETWEEN :{prefix}first_{n} AND :{prefix}last_{n}{condition}"
+        + (
+            f" AND period_start = :{prefix}first_{n}"
+            if one_period
+            else f" AND period_start BETWEEN :{prefix}first_{n} AND :{prefix}last_{n}"
+        )
+        + condition
         for n in range(spans)
     )
 
@@ -99,7 +107,11 @@ def _summary_statement(
     has more after it. Over ``one_period`` (a year, a month, a day) each workspace has one
     row, so the page is read in index order and nothing after it is read."""
     workspace_rows = _rows_in_spans(
-        "workspace_rollups", workspace_spans, "ws_", " AND workspace_id > :after" if after else ""
+        "workspace_rollups",
+        workspace_spans,
+        "ws_",
+        " AND workspace_id > :after" if after else "",
+        one_period=one_period,
     )
     agency_rows = _rows_in_spans("agency_rollups", agency_spans, "")
     figures = ", ".join(ROLLUP_FIGURES) if one_period else f"{_SUMS} "
