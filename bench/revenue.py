@@ -1,13 +1,15 @@
 """Revenue summary latency over a large ledger: 1,000,000 entries across 10,000 workspaces
 of one agency over twelve months, asked for through the running service's HTTP API.
 
-The ledger and its rollups are loaded with set-based SQL (the rollups are exactly the sums
-the consumer keeps per agency, workspace, month and currency). Then the owner's summary is
-requested over the whole year (all 10,000 workspaces in the answer) and over one month, and
-p50/p95/p99 are printed. The summary reads only the rollups, so its cost follows the number
-of workspace-months, not of ledger entries. Then, with webhook-ingest and revenue running
-against the emulator, one-off payments are made one at a time and the time until the
-summary counts each is printed. Bounded: it stops after the requests and payments.
+The ledger is loaded with set-based SQL, then the migration that introduced the rollups
+builds them from it (exactly the sums the consumer keeps per agency, workspace and UTC
+year, month and day). Then the owner's summary is requested over a year, a month, days of
+a month and a period with edge days, with the default page of workspaces, and over the year
+with all 10,000 workspaces listed; p50/p95/p99 are printed. The summary reads only the
+rollups, so its cost follows the rows of the period's spans (one per workspace for a year
+or a month), not the ledger. Then, with webhook-ingest and revenue running against the
+emulator, one-off payments are made one at a time and the time until the summary counts
+each is printed. Bounded: it stops after the requests and payments.
 
     uv run python -m bench.revenue --entries 1000000 --workspaces 10000 --requests 200 --payments 50
 """
@@ -27,13 +29,21 @@ import stripe
 
 from billing_devstack import Infra, Stack, default_state_dir, free_port
 from billing_devstack import services as devstack_services
+from billing_kit.migrations import upgrade
 from tests.revenue.money import new_workspace_id, open_shop
-from tests.support.databases import connect, create_database, migrate
+from tests.support.databases import connect, create_database, migrate, migrations_dir
 from tests.support.tokens import TEST_JWT_SECRET, Tokens
 
 AGENCY = "agency-bench"
 WHOLE_RANGE = {"from": "2020-01-01", "to": "2099-12-31"}
 YEAR = 2026
+PERIODS = (
+    {"from": f"{YEAR}-01-01", "to": f"{YEAR}-12-31"},  # a year: one row per workspace
+    {"from": f"{YEAR}-06-01", "to": f"{YEAR}-06-30"},  # a month: one row per workspace
+    {"from": f"{YEAR}-06-10", "to": f"{YEAR}-06-24"},  # days of a month
+    {"from": f"{YEAR}-03-15", "to": f"{YEAR}-09-14"},  # edge days and whole months
+    {"from": f"{YEAR}-01-01", "to": f"{YEAR}-12-31", "workspaces_limit": "10000"},  # all
+)
 
 LOAD_LEDGER = """
 INSERT INTO revenue.ledger_entries (
@@ -56,30 +66,24 @@ FROM (
 ) AS movements
 """
 
-LOAD_ROLLUPS = """
-INSERT INTO revenue.revenue_rollups (
-    agency_id, currency, month, workspace_id, gross_cents, refunded_cents, disputed_cents,
-    stripe_fee_cents, platform_fee_cents, net_cents, entries)
-SELECT agency_id, currency, date_trunc('month', occurred_at AT TIME ZONE 'UTC')::date,
-       coalesce(workspace_id, ''),
-       coalesce(sum(gross_cents) FILTER (WHERE kind = 'charge'), 0),
-       coalesce(-sum(gross_cents) FILTER (WHERE kind = 'refund'), 0),
-       0, sum(stripe_fee_cents), sum(platform_fee_cents), sum(net_cents), count(*)
-FROM revenue.ledger_entries
-GROUP BY 1, 2, 3, 4
-"""
+ROLLUPS_FROM = "0003"
+"""The revision before the one that builds the rollups from the ledger."""
 
 
 async def load(database_url: str, entries: int, workspaces: int) -> None:
+    """The ledger, then the rollups as the migration that introduced them builds them from
+    it (exactly the sums the consumer keeps)."""
+    await asyncio.to_thread(upgrade, migrations_dir("revenue"), database_url, ROLLUPS_FROM)
     conn = await connect(database_url)
     try:
         started = time.perf_counter()
         await conn.execute(LOAD_LEDGER, AGENCY, entries, workspaces, YEAR)
-        await conn.execute(LOAD_ROLLUPS)
-        await conn.execute("VACUUM ANALYZE revenue.revenue_rollups")
-        rollups = await conn.fetchval("SELECT count(*) FROM revenue.revenue_rollups")
+        await asyncio.to_thread(migrate, database_url, ["revenue"])
+        for table in ("workspace_rollups", "agency_rollups"):
+            await conn.execute(f"VACUUM ANALYZE revenue.{table}")
+        rollups = await conn.fetchval("SELECT count(*) FROM revenue.workspace_rollups")
         print(
-            f"loaded   {entries:,} ledger entries, {rollups:,} rollup rows "
+            f"loaded   {entries:,} ledger entries, {rollups:,} workspace rollup rows "
             f"in {time.perf_counter() - started:.1f}s"
         )
     finally:
@@ -105,6 +109,7 @@ async def measure(base_url: str, params: dict[str, str], requests: int) -> dict[
             body = response.json()
     return {
         "period": f"{params['from']}..{params['to']}",
+        "workspaces_limit": params.get("workspaces_limit", "default"),
         "workspaces": len(body["workspaces"]),
         "months": len(body["months"]),
         "requests": requests,
@@ -117,7 +122,6 @@ async def measure(base_url: str, params: dict[str, str], requests: int) -> dict[
 def bench_summary(infra: Infra, entries: int, workspaces: int, requests: int) -> None:
     """Measure on running infrastructure, in a database of its own."""
     database_url = asyncio.run(create_database(infra.database_url, "bench_revenue"))
-    migrate(database_url, ["revenue"])
     asyncio.run(load(database_url, entries, workspaces))
     port = free_port()
     bench_infra = Infra(database_url, infra.kafka_bootstrap, infra.stripe_api_base)
@@ -132,10 +136,7 @@ def bench_summary(infra: Infra, entries: int, workspaces: int, requests: int) ->
     state_dir = default_state_dir() / "bench-revenue"
     process = devstack_services.start_service("revenue", env, state_dir, run_migrations=False)
     try:
-        for params in (
-            {"from": f"{YEAR}-01-01", "to": f"{YEAR}-12-31"},
-            {"from": f"{YEAR}-06-01", "to": f"{YEAR}-06-30"},
-        ):
+        for params in PERIODS:
             result = asyncio.run(measure(f"http://127.0.0.1:{port}", params, requests))
             print(json.dumps({"bench": "revenue-summary", "entries": entries, **result}))
     finally:

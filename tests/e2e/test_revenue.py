@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,64 @@ async def test_the_summary_equals_stripe_s_balance_transactions_to_the_cent(
     assert page.headers["content-type"].startswith("text/html")
     net = summary["net_cents"]
     assert f"${net // 100:,}.{net % 100:02d}" in page.text
+
+
+def _utc_day(txn: dict[str, Any]) -> date:
+    return datetime.fromtimestamp(txn["created"], UTC).date()
+
+
+async def test_a_range_of_days_counts_the_balance_transactions_of_those_utc_days(
+    revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop
+) -> None:
+    await settled_summary(revenue, tokens, shop)
+    movements = [t for t in shop.balance_transactions() if t["type"] in LEDGER_TYPES]
+    first, renewal = min(map(_utc_day, movements)), max(map(_utc_day, movements))
+    assert (renewal - first).days >= 31, "the renewal is a month after the first payments"
+    day = timedelta(days=1)
+    owner = tokens.headers("owner", shop.agency_id)
+    # From the day after the first payments (mid-month unless that is the 1st) to the
+    # renewal's day: whole months would count the first payments too.
+    for start, end in ((first, first), (first + day, renewal), (first + day, renewal - day)):
+        params = {"from": start.isoformat(), "to": end.isoformat()}
+        response = await revenue.get("/v1/revenue/summary", params=params, headers=owner)
+        summary = response.json()
+        within = [t for t in movements if start <= _utc_day(t) <= end]
+        assert {name: summary[name] for name in FIGURES} == expected_summary(within), params
+        assert (summary["period_from"], summary["period_to"]) == (params["from"], params["to"])
+        for name in ("gross_cents", "platform_fee_cents", "net_cents"):
+            assert sum(w[name] for w in summary["workspaces"]) == summary[name]
+            assert sum(m[name] for m in summary["months"]) == summary[name]
+        assert {m["month"] for m in summary["months"]} == {f"{_utc_day(t):%Y-%m}" for t in within}
+        page = await revenue.get("/v1/revenue/dashboard", params=params, headers=owner)
+        assert f">{money(summary['net_cents'])}<" in page.text
+    assert {name: summary[name] for name in FIGURES} == dict.fromkeys(FIGURES, 0)
+
+
+async def test_the_workspaces_come_a_page_at_a_time_under_the_same_totals(
+    revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop
+) -> None:
+    whole = await settled_summary(revenue, tokens, shop)
+    assert whole["workspaces_next"] is None
+    owner = tokens.headers("owner", shop.agency_id)
+    pages: list[dict[str, Any]] = []
+    params: dict[str, Any] = {**WHOLE_RANGE, "workspaces_limit": 1}
+    while True:
+        response = await revenue.get("/v1/revenue/summary", params=params, headers=owner)
+        pages.append(response.json())
+        if pages[-1]["workspaces_next"] is None:
+            break
+        params["workspaces_after"] = pages[-1]["workspaces_next"]
+    assert [len(page["workspaces"]) for page in pages] == [1, 1]
+    assert [w for page in pages for w in page["workspaces"]] == whole["workspaces"]
+    assert pages[0]["workspaces_next"] == whole["workspaces"][0]["workspace_id"]
+    for page in pages:
+        assert {name: page[name] for name in FIGURES} == {name: whole[name] for name in FIGURES}
+        assert page["months"] == whole["months"]
+    dashboard = await revenue.get(
+        "/v1/revenue/dashboard", params={**WHOLE_RANGE, "workspaces_limit": 1}, headers=owner
+    )
+    assert "Next workspaces" in dashboard.text
+    assert f"workspaces_after={pages[0]['workspaces_next']}" in dashboard.text
 
 
 async def test_reconcile_finds_the_ledger_equal_to_stripe(

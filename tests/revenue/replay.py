@@ -20,6 +20,7 @@ from billing_kit.outbox import Outbox
 from billing_kit.stripe_client import stripe_client
 from revenue.consumers import handlers
 from revenue.models import kit_tables
+from revenue.schemas import Summary
 from revenue.service import Revenue
 from revenue.stripe_gateway import RevenueStripe
 from tests.support.databases import create_database, migrate
@@ -81,9 +82,9 @@ async def replay(infra: Infra, agency_id: str, events: list[tuple[Topic, Event]]
             async with unit_of_work(sessions) as session:
                 await by_topic[topic](session, event)
         async with unit_of_work(sessions) as session:
-            summary = await Revenue(session, gateway).summary(
+            found = await Revenue(session, gateway).summary_json(
                 agency_id, date(2020, 1, 1), date(2099, 12, 31), "usd"
             )
     finally:
         await engine.dispose()
-    return summary.model_dump(mode="json")
+    return Summary.model_validate_json(found).model_dump(mode="json")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -14,9 +14,12 @@ from revenue.reconcile import differences
 from revenue.rules import (
     ROLLUP_FIGURES,
     Figures,
+    Span,
+    day_of,
     kind_of_balance_transaction,
-    month_of,
     rollup_delta,
+    rollup_periods,
+    spans,
 )
 from revenue.schemas import MonthFigures, Summary
 from revenue.service import invoice_status_applies
@@ -79,8 +82,57 @@ def test_the_summary_identity_holds_for_any_mix_in_any_order(order: tuple[int, .
     )  # fmt: skip
 
 
-def test_months_are_utc_calendar_months() -> None:
-    assert month_of(datetime(2026, 3, 31, 23, 30, tzinfo=UTC)) == date(2026, 3, 1)
+def test_days_are_utc_calendar_days() -> None:
+    assert day_of(datetime(2026, 3, 31, 23, 30, tzinfo=UTC)) == date(2026, 3, 31)
+    assert day_of(datetime(2026, 3, 31, 20, 30, tzinfo=timezone(timedelta(hours=-5)))) == date(
+        2026, 4, 1
+    )
+    assert rollup_periods(date(2026, 3, 31)) == (
+        ("year", date(2026, 1, 1)), ("month", date(2026, 3, 1)), ("day", date(2026, 3, 31))
+    )  # fmt: skip
+
+
+def _days_of(found: list[Span]) -> list[date]:
+    """Every day the rollup rows of ``found`` add up, in order."""
+    days: list[date] = []
+    for span in found:
+        last = {
+            "day": span.last,
+            "month": (span.last + timedelta(days=31)).replace(day=1) - timedelta(days=1),
+            "year": date(span.last.year, 12, 31),
+        }[span.grain]
+        days.extend(span.first + timedelta(days=n) for n in range((last - span.first).days + 1))
+    return sorted(days)
+
+
+def test_spans_cover_exactly_the_days_asked_with_the_fewest_rows() -> None:
+    assert spans(date(2026, 1, 1), date(2026, 12, 31)) == [
+        Span("year", date(2026, 1, 1), date(2026, 1, 1))
+    ]
+    assert spans(date(2026, 6, 1), date(2026, 6, 30)) == [
+        Span("month", date(2026, 6, 1), date(2026, 6, 1))
+    ]
+    assert spans(date(2026, 2, 10), date(2026, 3, 5)) == [
+        Span("day", date(2026, 2, 10), date(2026, 2, 28)),
+        Span("day", date(2026, 3, 1), date(2026, 3, 5)),
+    ]
+    assert spans(date(2025, 11, 15), date(2028, 2, 28)) == [
+        Span("day", date(2025, 11, 15), date(2025, 11, 30)),
+        Span("day", date(2028, 2, 1), date(2028, 2, 28)),
+        Span("month", date(2025, 12, 1), date(2025, 12, 1)),
+        Span("month", date(2028, 1, 1), date(2028, 1, 1)),
+        Span("year", date(2026, 1, 1), date(2027, 1, 1)),
+    ]
+    assert spans(date(2026, 5, 2), date(2026, 5, 1)) == []
+    starts = [date(2027, 12, 31) + timedelta(days=n) for n in range(0, 800, 7)]
+    for start, length, years in itertools.product(
+        starts, (0, 1, 29, 31, 59, 365, 800), (True, False)
+    ):
+        end = start + timedelta(days=length)
+        found = spans(start, end, years=years)
+        assert _days_of(found) == [start + timedelta(days=n) for n in range(length + 1)]
+        assert len(found) <= (5 if years else 3)
+        assert years or all(span.grain != "year" for span in found)
 
 
 def test_a_paid_invoice_never_goes_back_and_ties_move_forward() -> None:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -13,6 +12,7 @@ from billing_kit.auth import Principal, Role, require_roles
 from billing_kit.db import DbSession
 from billing_kit.errors import FieldError, ForbiddenError, ValidationFailedError, documented
 from revenue.dashboard import render_dashboard
+from revenue.rules import WORKSPACES_MAX, WORKSPACES_PAGE, WorkspacePage
 from revenue.schemas import SubscriptionList, Summary
 from revenue.service import Revenue
 from revenue.stripe_gateway import RevenueStripe
@@ -51,12 +51,16 @@ async def _summary(
     start: Annotated[date | None, Query(alias="from")] = None,
     end: Annotated[date | None, Query(alias="to")] = None,
     currency: Currency = "usd",
-) -> dict[str, Any]:
+    workspaces_limit: Annotated[int, Query(ge=1, le=WORKSPACES_MAX)] = WORKSPACES_PAGE,
+    workspaces_after: Annotated[str | None, Query(max_length=100)] = None,
+) -> str:
     first, last = _period(start, end)
-    return await revenue.summary_figures(principal.require_agency(), first, last, currency)
+    page = WorkspacePage(limit=workspaces_limit, after=workspaces_after)
+    return await revenue.summary_json(principal.require_agency(), first, last, currency, page)
 
 
-OwnerSummary = Annotated[dict[str, Any], Depends(_summary)]
+OwnerSummary = Annotated[str, Depends(_summary)]
+"""The summary as JSON text (the shape of ``Summary``)."""
 
 
 @router.get(
@@ -65,11 +69,14 @@ OwnerSummary = Annotated[dict[str, Any], Depends(_summary)]
     responses=documented(ForbiddenError, ValidationFailedError),
 )
 async def get_summary(summary: OwnerSummary) -> Response:
-    """Gross, fees, refunds, disputes and net over the whole months from ``from`` to ``to``
-    (this calendar year by default), per workspace and per month."""
-    # Serialized straight from plain data (the shape is ``Summary``): validating 10,000
+    """Gross, fees, refunds, disputes and net over the UTC days from ``from`` to ``to``
+    inclusive (this calendar year by default), per month and per workspace. Totals and
+    months count every workspace; ``workspaces`` lists a page of them in id order (1,000
+    unless ``workspaces_limit`` says up to 10,000); ``workspaces_next``, when not null, is
+    the ``workspaces_after`` that asks for the next page."""
+    # Postgres wrote the JSON (the shape is ``Summary``): building and validating 10,000
     # workspaces again on the way out would cost more than reading them.
-    return Response(orjson.dumps(summary), media_type="application/json")
+    return Response(summary.encode(), media_type="application/json")
 
 
 @router.get("/subscriptions", response_model=SubscriptionList, responses=documented(ForbiddenError))
@@ -90,4 +97,4 @@ async def get_dashboard(
     """The same figures as a page a person reads, with the subscriptions' charging health."""
     agency_id = principal.require_agency()
     health = await revenue.charging_health(agency_id)
-    return HTMLResponse(render_dashboard(agency_id, Summary.model_validate(summary), health))
+    return HTMLResponse(render_dashboard(agency_id, Summary.model_validate_json(summary), health))

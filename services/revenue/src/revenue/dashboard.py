@@ -5,6 +5,7 @@ subscriptions that stopped charging."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -74,6 +75,16 @@ def chart_bars(summary: Summary) -> list[Bar]:
     return bars
 
 
+def _next_workspaces(summary: Summary) -> str | None:
+    """The query string of the page listing the workspaces after these ones."""
+    if summary.workspaces_next is None:
+        return None
+    return urlencode(
+        {"from": summary.period_from.isoformat(), "to": summary.period_to.isoformat(),
+         "currency": summary.currency, "workspaces_after": summary.workspaces_next}
+    )  # fmt: skip
+
+
 def render_dashboard(
     agency_id: str, summary: Summary, subscriptions: list[SubscriptionCharging]
 ) -> str:
@@ -86,6 +97,7 @@ def render_dashboard(
         chart_width=CHART_WIDTH,
         chart_height=CHART_HEIGHT,
         plot_bottom=_PLOT_BOTTOM,
+        next_workspaces=_next_workspaces(summary),
         failing=[s for s in subscriptions if s.failing_since is not None],
         charging=[s for s in subscriptions if s.failing_since is None],
     )

@@ -25,7 +25,7 @@ from billing_contracts.revenue_ledger import LedgerEntry as LedgerEntryPayload
 from billing_kit.outbox import Outbox
 from revenue import repository
 from revenue.models import LedgerEntry, PaymentLink
-from revenue.rules import Figures, from_unix, kind_of_balance_transaction, month_of, rollup_delta
+from revenue.rules import Figures, day_of, from_unix, kind_of_balance_transaction, rollup_delta
 from revenue.service import Revenue
 from revenue.stripe_gateway import RevenueStripe
 
@@ -91,11 +91,11 @@ class Ledger:
         )
         if not await repository.record_entry(self.session, entry):
             return False
-        await repository.add_to_rollup(
+        await repository.add_to_rollups(
             self.session,
             agency_id=entry.agency_id,
             workspace_id=entry.workspace_id or "",
-            month=month_of(occurred_at),
+            day=day_of(occurred_at),
             currency=entry.currency,
             delta=rollup_delta(
                 entry.kind, figures.gross, figures.stripe_fee, figures.platform_fee, figures.net

@@ -61,24 +61,44 @@ class LedgerEntry(RevenueTable, table=True):
     )
 
 
-class RevenueRollup(RevenueTable, table=True):
-    """Sums of the ledger per agency, workspace, month and currency, kept in the same
-    transaction as the entries, so summaries never scan the ledger. ``workspace_id`` is ''
-    for movements no workspace could be found for."""
+class _RollupFigures(RevenueTable):
+    """The summary's figures (``rules.ROLLUP_FIGURES``) and how many entries made them."""
 
-    __tablename__ = "revenue_rollups"
+    gross_cents: int = Field(sa_type=BigInteger, nullable=False)
+    refunded_cents: int = Field(sa_type=BigInteger, nullable=False)
+    disputed_cents: int = Field(sa_type=BigInteger, nullable=False)
+    stripe_fee_cents: int = Field(sa_type=BigInteger, nullable=False)
+    platform_fee_cents: int = Field(sa_type=BigInteger, nullable=False)
+    net_cents: int = Field(sa_type=BigInteger, nullable=False)
+    entries: int = Field(default=0, sa_type=BigInteger, nullable=False)
+
+
+class WorkspaceRollup(_RollupFigures, table=True):
+    """Sums of the ledger per agency, currency, workspace and period, kept in the same
+    transaction as the entries, so summaries never scan the ledger. Every entry adds to its
+    UTC year, month and day (``grain``; ``period_start`` is the period's first day), so any
+    range of days is a few rows per workspace. ``workspace_id`` is '' for movements no
+    workspace could be found for."""
+
+    __tablename__ = "workspace_rollups"
 
     agency_id: str = Field(primary_key=True, max_length=100)
     currency: str = Field(primary_key=True, max_length=3)
-    month: date = Field(sa_column=Column(Date, primary_key=True))
+    grain: str = Field(primary_key=True, max_length=5)
+    period_start: date = Field(primary_key=True, sa_type=Date)
     workspace_id: str = Field(primary_key=True, max_length=100)
-    gross_cents: int = _cents()
-    refunded_cents: int = _cents()
-    disputed_cents: int = _cents()
-    stripe_fee_cents: int = _cents()
-    platform_fee_cents: int = _cents()
-    net_cents: int = _cents()
-    entries: int = Field(default=0)
+
+
+class AgencyRollup(_RollupFigures, table=True):
+    """The same sums over all of an agency's workspaces, per UTC month and day: the
+    summary's months and totals read a row per month, not one per workspace and month."""
+
+    __tablename__ = "agency_rollups"
+
+    agency_id: str = Field(primary_key=True, max_length=100)
+    currency: str = Field(primary_key=True, max_length=3)
+    grain: str = Field(primary_key=True, max_length=5)
+    period_start: date = Field(primary_key=True, sa_type=Date)
 
 
 class InvoiceFacts(RevenueTable, table=True):

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, and_, cast, func, literal_column, select, text, tuple_
+from sqlalchemy import Row, Table, TextClause, and_, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from revenue.models import (
     AccountAgency,
+    AgencyRollup,
     InvoiceFacts,
     LedgerEntry,
     PaymentLink,
-    RevenueRollup,
     SubscriptionHealth,
+    WorkspaceRollup,
 )
-from revenue.rules import ROLLUP_FIGURES
+from revenue.rules import ROLLUP_FIGURES, Span, WorkspacePage, rollup_periods, spans
 
 
 async def record_entry(session: AsyncSession, entry: LedgerEntry) -> bool:
@@ -34,68 +36,155 @@ async def record_entry(session: AsyncSession, entry: LedgerEntry) -> bool:
     return inserted.first() is not None
 
 
-async def add_to_rollup(
+_AGENCY_ROLLUPS: Table = AgencyRollup.__table__  # type: ignore[attr-defined]
+_WORKSPACE_ROLLUPS: Table = WorkspaceRollup.__table__  # type: ignore[attr-defined]
+
+
+async def add_to_rollups(
     session: AsyncSession,
     *,
     agency_id: str,
     workspace_id: str,
-    month: date,
+    day: date,
     currency: str,
     delta: dict[str, int],
 ) -> None:
-    statement = insert(RevenueRollup).values(
-        agency_id=agency_id,
-        workspace_id=workspace_id,
-        month=month,
-        currency=currency,
-        entries=1,
-        **delta,
+    """Add one entry to its agency's month and day and to its workspace's year, month and
+    day. Coarsest rows first: concurrent entries of an agency's month queue on its month row
+    instead of locking day rows in opposite orders."""
+    periods = rollup_periods(day)
+    agency = [
+        {"agency_id": agency_id, "currency": currency, "grain": grain, "period_start": start}
+        for grain, start in periods
+        if grain != "year"
+    ]
+    workspace = [
+        {"agency_id": agency_id, "currency": currency, "grain": grain, "period_start": start,
+         "workspace_id": workspace_id}
+        for grain, start in periods
+    ]  # fmt: skip
+    for table, rows in ((_AGENCY_ROLLUPS, agency), (_WORKSPACE_ROLLUPS, workspace)):
+        statement = insert(table).values([{**row, **delta, "entries": 1} for row in rows])
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[c.name for c in table.primary_key],
+                set_={
+                    name: table.c[name] + statement.excluded[name]
+                    for name in (*ROLLUP_FIGURES, "entries")
+                },
+            )
+        )
+
+
+_SUMS = ", ".join(f"sum({name})::bigint AS {name}" for name in ROLLUP_FIGURES)
+_TOTALS = ", ".join(f"coalesce(sum({name}), 0)::bigint AS {name}" for name in ROLLUP_FIGURES)
+
+
+def _rows_in_spans(
+    table: str, spans: int, prefix: str, condition: str = "", *, one_period: bool = False
+) -> str:
+    """A table's rows in ``spans`` spans of the agency's currency: an index range scan each
+    (over ``one_period``, an equality, so the rows come in ``workspace_id`` order)."""
+    return " UNION ALL ".join(
+        f"SELECT * FROM revenue.{table} WHERE agency_id = :agency_id AND currency = :currency"
+        f" AND grain = :{prefix}grain_{n}"
+        + (
+            f" AND period_start = :{prefix}first_{n}"
+            if one_period
+            else f" AND period_start BETWEEN :{prefix}first_{n} AND :{prefix}last_{n}"
+        )
+        + condition
+        for n in range(spans)
     )
-    table = RevenueRollup.__table__  # type: ignore[attr-defined]
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["agency_id", "currency", "month", "workspace_id"],
-            set_={
-                name: table.c[name] + statement.excluded[name]
-                for name in (*ROLLUP_FIGURES, "entries")
-            },
-        )
+
+
+@functools.cache
+def _summary_statement(
+    workspace_spans: int, agency_spans: int, after: bool, one_period: bool
+) -> TextClause:
+    """Totals and months over every workspace; the workspaces themselves one page at a
+    time, in ``workspace_id`` order, ``workspaces_next`` naming the last one of a page that
+    has more after it. Over ``one_period`` (a year, a month, a day) each workspace has one
+    row, so the page is read in index order and nothing after it is read."""
+    workspace_rows = _rows_in_spans(
+        "workspace_rollups",
+        workspace_spans,
+        "ws_",
+        " AND workspace_id > :after" if after else "",
+        one_period=one_period,
     )
+    agency_rows = _rows_in_spans("agency_rollups", agency_spans, "")
+    figures = ", ".join(ROLLUP_FIGURES) if one_period else f"{_SUMS} "
+    grouped = "" if one_period else "GROUP BY r.workspace_id "
+    return text(f"""
+WITH page AS (
+    SELECT workspace_id, {figures}
+    FROM ({workspace_rows}) AS r
+    {grouped}ORDER BY r.workspace_id LIMIT CAST(:limit AS integer) + 1
+), listed AS (
+    SELECT * FROM page ORDER BY workspace_id LIMIT :limit
+), months AS (
+    SELECT to_char(period_start, 'YYYY-MM') AS month, {_SUMS}
+    FROM ({agency_rows}) AS r GROUP BY 1
+), totals AS (
+    SELECT CAST(:currency AS text) AS currency, CAST(:period_from AS date) AS period_from,
+           CAST(:period_to AS date) AS period_to, {_TOTALS},
+           CASE WHEN (SELECT count(*) FROM page) > :limit
+                THEN (SELECT max(workspace_id) FROM listed) END AS workspaces_next
+    FROM months
+)
+SELECT left(row_to_json(totals)::text, -1)
+    || ',"workspaces":' || coalesce((
+        SELECT json_agg(w ORDER BY w.workspace_id NULLS FIRST)
+        FROM (SELECT nullif(workspace_id, '') AS workspace_id, {", ".join(ROLLUP_FIGURES)}
+              FROM listed) AS w)::text, '[]')
+    || ',"months":' || coalesce((SELECT json_agg(m ORDER BY m.month) FROM months AS m)::text,
+                                '[]')
+    || '}}'
+FROM totals
+""")
 
 
-def _sum(name: str) -> Any:
-    # bigint, not numeric: the driver hands back ints, with no Decimal per figure and row.
-    return cast(func.coalesce(func.sum(getattr(RevenueRollup, name)), 0), BigInteger).label(name)
+def _span_params(found: list[Span], prefix: str) -> dict[str, object]:
+    params: dict[str, object] = {}
+    for n, span in enumerate(found):
+        params.update(
+            {f"{prefix}grain_{n}": span.grain, f"{prefix}first_{n}": span.first,
+             f"{prefix}last_{n}": span.last}
+        )  # fmt: skip
+    return params
 
 
-async def summary_rows(
-    session: AsyncSession, agency_id: str, currency: str, first: date, last: date
-) -> Sequence[Row[Any]]:
-    """Totals, per workspace and per month in one pass over the rollups (grouping sets),
-    as ``(level, workspace_id, month, *ROLLUP_FIGURES)``; ``level`` (SQL ``GROUPING``) says
-    which: 1 a workspace, 2 a month, 3 the total."""
-    level = func.grouping(col(RevenueRollup.workspace_id), col(RevenueRollup.month))
-    query = (
-        select(
-            level.label("level"),
-            col(RevenueRollup.workspace_id),
-            col(RevenueRollup.month),
-            *(_sum(name) for name in ROLLUP_FIGURES),
-        )
-        .where(
-            col(RevenueRollup.agency_id) == agency_id,
-            col(RevenueRollup.currency) == currency,
-            col(RevenueRollup.month) >= first,
-            col(RevenueRollup.month) <= last,
-        )
-        .group_by(
-            text("GROUPING SETS ((revenue_rollups.workspace_id), (revenue_rollups.month), ())")
-        )
-        .order_by(
-            literal_column("level"), col(RevenueRollup.workspace_id), col(RevenueRollup.month)
-        )
+async def summary_json(
+    session: AsyncSession,
+    agency_id: str,
+    currency: str,
+    start: date,
+    end: date,
+    page: WorkspacePage,
+) -> str:
+    """The owner's summary from ``start`` to ``end`` (UTC days, inclusive) as JSON text,
+    built by Postgres: totals and months from the agency's months and edge days, then a
+    page of workspaces from their years, months and edge days."""
+    per_workspace = spans(start, end)
+    per_agency = spans(start, end, years=False)
+    one_period = len(per_workspace) == 1 and per_workspace[0].first == per_workspace[0].last
+    statement = _summary_statement(
+        len(per_workspace), len(per_agency), page.after is not None, one_period
     )
-    return (await session.execute(query)).all()
+    params = {
+        "agency_id": agency_id,
+        "currency": currency,
+        "period_from": start,
+        "period_to": end,
+        "limit": page.limit,
+        **({"after": page.after} if page.after is not None else {}),
+        **_span_params(per_workspace, "ws_"),
+        **_span_params(per_agency, ""),
+    }
+    found = (await session.execute(statement, params)).scalar_one()
+    assert isinstance(found, str)
+    return found
 
 
 async def agency_of_account(session: AsyncSession, account_id: str) -> str | None:

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
 
 from billing_contracts.billing_stripe import BalanceFigures
 from billing_contracts.revenue_ledger import LedgerKind
@@ -125,17 +125,80 @@ def rollup_delta(
     return delta
 
 
-def month_of(moment: datetime) -> date:
-    utc = moment.astimezone(UTC)
-    return date(utc.year, utc.month, 1)
-
-
 def from_unix(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-def period_months(start: date, end: date) -> tuple[date, date]:
-    """The whole months a summary from ``start`` to ``end`` (inclusive) covers: rollups are
-    monthly, so a period always starts on the 1st and ends on the last day of a month."""
-    last_day = calendar.monthrange(end.year, end.month)[1]
-    return date(start.year, start.month, 1), date(end.year, end.month, last_day)
+Grain = Literal["year", "month", "day"]
+
+
+@dataclass(frozen=True)
+class Span:
+    """Rollup rows of one grain whose periods start from ``first`` to ``last`` (inclusive)."""
+
+    grain: Grain
+    first: date
+    last: date
+
+
+def day_of(moment: datetime) -> date:
+    """The day a movement counts in: its UTC calendar day."""
+    return moment.astimezone(UTC).date()
+
+
+def rollup_periods(day: date) -> tuple[tuple[Grain, date], ...]:
+    """The periods a movement of ``day`` adds to, coarsest first: its year, month and day."""
+    return ("year", date(day.year, 1, 1)), ("month", day.replace(day=1)), ("day", day)
+
+
+def _month_end(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def _next_month(month: date) -> date:
+    return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def spans(start: date, end: date, *, years: bool = True) -> list[Span]:
+    """The fewest rollup rows that cover exactly the days from ``start`` to ``end``
+    (inclusive): days at the edges of a partial month, whole months, and (with ``years``)
+    whole years. Empty when ``end`` is before ``start``."""
+    found: list[Span] = []
+    if start.day != 1 and start <= end:  # the days before the first whole month
+        head = min(end, _month_end(start))
+        found.append(Span("day", start, head))
+        start = head + timedelta(days=1)
+    if start <= end and end != _month_end(end):  # the days after the last whole month
+        found.append(Span("day", end.replace(day=1), end))
+        end = end.replace(day=1) - timedelta(days=1)
+    if start > end:
+        return found
+    first, last = start, end.replace(day=1)  # whole months from here on
+    if not years:
+        return [*found, Span("month", first, last)]
+    if first.month != 1:  # the months before the first whole year
+        head = min(last, date(first.year, 12, 1))
+        found.append(Span("month", first, head))
+        first = _next_month(head)
+    if first <= last and last.month != 12:  # the months after the last whole year
+        found.append(Span("month", date(last.year, 1, 1), last))
+        last = date(last.year - 1, 12, 1)
+    if first <= last:
+        found.append(Span("year", first, date(last.year, 1, 1)))
+    return found
+
+
+@dataclass(frozen=True)
+class WorkspacePage:
+    """Which workspaces a summary lists: at most ``limit``, those whose id sorts after
+    ``after`` ('' is the id of the movements no workspace was found for; None: from the
+    first)."""
+
+    limit: int
+    after: str | None = None
+
+
+WORKSPACES_PAGE = 1_000
+"""How many workspaces a summary lists unless asked for another number."""
+WORKSPACES_MAX = 10_000
+FIRST_PAGE = WorkspacePage(limit=WORKSPACES_PAGE)

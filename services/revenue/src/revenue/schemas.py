@@ -23,19 +23,25 @@ class WorkspaceFigures(Figures):
 
 class MonthFigures(Figures):
     month: str = Field(pattern=r"^\d{4}-\d{2}$")
+    """A UTC calendar month; at the period's edges, only its days in the period."""
 
 
 class Summary(Figures):
-    """What the agency made over whole months: ``net_cents = gross_cents - refunded_cents -
-    disputed_cents - stripe_fee_cents - platform_fee_cents``, equal to the sum of the net of
-    Stripe's balance transactions of those months."""
+    """What the agency made over the UTC days from ``period_from`` to ``period_to``:
+    ``net_cents = gross_cents - refunded_cents - disputed_cents - stripe_fee_cents -
+    platform_fee_cents``, equal to the sum of the net of Stripe's balance transactions
+    created in those days."""
 
     currency: str
     period_from: date
-    """First day of the first month counted (rollups are monthly)."""
+    """First day counted (UTC): the ``from`` asked."""
     period_to: date
-    """Last day of the last month counted."""
+    """Last day counted (UTC), inclusive: the ``to`` asked."""
+    workspaces_next: str | None = None
+    """More workspaces than listed: pass this as ``workspaces_after`` for the next page;
+    null on the last page."""
     workspaces: list[WorkspaceFigures] = Field(default_factory=list)
+    """A page of the workspaces, in id order (the totals count them all)."""
     months: list[MonthFigures] = Field(default_factory=list)
 
 

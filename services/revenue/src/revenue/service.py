@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,8 +18,8 @@ from billing_contracts.billing_invoices import StripeInvoiceSnapshot
 from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
 from revenue import repository
 from revenue.models import InvoiceFacts, SubscriptionHealth
-from revenue.rules import ROLLUP_FIGURES, from_unix, period_months
-from revenue.schemas import SubscriptionCharging, Summary
+from revenue.rules import FIRST_PAGE, WorkspacePage, from_unix
+from revenue.schemas import SubscriptionCharging
 from revenue.stripe_gateway import RevenueStripe, merged_metadata, subscription_of
 
 _INVOICE_RANK = {"draft": 0, "open": 1, "uncollectible": 2, "paid": 3, "void": 3}
@@ -169,37 +168,18 @@ class Revenue:
 
     # --- what the owner reads --------------------------------------------------------
 
-    async def summary_figures(
-        self, agency_id: str, start: date, end: date, currency: str
-    ) -> dict[str, Any]:
-        """The summary as plain data ready for JSON: an owner may have 10,000 workspaces, and
-        building as many models per request is what its latency was made of."""
-        first, last = period_months(start, end)
-        rows = await repository.summary_rows(self.session, agency_id, currency, first, last)
-        totals = dict.fromkeys(ROLLUP_FIGURES, 0)
-        workspaces: list[dict[str, Any]] = []
-        months: list[dict[str, Any]] = []
-        for row in rows:
-            level, workspace_id, month, *values = tuple(row)
-            figures = dict(zip(ROLLUP_FIGURES, values, strict=True))
-            if level == 3:
-                totals = figures
-            elif level == 1:
-                workspaces.append({"workspace_id": workspace_id or None, **figures})
-            else:
-                months.append({"month": month.strftime("%Y-%m"), **figures})
-        return {
-            "currency": currency,
-            "period_from": first.isoformat(),
-            "period_to": last.isoformat(),
-            **totals,
-            "workspaces": workspaces,
-            "months": months,
-        }
-
-    async def summary(self, agency_id: str, start: date, end: date, currency: str) -> Summary:
-        figures = await self.summary_figures(agency_id, start, end, currency)
-        return Summary.model_validate(figures)
+    async def summary_json(
+        self,
+        agency_id: str,
+        start: date,
+        end: date,
+        currency: str,
+        page: WorkspacePage = FIRST_PAGE,
+    ) -> str:
+        """The summary (the shape of ``Summary``) as JSON text, built where the rollups are:
+        an owner may have 10,000 workspaces, and building as many objects per request in
+        Python is what its latency was made of."""
+        return await repository.summary_json(self.session, agency_id, currency, start, end, page)
 
     async def charging_health(self, agency_id: str) -> list[SubscriptionCharging]:
         rows = await repository.charging_health(self.session, agency_id)
