@@ -26,7 +26,11 @@ from billing_kit.billing_gate import ensure_agency_may_bill
 from billing_kit.errors import NotFoundError
 from billing_kit.outbox import Outbox
 from subscriptions import repository
-from subscriptions.errors import AgencyPlanExistsError, PlanArchivedError
+from subscriptions.errors import (
+    AgencyPlanExistsError,
+    PlanArchivedError,
+    SubscriptionNotRecordedError,
+)
 from subscriptions.models import AgencyPlan, PlatformPlan
 from subscriptions.platform_gateway import PlatformStripe
 
@@ -121,7 +125,11 @@ class PlatformPlans:
         agency_plan = await repository.agency_plan_by_subscription(
             self.session, snapshot.subscription_id
         )
-        if agency_plan is None or snapshot.stripe_created < agency_plan.status_seen_at:
+        if agency_plan is None:
+            if snapshot.metadata.get("agency_plan_id"):
+                raise SubscriptionNotRecordedError(snapshot.subscription_id)
+            return  # not one of ours
+        if snapshot.stripe_created < agency_plan.status_seen_at:
             return
         facts = await self.stripe.retrieve_subscription(agency_plan.stripe_subscription_id)
         agency_plan.status_seen_at = snapshot.stripe_created
