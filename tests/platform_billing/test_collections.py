@@ -148,3 +148,37 @@ async def test_retry_needs_an_open_collection(
         "/v1/platform/collections/00000000-0000-0000-0000-000000000000/retry", headers=operator
     )
     assert missing.status_code == 404
+
+
+async def test_a_retry_ended_by_a_voided_invoice_still_restores_payouts(
+    subscriptions: httpx.AsyncClient,
+    invoicing: httpx.AsyncClient,
+    operator: dict[str, str],
+    agency: Agency,
+    stripe_sdk: stripe.StripeClient,
+) -> None:
+    assert agency.account_id is not None
+    set_payout_schedule(stripe_sdk, agency.account_id, interval="daily", delay_days=3)
+    before = payout_schedule(stripe_sdk, agency.account_id)
+    agency_plan = await _failed_plan(subscriptions, operator, agency)
+    stripe_invoice_id = agency_plan["latest_invoice"]["id"]
+    collection = await collection_of(invoicing, operator, stripe_invoice_id, attempt_count=1)
+    started = await invoicing.post(
+        f"/v1/platform/collections/{collection['invoice_id']}/retry", headers=operator
+    )
+    assert started.status_code == 202
+
+    async def state(expected: str) -> bool:
+        found = await collection_of(invoicing, operator, stripe_invoice_id)
+        return bool(found["retry"]["state"] == expected)
+
+    await eventually(lambda: state("waiting_for_funds"), within=60)
+    stripe_sdk.v1.invoices.void_invoice(stripe_invoice_id)
+    await eventually(lambda: state("failed"), within=60)
+    assert payout_schedule(stripe_sdk, agency.account_id) == before
+    ended = await collection_of(invoicing, operator, stripe_invoice_id, status="void")
+    assert ended["retry"]["failure_reason"] == "The invoice is void."
+    again = await invoicing.post(
+        f"/v1/platform/collections/{collection['invoice_id']}/retry", headers=operator
+    )
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "invoice_not_open")

@@ -130,6 +130,8 @@ class Collections:
         row.attempt_count = max(row.attempt_count, attempts)
         await self.session.flush()
         current = collection_snapshot(row)
+        if current.status != before.status and row.status != "open":
+            await repository.wake_retry_of(self.session, row.id, datetime.now(UTC))
         if current != before and row.status != "draft":
             await self.outbox.add(
                 self.session,

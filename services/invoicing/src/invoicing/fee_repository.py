@@ -150,6 +150,24 @@ async def signal_funds(session: AsyncSession, account_id: str, at: datetime) -> 
     )
 
 
+async def wake_retry_of(session: AsyncSession, invoice_id: str, at: datetime) -> None:
+    """The invoice changed (paid, voided): its waiting retry looks again now."""
+    await session.execute(
+        update(CollectionRetry)
+        .where(
+            col(CollectionRetry.invoice_id) == invoice_id,
+            col(CollectionRetry.state) == "waiting_for_funds",
+        )
+        .values(funds_signal_at=at)
+    )
+
+
+async def postpone(session: AsyncSession, retry_id: str, at: datetime) -> None:
+    await session.execute(
+        update(CollectionRetry).where(col(CollectionRetry.id) == retry_id).values(updated_at=at)
+    )
+
+
 async def next_due_retry(
     session: AsyncSession, *, recheck_before: datetime
 ) -> CollectionRetry | None:

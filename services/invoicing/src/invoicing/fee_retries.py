@@ -175,22 +175,31 @@ class RetryRunner:
     after_stripe: Callable[[str], None] = lambda _: None
 
     async def step(self) -> bool:
-        """One step of one due retry; False when none is due."""
+        """One step of one due retry; False when none is due. A step that fails is rolled
+        back and its retry goes to the back of the line, so it cannot hold up the others."""
         recheck = timedelta(seconds=self.settings.retry_recheck_seconds)
-        async with unit_of_work(self.sessions) as session:
-            retry = await repository.next_due_retry(
-                session, recheck_before=datetime.now(UTC) - recheck
-            )
-            if retry is None:
-                return False
-            saga = RetrySaga(
-                session,
-                self.outbox,
-                self.stripe,
-                timedelta(seconds=self.settings.retry_give_up_seconds),
-                self.after_stripe,
-            )
-            await saga.advance(retry)
+        failing: str | None = None
+        try:
+            async with unit_of_work(self.sessions) as session:
+                retry = await repository.next_due_retry(
+                    session, recheck_before=datetime.now(UTC) - recheck
+                )
+                if retry is None:
+                    return False
+                failing = retry.id
+                saga = RetrySaga(
+                    session,
+                    self.outbox,
+                    self.stripe,
+                    timedelta(seconds=self.settings.retry_give_up_seconds),
+                    self.after_stripe,
+                )
+                await saga.advance(retry)
+                failing = None
+        finally:
+            if failing is not None:
+                async with unit_of_work(self.sessions) as session:
+                    await repository.postpone(session, failing, datetime.now(UTC))
         return True
 
     async def run_until_idle(self) -> None:

@@ -229,7 +229,8 @@ class CollectionRetry(InvoicingTable, table=True):
     """Numbers the pay calls: each attempt has its own Stripe idempotency key."""
     available_cents: int | None = Field(default=None, sa_type=BigInteger)
     funds_signal_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    """When Stripe last said the account's balance moved (``balance.available``)."""
+    """When Stripe last said the account's balance moved (``balance.available``) or the
+    invoice closed: a waiting retry looks again."""
     checked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     started_at: datetime = Field(sa_type=DateTime(timezone=True))
     updated_at: datetime = Field(sa_type=DateTime(timezone=True))
