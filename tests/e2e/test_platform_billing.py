@@ -123,6 +123,8 @@ async def test_a_plan_paid_from_the_balance_with_advice_and_a_manual_retry(
 
     await eventually(paused, within=60)
     assert payout_schedule(stripe_sdk, account)["interval"] == "manual"
+    during = await _billing(invoicing, agency)  # advice about the schedule that comes back
+    assert "every Monday" in during["payout_advice"][0]["message"]
     card_payment(stripe_sdk, account, 10_000)
     await advance_clock(emulator, 3 * DAY)
 

@@ -144,11 +144,14 @@ async def _advice(collections: Collections, plan: AgencyPlan) -> list[AdviceOut]
     account = await fee_repository.agency_account(collections.session, plan.agency_id)
     if account is None:
         return []
-    try:
-        schedule = await collections.stripe.payout_schedule(account)
-    except stripe.StripeError as exc:
-        log.warning("payout schedule unavailable", account=account, error=repr(exc))
-        return []
+    # While a retry holds payouts on manual, the schedule it will put back is the agency's.
+    schedule = await fee_repository.paused_schedule(collections.session, account)
+    if schedule is None:
+        try:
+            schedule = await collections.stripe.payout_schedule(account)
+        except stripe.StripeError as exc:
+            log.warning("payout schedule unavailable", account=account, error=repr(exc))
+            return []
     return [
         AdviceOut(code=a.code, message=a.message)
         for a in payout_advice(

@@ -102,6 +102,17 @@ async def running_retry(session: AsyncSession, invoice_id: str) -> CollectionRet
     return (await session.execute(query)).scalar_one_or_none()
 
 
+async def paused_schedule(session: AsyncSession, account_id: str) -> dict[str, Any] | None:
+    """The schedule a running retry paused (and will put back), if one did."""
+    query = select(CollectionRetry.previous_schedule).where(
+        col(CollectionRetry.stripe_account_id) == account_id,
+        col(CollectionRetry.state).not_in(FINISHED_STATES),
+        col(CollectionRetry.previous_schedule).is_not(None),
+    )
+    found: dict[str, Any] | None = (await session.execute(query.limit(1))).scalar_one_or_none()
+    return found
+
+
 async def collections_with_retries(
     session: AsyncSession, *, failing_only: bool
 ) -> Sequence[tuple[Collection, CollectionRetry | None]]:
