@@ -25,6 +25,7 @@ from tests.platform_billing.helpers import (
     create_plan,
     payout_schedule,
     put_on_plan,
+    retire,
     set_payout_schedule,
 )
 from tests.subscriptions.conftest import agency
@@ -146,3 +147,4 @@ async def test_a_plan_paid_from_the_balance_with_advice_and_a_manual_retry(
     after = await _billing(invoicing, agency)
     assert after["invoices"][0]["status"] == "paid"
     assert after["payout_advice"][0]["code"] == "payouts_drain_balance"
+    retire(stripe_sdk, account)

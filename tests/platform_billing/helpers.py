@@ -125,3 +125,13 @@ async def start_on_monday(emulator: httpx.AsyncClient) -> dt.datetime:
     monday = (now + dt.timedelta(days=7 - now.weekday())).replace(hour=1, minute=0, second=0)
     await advance_clock(emulator, int((monday - now).total_seconds()))
     return monday
+
+
+def retire(sdk: stripe.StripeClient, account: str) -> None:
+    """End what a test left running on the shared emulator for this agency (its plan
+    subscriptions, its automatic payouts), so later clock advances do not carry it along."""
+    params: Any = {"customer_account": account, "status": "all"}
+    for sub in sdk.v1.subscriptions.list(params=params).data:
+        if sub.status not in ("canceled", "incomplete_expired"):
+            sdk.v1.subscriptions.cancel(sub.id)
+    set_payout_schedule(sdk, account, interval="manual")

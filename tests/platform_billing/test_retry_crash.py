@@ -36,6 +36,7 @@ from tests.platform_billing.helpers import (
     available,
     card_payment,
     payout_schedule,
+    retire,
     set_payout_schedule,
     start_on_monday,
 )
@@ -200,3 +201,4 @@ async def test_a_retry_killed_after_each_stripe_call_ends_paid_once(
         "paid",
         "payouts_restored",
     ]
+    retire(stripe_sdk, account)
