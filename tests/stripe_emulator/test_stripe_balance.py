@@ -94,6 +94,49 @@ def _v2_agency(client: stripe.StripeClient, emulator: Emulator) -> str:
     return account.id
 
 
+def _v1_agency_as_customer(client: stripe.StripeClient, emulator: Emulator) -> str:
+    """A v1-made connected account (as catalog makes them) given the v2 ``customer`` and
+    ``merchant`` configurations afterwards, as Stripe allows."""
+    agency = onboarded_account(client, emulator)
+    updated = client.v2.core.accounts.update(
+        agency,
+        params={
+            "configuration": {
+                "customer": {},
+                "merchant": {"capabilities": {"card_payments": {"requested": True}}},
+            }
+        },
+    )
+    assert updated.applied_configurations == ["customer", "merchant"]
+    return agency
+
+
+def test_v2_manages_an_account_made_with_v1(client: stripe.StripeClient, fresh: Emulator) -> None:
+    agency = onboarded_account(client, fresh)
+    before = client.v2.core.accounts.retrieve(agency)
+    assert (before.applied_configurations, before.dashboard) == ([], "express")
+    client.v2.core.accounts.update(agency, params={"configuration": {"customer": {}}})
+    after = client.v2.core.accounts.retrieve(agency)
+    assert after.applied_configurations == ["customer"]
+    assert client.v1.accounts.retrieve(agency).charges_enabled is True
+
+
+def test_balance_payments_need_the_customer_configuration(
+    client: stripe.StripeClient, fresh: Emulator
+) -> None:
+    agency = onboarded_account(client, fresh)
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.setup_intents.create(
+            params={
+                "allowed_payment_method_types": ["stripe_balance"],
+                "customer_account": agency,
+                "confirm": True,
+            }
+        )
+    assert refused.value.param == "customer_account"
+    assert "customer and merchant" in str(refused.value.user_message)
+
+
 def test_balance_payment_debits_the_agency(client: stripe.StripeClient, fresh: Emulator) -> None:
     agency = _v2_agency(client, fresh)
     client.v1.accounts.update(
@@ -116,7 +159,7 @@ def test_insufficient_balance_fails_and_retries_on_schedule(
     now = dt.datetime.fromtimestamp(fresh.control("GET", "/clock")["now"], dt.UTC)
     monday = (now + dt.timedelta(days=7 - now.weekday())).replace(hour=1, minute=0, second=0)
     fresh.advance(int((monday - now).total_seconds()))  # start on a Monday: Sunday is far
-    agency = onboarded_account(client, fresh)
+    agency = _v1_agency_as_customer(client, fresh)
     client.v1.accounts.update(
         agency, params={"settings": {"payouts": {"schedule": {"interval": "manual"}}}}
     )
@@ -149,7 +192,7 @@ def test_insufficient_balance_fails_and_retries_on_schedule(
 
 
 def test_manual_retry_after_funding(client: stripe.StripeClient, fresh: Emulator) -> None:
-    agency = onboarded_account(client, fresh)
+    agency = _v1_agency_as_customer(client, fresh)
     client.v1.accounts.update(
         agency, params={"settings": {"payouts": {"schedule": {"interval": "manual"}}}}
     )

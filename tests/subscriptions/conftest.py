@@ -7,10 +7,8 @@ import pytest
 
 from billing_devstack import Infra
 from tests.catalog.conftest import catalog, emulator, stripe_sdk
-from tests.support.agencies import Agency, onboarded_agency
-from tests.support.databases import connect
+from tests.support.agencies import Agency, known_to_subscriptions, onboarded_agency
 from tests.support.tokens import Tokens
-from tests.support.waiting import eventually
 
 __all__ = ["agency", "catalog", "emulator", "stripe_sdk", "subscriptions"]
 
@@ -28,14 +26,4 @@ async def agency(
     """An onboarded agency that subscriptions already knows may bill: catalog's agency events
     reach its replica on their own topic, apart from the products'."""
     onboarded = await onboarded_agency(catalog, emulator, tokens, infra.kafka_bootstrap)
-
-    async def may_bill_here() -> bool:
-        conn = await connect(infra.database_url)
-        try:
-            query = "SELECT charges_enabled FROM subscriptions.agency_replicas WHERE agency_id = $1"
-            return bool(await conn.fetchval(query, onboarded.agency_id))
-        finally:
-            await conn.close()
-
-    await eventually(may_bill_here, within=60)
-    return onboarded
+    return await known_to_subscriptions(infra.database_url, onboarded)

@@ -13,6 +13,7 @@ from billing_contracts.billing_accounts import (
     StripeAccountSnapshot,
     StripeAccountUpdated,
 )
+from tests.support.databases import connect
 from tests.support.kafka import publish
 from tests.support.tokens import Tokens, new_agency_id
 from tests.support.waiting import eventually
@@ -90,4 +91,20 @@ async def onboarded_agency(
         created=int(time.time()),
     )
     await wait_for_status(catalog, agency, "enabled")
+    return agency
+
+
+async def known_to_subscriptions(database_url: str, agency: Agency) -> Agency:
+    """Wait until subscriptions' replica knows the agency may bill: catalog's agency events
+    reach it on their own topic, apart from the products'."""
+
+    async def may_bill_there() -> bool:
+        conn = await connect(database_url)
+        try:
+            query = "SELECT charges_enabled FROM subscriptions.agency_replicas WHERE agency_id = $1"
+            return bool(await conn.fetchval(query, agency.agency_id))
+        finally:
+            await conn.close()
+
+    await eventually(may_bill_there, within=60)
     return agency

@@ -21,6 +21,8 @@ class StripeInvoiceSnapshot(StripeObjectFacts):
     number: str | None = None
     customer_id: str | None = None
     customer_email: str | None = None
+    customer_account: str | None = None
+    """The connected account billed as a customer (the platform's SaaS fees)."""
     subscription_id: str | None = None
     billing_reason: str | None = None
     collection_method: str | None = None

@@ -12,8 +12,10 @@ from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS
 from billing_contracts.catalog_agencies import AGENCIES
 from billing_contracts.catalog_products import PRODUCTS
 from billing_contracts.customer_requests import CUSTOMER_REQUESTS
+from billing_contracts.invoicing_collections import COLLECTIONS
 from billing_contracts.invoicing_invoices import INVOICES
 from billing_contracts.revenue_ledger import LEDGER
+from billing_contracts.subscriptions_agency_plans import AGENCY_PLANS
 from billing_contracts.subscriptions_customers import CUSTOMERS
 from billing_contracts.subscriptions_subscriptions import SUBSCRIPTIONS
 from billing_contracts.subscriptions_workspaces import WORKSPACES
@@ -32,7 +34,9 @@ ALL_TOPICS: tuple[Topic, ...] = (
     WORKSPACES,
     CUSTOMERS,
     SUBSCRIPTIONS,
+    AGENCY_PLANS,
     INVOICES,
+    COLLECTIONS,
     LEDGER,
 )
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from billing_contracts.billing_accounts import ACCOUNTS
+from billing_contracts.billing_balances import STRIPE_BALANCES
 from billing_contracts.billing_invoices import STRIPE_INVOICES
 from billing_contracts.billing_payments import STRIPE_PAYMENTS
 from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS
 from billing_contracts.catalog_agencies import AGENCIES
 from billing_contracts.catalog_products import PRODUCTS
 from billing_contracts.registry import ALL_TOPICS
+from billing_contracts.subscriptions_agency_plans import AGENCY_PLANS
 from billing_contracts.topics import Topic
 
 
@@ -53,6 +55,8 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("invoicing", "subscription-mirror", STRIPE_SUBSCRIPTIONS),
     Subscription("invoicing", "agencies", AGENCIES),
     Subscription("invoicing", "products", PRODUCTS),
+    Subscription("invoicing", "agency-plans", AGENCY_PLANS),
+    Subscription("invoicing", "balances", STRIPE_BALANCES),
     Subscription("webhook_ingest", "agencies", AGENCIES),
     Subscription("revenue", "agencies", AGENCIES),
     Subscription("revenue", "ledger", STRIPE_PAYMENTS),

@@ -1,22 +1,52 @@
-"""Builds the invoicing app: HTTP API, the invoice mirror's subscribers, the requester of
-workspaces' customers, outbox relay."""
+"""Builds the invoicing app: HTTP API, the invoice mirror's subscribers, the SaaS-fee
+collections and their retry runner, the requester of workspaces' customers, outbox relay."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from fastapi import FastAPI
 
+from billing_contracts.invoicing_collections import COLLECTIONS
 from billing_contracts.invoicing_invoices import INVOICES
 from billing_kit.runtime import Runtime, build_app
 from billing_kit.settings import ServiceSettings
-from invoicing import api, consumers
+from invoicing import api, consumers, fee_api
 from invoicing.customers import KafkaCustomers
+from invoicing.fee_gateway import CollectionsStripe
+from invoicing.fee_retries import RetryRunner
 from invoicing.models import kit_tables
 from invoicing.settings import InvoicingSettings
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    runtime = Runtime(settings or InvoicingSettings(), kit_tables, publishes=(INVOICES,))
+    settings = settings or InvoicingSettings()
+    runtime = Runtime(settings, kit_tables, publishes=(INVOICES, COLLECTIONS))
     consumers.register(runtime)
-    app = build_app(runtime, [api.router], title="invoicing")
+    if isinstance(settings, InvoicingSettings) and settings.retry_runner:
+        _run_retries(runtime, settings)
+    app = build_app(runtime, [api.router, fee_api.router], title="invoicing")
     app.state.customers = KafkaCustomers(runtime)
     return app
+
+
+def _run_retries(runtime: Runtime, settings: InvoicingSettings) -> None:
+    """The SaaS-fee retry runner lives as long as the service: it picks up unfinished
+    retries at start, then polls (one database connection at a time)."""
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start() -> None:
+        runner = RetryRunner(
+            runtime.sessions, runtime.outbox, CollectionsStripe(runtime.stripe), settings
+        )
+        tasks.append(asyncio.create_task(runner.run_forever(), name="invoicing-retries"))
+
+    async def stop() -> None:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    runtime.on_startup(start)
+    runtime.on_shutdown(stop)

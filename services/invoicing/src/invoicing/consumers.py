@@ -1,14 +1,20 @@
 """invoicing's subscribers: Stripe's invoices, payments and subscriptions feed the invoice
-mirror; catalog's agency profiles feed the billing gate, its products the names clients see."""
+mirror; catalog's agency profiles feed the billing gate, its products the names clients see.
+
+The platform's own invoices charged to an agency (``customer_account``, on the platform
+account) take the same invoice subscriber to the SaaS-fee collections instead of the mirror;
+agencies' plans and balance movements feed those collections and their retries."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_contracts import Event
+from billing_contracts.billing_balances import STRIPE_BALANCES, StripeBalanceAvailable
 from billing_contracts.billing_invoices import (
     STRIPE_INVOICES,
     StripeInvoiceOverdue,
+    StripeInvoicePaymentFailed,
     StripeInvoicePaymentPaid,
     StripeInvoiceSnapshot,
 )
@@ -23,8 +29,11 @@ from billing_contracts.billing_payments import (
 from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS, StripeSubscriptionSnapshot
 from billing_contracts.catalog_agencies import AGENCIES, AgencyBillingProfile
 from billing_contracts.catalog_products import PRODUCTS, ProductSnapshot
+from billing_contracts.subscriptions_agency_plans import AGENCY_PLANS, AgencyPlanSnapshot
 from billing_kit.runtime import Runtime
 from invoicing import agencies
+from invoicing.fee_collections import Collections
+from invoicing.fee_gateway import CollectionsStripe
 from invoicing.mirror import Mirror, PaymentFacts
 from invoicing.stripe_gateway import InvoicingStripe
 
@@ -83,9 +92,19 @@ def register(runtime: Runtime) -> None:
     def mirror(session: AsyncSession) -> Mirror:
         return Mirror(session, runtime.outbox, InvoicingStripe(runtime.stripe))
 
+    def collections(session: AsyncSession) -> Collections:
+        return Collections(session, runtime.outbox, CollectionsStripe(runtime.stripe))
+
     async def on_invoice(session: AsyncSession, event: Event) -> None:
         payload = event.payload
-        if isinstance(event, StripeInvoicePaymentPaid):
+        if (
+            isinstance(payload, StripeInvoiceSnapshot)
+            and payload.stripe_account_id is None
+            and payload.customer_account is not None
+        ):  # the platform charging an agency: a SaaS-fee collection, not a client invoice
+            failed = isinstance(event, StripeInvoicePaymentFailed)
+            await collections(session).apply_invoice(payload, failed=failed)
+        elif isinstance(event, StripeInvoicePaymentPaid):
             await mirror(session).apply_invoice_payment(event.payload, agency_id=event.agency_id)
         elif isinstance(payload, StripeInvoiceSnapshot):
             await mirror(session).apply_invoice(
@@ -119,5 +138,17 @@ def register(runtime: Runtime) -> None:
         assert isinstance(event.payload, ProductSnapshot)
         await agencies.apply_product(session, event.agency_id, event.payload)
 
+    async def on_agency_plan(session: AsyncSession, event: Event) -> None:
+        assert isinstance(event.payload, AgencyPlanSnapshot)
+        await collections(session).apply_agency_plan(event.payload, event.occurred_at)
+
+    async def on_balance(session: AsyncSession, event: Event) -> None:
+        if isinstance(event, StripeBalanceAvailable) and event.payload.balance_owner.startswith(
+            "acct_"
+        ):
+            await collections(session).signal_funds(event.payload.balance_owner)
+
     runtime.subscribe(AGENCIES, "agencies", on_agency)
     runtime.subscribe(PRODUCTS, "products", on_product)
+    runtime.subscribe(AGENCY_PLANS, "agency-plans", on_agency_plan)
+    runtime.subscribe(STRIPE_BALANCES, "balances", on_balance)

@@ -1,16 +1,18 @@
-"""Builds the subscriptions app: HTTP API, catalog replicas, the Stripe status mirror, the
-customer request responder and the outbox relay."""
+"""Builds the subscriptions app: HTTP API (client subscriptions, the platform's plans),
+catalog replicas, the Stripe status mirror, the customer request responder and the outbox
+relay."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from billing_contracts.subscriptions_agency_plans import AGENCY_PLANS
 from billing_contracts.subscriptions_customers import CUSTOMERS
 from billing_contracts.subscriptions_subscriptions import SUBSCRIPTIONS
 from billing_contracts.subscriptions_workspaces import WORKSPACES
 from billing_kit.runtime import Runtime, build_app
 from billing_kit.settings import ServiceSettings
-from subscriptions import api, consumers
+from subscriptions import api, consumers, platform_api
 from subscriptions.models import kit_tables
 from subscriptions.settings import SubscriptionsSettings
 
@@ -19,7 +21,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     runtime = Runtime(
         settings or SubscriptionsSettings(),
         kit_tables,
-        publishes=(WORKSPACES, CUSTOMERS, SUBSCRIPTIONS),
+        publishes=(WORKSPACES, CUSTOMERS, SUBSCRIPTIONS, AGENCY_PLANS),
     )
     consumers.register(runtime)
-    return build_app(runtime, [api.router], title="subscriptions")
+    return build_app(runtime, [api.router, platform_api.router], title="subscriptions")

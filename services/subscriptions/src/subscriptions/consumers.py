@@ -1,5 +1,6 @@
 """subscriptions' subscribers: catalog's products and agency profiles into local replicas,
-Stripe's subscription events into the status mirror, and the customer requests of other
+Stripe's subscription events into the status mirror (client subscriptions on connected
+accounts, agencies' plans on the platform account), and the customer requests of other
 services (answered on their reply topic)."""
 
 from __future__ import annotations
@@ -7,7 +8,10 @@ from __future__ import annotations
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS
+from billing_contracts.billing_subscriptions import (
+    STRIPE_SUBSCRIPTIONS,
+    StripeSubscriptionSnapshot,
+)
 from billing_contracts.catalog_agencies import AGENCIES
 from billing_contracts.catalog_products import PRODUCTS
 from billing_contracts.customer_requests import (
@@ -27,6 +31,8 @@ from billing_kit.errors import (
 from billing_kit.rpc import serve_requests
 from billing_kit.runtime import Runtime
 from subscriptions.customers import Customers
+from subscriptions.platform_gateway import PlatformStripe
+from subscriptions.platform_plans import PlatformPlans
 from subscriptions.replicas import Replicas
 from subscriptions.service import Subscriptions
 from subscriptions.stripe_gateway import SubscriptionsStripe
@@ -49,8 +55,14 @@ def register(runtime: Runtime) -> None:
         await Replicas(session).apply_agency(event.payload)  # type: ignore[arg-type]
 
     async def on_stripe_subscription(session: AsyncSession, event: Event) -> None:
+        snapshot = event.payload
+        assert isinstance(snapshot, StripeSubscriptionSnapshot)
+        if snapshot.stripe_account_id is None:  # on the platform account: an agency's plan
+            plans = PlatformPlans(session, runtime.outbox, PlatformStripe(runtime.stripe))
+            await plans.apply_stripe_subscription(snapshot)
+            return
         subscriptions = Subscriptions(session, runtime.outbox, SubscriptionsStripe(runtime.stripe))
-        await subscriptions.apply_stripe_subscription(event.payload)  # type: ignore[arg-type]
+        await subscriptions.apply_stripe_subscription(snapshot)
 
     async def answer(request: BillingCustomerRequest) -> BillingCustomerReply:
         """Get or create the workspace's customer, committed before the answer leaves."""

@@ -10,8 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from subscriptions.models import (
+    AgencyPlan,
     AgencyReplica,
     BillingCustomer,
+    PlatformPlan,
     ProductReplica,
     Subscription,
     Workspace,
@@ -47,8 +49,10 @@ async def upsert_agency(session: AsyncSession, values: dict[str, Any]) -> None:
     )
 
 
-async def agency(session: AsyncSession, agency_id: str) -> AgencyReplica | None:
-    return await session.get(AgencyReplica, agency_id)
+async def agency(
+    session: AsyncSession, agency_id: str, *, for_update: bool = False
+) -> AgencyReplica | None:
+    return await session.get(AgencyReplica, agency_id, with_for_update=for_update)
 
 
 async def register_workspace(
@@ -124,3 +128,24 @@ async def subscriptions(
         .order_by(col(Subscription.created_at).desc(), col(Subscription.id))
     )
     return (await session.execute(query)).scalars().all()
+
+
+async def platform_plans(session: AsyncSession) -> Sequence[PlatformPlan]:
+    query = select(PlatformPlan).order_by(col(PlatformPlan.created_at), col(PlatformPlan.id))
+    return (await session.execute(query)).scalars().all()
+
+
+async def agency_plan(session: AsyncSession, agency_id: str) -> AgencyPlan | None:
+    query = select(AgencyPlan).where(col(AgencyPlan.agency_id) == agency_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def agency_plan_by_subscription(
+    session: AsyncSession, stripe_subscription_id: str
+) -> AgencyPlan | None:
+    query = (
+        select(AgencyPlan)
+        .where(col(AgencyPlan.stripe_subscription_id) == stripe_subscription_id)
+        .with_for_update()
+    )
+    return (await session.execute(query)).scalar_one_or_none()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -104,3 +104,48 @@ class SubscriptionOut(BaseModel):
 
 class SubscriptionList(BaseModel):
     data: list[SubscriptionOut]
+
+
+class PlanCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=99)]
+    amount_cents: int = Field(ge=50, le=99_999_999)
+    interval: Literal["month", "year"]
+
+
+class PlanOut(BaseModel):
+    id: str
+    name: str
+    amount_cents: int
+    currency: str
+    interval: str
+    status: str
+    stripe_product_id: str
+    stripe_price_id: str
+
+
+class PlanList(BaseModel):
+    data: list[PlanOut]
+
+
+class AgencyPlanStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plan_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+
+
+class PlanInvoice(BaseModel):
+    id: str | None
+    status: str | None
+    amount_due_cents: int | None
+
+
+class AgencyPlanOut(BaseModel):
+    id: str
+    agency_id: str
+    plan_id: str
+    status: str
+    stripe_account_id: str
+    stripe_subscription_id: str
+    latest_invoice: PlanInvoice

@@ -149,6 +149,7 @@ def _invoice(obj: StripeObject, _: StripeObject) -> dict[str, Any]:
         "number": obj.get("number"),
         "customer_id": id_of(obj.get("customer")),
         "customer_email": obj.get("customer_email"),
+        "customer_account": obj.get("customer_account"),
         "subscription_id": subscription or id_of(obj.get("subscription")),
         "billing_reason": obj.get("billing_reason"),
         "collection_method": obj.get("collection_method"),

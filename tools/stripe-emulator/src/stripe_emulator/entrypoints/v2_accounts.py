@@ -1,5 +1,7 @@
 """Accounts v2 (`/v2/core/accounts`, JSON bodies): a v2 account is also a v1 connected account
-with the same id, so `Stripe-Account`, account links and balances work for it unchanged."""
+with the same id, so `Stripe-Account`, account links and balances work for it unchanged; and,
+as on Stripe, v2 retrieves and updates accounts made with v1 `accounts.create` too (adding the
+`customer` configuration to an existing merchant, say)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from stripe_emulator.shapes.connect import account_shape
 from stripe_emulator.store import Obj, Store, new_id, snapshot
 
 DASHBOARD_TO_TYPE = {"full": "standard", "express": "express", "none": "custom"}
+TYPE_TO_DASHBOARD = {type_: dashboard for dashboard, type_ in DASHBOARD_TO_TYPE.items()}
 
 
 def _iso(timestamp: int) -> str:
@@ -47,7 +50,7 @@ def v2_view(store: Store, account: Obj) -> Obj:
         "contact_email": account["email"],
         "contact_phone": None,
         "created": _iso(account["created"]),
-        "dashboard": hidden.get("v2_dashboard", "none"),
+        "dashboard": hidden.get("v2_dashboard", TYPE_TO_DASHBOARD.get(account["type"], "none")),
         "defaults": {"currency": account["default_currency"], "locales": ["en-US"]},
         "display_name": account["business_profile"]["name"],
         "future_requirements": None,
@@ -104,7 +107,7 @@ def v2_router(emulator: Emulator) -> APIRouter:
 
     def _get(account_id: str) -> Obj:
         account = store.connected_account(account_id)
-        if account is None or "v2_configuration" not in store.meta.get(account_id, {}):
+        if account is None or account_id == store.platform_id:
             raise resource_missing("account", account_id)
         return account
 

@@ -6,6 +6,7 @@ from stripe_emulator.context import Ctx
 from stripe_emulator.errors import StripeError, resource_missing
 from stripe_emulator.forms import get_bool, get_dict, get_list, get_str, merge_metadata
 from stripe_emulator.routing import field_filter, list_objects, route
+from stripe_emulator.rules.accounts import require_balance_payer
 from stripe_emulator.rules.customers import get_customer
 from stripe_emulator.rules.payment_methods import (
     CARD_NUMBERS,
@@ -157,6 +158,7 @@ def _confirm(ctx: Ctx, intent: Obj, pm_id: str | None) -> None:
             raise StripeError(
                 "customer_account is required for stripe_balance.", param="customer_account"
             )
+        require_balance_payer(ctx.store, account_id)
         pm = payment_method_shape(new_id("pm"), ctx.now, "stripe_balance")
         pm["stripe_balance"] = {"account": account_id}
         pm["customer_account"] = account_id

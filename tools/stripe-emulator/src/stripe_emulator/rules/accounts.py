@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stripe_emulator.errors import resource_missing
+from stripe_emulator.errors import StripeError, resource_missing
 from stripe_emulator.shapes.connect import (
     PAYOUT_BANK_ACCOUNT,
     PLATFORM_APPLICATION,
@@ -54,4 +54,27 @@ def complete_onboarding(store: Store, account_id: str) -> Obj:
     for field, default in ONBOARDING_DEFAULTS.items():
         profile[field] = profile[field] or default
     emit_account_updated(store, account, before)
+    return account
+
+
+def require_balance_payer(store: Store, account_id: str) -> Obj:
+    """A connected account that may pay from its Stripe balance: it has both the `merchant`
+    and `customer` configurations (Accounts v2) and its card payments are active."""
+    account = store.connected_account(account_id)
+    if account is None or account_id == store.platform_id:
+        raise resource_missing("account", account_id, "customer_account")
+    configuration = store.meta.get(account_id, {}).get("v2_configuration", {})
+    missing = [name for name in ("customer", "merchant") if name not in configuration]
+    if missing:
+        raise StripeError(
+            f"The account {account_id} cannot pay with stripe_balance: it needs the "
+            f"{' and '.join(missing)} configuration(s) (POST /v2/core/accounts/{account_id}).",
+            param="customer_account",
+        )
+    if not account["charges_enabled"]:
+        raise StripeError(
+            f"The account {account_id} cannot pay with stripe_balance until its card_payments "
+            "capability is active.",
+            param="customer_account",
+        )
     return account

@@ -1,0 +1,269 @@
+"""The manual retry of a failed SaaS-fee collection, as a saga of committed steps:
+
+``payouts_paused``     record the agency's payout schedule (committed), then set it to manual
+``waiting_for_funds``  on each ``balance.available`` (or every ``retry_recheck_seconds``)
+                       read ``GET /v1/balance`` as the agency; enough → ``paying``
+``paying``             ``POST /v1/invoices/{id}/pay`` with the ``stripe_balance`` method;
+                       refused for funds → back to waiting, with the next attempt's key
+``restoring_payouts``  put the recorded schedule back → ``succeeded`` or ``failed``
+
+One step per transaction, on a retry row locked with ``SKIP LOCKED``: a crash anywhere
+loses at most the step in flight, which runs again from the committed state; each Stripe
+write carries a key made of the retry's id and its step (and attempt), so running it again
+repeats Stripe's first answer. The recorded schedule is restored however the retry ends:
+paid (by us or by Stripe's own retry), refused, the invoice voided, or given up after
+``retry_give_up_seconds``.
+
+``RetryRunner`` runs due steps one after the other with one database connection at a time,
+in the service (started with it) or alone (``python -m invoicing.fee_retries``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import stripe
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from billing_kit.db import create_engine, session_factory, unit_of_work
+from billing_kit.outbox import Outbox
+from billing_kit.stripe_client import stripe_client
+from invoicing import fee_repository as repository
+from invoicing.fee_collections import record_step
+from invoicing.fee_gateway import CollectionsStripe
+from invoicing.models import Collection, CollectionRetry, kit_tables
+from invoicing.settings import InvoicingSettings
+
+log = structlog.get_logger(__name__)
+
+MANUAL = {"interval": "manual"}
+STRIPE_STEPS = ("record_schedule", "pause_payouts", "check_balance", "pay", "restore_payouts")
+"""The Stripe calls of the saga, by name (what ``--crash-after`` names)."""
+
+
+@dataclass
+class RetrySaga:
+    session: AsyncSession
+    outbox: Outbox
+    stripe: CollectionsStripe
+    give_up_after: timedelta
+    after_stripe: Callable[[str], None] = lambda _: None
+    """Called after each Stripe call, before its result is committed (crash drills)."""
+
+    def _key(self, retry: CollectionRetry, step: str) -> str:
+        return f"invoicing:collection-retry:{retry.id}:{step}"
+
+    async def advance(self, retry: CollectionRetry) -> None:
+        """Do the retry's next step."""
+        if retry.state == "payouts_paused":
+            await self._pause_payouts(retry)
+        elif retry.state == "waiting_for_funds":
+            await self._check_funds(retry)
+        elif retry.state == "paying":
+            await self._pay(retry)
+        elif retry.state == "restoring_payouts":
+            await self._restore_payouts(retry)
+
+    async def _pause_payouts(self, retry: CollectionRetry) -> None:
+        if retry.previous_schedule is None:
+            # Committed alone: read again after pausing, the schedule would say "manual".
+            retry.previous_schedule = await self.stripe.payout_schedule(retry.stripe_account_id)
+            self.after_stripe("record_schedule")
+            await record_step(self.session, self.outbox, retry, "schedule_recorded")
+            return
+        await self.stripe.set_payout_schedule(
+            retry.stripe_account_id, MANUAL, idempotency_key=self._key(retry, "pause")
+        )
+        self.after_stripe("pause_payouts")
+        retry.state = "waiting_for_funds"
+        await record_step(self.session, self.outbox, retry, "payouts_paused")
+
+    async def _check_funds(self, retry: CollectionRetry) -> None:
+        collection = await repository.collection(self.session, retry.invoice_id)
+        if await self._settled_elsewhere(retry, collection):
+            return
+        now = datetime.now(UTC)
+        if now - retry.started_at > self.give_up_after:
+            await self._finish(retry, "failed", "given_up", "No funds came in time.")
+            return
+        retry.available_cents = await self.stripe.available_cents(
+            retry.stripe_account_id, retry.currency
+        )
+        self.after_stripe("check_balance")
+        retry.checked_at = now
+        if retry.available_cents >= retry.amount_due:
+            retry.state = "paying"
+        await record_step(
+            self.session, self.outbox, retry, "balance_checked", {"due": retry.amount_due}
+        )
+
+    async def _settled_elsewhere(
+        self, retry: CollectionRetry, collection: Collection | None
+    ) -> bool:
+        """Paid by Stripe's own retry, or voided: nothing left to pay."""
+        if collection is None or collection.status == "open":
+            return False
+        if collection.status == "paid":
+            await self._finish(retry, "succeeded", "paid_elsewhere")
+        else:
+            reason = f"The invoice is {collection.status}."
+            await self._finish(retry, "failed", "invoice_closed", reason)
+        return True
+
+    async def _pay(self, retry: CollectionRetry) -> None:
+        if retry.stripe_payment_method_id is None:
+            collection = await repository.collection(self.session, retry.invoice_id)
+            subscription = collection.stripe_subscription_id if collection else None
+            if subscription is not None:
+                method = await self.stripe.subscription_payment_method(subscription)
+                retry.stripe_payment_method_id = method
+        if retry.stripe_payment_method_id is None:
+            await self._finish(retry, "failed", "payment_refused", "No stripe_balance method.")
+            return
+        answer = await self.stripe.pay_invoice(
+            retry.stripe_invoice_id,
+            retry.stripe_payment_method_id,
+            idempotency_key=self._key(retry, f"pay:{retry.pay_attempts}"),
+        )
+        self.after_stripe("pay")
+        if answer.outcome in ("paid", "already_paid"):
+            await self._finish(retry, "succeeded", "paid")
+        elif answer.outcome == "insufficient_funds":
+            retry.pay_attempts += 1
+            retry.state = "waiting_for_funds"
+            await record_step(self.session, self.outbox, retry, "payment_refused")
+        else:
+            await self._finish(retry, "failed", "payment_refused", answer.message)
+
+    async def _finish(
+        self, retry: CollectionRetry, outcome: str, step: str, reason: str | None = None
+    ) -> None:
+        """Decided: restore the payouts next, whichever way it ended."""
+        retry.outcome = outcome
+        retry.failure_reason = reason[:500] if reason else None
+        retry.state = "restoring_payouts"
+        await record_step(self.session, self.outbox, retry, step, {"outcome": outcome})
+
+    async def _restore_payouts(self, retry: CollectionRetry) -> None:
+        if retry.previous_schedule is not None:
+            await self.stripe.set_payout_schedule(
+                retry.stripe_account_id,
+                retry.previous_schedule,
+                idempotency_key=self._key(retry, "restore"),
+            )
+            self.after_stripe("restore_payouts")
+        retry.state = retry.outcome or "failed"
+        await record_step(self.session, self.outbox, retry, "payouts_restored")
+
+
+@dataclass
+class RetryRunner:
+    """Runs due retry steps, one at a time, each in its own transaction."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    outbox: Outbox
+    stripe: CollectionsStripe
+    settings: InvoicingSettings
+    after_stripe: Callable[[str], None] = lambda _: None
+
+    async def step(self) -> bool:
+        """One step of one due retry; False when none is due. A step that fails is rolled
+        back and its retry goes to the back of the line, so it cannot hold up the others."""
+        recheck = timedelta(seconds=self.settings.retry_recheck_seconds)
+        failing: str | None = None
+        try:
+            async with unit_of_work(self.sessions) as session:
+                retry = await repository.next_due_retry(
+                    session, recheck_before=datetime.now(UTC) - recheck
+                )
+                if retry is None:
+                    return False
+                failing = retry.id
+                saga = RetrySaga(
+                    session,
+                    self.outbox,
+                    self.stripe,
+                    timedelta(seconds=self.settings.retry_give_up_seconds),
+                    self.after_stripe,
+                )
+                await saga.advance(retry)
+                failing = None
+        finally:
+            if failing is not None:
+                async with unit_of_work(self.sessions) as session:
+                    await repository.postpone(session, failing, datetime.now(UTC))
+        return True
+
+    async def run_until_idle(self) -> None:
+        while await self.step():
+            pass
+
+    async def run_forever(self) -> None:
+        """Picks up unfinished retries at start and then every ``retry_poll_seconds``; a
+        failing step (Stripe or the database away) is tried again on the next round."""
+        while True:
+            try:
+                await self.run_until_idle()
+            except (stripe.StripeError, OSError, ConnectionError) as exc:
+                log.warning("retry step failed, trying again later", error=repr(exc))
+            except Exception:
+                log.exception("retry step failed, trying again later")
+            await asyncio.sleep(self.settings.retry_poll_seconds)
+
+
+def _crash_after(step: str | None) -> Callable[[str], None]:
+    def maybe_crash(done: str) -> None:
+        if done == step:
+            print(f"crashing after {done}", flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return maybe_crash
+
+
+async def _main(args: argparse.Namespace) -> None:
+    settings = InvoicingSettings()
+    engine = create_engine(settings.database_url, pool_size=1)
+    client = stripe_client(
+        settings.stripe_api_key.get_secret_value(),
+        settings.stripe_api_base,
+        max_network_retries=settings.stripe_max_network_retries,
+    )
+    runner = RetryRunner(
+        session_factory(engine),
+        Outbox(kit_tables.outbox),
+        CollectionsStripe(client),
+        settings,
+        _crash_after(args.crash_after),
+    )
+    try:
+        if args.until_idle:
+            await runner.run_until_idle()
+        else:
+            await runner.run_forever()
+    finally:
+        with contextlib.suppress(Exception):
+            await engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the SaaS-fee manual retries.")
+    parser.add_argument("--until-idle", action="store_true", help="stop when nothing is due")
+    parser.add_argument(
+        "--crash-after",
+        choices=STRIPE_STEPS,
+        help="crash drill: kill this process (SIGKILL) right after this Stripe call, "
+        "before its result is committed",
+    )
+    asyncio.run(_main(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

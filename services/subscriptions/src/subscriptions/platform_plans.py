@@ -1,0 +1,177 @@
+"""The platform's SaaS fees: plans (a Product and recurring Price on the platform account)
+and each agency's plan, a subscription whose customer is the agency's connected account,
+paid from its Stripe balance.
+
+Guarantees: no agency plan before Connect onboarding (``connect_required``); one plan per
+agency — the agency's replica row is locked first, so two requests at once queue up and the
+second is refused; a plan or an agency plan is written with its event only once Stripe made
+every object, so a Stripe failure leaves no row behind. The status only moves forward, as
+for client subscriptions.
+
+No HTTP and no SQL text here, and never a commit: the edge owns the transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing_contracts import subscriptions_agency_plans as contract
+from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
+from billing_kit.billing_gate import ensure_agency_may_bill
+from billing_kit.errors import NotFoundError
+from billing_kit.outbox import Outbox
+from subscriptions import repository
+from subscriptions.errors import (
+    AgencyPlanExistsError,
+    PlanArchivedError,
+    SubscriptionNotRecordedError,
+)
+from subscriptions.models import AgencyPlan, PlatformPlan
+from subscriptions.platform_gateway import PlatformStripe
+
+PLAN_CURRENCY = "usd"
+
+
+@dataclass
+class PlatformPlans:
+    session: AsyncSession
+    outbox: Outbox
+    stripe: PlatformStripe
+
+    async def create_plan(self, name: str, amount_cents: int, interval: str) -> PlatformPlan:
+        plan_id = str(uuid.uuid4())
+        price = await self.stripe.create_plan_price(
+            plan_id=plan_id,
+            name=name,
+            amount_cents=amount_cents,
+            currency=PLAN_CURRENCY,
+            interval=interval,
+        )
+        plan = PlatformPlan(
+            id=plan_id,
+            name=name,
+            amount_cents=amount_cents,
+            currency=PLAN_CURRENCY,
+            interval=interval,
+            status="active",
+            stripe_product_id=price.product_id,
+            stripe_price_id=price.price_id,
+            created_at=datetime.now(UTC),
+        )
+        self.session.add(plan)
+        await self.session.flush()
+        return plan
+
+    async def list_plans(self) -> Sequence[PlatformPlan]:
+        return await repository.platform_plans(self.session)
+
+    async def start_agency_plan(self, agency_id: str, plan_id: str) -> AgencyPlan:
+        agency = await repository.agency(self.session, agency_id, for_update=True)
+        account_id = agency.stripe_account_id if agency else None
+        # The platform charges what the agency owes even while it may not bill its clients.
+        ensure_agency_may_bill(
+            charges_enabled=bool(agency and agency.charges_enabled and account_id),
+            suspended=False,
+        )
+        assert account_id is not None
+        plan = await self.session.get(PlatformPlan, plan_id)
+        if plan is None:
+            raise NotFoundError("No such plan.")
+        if plan.status != "active":
+            raise PlanArchivedError()
+        if await repository.agency_plan(self.session, agency_id) is not None:
+            raise AgencyPlanExistsError()
+        agency_plan_id = str(uuid.uuid4())
+        payment_method_id, facts = await self.stripe.subscribe_agency(
+            agency_plan_id=agency_plan_id,
+            account_id=account_id,
+            price_id=plan.stripe_price_id,
+            metadata={"agency_id": agency_id, "agency_plan_id": agency_plan_id, "plan_id": plan_id},
+        )
+        agency_plan = AgencyPlan(
+            id=agency_plan_id,
+            agency_id=agency_id,
+            plan_id=plan_id,
+            status=facts.status,
+            status_seen_at=facts.created,
+            stripe_account_id=account_id,
+            stripe_subscription_id=facts.subscription_id,
+            stripe_payment_method_id=payment_method_id,
+            billing_cycle_anchor=facts.billing_cycle_anchor,
+            latest_invoice_id=facts.latest_invoice_id,
+            latest_invoice_status=facts.latest_invoice_status,
+            latest_invoice_amount_due=facts.latest_invoice_amount_due,
+            created_at=datetime.now(UTC),
+        )
+        self.session.add(agency_plan)
+        await self.session.flush()
+        await self._announce(agency_plan, plan, contract.AgencyPlanStarted)
+        return agency_plan
+
+    async def agency_plan(self, agency_id: str) -> AgencyPlan:
+        found = await repository.agency_plan(self.session, agency_id)
+        if found is None:
+            raise NotFoundError("This agency has no plan.")
+        return found
+
+    async def apply_stripe_subscription(self, snapshot: StripeSubscriptionSnapshot) -> None:
+        """Mirror the status Stripe reports of an agency plan, forward only; the latest
+        invoice is read again when the status moves (it is what moved it)."""
+        agency_plan = await repository.agency_plan_by_subscription(
+            self.session, snapshot.subscription_id
+        )
+        if agency_plan is None:
+            if snapshot.metadata.get("agency_plan_id"):
+                raise SubscriptionNotRecordedError(snapshot.subscription_id)
+            return  # not one of ours
+        if snapshot.stripe_created < agency_plan.status_seen_at:
+            return
+        facts = await self.stripe.retrieve_subscription(agency_plan.stripe_subscription_id)
+        agency_plan.status_seen_at = snapshot.stripe_created
+        agency_plan.latest_invoice_id = facts.latest_invoice_id
+        agency_plan.latest_invoice_status = facts.latest_invoice_status
+        agency_plan.latest_invoice_amount_due = facts.latest_invoice_amount_due
+        if facts.status == agency_plan.status:
+            await self.session.flush()
+            return
+        agency_plan.status = facts.status
+        await self.session.flush()
+        plan = await self.session.get(PlatformPlan, agency_plan.plan_id)
+        assert plan is not None
+        await self._announce(agency_plan, plan, contract.AgencyPlanStatusChanged)
+
+    async def _announce(
+        self,
+        agency_plan: AgencyPlan,
+        plan: PlatformPlan,
+        event_type: type[contract.AgencyPlanStarted] | type[contract.AgencyPlanStatusChanged],
+    ) -> None:
+        assert agency_plan.created_at is not None
+        await self.outbox.add(
+            self.session,
+            contract.AGENCY_PLANS,
+            event_type(
+                agency_id=agency_plan.agency_id,
+                payload=contract.AgencyPlanSnapshot(
+                    agency_plan_id=agency_plan.id,
+                    agency_id=agency_plan.agency_id,
+                    plan_id=plan.id,
+                    plan_name=plan.name,
+                    amount_cents=plan.amount_cents,
+                    currency=plan.currency,
+                    interval="year" if plan.interval == "year" else "month",
+                    status=agency_plan.status,
+                    stripe_account_id=agency_plan.stripe_account_id,
+                    stripe_subscription_id=agency_plan.stripe_subscription_id,
+                    stripe_payment_method_id=agency_plan.stripe_payment_method_id,
+                    billing_cycle_anchor=agency_plan.billing_cycle_anchor,
+                    latest_invoice_id=agency_plan.latest_invoice_id,
+                    created_at=agency_plan.created_at,
+                ),
+            ),
+        )
