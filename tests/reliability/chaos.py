@@ -4,7 +4,9 @@ processes come from the session's ``Stack``, never from a search by name."""
 from __future__ import annotations
 
 import signal
+from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 import httpx
 
@@ -13,6 +15,7 @@ from billing_devstack import Stack
 from billing_devstack.processes import kill_tree
 from tests.support.databases import connect
 from tests.support.waiting import eventually
+from webhook_ingest.normalize import EVENT_TYPES, contract_event_id
 
 
 def sigkill(stack: Stack, name: str) -> None:
@@ -67,3 +70,35 @@ def consumers_of(topic_name: str, services: Iterable[str]) -> list[tuple[str, st
     wanted = set(services)
     return [(s.service, s.consumer) for s in SUBSCRIPTIONS
             if s.topic.name == topic_name and s.service in wanted]  # fmt: skip
+
+
+Expected = dict[tuple[str, str], set[str]]
+"""Contract event ids by ``(service, consumer)``."""
+
+
+def expected_in_inboxes(events: Iterable[dict[str, Any]], services: Iterable[str]) -> Expected:
+    """The contract event ids each consumer of ``services`` must record for Stripe's
+    ``events`` (those webhook-ingest publishes)."""
+    among = tuple(services)
+    expected: Expected = defaultdict(set)
+    for event in events:
+        route = EVENT_TYPES.get(event["type"])
+        if route is not None:
+            for consumer in consumers_of(route.topic.name, among):
+                expected[consumer].add(str(contract_event_id(event["id"])))
+    return expected
+
+
+async def assert_all_recorded(database_url: str, expected: Expected, within: float) -> None:
+    """Wait until each consumer's inbox holds every event expected of it."""
+    seen: dict[tuple[str, str], int] = {}
+
+    async def all_recorded() -> bool:
+        seen.update(await inbox_counts(database_url, expected))
+        return all(seen[key] == len(ids) for key, ids in expected.items())
+
+    try:
+        await eventually(all_recorded, within=within)
+    except TimeoutError:
+        gaps = {key: (seen.get(key), len(ids)) for key, ids in expected.items()}
+        raise AssertionError(f"inboxes short of what was sent (seen, sent): {gaps}") from None

@@ -20,8 +20,10 @@ from typing import Any
 import httpx
 import stripe
 
-from tests.revenue.money import LEDGER_TYPES, Shop
+from tests.revenue.money import LEDGER_TYPES, Shop, expected_summary
+from tests.support.databases import connect
 from tests.support.tokens import Tokens
+from tests.support.waiting import eventually
 from tests.webhook_ingest.stripe_events import CONNECT_SECRET, signed
 
 WHOLE_RANGE = {"from": "2020-01-01", "to": "2099-12-31"}
@@ -192,3 +194,35 @@ def _figures(invoice: dict[str, Any]) -> tuple[Any, ...]:
         dispute.get("status"),
         dispute.get("amount_cents"),
     )
+
+
+async def ledger_rows(database_url: str, agency_id: str) -> int:
+    """The revenue ledger's rows of an agency."""
+    conn = await connect(database_url)
+    try:
+        query = "SELECT count(*) FROM revenue.ledger_entries WHERE agency_id = $1"
+        return int(await conn.fetchval(query, agency_id))
+    finally:
+        await conn.close()
+
+
+async def assert_money_matches_stripe(
+    clients: dict[str, httpx.AsyncClient],
+    tokens: Tokens,
+    database_url: str,
+    shop: Shop,
+    workspace_ids: list[str],
+) -> None:
+    """Once settled, the shop's summary equals Stripe's balance transactions, the ledger holds
+    one row per transaction and the invoice mirror lists each of Stripe's invoices once."""
+    transactions = ledger_transactions(shop)
+    want = expected_summary(transactions)
+
+    async def settled() -> bool:
+        found = await summary_of(clients["revenue"], tokens, shop, workspace_ids)
+        return {name: found[name] for name in FIGURES} == want
+
+    await eventually(settled, within=120)
+    assert await ledger_rows(database_url, shop.agency_id) == len(transactions)
+    listed, _ = await mirror_of(clients["invoicing"], tokens, shop, workspace_ids)
+    assert listed == stripe_invoices(shop)
