@@ -36,7 +36,7 @@ from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-PLAN = Plan(workspaces=25, one_offs=9)
+PLAN = Plan(workspaces=25, one_offs=12)
 WEBHOOKS = 10_000
 
 
