@@ -158,8 +158,8 @@ async def test_one_off_invoices_are_made_once_or_not_at_all(
         )
 
     async def replica_knows_the_agency() -> bool:
-        answer: dict[str, Any] = (await charge()).json()
-        return answer.get("error", {}).get("code") != "connect_required"
+        error: dict[str, str] = (await charge()).json().get("error", {})
+        return error.get("code") != "connect_required"
 
     await eventually(replica_knows_the_agency, within=60)  # the first one-off is made here
     outcomes = await _run_bursts(faulty, ["/v1/invoices", "/v1/invoiceitems"], charge, emulator)
