@@ -24,7 +24,7 @@ from tests.revenue.money import LEDGER_TYPES, Shop, expected_summary
 from tests.support.databases import connect
 from tests.support.tokens import Tokens
 from tests.support.waiting import eventually
-from tests.webhook_ingest.stripe_events import CONNECT_SECRET, signed
+from tests.webhook_ingest.stripe_events import CONNECT_SECRET, PLATFORM_SECRET, signed
 
 WHOLE_RANGE = {"from": "2020-01-01", "to": "2099-12-31"}
 FIGURES = ("gross_cents", "platform_fee_cents", "stripe_fee_cents", "refunded_cents",
@@ -99,10 +99,22 @@ async def _set_disabled(emulator: httpx.AsyncClient, endpoint_id: str, disabled:
 
 
 async def events_of(emulator: httpx.AsyncClient, account: str) -> list[dict[str, Any]]:
-    """Every event of a connected account, as Stripe sends them, oldest first."""
+    """Every event of a connected account, as Stripe sends them, oldest first: those on the
+    account, and the platform's about the application fees it took from it."""
+    fees = await _listed(emulator, {"type": "application_fee.*"}, {})
+    about_account = [e for e in fees if e["data"]["object"].get("account") == account]
+    return sorted(
+        [*await _listed(emulator, {}, {"Stripe-Account": account}), *about_account],
+        key=lambda e: e["created"],
+    )
+
+
+async def _listed(
+    emulator: httpx.AsyncClient, filters: dict[str, str], account: dict[str, str]
+) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"limit": 100}
-    headers = {**_AUTH, "Stripe-Account": account}
+    params: dict[str, Any] = {"limit": 100, **filters}
+    headers = {**_AUTH, **account}
     while True:
         page = (await emulator.get("/v1/events", params=params, headers=headers)).json()
         events.extend(page["data"])
@@ -125,16 +137,20 @@ def shuffled_with_repeats(
 
 
 async def deliver(ingest: str, events: Iterable[dict[str, Any]], parallel: int = 1) -> list[int]:
-    """POST each event signed to the Connect endpoint; returns the status codes in order."""
+    """POST each event signed to its endpoint (Connect or platform); returns the status codes
+    in order."""
     gate = asyncio.Semaphore(parallel)
     async with httpx.AsyncClient(base_url=ingest, timeout=60) as client:
 
         async def post(event: dict[str, Any]) -> int:
             body = json.dumps(event, indent=2).encode()
+            path, secret = (
+                ("/stripe/webhooks/connect", CONNECT_SECRET)
+                if "account" in event
+                else ("/stripe/webhooks", PLATFORM_SECRET)
+            )
             async with gate:
-                response = await client.post(
-                    "/stripe/webhooks/connect", content=body, headers=signed(body, CONNECT_SECRET)
-                )
+                response = await client.post(path, content=body, headers=signed(body, secret))
             return response.status_code
 
         if parallel == 1:
