@@ -1,6 +1,7 @@
 """Each consuming service SIGKILLed mid-stream, ten times: while Stripe's events about six
-agencies' money stream in, catalog, subscriptions, invoicing and revenue are killed as soon
-as each has begun on the latest batch, then started again. Afterwards every event sent is
+agencies' money stream in (with bursts of catalog's product events and Stripe's account
+updates), catalog, subscriptions, invoicing and revenue are killed as soon as each has begun
+on the latest batch, then started again. Afterwards every event sent is
 in each consumer's inbox exactly once, the ledger holds one row per balance transaction of
 Stripe's, the revenue summary equals Stripe's figures and the invoice mirror lists each of
 Stripe's invoices once."""
@@ -17,10 +18,12 @@ import pytest
 import stripe
 
 from billing_contracts.billing_accounts import ACCOUNTS, StripeAccountUpdated
+from billing_contracts.catalog_products import PRODUCTS
 from billing_devstack import Infra, Stack
 from tests.reliability.chaos import (
     Expected,
     assert_all_recorded,
+    consumers_of,
     expected_in_inboxes,
     inbox_counts,
     restart,
@@ -37,10 +40,11 @@ from tests.reliability.traffic import (
 from tests.revenue.money import Shop
 from tests.support.agencies import account_snapshot, start_onboarding
 from tests.support.kafka import publish
+from tests.support.products import product_created
 from tests.support.tokens import Tokens
 from tests.support.waiting import eventually
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.stress]
 
 KILLED = ("catalog", "subscriptions", "invoicing", "revenue")
 ROUNDS = 10
@@ -112,9 +116,13 @@ async def test_consumers_killed_mid_stream_lose_nothing_and_apply_nothing_twice(
         sent = expected_in_inboxes(batch, KILLED)
         account_events = account_updates(shops, int(time.time()) + 10 * number)
         sent["catalog", "accounts"] = {str(e.event_id) for e in account_events}
+        product_events = [product_created(s.agency_id) for s in shops for _ in range(5)]
+        for consumer in consumers_of(PRODUCTS.name, KILLED):
+            sent[consumer] = {str(e.event_id) for e in product_events}
         codes = await deliver(services["webhook-ingest"], batch, parallel=8)
         assert set(codes) == {200}
         await publish(infra.kafka_bootstrap, ACCOUNTS, *account_events)
+        await publish(infra.kafka_bootstrap, PRODUCTS, *product_events)
         await asyncio.gather(
             *(_kill_once_busy(stack, infra, name, sent, mid_stream) for name in KILLED)
         )

@@ -34,7 +34,7 @@ from tests.support.databases import connect
 from tests.support.tokens import Tokens
 from tests.support.waiting import eventually
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.stress]
 
 PLAN = Plan(workspaces=25, one_offs=12)
 WEBHOOKS = 10_000
