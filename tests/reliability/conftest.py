@@ -1,4 +1,5 @@
-"""Fixtures of the fault tests: clients of the running services and of the emulator."""
+"""Fixtures of the fault tests: one handle on the session's stack, its running services and
+the Stripe emulator."""
 
 from __future__ import annotations
 
@@ -8,28 +9,21 @@ import httpx
 import pytest
 import stripe
 
-from billing_devstack import Infra
+from billing_devstack import Infra, Stack
+from tests.reliability.rig import Rig
+from tests.support.tokens import Tokens
 
 
 @pytest.fixture(scope="module")
-async def clients(services: dict[str, str]) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    """One HTTP client per running service, by service name."""
-    opened = {name: httpx.AsyncClient(base_url=url, timeout=30) for name, url in services.items()}
+async def rig(
+    stack: Stack, infra: Infra, tokens: Tokens, services: dict[str, str]
+) -> AsyncIterator[Rig]:
+    assert infra.stripe_api_base is not None
+    sdk = stripe.StripeClient("sk_test_emulator", base_addresses={"api": infra.stripe_api_base})
+    clients = {name: httpx.AsyncClient(base_url=url, timeout=30) for name, url in services.items()}
     try:
-        yield opened
+        async with httpx.AsyncClient(base_url=infra.stripe_api_base, timeout=30) as emulator:
+            yield Rig(stack, infra, tokens, services, clients, emulator, sdk)
     finally:
-        for client in opened.values():
+        for client in clients.values():
             await client.aclose()
-
-
-@pytest.fixture(scope="module")
-async def emulator(infra: Infra) -> AsyncIterator[httpx.AsyncClient]:
-    assert infra.stripe_api_base is not None
-    async with httpx.AsyncClient(base_url=infra.stripe_api_base, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def sdk(infra: Infra) -> stripe.StripeClient:
-    assert infra.stripe_api_base is not None
-    return stripe.StripeClient("sk_test_emulator", base_addresses={"api": infra.stripe_api_base})

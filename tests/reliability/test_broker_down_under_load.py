@@ -11,24 +11,20 @@ import asyncio
 import time
 import uuid
 
-import httpx
 import pytest
-import stripe
 
 from billing_contracts import ALL_TOPICS
-from billing_devstack import Infra, Stack
 from billing_kit.kafka import ensure_topics
 from tests.reliability.chaos import assert_all_recorded, expected_in_inboxes
+from tests.reliability.rig import Rig
 from tests.reliability.traffic import (
     Plan,
     assert_money_matches_stripe,
     deliver,
-    deliveries_paused,
-    events_of,
-    make_money,
+    money_and_its_events,
+    oldest_first,
 )
 from tests.revenue.money import open_shop
-from tests.support.tokens import Tokens
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -38,24 +34,13 @@ PLAN = Plan(workspaces=4, one_offs=4, dispute_every=2, decline_every=3)
 
 
 @pytest.mark.timeout(600)
-async def test_no_webhook_refused_and_no_event_lost_while_the_broker_is_down(
-    clients: dict[str, httpx.AsyncClient],
-    emulator: httpx.AsyncClient,
-    sdk: stripe.StripeClient,
-    tokens: Tokens,
-    stack: Stack,
-    infra: Infra,
-    services: dict[str, str],
-) -> None:
-    shops = [await open_shop(sdk, emulator) for _ in range(2)]
+async def test_no_webhook_refused_and_no_event_lost_while_the_broker_is_down(rig: Rig) -> None:
+    shops = [await open_shop(rig.sdk, rig.emulator) for _ in range(2)]
     workspaces = {s.agency_id: [f"ws-{uuid.uuid4().hex[:10]}" for _ in range(4)] for s in shops}
-    async with deliveries_paused(emulator):
-        await asyncio.gather(*(make_money(s, PLAN, workspaces[s.agency_id]) for s in shops))
-    events = [e for shop in shops for e in await events_of(emulator, shop.account_id)]
-    events.sort(key=lambda e: e["created"])
+    events = oldest_first(await money_and_its_events(rig, shops, PLAN, workspaces))
     fifth = len(events) // 5
     before, during, after = events[:fifth], events[fifth:-fifth], events[-fifth:]
-    ingest = services["webhook-ingest"]
+    ingest, stack, infra = rig.urls["webhook-ingest"], rig.stack, rig.infra
 
     assert set(await deliver(ingest, before, parallel=4)) == {200}
     await assert_all_recorded(
@@ -85,8 +70,6 @@ async def test_no_webhook_refused_and_no_event_lost_while_the_broker_is_down(
         infra.database_url, expected_in_inboxes(events, CONSUMERS), within=240
     )
     for shop in shops:
-        await assert_money_matches_stripe(
-            clients, tokens, infra.database_url, shop, workspaces[shop.agency_id]
-        )
+        await assert_money_matches_stripe(rig, shop, workspaces[shop.agency_id])
     print(f"\n{len(events)} webhooks, {len(during)} while the broker was down {outage:.1f}s; "
           f"all consumed {time.monotonic() - began:.1f}s after it was back")  # fmt: skip

@@ -12,13 +12,11 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
-import stripe
 
-from billing_devstack import Infra, Stack
 from billing_devstack.postgres import EmbeddedPostgres
+from tests.reliability.rig import Rig
 from tests.support.agencies import Agency, onboarded_agency
 from tests.support.databases import connect
-from tests.support.tokens import Tokens
 from tests.support.waiting import eventually
 from tests.support.workspaces import new_workspace_id, workspace_body
 from tests.webhook_ingest.deliveries import stored_rows
@@ -68,17 +66,15 @@ def calls(
 
 @pytest.mark.timeout(300)
 async def test_services_answer_503_while_postgres_is_down_and_recover_without_a_restart(
-    clients: dict[str, httpx.AsyncClient],
-    emulator: httpx.AsyncClient,
-    sdk: stripe.StripeClient,
-    tokens: Tokens,
-    stack: Stack,
-    infra: Infra,
+    rig: Rig,
 ) -> None:
+    clients, stack, infra = rig.clients, rig.stack, rig.infra
     postgres = stack.postgres
     if not isinstance(postgres, EmbeddedPostgres):
         pytest.skip("Postgres is not the embedded one this session started")
-    agency = await onboarded_agency(clients["catalog"], emulator, tokens, infra.kafka_bootstrap)
+    agency = await onboarded_agency(
+        clients["catalog"], rig.emulator, rig.tokens, infra.kafka_bootstrap
+    )
     workspace_id = new_workspace_id()
     webhook_id = f"evt_outage_{uuid.uuid4().hex[:16]}"
     to_call = calls(clients, agency, workspace_id, webhook_id)
@@ -120,7 +116,7 @@ async def test_services_answer_503_while_postgres_is_down_and_recover_without_a_
 
     # What was refused during the outage left nothing behind, here or on Stripe; the
     # writes made after the recovery are the only ones.
-    products = sdk.v1.products.list(options={"stripe_account": agency.account_id or ""})
+    products = rig.sdk.v1.products.list(options={"stripe_account": agency.account_id or ""})
     listed = (await clients["catalog"].get("/v1/products", headers=agency.admin)).json()["data"]
     assert len(products.data) == len(listed) == 1
     invoices = (await to_call["invoicing read"]()).json()["data"]

@@ -11,27 +11,22 @@ import asyncio
 import time
 from typing import Any
 
-import httpx
 import pytest
-import stripe
 
-from billing_devstack import Infra
+from tests.reliability.rig import Rig
 from tests.reliability.traffic import (
     FIGURES,
     Plan,
     deliver,
-    deliveries_paused,
-    events_of,
+    ledger_rows,
     ledger_transactions,
-    make_money,
     mirror_of,
+    money_and_its_events,
     shuffled_with_repeats,
     stripe_invoices,
     summary_of,
 )
 from tests.revenue.money import Shop, expected_summary, open_shop
-from tests.support.databases import connect
-from tests.support.tokens import Tokens
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.stress]
@@ -40,21 +35,8 @@ PLAN = Plan(workspaces=25, one_offs=12)
 WEBHOOKS = 10_000
 
 
-async def _ledger_rows(infra: Infra, agency_id: str) -> int:
-    conn = await connect(infra.database_url)
-    try:
-        query = "SELECT count(*) FROM revenue.ledger_entries WHERE agency_id = $1"
-        return int(await conn.fetchval(query, agency_id))
-    finally:
-        await conn.close()
-
-
 async def _settled(
-    clients: dict[str, httpx.AsyncClient],
-    tokens: Tokens,
-    infra: Infra,
-    shop: Shop,
-    workspace_ids: list[str],
+    rig: Rig, shop: Shop, workspace_ids: list[str]
 ) -> tuple[dict[str, Any], list[list[tuple[Any, ...]]]]:
     """The shop's summary and mirror once they agree with Stripe (fails showing the gap)."""
     expected = expected_summary(ledger_transactions(shop))
@@ -62,8 +44,8 @@ async def _settled(
     seen: dict[str, Any] = {}
 
     async def agrees() -> bool:
-        summary = await summary_of(clients["revenue"], tokens, shop, workspace_ids)
-        ids, figures = await mirror_of(clients["invoicing"], tokens, shop, workspace_ids)
+        summary = await summary_of(rig, shop, workspace_ids)
+        ids, figures = await mirror_of(rig, shop, workspace_ids)
         seen.update(summary=summary, figures=figures, ids=ids)
         return {name: summary[name] for name in FIGURES} == expected and ids == invoices
 
@@ -75,44 +57,35 @@ async def _settled(
         pytest.fail(f"{shop.agency_id}: summary {summary} != Stripe's {expected}; "
                     f"{len(seen.get('ids', []))}/{len(invoices)} invoices as on Stripe, "
                     f"e.g. missing {missing}")  # fmt: skip
-    assert await _ledger_rows(infra, shop.agency_id) == len(ledger_transactions(shop))
+    assert await ledger_rows(rig.infra.database_url, shop.agency_id) == len(
+        ledger_transactions(shop)
+    )
     return seen["summary"], seen["figures"]
 
 
 @pytest.mark.timeout(900)
-async def test_shuffled_and_repeated_webhooks_give_the_in_order_figures(
-    clients: dict[str, httpx.AsyncClient],
-    emulator: httpx.AsyncClient,
-    sdk: stripe.StripeClient,
-    tokens: Tokens,
-    infra: Infra,
-    services: dict[str, str],
-) -> None:
-    in_order, shuffled = await open_shop(sdk, emulator), await open_shop(sdk, emulator)
+async def test_shuffled_and_repeated_webhooks_give_the_in_order_figures(rig: Rig) -> None:
+    in_order, shuffled = [await open_shop(rig.sdk, rig.emulator) for _ in range(2)]
     workspaces = {
         shop.agency_id: [f"ws-{shop.agency_id[-6:]}-{i:02d}" for i in range(PLAN.workspaces)]
         for shop in (in_order, shuffled)
     }
-    async with deliveries_paused(emulator):
-        began = time.monotonic()
-        await asyncio.gather(*(make_money(s, PLAN, workspaces[s.agency_id])
-                               for s in (in_order, shuffled)))  # fmt: skip
-        # A month later every subscription renews.
-        advanced = await emulator.post("/_emulator/clock/advance", json={"seconds": 32 * 86400})
-        assert advanced.status_code == 200, advanced.text
-        made = time.monotonic() - began
-    ordered = await events_of(emulator, in_order.account_id)
-    mixed = shuffled_with_repeats(await events_of(emulator, shuffled.account_id), seed=20261123)
+    began = time.monotonic()
+    # Subscriptions, one-offs, refunds, disputes, declines; a month later every renewal.
+    events = await money_and_its_events(rig, [in_order, shuffled], PLAN, workspaces, renew=True)
+    made = time.monotonic() - began
+    ordered = events[in_order.account_id]
+    mixed = shuffled_with_repeats(events[shuffled.account_id], seed=20261123)
     assert len(ordered) + len(mixed) >= WEBHOOKS, (len(ordered), len(mixed))
 
     began = time.monotonic()
-    ingest = services["webhook-ingest"]
+    ingest = rig.urls["webhook-ingest"]
     answers = await asyncio.gather(deliver(ingest, ordered), deliver(ingest, mixed, parallel=8))
     delivered = time.monotonic() - began
     assert {code for codes in answers for code in codes} == {200}
 
-    mine = await _settled(clients, tokens, infra, in_order, workspaces[in_order.agency_id])
-    theirs = await _settled(clients, tokens, infra, shuffled, workspaces[shuffled.agency_id])
+    mine = await _settled(rig, in_order, workspaces[in_order.agency_id])
+    theirs = await _settled(rig, shuffled, workspaces[shuffled.agency_id])
     settled = time.monotonic() - began
     print(f"\n{len(ordered) + len(mixed)} webhooks: made in {made:.1f}s, delivered in "
           f"{delivered:.1f}s, settled after {settled:.1f}s")  # fmt: skip

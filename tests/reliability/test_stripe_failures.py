@@ -11,11 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-import stripe
 
-from billing_devstack import Infra
+from tests.reliability.rig import Rig
 from tests.support.agencies import Agency, onboarded_agency
-from tests.support.tokens import Tokens
 from tests.support.waiting import eventually
 from tests.support.workspaces import (
     create_product,
@@ -25,22 +23,11 @@ from tests.support.workspaces import (
     started,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
 BURSTS = [(status, count) for status in (429, 500) for count in (1, 3, 4, 8)]
 """(status, how many calls in a row fail): up to three are retried away, four or more are
 more than the services' three retries."""
-
-
-@pytest.fixture
-async def faulty(emulator: httpx.AsyncClient) -> AsyncIterator[Callable[..., Awaitable[None]]]:
-    async def arm(status: int, count: int, path: str) -> None:
-        spec = {"status": status, "count": count, "path": path, "method": "POST"}
-        armed = await emulator.post("/_emulator/faults", json={"fail_next": [spec]})
-        assert armed.status_code == 200, armed.text
-
-    yield arm
-    assert (await emulator.delete("/_emulator/faults")).status_code == 200
 
 
 def _outcome(response: httpx.Response) -> str:
@@ -51,20 +38,37 @@ def _outcome(response: httpx.Response) -> str:
     return "made"
 
 
-async def _run_bursts(
-    arm: Callable[..., Awaitable[None]],
-    paths: list[str],
-    request: Callable[[], Awaitable[httpx.Response]],
-    emulator: httpx.AsyncClient,
-) -> Counter[str]:
-    outcomes: Counter[str] = Counter()
-    for path in paths:
-        for status, count in BURSTS:
-            await arm(status, count, path)
-            outcomes[_outcome(await request())] += 1
-            assert (await emulator.delete("/_emulator/faults")).status_code == 200
-    assert set(outcomes) == {"made", "refused"}, outcomes
-    return outcomes
+Request = Callable[[], Awaitable[httpx.Response]]
+Bursts = Callable[[list[str], Request], Awaitable[Counter[str]]]
+
+
+def _post(client: httpx.AsyncClient, path: str, body: object, headers: dict[str, str]) -> Request:
+    async def request() -> httpx.Response:
+        return await client.post(path, json=body, headers=headers)
+
+    return request
+
+
+@pytest.fixture
+async def bursts(rig: Rig) -> AsyncIterator[Bursts]:
+    """Make the request once under each burst of failures on each path (POSTs only, so the
+    services' own reads of Stripe are not hit); count what it made and what it refused."""
+    emulator = rig.emulator
+
+    async def run(paths: list[str], request: Request) -> Counter[str]:
+        outcomes: Counter[str] = Counter()
+        for path in paths:
+            for status, count in BURSTS:
+                spec = {"status": status, "count": count, "path": path, "method": "POST"}
+                armed = await emulator.post("/_emulator/faults", json={"fail_next": [spec]})
+                assert armed.status_code == 200, armed.text
+                outcomes[_outcome(await request())] += 1
+                assert (await emulator.delete("/_emulator/faults")).status_code == 200
+        assert set(outcomes) == {"made", "refused"}, outcomes
+        return outcomes
+
+    yield run
+    assert (await emulator.delete("/_emulator/faults")).status_code == 200
 
 
 def _all(page: Any) -> list[dict[str, Any]]:
@@ -72,99 +76,75 @@ def _all(page: Any) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-async def agency(
-    clients: dict[str, httpx.AsyncClient], emulator: httpx.AsyncClient, tokens: Tokens, infra: Infra
-) -> Agency:
-    return await onboarded_agency(clients["catalog"], emulator, tokens, infra.kafka_bootstrap)
+async def agency(rig: Rig) -> Agency:
+    catalog, bootstrap = rig.clients["catalog"], rig.infra.kafka_bootstrap
+    return await onboarded_agency(catalog, rig.emulator, rig.tokens, bootstrap)
 
 
-@pytest.mark.timeout(300)
 async def test_products_are_made_once_or_not_at_all(
-    clients: dict[str, httpx.AsyncClient],
-    emulator: httpx.AsyncClient,
-    sdk: stripe.StripeClient,
-    agency: Agency,
-    faulty: Callable[..., Awaitable[None]],
+    rig: Rig, agency: Agency, bursts: Bursts
 ) -> None:
-    catalog = clients["catalog"]
+    catalog = rig.clients["catalog"]
     body = {"name": "Burst retainer", "cadence": "monthly", "amount_cents": 7_700}
 
-    async def create() -> httpx.Response:
-        return await catalog.post("/v1/products", json=body, headers=agency.admin)
+    create = _post(catalog, "/v1/products", body, agency.admin)
 
-    outcomes = await _run_bursts(faulty, ["/v1/products", "/v1/prices"], create, emulator)
+    outcomes = await bursts(["/v1/products", "/v1/prices"], create)
 
     ours = (await catalog.get("/v1/products", headers=agency.admin)).json()["data"]
     assert len(ours) == outcomes["made"]
     options = on_account(agency)
-    products = _all(sdk.v1.products.list(params={"limit": 100}, options=options))
-    prices = _all(sdk.v1.prices.list(params={"limit": 100}, options=options))
+    products = _all(rig.sdk.v1.products.list(params={"limit": 100}, options=options))
+    prices = _all(rig.sdk.v1.prices.list(params={"limit": 100}, options=options))
     active_products = {p["id"] for p in products if p["active"]}
     active_prices = {(p["product"], p["id"]) for p in prices if p["active"]}
     assert active_products == {p["stripe_product_id"] for p in ours}
     assert active_prices == {(p["stripe_product_id"], p["stripe_price_id"]) for p in ours}
 
 
-@pytest.mark.timeout(300)
 async def test_subscriptions_are_made_once_or_not_at_all(
-    clients: dict[str, httpx.AsyncClient],
-    emulator: httpx.AsyncClient,
-    sdk: stripe.StripeClient,
-    agency: Agency,
-    faulty: Callable[..., Awaitable[None]],
+    rig: Rig, agency: Agency, bursts: Bursts
 ) -> None:
-    subscriptions = clients["subscriptions"]
-    product_id = await create_product(clients["catalog"], agency)
+    subscriptions = rig.clients["subscriptions"]
+    product_id = await create_product(rig.clients["catalog"], agency)
     workspace_id = await register_workspace(subscriptions, agency)
     first = await started(subscriptions, agency, workspace_id, product_id)
 
-    async def subscribe() -> httpx.Response:
-        return await subscriptions.post(
-            f"/v1/workspaces/{workspace_id}/subscriptions",
-            json={"product_id": product_id},
-            headers=agency.admin,
-        )
+    path = f"/v1/workspaces/{workspace_id}/subscriptions"
+    subscribe = _post(subscriptions, path, {"product_id": product_id}, agency.admin)
 
-    outcomes = await _run_bursts(faulty, ["/v1/subscriptions"], subscribe, emulator)
+    outcomes = await bursts(["/v1/subscriptions"], subscribe)
 
     ours = await listed(subscriptions, agency, workspace_id)
     assert len(ours) == outcomes["made"] + 1
     options = on_account(agency)
     on_stripe = _all(
-        sdk.v1.subscriptions.list(params={"limit": 100, "status": "all"}, options=options)
+        rig.sdk.v1.subscriptions.list(params={"limit": 100, "status": "all"}, options=options)
     )
     live = {s["id"] for s in on_stripe if s["status"] not in ("canceled", "incomplete_expired")}
     assert live == {s["stripe_subscription_id"] for s in ours}
     assert first["stripe_subscription_id"] in live
-    customers = _all(sdk.v1.customers.list(params={"limit": 100}, options=options))
+    customers = _all(rig.sdk.v1.customers.list(params={"limit": 100}, options=options))
     assert len(customers) == 1  # one Stripe customer per workspace, whatever failed
 
 
-@pytest.mark.timeout(300)
 async def test_one_off_invoices_are_made_once_or_not_at_all(
-    clients: dict[str, httpx.AsyncClient],
-    emulator: httpx.AsyncClient,
-    sdk: stripe.StripeClient,
-    agency: Agency,
-    faulty: Callable[..., Awaitable[None]],
+    rig: Rig, agency: Agency, bursts: Bursts
 ) -> None:
-    invoicing = clients["invoicing"]
-    workspace_id = await register_workspace(clients["subscriptions"], agency)
+    invoicing = rig.clients["invoicing"]
+    workspace_id = await register_workspace(rig.clients["subscriptions"], agency)
     body = {"description": "Burst project", "amount_cents": 4_321}
 
-    async def charge() -> httpx.Response:
-        return await invoicing.post(
-            f"/v1/workspaces/{workspace_id}/invoices", json=body, headers=agency.admin
-        )
+    charge = _post(invoicing, f"/v1/workspaces/{workspace_id}/invoices", body, agency.admin)
 
     async def replica_knows_the_agency() -> bool:
         error: dict[str, str] = (await charge()).json().get("error", {})
         return error.get("code") != "connect_required"
 
     await eventually(replica_knows_the_agency, within=60)  # the first one-off is made here
-    outcomes = await _run_bursts(faulty, ["/v1/invoices", "/v1/invoiceitems"], charge, emulator)
+    outcomes = await bursts(["/v1/invoices", "/v1/invoiceitems"], charge)
 
-    on_stripe = _all(sdk.v1.invoices.list(params={"limit": 100}, options=on_account(agency)))
+    on_stripe = _all(rig.sdk.v1.invoices.list(params={"limit": 100}, options=on_account(agency)))
     assert not [i for i in on_stripe if i["status"] == "draft"]
     live = {i["id"] for i in on_stripe if i["status"] != "void"}
     assert len(live) == outcomes["made"] + 1

@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import stripe
 
+from tests.reliability.rig import Rig
 from tests.revenue.money import LEDGER_TYPES, Shop, expected_summary
 from tests.support.databases import connect
-from tests.support.tokens import Tokens
 from tests.support.waiting import eventually
 from tests.webhook_ingest.stripe_events import CONNECT_SECRET, PLATFORM_SECRET, signed
 
@@ -72,6 +72,27 @@ async def make_money(shop: Shop, plan: Plan, workspace_ids: list[str], parallel:
     await asyncio.gather(*(one(i, w) for i, w in enumerate(workspace_ids)))
 
 
+async def money_and_its_events(
+    rig: Rig,
+    shops: list[Shop],
+    plan: Plan,
+    workspaces: dict[str, list[str]],
+    *,
+    renew: bool = False,
+) -> dict[str, list[dict[str, Any]]]:
+    """Each shop makes ``plan``'s money for its workspaces (and, with ``renew``, a month
+    passes so that every subscription renews) with no webhook sent; returns Stripe's events
+    about each shop's account, oldest first, by account."""
+    async with deliveries_paused(rig.emulator):
+        await asyncio.gather(*(make_money(s, plan, workspaces[s.agency_id]) for s in shops))
+        if renew:
+            month = await rig.emulator.post(
+                "/_emulator/clock/advance", json={"seconds": 32 * 86400}
+            )
+            assert month.status_code == 200, month.text
+    return {shop.account_id: await events_of(rig.emulator, shop.account_id) for shop in shops}
+
+
 @contextlib.asynccontextmanager
 async def deliveries_paused(emulator: httpx.AsyncClient) -> AsyncIterator[None]:
     """The emulator's webhook endpoints disabled (its events are kept, not delivered)."""
@@ -96,6 +117,11 @@ async def _set_disabled(emulator: httpx.AsyncClient, endpoint_id: str, disabled:
         headers=_AUTH,
     )
     assert response.status_code == 200, response.text
+
+
+def oldest_first(by_account: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The events of all accounts in one stream, oldest first."""
+    return sorted((e for events in by_account.values() for e in events), key=lambda e: e["created"])
 
 
 async def events_of(emulator: httpx.AsyncClient, account: str) -> list[dict[str, Any]]:
@@ -168,12 +194,11 @@ def stripe_invoices(shop: Shop) -> list[tuple[str, str]]:
     return sorted((str(i.id), str(i.status)) for i in page.auto_paging_iter())
 
 
-async def summary_of(
-    revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop, workspace_ids: list[str]
-) -> dict[str, Any]:
+async def summary_of(rig: Rig, shop: Shop, workspace_ids: list[str]) -> dict[str, Any]:
     """The owner's summary with workspace ids replaced by their place in ``workspace_ids``
     (so two shops with the same plan compare equal)."""
-    owner = tokens.headers("owner", shop.agency_id)
+    owner = rig.tokens.headers("owner", shop.agency_id)
+    revenue = rig.clients["revenue"]
     response = await revenue.get("/v1/revenue/summary", params=WHOLE_RANGE, headers=owner)
     assert response.status_code == 200, response.text
     summary: dict[str, Any] = response.json()
@@ -187,11 +212,12 @@ async def summary_of(
 
 
 async def mirror_of(
-    invoicing: httpx.AsyncClient, tokens: Tokens, shop: Shop, workspace_ids: list[str]
+    rig: Rig, shop: Shop, workspace_ids: list[str]
 ) -> tuple[list[tuple[str, str]], list[list[tuple[Any, ...]]]]:
     """The invoice mirror: (Stripe id, status) of every invoice listed, sorted, and per
     workspace the invoices' figures without ids (comparable between shops)."""
-    admin = tokens.headers("admin", shop.agency_id)
+    admin = rig.tokens.headers("admin", shop.agency_id)
+    invoicing = rig.clients["invoicing"]
     ids: list[tuple[str, str]] = []
     figures: list[list[tuple[Any, ...]]] = []
     for workspace_id in workspace_ids:
@@ -222,23 +248,17 @@ async def ledger_rows(database_url: str, agency_id: str) -> int:
         await conn.close()
 
 
-async def assert_money_matches_stripe(
-    clients: dict[str, httpx.AsyncClient],
-    tokens: Tokens,
-    database_url: str,
-    shop: Shop,
-    workspace_ids: list[str],
-) -> None:
+async def assert_money_matches_stripe(rig: Rig, shop: Shop, workspace_ids: list[str]) -> None:
     """Once settled, the shop's summary equals Stripe's balance transactions, the ledger holds
     one row per transaction and the invoice mirror lists each of Stripe's invoices once."""
     transactions = ledger_transactions(shop)
     want = expected_summary(transactions)
 
     async def settled() -> bool:
-        found = await summary_of(clients["revenue"], tokens, shop, workspace_ids)
+        found = await summary_of(rig, shop, workspace_ids)
         return {name: found[name] for name in FIGURES} == want
 
     await eventually(settled, within=120)
-    assert await ledger_rows(database_url, shop.agency_id) == len(transactions)
-    listed, _ = await mirror_of(clients["invoicing"], tokens, shop, workspace_ids)
+    assert await ledger_rows(rig.infra.database_url, shop.agency_id) == len(transactions)
+    listed, _ = await mirror_of(rig, shop, workspace_ids)
     assert listed == stripe_invoices(shop)
