@@ -13,8 +13,6 @@ import uuid
 
 import pytest
 
-from billing_contracts import ALL_TOPICS
-from billing_kit.kafka import ensure_topics
 from tests.reliability.chaos import assert_all_recorded, expected_in_inboxes
 from tests.reliability.rig import Rig
 from tests.reliability.traffic import (
@@ -25,6 +23,7 @@ from tests.reliability.traffic import (
     oldest_first,
 )
 from tests.revenue.money import open_shop
+from tests.support.kafka import restore_topics
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -58,9 +57,7 @@ async def test_no_webhook_refused_and_no_event_lost_while_the_broker_is_down(rig
             await asyncio.sleep(max(0.0, stopped + number + 1 - time.monotonic()))
     finally:
         await asyncio.to_thread(stack.start_broker)
-        # The embedded broker forgets its topics when it stops: the services made them at
-        # start-up, so give them back.
-        await ensure_topics(infra.kafka_bootstrap, [n for t in ALL_TOPICS for n in (t.name, t.dlq)])
+        await restore_topics(infra.kafka_bootstrap)
     outage = time.monotonic() - stopped
     assert codes.count(200) == len(during), sorted(set(codes))
 
