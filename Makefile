@@ -50,7 +50,7 @@ test: install browser
 	$(UV) run pytest -m "not stress" $(PYTEST_ARGS)
 
 # The long fault runs (10,000 shuffled and repeated webhooks; consumers SIGKILLed ten times
-# mid-stream): about nine minutes on two cores, so apart from `make test`.
+# mid-stream): about eight minutes on two cores, so apart from `make test`.
 test-slow: install
 	$(UV) run pytest -m stress $(PYTEST_ARGS)
 
