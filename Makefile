@@ -1,6 +1,6 @@
 # Two commands a newcomer needs: `make run` (the whole stack on embedded defaults) and
 # `make test` (installs what it needs, starts what it needs, runs the suite); `make token`
-# prints a gateway token to call the services with.
+# prints a gateway token to call the services with; `make test-slow` runs the long fault runs.
 
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null)
@@ -16,7 +16,7 @@ SUB ?=
 EMAIL ?=
 BARE ?=
 
-.PHONY: install browser run token test lint format bench asyncapi api-docs clean
+.PHONY: install browser run token test test-slow lint format bench asyncapi api-docs clean
 
 # uv itself comes from PyPI into a private virtualenv when the machine has none.
 # Nothing on stdout, so `$$(make token ...)` captures the token alone.
@@ -47,7 +47,12 @@ browser:
 		|| echo "no chromium here: the dashboard's browser test will be skipped" >&2
 
 test: install browser
-	$(UV) run pytest $(PYTEST_ARGS)
+	$(UV) run pytest -m "not stress" $(PYTEST_ARGS)
+
+# The long fault runs (10,000 shuffled and repeated webhooks; consumers SIGKILLed ten times
+# mid-stream): about eight minutes on two cores, so apart from `make test`.
+test-slow: install
+	$(UV) run pytest -m stress $(PYTEST_ARGS)
 
 lint: install
 	$(UV) run ruff check .

@@ -9,14 +9,12 @@ from collections.abc import AsyncIterator
 import pytest
 
 import catalog.models
-from billing_contracts import ALL_TOPICS
 from billing_contracts.catalog_products import PRODUCTS
 from billing_devstack import Infra, Stack
-from billing_kit.kafka import ensure_topics
 from billing_kit.runtime import Runtime
 from catalog.settings import CatalogSettings
 from tests.support.databases import create_database, migrate
-from tests.support.kafka import keys_on
+from tests.support.kafka import keys_on, restore_topics
 from tests.support.products import record_product
 from tests.support.runtimes import close_runtime, service_runtime
 from tests.support.tokens import new_agency_id
@@ -62,9 +60,7 @@ async def test_rows_wait_while_the_broker_is_down_and_go_out_once_it_is_back(
         assert await relay.pending() == 3  # nothing lost, nothing marked
 
         await asyncio.to_thread(stack.start_broker)
-        # The embedded broker forgets every topic on restart: give the rest of the session
-        # back the topics the services created at start-up.
-        await ensure_topics(infra.kafka_bootstrap, [n for t in ALL_TOPICS for n in (t.name, t.dlq)])
+        await restore_topics(infra.kafka_bootstrap)
 
         async def drained() -> bool:
             return await catalog_runtime.relay.pending() == 0

@@ -12,12 +12,10 @@ from collections import Counter
 import httpx
 import pytest
 
-from billing_contracts import ALL_TOPICS
 from billing_contracts.billing_invoices import STRIPE_INVOICES
 from billing_devstack import Infra, ManagedProcess, Stack, free_port
-from billing_kit.kafka import ensure_topics
 from tests.support.databases import connect, create_database, migrate
-from tests.support.kafka import read_topic
+from tests.support.kafka import read_topic, restore_topics
 from tests.support.waiting import eventually
 from tests.webhook_ingest.stripe_events import (
     CONNECT_SECRET,
@@ -90,10 +88,7 @@ async def test_ingest_starts_and_stores_while_the_broker_is_down(
 
             await asyncio.to_thread(stack.start_broker)
             broker_down = False
-            # The embedded broker forgets its topics when it stops: give the rest of the
-            # session back the topics the services created at start-up.
-            names = [n for t in ALL_TOPICS for n in (t.name, t.dlq)]
-            await ensure_topics(infra.kafka_bootstrap, names)
+            await restore_topics(infra.kafka_bootstrap)
 
             wanted = {str(contract_event_id(event["id"])) for event in events}
 

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
-from billing_contracts import Event, Topic
+from billing_contracts import ALL_TOPICS, Event, Topic
+from billing_contracts.customer_requests import INVOICING_CUSTOMER_REPLIES_TOPIC
+from billing_contracts.registry import REQUEST_CHANNELS
+from billing_kit.kafka import ensure_topics
+
+SERVICE_TOPICS = (
+    *(name for topic in ALL_TOPICS for name in (topic.name, topic.dlq)),
+    *(channel.name for channel in REQUEST_CHANNELS),
+    INVOICING_CUSTOMER_REPLIES_TOPIC,
+)
+"""Every topic the services make at start-up: events with their dead letters, requests and
+replies."""
 
 
 async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
@@ -51,3 +62,9 @@ async def publish(bootstrap: str, topic: Topic, *events: Event) -> None:
             )
     finally:
         await producer.stop()
+
+
+async def restore_topics(bootstrap: str) -> None:
+    """The embedded broker forgets its topics when it stops: give the running services back
+    the topics they made at start-up."""
+    await ensure_topics(bootstrap, SERVICE_TOPICS)
