@@ -75,7 +75,8 @@ def _check_error_shape(case: Case, response: requests.Response) -> None:
     body = response.json()
     assert set(body) == {"error"}, body
     error = body["error"]
-    assert isinstance(error.get("message"), str) and error["message"], body
+    assert isinstance(error.get("message"), str), body
+    assert error["message"], body
     assert error["code"] in _documented_codes(case, response.status_code), (
         f"{case.operation.label} answered {response.status_code} {error['code']}, "
         f"which its document does not list"

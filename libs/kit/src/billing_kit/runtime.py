@@ -26,8 +26,7 @@ from billing_kit.errors import (
 from billing_kit.inbox import Handler, Inbox
 from billing_kit.kafka import broker_unreachable, ensure_topics, new_broker
 from billing_kit.logging import CorrelationIdMiddleware, configure_logging
-from billing_kit.observability import MetricsMiddleware
-from billing_kit.observability import PROBE_PATHS
+from billing_kit.observability import PROBE_PATHS, MetricsMiddleware
 from billing_kit.observability import router as operations_router
 from billing_kit.outbox import Outbox, OutboxRelay
 from billing_kit.settings import ServiceSettings
