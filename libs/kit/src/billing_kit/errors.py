@@ -283,7 +283,9 @@ def document_errors(app: FastAPI, *, skip: Iterable[str] = ()) -> None:
 def documented(*errors: type[BillingError]) -> dict[int | str, dict[str, Any]]:
     """``responses=`` for a route: the errors it can answer, shown in the OpenAPI document."""
     responses: dict[int | str, dict[str, Any]] = {}
-    listed = dict.fromkeys((UnauthenticatedError, ValidationFailedError, *errors))
+    listed: dict[type[BillingError], None] = dict.fromkeys(
+        (UnauthenticatedError, ValidationFailedError, *errors)
+    )
     for error in listed:
         entry = responses.setdefault(error.status_code, {"model": ErrorBody, "description": ""})
         entry["description"] = " / ".join(

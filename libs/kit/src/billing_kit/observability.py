@@ -27,7 +27,9 @@ HTTP_LATENCY = Histogram(
 router = APIRouter(tags=["operations"])
 PROBE_PATHS = ("/livez", "/readyz", "/healthz")
 """Probes answer their own shape (``status``, ``checks``), never the API's error shape."""
-_UNREADY = {503: {"description": "The database or the broker is unreachable."}}
+_UNREADY: dict[int | str, dict[str, Any]] = {
+    503: {"description": "The database or the broker is unreachable."}
+}
 
 
 @router.get("/livez")
