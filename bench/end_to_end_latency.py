@@ -33,7 +33,7 @@ EVENTS_PER_PAYMENT = 12
 """About how many events one paid one-off invoice makes (to size the payments to the run)."""
 
 
-def _paced(deliveries: list[Delivery]) -> list[Delivery]:
+def paced(deliveries: list[Delivery]) -> list[Delivery]:
     """Accounts interleaved, each account's events in Stripe's order."""
     streams: dict[str, list[Delivery]] = {}
     for delivery in deliveries:
@@ -105,7 +105,7 @@ async def _watch(
 
 
 async def _run(stack: Stack, pipeline: Pipeline, payments: Payments, rate: float) -> dict[str, Any]:
-    deliveries = _paced(payments.deliveries)
+    deliveries = paced(payments.deliveries)
     seen: dict[str, float] = {}
     told: dict[str, float] = {}  # workspace → POST of its charge.succeeded
     all_seen = asyncio.Event()

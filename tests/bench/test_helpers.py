@@ -87,12 +87,12 @@ def test_django_and_dj_stripe_never_enter_the_lock() -> None:
 
 
 def test_paced_deliveries_interleave_accounts_and_keep_each_account_s_order() -> None:
-    from bench.end_to_end_latency import _paced
+    from bench.end_to_end_latency import paced
     from bench.pipeline import Delivery
 
     def delivery(stream: str, number: int) -> Delivery:
         return Delivery(f"evt_{stream}{number}", "/stripe/webhooks", b"{}", stream, "x", None)
 
     offered = [delivery("a", n) for n in range(3)] + [delivery("b", n) for n in range(2)]
-    paced = [d.event_id for d in _paced(offered)]
+    paced = [d.event_id for d in paced(offered)]
     assert paced == ["evt_a0", "evt_b0", "evt_a1", "evt_b1", "evt_a2"]
