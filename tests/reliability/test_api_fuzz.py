@@ -117,6 +117,12 @@ def _fuzz(base_url: str, agency: Agency, tokens: Tokens) -> tuple[list[str], lis
         for result in schema.get_all_operations():
             operation = result.ok()  # type: ignore[union-attr]  # an invalid document fails here
             for mode, examples in EXAMPLES.items():
+                fixed = FIXED_VALID_BODIES.get(operation.path)
+                strategy = (
+                    operation.as_strategy(generation_mode=mode, body=fixed)
+                    if fixed is not None and mode is GenerationMode.POSITIVE
+                    else operation.as_strategy(generation_mode=mode)
+                )
 
                 @settings(
                     max_examples=examples,
@@ -126,13 +132,6 @@ def _fuzz(base_url: str, agency: Agency, tokens: Tokens) -> tuple[list[str], lis
                     phases=[Phase.explicit, Phase.generate],
                     suppress_health_check=list(HealthCheck),
                 )
-                fixed = FIXED_VALID_BODIES.get(operation.path)
-                strategy = (
-                    operation.as_strategy(generation_mode=mode, body=fixed)
-                    if fixed is not None and mode is GenerationMode.POSITIVE
-                    else operation.as_strategy(generation_mode=mode)
-                )
-
                 @given(case=strategy)
                 def answers_as_documented(case: Case) -> None:
                     response = _send(case, base_url, _caller(case, agency, tokens), session)
