@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
 from billing_devstack import Infra
 from tests.support.agencies import Agency, onboarded_agency
 from tests.support.tokens import Tokens
-from tests.webhook_ingest.stripe_events import CONNECT_SECRET, PLATFORM_SECRET, signed
+from tests.webhook_ingest.stripe_events import CONNECT_SECRET, PLATFORM_SECRET, signature_header
 
 Case = GeneratedCase[Any]
 
@@ -98,9 +98,9 @@ def _send(case: Case, base_url: str, headers: dict[str, str], session: requests.
         return case.call(base_url=base_url, headers=headers, session=session, timeout=30)
     # A Stripe delivery: the generated event, correctly signed, so it reaches the parser.
     body = case.body if isinstance(case.body, bytes) else json.dumps(case.body).encode()
-    return session.post(
-        f"{base_url}{case.formatted_path}", data=body, headers=signed(body, secret), timeout=30
-    )
+    headers = {"Stripe-Signature": signature_header(body, secret)}
+    headers["Content-Type"] = "application/json"
+    return session.post(f"{base_url}{case.formatted_path}", data=body, headers=headers, timeout=30)
 
 
 def _fuzz(base_url: str, agency: Agency, tokens: Tokens) -> tuple[list[str], list[str]]:
