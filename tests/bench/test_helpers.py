@@ -94,5 +94,5 @@ def test_paced_deliveries_interleave_accounts_and_keep_each_account_s_order() ->
         return Delivery(f"evt_{stream}{number}", "/stripe/webhooks", b"{}", stream, "x", None)
 
     offered = [delivery("a", n) for n in range(3)] + [delivery("b", n) for n in range(2)]
-    paced = [d.event_id for d in paced(offered)]
-    assert paced == ["evt_a0", "evt_b0", "evt_a1", "evt_b1", "evt_a2"]
+    order = [d.event_id for d in paced(offered)]
+    assert order == ["evt_a0", "evt_b0", "evt_a1", "evt_b1", "evt_a2"]
