@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from bench import djstripe, ladder
+from bench.end_to_end_latency import paced
+from bench.pipeline import Delivery
 from bench.profile_ingest import room_of, rooms
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,9 +89,6 @@ def test_django_and_dj_stripe_never_enter_the_lock() -> None:
 
 
 def test_paced_deliveries_interleave_accounts_and_keep_each_account_s_order() -> None:
-    from bench.end_to_end_latency import paced
-    from bench.pipeline import Delivery
-
     def delivery(stream: str, number: int) -> Delivery:
         return Delivery(f"evt_{stream}{number}", "/stripe/webhooks", b"{}", stream, "x", None)
 
