@@ -1,6 +1,7 @@
 """``make bench``: under the machine-wide stack lock, start the embedded infrastructure and
-each benchmarked piece, run the benchmarks at their target loads (then webhook-ingest side by
-side with dj-stripe), print the figures. Nothing is left running."""
+each benchmarked piece, run the benchmarks at their target loads (the webhook → revenue
+pipeline scaled out and paced, then webhook-ingest side by side with dj-stripe), print the
+figures. Nothing is left running."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from pathlib import Path
 from types import ModuleType
 
 from bench import djstripe as djstripe_bench
+from bench.end_to_end_latency import bench_end_to_end_latency
+from bench.scale_out import bench_scale_out
 from bench.tooling import locked_stack
 from billing_devstack import Stack
 
@@ -89,6 +92,9 @@ def run_benchmarks(stack: Stack, args: argparse.Namespace) -> None:
     revenue_bench = _bench_module("revenue")
     revenue_bench.bench_summary(stack.infra, 1_000_000, 10_000, 200)
     revenue_bench.bench_webhook_to_summary(stack)
+    print("== webhook → revenue pipeline: 1 vs 2 replicas, then latency at 200 events/s")
+    bench_scale_out(stack, shops=12, invoices=1500)
+    bench_end_to_end_latency(stack, rate=200.0, seconds=30.0, accounts=4)
     if args.djstripe_rates:
         print("== dj-stripe side by side")
         side_args = ["--workers", str(args.workers), "--rates", args.djstripe_rates]

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from bench import djstripe, ladder
+from bench.end_to_end_latency import paced
+from bench.pipeline import Delivery
 from bench.profile_ingest import room_of, rooms
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,3 +86,12 @@ def test_django_and_dj_stripe_never_enter_the_lock() -> None:
         if line.startswith("name = ")
     }
     assert names.isdisjoint({"django", "dj-stripe", "gunicorn", "py-spy"})
+
+
+def test_paced_deliveries_interleave_accounts_and_keep_each_account_s_order() -> None:
+    def delivery(stream: str, number: int) -> Delivery:
+        return Delivery(f"evt_{stream}{number}", "/stripe/webhooks", b"{}", stream, "x", None)
+
+    offered = [delivery("a", n) for n in range(3)] + [delivery("b", n) for n in range(2)]
+    order = [d.event_id for d in paced(offered)]
+    assert order == ["evt_a0", "evt_b0", "evt_a1", "evt_b1", "evt_a2"]

@@ -259,8 +259,12 @@ async def test_an_invoice_shows_as_stripe_tells_it_and_never_goes_back(
     assert invoice["paid_at"] is not None
     portal = await _portal(invoicing, client, ws, "billing")
     assert story.invoice_id not in {i["stripe_invoice_id"] for i in portal["outstanding_invoices"]}
-    # Another agency knows nothing of this workspace.
-    assert await _invoices(invoicing, tokens.headers("owner", new_agency_id()), ws) == []
+    # To another agency this workspace does not exist (not an empty one).
+    other = await invoicing.get(
+        f"/v1/workspaces/{ws}/invoices", headers=tokens.headers("owner", new_agency_id())
+    )
+    assert other.status_code == 404, other.text
+    assert other.json()["error"]["code"] == "not_found"
 
 
 def _comparable(invoice: dict[str, Any]) -> dict[str, Any]:

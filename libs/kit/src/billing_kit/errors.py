@@ -5,6 +5,8 @@ correlation id."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import structlog
@@ -131,6 +133,10 @@ _STATUS_ERRORS: dict[int, type[BillingError]] = {
 }
 
 
+def _unreadable(message: str, field: str = "body") -> ValidationFailedError:
+    return ValidationFailedError(fields=[FieldError(field=field, message=message)])
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_billing_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, BillingError)
@@ -142,6 +148,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400:  # the framework could not read the body at all
+            return _render(_unreadable(str(exc.detail)))
         error_type = _STATUS_ERRORS.get(exc.status_code)
         if error_type is not None:
             return _render(error_type())
@@ -187,10 +195,97 @@ class InternalErrorMiddleware(HttpMiddleware):
             await _render(BillingError())(scope, receive, send)
 
 
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
+_NUL_MESSAGE = "must not contain the NUL character (U+0000)"
+
+
+class NulCharacterGuard(HttpMiddleware):
+    """Postgres text cannot hold U+0000: a request carrying it in its path, query or JSON body
+    is refused as 422 ``validation_error`` before any route runs, so nothing (a Stripe call
+    included) happens first and no database error surfaces as a 500."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False) and message["type"] == "http.request"
+        body = b"".join(chunks)
+        found = next(
+            (
+                field
+                for field, nul in (
+                    ("path", "\x00" in scope["path"]),
+                    ("query", b"%00" in scope["query_string"] or b"\x00" in scope["query_string"]),
+                    ("body", b"\x00" in body or _NUL_ESCAPE.search(body) is not None),
+                )
+                if nul
+            ),
+            None,
+        )
+        if found is not None:
+            await _render(_unreadable(_NUL_MESSAGE, found))(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+ALWAYS_POSSIBLE: tuple[type[BillingError], ...] = (BillingError, UnavailableError)
+"""What any route may answer: a bug (500) or its database away (503)."""
+
+
+def document_errors(app: FastAPI, *, skip: Iterable[str] = ()) -> None:
+    """Every operation of ``app``'s OpenAPI document (bar the paths in ``skip``) lists the
+    errors any route may answer, each as the JSON error shape even where the route answers
+    another media type."""
+    generate = app.openapi
+    skipped = set(skip)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        found = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(found.pop("$defs", {}))
+        schemas.setdefault(ErrorBody.__name__, found)
+        error_content = {
+            "application/json": {"schema": {"$ref": f"#/components/schemas/{ErrorBody.__name__}"}}
+        }
+        for path, operations in schema.get("paths", {}).items():
+            if path in skipped:
+                continue
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for error in ALWAYS_POSSIBLE:
+                    entry = responses.setdefault(str(error.status_code), {"description": ""})
+                    codes = entry["description"].split(" / ") if entry["description"] else []
+                    if error.code not in codes:
+                        entry["description"] = " / ".join([*codes, error.code])
+                for status, entry in responses.items():
+                    if status[0] in "45":
+                        entry["content"] = error_content
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def documented(*errors: type[BillingError]) -> dict[int | str, dict[str, Any]]:
     """``responses=`` for a route: the errors it can answer, shown in the OpenAPI document."""
     responses: dict[int | str, dict[str, Any]] = {}
-    listed: tuple[type[BillingError], ...] = (UnauthenticatedError, ValidationFailedError, *errors)
+    listed: dict[type[BillingError], None] = dict.fromkeys(
+        (UnauthenticatedError, ValidationFailedError, *errors)
+    )
     for error in listed:
         entry = responses.setdefault(error.status_code, {"model": ErrorBody, "description": ""})
         entry["description"] = " / ".join(

@@ -25,6 +25,11 @@ HTTP_LATENCY = Histogram(
 )
 
 router = APIRouter(tags=["operations"])
+PROBE_PATHS = ("/livez", "/readyz", "/healthz")
+"""Probes answer their own shape (``status``, ``checks``), never the API's error shape."""
+_UNREADY: dict[int | str, dict[str, Any]] = {
+    503: {"description": "The database or the broker is unreachable."}
+}
 
 
 @router.get("/livez")
@@ -34,13 +39,13 @@ async def livez() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=_UNREADY)
 async def readyz(request: Request) -> JSONResponse:
     """Ready for traffic: database and broker reachable; ``details`` says what is wrong."""
     return await _readiness(request, details=True)
 
 
-@router.get("/healthz")
+@router.get("/healthz", responses=_UNREADY)
 async def healthz(request: Request) -> JSONResponse:
     """Readiness without details (``/readyz`` has them)."""
     return await _readiness(request, details=False)

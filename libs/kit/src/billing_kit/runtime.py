@@ -17,11 +17,16 @@ from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
 from billing_contracts import Topic
 from billing_kit.db import create_engine, session_factory
-from billing_kit.errors import InternalErrorMiddleware, install_error_handlers
+from billing_kit.errors import (
+    InternalErrorMiddleware,
+    NulCharacterGuard,
+    document_errors,
+    install_error_handlers,
+)
 from billing_kit.inbox import Handler, Inbox
 from billing_kit.kafka import broker_unreachable, ensure_topics, new_broker
 from billing_kit.logging import CorrelationIdMiddleware, configure_logging
-from billing_kit.observability import MetricsMiddleware
+from billing_kit.observability import PROBE_PATHS, MetricsMiddleware
 from billing_kit.observability import router as operations_router
 from billing_kit.outbox import Outbox, OutboxRelay
 from billing_kit.settings import ServiceSettings
@@ -223,6 +228,7 @@ def build_app(runtime: Runtime, routers: Sequence[APIRouter], *, title: str) -> 
     app.state.jwt_secret = settings.gateway_jwt_secret.get_secret_value()
     app.state.idempotency_table = runtime.tables.idempotency
     install_error_handlers(app)
+    app.add_middleware(NulCharacterGuard)
     app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(MetricsMiddleware, service=settings.service_name)
     app.add_middleware(CorrelationIdMiddleware)
@@ -230,4 +236,5 @@ def build_app(runtime: Runtime, routers: Sequence[APIRouter], *, title: str) -> 
     app.include_router(operations_router)
     for router in routers:
         app.include_router(router)
+    document_errors(app, skip=PROBE_PATHS)
     return app

@@ -122,7 +122,7 @@ async def charge_for_project(
 @router.get(
     "/workspaces/{workspace_id}/invoices",
     response_model=InvoiceList,
-    responses=documented(ForbiddenError),
+    responses=documented(ForbiddenError, NotFoundError),
 )
 async def list_workspace_invoices(
     workspace_id: str, principal: AgencyStaff, invoicing: InvoicingService

@@ -47,6 +47,7 @@ class Invoice(InvoicingTable, table=True):
     __table_args__ = (
         Index(None, "agency_id", "workspace_id", "stripe_created_at"),
         Index(None, "stripe_subscription_id"),
+        Index(None, "workspace_id"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -115,7 +116,7 @@ class Subscription(InvoicingTable, table=True):
     """A client subscription as Stripe last described it, for the client portal."""
 
     __tablename__ = "subscriptions"
-    __table_args__ = (Index(None, "agency_id", "workspace_id"),)
+    __table_args__ = (Index(None, "agency_id", "workspace_id"), Index(None, "workspace_id"))
 
     stripe_subscription_id: str = Field(primary_key=True, max_length=100)
     stripe_account_id: str | None = Field(default=None, max_length=100)

@@ -160,6 +160,22 @@ async def workspace_subscriptions(
     )
 
 
+async def workspace_held_by_another_agency(
+    session: AsyncSession, agency_id: str, workspace_id: str
+) -> bool:
+    """Whether the mirror knows the workspace under another agency (workspace ids are unique
+    across agencies: subscriptions refuses another agency's id)."""
+    for model in (Invoice, Subscription):
+        query = (
+            select(model.agency_id)
+            .where(model.workspace_id == workspace_id, model.agency_id != agency_id)
+            .limit(1)
+        )
+        if (await session.execute(query)).first() is not None:
+            return True
+    return False
+
+
 async def workspace_customer(
     session: AsyncSession, agency_id: str, workspace_id: str
 ) -> tuple[str, str] | None:

@@ -14,6 +14,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_contracts.invoicing_invoices import InvoiceSnapshot
+from billing_kit.errors import NotFoundError
 from billing_kit.outbox import Outbox
 from invoicing import agencies, repository
 from invoicing.mirror import Mirror, invoice_snapshot
@@ -91,10 +92,16 @@ class Invoicing:
     async def workspace_invoices(
         self, agency_id: str, workspace_id: str, *, outstanding: bool = False
     ) -> list[InvoiceSnapshot]:
+        await self._refuse_another_agencys(agency_id, workspace_id)
         rows = await repository.workspace_invoices(
             self.session, agency_id, workspace_id, outstanding=outstanding
         )
         return await self._snapshots(rows)
+
+    async def _refuse_another_agencys(self, agency_id: str, workspace_id: str) -> None:
+        """Another agency's workspace reads as no workspace at all, never as an empty one."""
+        if await repository.workspace_held_by_another_agency(self.session, agency_id, workspace_id):
+            raise NotFoundError("No such workspace.")
 
     async def _snapshots(self, rows: Sequence[Invoice]) -> list[InvoiceSnapshot]:
         payments = await repository.payments_of(
@@ -118,6 +125,7 @@ class Invoicing:
         self, agency_id: str, workspace_id: str
     ) -> list[tuple[Subscription, str | None]]:
         """Each subscription still billing, with its product's name."""
+        await self._refuse_another_agencys(agency_id, workspace_id)
         found = await repository.workspace_subscriptions(
             self.session, agency_id, workspace_id, PORTAL_SUBSCRIPTION_STATUSES
         )

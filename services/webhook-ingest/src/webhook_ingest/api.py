@@ -42,6 +42,7 @@ WEBHOOK_ERRORS: tuple[type[BillingError], ...] = (
     InvalidSignatureError,
     InvalidEventError,
     PayloadTooLargeError,
+    BillingError,
     UnavailableError,
 )
 ANSWERS = {

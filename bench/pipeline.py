@@ -1,0 +1,231 @@
+"""What the pipeline benchmarks share: real Stripe events made on the emulator, then replayed
+signed to webhook-ingest (webhook → ingest → Kafka → invoicing's mirror and revenue's ledger).
+
+The payments are made on the emulator while no webhook endpoint is registered, so nothing is
+delivered while they are made; their events (each connected account's and the platform's)
+are then read back from the emulator in the order Stripe made them and offered to
+webhook-ingest by the benchmark, signed like Stripe signs them. The consumers read the same
+real objects back from the emulator when they need to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+import stripe
+
+from bench.webhook_ingest import Connection, sign
+from billing_devstack import ManagedProcess, Stack, free_port
+from billing_devstack import services as devstack_services
+from billing_devstack.emulator import webhook_secrets
+from tests.revenue.money import Shop, open_shop
+from tests.support.databases import connect
+from tests.support.tokens import TEST_JWT_SECRET
+
+PIPELINE = ("webhook-ingest", "invoicing", "revenue")
+"""The services a payment's webhooks pass through on their way to the revenue summary."""
+AMOUNT_CENTS = 10_000
+_PATHS = ("/stripe/webhooks", "/stripe/webhooks/connect")  # the platform's, connected accounts'
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One Stripe event as webhook-ingest receives it."""
+
+    event_id: str
+    path: str  # /stripe/webhooks or /stripe/webhooks/connect
+    body: bytes
+    stream: str  # the account: one account's events are offered in Stripe's order
+    event_type: str
+    customer: str | None
+
+
+@dataclass
+class Payments:
+    """Paid one-off invoices on several connected accounts, and their events in order."""
+
+    shops: list[Shop]
+    invoices: dict[str, str] = field(default_factory=dict)  # invoice id → workspace id
+    workspaces: dict[str, str] = field(default_factory=dict)  # customer id → workspace id
+    deliveries: list[Delivery] = field(default_factory=list)
+
+    @property
+    def agency_ids(self) -> list[str]:
+        return [shop.agency_id for shop in self.shops]
+
+
+@dataclass
+class Pipeline:
+    """The pipeline's services, each with ``replicas`` processes (one consumer group)."""
+
+    stack: Stack
+    replicas: int
+    processes: list[ManagedProcess] = field(default_factory=list)
+    urls: dict[str, list[str]] = field(default_factory=dict)  # service → its replicas' URLs
+
+    def start(self) -> None:
+        self.stack.env = {
+            **os.environ,
+            "GATEWAY_JWT_SECRET": TEST_JWT_SECRET,
+            "LOG_LEVEL": "WARNING",
+        }
+        for replica in range(self.replicas):
+            ports = {name: free_port() for name in PIPELINE}
+            env = self.stack.service_env(
+                {devstack_services.spec(name).port_env: str(port) for name, port in ports.items()}
+            )
+            state = self.stack.state_dir / f"bench-replica-{replica}"
+            for name in PIPELINE:
+                migrate = replica == 0
+                process = devstack_services.start_service(name, env, state, run_migrations=migrate)
+                self.processes.append(process)
+            for name, port in ports.items():
+                self.urls.setdefault(name, []).append(f"http://127.0.0.1:{port}")
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+        self.processes.clear()
+
+
+def make_payments(stack: Stack, shops: int, invoices: int, threads: int = 8) -> Payments:
+    """``invoices`` paid one-off invoices spread over ``shops`` new connected accounts, one
+    workspace each, and every event they caused (read back from the emulator)."""
+    api_base = stack.infra.stripe_api_base
+    assert api_base is not None
+    started = int(time.time()) - 1
+    sdk = stripe.StripeClient("sk_test_emulator", base_addresses={"api": api_base})
+
+    async def opened() -> list[Shop]:
+        async with httpx.AsyncClient(base_url=api_base, timeout=30) as emulator:
+            return [await open_shop(sdk, emulator) for _ in range(shops)]
+
+    payments = Payments(asyncio.run(opened()))
+
+    def pay(index: int) -> tuple[str, str]:
+        workspace_id = f"ws-bench-{index}-{os.urandom(4).hex()}"
+        shop = payments.shops[index % shops]
+        return shop.one_off(workspace_id, AMOUNT_CENTS), workspace_id
+
+    with ThreadPoolExecutor(threads) as pool:
+        payments.invoices = dict(pool.map(pay, range(invoices)))
+    for shop in payments.shops:
+        payments.deliveries += _deliveries(api_base, shop.account_id, started, _PATHS[1])
+    payments.deliveries += _deliveries(api_base, None, started, _PATHS[0])
+    print(
+        f"made {invoices:,} payments ({len(payments.deliveries):,} events) "
+        f"in {time.time() - started:.0f}s",
+        file=sys.stderr,
+        flush=True,
+    )
+    for delivery in payments.deliveries:
+        if delivery.event_type == "customer.created":
+            obj = orjson.loads(delivery.body)["data"]["object"]
+            payments.workspaces[obj["id"]] = obj["metadata"]["workspace_id"]
+    return payments
+
+
+def _deliveries(api_base: str, account: str | None, since: int, path: str) -> list[Delivery]:
+    """The account's events since ``since`` as Stripe sent them (raw JSON), oldest first."""
+    headers = {"Authorization": "Bearer sk_test_emulator"}
+    if account:
+        headers["Stripe-Account"] = account
+    newest_first: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": 100, "created[gte]": since}
+    with httpx.Client(base_url=api_base, headers=headers, timeout=30) as client:
+        while True:
+            page = client.get("/v1/events", params=params).json()
+            newest_first += page["data"]
+            if not page["has_more"]:
+                break
+            params["starting_after"] = page["data"][-1]["id"]
+    found = []
+    for event in reversed(newest_first):
+        obj = event["data"]["object"]
+        customer = obj.get("customer") if isinstance(obj.get("customer"), str) else None
+        body = orjson.dumps(event)
+        found.append(
+            Delivery(event["id"], path, body, account or "platform", event["type"], customer)
+        )
+    return found
+
+
+def secret_for(stack: Stack, path: str) -> str:
+    platform_secret, connect_secret = webhook_secrets(stack.env or os.environ)
+    return connect_secret if path.endswith("/connect") else platform_secret
+
+
+async def offer_in_streams(
+    stack: Stack, urls: Sequence[str], deliveries: Iterable[Delivery]
+) -> dict[str, int]:
+    """As fast as webhook-ingest answers: one sender per account, each in Stripe's order, its
+    requests spread over ``urls`` (the ingest replicas). Answers by status."""
+    streams: dict[str, list[Delivery]] = {}
+    for delivery in deliveries:
+        streams.setdefault(delivery.stream, []).append(delivery)
+    answers: dict[str, int] = {}
+
+    async def send(index: int, stream: list[Delivery]) -> None:
+        connections = {(url, path): _connection(url, path) for url in urls for path in _PATHS}
+        try:
+            for number, delivery in enumerate(stream):
+                connection = connections[urls[(index + number) % len(urls)], delivery.path]
+                secret = secret_for(stack, delivery.path)
+                async with asyncio.timeout(30):
+                    status = await connection.post(delivery.body, sign(delivery.body, secret))
+                answers[str(status)] = answers.get(str(status), 0) + 1
+        finally:
+            for connection in connections.values():
+                connection.close()
+
+    await asyncio.gather(*(send(i, stream) for i, stream in enumerate(streams.values())))
+    return answers
+
+
+def _connection(url: str, path: str) -> Connection:
+    host, _, port = url.removeprefix("http://").partition(":")
+    return Connection(host, int(port), path)
+
+
+async def ledger_entries(database_url: str, agency_ids: list[str]) -> int:
+    conn = await connect(database_url)
+    try:
+        query = "SELECT count(*) FROM revenue.ledger_entries WHERE agency_id = ANY($1::text[])"
+        return int(await conn.fetchval(query, agency_ids))
+    finally:
+        await conn.close()
+
+
+async def mirror_states(database_url: str, invoice_ids: list[str]) -> dict[str, int]:
+    """Invoices of the mirror by status (each was last told ``paid``)."""
+    conn = await connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT status, count(*) AS n FROM invoicing.invoices"
+            " WHERE stripe_invoice_id = ANY($1::text[]) GROUP BY status",
+            invoice_ids,
+        )
+        return {row["status"]: int(row["n"]) for row in rows}
+    finally:
+        await conn.close()
+
+
+def consumed_outcomes(urls: Iterable[str]) -> dict[str, float]:
+    """``events_consumed_total`` summed by outcome over the given services' /metrics."""
+    totals: dict[str, float] = {}
+    for url in urls:
+        for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+            if line.startswith("events_consumed_total{"):
+                labels, _, value = line.partition("} ")
+                outcome = labels.split('outcome="')[1].split('"')[0]
+                totals[outcome] = totals.get(outcome, 0.0) + float(value)
+    return totals

@@ -1,0 +1,111 @@
+"""Scale-out of the webhook → revenue pipeline: the same kind of load with one and with two
+processes of each service on the way (webhook-ingest, invoicing, revenue), the second
+started with the same settings on another HTTP port, so it joins the first's consumer
+groups and shares the topics' partitions.
+
+Paid one-off invoices are made on the emulator over several connected accounts; their real
+events are offered signed to webhook-ingest as fast as it answers (one sender per account, in
+Stripe's order, spread over the ingest replicas). Printed: events/s from the first webhook
+until the ledger holds every payment, and whether each invoice's states were applied in
+order (the mirror's final state is the last one Stripe told, ``paid``, for every invoice, and
+no consumer failed or dead-lettered an event).
+
+    flock /tmp/billing-stack.lock uv run python -m bench.scale_out --invoices 1500
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from typing import Any
+
+from bench.pipeline import (
+    Pipeline,
+    consumed_outcomes,
+    ledger_entries,
+    make_payments,
+    mirror_states,
+    offer_in_streams,
+)
+from billing_devstack import Stack, default_state_dir
+
+
+async def _until(check: Any, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await check():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+def measure(stack: Stack, replicas: int, shops: int, invoices: int) -> dict[str, Any]:
+    payments = make_payments(stack, shops, invoices)
+    database_url = stack.infra.database_url
+    pipeline = Pipeline(stack, replicas)
+    pipeline.start()
+    try:
+        before = consumed_outcomes(pipeline.urls["invoicing"] + pipeline.urls["revenue"])
+        began = time.perf_counter()
+        ingest = pipeline.urls["webhook-ingest"]
+        answers = asyncio.run(offer_in_streams(stack, ingest, payments.deliveries))
+        accepted = time.perf_counter() - began
+
+        async def ledger_complete() -> bool:
+            return await ledger_entries(database_url, payments.agency_ids) >= invoices
+
+        complete = asyncio.run(_until(ledger_complete, within=600))
+        elapsed = time.perf_counter() - began
+        invoice_ids = list(payments.invoices)
+
+        async def mirror_paid() -> bool:
+            states = await mirror_states(database_url, invoice_ids)
+            return states.get("paid", 0) == len(invoice_ids)
+
+        asyncio.run(_until(mirror_paid, within=120))
+        states = asyncio.run(mirror_states(database_url, invoice_ids))
+        after = consumed_outcomes(pipeline.urls["invoicing"] + pipeline.urls["revenue"])
+    finally:
+        pipeline.stop()
+    events = len(payments.deliveries)
+    return {
+        "bench": "pipeline-scale-out",
+        "replicas": replicas,
+        "accounts": shops,
+        "payments": invoices,
+        "events": events,
+        "answers": answers,
+        "ingest_events_per_s": round(events / accepted),
+        "ledger_complete": complete,
+        "ledger_entries": asyncio.run(ledger_entries(database_url, payments.agency_ids)),
+        "seconds_to_ledger": round(elapsed, 1),
+        "events_per_s": round(events / elapsed),
+        "mirror_states": states,
+        "consumer_outcomes": {k: after.get(k, 0) - before.get(k, 0) for k in after},
+        "in_order": states == {"paid": invoices}
+        and not any(after.get(k, 0) - before.get(k, 0) for k in ("failed", "dead_lettered")),
+    }
+
+
+def bench_scale_out(stack: Stack, shops: int, invoices: int) -> None:
+    for replicas in (1, 2):
+        print(json.dumps(measure(stack, replicas, shops, invoices)), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=12)
+    parser.add_argument("--invoices", type=int, default=1500)
+    args = parser.parse_args()
+    stack = Stack(default_state_dir() / "bench")
+    stack.start()
+    try:
+        bench_scale_out(stack, args.accounts, args.invoices)
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
