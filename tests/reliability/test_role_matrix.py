@@ -39,6 +39,7 @@ class Tenant:
             "workspace_id": self.workspace_id,
             "product_id": self.product_id,
             "subscription_id": self.subscription_id,
+            "invoice_id": "in_no_such_collection",
         }
 
 
@@ -91,11 +92,19 @@ MATRIX: dict[str, Route | Public] = {
     f"subscriptions POST {WORKSPACE}/subscriptions":        Route(OWNER_ADMIN, 201),
     f"subscriptions GET {WORKSPACE}/subscriptions":         Route(OWNER_ADMIN),
     f"subscriptions POST {WORKSPACE}/subscriptions/{{subscription_id}}/cancel": Route(OWNER_ADMIN),
+    "subscriptions POST /v1/platform/plans":                Route(OPERATOR, 201),
+    "subscriptions GET /v1/platform/plans":                 Route(OPERATOR),
+    # the operator reaches them: the agency has no plan, and the plan asked for does not exist
+    "subscriptions GET /v1/platform/agencies/{agency_id}/plan":  Route(OPERATOR, 404),
+    "subscriptions POST /v1/platform/agencies/{agency_id}/plan": Route(OPERATOR, 404),
     f"invoicing POST {WORKSPACE}/invoices":                 Route(OWNER_ADMIN, 201),
     f"invoicing GET {WORKSPACE}/invoices":                  Route(OWNER_ADMIN),
     f"invoicing GET {PORTAL}/billing":                      Route(CLIENT),
     f"invoicing GET {PORTAL}/invoices":                     Route(CLIENT),
     f"invoicing POST {PORTAL}/payment-methods/session":     Route(CLIENT),
+    "invoicing GET /v1/platform/collections":               Route(OPERATOR),
+    "invoicing POST /v1/platform/collections/{invoice_id}/retry": Route(OPERATOR, 404),
+    "invoicing GET /v1/agency/platform-billing":            Route(OWNER),
     "webhook-ingest POST /v1/replay":                       Route(OPERATOR),
     "webhook-ingest POST /stripe/webhooks":                 STRIPE,
     "webhook-ingest POST /stripe/webhooks/connect":         STRIPE,
@@ -115,6 +124,14 @@ BODIES: dict[str, Body] = {
     "catalog PUT /v1/agencies/{agency_id}/suspension": lambda _: {"suspended": False},
     f"subscriptions PUT {WORKSPACE}": lambda _: workspace_body(),
     f"subscriptions POST {WORKSPACE}/subscriptions": _subscription,
+    "subscriptions POST /v1/platform/plans": lambda _: {
+        "name": "Matrix plan",
+        "amount_cents": 2_900,
+        "interval": "month",
+    },
+    "subscriptions POST /v1/platform/agencies/{agency_id}/plan": lambda _: {
+        "plan_id": "no-such-plan"
+    },
     f"invoicing POST {WORKSPACE}/invoices": lambda _: {
         "description": "Sprint",
         "amount_cents": 500,
