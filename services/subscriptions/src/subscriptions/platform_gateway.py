@@ -17,6 +17,7 @@ import structlog
 
 from billing_kit.errors import StripeFailedError
 from billing_kit.stripe_client import stripe_failed
+from subscriptions.stripe_gateway import latest_invoice
 
 log = structlog.get_logger(__name__)
 
@@ -46,18 +47,13 @@ def _id_or_none(value: object) -> str | None:
 
 
 def _facts(sub: stripe.Subscription) -> PlatformSubscriptionFacts:
-    invoice = sub.latest_invoice
-    expanded = invoice if isinstance(invoice, stripe.Invoice) else None
+    invoice_id, expanded = latest_invoice(sub)
     return PlatformSubscriptionFacts(
         subscription_id=sub.id,
         status=sub.status,
         created=sub.created,
         billing_cycle_anchor=sub.billing_cycle_anchor,
-        latest_invoice_id=expanded.id
-        if expanded
-        else invoice
-        if isinstance(invoice, str)
-        else None,
+        latest_invoice_id=invoice_id,
         latest_invoice_status=expanded.status if expanded else None,
         latest_invoice_amount_due=expanded.amount_due if expanded else None,
     )

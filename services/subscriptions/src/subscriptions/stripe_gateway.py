@@ -52,18 +52,21 @@ def customer_idempotency_key(agency_id: str, workspace_id: str) -> str:
     return f"subscriptions:customer:{agency_id}:{workspace_id}"
 
 
-def _facts(sub: stripe.Subscription) -> StripeSubscriptionFacts:
+def latest_invoice(sub: stripe.Subscription) -> tuple[str | None, stripe.Invoice | None]:
+    """The subscription's latest invoice: its id, and the invoice itself when expanded."""
     invoice = sub.latest_invoice
-    expanded = invoice if isinstance(invoice, stripe.Invoice) else None
+    if isinstance(invoice, stripe.Invoice):
+        return invoice.id, invoice
+    return (invoice if isinstance(invoice, str) else None), None
+
+
+def _facts(sub: stripe.Subscription) -> StripeSubscriptionFacts:
+    invoice_id, expanded = latest_invoice(sub)
     return StripeSubscriptionFacts(
         subscription_id=sub.id,
         status=sub.status,
         created=sub.created,
-        latest_invoice_id=expanded.id
-        if expanded
-        else invoice
-        if isinstance(invoice, str)
-        else None,
+        latest_invoice_id=invoice_id,
         latest_invoice_status=expanded.status if expanded else None,
         hosted_invoice_url=expanded.hosted_invoice_url if expanded else None,
     )
