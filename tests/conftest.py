@@ -22,10 +22,23 @@ for _variable, _value in BROKER_ENV.items():  # ... on the one test broker
 SERVICE_NAMES = ("catalog", "subscriptions", "invoicing", "webhook-ingest", "revenue")
 
 
+BROKER_RESTARTS = (
+    "test_broker_outage.py",
+    "test_broker_down_under_load.py",
+    "test_ingest_without_broker.py",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Fault tests disturb the shared infrastructure (a broker restart loses its topics and
-    consumer groups): run them after everything else."""
-    items.sort(key=lambda item: "tests/reliability/" in item.nodeid)
+    """Fault tests disturb the shared infrastructure: run them after everything else, and
+    those restarting the embedded broker (which loses its topics and consumer groups, and
+    after which request/reply between services can stay unanswered) last of all."""
+    items.sort(
+        key=lambda item: (
+            "tests/reliability/" in item.nodeid,
+            any(name in item.nodeid for name in BROKER_RESTARTS),
+        )
+    )
 
 
 @pytest.fixture(scope="session")

@@ -100,7 +100,10 @@ def test_the_readme_token_commands_print_a_header_the_services_accept() -> None:
         result = _make_token(*command)
         assert result.returncode == 0, (command, result.stderr)
         principal = decode_token(_bearer(result.stdout), DEV_JWT_SECRET)
-        assert principal.agency_id == "agency-demo"
+        assert principal.role == command[0].removeprefix("ROLE=")
+        # the platform's operator acts for no agency; everyone else for the README's
+        wanted = None if principal.role == "platform_operator" else "agency-demo"
+        assert principal.agency_id == wanted
 
 
 def test_make_token_refuses_a_token_no_service_would_honour() -> None:

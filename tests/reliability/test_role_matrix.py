@@ -77,7 +77,7 @@ OWNER_ADMIN, OWNER, CLIENT, OPERATOR = "owner admin", "owner", "client", "platfo
 WORKSPACE = "/v1/workspaces/{workspace_id}"
 PORTAL = "/v1/portal/workspaces/{workspace_id}"
 
-# Who may call each route (API.md and each service's README); every other role gets 403.
+# Who may call each route (docs/api.md and each service's README); any other role gets 403.
 # fmt: off
 MATRIX: dict[str, Route | Public] = {
     "catalog GET /v1/connect":                              Route(OWNER_ADMIN),
