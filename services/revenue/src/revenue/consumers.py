@@ -90,7 +90,8 @@ def _told_movement(snapshot: object) -> _Told | None:
 
 
 def handlers(outbox: Outbox, stripe: RevenueStripe) -> dict[Topic, Handler]:
-    """What revenue does with each topic it consumes (one transaction per event)."""
+    """What revenue does with each topic it consumes (the inbox applies each event in its
+    transaction, alone or in a batch)."""
 
     async def on_payment(session: AsyncSession, event: Event) -> None:
         await apply_payment_event(Ledger(session, outbox, stripe), event)

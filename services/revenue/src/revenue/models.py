@@ -81,6 +81,11 @@ class WorkspaceRollup(_RollupFigures, table=True):
     workspace could be found for."""
 
     __tablename__ = "workspace_rollups"
+    __table_args__ = (
+        # A span's rows in workspace order: a page of workspaces over several spans reads
+        # its ids from here and stops once the page is full.
+        Index(None, "agency_id", "currency", "grain", "workspace_id", "period_start"),
+    )
 
     agency_id: str = Field(primary_key=True, max_length=100)
     currency: str = Field(primary_key=True, max_length=3)

@@ -80,22 +80,50 @@ _SUMS = ", ".join(f"sum({name})::bigint AS {name}" for name in ROLLUP_FIGURES)
 _TOTALS = ", ".join(f"coalesce(sum({name}), 0)::bigint AS {name}" for name in ROLLUP_FIGURES)
 
 
+def _span_condition(n: int, prefix: str, *, one_period: bool = False) -> str:
+    """Span ``n`` of the agency's currency: an index range (over ``one_period``, an
+    equality, so the rows come in ``workspace_id`` order)."""
+    period = (
+        f"period_start = :{prefix}first_{n}"
+        if one_period
+        else f"period_start BETWEEN :{prefix}first_{n} AND :{prefix}last_{n}"
+    )
+    return (
+        f"agency_id = :agency_id AND currency = :currency AND grain = :{prefix}grain_{n}"
+        f" AND {period}"
+    )
+
+
 def _rows_in_spans(
     table: str, spans: int, prefix: str, condition: str = "", *, one_period: bool = False
 ) -> str:
-    """A table's rows in ``spans`` spans of the agency's currency: an index range scan each
-    (over ``one_period``, an equality, so the rows come in ``workspace_id`` order)."""
+    """A table's rows in ``spans`` spans, each read on its own."""
     return " UNION ALL ".join(
-        f"SELECT * FROM revenue.{table} WHERE agency_id = :agency_id AND currency = :currency"
-        f" AND grain = :{prefix}grain_{n}"
-        + (
-            f" AND period_start = :{prefix}first_{n}"
-            if one_period
-            else f" AND period_start BETWEEN :{prefix}first_{n} AND :{prefix}last_{n}"
-        )
-        + condition
+        f"SELECT * FROM revenue.{table}"
+        f" WHERE {_span_condition(n, prefix, one_period=one_period)}{condition}"
         for n in range(spans)
     )
+
+
+def _page_ids(spans: int, after: str) -> str:
+    """The ids of the first ``limit`` + 1 workspaces with a row in any of ``spans`` spans:
+    the workspaces of the range's years in order (one row each per year), each kept once the
+    workspace-ordered index shows a row of one of the spans for it, until the page is full.
+    Widest spans first: a busy workspace is found by its first look."""
+    found_in = " OR ".join(
+        f"EXISTS (SELECT FROM revenue.workspace_rollups AS r"
+        f" WHERE {_span_condition(n, 'ws_')} AND r.workspace_id = y.workspace_id)"
+        for n in reversed(range(spans))  # ``rules.spans`` lists the days first
+    )
+    return f"""
+    SELECT y.workspace_id FROM (
+        SELECT DISTINCT workspace_id FROM revenue.workspace_rollups
+        WHERE agency_id = :agency_id AND currency = :currency AND grain = 'year'
+          AND period_start BETWEEN :first_year AND :last_year{after}
+        ORDER BY workspace_id
+    ) AS y
+    WHERE {found_in}
+    ORDER BY y.workspace_id LIMIT CAST(:limit AS integer) + 1"""
 
 
 @functools.cache
@@ -105,22 +133,24 @@ def _summary_statement(
     """Totals and months over every workspace; the workspaces themselves one page at a
     time, in ``workspace_id`` order, ``workspaces_next`` naming the last one of a page that
     has more after it. Over ``one_period`` (a year, a month, a day) each workspace has one
-    row, so the page is read in index order and nothing after it is read."""
-    workspace_rows = _rows_in_spans(
-        "workspace_rollups",
-        workspace_spans,
-        "ws_",
-        " AND workspace_id > :after" if after else "",
-        one_period=one_period,
-    )
+    row, so the page is read in index order and nothing after it is read; over several
+    spans, the page's ids come first, then only their rows are summed."""
+    after_condition = " AND workspace_id > :after" if after else ""
     agency_rows = _rows_in_spans("agency_rollups", agency_spans, "")
-    figures = ", ".join(ROLLUP_FIGURES) if one_period else f"{_SUMS} "
-    grouped = "" if one_period else "GROUP BY r.workspace_id "
+    if one_period:
+        page = f"""
+    SELECT workspace_id, {", ".join(ROLLUP_FIGURES)}
+    FROM ({_rows_in_spans("workspace_rollups", 1, "ws_", after_condition, one_period=True)}) AS r
+    ORDER BY r.workspace_id LIMIT CAST(:limit AS integer) + 1"""
+    else:
+        in_page = f"{after_condition} AND workspace_id <= (SELECT max(workspace_id) FROM ids)"
+        page = f"""
+    SELECT workspace_id, {_SUMS}
+    FROM ({_rows_in_spans("workspace_rollups", workspace_spans, "ws_", in_page)}) AS r
+    GROUP BY r.workspace_id ORDER BY r.workspace_id"""
+    ids = "" if one_period else f"ids AS ({_page_ids(workspace_spans, after_condition)}), "
     return text(f"""
-WITH page AS (
-    SELECT workspace_id, {figures}
-    FROM ({workspace_rows}) AS r
-    {grouped}ORDER BY r.workspace_id LIMIT CAST(:limit AS integer) + 1
+WITH {ids}page AS ({page}
 ), listed AS (
     SELECT * FROM page ORDER BY workspace_id LIMIT :limit
 ), months AS (
@@ -180,6 +210,8 @@ async def summary_json(
         "limit": page.limit,
         **({"after": page.after} if page.after is not None else {}),
         **_span_params(per_workspace, "ws_"),
+        "first_year": start.replace(month=1, day=1),
+        "last_year": end.replace(month=1, day=1),
         **_span_params(per_agency, ""),
     }
     found = (await session.execute(statement, params)).scalar_one()
