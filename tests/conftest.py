@@ -26,13 +26,15 @@ BROKER_RESTARTS = (
     "test_broker_outage.py",
     "test_broker_down_under_load.py",
     "test_ingest_without_broker.py",
+    "test_rpc_after_broker_restart.py",
 )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Fault tests disturb the shared infrastructure: run them after everything else, and
-    those restarting the embedded broker (which loses its topics and consumer groups, and
-    after which request/reply between services can stay unanswered) last of all."""
+    those restarting the embedded broker (which loses its topics and consumer groups: every
+    consumer rejoins and is moved back within the topics made again, which takes seconds
+    that other tests' deadlines should not pay for) last of all."""
     items.sort(
         key=lambda item: (
             "tests/reliability/" in item.nodeid,

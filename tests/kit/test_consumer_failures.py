@@ -17,6 +17,7 @@ import subscriptions.models
 from billing_contracts.catalog_products import PRODUCTS
 from billing_contracts.envelope import Event
 from billing_devstack import Infra
+from billing_kit.inbox import Received
 from billing_kit.logging import bind_correlation_id, correlation_id
 from billing_kit.runtime import Runtime
 from subscriptions.settings import SubscriptionsSettings
@@ -168,3 +169,74 @@ async def test_the_outbox_stamps_the_current_correlation_id(runtime: Runtime) ->
     row = runtime.outbox.row(PRODUCTS, product_created().model_copy(update={"correlation_id": ""}))
     assert row["headers"]["correlation_id"] == "request-42"
     assert '"correlation_id":"request-42"' in row["body"]
+
+
+def _bodies(*events: Event) -> list[Received]:
+    return [Received(e.model_dump_json().encode(), e.aggregate_id().encode()) for e in events]
+
+
+async def test_a_batch_applies_each_new_event_once_in_order_in_one_transaction(
+    runtime: Runtime,
+) -> None:
+    earlier, first, second = product_created(), product_created(), product_created()
+    assert await runtime.inbox.deliver(PRODUCTS, CONSUMER, _noop, _bodies(earlier)[0][0])
+    seen: list[tuple[uuid.UUID, int]] = []
+    table = runtime.tables.inbox
+
+    async def look(session: AsyncSession, event: Event) -> None:
+        # The batch's own inbox rows are in the same transaction as its effects.
+        claimed = select(func.count()).select_from(table).where(table.c.event_id == event.event_id)
+        seen.append((event.event_id, int((await session.execute(claimed)).scalar_one())))
+
+    before = consumed_now()
+    messages = _bodies(first, earlier, second, first)  # one seen before, one twice in the batch
+    applied = await runtime.inbox.deliver_batch(PRODUCTS, CONSUMER, look, messages)
+    assert applied == [True, False, True, False]
+    assert seen == [(first.event_id, 1), (second.event_id, 1)]
+    assert counted_since(before) == {"applied": 2, "duplicate": 2, "failed": 0, "dead_lettered": 0}
+    for event in (first, second):
+        assert await inbox_rows(runtime, event.event_id) == 1
+
+
+async def test_a_failing_event_rolls_its_batch_back_and_each_event_is_then_applied_alone(
+    runtime: Runtime, infra: Infra
+) -> None:
+    events = [product_created() for _ in range(3)]
+    calls: list[uuid.UUID] = []
+
+    async def second_fails_once(session: AsyncSession, event: Event) -> None:
+        calls.append(event.event_id)
+        if event.event_id == events[1].event_id and calls.count(event.event_id) == 1:
+            raise RuntimeError("lock timeout")
+
+    before = consumed_now()
+    applied = await runtime.inbox.deliver_batch(
+        PRODUCTS, CONSUMER, second_fails_once, _bodies(*events)
+    )
+    assert applied == [True, True, True]
+    ids = [event.event_id for event in events]
+    # The batch ran up to the failure and was rolled back; then one transaction per event.
+    assert calls == [ids[0], ids[1], *ids]
+    assert counted_since(before) == {"applied": 3, "duplicate": 0, "failed": 0, "dead_lettered": 0}
+    for event in events:
+        assert await inbox_rows(runtime, event.event_id) == 1
+    assert await dead_letters(infra, str(ids[1]).encode()) == []
+
+
+async def test_an_undecodable_message_in_a_batch_dead_letters_and_the_rest_apply(
+    runtime: Runtime, infra: Infra
+) -> None:
+    marker = uuid.uuid4().hex
+    poison = Received(f'{{"type": "product.created", "marker": "{marker}"}}'.encode(), b"poison")
+    first, second = product_created(), product_created()
+    messages = [_bodies(first)[0], poison, _bodies(second)[0]]
+    applied = await runtime.inbox.deliver_batch(PRODUCTS, CONSUMER, _noop, messages)
+    assert applied == [True, False, True]
+    (headers,) = await dead_letters(infra, marker.encode())
+    assert headers["x-attempts"] == b"1"
+    for event in (first, second):
+        assert await inbox_rows(runtime, event.event_id) == 1
+
+
+async def _noop(session: AsyncSession, event: Event) -> None:
+    return None

@@ -4,51 +4,24 @@ no reply in time is ``UnavailableError``."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from pydantic import BaseModel
 
-from billing_contracts.topics import RequestChannel
 from billing_devstack import Infra
 from billing_kit.errors import UnavailableError
-from billing_kit.rpc import KafkaRequester, serve_requests
-from tests.support.runtimes import isolated_runtime
+from billing_kit.rpc import KafkaRequester
+from tests.support.rpc import Ping, Pong, echo_channel, echo_requester
 
 pytestmark = [pytest.mark.integration]
 
 
-class Ping(BaseModel):
-    n: int
-
-
-class Pong(BaseModel):
-    n: int
-    doubled: int
-
-
-ECHO = RequestChannel(
-    name="kit.rpc-echo.v1",
-    description="test",
-    request=Ping,
-    reply=Pong,
-    reply_topics=("kit.rpc-replies.v1",),
-)
+ECHO = echo_channel("kit.rpc-echo")
 
 
 @pytest.fixture(scope="module")
 async def requester(infra: Infra) -> AsyncIterator[KafkaRequester]:
-    runtime = await isolated_runtime(
-        infra, "rpc", consumer_group_prefix=f"rpc-{uuid.uuid4().hex[:8]}"
-    )
-
-    async def double(ping: Ping) -> Pong:
-        return Pong(n=ping.n, doubled=2 * ping.n)
-
-    serve_requests(runtime, ECHO, "echo", double)
-    requester = KafkaRequester(runtime, reply_topic=ECHO.reply_topics[0])
-    async with runtime.running():
+    async with echo_requester(infra, ECHO) as requester:
         yield requester
 
 

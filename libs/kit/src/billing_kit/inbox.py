@@ -2,6 +2,12 @@
 one transaction, and the Kafka offset is committed only after that. A redelivered event finds
 its inbox row and changes nothing.
 
+Messages come in batches (what the broker has for the consumer, up to ``max_batch``): a batch
+is applied in order in one transaction (one inbox insert for all, each handler's writes
+flushed before the next event is read), then one offset commit. If anything in a batch
+fails, the batch is rolled back and its events are applied one by one as below, so a batch
+changes only how often the database and the broker are asked, never what is applied.
+
 Failures: infrastructure errors (database unreachable) are retried without limit, so the
 consumer waits out an outage in order; any other error is retried a bounded number of times,
 then the message goes to ``<topic>.dlq`` with the error attached and the consumer moves on.
@@ -10,17 +16,19 @@ then the message goes to ``<topic>.dlq`` with the error attached and the consume
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import traceback
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import Any, NamedTuple
 
 import stamina
 import structlog
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from opentelemetry.trace import Span
 from pydantic import ValidationError
-from sqlalchemy import Column, DateTime, MetaData, String, Table, func
+from sqlalchemy import Column, DateTime, MetaData, String, Table, func, text
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,11 +37,19 @@ from billing_contracts import Event, Topic
 from billing_kit.db import unit_of_work
 from billing_kit.logging import bind_causation_id, bind_correlation_id
 from billing_kit.metrics import EVENTS_CONSUMED
-from billing_kit.tracing import TRACER
+from billing_kit.tracing import TRACER, message_span
 
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[AsyncSession, Any], Awaitable[None]]
+
+
+class Received(NamedTuple):
+    """One message as the broker gave it."""
+
+    body: bytes
+    key: bytes | None = None
+    headers: Sequence[tuple[str, bytes]] = ()
 
 
 def inbox_table(metadata: MetaData) -> Table:
@@ -51,6 +67,9 @@ def is_transient(exc: Exception) -> bool:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError)
+
+
+_ONE_BATCH_AT_A_TIME = text("SELECT pg_advisory_xact_lock(hashtext('inbox batch ' || :service))")
 
 
 class _Outcomes:
@@ -77,6 +96,8 @@ class Inbox:
         session_timeout_ms: int = 6000,
         heartbeat_interval_ms: int = 2000,
         fetch_max_wait_ms: int = 100,
+        max_batch: int = 50,
+        batch_wait_ms: int = 20,
     ) -> None:
         self.broker = broker
         self.sessions = sessions
@@ -86,16 +107,21 @@ class Inbox:
         self.session_timeout_ms = session_timeout_ms
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        self.max_batch = max_batch
+        self.batch_wait_ms = batch_wait_ms
         self._outcomes: dict[tuple[str, str], _Outcomes] = {}
 
     def subscribe(self, topic: Topic, consumer: str, handler: Handler) -> None:
         """Consume ``topic`` as consumer group ``<service>.<consumer>`` into ``handler``."""
         name = f"{self.service}.{consumer}"
 
-        async def on_message(message: KafkaMessage) -> None:
-            await self.deliver(topic, name, handler, message.body, message)
+        async def on_batch(message: KafkaMessage) -> None:
+            records = message.raw_message
+            assert isinstance(records, tuple)
+            received = [Received(r.value or b"", r.key, r.headers) for r in records]
+            await self.deliver_batch(topic, name, handler, received)
 
-        on_message.__name__ = f"{consumer}_{topic.name.replace('.', '_')}"
+        on_batch.__name__ = f"{consumer}_{topic.name.replace('.', '_')}"
         self.broker.subscriber(
             topic.name,
             group_id=name,
@@ -104,60 +130,161 @@ class Inbox:
             session_timeout_ms=self.session_timeout_ms,
             heartbeat_interval_ms=self.heartbeat_interval_ms,
             fetch_max_wait_ms=self.fetch_max_wait_ms,
+            batch=True,
+            max_records=self.max_batch,
+            # How long a poll waits for messages (then FastStream pauses as long again):
+            # the most an idle consumer adds to an event's way.
+            batch_timeout_ms=self.batch_wait_ms,
             title=f"{name}:{topic.name}",
-        )(on_message)
+        )(on_batch)
+
+    async def deliver_batch(
+        self,
+        topic: Topic,
+        consumer: str,
+        handler: Handler,
+        messages: Sequence[Received],
+    ) -> list[bool]:
+        """Apply messages in order; per message, whether it was applied."""
+        decoded: dict[int, tuple[Event, Received]] = {}
+        for n, received in enumerate(messages):
+            try:
+                decoded[n] = (topic.decode(received.body), received)
+            except ValidationError as exc:
+                await self._dead_letter(topic, consumer, received, exc, attempts=1)
+        outcomes = dict.fromkeys(range(len(messages)), False)  # dead-lettered: not applied
+        if len(decoded) > 1:
+            try:
+                applied = await self._apply_batch(topic, consumer, handler, list(decoded.values()))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("batch failed, applying its events one by one", consumer=consumer,
+                         events=len(decoded), error=repr(exc))  # fmt: skip
+            else:
+                outcomes.update(zip(decoded, applied, strict=True))
+                return list(outcomes.values())
+        for n, (evt, received) in decoded.items():
+            outcomes[n] = await self._traced(topic, consumer, handler, evt, received)
+        return list(outcomes.values())
+
+    async def _apply_batch(
+        self,
+        topic: Topic,
+        consumer: str,
+        handler: Handler,
+        events: list[tuple[Event, Received]],
+    ) -> list[bool]:
+        """All of ``events`` in one transaction; raises (having changed nothing) if any fails."""
+        outcomes = self._outcomes_of(topic, consumer)
+        applied: list[bool] = []
+        async with unit_of_work(self.sessions) as session:
+            # One batch at a time per service (its consumer groups and replicas): batches of
+            # different topics lock the same rows in different orders and would deadlock.
+            await session.execute(_ONE_BATCH_AT_A_TIME, {"service": self.service})
+            claimed = set(
+                (
+                    await session.execute(
+                        insert(self.table)
+                        .values([{"consumer": consumer, "event_id": e.event_id} for e, _ in events])
+                        .on_conflict_do_nothing()
+                        .returning(self.table.c.event_id)
+                    )
+                ).scalars()
+            )
+            for evt, received in events:
+                fresh = evt.event_id in claimed
+                claimed.discard(evt.event_id)  # a second copy in the same batch is a duplicate
+                applied.append(fresh)
+                if not fresh:
+                    log.info(
+                        "duplicate event ignored", consumer=consumer, event_id=str(evt.event_id)
+                    )
+                    continue
+                with self._event_context(topic, consumer, evt, received) as span:
+                    await handler(session, evt)
+                    # The next event reads what this one wrote, as if in a transaction of
+                    # its own: written out, and nothing remembered from before.
+                    await session.flush()
+                    session.expunge_all()
+                    # (If a later event fails, the batch is undone and this event is applied
+                    # again alone, in a span of its own.)
+                    span.set_attribute("event.applied", True)
+        for fresh in applied:
+            (outcomes.applied if fresh else outcomes.duplicate).inc()
+        return applied
 
     async def deliver(
-        self, topic: Topic, consumer: str, handler: Handler, body: bytes, message: Any = None
+        self, topic: Topic, consumer: str, handler: Handler, body: bytes, key: bytes | None = None
     ) -> bool:
         """Apply one message; returns False when it was a duplicate or went to the DLQ."""
-        try:
-            evt = topic.decode(body)
-        except ValidationError as exc:
-            await self._dead_letter(topic, consumer, body, message, exc, attempts=1)
-            return False
+        [applied] = await self.deliver_batch(topic, consumer, handler, [Received(body, key)])
+        return applied
+
+    @contextlib.contextmanager
+    def _event_context(
+        self, topic: Topic, consumer: str, evt: Event, received: Received
+    ) -> Iterator[Span]:
+        """The event's correlation and causation ids in the logs, and a span of its own
+        inside the consumer span of its message (in the trace its headers carry)."""
         bind_correlation_id(evt.correlation_id or evt.event_id.hex)
         bind_causation_id(str(evt.event_id))
-        with TRACER.start_as_current_span(
-            f"apply {topic.name}",
-            attributes={"messaging.consumer.group.name": consumer, "event.id": str(evt.event_id)},
-        ) as span:
-            applied = await self._deliver(topic, consumer, handler, evt, body, message)
-            span.set_attribute("event.applied", applied)
-            return applied
+        try:
+            with (
+                message_span(topic.name, received.headers),
+                TRACER.start_as_current_span(
+                    f"apply {topic.name}",
+                    attributes={
+                        "messaging.consumer.group.name": consumer,
+                        "event.id": str(evt.event_id),
+                    },
+                ) as span,
+            ):
+                yield span
+        finally:
+            bind_causation_id(None)
 
-    async def _deliver(
-        self, topic: Topic, consumer: str, handler: Handler, evt: Event, body: bytes, message: Any
-    ) -> bool:
+    def _outcomes_of(self, topic: Topic, consumer: str) -> _Outcomes:
         outcomes = self._outcomes.get((topic.name, consumer))
         if outcomes is None:
             outcomes = _Outcomes(self.service, topic.name, consumer)
             self._outcomes[topic.name, consumer] = outcomes
-        try:
-            for attempt in range(1, self.max_attempts + 1):
-                try:
-                    applied = await self._apply_waiting_out_outages(consumer, handler, evt)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    outcomes.failed.inc()
-                    if attempt == self.max_attempts:
-                        await self._dead_letter(topic, consumer, body, message, exc, attempt)
-                        return False
-                    log.warning(
-                        "handler failed",
-                        consumer=consumer,
-                        event_id=str(evt.event_id),
-                        attempt=attempt,
-                        error=repr(exc),
-                    )
-                    await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
-                else:
-                    (outcomes.applied if applied else outcomes.duplicate).inc()
-                    return applied
-            return False
-        finally:
-            bind_causation_id(None)
+        return outcomes
+
+    async def _traced(
+        self, topic: Topic, consumer: str, handler: Handler, evt: Event, received: Received
+    ) -> bool:
+        with self._event_context(topic, consumer, evt, received) as span:
+            applied = await self._deliver(topic, consumer, handler, evt, received)
+            span.set_attribute("event.applied", applied)
+            return applied
+
+    async def _deliver(
+        self, topic: Topic, consumer: str, handler: Handler, evt: Event, received: Received
+    ) -> bool:
+        outcomes = self._outcomes_of(topic, consumer)
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                applied = await self._apply_waiting_out_outages(consumer, handler, evt)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                outcomes.failed.inc()
+                if attempt == self.max_attempts:
+                    await self._dead_letter(topic, consumer, received, exc, attempt)
+                    return False
+                log.warning(
+                    "handler failed",
+                    consumer=consumer,
+                    event_id=str(evt.event_id),
+                    attempt=attempt,
+                    error=repr(exc),
+                )
+                await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
+            else:
+                (outcomes.applied if applied else outcomes.duplicate).inc()
+                return applied
+        return False
 
     async def _apply_waiting_out_outages(self, consumer: str, handler: Handler, evt: Event) -> bool:
         async for attempt in stamina.retry_context(
@@ -185,12 +312,10 @@ class Inbox:
         self,
         topic: Topic,
         consumer: str,
-        body: bytes,
-        message: Any,
+        received: Received,
         exc: BaseException,
         attempts: int,
     ) -> None:
-        key = getattr(getattr(message, "raw_message", None), "key", None)
         EVENTS_CONSUMED.labels(self.service, topic.name, consumer, "dead_lettered").inc()
         log.error(
             "message sent to the dead-letter topic",
@@ -200,9 +325,9 @@ class Inbox:
             error=repr(exc),
         )
         await self.broker.publish(
-            body,
+            received.body,
             topic=topic.dlq,
-            key=key,
+            key=received.key,
             headers={
                 "x-original-topic": topic.name,
                 "x-consumer": consumer,

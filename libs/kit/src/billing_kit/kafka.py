@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Iterable
 
 import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
@@ -68,3 +69,22 @@ def new_topic(name: str, partitions: int, durability: KafkaDurability) -> NewTop
         replication_factor=durability.replication_factor,
         topic_configs=durability.topic_config(),
     )
+
+
+async def rewind_past_end(consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+    """Partitions ``consumer`` reads beyond their end, moved to their beginning.
+
+    A broker that lost its topics (the embedded one, restarted) makes them again with
+    offsets from 0, and answers a read past the end with nothing rather than an error: a
+    consumer that had read up to offset n would skip the first n messages of the new topic.
+    Read from the beginning instead (consumers are idempotent; a requester ignores replies
+    it is not waiting for)."""
+    partitions = list(consumer.assignment())
+    if not partitions:
+        return []
+    rewound = []
+    for partition, end in (await consumer.end_offsets(partitions)).items():
+        if await consumer.position(partition) > end:
+            await consumer.seek_to_beginning(partition)
+            rewound.append(partition)
+    return rewound

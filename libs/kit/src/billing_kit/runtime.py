@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import stamina
 import stripe
 import structlog
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
@@ -24,7 +26,7 @@ from billing_kit.errors import (
     install_error_handlers,
 )
 from billing_kit.inbox import Handler, Inbox
-from billing_kit.kafka import broker_unreachable, ensure_topics, new_broker
+from billing_kit.kafka import broker_unreachable, ensure_topics, new_broker, rewind_past_end
 from billing_kit.logging import CorrelationIdMiddleware, configure_logging
 from billing_kit.observability import PROBE_PATHS, MetricsMiddleware
 from billing_kit.observability import router as operations_router
@@ -77,6 +79,8 @@ class Runtime:
             session_timeout_ms=self.settings.consumer_session_timeout_ms,
             heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
             fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
+            max_batch=self.settings.consumer_max_batch,
+            batch_wait_ms=self.settings.consumer_batch_wait_ms,
         )
         self._stripe: stripe.StripeClient | None = None
         self.broker_problem: str | None = "not connected yet"
@@ -127,6 +131,7 @@ class Runtime:
         background = [
             asyncio.create_task(self._connect_then_relay(), name=f"{name}-broker"),
             asyncio.create_task(self._measure_backlog(), name=f"{name}-outbox-backlog"),
+            asyncio.create_task(self._keep_consumers_within_topics(), name=f"{name}-positions"),
         ]
         try:
             yield
@@ -163,6 +168,24 @@ class Runtime:
             except Exception as exc:
                 log.debug("outbox backlog not measured", error=repr(exc))
             await asyncio.sleep(self.settings.outbox_backlog_sample_seconds)
+
+    async def _keep_consumers_within_topics(self) -> None:
+        """Every few seconds, a subscriber reading past the end of a partition (its topic
+        made again by a broker that lost it) is moved back to the partition's beginning."""
+        while True:
+            await asyncio.sleep(self.settings.consumer_position_check_seconds)
+            for subscriber in self.broker.subscribers:
+                consumer = getattr(subscriber, "consumer", None)
+                if not isinstance(consumer, AIOKafkaConsumer):
+                    continue
+                try:
+                    rewound = await rewind_past_end(consumer)
+                except KafkaError as exc:
+                    log.debug("consumer positions not checked", error=repr(exc))
+                    continue
+                for partition in rewound:
+                    log.warning("partition started over; reading it from its beginning",
+                                topic=partition.topic, partition=partition.partition)  # fmt: skip
 
     async def _create_topics(self) -> None:
         try:

@@ -129,6 +129,14 @@ class ServiceSettings(BaseSettings):
     """How long a fetch may wait for data before the broker answers empty: on a quiet topic the
     latency of every hop. Measured with ``bench.revenue`` (webhook to revenue summary): with
     aiokafka's default 500 ms, p50 275 ms / p95 327 ms; with 100 ms, p50 135 ms / p95 217 ms."""
+    consumer_max_batch: int = 50
+    """Most messages a consumer applies in one transaction and one offset commit."""
+    consumer_batch_wait_ms: int = 20
+    """How long an idle consumer's poll waits for messages before it pauses as long again:
+    the most a quiet consumer adds to an event's way."""
+    consumer_position_check_seconds: float = 2.0
+    """How often consumers are checked for reading past a partition's end (a topic the
+    broker lost and made again starts over at offset 0)."""
     consumer_max_attempts: int = 5
     """Attempts for a message whose handler keeps failing before it goes to ``<topic>.dlq``."""
     stripe_max_network_retries: int = 3

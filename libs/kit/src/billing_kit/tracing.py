@@ -12,7 +12,7 @@ none are recorded, though a trace context that arrives is still passed on.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from opentelemetry import propagate, trace
@@ -44,6 +44,22 @@ def trace_headers() -> dict[str, str]:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier
+
+
+@contextmanager
+def message_span(destination: str, headers: Sequence[tuple[str, bytes]]) -> Iterator[trace.Span]:
+    """The consumer span of one message of a batch, continuing the trace its headers carry
+    (the batch's own span, FastStream's, starts a trace of its own and links to them)."""
+    carrier = {name: value.decode(errors="replace") for name, value in headers}
+    batch = trace.get_current_span().get_span_context()
+    with TRACER.start_as_current_span(
+        f"{destination} process",
+        context=propagate.extract(carrier) if carrier else None,
+        kind=trace.SpanKind.CONSUMER,
+        links=[trace.Link(batch)] if batch.is_valid else None,
+        attributes={"messaging.system": "kafka", "messaging.destination.name": destination},
+    ) as span:
+        yield span
 
 
 @contextmanager
