@@ -31,8 +31,12 @@ from billing_devstack import repo_root
 
 SECRET = "whsec_bench_platform"
 
+Rooms = list[tuple[str, tuple[str, ...]]]
+"""(room, needles): a sample's room is the first whose needle is in its first frame that has
+one, from the leaf."""
+
 # Leaf first: the first frame of a sample that matches decides its room.
-ROOMS: list[tuple[str, tuple[str, ...]]] = [
+ROOMS: Rooms = [
     ("verify signature + parse (HMAC, orjson)", ("verification.py", "hmac.py", "stripe/")),
     ("normalize to the contract event", ("normalize.py", "snapshots.py", "agencies.py")),
     ("outbox relay (aiokafka, batches)", ("aiokafka/", "billing_kit/outbox.py", "kafka/")),
@@ -48,22 +52,23 @@ ROOMS: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
-def room_of(stack: str) -> str:
+def room_of(stack: str, table: Rooms = ROOMS) -> str:
     frames = stack.split(";")
     for frame in reversed(frames):
-        for room, needles in ROOMS:
+        for room, needles in table:
             if any(needle in frame for needle in needles):
                 return room
     return "other"
 
 
-def rooms(collapsed: str) -> Counter[str]:
-    """Samples per room from py-spy's raw (collapsed) output: ``frame;frame;... count``."""
+def rooms(collapsed: str, table: Rooms = ROOMS) -> Counter[str]:
+    """Samples per room of ``table`` from py-spy's raw (collapsed) output:
+    ``frame;frame;... count``."""
     counts: Counter[str] = Counter()
     for line in collapsed.splitlines():
         stack, _, count = line.rpartition(" ")
         if stack and count.isdigit():
-            counts[room_of(stack)] += int(count)
+            counts[room_of(stack, table)] += int(count)
     return counts
 
 
