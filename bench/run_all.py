@@ -16,6 +16,7 @@ from types import ModuleType
 
 from bench import djstripe as djstripe_bench
 from bench.end_to_end_latency import bench_end_to_end_latency
+from bench.invoice_states import bench_invoice_states
 from bench.scale_out import bench_scale_out
 from bench.tooling import locked_stack
 from billing_devstack import Stack
@@ -92,6 +93,8 @@ def run_benchmarks(stack: Stack, args: argparse.Namespace) -> None:
     revenue_bench = _bench_module("revenue")
     revenue_bench.bench_summary(stack.infra, 1_000_000, 10_000, 200)
     revenue_bench.bench_webhook_to_summary(stack)
+    print("== webhook → client portal, each invoice state")
+    bench_invoice_states(stack, rounds=20)
     print("== webhook → revenue pipeline: 1 vs 2 replicas, then latency at 200 events/s")
     bench_scale_out(stack, shops=12, invoices=1500)
     bench_end_to_end_latency(stack, rate=200.0, seconds=30.0, accounts=4)

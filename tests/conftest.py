@@ -10,17 +10,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from billing_devstack import Infra, Stack, default_state_dir, free_port
+from billing_devstack import Infra, Stack, default_state_dir
 from billing_devstack.broker import BROKER_ENV
 from tests.support.databases import migrate
-from tests.support.tokens import TEST_JWT_SECRET, Tokens
+from tests.support.services import serve_all
+from tests.support.tokens import Tokens
 
 os.environ.setdefault("BILLING_ENV", "development")  # apps built in-process by the tests
 for _variable, _value in BROKER_ENV.items():  # ... on the one test broker
     os.environ.setdefault(_variable, _value)
-
-SERVICE_NAMES = ("catalog", "subscriptions", "invoicing", "webhook-ingest", "revenue")
-
 
 BROKER_RESTARTS = (
     "test_broker_outage.py",
@@ -67,12 +65,4 @@ def tokens() -> Tokens:
 @pytest.fixture(scope="session")
 def services(stack: Stack) -> dict[str, str]:
     """Every service running as its own process; name → base URL."""
-    ports = {name: free_port() for name in SERVICE_NAMES}
-    env = {f"{name.upper().replace('-', '_')}_PORT": str(port) for name, port in ports.items()}
-    env["GATEWAY_JWT_SECRET"] = TEST_JWT_SECRET
-    env["STRIPE_WEBHOOK_SECRETS"] = "whsec_test_platform"
-    env["STRIPE_CONNECT_WEBHOOK_SECRETS"] = "whsec_test_connect"
-    stack.env = {**os.environ, **env}
-    stack.start_services(SERVICE_NAMES)
-    stack.register_webhooks(f"http://127.0.0.1:{ports['webhook-ingest']}")
-    return {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    return serve_all(stack)
