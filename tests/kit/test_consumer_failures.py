@@ -10,14 +10,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import subscriptions.models
 from billing_contracts.catalog_products import PRODUCTS
 from billing_contracts.envelope import Event
 from billing_devstack import Infra
-from billing_kit.inbox import Received
+from billing_kit.inbox import Handler, Received
 from billing_kit.logging import bind_correlation_id, correlation_id
 from billing_kit.runtime import Runtime
 from subscriptions.settings import SubscriptionsSettings
@@ -236,6 +236,42 @@ async def test_an_undecodable_message_in_a_batch_dead_letters_and_the_rest_apply
     assert headers["x-attempts"] == b"1"
     for event in (first, second):
         assert await inbox_rows(runtime, event.event_id) == 1
+
+
+async def test_consumers_of_one_service_never_deadlock_over_what_they_both_lock(
+    runtime: Runtime,
+) -> None:
+    """Two consumer groups whose handlers lock the same two things in opposite orders: one
+    applying events alone, one a batch. Postgres would undo one side of a deadlock (after a
+    second); the service applies one transaction at a time, so none happens."""
+    first, second = (uuid.uuid4().int % 2**62 for _ in range(2))
+    other = f"{CONSUMER}-again"
+
+    calls: list[uuid.UUID] = []
+
+    def locking(*keys: int) -> Handler:
+        async def handler(session: AsyncSession, event: Event) -> None:
+            calls.append(event.event_id)
+            for key in keys:
+                await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+                await asyncio.sleep(0.05)  # holding the first while the other side runs
+
+        return handler
+
+    async def alone() -> list[bool]:
+        events = [product_created() for _ in range(3)]
+        return [
+            await runtime.inbox.deliver(PRODUCTS, CONSUMER, locking(first, second), body)
+            for body, _, _ in _bodies(*events)
+        ]
+
+    async def batched() -> list[bool]:
+        bodies = _bodies(*(product_created() for _ in range(3)))
+        return await runtime.inbox.deliver_batch(PRODUCTS, other, locking(second, first), bodies)
+
+    applied = await asyncio.gather(alone(), batched())
+    assert list(applied) == [[True] * 3, [True] * 3]
+    assert len(calls) == len(set(calls)) == 6  # nothing undone and applied again
 
 
 async def _noop(session: AsyncSession, event: Event) -> None:

@@ -69,7 +69,9 @@ def is_transient(exc: Exception) -> bool:
     return isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError)
 
 
-_ONE_BATCH_AT_A_TIME = text("SELECT pg_advisory_xact_lock(hashtext('inbox batch ' || :service))")
+_ONE_TRANSACTION_AT_A_TIME = text(
+    "SELECT pg_advisory_xact_lock(hashtext('inbox transaction ' || :service))"
+)
 
 
 class _Outcomes:
@@ -179,9 +181,11 @@ class Inbox:
         outcomes = self._outcomes_of(topic, consumer)
         applied: list[bool] = []
         async with unit_of_work(self.sessions) as session:
-            # One batch at a time per service (its consumer groups and replicas): batches of
-            # different topics lock the same rows in different orders and would deadlock.
-            await session.execute(_ONE_BATCH_AT_A_TIME, {"service": self.service})
+            # One batch at a time per service (its consumer groups and replicas), and one
+            # event at a time applied alone: handlers of different topics lock the same rows
+            # in different orders and would deadlock (each deadlock costs Postgres's
+            # ``deadlock_timeout``, a second, before one side is undone).
+            await session.execute(_ONE_TRANSACTION_AT_A_TIME, {"service": self.service})
             claimed = set(
                 (
                     await session.execute(
@@ -296,6 +300,7 @@ class Inbox:
 
     async def _apply_once(self, consumer: str, handler: Handler, evt: Event) -> bool:
         async with unit_of_work(self.sessions) as session:
+            await session.execute(_ONE_TRANSACTION_AT_A_TIME, {"service": self.service})
             claimed = await session.execute(
                 insert(self.table)
                 .values(consumer=consumer, event_id=evt.event_id)

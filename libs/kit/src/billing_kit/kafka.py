@@ -78,13 +78,17 @@ async def rewind_past_end(consumer: AIOKafkaConsumer) -> list[TopicPartition]:
     offsets from 0, and answers a read past the end with nothing rather than an error: a
     consumer that had read up to offset n would skip the first n messages of the new topic.
     Read from the beginning instead (consumers are idempotent; a requester ignores replies
-    it is not waiting for)."""
-    partitions = list(consumer.assignment())
-    if not partitions:
-        return []
+    it is not waiting for).
+
+    A partition's end is the high watermark of the consumer's own latest fetch: it is never
+    behind what the consumer has read from a live partition. (The embedded broker's
+    ``ListOffsets`` answers the base offset of the last record batch + 1, behind the records
+    of a batch of several, so its "latest" offsets cannot tell a live partition from a
+    partition made again.)"""
     rewound = []
-    for partition, end in (await consumer.end_offsets(partitions)).items():
-        if await consumer.position(partition) > end:
+    for partition in consumer.assignment():
+        end = consumer.highwater(partition)
+        if end is not None and await consumer.position(partition) > end:
             await consumer.seek_to_beginning(partition)
             rewound.append(partition)
     return rewound
