@@ -61,6 +61,11 @@ def consumed(outcome: str) -> float:
     return REGISTRY.get_sample_value("events_consumed_total", {**labels, "outcome": outcome}) or 0
 
 
+def batches_failed() -> float:
+    labels = {"service": "subscriptions", "topic": PRODUCTS.name, "consumer": CONSUMER}
+    return REGISTRY.get_sample_value("consumer_batches_failed_total", labels) or 0
+
+
 def consumed_now() -> dict[str, float]:
     return {o: consumed(o) for o in ("applied", "duplicate", "failed", "dead_lettered")}
 
@@ -209,11 +214,12 @@ async def test_a_failing_event_rolls_its_batch_back_and_each_event_is_then_appli
         if event.event_id == events[1].event_id and calls.count(event.event_id) == 1:
             raise RuntimeError("lock timeout")
 
-    before = consumed_now()
+    before, failed_before = consumed_now(), batches_failed()
     applied = await runtime.inbox.deliver_batch(
         PRODUCTS, CONSUMER, second_fails_once, _bodies(*events)
     )
     assert applied == [True, True, True]
+    assert batches_failed() == failed_before + 1
     ids = [event.event_id for event in events]
     # The batch ran up to the failure and was rolled back; then one transaction per event.
     assert calls == [ids[0], ids[1], *ids]

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from billing_contracts import Event, Topic
 from billing_kit.db import unit_of_work
 from billing_kit.logging import bind_causation_id, bind_correlation_id
-from billing_kit.metrics import EVENTS_CONSUMED
+from billing_kit.metrics import BATCHES_FAILED, EVENTS_CONSUMED
 from billing_kit.tracing import TRACER, message_span
 
 log = structlog.get_logger(__name__)
@@ -161,6 +161,7 @@ class Inbox:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                BATCHES_FAILED.labels(self.service, topic.name, consumer).inc()
                 log.warning("batch failed, applying its events one by one", consumer=consumer,
                          events=len(decoded), error=repr(exc))  # fmt: skip
             else:

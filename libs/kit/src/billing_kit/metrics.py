@@ -21,6 +21,11 @@ EVENTS_CONSUMED = Counter(
     "failed (one failed attempt, retried) or dead_lettered (sent to <topic>.dlq)",
     ["service", "topic", "consumer", "outcome"],
 )
+BATCHES_FAILED = Counter(
+    "consumer_batches_failed_total",
+    "Batches of events undone because one of them failed, each then applied one by one",
+    ["service", "topic", "consumer"],
+)
 OUTBOX_BACKLOG = Gauge(
     "outbox_backlog_events",
     "Events committed to the outbox and not yet published",
