@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
 
 import catalog.models
 from billing_contracts.catalog_products import PRODUCTS, ProductCreated
 from billing_devstack import Infra, default_state_dir, infrastructure
+from billing_devstack.broker import BROKER_ENV
 from billing_kit.db import unit_of_work
 from billing_kit.runtime import Runtime
 from catalog.settings import CatalogSettings
@@ -52,6 +54,8 @@ async def measure(database_url: str, bootstrap: str, events: int, per_transactio
 
 def bench_relay(infra: Infra, events: int = 20_000, per_transaction: int = 50) -> None:
     """Measure on running infrastructure, in a database of its own."""
+    for variable, value in BROKER_ENV.items():  # the relay built here runs on that broker
+        os.environ.setdefault(variable, value)
     database_url = asyncio.run(create_database(infra.database_url, "bench"))
     migrate(database_url, ["catalog"])
     asyncio.run(measure(database_url, infra.kafka_bootstrap, events, per_transaction))
