@@ -84,6 +84,9 @@ def run_benchmarks(stack: Stack, args: argparse.Namespace) -> None:
     assert stack.infra.stripe_api_base is not None
     print("== Stripe emulator")
     asyncio.run(emulator_bench.run(stack.infra.stripe_api_base, 5000, 16))
+    # Before the benches below fill the topics every service's consumers would then read.
+    print("== webhook → client portal, each invoice state")
+    bench_invoice_states(stack, rounds=20)
     print("== outbox relay")
     relay_bench.bench_relay(stack.infra)
     print("== webhook-ingest")
@@ -93,8 +96,6 @@ def run_benchmarks(stack: Stack, args: argparse.Namespace) -> None:
     revenue_bench = _bench_module("revenue")
     revenue_bench.bench_summary(stack.infra, 1_000_000, 10_000, 200)
     revenue_bench.bench_webhook_to_summary(stack)
-    print("== webhook → client portal, each invoice state")
-    bench_invoice_states(stack, rounds=20)
     print("== webhook → revenue pipeline: 1 vs 2 replicas, then latency at 200 events/s")
     bench_scale_out(stack, shops=12, invoices=1500)
     bench_end_to_end_latency(stack, rate=200.0, seconds=30.0, accounts=4)
