@@ -159,13 +159,14 @@ async def _paid_to_visible(revenue_url: str, stripe_api_base: str, payments: int
             await asyncio.to_thread(shop.one_off, workspace, 10_000)
             paid = time.perf_counter()
             gross += 10_000
-            while True:
-                summary = await revenue.get(
-                    "/v1/revenue/summary", params=WHOLE_RANGE, headers=owner
-                )
-                if summary.json()["gross_cents"] == gross:
-                    break
-                await asyncio.sleep(0.005)
+            async with asyncio.timeout(60):  # a payment not counted by then is lost
+                while True:
+                    summary = await revenue.get(
+                        "/v1/revenue/summary", params=WHOLE_RANGE, headers=owner
+                    )
+                    if summary.json()["gross_cents"] == gross:
+                        break
+                    await asyncio.sleep(0.005)
             samples.append((time.perf_counter() - paid) * 1000)
     return samples
 
