@@ -35,7 +35,6 @@ from tests.support.databases import connect, create_database, migrate, migration
 from tests.support.tokens import TEST_JWT_SECRET, Tokens
 
 AGENCY = "agency-bench"
-WHOLE_RANGE = {"from": "2020-01-01", "to": "2099-12-31"}
 YEAR = 2026
 PERIODS = (
     {"from": f"{YEAR}-01-01", "to": f"{YEAR}-12-31"},  # a year: one row per workspace
@@ -155,20 +154,19 @@ async def _paid_to_visible(revenue_url: str, stripe_api_base: str, payments: int
         workspace = new_workspace_id()
         samples: list[float] = []
         gross = 0
-        for _ in range(payments):
+        # One payment first, not timed: the services' consumers join their groups on it.
+        for _ in range(payments + 1):
             await asyncio.to_thread(shop.one_off, workspace, 10_000)
             paid = time.perf_counter()
             gross += 10_000
             async with asyncio.timeout(60):  # a payment not counted by then is lost
-                while True:
-                    summary = await revenue.get(
-                        "/v1/revenue/summary", params=WHOLE_RANGE, headers=owner
-                    )
+                while True:  # the owner's default view: this year, the payments' year
+                    summary = await revenue.get("/v1/revenue/summary", headers=owner)
                     if summary.json()["gross_cents"] == gross:
                         break
                     await asyncio.sleep(0.005)
             samples.append((time.perf_counter() - paid) * 1000)
-    return samples
+    return samples[1:]
 
 
 def bench_webhook_to_summary(stack: Stack, payments: int = 50) -> None:
