@@ -19,6 +19,7 @@ import asyncio
 import json
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -27,19 +28,13 @@ import stripe
 from bench.tooling import locked_stack
 from bench.webhook_ingest import percentile
 from billing_devstack import Stack
-from tests.invoicing.flows import (
-    charge_for_project,
-    charge_of,
-    client_of,
-    pay,
-    shows,
-    subscribe,
-)
+from tests.invoicing import flows
 from tests.support.agencies import Agency, known_to_subscriptions, onboarded_agency
 from tests.support.services import SERVICE_NAMES, serve_all
 from tests.support.tokens import TEST_JWT_SECRET, Tokens
 
 POLL = 0.01
+Expected = Callable[[dict[str, Any]], bool]
 
 
 def _paid(invoice: dict[str, Any]) -> bool:
@@ -59,35 +54,37 @@ async def _round(
         httpx.AsyncClient(base_url=urls["invoicing"], timeout=30) as invoicing,
         httpx.AsyncClient(base_url=urls["subscriptions"], timeout=30) as subscriptions,
     ):
-        client, invoice_id = await charge_for_project(
-            invoicing, subscriptions, agency, tokens, 48_000
-        )
-        answered = await pay(sdk, client, invoice_id, "pm_card_visa")
-        _, seen = await shows(invoicing, client, invoice_id, _paid, poll=POLL)
-        taken["paid"] = seen - answered
 
-        charge = await charge_of(sdk, client, invoice_id)
+        async def shown_after(
+            answered: float, client: flows.Client, invoice_id: str, expected: Expected
+        ) -> float:
+            _, seen = await flows.shows(invoicing, client, invoice_id, expected, poll=POLL)
+            return seen - answered
+
+        async def project_paid(
+            amount: int, card: str, expected: Expected
+        ) -> tuple[flows.Client, str, float]:
+            client, invoice_id = await flows.charge_for_project(
+                invoicing, subscriptions, agency, tokens, amount
+            )
+            answered = await flows.pay(sdk, client, invoice_id, card)
+            return client, invoice_id, await shown_after(answered, client, invoice_id, expected)
+
+        client, invoice_id, taken["paid"] = await project_paid(48_000, "pm_card_visa", _paid)
+        charge = await flows.charge_of(sdk, client, invoice_id)
         await sdk.v1.refunds.create_async(
             params={"charge": charge.id, "amount": 10_000}, options=client.options
         )
-        answered = time.time()
-        _, seen = await shows(
-            invoicing, client, invoice_id, lambda i: i["amount_refunded_cents"] == 10_000, poll=POLL
+        taken["refunded"] = await shown_after(
+            time.time(), client, invoice_id, lambda i: i["amount_refunded_cents"] == 10_000
         )
-        taken["refunded"] = seen - answered
+        *_, taken["disputed"] = await project_paid(90_000, "pm_card_createDispute", _disputed)
 
-        client, invoice_id = await charge_for_project(
-            invoicing, subscriptions, agency, tokens, 90_000
+        client = await flows.client_of(agency, sdk, tokens)
+        subscription = await flows.subscribe(sdk, client, "pm_card_visa")
+        taken["subscription paid"] = await shown_after(
+            time.time(), client, subscription.latest_invoice, _paid
         )
-        answered = await pay(sdk, client, invoice_id, "pm_card_createDispute")
-        _, seen = await shows(invoicing, client, invoice_id, _disputed, poll=POLL)
-        taken["disputed"] = seen - answered
-
-        client = await client_of(agency, sdk, tokens)
-        subscription = await subscribe(sdk, client, "pm_card_visa")
-        answered = time.time()
-        _, seen = await shows(invoicing, client, subscription.latest_invoice, _paid, poll=POLL)
-        taken["subscription paid"] = seen - answered
     return {state: seconds * 1000 for state, seconds in taken.items()}
 
 
