@@ -147,6 +147,7 @@ def bench_end_to_end_latency(stack: Stack, rate: float, seconds: float, accounts
     pipeline = Pipeline(stack, replicas=1)
     pipeline.start()
     try:
+        pipeline.wait_caught_up()
         print(json.dumps(asyncio.run(_run(stack, pipeline, payments, rate))), flush=True)
     finally:
         pipeline.stop()

@@ -22,8 +22,10 @@ from typing import Any
 import httpx
 import orjson
 import stripe
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.webhook_ingest import Connection, sign
+from billing_contracts.routing import SUBSCRIPTIONS
 from billing_devstack import ManagedProcess, Stack, free_port
 from billing_devstack import services as devstack_services
 from billing_devstack.emulator import webhook_secrets
@@ -76,7 +78,7 @@ class Pipeline:
         self.stack.env = {
             **os.environ,
             "GATEWAY_JWT_SECRET": TEST_JWT_SECRET,
-            "LOG_LEVEL": "WARNING",
+            "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
         }
         for replica in range(self.replicas):
             ports = {name: free_port() for name in PIPELINE}
@@ -91,10 +93,45 @@ class Pipeline:
             for name, port in ports.items():
                 self.urls.setdefault(name, []).append(f"http://127.0.0.1:{port}")
 
+    def wait_caught_up(self, within: float = 600.0) -> float:
+        """Until the consumer groups of invoicing and revenue have read every event already
+        on their topics (what earlier runs left there is not this run's to time); seconds
+        waited."""
+        began = time.perf_counter()
+        bootstrap = self.stack.infra.kafka_bootstrap
+        deadline = began + within
+        while asyncio.run(unread_events(bootstrap, ("invoicing", "revenue"))):
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"consumers still behind after {within:g} s")
+            time.sleep(0.5)
+        return time.perf_counter() - began
+
     def stop(self) -> None:
         for process in reversed(self.processes):
             process.stop()
         self.processes.clear()
+
+
+async def unread_events(bootstrap: str, services: Sequence[str]) -> int:
+    """Events on the services' topics not yet committed by their consumer groups."""
+    unread = 0
+    for subscription in SUBSCRIPTIONS:
+        if subscription.service not in services:
+            continue
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=subscription.group)
+        await consumer.start()  # nothing subscribed: asks the group's offsets, never joins it
+        try:
+            await consumer.topics()  # fresh metadata
+            topic = subscription.topic.name
+            partitions = [
+                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
+            ]
+            ends = await consumer.end_offsets(partitions)
+            for partition, end in ends.items():
+                unread += max(0, end - (await consumer.committed(partition) or 0))
+        finally:
+            await consumer.stop()
+    return unread
 
 
 def make_payments(stack: Stack, shops: int, invoices: int, threads: int = 8) -> Payments:

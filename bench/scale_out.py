@@ -47,6 +47,7 @@ def measure(stack: Stack, replicas: int, shops: int, invoices: int) -> dict[str,
     pipeline = Pipeline(stack, replicas)
     pipeline.start()
     try:
+        caught_up = pipeline.wait_caught_up()
         before = consumed_outcomes(pipeline.urls["invoicing"] + pipeline.urls["revenue"])
         began = time.perf_counter()
         ingest = pipeline.urls["webhook-ingest"]
@@ -82,6 +83,7 @@ def measure(stack: Stack, replicas: int, shops: int, invoices: int) -> dict[str,
         "ledger_entries": asyncio.run(ledger_entries(database_url, payments.agency_ids)),
         "seconds_to_ledger": round(elapsed, 1),
         "events_per_s": round(events / elapsed),
+        "earlier_events_read_first_s": round(caught_up, 1),
         "mirror_states": states,
         "consumer_outcomes": {k: after.get(k, 0) - before.get(k, 0) for k in after},
         "in_order": states == {"paid": invoices}

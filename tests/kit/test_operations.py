@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -10,6 +12,7 @@ from billing_devstack import Infra, free_port
 from catalog.app import create_app
 from catalog.settings import CatalogSettings
 from tests.support.tokens import TEST_JWT_SECRET, Tokens
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.integration]
 
@@ -54,6 +57,30 @@ async def test_health_names_the_dependency_that_is_down(infra: Infra) -> None:
     assert ready.json()["details"]["database"].startswith("unreachable: ")
     assert ready.json()["details"]["broker"] == "unreachable: not connected yet"
     assert live.status_code == 200
+
+
+async def test_a_service_whose_consumers_are_not_reading_yet_is_not_ready(infra: Infra) -> None:
+    app = create_app(
+        CatalogSettings(
+            database_url=infra.database_url, kafka_bootstrap_servers=infra.kafka_bootstrap
+        )
+    )
+    app.state.runtime.on_startup(asyncio.Event().wait)  # a start that has not finished
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://catalog") as client,
+    ):
+
+        async def broker_reachable() -> bool:
+            ready = await client.get("/readyz")
+            return bool(ready.json()["details"]["broker"] == "consumers starting")
+
+        await eventually(broker_reachable, within=30)
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"] == {"database": True, "broker": False}
+        assert (await client.get("/healthz")).status_code == 503
 
 
 async def test_the_openapi_document_shows_each_route_s_errors(services: dict[str, str]) -> None:

@@ -23,6 +23,7 @@ from tests.support.databases import create_database, migrate
 from tests.support.kafka import read_topic
 from tests.support.products import record_product
 from tests.support.runtimes import close_runtime, service_runtime
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.integration]
 
@@ -99,3 +100,20 @@ async def test_backlog_and_relay_metrics_follow_the_outbox(infra: Infra) -> None
         await close_runtime(runtime)
     assert REGISTRY.get_sample_value("outbox_published_total", published) == before + 5
     assert REGISTRY.get_sample_value("outbox_relay_lag_seconds_count", service) == lags + 5
+
+
+async def test_the_relay_publishes_while_the_consumers_are_still_starting(infra: Infra) -> None:
+    topic, runtime = await catalog_runtime_on_own_topic(infra, "early", partitions=1)
+    never = asyncio.Event()
+    runtime.on_startup(never.wait)  # a consumer-side start that has not finished
+    product = f"early-{uuid.uuid4()}"
+    async with runtime.running():
+        async with unit_of_work(runtime.sessions) as session:
+            await runtime.outbox.add(session, topic, product_revision(product, 1))
+
+        async def published() -> bool:
+            records = await read_topic(infra.kafka_bootstrap, topic.name)
+            return any((record.key or b"").decode() == product for record in records)
+
+        await eventually(published, within=30)
+        assert runtime.broker_problem is not None  # still not connected: only the relay runs

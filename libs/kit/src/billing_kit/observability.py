@@ -1,7 +1,7 @@
 """Probes and metrics: ``/livez`` (the process serves), ``/readyz`` (database and broker
-reachable, with what is wrong), ``/healthz`` (readiness, in its first, shorter shape) and
-``/metrics`` (Prometheus, every worker's samples added up: ``billing_kit.metrics``);
-docs/api.md, "Probes and metrics"."""
+reachable, consumers reading, with what is wrong), ``/healthz`` (readiness, in its first,
+shorter shape) and ``/metrics`` (Prometheus, every worker's samples added up:
+``billing_kit.metrics``); docs/api.md, "Probes and metrics"."""
 
 from __future__ import annotations
 
@@ -28,7 +28,10 @@ router = APIRouter(tags=["operations"])
 PROBE_PATHS = ("/livez", "/readyz", "/healthz")
 """Probes answer their own shape (``status``, ``checks``), never the API's error shape."""
 _UNREADY: dict[int | str, dict[str, Any]] = {
-    503: {"description": "The database or the broker is unreachable."}
+    503: {
+        "description": "The database or the broker is unreachable, or the consumers are not "
+        "reading yet."
+    }
 }
 
 
@@ -41,7 +44,8 @@ async def livez() -> dict[str, str]:
 
 @router.get("/readyz", responses=_UNREADY)
 async def readyz(request: Request) -> JSONResponse:
-    """Ready for traffic: database and broker reachable; ``details`` says what is wrong."""
+    """Ready for traffic: database and broker reachable, consumers reading; ``details``
+    says what is wrong."""
     return await _readiness(request, details=True)
 
 
@@ -81,9 +85,9 @@ async def _broker_problem(request: Request) -> str | None:
         answered = bool(await request.app.state.broker.ping(timeout=2.0))
     except Exception as exc:
         return f"unreachable: {exc!r}"[:500]
-    if answered:
-        return None
-    return f"unreachable: {waiting}"[:500] if waiting else "no answer to ping"
+    if not answered:
+        return f"unreachable: {waiting}"[:500] if waiting else "no answer to ping"
+    return waiting[:500] if waiting else None  # reachable, the consumers not yet reading
 
 
 @router.get("/metrics", include_in_schema=False)
