@@ -105,7 +105,11 @@ async def test_ingest_starts_and_stores_while_the_broker_is_down(
 
             await eventually(all_out, within=90)
             assert await published() == Counter(dict.fromkeys(wanted, 1))
-            assert (await client.get("/readyz")).status_code == 200
+
+            async def ready_again() -> bool:  # its consumer joins its group once the broker is back
+                return (await client.get("/readyz")).status_code == 200
+
+            await eventually(ready_again, within=30)
     finally:
         process.stop()
         if broker_down:

@@ -60,7 +60,9 @@ async def ensure_invoice(session: AsyncSession, values: dict[str, Any]) -> Invoi
     await session.execute(
         insert(Invoice)
         .values(id=invoice_id_for(values["stripe_invoice_id"]), **values)
-        .on_conflict_do_nothing(index_elements=["stripe_invoice_id"])
+        # No conflict target: the id derives from the Stripe id, and a first sight at the
+        # same moment (the API and a webhook's consumer) can meet on either unique index.
+        .on_conflict_do_nothing()
     )
     found = await invoice(session, values["stripe_invoice_id"], for_update=True)
     assert found is not None
