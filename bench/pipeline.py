@@ -24,7 +24,7 @@ import orjson
 import stripe
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench.webhook_ingest import Connection, sign
+from bench.webhook_ingest import Connection, own_agency_group, sign
 from billing_contracts.routing import SUBSCRIPTIONS
 from billing_devstack import ManagedProcess, Stack, free_port
 from billing_devstack import services as devstack_services
@@ -80,10 +80,12 @@ class Pipeline:
             "GATEWAY_JWT_SECRET": TEST_JWT_SECRET,
             "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
         }
+        group = own_agency_group()  # the replicas share it
         for replica in range(self.replicas):
             ports = {name: free_port() for name in PIPELINE}
             env = self.stack.service_env(
                 {devstack_services.spec(name).port_env: str(port) for name, port in ports.items()}
+                | group
             )
             state = self.stack.state_dir / f"bench-replica-{replica}"
             for name in PIPELINE:
