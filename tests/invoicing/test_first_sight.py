@@ -15,23 +15,18 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from billing_devstack import Infra
-from billing_kit.db import create_engine, session_factory, unit_of_work
+from billing_kit.db import unit_of_work
 from invoicing import repository
 from invoicing.models import Invoice
-from tests.support.databases import create_database, migrate
+from tests.support.databases import service_sessions
 
 pytestmark = [pytest.mark.integration]
 
 
 @pytest.fixture(scope="module")
 async def sessions(infra: Infra) -> AsyncIterator[Any]:
-    url = await create_database(infra.database_url, "firstsight")
-    await asyncio.to_thread(migrate, url, ["invoicing"])
-    engine = create_engine(url, pool_size=8)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
+    async with service_sessions(infra.database_url, "firstsight", "invoicing", pool_size=8) as made:
+        yield made
 
 
 async def _first_sight(sessions: Any, stripe_invoice_id: str) -> None:

@@ -4,7 +4,6 @@ Stripe has it. Runs the mirror on a database of its own against the real emulato
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -16,27 +15,22 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from billing_devstack import Infra
-from billing_kit.db import create_engine, session_factory, unit_of_work
+from billing_kit.db import unit_of_work
 from billing_kit.outbox import Outbox
 from billing_kit.stripe_client import stripe_client
 from invoicing.mirror import Mirror, PaymentFacts
 from invoicing.models import Invoice, kit_tables
 from invoicing.stripe_gateway import InvoicingStripe
 from tests.support.agencies import Agency
-from tests.support.databases import create_database, migrate
+from tests.support.databases import service_sessions
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 async def sessions(infra: Infra) -> AsyncIterator[Any]:
-    url = await create_database(infra.database_url, "gaps")
-    await asyncio.to_thread(migrate, url, ["invoicing"])
-    engine = create_engine(url, pool_size=2)
-    try:
-        yield session_factory(engine)
-    finally:
-        await engine.dispose()
+    async with service_sessions(infra.database_url, "gaps", "invoicing") as made:
+        yield made
 
 
 async def test_a_payment_of_an_unknown_invoice_brings_the_invoice_from_stripe(

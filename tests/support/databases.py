@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from billing_kit.db import asyncpg_dsn
+from billing_kit.db import asyncpg_dsn, create_engine, session_factory
 from billing_kit.migrations import upgrade
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,3 +55,17 @@ async def migrated_database(server_url: str, service: str) -> str:
     url = await create_database(server_url, service)
     await asyncio.to_thread(migrate, url, [service])
     return url
+
+
+@contextlib.asynccontextmanager
+async def service_sessions(
+    server_url: str, prefix: str, service: str, *, pool_size: int = 2
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on a fresh database migrated for ``service``; the engine closed on exit."""
+    url = await create_database(server_url, prefix)
+    await asyncio.to_thread(migrate, url, [service])
+    engine = create_engine(url, pool_size=pool_size)
+    try:
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
