@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.integration]
 
 @pytest.fixture(scope="module")
 async def sessions(infra: Infra) -> AsyncIterator[Any]:
-    async with service_sessions(infra.database_url, "firstsight", "invoicing", pool_size=8) as made:
+    async with service_sessions(infra.database_url, "invoicing", pool_size=8) as made:
         yield made
 
 

@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 async def sessions(infra: Infra) -> AsyncIterator[Any]:
-    async with service_sessions(infra.database_url, "gaps", "invoicing") as made:
+    async with service_sessions(infra.database_url, "invoicing") as made:
         yield made
 
 

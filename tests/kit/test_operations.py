@@ -72,11 +72,11 @@ async def test_a_service_whose_consumers_are_not_reading_yet_is_not_ready(infra:
         httpx.AsyncClient(transport=transport, base_url="http://catalog") as client,
     ):
 
-        async def broker_reachable() -> bool:
+        async def consumers_starting() -> bool:
             ready = await client.get("/readyz")
             return bool(ready.json()["details"]["broker"] == "consumers starting")
 
-        await eventually(broker_reachable, within=30)
+        await eventually(consumers_starting, within=30)
         ready = await client.get("/readyz")
         assert ready.status_code == 503
         assert ready.json()["checks"] == {"database": True, "broker": False}

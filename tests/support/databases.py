@@ -59,12 +59,10 @@ async def migrated_database(server_url: str, service: str) -> str:
 
 @contextlib.asynccontextmanager
 async def service_sessions(
-    server_url: str, prefix: str, service: str, *, pool_size: int = 2
+    server_url: str, service: str, *, pool_size: int = 2
 ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Sessions on a fresh database migrated for ``service``; the engine closed on exit."""
-    url = await create_database(server_url, prefix)
-    await asyncio.to_thread(migrate, url, [service])
-    engine = create_engine(url, pool_size=pool_size)
+    engine = create_engine(await migrated_database(server_url, service), pool_size=pool_size)
     try:
         yield session_factory(engine)
     finally:
