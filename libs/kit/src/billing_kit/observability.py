@@ -1,7 +1,7 @@
 """Probes and metrics: ``/livez`` (the process serves), ``/readyz`` (database and broker
-reachable, consumers reading, with what is wrong), ``/healthz`` (readiness, in its first,
-shorter shape) and ``/metrics`` (Prometheus, every worker's samples added up:
-``billing_kit.metrics``); docs/api.md, "Probes and metrics"."""
+reachable, consumers reading, with what is wrong), ``/healthz`` (database and broker
+reachable, in the API's shorter shape) and ``/metrics`` (Prometheus, every worker's
+samples added up: ``billing_kit.metrics``); docs/api.md, "Probes and metrics"."""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ HTTP_LATENCY = Histogram(
 router = APIRouter(tags=["operations"])
 PROBE_PATHS = ("/livez", "/readyz", "/healthz")
 """Probes answer their own shape (``status``, ``checks``), never the API's error shape."""
+_UNREACHABLE: dict[int | str, dict[str, Any]] = {
+    503: {"description": "The database or the broker is unreachable."}
+}
 _UNREADY: dict[int | str, dict[str, Any]] = {
     503: {
         "description": "The database or the broker is unreachable, or the consumers are not "
@@ -46,19 +49,20 @@ async def livez() -> dict[str, str]:
 async def readyz(request: Request) -> JSONResponse:
     """Ready for traffic: database and broker reachable, consumers reading; ``details``
     says what is wrong."""
-    return await _readiness(request, details=True)
+    return await _readiness(request, details=True, consumers=True)
 
 
-@router.get("/healthz", responses=_UNREADY)
+@router.get("/healthz", responses=_UNREACHABLE)
 async def healthz(request: Request) -> JSONResponse:
-    """Readiness without details (``/readyz`` has them)."""
-    return await _readiness(request, details=False)
+    """Database and broker reachable, without details (``/readyz`` has them, and also waits
+    for the consumers)."""
+    return await _readiness(request, details=False, consumers=False)
 
 
-async def _readiness(request: Request, *, details: bool) -> JSONResponse:
+async def _readiness(request: Request, *, details: bool, consumers: bool) -> JSONResponse:
     problems = {
         "database": await _database_problem(request),
-        "broker": await _broker_problem(request),
+        "broker": await _broker_problem(request, consumers=consumers),
     }
     checks = {name: problem is None for name, problem in problems.items()}
     healthy = all(checks.values())
@@ -78,7 +82,7 @@ async def _database_problem(request: Request) -> str | None:
     return None
 
 
-async def _broker_problem(request: Request) -> str | None:
+async def _broker_problem(request: Request, *, consumers: bool) -> str | None:
     runtime = getattr(request.app.state, "runtime", None)
     waiting = getattr(runtime, "broker_problem", None)
     try:
@@ -87,7 +91,8 @@ async def _broker_problem(request: Request) -> str | None:
         return f"unreachable: {exc!r}"[:500]
     if not answered:
         return f"unreachable: {waiting}"[:500] if waiting else "no answer to ping"
-    return waiting[:500] if waiting else None  # reachable, the consumers not yet reading
+    # Reachable; ``waiting`` now says why the consumers are not reading yet, if they are not.
+    return waiting[:500] if consumers and waiting else None
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -133,7 +133,8 @@ def _server(service: ServiceSpec, env: Mapping[str, str], state_dir: Path) -> Ma
 
 
 def health_url(name: str, env: Mapping[str, str] | None = None) -> str:
-    return f"http://127.0.0.1:{spec(name).port(env)}/healthz"
+    """Its readiness: database and broker reachable, and its consumers reading."""
+    return f"http://127.0.0.1:{spec(name).port(env)}/readyz"
 
 
 def start_service(
@@ -145,7 +146,7 @@ def start_service(
     wait: bool = True,
     timeout: float = 60.0,
 ) -> ManagedProcess:
-    """Migrate (optionally), start ``serve`` and (optionally) wait for ``/healthz``.
+    """Migrate (optionally), start ``serve`` and (optionally) wait for ``/readyz``.
 
     The port comes from the service's port variable in ``env``. Stop it with ``.stop()``.
     """
@@ -226,7 +227,7 @@ def start_services(
     stamps: MigrationStamps | None = None,
 ) -> dict[str, ManagedProcess]:
     """For each service in parallel: migrate, then serve as soon as its migration is done;
-    return once every ``/healthz`` answers 200.
+    return once every ``/readyz`` answers 200.
 
     Everything is polled from the calling thread, so a signal (``KeyboardInterrupt``) stops
     the wait at once. Serving processes go into ``registry`` as soon as they are spawned, so

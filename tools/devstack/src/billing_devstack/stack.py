@@ -199,7 +199,7 @@ class Stack:
         run_migrations: bool = True,
         timeout: float = 60.0,
     ) -> ManagedProcess:
-        """Migrate and serve one service; waits for its ``/healthz``."""
+        """Migrate and serve one service; waits for its ``/readyz``."""
         proc = svc.start_service(
             name,
             self.service_env(extra_env),
