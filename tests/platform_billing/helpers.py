@@ -135,3 +135,50 @@ def retire(sdk: stripe.StripeClient, account: str) -> None:
         if sub.status not in ("canceled", "incomplete_expired"):
             sdk.v1.subscriptions.cancel(sub.id)
     set_payout_schedule(sdk, account, interval="manual")
+
+
+def balance_billed_account(sdk: stripe.StripeClient, emulator_url: str) -> str:
+    """An onboarded agency's account (as catalog makes them), also a customer of the platform."""
+    account = sdk.v1.accounts.create(params={"type": "express", "email": "a@example.com"})
+    httpx.post(
+        f"{emulator_url}/_emulator/accounts/{account.id}/complete_onboarding"
+    ).raise_for_status()
+    sdk.v2.core.accounts.update(
+        account.id,
+        params={"configuration": {"customer": {}, "merchant": {}}},
+    )
+    return account.id
+
+
+def failed_balance_invoice(sdk: stripe.StripeClient, account: str, amount: int = 4900) -> Any:
+    """A plan subscription paid from the account's Stripe balance whose first invoice failed
+    for funds (the balance is empty)."""
+    product = sdk.v1.products.create(params={"name": "Studio"})
+    price = sdk.v1.prices.create(
+        params={
+            "product": product.id,
+            "currency": "usd",
+            "unit_amount": amount,
+            "recurring": {"interval": "month"},
+        }
+    )
+    setup = sdk.v1.setup_intents.create(
+        params={
+            "allowed_payment_method_types": ["stripe_balance"],
+            "customer_account": account,
+            "confirm": True,
+            "usage": "off_session",
+        }
+    )
+    params: Any = {
+        "customer_account": account,
+        "items": [{"price": price.id}],
+        "default_payment_method": setup.payment_method,
+        "payment_settings": {"payment_method_types": ["stripe_balance"]},
+        "expand": ["latest_invoice"],
+    }
+    sub = sdk.v1.subscriptions.create(params=params)
+    invoice = sub.latest_invoice
+    assert isinstance(invoice, stripe.Invoice)
+    assert (invoice.status, invoice.attempt_count) == ("open", 1)
+    return invoice

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import and_, exists, or_, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from billing_contracts.subscriptions_agency_plans import AgencyPlanSnapshot
@@ -183,12 +184,16 @@ async def next_due_retry(
     session: AsyncSession, *, recheck_before: datetime
 ) -> CollectionRetry | None:
     """One unfinished retry with work to do, locked (others' locked ones are skipped): any
-    not waiting for funds; a waiting one once the balance moved or its check grew old."""
+    not waiting for funds; a waiting one once the balance moved or its check grew old.
+
+    Only the first unfinished retry of a connected account is ever worked: the others wait
+    their turn, so payouts are paused and restored by one saga at a time."""
     waiting = col(CollectionRetry.state) == "waiting_for_funds"
     query = (
         select(CollectionRetry)
         .where(
             col(CollectionRetry.state).not_in(FINISHED_STATES),
+            ~exists().where(_earlier_running_retry_of_same_account()),
             or_(
                 ~waiting,
                 col(CollectionRetry.checked_at).is_(None),
@@ -199,6 +204,35 @@ async def next_due_retry(
         .order_by(col(CollectionRetry.updated_at))
         .limit(1)
         .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+def _earlier_running_retry_of_same_account() -> Any:
+    ahead = aliased(CollectionRetry)
+    return and_(
+        col(ahead.stripe_account_id) == col(CollectionRetry.stripe_account_id),
+        col(ahead.state).not_in(FINISHED_STATES),
+        tuple_(col(ahead.started_at), col(ahead.id))
+        < tuple_(col(CollectionRetry.started_at), col(CollectionRetry.id)),
+    )
+
+
+async def next_retry_of_account(
+    session: AsyncSession, retry: CollectionRetry
+) -> CollectionRetry | None:
+    """The unfinished retry of the same account whose turn comes after ``retry``'s, locked."""
+    query = (
+        select(CollectionRetry)
+        .where(
+            col(CollectionRetry.stripe_account_id) == retry.stripe_account_id,
+            col(CollectionRetry.state).not_in(FINISHED_STATES),
+            col(CollectionRetry.id) != retry.id,
+        )
+        .order_by(col(CollectionRetry.started_at), col(CollectionRetry.id))
+        .limit(1)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     return (await session.execute(query)).scalar_one_or_none()
 

@@ -7,6 +7,10 @@
                        refused for funds → back to waiting, with the next attempt's key
 ``restoring_payouts``  put the recorded schedule back → ``succeeded`` or ``failed``
 
+One retry per connected account runs at a time; the others wait their turn, and a finished
+retry hands its recorded schedule to the next instead of restoring it, so the payouts end on
+the schedule the agency had before the first pause, restored once.
+
 One step per transaction, on a retry row locked with ``SKIP LOCKED``: a crash anywhere
 loses at most the step in flight, which runs again from the committed state; each Stripe
 write carries a key made of the retry's id and its step (and attempt), so running it again
@@ -153,6 +157,17 @@ class RetrySaga:
         await record_step(self.session, self.outbox, retry, step, {"outcome": outcome})
 
     async def _restore_payouts(self, retry: CollectionRetry) -> None:
+        """Put the recorded schedule back; or, when another retry of the same account waits
+        its turn, hand the schedule to it instead: payouts stay paused for it, and the last
+        retry restores the schedule the agency had before the first pause, once."""
+        following = await repository.next_retry_of_account(self.session, retry)
+        if following is not None and retry.previous_schedule is not None:
+            following.previous_schedule = following.previous_schedule or retry.previous_schedule
+            retry.state = retry.outcome or "failed"
+            await record_step(
+                self.session, self.outbox, retry, "payouts_handed_over", {"to": following.id}
+            )
+            return
         if retry.previous_schedule is not None:
             await self.stripe.set_payout_schedule(
                 retry.stripe_account_id,
