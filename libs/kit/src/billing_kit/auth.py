@@ -73,13 +73,19 @@ async def current_principal(
 
 
 def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
-    """Dependency: the caller must hold one of ``roles``."""
+    """Dependency: the caller must hold one of ``roles``; a client must also be a member of
+    the path's workspace. Both are checked before the endpoint runs, so an
+    ``Idempotency-Key`` replay is authorized exactly like a new request."""
 
     async def dependency(
+        request: Request,
         principal: Annotated[Principal, Depends(current_principal)],
     ) -> Principal:
         if principal.role not in roles:
             raise ForbiddenError()
+        workspace_id = request.path_params.get("workspace_id")
+        if principal.role == Role.CLIENT and workspace_id is not None:
+            principal.require_workspace(workspace_id)
         return principal
 
     return dependency
