@@ -36,6 +36,13 @@ def upgrade() -> None:
         ["agency_id"],
         schema=SCHEMA,
     )
+    # Every account with movements is reconciled: known from its ledger entries too.
+    op.execute(
+        f"INSERT INTO {SCHEMA}.account_agencies (stripe_account_id, agency_id)"
+        f" SELECT DISTINCT ON (stripe_account_id) stripe_account_id, agency_id"
+        f" FROM {SCHEMA}.ledger_entries ORDER BY stripe_account_id"
+        " ON CONFLICT DO NOTHING"
+    )
 
 
 def downgrade() -> None:

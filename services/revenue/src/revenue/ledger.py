@@ -205,6 +205,8 @@ class Ledger:
             subscription_id=subscription_id,
         )
         await repository.save_payment_link(self.session, link)
+        if link.agency_id is not None:  # an account with movements is reconciled
+            await repository.remember_account(self.session, account, link.agency_id)
         saved = await repository.payment_link(self.session, charge_id)
         assert saved is not None
         return saved
