@@ -169,28 +169,50 @@ async def _healed(revenue: httpx.AsyncClient) -> float:
     )
 
 
-async def test_a_movement_the_consumers_never_got_is_healed_on_schedule_and_counted_once(
+async def test_movements_the_consumers_never_got_are_healed_on_schedule_and_counted_once(
     revenue: httpx.AsyncClient, infra: Infra, tokens: Tokens, shop: Shop
 ) -> None:
     began = datetime.now(UTC)
-    invoice = await asyncio.to_thread(shop.one_off, new_workspace_id(), 50_000)
-    charge = await asyncio.to_thread(shop.charge_of, invoice)
+    workspace, on_account = new_workspace_id(), shop.on_account
+    # A refund (the platform fee refunded with it), a dispute won, a refund that failed.
+    charge = await asyncio.to_thread(shop.charge_of, shop.one_off(workspace, 50_000))
     refund = shop.sdk.v1.refunds.create(
-        params={"charge": charge, "amount": 10_000}, options=shop.on_account
+        params={"charge": charge, "amount": 10_000, "refund_application_fee": True},
+        options=on_account,
     )
+    disputed = await asyncio.to_thread(
+        shop.charge_of, shop.one_off(workspace, 30_000, "pm_card_createDispute")
+    )
+    [dispute] = shop.sdk.v1.disputes.list(params={"charge": disputed}, options=on_account).data
+    shop.sdk.v1.disputes.update(
+        dispute.id, params={"evidence": {"uncategorized_text": "winning_evidence"}},
+        options=on_account,
+    )  # fmt: skip
+    failing = await asyncio.to_thread(
+        shop.charge_of, shop.one_off(workspace, 20_000, "pm_card_refundFail")
+    )
+    shop.sdk.v1.refunds.create(params={"charge": failing}, options=on_account)
     await _matches_stripe(revenue, tokens, shop, checked_after=began)
     moves = [t for t in await asyncio.to_thread(shop.balance_transactions)]
-    [refunded] = [t for t in moves if t["type"] == "refund"]
+    forgotten = [t for t in moves if t["type"] in LEDGER_TYPES - {"charge", "payment"}]
+    kinds = sorted((t["type"], t["reporting_category"]) for t in forgotten)
+    assert kinds == [
+        ("adjustment", "dispute"), ("adjustment", "dispute_reversal"),
+        ("application_fee_refund", "application_fee_refund"), ("refund", "refund"),
+        ("refund", "refund"), ("refund_failure", "refund_failure"),
+    ]  # fmt: skip
     healed_before = await _healed(revenue)
 
-    await _forget(infra, refunded["id"])
+    for txn in forgotten:
+        await _forget(infra, txn["id"])
     forgot = datetime.now(UTC)
-    # No operator command: the scheduled check finds the refund missing and records it.
+    # No operator command: the scheduled checks find them missing and record them.
     summary = await _matches_stripe(revenue, tokens, shop, checked_after=forgot)
     assert summary["refunded_cents"] == 10_000
+    assert summary["disputed_cents"] == 0
     rows = await _ledger_rows(infra, shop.agency_id)
     assert rows == {t["id"]: 1 for t in moves if t["type"] in LEDGER_TYPES}
-    assert await _healed(revenue) >= healed_before + 1
+    assert await _healed(revenue) >= healed_before + len(forgotten)
 
     # The refund's events come again (Stripe redelivers, under new ids): nothing changes.
     late = [
