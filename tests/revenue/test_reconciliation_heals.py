@@ -238,3 +238,50 @@ async def test_movements_the_consumers_never_got_are_healed_on_schedule_and_coun
     again = await _summary(revenue, tokens, shop)
     assert {name: again[name] for name in FIGURES} == {name: summary[name] for name in FIGURES}
     assert await _ledger_rows(infra, shop.agency_id) == rows
+
+
+async def _checks(revenue: httpx.AsyncClient, outcome: str) -> float:
+    text = (await revenue.get("/metrics")).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("reconciliation_checks_total{") and f'outcome="{outcome}"' in line
+    )
+
+
+async def test_after_stripe_was_away_the_accounts_are_checked_again(
+    revenue: httpx.AsyncClient, infra: Infra, tokens: Tokens, shop: Shop
+) -> None:
+    began = datetime.now(UTC)
+    charge = await asyncio.to_thread(shop.charge_of, shop.one_off(new_workspace_id(), 40_000))
+    shop.sdk.v1.refunds.create(params={"charge": charge, "amount": 5_000}, options=shop.on_account)
+    await _matches_stripe(revenue, tokens, shop, checked_after=began)
+    [refunded] = [
+        t for t in await asyncio.to_thread(shop.balance_transactions) if t["type"] == "refund"
+    ]
+    failed_before = await _checks(revenue, "failed")
+
+    assert infra.stripe_api_base is not None
+    async with httpx.AsyncClient(base_url=infra.stripe_api_base, timeout=30) as emulator:
+        away = {
+            "count": 100_000,
+            "status": 500,
+            "path": "/v1/balance_transactions",
+            "method": "GET",
+        }
+        armed = await emulator.post("/_emulator/faults", json={"fail_next": away})
+        assert armed.status_code == 200, armed.text
+        try:
+            await _forget(infra, refunded["id"])
+
+            async def seen_away() -> bool:
+                return await _checks(revenue, "failed") > failed_before
+
+            await eventually(seen_away, within=60)  # logged and counted, the service up
+            assert (await revenue.get("/livez")).status_code == 200
+        finally:
+            cleared = await emulator.delete("/_emulator/faults")
+            assert cleared.status_code == 200, cleared.text
+    back = datetime.now(UTC)
+    summary = await _matches_stripe(revenue, tokens, shop, checked_after=back)
+    assert summary["refunded_cents"] == 5_000
