@@ -106,8 +106,7 @@ class Reconciler:
             except stripe.StripeError as exc:  # this account only (deauthorized, say)
                 self.checks["failed"].inc()
                 log.warning("reconciliation: account not readable", account=account, error=str(exc))
-            except Exception as exc:
-                soon = True
+            except Exception as exc:  # the database away, say: the next regular check
                 self.checks["failed"].inc()
                 log.warning("reconciliation failed", account=account, error=repr(exc))
         if away:
@@ -120,7 +119,8 @@ class Reconciler:
 
     async def check(self, account: str, agency_id: str) -> int:
         """Compare one account's ledger with Stripe and apply what settled; how many
-        differences are still waiting or were applied (0: reconciled)."""
+        differences are still settling or were just applied (then the next check comes
+        soon to confirm)."""
         start = int(time.time()) - self.lookback
         # No end: the movements of the account until now (Stripe's clock may run ahead).
         transactions = [
@@ -137,15 +137,26 @@ class Reconciler:
         for difference in found:
             first = waiting[difference.entry_id]
             if difference.transaction is None:
+                if difference.entry_id not in seen:  # counted once, logged at each check
+                    RECONCILIATION_DIFFERENCES.labels(self.service, difference.kind).inc()
                 log.error(
                     "ledger entry Stripe does not have", account=account, problem=str(difference)
                 )
-                RECONCILIATION_DIFFERENCES.labels(self.service, difference.kind).inc()
                 continue
-            pending += 1
             if now - first < self.settle:
-                continue  # its event may be on its way
-            if await self._apply(account, difference.transaction):
+                pending += 1  # its event may be on its way
+                continue
+            try:
+                applied = await self._apply(account, difference.transaction)
+            except _STRIPE_AWAY:
+                raise
+            except Exception as exc:  # not attributable yet, say: the next regular check
+                log.warning(
+                    "reconciliation: not applied", difference=str(difference), error=repr(exc)
+                )
+                continue
+            if applied:
+                pending += 1
                 RECONCILIATION_DIFFERENCES.labels(self.service, difference.kind).inc()
                 log.info("reconciliation healed", account=account, difference=str(difference))
                 self.outbox.wake()
