@@ -99,10 +99,11 @@ class Reconciler:
                 soon = await self.check(account, agency_id) > 0 or soon
             except asyncio.CancelledError:
                 raise
-            except _STRIPE_AWAY as exc:
+            except _STRIPE_AWAY as exc:  # the other accounts wait for Stripe too
                 away = True
                 self.checks["failed"].inc()
                 log.warning("reconciliation: Stripe away", account=account, error=repr(exc))
+                break
             except stripe.StripeError as exc:  # this account only (deauthorized, say)
                 self.checks["failed"].inc()
                 log.warning("reconciliation: account not readable", account=account, error=str(exc))
