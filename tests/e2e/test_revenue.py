@@ -234,6 +234,7 @@ async def test_the_same_events_shuffled_and_repeated_give_the_same_totals(
     }  # fmt: skip
     mixed = shuffled_with_repeats(events, seed)
     assert len(mixed) > len(events)
+    del live["reconciliation"]  # the live ledger's comparison with Stripe, not the events'
     assert await replay(infra, shop.agency_id, mixed) == live
 
 

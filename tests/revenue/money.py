@@ -14,7 +14,14 @@ import stripe
 
 from tests.support.tokens import new_agency_id
 
-LEDGER_TYPES = {"charge", "payment", "refund", "adjustment", "application_fee_refund"}
+LEDGER_TYPES = {
+    "charge",
+    "payment",
+    "refund",
+    "refund_failure",
+    "adjustment",
+    "application_fee_refund",
+}
 
 
 def platform_fee(amount: int) -> int:
@@ -152,7 +159,7 @@ def expected_summary(transactions: Iterable[dict[str, Any]]) -> dict[str, int]:
         totals["platform_fee_cents"] += fees["application_fee"]
         if kind in ("charge", "payment"):
             totals["gross_cents"] += txn["amount"]
-        elif kind == "refund":
+        elif kind in ("refund", "refund_failure"):  # a failed refund's amount comes back
             totals["refunded_cents"] -= txn["amount"]
         elif kind == "adjustment":
             totals["disputed_cents"] -= txn["amount"]

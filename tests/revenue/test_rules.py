@@ -151,7 +151,7 @@ def _entry(t: dict[str, Any], **changes: Any) -> LedgerEntry:
         "entry_id": f.balance_transaction_id, "kind": kind, "agency_id": "a",
         "stripe_account_id": "acct_1", "currency": "usd", "gross_cents": f.gross,
         "stripe_fee_cents": f.stripe_fee, "platform_fee_cents": f.platform_fee,
-        "net_cents": f.net, "occurred_at": datetime.now(UTC),
+        "net_cents": f.net, "occurred_at": datetime.fromtimestamp(t["created"], UTC),
     }  # fmt: skip
     return LedgerEntry(**{**values, **changes})
 

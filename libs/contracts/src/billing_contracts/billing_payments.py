@@ -67,6 +67,12 @@ class StripeRefundSnapshot(StripeObjectFacts):
     balance_transaction_id: str | None = None
     created: int | None = None
     figures: BalanceFigures | None = None
+    failure_balance_transaction_id: str | None = None
+    """A failed refund's ``refund_failure`` balance transaction: the amount given back."""
+    failure_reason: str | None = None
+    failure_figures: BalanceFigures | None = None
+    """The figures of ``failure_balance_transaction_id`` (positive: money back), on a failed
+    refund."""
 
 
 class StripeDisputeSnapshot(StripeObjectFacts):

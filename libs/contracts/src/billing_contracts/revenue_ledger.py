@@ -2,10 +2,10 @@
 
 Published by revenue; key = agency id, so one agency's entries stay in order on one partition.
 One event per ledger entry, i.e. per Stripe balance transaction on the agency's connected
-account: a charge (its platform fee included), a refund, a dispute withdrawal or
-reinstatement, an application fee refund. The figures are Stripe's to the cent:
-``net_cents = gross_cents - stripe_fee_cents - platform_fee_cents``; all amounts are signed
-from the agency's point of view (money out is negative).
+account: a charge (its platform fee included), a refund, a refund that failed (its amount
+given back), a dispute withdrawal or reinstatement, an application fee refund. The figures
+are Stripe's to the cent: ``net_cents = gross_cents - stripe_fee_cents - platform_fee_cents``;
+all amounts are signed from the agency's point of view (money out is negative).
 
 This topic is a contract for consumers outside the platform. Within ``v1`` fields are only
 ever added, and only as optional fields; consumers must ignore fields they do not know.
@@ -24,7 +24,9 @@ from pydantic import AwareDatetime
 from billing_contracts.envelope import Event, Payload
 from billing_contracts.topics import Topic
 
-LedgerKind = Literal["charge", "refund", "dispute", "dispute_reversal", "application_fee_refund"]
+LedgerKind = Literal[
+    "charge", "refund", "refund_failure", "dispute", "dispute_reversal", "application_fee_refund"
+]
 
 
 class LedgerEntry(Payload):
@@ -62,7 +64,7 @@ LEDGER = Topic(
     name="revenue.ledger.v1",
     description=(
         "Public. One event per money movement of an agency's client billing (charge, refund, "
-        "dispute, dispute_reversal, application_fee_refund), with Stripe's balance "
+        "refund_failure, dispute, dispute_reversal, application_fee_refund), with Stripe's balance "
         "transaction figures in integer cents. Key: agency id. Versioning: within v1 only "
         "optional fields are added and consumers ignore unknown fields; any other change is "
         "published on revenue.ledger.v2. event_id is stable per entry_id, so a repeated "

@@ -69,6 +69,20 @@ WEBHOOK_VERIFICATION_FAILURES = Counter(
     ["service", "endpoint"],
 )
 
+RECONCILIATION_DIFFERENCES = Counter(
+    "reconciliation_differences_total",
+    "Differences reconciliation found between a connected account's ledger and Stripe's "
+    "balance transactions, by kind: missing (applied), different (corrected) or unknown "
+    "(a ledger entry Stripe does not have: left for an operator)",
+    ["service", "kind"],
+)
+RECONCILIATION_CHECKS = Counter(
+    "reconciliation_checks_total",
+    "Reconciliation checks of a connected account, by outcome: reconciled, healing "
+    "(differences found), failed (Stripe or the database away: checked again soon)",
+    ["service", "outcome"],
+)
+
 
 def registry() -> CollectorRegistry:
     """What ``/metrics`` renders: every worker's samples in multiprocess mode."""

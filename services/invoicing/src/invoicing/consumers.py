@@ -74,6 +74,9 @@ async def _payment_facts(mirror: Mirror, payload: object) -> PaymentFacts | None
                 account=payload.stripe_account_id,
                 charge_id=payload.charge_id,
                 stripe_created=payload.stripe_created,
+                refund_id=payload.refund_id,
+                refund_amount=payload.amount,
+                refund_failed=payload.status in ("failed", "canceled"),
             )
         case StripeApplicationFeeSnapshot(charge_id=str(charge)):
             known = await mirror.payment_of_charge(charge)

@@ -34,6 +34,7 @@ from invoicing.rules import (
     invoice_state_key,
     is_past_due,
     percent_fee_cents,
+    refunded_total,
 )
 from invoicing.stripe_facts import invoice_snapshot_from_stripe, subscription_snapshot_from_stripe
 from invoicing.stripe_gateway import InvoicingStripe
@@ -63,6 +64,10 @@ class PaymentFacts:
     dispute_reason: str | None = None
     stripe_created: int = 0
     stripe_invoice_id: str | None = None
+    refund_id: str | None = None
+    refund_amount: int = 0
+    refund_failed: bool = False
+    """The refund failed (or was canceled): its amount is no longer refunded."""
 
 
 @dataclass
@@ -170,7 +175,19 @@ class Mirror:
         if facts.application_fee is not None:
             payment.application_fee = facts.application_fee
         if facts.amount_refunded is not None:
-            payment.amount_refunded = max(payment.amount_refunded, facts.amount_refunded)
+            payment.refunded_by_charge = max(payment.refunded_by_charge, facts.amount_refunded)
+        if facts.refund_id is not None:
+            await repository.remember_refund(
+                self.session,
+                facts.refund_id,
+                facts.payment_intent_id,
+                facts.refund_amount,
+                failed=facts.refund_failed,
+            )
+        refunds = await repository.refunds_of(self.session, facts.payment_intent_id)
+        payment.amount_refunded = refunded_total(
+            payment.refunded_by_charge, [(r.amount, r.failed) for r in refunds]
+        )
         if facts.dispute_status is not None and dispute_state_key(
             facts.dispute_status, facts.stripe_created
         ) > dispute_state_key(payment.dispute_status, payment.dispute_seen_at):

@@ -103,6 +103,10 @@ class Payment(InvoicingTable, table=True):
     charge_id: str | None = Field(default=None, max_length=100)
     application_fee: int | None = Field(default=None, sa_type=BigInteger)
     amount_refunded: int = Field(default=0, sa_type=BigInteger)
+    """The refunded total: refunds that failed no longer count (``refunded_total``)."""
+    refunded_by_charge: int = Field(default=0, sa_type=BigInteger)
+    """The most the charge's ``amount_refunded`` said (it only grows, but for a failed
+    refund's amount, which Stripe takes out of it)."""
     dispute_id: str | None = Field(default=None, max_length=100)
     dispute_status: str | None = Field(default=None, max_length=40)
     dispute_amount: int | None = Field(default=None, sa_type=BigInteger)
@@ -110,6 +114,19 @@ class Payment(InvoicingTable, table=True):
     dispute_seen_at: int = Field(default=0, sa_type=BigInteger)
     looked_up: bool = False
     """Whether Stripe was asked for the invoice of this payment intent."""
+
+
+class Refund(InvoicingTable, table=True):
+    """A refund of a payment: it counts in the refunded total until it fails (a failed
+    refund stays failed)."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (Index(None, "payment_intent_id"),)
+
+    refund_id: str = Field(primary_key=True, max_length=100)
+    payment_intent_id: str = Field(max_length=100)
+    amount: int = Field(sa_type=BigInteger)
+    failed: bool = False
 
 
 class Subscription(InvoicingTable, table=True):

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from invoicing.models import Agency, Invoice, Payment, Product, Subscription
+from invoicing.models import Agency, Invoice, Payment, Product, Refund, Subscription
 
 _INVOICE_IDS = uuid.UUID("6f0e2a39-1b8c-4d57-8a0b-3c2f9e71d4a5")
 
@@ -230,3 +230,23 @@ async def product_names(
         col(Product.stripe_price_id).in_(prices)
     )
     return {str(price): str(name) for price, name in (await session.execute(query)).all()}
+
+
+async def remember_refund(
+    session: AsyncSession, refund_id: str, payment_intent_id: str, amount: int, *, failed: bool
+) -> None:
+    """Keep a refund once; its failure, once told, stays."""
+    statement = insert(Refund).values(
+        refund_id=refund_id, payment_intent_id=payment_intent_id, amount=amount, failed=failed
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["refund_id"],
+            set_={"failed": Refund.__table__.c.failed | statement.excluded.failed},  # type: ignore[attr-defined]
+        )
+    )
+
+
+async def refunds_of(session: AsyncSession, payment_intent_id: str) -> Sequence[Refund]:
+    query = select(Refund).where(col(Refund.payment_intent_id) == payment_intent_id)
+    return (await session.execute(query)).scalars().all()

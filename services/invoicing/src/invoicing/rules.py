@@ -7,6 +7,7 @@ the same row: the latest state wins by how far it got, then by Stripe's ``create
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
 PLATFORM_FEE_PERCENT = Decimal("0.5")
@@ -63,3 +64,13 @@ def is_past_due(
     if status != "open":
         return False
     return attempt_count > 0 or overdue or subscription_status in _DELINQUENT_SUBSCRIPTION_STATUSES
+
+
+def refunded_total(by_charge: int, refunds: Sequence[tuple[int, bool]]) -> int:
+    """A payment's refunded total from what the charge said (``amount_refunded`` at its
+    highest) and the refunds known as ``(amount, failed)``: the refunds that did not fail,
+    or the charge's figure less the failed ones, whichever tells more (a refund's own event
+    may come after the charge's)."""
+    failed = sum(amount for amount, has_failed in refunds if has_failed)
+    standing = sum(amount for amount, has_failed in refunds if not has_failed)
+    return max(standing, by_charge - failed, 0)

@@ -1,6 +1,10 @@
-"""Builds the revenue app: owner API and dashboard, ledger subscribers, outbox relay."""
+"""Builds the revenue app: owner API and dashboard, ledger subscribers, outbox relay, and
+the scheduled reconciliation with Stripe."""
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
 
 from fastapi import FastAPI
 
@@ -9,10 +13,42 @@ from billing_kit.runtime import Runtime, build_app
 from billing_kit.settings import ServiceSettings
 from revenue import api, consumers
 from revenue.models import kit_tables
+from revenue.reconciler import Reconciler
 from revenue.settings import RevenueSettings
+from revenue.stripe_gateway import RevenueStripe
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    runtime = Runtime(settings or RevenueSettings(), kit_tables, publishes=(LEDGER,))
+    settings = settings or RevenueSettings()
+    runtime = Runtime(settings, kit_tables, publishes=(LEDGER,))
     consumers.register(runtime)
+    if isinstance(settings, RevenueSettings) and settings.reconciler:
+        _reconcile(runtime, settings)
     return build_app(runtime, [api.router], title="revenue")
+
+
+def _reconcile(runtime: Runtime, settings: RevenueSettings) -> None:
+    """The reconciliation lives as long as the service, from once its consumers run."""
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start() -> None:
+        reconciler = Reconciler(
+            runtime.sessions,
+            runtime.outbox,
+            RevenueStripe(runtime.stripe),
+            service=settings.consumer_group_prefix or settings.service_name,
+            every=settings.reconcile_interval,
+            retry=settings.reconcile_retry_seconds,
+            settle=settings.reconcile_settle,
+            lookback_days=settings.reconcile_lookback_days,
+        )
+        tasks.append(asyncio.create_task(reconciler.run_forever(), name="revenue-reconciler"))
+
+    async def stop() -> None:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    runtime.on_startup(start)
+    runtime.on_shutdown(stop)

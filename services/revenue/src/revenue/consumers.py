@@ -27,9 +27,9 @@ from revenue.rules import Figures, from_unix
 from revenue.service import Revenue
 from revenue.stripe_gateway import RevenueStripe
 
-_REFUND_MOVED = {None, "pending", "succeeded", "requires_action"}
-"""Refund statuses whose amount has left the balance (a failed refund is given back by a
-``refund_failure`` transaction, which is not client revenue)."""
+_REFUND_MOVED = {None, "pending", "succeeded", "requires_action", "failed"}
+"""Refund statuses whose amount has left the balance (a failed refund's did too, and its
+``refund_failure`` transaction gave it back)."""
 
 
 async def apply_payment_event(ledger: Ledger, event: Event) -> None:
@@ -58,6 +58,28 @@ async def apply_payment_event(ledger: Ledger, event: Event) -> None:
     )
     await ledger.record(
         Movement(kind, found, account, charge_id, source_id, occurred_at=from_unix(created))
+    )
+    if isinstance(snapshot, StripeRefundSnapshot):
+        await _record_refund_failure(ledger, account, snapshot)
+
+
+async def _record_refund_failure(
+    ledger: Ledger, account: str, refund: StripeRefundSnapshot
+) -> None:
+    """A failed refund's amount given back, from the figures its event carries. Without them
+    nothing is read here: reconciliation finds the ``refund_failure`` transaction."""
+    figures, charge_id = refund.failure_figures, refund.charge_id
+    if refund.status != "failed" or figures is None or charge_id is None:
+        return
+    await ledger.record(
+        Movement(
+            "refund_failure",
+            Figures.from_contract(figures),
+            account,
+            charge_id,
+            refund.refund_id,
+            occurred_at=from_unix(refund.stripe_created),  # when it failed
+        )
     )
 
 

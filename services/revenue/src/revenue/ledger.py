@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +25,14 @@ from billing_contracts.revenue_ledger import LedgerEntry as LedgerEntryPayload
 from billing_kit.outbox import Outbox
 from revenue import repository
 from revenue.models import LedgerEntry, PaymentLink
-from revenue.rules import Figures, day_of, from_unix, kind_of_balance_transaction, rollup_delta
+from revenue.rules import (
+    ROLLUP_FIGURES,
+    Figures,
+    day_of,
+    from_unix,
+    kind_of_balance_transaction,
+    rollup_delta,
+)
 from revenue.service import Revenue
 from revenue.stripe_gateway import RevenueStripe
 
@@ -104,6 +111,35 @@ class Ledger:
         await self.outbox.add(self.session, LEDGER, announcement(entry))
         return True
 
+    async def correct(self, movement: Movement) -> bool:
+        """Make a recorded entry say what Stripe says (its kind, figures and day), its
+        rollups moved by the difference; recorded when missing. True when it changed."""
+        figures = movement.figures
+        entry = await repository.ledger_entry(self.session, figures.balance_transaction_id)
+        if entry is None:
+            return await self.record(movement)
+        occurred_at = from_unix(figures.created) if figures.created else movement.occurred_at
+        before = _rollup_of(entry)
+        entry.kind, entry.currency = movement.kind, figures.currency
+        entry.gross_cents, entry.net_cents = figures.gross, figures.net
+        entry.stripe_fee_cents, entry.platform_fee_cents = figures.stripe_fee, figures.platform_fee
+        entry.occurred_at = occurred_at
+        after = _rollup_of(entry)
+        if after == before:
+            return False
+        await self.session.flush()
+        for (day, currency, delta), sign in ((before, -1), (after, 1)):
+            await repository.add_to_rollups(
+                self.session,
+                agency_id=entry.agency_id,
+                workspace_id=entry.workspace_id or "",
+                day=day,
+                currency=currency,
+                delta={name: sign * value for name, value in delta},
+                entries=sign,
+            )
+        return True
+
     async def record_transactions(
         self, account: str, charge_id: str, transactions: list[dict[str, object]]
     ) -> None:
@@ -169,9 +205,20 @@ class Ledger:
             subscription_id=subscription_id,
         )
         await repository.save_payment_link(self.session, link)
+        if link.agency_id is not None:  # an account with movements is reconciled
+            await repository.remember_account(self.session, account, link.agency_id)
         saved = await repository.payment_link(self.session, charge_id)
         assert saved is not None
         return saved
+
+
+def _rollup_of(entry: LedgerEntry) -> tuple[date, str, tuple[tuple[str, int], ...]]:
+    """Where and how much an entry adds to the rollups."""
+    delta = rollup_delta(
+        entry.kind, entry.gross_cents, entry.stripe_fee_cents, entry.platform_fee_cents,
+        entry.net_cents,
+    )  # fmt: skip
+    return day_of(entry.occurred_at), entry.currency, tuple((n, delta[n]) for n in ROLLUP_FIGURES)
 
 
 def announcement(entry: LedgerEntry) -> LedgerEntryRecorded:

@@ -160,3 +160,20 @@ class SubscriptionHealth(RevenueTable, table=True):
     workspace_id: str | None = Field(default=None, max_length=100)
     status: str | None = Field(default=None, max_length=40)
     status_seen_at: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+
+
+class Reconciliation(RevenueTable, table=True):
+    """How a connected account's ledger last compared with Stripe's balance transactions."""
+
+    __tablename__ = "reconciliations"
+    __table_args__ = (Index(None, "agency_id"),)
+
+    stripe_account_id: str = Field(primary_key=True, max_length=100)
+    agency_id: str = Field(max_length=100)
+    status: str = Field(max_length=20)
+    """``reconciled``: the last check found the ledger equal to Stripe; ``healing``: it found
+    differences and applied them (the next check confirms)."""
+    checked_at: datetime = _aware()
+    """When the last check that read Stripe through ended."""
+    differences: int = Field(default=0, sa_type=BigInteger)
+    """Differences the last check found."""

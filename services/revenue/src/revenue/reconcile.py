@@ -2,7 +2,9 @@
 connected account against Stripe's balance transactions of the same days (UTC, inclusive).
 
 Prints every difference — a movement Stripe has and the ledger lacks, an entry Stripe does
-not know, figures that disagree — and exits 1 on any, 0 when they match to the cent.
+not know, figures or a day that disagree — and exits 1 on any, 0 when they match to the
+cent. The service itself runs the same comparison on a schedule and heals what it finds
+(``revenue.reconciler``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -21,23 +23,34 @@ from billing_kit.db import create_engine, session_factory
 from billing_kit.stripe_client import stripe_client
 from revenue import repository
 from revenue.models import LedgerEntry
-from revenue.rules import Figures, kind_of_balance_transaction
+from revenue.rules import Figures, day_of, from_unix, kind_of_balance_transaction
 from revenue.settings import RevenueSettings
 from revenue.stripe_gateway import RevenueStripe
 
 console = Console(soft_wrap=True)
 
 
+DifferenceKind = Literal["missing", "different", "unknown"]
+
+
 @dataclass(frozen=True)
 class Difference:
     entry_id: str
     problem: str
+    kind: DifferenceKind = "different"
+    """``missing``: Stripe has the movement, the ledger not; ``different``: the entry's
+    figures or day are not Stripe's; ``unknown``: Stripe has no such movement in the period."""
+    transaction: dict[str, Any] | None = None
+    """Stripe's balance transaction (none for ``unknown``)."""
 
     def __str__(self) -> str:
         return f"{self.entry_id}: {self.problem}"
 
 
-def _figures_of(entry: LedgerEntry) -> tuple[str, str, int, int, int, int]:
+_Compared = tuple[str, str, int, int, int, int, date | None]
+
+
+def _figures_of(entry: LedgerEntry) -> _Compared:
     return (
         entry.kind,
         entry.currency,
@@ -45,6 +58,7 @@ def _figures_of(entry: LedgerEntry) -> tuple[str, str, int, int, int, int]:
         entry.stripe_fee_cents,
         entry.platform_fee_cents,
         entry.net_cents,
+        day_of(entry.occurred_at),
     )
 
 
@@ -62,29 +76,35 @@ def differences(
         figures = Figures.from_stripe(txn)
         seen.add(figures.balance_transaction_id)
         entry = ledger.get(figures.balance_transaction_id)
-        expected = (
+        # An entry's day is its balance transaction's ``created``.
+        day = day_of(from_unix(figures.created)) if figures.created is not None else None
+        expected: _Compared = (
             kind,
             figures.currency,
             figures.gross,
             figures.stripe_fee,
             figures.platform_fee,
             figures.net,
+            day,
         )
+        txn_id = figures.balance_transaction_id
         if entry is None:
+            found.append(Difference(txn_id, f"missing from the ledger: {expected}", "missing", txn))
+            continue
+        has = _figures_of(entry)
+        if day is None:
+            has = (*has[:-1], None)
+        if has != expected:
             found.append(
-                Difference(figures.balance_transaction_id, f"missing from the ledger: {expected}")
-            )
-        elif _figures_of(entry) != expected:
-            found.append(
-                Difference(
-                    entry.entry_id, f"ledger has {_figures_of(entry)}, Stripe has {expected}"
-                )
+                Difference(txn_id, f"ledger has {has}, Stripe has {expected}", "different", txn)
             )
     for entry_id, entry in ledger.items():
         if entry_id not in seen:
             found.append(
                 Difference(
-                    entry_id, f"not a movement of this period on Stripe: {_figures_of(entry)}"
+                    entry_id,
+                    f"not a movement of this period on Stripe: {_figures_of(entry)}",
+                    "unknown",
                 )
             )
     return found

@@ -18,6 +18,7 @@ from revenue.models import (
     InvoiceFacts,
     LedgerEntry,
     PaymentLink,
+    Reconciliation,
     SubscriptionHealth,
     WorkspaceRollup,
 )
@@ -48,10 +49,12 @@ async def add_to_rollups(
     day: date,
     currency: str,
     delta: dict[str, int],
+    entries: int = 1,
 ) -> None:
     """Add one entry to its agency's month and day and to its workspace's year, month and
-    day. Coarsest rows first: concurrent entries of an agency's month queue on its month row
-    instead of locking day rows in opposite orders."""
+    day (``entries=-1`` with a negated ``delta`` takes it out). Coarsest rows first:
+    concurrent entries of an agency's month queue on its month row instead of locking day
+    rows in opposite orders."""
     periods = rollup_periods(day)
     agency = [
         {"agency_id": agency_id, "currency": currency, "grain": grain, "period_start": start}
@@ -64,7 +67,7 @@ async def add_to_rollups(
         for grain, start in periods
     ]  # fmt: skip
     for table, rows in ((_AGENCY_ROLLUPS, agency), (_WORKSPACE_ROLLUPS, workspace)):
-        statement = insert(table).values([{**row, **delta, "entries": 1} for row in rows])
+        statement = insert(table).values([{**row, **delta, "entries": entries} for row in rows])
         await session.execute(
             statement.on_conflict_do_update(
                 index_elements=[c.name for c in table.primary_key],
@@ -126,6 +129,16 @@ def _page_ids(spans: int, after: str) -> str:
     ORDER BY y.workspace_id LIMIT CAST(:limit AS integer) + 1"""
 
 
+_RECONCILIATION = """
+    SELECT json_build_object(
+        'status', CASE WHEN count(*) = 0 THEN 'not_checked'
+                       WHEN bool_and(status = 'reconciled') THEN 'reconciled'
+                       ELSE 'healing' END,
+        'checked_at', min(checked_at))
+    FROM revenue.reconciliations WHERE agency_id = :agency_id"""
+"""The agency's accounts' last checks, as the summary's ``reconciliation``."""
+
+
 @functools.cache
 def _summary_statement(
     workspace_spans: int, agency_spans: int, after: bool, one_period: bool
@@ -164,6 +177,7 @@ WITH {ids}page AS ({page}
     FROM months
 )
 SELECT left(row_to_json(totals)::text, -1)
+    || ',"reconciliation":' || ({_RECONCILIATION})::text
     || ',"workspaces":' || coalesce((
         SELECT json_agg(w ORDER BY w.workspace_id NULLS FIRST)
         FROM (SELECT nullif(workspace_id, '') AS workspace_id, {", ".join(ROLLUP_FIGURES)}
@@ -324,3 +338,33 @@ async def ledger_entries(
         .order_by(tuple_(col(LedgerEntry.occurred_at), col(LedgerEntry.entry_id)))
     )
     return (await session.execute(query)).scalars().all()
+
+
+async def ledger_entry(session: AsyncSession, entry_id: str) -> LedgerEntry | None:
+    query = select(LedgerEntry).where(col(LedgerEntry.entry_id) == entry_id).with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def known_accounts(session: AsyncSession) -> list[tuple[str, str]]:
+    """Every connected account with its agency, in account order."""
+    query = select(col(AccountAgency.stripe_account_id), col(AccountAgency.agency_id))
+    rows = (await session.execute(query.order_by(col(AccountAgency.stripe_account_id)))).all()
+    return [(account, agency) for account, agency in rows]
+
+
+async def save_reconciliation(session: AsyncSession, checked: Reconciliation) -> None:
+    values = checked.model_dump()
+    await session.execute(
+        insert(Reconciliation)
+        .values(**values)
+        .on_conflict_do_update(index_elements=["stripe_account_id"], set_=values)
+    )
+
+
+async def one_transaction_at_a_time(session: AsyncSession, service: str) -> None:
+    """The lock the service's consumers take for each transaction (``billing_kit.inbox``):
+    a change of the ledger outside them waits its turn instead of deadlocking with them."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('inbox transaction ' || :service))"),
+        {"service": service},
+    )

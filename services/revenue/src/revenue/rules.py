@@ -6,8 +6,9 @@ transaction's amount, signed; ``net = gross - stripe_fee - platform_fee``). The 
 splits them into what an owner reads:
 
 - ``gross``: what clients paid (charges);
-- ``refunded`` and ``disputed``: what went back (positive numbers; a won dispute's
-  reinstatement lowers ``disputed``);
+- ``refunded`` and ``disputed``: what went back (positive numbers; a refund that failed
+  gives its amount back and lowers ``refunded``, a won dispute's reinstatement lowers
+  ``disputed``);
 - ``stripe_fee``: Stripe's processing and dispute fees;
 - ``platform_fee``: the platform's application fees, less the ones it refunded;
 - ``net``: what reached the agency's balance, always the sum of the entries' ``net``.
@@ -28,6 +29,7 @@ from billing_contracts.revenue_ledger import LedgerKind
 LEDGER_KINDS: tuple[LedgerKind, ...] = (
     "charge",
     "refund",
+    "refund_failure",
     "dispute",
     "dispute_reversal",
     "application_fee_refund",
@@ -43,6 +45,8 @@ def kind_of_balance_transaction(txn: dict[str, Any]) -> LedgerKind | None:
         return "charge"
     if kind in ("refund", "payment_refund"):
         return "refund"
+    if kind == "refund_failure" or (kind == "adjustment" and category == "refund_failure"):
+        return "refund_failure"
     if kind == "application_fee_refund":
         return "application_fee_refund"
     if kind in ("adjustment", "dispute") and category in ("dispute", "dispute_reversal"):
@@ -114,7 +118,7 @@ def rollup_delta(
     delta.update(stripe_fee_cents=stripe_fee, net_cents=net, platform_fee_cents=platform_fee)
     if kind == "charge":
         delta["gross_cents"] = gross
-    elif kind == "refund":
+    elif kind in ("refund", "refund_failure"):
         delta["refunded_cents"] = -gross
     elif kind in ("dispute", "dispute_reversal"):
         delta["disputed_cents"] = -gross

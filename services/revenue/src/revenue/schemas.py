@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -26,6 +27,26 @@ class MonthFigures(Figures):
     """A UTC calendar month; at the period's edges, only its days in the period."""
 
 
+class Reconciliation(BaseModel):
+    """How the agency's ledger last compared with Stripe's balance transactions. Revenue
+    checks every connected account on a schedule (and again soon after Stripe was away)
+    and applies a movement that is missing or different through the ledger's own
+    idempotent path, so a late webhook never counts it twice."""
+
+    status: Literal["reconciled", "healing", "not_checked"] = Field(
+        "not_checked",
+        description="`reconciled`: the last check of each of the agency's accounts found "
+        "the ledger equal to Stripe's balance transactions, to the cent. `healing`: a check "
+        "found movements missing or different and applied them (the figures already count "
+        "them; the next check, moments later, confirms), or found an entry Stripe does not "
+        "have (left for an operator). `not_checked`: no check has read Stripe yet.",
+    )
+    checked_at: datetime | None = Field(
+        None,
+        description="When the oldest of the accounts' last checks ended; null when `not_checked`.",
+    )
+
+
 class Summary(Figures):
     """What the agency made over the UTC days from ``period_from`` to ``period_to``:
     ``net_cents = gross_cents - refunded_cents - disputed_cents - stripe_fee_cents -
@@ -43,6 +64,7 @@ class Summary(Figures):
     workspaces: list[WorkspaceFigures] = Field(default_factory=list)
     """A page of the workspaces, in id order (the totals count them all)."""
     months: list[MonthFigures] = Field(default_factory=list)
+    reconciliation: Reconciliation = Field(default_factory=Reconciliation)
 
 
 class SubscriptionCharging(BaseModel):

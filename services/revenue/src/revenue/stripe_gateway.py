@@ -93,12 +93,40 @@ class RevenueStripe:
         return str(agency) if agency else None
 
     async def balance_transactions(
-        self, account: str, created_from: int, created_until: int
+        self,
+        account: str,
+        created_from: int,
+        created_until: int | None = None,
+        *,
+        with_sources: bool = False,
     ) -> AsyncIterator[StripeDict]:
-        """Every balance transaction of ``account`` created in ``[from, until)``."""
+        """Every balance transaction of ``account`` created in ``[from, until)`` (no end:
+        up to now); ``with_sources`` expands the object that moved the money."""
+        created = {"gte": created_from}
+        if created_until is not None:
+            created["lt"] = created_until
+        params: dict[str, Any] = {"created": created, "limit": 100}
+        if with_sources:
+            params["expand"] = ["data.source"]
         page = await self.client.v1.balance_transactions.list_async(
-            params={"created": {"gte": created_from, "lt": created_until}, "limit": 100},
+            params=params,  # type: ignore[arg-type]
             options={"stripe_account": account},
         )
         async for txn in page.auto_paging_iter():
             yield _plain(txn)
+
+    async def find_balance_transaction(self, account: str, txn_id: str) -> StripeDict | None:
+        """The balance transaction with its source expanded; None when Stripe has none."""
+        try:
+            txn = await self.client.v1.balance_transactions.retrieve_async(
+                txn_id, params={"expand": ["source"]}, options={"stripe_account": account}
+            )
+        except stripe.InvalidRequestError:
+            return None
+        return _plain(txn)
+
+    async def charge_of_fee(self, fee_id: str) -> str | None:
+        """The charge a platform fee was taken on."""
+        fee = _plain(await self.client.v1.application_fees.retrieve_async(fee_id))
+        charge = fee.get("charge")
+        return str(charge["id"] if isinstance(charge, dict) else charge) if charge else None

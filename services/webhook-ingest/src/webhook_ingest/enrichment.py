@@ -107,7 +107,8 @@ class Enricher:
             if head["lookup"] is not None:
                 lookup = FiguresLookup(**orjson.loads(head["lookup"]))
                 figures = await self.stripe.figures(lookup)
-                body = with_figures(topic_named(head["topic"]), body, figures)
+                failure = await self.stripe.failure_figures(lookup)  # a failed refund's
+                body = with_figures(topic_named(head["topic"]), body, figures, failure)
         except Exception as exc:  # Stripe away (or a bug): this aggregate waits, others go on
             return exc
         return body

@@ -73,6 +73,8 @@ class FiguresLookup:
     balance_transaction_id: str | None = None
     charge_id: str | None = None
     """For a payment intent: read the balance transaction of this charge."""
+    failure_balance_transaction_id: str | None = None
+    """For a failed refund: read this ``refund_failure`` balance transaction too."""
 
 
 def inline_figures(obj: StripeObject) -> BalanceFigures | None:
@@ -82,12 +84,33 @@ def inline_figures(obj: StripeObject) -> BalanceFigures | None:
     return figures_from_balance_transaction(txn) if isinstance(txn, Mapping) else None
 
 
+def inline_failure_figures(obj: StripeObject) -> BalanceFigures | None:
+    """A failed refund's ``refund_failure`` figures, when the event expanded them."""
+    txn = obj.get("failure_balance_transaction")
+    return figures_from_balance_transaction(txn) if isinstance(txn, Mapping) else None
+
+
+def _failure_lookup(obj: StripeObject, account: str | None) -> FiguresLookup | None:
+    """A failed refund whose figures the event lacks: its own, and the failure's."""
+    failure = obj.get("failure_balance_transaction")
+    if obj.get("object") != "refund" or not isinstance(failure, str):
+        return None
+    txn = obj.get("balance_transaction")
+    return FiguresLookup(
+        account=account,
+        balance_transaction_id=txn if isinstance(txn, str) else None,
+        failure_balance_transaction_id=failure,
+    )
+
+
 def figures_lookup(event: StripeObject) -> FiguresLookup | None:
     """The Stripe read this event needs before it can be normalized, if any."""
     obj: StripeObject = event["data"]["object"]
     kind, account = obj.get("object"), event.get("account")
     if kind not in ("charge", "refund", "payment_intent") or event["type"] not in EVENT_TYPES:
         return None
+    if (failed := _failure_lookup(obj, account)) is not None:
+        return failed
     if inline_figures(obj) is not None:
         return None
     if kind == "payment_intent":
@@ -155,6 +178,8 @@ def normalize(
     )
     if "figures" in route.payload_type.model_fields:
         fields["figures"] = figures or inline_figures(obj)
+    if "failure_figures" in route.payload_type.model_fields:
+        fields["failure_figures"] = inline_failure_figures(obj)
     payload = route.payload_type.model_validate(fields)
     contract = route.event_type.model_validate(
         {
@@ -169,8 +194,17 @@ def normalize(
     return Normalized(route.topic, contract)
 
 
-def with_figures(topic: Topic, body: str, figures: BalanceFigures | None) -> str:
-    """A contract event's body completed with the figures read from Stripe after it was held."""
+def with_figures(
+    topic: Topic,
+    body: str,
+    figures: BalanceFigures | None,
+    failure_figures: BalanceFigures | None = None,
+) -> str:
+    """A contract event's body completed with the figures read from Stripe after it was held
+    (a failed refund's ``failure_figures`` too); figures not read leave the event's as they
+    were."""
     event = topic.decode(body)
-    payload = event.payload.model_copy(update={"figures": figures})
+    found = {"figures": figures, "failure_figures": failure_figures}
+    update = {name: value for name, value in found.items() if value is not None}
+    payload = event.payload.model_copy(update=update)
     return event.model_copy(update={"payload": payload}).model_dump_json()

@@ -247,6 +247,8 @@ def _refund(obj: StripeObject, _: StripeObject) -> dict[str, Any]:
         "reason": obj.get("reason"),
         "balance_transaction_id": id_of(obj.get("balance_transaction")),
         "created": int_or_none(obj.get("created")),
+        "failure_balance_transaction_id": id_of(obj.get("failure_balance_transaction")),
+        "failure_reason": obj.get("failure_reason"),
     }
 
 

@@ -62,6 +62,14 @@ class IngestStripe:
         found = _as_dict(txn)
         return figures_from_balance_transaction(found) if found else None
 
+    async def failure_figures(self, lookup: FiguresLookup) -> BalanceFigures | None:
+        """A failed refund's ``refund_failure`` figures (None for any other lookup)."""
+        if lookup.failure_balance_transaction_id is None:
+            return None
+        return await self.figures(
+            FiguresLookup(lookup.account, lookup.failure_balance_transaction_id)
+        )
+
     async def events(
         self, start: int, end: int, account: str | None
     ) -> AsyncIterator[dict[str, Any]]:

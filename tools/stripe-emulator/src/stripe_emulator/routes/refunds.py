@@ -9,6 +9,7 @@ from stripe_emulator.errors import StripeError, missing_param
 from stripe_emulator.forms import get_bool, get_dict, get_int, get_str, merge_metadata
 from stripe_emulator.routing import field_filter, list_objects, route
 from stripe_emulator.rules.money import add_balance_transaction, percent_of
+from stripe_emulator.rules.payment_methods import test_card_of
 from stripe_emulator.shapes.money import fee_refund_shape, refund_shape
 from stripe_emulator.store import Obj, changed, new_id, snapshot
 
@@ -71,7 +72,47 @@ def create_refund(ctx: Ctx) -> Obj:
     ctx.store.emit("charge.refunded", charge, ctx.account)
     if fee is not None:
         ctx.store.emit("application_fee.refunded", fee, ctx.store.platform_id)
-    return refund
+    answer: Obj = snapshot(refund)
+    if _refund_fails(ctx, charge):
+        fail_refund(ctx, refund, charge)
+    return answer
+
+
+def _refund_fails(ctx: Ctx, charge: Obj) -> bool:
+    """Stripe's test card 4000 0000 0000 5126 (``pm_card_refundFail``): its charges succeed
+    and their refunds fail after they were created."""
+    pm = ctx.store.find(charge["payment_method"] or "")
+    card = test_card_of(ctx, pm) if pm is not None else None
+    return card is not None and card.refund_fails
+
+
+def fail_refund(
+    ctx: Ctx, refund: Obj, charge: Obj, reason: str = "expired_or_canceled_card"
+) -> None:
+    """A refund that could not reach the card: its amount comes back to the balance (a
+    ``refund_failure`` balance transaction, ``failure_balance_transaction`` on the refund),
+    the charge no longer counts it as refunded, and ``charge.refund.updated``,
+    ``refund.updated`` and ``refund.failed`` tell of it."""
+    before = snapshot(refund)
+    txn = add_balance_transaction(
+        ctx.store,
+        ctx.account,
+        amount=refund["amount"],
+        currency=refund["currency"],
+        type_="refund_failure",
+        source=refund["id"],
+        immediately=True,
+        description="REFUND FAILURE",
+        reporting_category="refund_failure",
+    )
+    refund.update(status="failed", failure_balance_transaction=txn["id"], failure_reason=reason)
+    previous = changed(before, refund)
+    previous.update(failure_balance_transaction=None, failure_reason=None)
+    charge["amount_refunded"] -= refund["amount"]
+    charge["refunded"] = False
+    for event_type in ("charge.refund.updated", "refund.updated"):
+        ctx.store.emit(event_type, refund, ctx.account, previous)
+    ctx.store.emit("refund.failed", refund, ctx.account)
 
 
 def _refund_application_fee(ctx: Ctx, charge: Obj, refunded: int) -> Obj:

@@ -16,6 +16,8 @@ class TestCard:
     last4: str
     decline_code: str | None = None
     dispute: bool = False
+    refund_fails: bool = False
+    """The charge succeeds; a refund of it is first ``succeeded``, then fails."""
     funding: str = "credit"
 
 
@@ -29,6 +31,7 @@ TEST_CARDS = {
     "chargeDeclinedExpiredCard": TestCard("visa", "0069", "expired_card"),
     "chargeCustomerFail": TestCard("visa", "0341", "generic_decline"),
     "createDispute": TestCard("visa", "0259", dispute=True),
+    "refundFail": TestCard("visa", "5126", refund_fails=True),
 }
 CARD_NUMBERS = {
     "4242424242424242": "visa",
@@ -36,6 +39,7 @@ CARD_NUMBERS = {
     "4000000000009995": "chargeDeclinedInsufficientFunds",
     "4000000000000341": "chargeCustomerFail",
     "4000000000000259": "createDispute",
+    "4000000000005126": "refundFail",
     "5555555555554444": "mastercard",
 }
 DECLINE_MESSAGES = {

@@ -1,0 +1,238 @@
+"""Reconciliation that heals, continuously: every connected account's ledger against
+Stripe's balance transactions (``/v1/balance_transactions`` with ``Stripe-Account``), on a
+schedule, in the background of the revenue service.
+
+A movement Stripe has and the ledger lacks (an event the consumers never got) is recorded,
+an entry whose figures or day are not Stripe's is corrected, both through the ledger's own
+idempotent path (``Ledger.correct`` → ``Ledger.record``, keyed by the balance transaction):
+when the late event arrives too, it changes nothing, so nothing is counted twice. A
+difference is applied once it has been seen for ``settle`` seconds, so a movement whose
+event is on its way is left to its event. An entry Stripe does not have is never removed:
+it is logged and counted for an operator (``revenue reconcile`` lists it).
+
+This is the one place revenue reads Stripe on its own. A Stripe failure is logged, counted
+and checked again ``retry`` seconds later, never raised: once Stripe answers again, every
+account is checked again, since what the outage hid may be missing. Each account's last
+check is kept (``reconciliations``) and shown on the summary as ``reconciliation``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import stripe
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from billing_kit.db import unit_of_work
+from billing_kit.metrics import RECONCILIATION_CHECKS, RECONCILIATION_DIFFERENCES
+from billing_kit.outbox import Outbox
+from revenue import repository
+from revenue.ledger import Ledger, Movement
+from revenue.models import LedgerEntry, Reconciliation
+from revenue.reconcile import Difference, differences
+from revenue.rules import Figures, from_unix, kind_of_balance_transaction
+from revenue.stripe_gateway import RevenueStripe
+
+log = structlog.get_logger(__name__)
+
+_DAY = 86400
+_STRIPE_AWAY = (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError)
+
+
+def _id_of(value: Any) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) else None
+
+
+class Reconciler:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        outbox: Outbox,
+        stripe_gateway: RevenueStripe,
+        *,
+        service: str,
+        every: float,
+        retry: float,
+        settle: float,
+        lookback_days: int,
+    ) -> None:
+        self.sessions = sessions
+        self.outbox = outbox
+        self.stripe = stripe_gateway
+        self.service = service
+        self.every, self.retry, self.settle = every, retry, settle
+        self.lookback = lookback_days * _DAY
+        self.first_seen: dict[str, dict[str, float]] = {}
+        """Per account, differences not yet applied: balance transaction → when first seen
+        (monotonic)."""
+        self.stripe_was_away = False
+        self.checks = {
+            outcome: RECONCILIATION_CHECKS.labels(service, outcome)
+            for outcome in ("reconciled", "healing", "failed")
+        }
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                wait = await self.check_all()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database away: the next tick tries again
+                log.warning("reconciliation failed, retrying", error=repr(exc))
+                wait = self.retry
+            await asyncio.sleep(wait)
+
+    async def check_all(self) -> float:
+        """Check every known connected account once; the seconds until the next check."""
+        async with unit_of_work(self.sessions) as session:
+            accounts = await repository.known_accounts(session)
+        soon = away = False
+        for account, agency_id in accounts:
+            try:
+                soon = await self.check(account, agency_id) > 0 or soon
+            except asyncio.CancelledError:
+                raise
+            except _STRIPE_AWAY as exc:  # the other accounts wait for Stripe too
+                away = True
+                self.checks["failed"].inc()
+                log.warning("reconciliation: Stripe away", account=account, error=repr(exc))
+                break
+            except stripe.StripeError as exc:  # this account only (deauthorized, say)
+                self.checks["failed"].inc()
+                log.warning("reconciliation: account not readable", account=account, error=str(exc))
+            except Exception as exc:  # the database away, say: the next regular check
+                self.checks["failed"].inc()
+                log.warning("reconciliation failed", account=account, error=repr(exc))
+        if away:
+            self.stripe_was_away = True
+            return self.retry
+        if self.stripe_was_away:  # Stripe is back: what the outage hid, check it again
+            self.stripe_was_away = False
+            return self.retry
+        return self.retry if soon else self.every
+
+    async def check(self, account: str, agency_id: str) -> int:
+        """Compare one account's ledger with Stripe and apply what settled; how many
+        differences are still settling or were just applied (then the next check comes
+        soon to confirm)."""
+        start = int(time.time()) - self.lookback
+        # No end: the movements of the account until now (Stripe's clock may run ahead).
+        transactions = [
+            txn async for txn in self.stripe.balance_transactions(account, start, with_sources=True)
+        ]
+        async with unit_of_work(self.sessions) as session:
+            entries = await repository.ledger_entries(
+                session, account, from_unix(start), datetime.max.replace(tzinfo=UTC)
+            )
+        found = await self._outside_the_period(account, differences(transactions, entries), entries)
+        now, pending = time.monotonic(), 0
+        seen = self.first_seen.get(account, {})
+        waiting = self.first_seen[account] = {d.entry_id: seen.get(d.entry_id, now) for d in found}
+        for difference in found:
+            first = waiting[difference.entry_id]
+            if difference.transaction is None:
+                if difference.entry_id not in seen:  # counted once, logged at each check
+                    RECONCILIATION_DIFFERENCES.labels(self.service, difference.kind).inc()
+                log.error(
+                    "ledger entry Stripe does not have", account=account, problem=str(difference)
+                )
+                continue
+            if now - first < self.settle:
+                pending += 1  # its event may be on its way
+                continue
+            try:
+                applied = await self._apply(account, difference.transaction)
+            except _STRIPE_AWAY:
+                raise
+            except Exception as exc:  # not attributable yet, say: the next regular check
+                log.warning(
+                    "reconciliation: not applied", difference=str(difference), error=repr(exc)
+                )
+                continue
+            if applied:
+                pending += 1
+                RECONCILIATION_DIFFERENCES.labels(self.service, difference.kind).inc()
+                log.info("reconciliation healed", account=account, difference=str(difference))
+                self.outbox.wake()
+            del waiting[difference.entry_id]
+        await self._keep(account, agency_id, found)
+        return pending
+
+    async def _outside_the_period(
+        self, account: str, found: list[Difference], entries: Sequence[LedgerEntry]
+    ) -> list[Difference]:
+        """An entry Stripe does not list for the period may be a movement of an earlier day
+        recorded on a later one: then it is a difference of day, to correct."""
+        known = {entry.entry_id: entry for entry in entries}
+        resolved: list[Difference] = []
+        for difference in found:
+            txn = None
+            if difference.kind == "unknown":
+                txn = await self.stripe.find_balance_transaction(account, difference.entry_id)
+            if txn is None:
+                resolved.append(difference)
+            else:
+                resolved.extend(differences([txn], [known[difference.entry_id]]))
+        return resolved
+
+    async def _apply(self, account: str, txn: dict[str, Any]) -> bool:
+        """Record or correct the movement through the ledger's own path; True if it changed
+        the ledger."""
+        kind = kind_of_balance_transaction(txn)
+        charge_id = await self._charge_of(txn)
+        if kind is None or charge_id is None:
+            log.warning("reconciliation: movement without its charge", txn=txn.get("id"))
+            return False
+        figures = Figures.from_stripe(txn)
+        movement = Movement(
+            kind,
+            figures,
+            account,
+            charge_id,
+            source_id=_id_of(txn.get("source")) or "",
+            occurred_at=from_unix(figures.created or int(time.time())),
+        )
+        async with unit_of_work(self.sessions) as session:  # whose it is (may read Stripe)
+            await Ledger(session, self.outbox, self.stripe).attribution(account, charge_id)
+        async with unit_of_work(self.sessions) as session:
+            await repository.one_transaction_at_a_time(session, self.service)
+            return await Ledger(session, self.outbox, self.stripe).correct(movement)
+
+    async def _charge_of(self, txn: dict[str, Any]) -> str | None:
+        """The charge a balance transaction's money movement belongs to."""
+        source = txn.get("source")
+        if isinstance(source, str):
+            return source if source.startswith(("ch_", "py_")) else None
+        if not isinstance(source, dict):
+            return None
+        kind = source.get("object")
+        if kind == "charge":
+            return _id_of(source)
+        if kind in ("refund", "dispute"):
+            return _id_of(source.get("charge"))
+        if kind == "fee_refund":
+            fee = _id_of(source.get("fee"))
+            return await self.stripe.charge_of_fee(fee) if fee else None
+        return None
+
+    async def _keep(self, account: str, agency_id: str, found: list[Difference]) -> None:
+        status = "healing" if found else "reconciled"
+        self.checks[status].inc()
+        async with unit_of_work(self.sessions) as session:
+            await repository.save_reconciliation(
+                session,
+                Reconciliation(
+                    stripe_account_id=account,
+                    agency_id=agency_id,
+                    status=status,
+                    checked_at=datetime.now(UTC),
+                    differences=len(found),
+                ),
+            )

@@ -1,0 +1,167 @@
+"""Refund failures in the ledger's arithmetic, and reconciliation's comparison and schedule,
+without infrastructure (Stripe and the database are fakes)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from revenue.models import LedgerEntry
+from revenue.reconcile import differences
+from revenue.reconciler import Reconciler
+from revenue.rules import ROLLUP_FIGURES, Figures, kind_of_balance_transaction, rollup_delta
+
+pytestmark = pytest.mark.unit
+
+CREATED = 1_790_000_000  # 2026-09-21 UTC
+
+
+def txn(txn_id: str, kind: str, amount: int, *, fee: int = 0, **extra: Any) -> dict[str, Any]:
+    details = [{"type": "stripe_fee", "amount": fee}] if fee else []
+    return {"id": txn_id, "type": kind, "amount": amount, "fee": fee, "fee_details": details,
+            "net": amount - fee, "currency": "usd", "created": CREATED, **extra}  # fmt: skip
+
+
+PAID = txn("txn_paid", "charge", 10_000, fee=320)
+REFUNDED = txn("txn_refunded", "refund", -4_000)
+GIVEN_BACK = txn("txn_back", "refund_failure", 4_000, reporting_category="refund_failure")
+
+
+def entry(t: dict[str, Any], **changes: Any) -> LedgerEntry:
+    kind = kind_of_balance_transaction(t)
+    assert kind is not None
+    f = Figures.from_stripe(t)
+    values: dict[str, Any] = {
+        "entry_id": f.balance_transaction_id, "kind": kind, "agency_id": "a",
+        "stripe_account_id": "acct_1", "currency": "usd", "gross_cents": f.gross,
+        "stripe_fee_cents": f.stripe_fee, "platform_fee_cents": f.platform_fee,
+        "net_cents": f.net, "occurred_at": datetime.fromtimestamp(CREATED, UTC),
+    }  # fmt: skip
+    return LedgerEntry(**{**values, **changes})
+
+
+def test_a_failed_refund_gives_the_money_back_to_the_cent() -> None:
+    assert kind_of_balance_transaction(GIVEN_BACK) == "refund_failure"
+    adjustment = txn("txn_adj", "adjustment", 4_000, reporting_category="refund_failure")
+    assert kind_of_balance_transaction(adjustment) == "refund_failure"
+    totals = dict.fromkeys(ROLLUP_FIGURES, 0)
+    for t in (PAID, REFUNDED, GIVEN_BACK):
+        kind = kind_of_balance_transaction(t)
+        assert kind is not None
+        f = Figures.from_stripe(t)
+        for name, value in rollup_delta(kind, f.gross, f.stripe_fee, f.platform_fee, f.net).items():
+            totals[name] += value
+    assert totals["refunded_cents"] == 0
+    assert totals["net_cents"] == sum(t["net"] for t in (PAID, REFUNDED, GIVEN_BACK)) == 9_680
+    assert totals["net_cents"] == (
+        totals["gross_cents"] - totals["refunded_cents"] - totals["disputed_cents"]
+        - totals["stripe_fee_cents"] - totals["platform_fee_cents"]
+    )  # fmt: skip
+
+
+def test_the_comparison_tells_missing_different_and_unknown_apart() -> None:
+    stripe_has = [PAID, REFUNDED, GIVEN_BACK, txn("txn_payout", "payout", -5_000)]
+    assert differences(stripe_has, [entry(PAID), entry(REFUNDED), entry(GIVEN_BACK)]) == []
+
+    ledger = [entry(PAID, net_cents=9_679), entry(REFUNDED), entry(txn("txn_gone", "refund", -1))]
+    found = {d.entry_id: d for d in differences(stripe_has, ledger)}
+    assert {k: d.kind for k, d in found.items()} == {
+        "txn_paid": "different", "txn_back": "missing", "txn_gone": "unknown",
+    }  # fmt: skip
+    assert found["txn_back"].transaction == GIVEN_BACK
+    assert found["txn_paid"].transaction == PAID
+    assert found["txn_gone"].transaction is None
+
+
+def test_an_entry_s_day_is_its_balance_transaction_s() -> None:
+    a_day_late = datetime.fromtimestamp(CREATED + 86_400, UTC)
+    [late] = differences([REFUNDED], [entry(REFUNDED, occurred_at=a_day_late)])
+    assert (late.kind, late.entry_id) == ("different", "txn_refunded")
+    same_day = datetime.fromtimestamp(CREATED + 60, UTC)
+    assert differences([REFUNDED], [entry(REFUNDED, occurred_at=same_day)]) == []
+
+
+class FakeStripe:
+    """Stripe's balance transactions of one account, or an outage."""
+
+    def __init__(self, transactions: list[dict[str, Any]]) -> None:
+        self.transactions = transactions
+        self.away = False
+        self.reads = 0
+
+    async def balance_transactions(self, account: str, start: int, **_: Any) -> Any:
+        self.reads += 1
+        if self.away:
+            import stripe
+
+            raise stripe.APIConnectionError("Stripe is away")  # type: ignore[no-untyped-call]
+        for t in self.transactions:
+            yield t
+
+    async def find_balance_transaction(self, account: str, txn_id: str) -> None:
+        return None
+
+
+class FakeReconciler(Reconciler):
+    """The schedule and the settling of differences, the ledger and database faked."""
+
+    def __init__(self, stripe: FakeStripe, ledger: dict[str, LedgerEntry]) -> None:
+        super().__init__(
+            None,  # type: ignore[arg-type]
+            None,  # type: ignore[arg-type]
+            stripe,  # type: ignore[arg-type]
+            service="revenue-test",
+            every=900.0,
+            retry=2.0,
+            settle=0.0,
+            lookback_days=35,
+        )
+        self.ledger = ledger
+        self.kept: list[tuple[str, int]] = []
+
+    async def check(self, account: str, agency_id: str) -> int:
+        found = differences(
+            [t async for t in self.stripe.balance_transactions(account, 0)],
+            list(self.ledger.values()),
+        )
+        for difference in found:
+            assert difference.transaction is not None
+            self.ledger[difference.entry_id] = entry(difference.transaction)
+        self.kept.append((account, len(found)))
+        return len(found)
+
+
+async def test_the_schedule_checks_again_soon_after_healing_or_an_outage(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from revenue import reconciler as module
+    from revenue import repository
+
+    stripe = FakeStripe([PAID, REFUNDED, GIVEN_BACK])
+    fake = FakeReconciler(stripe, {"txn_paid": entry(PAID), "txn_refunded": entry(REFUNDED)})
+
+    class Accounts:
+        async def __aenter__(self) -> None:
+            return None
+
+        async def __aexit__(self, *_: object) -> None:
+            return None
+
+    async def known_accounts(_: object) -> list[tuple[str, str]]:
+        return [("acct_1", "agency-1")]
+
+    monkeypatch.setattr(module, "unit_of_work", lambda _: Accounts())
+    monkeypatch.setattr(repository, "known_accounts", known_accounts)
+
+    assert await fake.check_all() == 2.0  # healed the refund failure: confirm soon
+    assert "txn_back" in fake.ledger
+    assert await fake.check_all() == 900.0  # reconciled: the regular interval
+    stripe.away = True
+    assert await fake.check_all() == 2.0  # Stripe away: logged, tried again soon
+    assert await fake.check_all() == 2.0
+    stripe.away = False
+    assert await fake.check_all() == 2.0  # back after the outage: everything again at once
+    assert await fake.check_all() == 900.0
+    assert fake.kept == [("acct_1", 1), ("acct_1", 0), ("acct_1", 0), ("acct_1", 0)]
