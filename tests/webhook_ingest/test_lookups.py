@@ -172,3 +172,13 @@ def test_an_invoice_s_payment_failure_completes_its_event() -> None:
     body = completed(STRIPE_INVOICES, held.event.model_dump_json(), found)
     payload = STRIPE_INVOICES.decode(body).payload
     assert payload.payment_failure == InvoicePaymentFailure(code="insufficient_funds")  # type: ignore[attr-defined]
+
+
+def test_a_subscription_event_asks_for_the_subscription_s_state_on_its_account() -> None:
+    subscription = fixture("subscription", id="sub_s", status="active")
+    on_account = stripe_event("customer.subscription.updated", subscription, account="acct_s")
+    assert figures_lookup(on_account) == FiguresLookup(
+        account="acct_s", state_of_subscription="sub_s"
+    )
+    platform = stripe_event("customer.subscription.created", subscription)
+    assert figures_lookup(platform) == FiguresLookup(account=None, state_of_subscription="sub_s")

@@ -229,9 +229,12 @@ class Mirror:
             self.session, snapshot.subscription_id, snapshot.status
         )
         if snapshot.stripe_created == row.seen_at and snapshot.status != row.status:
-            # Two states within one second: only Stripe knows which is current.
-            current = await self.stripe.subscription(account, snapshot.subscription_id)
-            if current is not None:
+            # Two states within one second: only Stripe knows which is current, and the
+            # event carries what Stripe answered after it (older events: ask Stripe).
+            told = snapshot.stripe_state
+            if told is not None:
+                snapshot = snapshot.model_copy(update={"status": told.status})
+            elif current := await self.stripe.subscription(account, snapshot.subscription_id):
                 snapshot = subscription_snapshot_from_stripe(
                     current, account=account, seen_at=snapshot.stripe_created
                 )

@@ -71,6 +71,8 @@ class FiguresLookup:
     """An application fee whose refunds' balance transactions on ``account`` to read."""
     failure_of_invoice: str | None = None
     """A platform invoice whose last payment failure code to read."""
+    state_of_subscription: str | None = None
+    """A subscription (of ``account``) whose state and latest invoice to read."""
 
     @property
     def attributes(self) -> bool:
@@ -140,9 +142,12 @@ def figures_lookup(event: StripeObject) -> FiguresLookup | None:
         if account is None or charge is None:
             return None
         reads.update(fee_refunds_of=obj["id"], attribute_charge=charge)
+    if kind == "subscription":
+        reads.update(state_of_subscription=obj["id"])
     elif (
         kind == "invoice"
         and event_type == "invoice.payment_failed"
+        and event.get("account") is None
         and obj.get("customer_account") is not None
     ):
         reads.update(failure_of_invoice=obj["id"])

@@ -16,6 +16,7 @@ import structlog
 
 from billing_contracts.billing_invoices import InvoicePaymentFailure
 from billing_contracts.billing_stripe import BalanceFigures, PaymentAttribution
+from billing_contracts.billing_subscriptions import StripeSubscriptionState
 from billing_kit.errors import UnavailableError
 from billing_kit.stripe_client import stripe_failed
 from webhook_ingest.normalize import FiguresLookup
@@ -64,6 +65,10 @@ class IngestStripe:
             if lookup.failure_of_invoice is not None:
                 code = await self.failure_code(lookup.failure_of_invoice)
                 found["payment_failure"] = InvoicePaymentFailure(code=code)
+            if lookup.state_of_subscription is not None:
+                found["stripe_state"] = await self.subscription_state(
+                    lookup.state_of_subscription, lookup.account
+                )
         except stripe.StripeError as exc:
             if isinstance(exc, stripe.InvalidRequestError | stripe.PermissionError):
                 log.warning("not readable on Stripe", lookup=repr(lookup), error=str(exc))
@@ -105,6 +110,22 @@ class IngestStripe:
             invoice_created=invoice.get("created") if invoice else None,
             agency_id=tenant.get("agency_id") or metadata.get("agency_id"),
             workspace_id=tenant.get("workspace_id") or metadata.get("workspace_id"),
+        )
+
+    async def subscription_state(
+        self, subscription_id: str, account: str | None
+    ) -> StripeSubscriptionState:
+        """The subscription's status and latest invoice as Stripe has them now."""
+        found = await self.client.v1.subscriptions.retrieve_async(
+            subscription_id, params={"expand": ["latest_invoice"]}, options=_options(account)
+        )
+        invoice = found.to_dict(for_json=True).get("latest_invoice")
+        expanded = invoice if isinstance(invoice, Mapping) else {}
+        return StripeSubscriptionState(
+            status=str(found.status),
+            latest_invoice_id=id_of(invoice),
+            latest_invoice_status=expanded.get("status"),
+            latest_invoice_amount_due=expanded.get("amount_due"),
         )
 
     async def fee_refund_transactions(self, fee_id: str, account: str) -> list[BalanceFigures]:
