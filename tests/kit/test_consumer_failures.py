@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+import stripe
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -153,6 +154,24 @@ async def test_an_outage_is_waited_out_beyond_the_attempt_limit(
 
     body = event.model_dump_json().encode()
     assert await runtime.inbox.deliver(PRODUCTS, CONSUMER, database_away, body) is True
+    assert calls == 5
+    assert await dead_letters(infra, str(event.event_id).encode()) == []
+
+
+async def test_a_stripe_outage_is_waited_out_in_order_and_never_dead_letters(
+    runtime: Runtime, infra: Infra
+) -> None:
+    event = product_created()
+    calls = 0
+
+    async def stripe_away(session: AsyncSession, _: Event) -> None:
+        nonlocal calls
+        calls += 1
+        if calls <= 4:  # more failed reads than consumer_max_attempts
+            raise stripe.APIError("An unknown error occurred", http_status=500)
+
+    body = event.model_dump_json().encode()
+    assert await runtime.inbox.deliver(PRODUCTS, CONSUMER, stripe_away, body) is True
     assert calls == 5
     assert await dead_letters(infra, str(event.event_id).encode()) == []
 

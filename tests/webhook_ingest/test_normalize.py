@@ -20,7 +20,6 @@ from tests.webhook_ingest.stripe_events import (
 )
 from webhook_ingest.normalize import (
     EVENT_TYPES,
-    FiguresLookup,
     contract_event_id,
     figures_lookup,
     normalize,
@@ -109,7 +108,9 @@ def test_a_subscription_invoice_inherits_its_subscription_and_metadata() -> None
 def test_a_charge_without_figures_asks_for_its_balance_transaction() -> None:
     charge = fixture("charge", id=new_id("ch"), balance_transaction="txn_1", status="succeeded")
     event = stripe_event("charge.succeeded", charge, account="acct_9")
-    assert figures_lookup(event) == FiguresLookup(account="acct_9", balance_transaction_id="txn_1")
+    lookup = figures_lookup(event)
+    assert lookup is not None
+    assert (lookup.account, lookup.balance_transaction_id) == ("acct_9", "txn_1")
     figures = BalanceFigures(
         balance_transaction_id="txn_1",
         currency="usd",
@@ -153,7 +154,9 @@ def test_a_charge_with_an_expanded_balance_transaction_needs_no_fetch() -> None:
 def test_a_succeeded_payment_intent_reads_its_latest_charge() -> None:
     intent = fixture("payment_intent", status="succeeded", latest_charge="ch_1")
     event = stripe_event("payment_intent.succeeded", intent, account="acct_1")
-    assert figures_lookup(event) == FiguresLookup(account="acct_1", charge_id="ch_1")
+    lookup = figures_lookup(event)
+    assert lookup is not None
+    assert (lookup.account, lookup.charge_id) == ("acct_1", "ch_1")
 
 
 def test_account_updated_is_the_contract_catalog_consumes() -> None:

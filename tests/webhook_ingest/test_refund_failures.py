@@ -8,7 +8,7 @@ import pytest
 from billing_contracts.billing_payments import STRIPE_PAYMENTS, StripeRefundSnapshot
 from billing_contracts.billing_stripe import BalanceFigures
 from tests.webhook_ingest.stripe_events import fixture, new_id, stripe_event
-from webhook_ingest.normalize import FiguresLookup, figures_lookup, normalize, with_figures
+from webhook_ingest.normalize import FiguresLookup, completed, figures_lookup, normalize
 
 pytestmark = pytest.mark.unit
 
@@ -55,6 +55,7 @@ def test_a_failed_refund_asks_for_both_balance_transactions() -> None:
         account="acct_7",
         balance_transaction_id="txn_taken",
         failure_balance_transaction_id="txn_back",
+        attribute_charge="ch_1",
     )
     held = normalize(event, "agency-7")
     assert held is not None
@@ -64,10 +65,14 @@ def test_a_failed_refund_asks_for_both_balance_transactions() -> None:
     assert snapshot.failure_reason == "expired_or_canceled_card"
     assert snapshot.failure_figures is None
 
-    completed = _snapshot(
-        with_figures(STRIPE_PAYMENTS, held.event.model_dump_json(), TAKEN, GIVEN_BACK)
+    done = _snapshot(
+        completed(
+            STRIPE_PAYMENTS,
+            held.event.model_dump_json(),
+            {"figures": TAKEN, "failure_figures": GIVEN_BACK},
+        )
     )
-    assert (completed.figures, completed.failure_figures) == (TAKEN, GIVEN_BACK)
+    assert (done.figures, done.failure_figures) == (TAKEN, GIVEN_BACK)
 
 
 def test_expanded_figures_need_no_read_and_the_refunds_own_stay() -> None:
@@ -79,7 +84,7 @@ def test_expanded_figures_need_no_read_and_the_refunds_own_stay() -> None:
     )
     # Only the refund's own balance transaction is left to read.
     assert figures_lookup(event) == FiguresLookup(
-        account="acct_7", balance_transaction_id="txn_taken"
+        account="acct_7", balance_transaction_id="txn_taken", attribute_charge="ch_1"
     )
     normalized = normalize(event, "agency-7")
     assert normalized is not None
@@ -96,19 +101,19 @@ def test_expanded_figures_need_no_read_and_the_refunds_own_stay() -> None:
     assert lookup == FiguresLookup(account=None, failure_balance_transaction_id="txn_back")
     held = normalize(event, None)
     assert held is not None
-    completed = _snapshot(
-        with_figures(STRIPE_PAYMENTS, held.event.model_dump_json(), None, GIVEN_BACK)
+    done = _snapshot(
+        completed(STRIPE_PAYMENTS, held.event.model_dump_json(), {"failure_figures": GIVEN_BACK})
     )
-    assert completed.figures is not None
-    assert completed.figures.gross == -4_000
-    assert completed.failure_figures == GIVEN_BACK
+    assert done.figures is not None
+    assert done.figures.gross == -4_000
+    assert done.failure_figures == GIVEN_BACK
 
 
 def test_a_refund_that_did_not_fail_carries_no_failure() -> None:
     refund = fixture("refund", id=new_id("re"), charge="ch_1", balance_transaction="txn_taken")
     event = stripe_event("refund.created", refund, account="acct_7")
     assert figures_lookup(event) == FiguresLookup(
-        account="acct_7", balance_transaction_id="txn_taken"
+        account="acct_7", balance_transaction_id="txn_taken", attribute_charge="ch_1"
     )
     normalized = normalize(event, "agency-7")
     assert normalized is not None

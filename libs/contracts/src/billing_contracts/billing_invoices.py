@@ -9,10 +9,17 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 from billing_contracts.billing_stripe import StripeObjectFacts
-from billing_contracts.envelope import Event
+from billing_contracts.envelope import Event, Payload
 from billing_contracts.topics import Topic
 
 InvoiceStatus = Literal["draft", "open", "paid", "void", "uncollectible"]
+
+
+class InvoicePaymentFailure(Payload):
+    """Why an invoice's last payment attempt failed, from its payment intent (an invoice
+    itself does not say); read from Stripe by webhook-ingest."""
+
+    code: str | None = None
 
 
 class StripeInvoiceSnapshot(StripeObjectFacts):
@@ -47,6 +54,9 @@ class StripeInvoiceSnapshot(StripeObjectFacts):
     marked_uncollectible_at: int | None = None
     last_payment_error_code: str | None = None
     last_payment_error_message: str | None = None
+    payment_failure: InvoicePaymentFailure | None = None
+    """On ``invoice.payment_failed`` of the platform's invoices to agencies (SaaS fees): the
+    failure code; null on other events and on events published before it was carried."""
 
 
 class StripeInvoicePaymentSnapshot(StripeObjectFacts):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from billing_contracts.billing_stripe import BalanceFigures, StripeObjectFacts
+from billing_contracts.billing_stripe import BalanceFigures, PaymentAttribution, StripeObjectFacts
 from billing_contracts.envelope import Event
 from billing_contracts.topics import Topic
 
@@ -29,6 +29,9 @@ class StripePaymentIntentSnapshot(StripeObjectFacts):
     last_payment_error_message: str | None = None
     figures: BalanceFigures | None = None
     """The latest charge's balance transaction, on ``payment_intent.succeeded``."""
+    attribution: PaymentAttribution | None = None
+    """Which invoice the payment paid and whose it is (null on events published before
+    webhook-ingest looked it up)."""
 
 
 class StripeChargeSnapshot(StripeObjectFacts):
@@ -54,6 +57,9 @@ class StripeChargeSnapshot(StripeObjectFacts):
     outcome_type: str | None = None
     created: int | None = None
     figures: BalanceFigures | None = None
+    attribution: PaymentAttribution | None = None
+    """Which invoice the payment paid and whose it is (null on events published before
+    webhook-ingest looked it up)."""
 
 
 class StripeRefundSnapshot(StripeObjectFacts):
@@ -73,6 +79,9 @@ class StripeRefundSnapshot(StripeObjectFacts):
     failure_figures: BalanceFigures | None = None
     """The figures of ``failure_balance_transaction_id`` (positive: money back), on a failed
     refund."""
+    attribution: PaymentAttribution | None = None
+    """Which invoice the payment paid and whose it is (null on events published before
+    webhook-ingest looked it up)."""
 
 
 class StripeDisputeSnapshot(StripeObjectFacts):
@@ -90,6 +99,12 @@ class StripeDisputeSnapshot(StripeObjectFacts):
     funds_reinstated: int = 0
     dispute_fees: int = 0
     created: int | None = None
+    balance_transactions: list[BalanceFigures] | None = None
+    """The dispute's balance transactions (withdrawal, reinstatement), each with its own
+    figures and ``created``; null on events published before they were carried."""
+    attribution: PaymentAttribution | None = None
+    """Which invoice the payment paid and whose it is (null on events published before
+    webhook-ingest looked it up)."""
 
 
 class StripeApplicationFeeSnapshot(StripeObjectFacts):
@@ -103,6 +118,13 @@ class StripeApplicationFeeSnapshot(StripeObjectFacts):
     """The connected account the fee was taken from."""
     balance_transaction_id: str | None = None
     created: int | None = None
+    refund_balance_transactions: list[BalanceFigures] | None = None
+    """On ``application_fee.refunded``: the paying account's balance transactions of every
+    refund of this fee (what the agency got back), read from Stripe by webhook-ingest; null
+    on other events and on events published before they were carried."""
+    attribution: PaymentAttribution | None = None
+    """Which invoice the payment paid and whose it is (null on events published before
+    webhook-ingest looked it up)."""
 
 
 class _PaymentIntentEvent(Event):

@@ -35,3 +35,29 @@ class BalanceFigures(Payload):
     net: int
     available_on: int | None = None
     status: str | None = None
+    created: int | None = None
+    """The balance transaction's ``created`` (unix seconds): the day the money moved, whatever
+    event told of it."""
+    type: str | None = None
+    """Stripe's balance transaction ``type`` (``charge``, ``refund``, ``adjustment``,
+    ``application_fee_refund``...)."""
+    reporting_category: str | None = None
+    """Stripe's ``reporting_category`` (``dispute``, ``dispute_reversal``...)."""
+    source: str | None = None
+    """The id of the object that moved the money (a charge, refund, dispute, fee refund)."""
+
+
+class PaymentAttribution(Payload):
+    """Where a charge's money belongs, read from Stripe by webhook-ingest before the event was
+    published: the invoice the charge's payment intent paid (``/v1/invoice_payments``) and
+    that invoice's tenant (its metadata over its subscription's), else the charge's own.
+
+    Present on an event once looked up; a field left null is one Stripe did not know."""
+
+    charge_id: str | None = None
+    payment_intent_id: str | None = None
+    invoice_id: str | None = None
+    subscription_id: str | None = None
+    invoice_created: int | None = None
+    agency_id: str | None = None
+    workspace_id: str | None = None

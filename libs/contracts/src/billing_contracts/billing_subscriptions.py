@@ -24,6 +24,17 @@ class StripeSubscriptionItem(Payload):
     current_period_end: int | None = None
 
 
+class StripeSubscriptionState(Payload):
+    """The subscription as Stripe answered webhook-ingest after the event happened (so at
+    least as new as the event): what settles two states told within the same second, and
+    the latest invoice an agency's plan shows."""
+
+    status: str
+    latest_invoice_id: str | None = None
+    latest_invoice_status: str | None = None
+    latest_invoice_amount_due: int | None = None
+
+
 class StripeSubscriptionSnapshot(StripeObjectFacts):
     subscription_id: str
     customer_id: str | None = None
@@ -45,6 +56,9 @@ class StripeSubscriptionSnapshot(StripeObjectFacts):
     items: list[StripeSubscriptionItem] = Field(default_factory=list)
     previous_status: str | None = None
     """On ``updated``: the status before the change, when the status changed."""
+    stripe_state: StripeSubscriptionState | None = None
+    """Read from Stripe by webhook-ingest before publishing; null on events published before
+    it was carried (and when Stripe no longer has the subscription)."""
 
 
 class _SubscriptionEvent(Event):

@@ -8,9 +8,10 @@ flushed before the next event is read), then one offset commit. If anything in a
 fails, the batch is rolled back and its events are applied one by one as below, so a batch
 changes only how often the database and the broker are asked, never what is applied.
 
-Failures: infrastructure errors (database unreachable) are retried without limit, so the
-consumer waits out an outage in order; any other error is retried a bounded number of times,
-then the message goes to ``<topic>.dlq`` with the error attached and the consumer moves on.
+Failures: infrastructure errors (database unreachable, Stripe away) are retried without
+limit, so the consumer waits out an outage in order; any other error is retried a bounded
+number of times, then the message goes to ``<topic>.dlq`` with the error attached and the
+consumer moves on.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import stamina
+import stripe
 import structlog
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -35,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_contracts import Event, Topic
 from billing_kit.db import unit_of_work
+from billing_kit.errors import StripeFailedError, UnavailableError
 from billing_kit.logging import bind_causation_id, bind_correlation_id
 from billing_kit.metrics import BATCHES_FAILED, EVENTS_CONSUMED
 from billing_kit.tracing import TRACER, message_span
@@ -62,10 +65,28 @@ def inbox_table(metadata: MetaData) -> Table:
     )
 
 
+_STRIPE_AWAY = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
+"""Stripe unreachable, timing out, limiting our rate or failing on its side (5xx)."""
+
+
+def _stripe_is_away(exc: BaseException) -> bool:
+    if isinstance(exc, _STRIPE_AWAY):
+        return True
+    status = getattr(exc, "http_status", None) if isinstance(exc, stripe.StripeError) else None
+    return isinstance(status, int) and (status == 429 or status >= 500)
+
+
 def is_transient(exc: Exception) -> bool:
-    """Errors of the infrastructure, not of the message: worth waiting out."""
+    """Errors of the infrastructure, not of the message: worth waiting out. Stripe away
+    (connection errors and timeouts, 5xx, rate limits, or our ``UnavailableError``, also
+    when raised from one of those) is the infrastructure too; Stripe refusing a request
+    (4xx) is not."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
+    if isinstance(exc, UnavailableError) or _stripe_is_away(exc):
+        return True
+    if isinstance(exc, StripeFailedError) and exc.__cause__ is not None:
+        return _stripe_is_away(exc.__cause__)
     return isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError)
 
 

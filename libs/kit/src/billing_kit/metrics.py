@@ -50,15 +50,15 @@ OUTBOX_PUBLISHED = Counter(
 
 WEBHOOK_HELD_EVENTS = Gauge(
     "webhook_held_events",
-    "Stored webhook events whose contract event waits for Stripe's figures (or behind an "
-    "earlier held event of its aggregate) before reaching the outbox",
+    "Stored webhook events whose contract event waits for what it must carry from Stripe "
+    "(or behind an earlier held event of its aggregate) before reaching the outbox",
     ["service"],
     multiprocess_mode="livemax",
 )
 WEBHOOK_HELD_OLDEST_AGE = Gauge(
     "webhook_held_oldest_event_age_seconds",
-    "Age of the oldest held webhook event (0 when none is held): growing means Stripe's "
-    "figures cannot be read for it (Stripe away, or the object gone)",
+    "Age of the oldest held webhook event (0 when none is held): growing means what it "
+    "must carry cannot be read from Stripe (Stripe away)",
     ["service"],
     multiprocess_mode="livemax",
 )

@@ -7,6 +7,8 @@ agencies' plans and balance movements feed those collections and their retries."
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_contracts import Event
@@ -26,6 +28,7 @@ from billing_contracts.billing_payments import (
     StripePaymentIntentSnapshot,
     StripeRefundSnapshot,
 )
+from billing_contracts.billing_stripe import PaymentAttribution
 from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS, StripeSubscriptionSnapshot
 from billing_contracts.catalog_agencies import AGENCIES, AgencyBillingProfile
 from billing_contracts.catalog_products import PRODUCTS, ProductSnapshot
@@ -38,6 +41,13 @@ from invoicing.mirror import Mirror, PaymentFacts
 from invoicing.stripe_gateway import InvoicingStripe
 
 
+def _invoice_told(attribution: PaymentAttribution | None) -> dict[str, Any]:
+    """Which invoice the payment paid, when the event carries it."""
+    if attribution is None:
+        return {}
+    return {"stripe_invoice_id": attribution.invoice_id, "invoice_told": True}
+
+
 async def _payment_facts(mirror: Mirror, payload: object) -> PaymentFacts | None:
     """The payment intent a payment-side event is about, and what it says of it."""
     match payload:
@@ -47,6 +57,7 @@ async def _payment_facts(mirror: Mirror, payload: object) -> PaymentFacts | None
                 account=payload.stripe_account_id,
                 application_fee=payload.application_fee_amount,
                 stripe_created=payload.stripe_created,
+                **_invoice_told(payload.attribution),
             )
         case StripeChargeSnapshot(payment_intent_id=str(intent)) if payload.paid:
             return PaymentFacts(
@@ -56,6 +67,7 @@ async def _payment_facts(mirror: Mirror, payload: object) -> PaymentFacts | None
                 application_fee=payload.application_fee_amount,
                 amount_refunded=payload.amount_refunded,
                 stripe_created=payload.stripe_created,
+                **_invoice_told(payload.attribution),
             )
         case StripeDisputeSnapshot(payment_intent_id=str(intent)):
             return PaymentFacts(
@@ -67,6 +79,7 @@ async def _payment_facts(mirror: Mirror, payload: object) -> PaymentFacts | None
                 dispute_amount=payload.amount,
                 dispute_reason=payload.reason,
                 stripe_created=payload.stripe_created,
+                **_invoice_told(payload.attribution),
             )
         case StripeRefundSnapshot(payment_intent_id=str(intent)):
             return PaymentFacts(
@@ -77,6 +90,7 @@ async def _payment_facts(mirror: Mirror, payload: object) -> PaymentFacts | None
                 refund_id=payload.refund_id,
                 refund_amount=payload.amount,
                 refund_failed=payload.status in ("failed", "canceled"),
+                **_invoice_told(payload.attribution),
             )
         case StripeApplicationFeeSnapshot(charge_id=str(charge)):
             known = await mirror.payment_of_charge(charge)

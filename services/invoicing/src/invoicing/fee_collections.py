@@ -126,7 +126,12 @@ class Collections:
                 _at(snapshot.next_payment_attempt) if row.status == "open" else None
             )
         if failed and attempts >= row.attempt_count and row.status == "open":
-            row.failure_code = await self.stripe.failure_code(row.stripe_invoice_id)
+            told = snapshot.payment_failure  # carried since webhook-ingest reads it
+            row.failure_code = (
+                told.code
+                if told is not None
+                else await self.stripe.failure_code(row.stripe_invoice_id)
+            )
         row.attempt_count = max(row.attempt_count, attempts)
         await self.session.flush()
         current = collection_snapshot(row)

@@ -3,8 +3,10 @@
 Each handler merges one Stripe snapshot into our rows with the ordering rules of
 ``invoicing.rules``, so duplicates and late events change nothing, then ``announce`` compares
 the invoice with what was last announced and writes the events of the difference to the
-outbox. What we never saw is asked of Stripe: an invoice a payment points at, the invoice of
-a payment intent, a subscription whose two states carry the same ``created``.
+outbox. Which invoice a payment paid comes with the payment's events (webhook-ingest read it);
+what we never saw is asked of Stripe: an invoice a payment points at, the invoice of a
+payment intent on an event published before events carried it, a subscription whose two
+states carry the same ``created``. A Stripe error there is waited out, never dead-lettered.
 
 No commit here: the consumer's inbox owns the transaction.
 """
@@ -68,6 +70,9 @@ class PaymentFacts:
     refund_amount: int = 0
     refund_failed: bool = False
     """The refund failed (or was canceled): its amount is no longer refunded."""
+    invoice_told: bool = False
+    """The event says which invoice the payment paid (``stripe_invoice_id``, None: none
+    known to Stripe yet): no need to ask Stripe."""
 
 
 @dataclass
@@ -197,6 +202,7 @@ class Mirror:
             payment.dispute_reason = facts.dispute_reason
             payment.dispute_seen_at = facts.stripe_created
         payment.stripe_invoice_id = payment.stripe_invoice_id or facts.stripe_invoice_id
+        payment.looked_up = payment.looked_up or facts.invoice_told
         if payment.stripe_invoice_id is None and not payment.looked_up:
             payment.looked_up = True
             payment.stripe_invoice_id = await self.stripe.invoice_of_payment_intent(
@@ -240,9 +246,12 @@ class Mirror:
             self.session, snapshot.subscription_id, snapshot.status
         )
         if snapshot.stripe_created == row.seen_at and snapshot.status != row.status:
-            # Two states within one second: only Stripe knows which is current.
-            current = await self.stripe.subscription(account, snapshot.subscription_id)
-            if current is not None:
+            # Two states within one second: only Stripe knows which is current, and the
+            # event carries what Stripe answered after it (older events: ask Stripe).
+            told = snapshot.stripe_state
+            if told is not None:
+                snapshot = snapshot.model_copy(update={"status": told.status})
+            elif current := await self.stripe.subscription(account, snapshot.subscription_id):
                 snapshot = subscription_snapshot_from_stripe(
                     current, account=account, seen_at=snapshot.stripe_created
                 )

@@ -3,6 +3,8 @@ charging health, agencies' connected accounts into attribution."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_contracts import Event, Topic
@@ -15,7 +17,7 @@ from billing_contracts.billing_payments import (
     StripePaymentIntentSnapshot,
     StripeRefundSnapshot,
 )
-from billing_contracts.billing_stripe import BalanceFigures
+from billing_contracts.billing_stripe import BalanceFigures, PaymentAttribution
 from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS, StripeSubscriptionSnapshot
 from billing_contracts.catalog_agencies import AGENCIES, AgencyBillingProfile
 from billing_contracts.revenue_ledger import LedgerKind
@@ -33,18 +35,30 @@ _REFUND_MOVED = {None, "pending", "succeeded", "requires_action", "failed"}
 
 
 async def apply_payment_event(ledger: Ledger, event: Event) -> None:
-    """Record the money movement an event of ``billing.payments.v1`` tells of, if any."""
+    """Record the money movement an event of ``billing.payments.v1`` tells of, if any.
+
+    What the event carries (figures, a dispute's or a fee refund's balance transactions,
+    where the payment belongs) is used as it is; only an event published before it carried
+    them makes revenue read Stripe."""
     snapshot = event.payload
     if isinstance(snapshot, StripeApplicationFeeSnapshot):
         account, charge_id = snapshot.paying_account_id, snapshot.charge_id
         if event.type == "application_fee.refunded" and account and charge_id:
-            await ledger.record_fee_refunds(snapshot.application_fee_id, account, charge_id)
+            template = _template(event, account, charge_id, snapshot.attribution)
+            if snapshot.refund_balance_transactions is not None:
+                await ledger.record_carried(template, snapshot.refund_balance_transactions)
+            else:
+                await ledger.record_fee_refunds(template, snapshot.application_fee_id)
         return
     account = getattr(snapshot, "stripe_account_id", None)
     if account is None:
         return  # the platform's own payments (SaaS fees) are not client revenue
     if isinstance(snapshot, StripeDisputeSnapshot):
-        await ledger.record_dispute(account, snapshot.dispute_id)
+        template = _template(event, account, snapshot.charge_id or "", snapshot.attribution)
+        if snapshot.balance_transactions is not None and snapshot.charge_id is not None:
+            await ledger.record_carried(template, snapshot.balance_transactions)
+        else:
+            await ledger.record_dispute(template, snapshot.dispute_id)
         return
     told = _told_movement(snapshot)
     if told is None:
@@ -56,8 +70,12 @@ async def apply_payment_event(ledger: Ledger, event: Event) -> None:
         if figures is not None
         else await ledger.figures_of(account, txn_id)
     )
+    attribution: PaymentAttribution | None = getattr(snapshot, "attribution", None)
+    template = _template(event, account, charge_id, attribution)
     await ledger.record(
-        Movement(kind, found, account, charge_id, source_id, occurred_at=from_unix(created))
+        replace(
+            template, kind=kind, figures=found, source_id=source_id, occurred_at=from_unix(created)
+        )
     )
     if isinstance(snapshot, StripeRefundSnapshot):
         await _record_refund_failure(ledger, account, snapshot)
@@ -82,6 +100,25 @@ async def _record_refund_failure(
         )
     )
 
+
+def _template(
+    event: Event, account: str, charge_id: str, attribution: PaymentAttribution | None
+) -> Movement:
+    """A movement of ``charge_id`` as the event tells it; kind and figures are filled in."""
+    return Movement(
+        kind="charge",
+        figures=_NO_FIGURES,
+        account=account,
+        charge_id=charge_id,
+        source_id="",
+        occurred_at=event.occurred_at,
+        attribution=attribution,
+        agency_hint=event.agency_id,
+    )
+
+
+_NO_FIGURES = Figures(balance_transaction_id="", currency="", gross=0, stripe_fee=0,
+                      platform_fee=0, net=0)  # fmt: skip
 
 _Told = tuple[LedgerKind, str, str, BalanceFigures | None, str, int]
 

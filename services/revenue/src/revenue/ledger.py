@@ -6,20 +6,26 @@ told twice (``charge.succeeded`` and ``payment_intent.succeeded`` name the same 
 Stripe redelivers) is inserted once, and its rollup and its public event are written only
 by the insert that was new, in the same transaction.
 
-Attribution never waits for another event: what the event does not say (which invoice a
-charge paid, whose invoice it is, which agency owns the account) is looked up in what
-revenue already knows, else read from Stripe, and kept per charge so that every later
-movement of that charge (refunds, disputes, fee refunds) lands in the same place.
+An entry's day is its balance transaction's ``created``, whatever event told of it.
+
+Attribution never waits for another event: which invoice a charge paid and whose invoice it
+is come with the event (webhook-ingest read them from Stripe before publishing it), and are
+kept per charge so that every later movement of that charge (refunds, disputes, fee
+refunds) lands in the same place. Only an event published before it carried them (replayed
+from an older log) makes revenue read them from Stripe; a Stripe error there is waited out.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing_contracts.billing_stripe import BalanceFigures, PaymentAttribution
 from billing_contracts.revenue_ledger import LEDGER, LedgerEntryRecorded, LedgerKind
 from billing_contracts.revenue_ledger import LedgerEntry as LedgerEntryPayload
 from billing_kit.outbox import Outbox
@@ -58,6 +64,11 @@ class Movement:
     charge_id: str
     source_id: str
     occurred_at: datetime
+    """When the event says it happened: the day only when the figures lack their own."""
+    attribution: PaymentAttribution | None = None
+    """Where the charge's money belongs, when the event carries it."""
+    agency_hint: str | None = None
+    """The agency the event names (the owner of its account)."""
 
 
 @dataclass
@@ -72,7 +83,7 @@ class Ledger:
 
     async def record(self, movement: Movement) -> bool:
         """Record the movement once; True when it was new."""
-        link = await self.attribution(movement.account, movement.charge_id)
+        link = await self.attribution(movement)
         if link.agency_id is None:
             raise UnattributedMovementError(
                 f"no agency is known for {movement.account} ({movement.figures})"
@@ -140,59 +151,89 @@ class Ledger:
             )
         return True
 
-    async def record_transactions(
-        self, account: str, charge_id: str, transactions: list[dict[str, object]]
+    async def record_each(
+        self, template: Movement, found: Iterable[tuple[LedgerKind | None, Figures, str]]
     ) -> None:
-        """Record the ledger-relevant ones among balance transactions read from Stripe."""
-        for txn in transactions:
-            kind = kind_of_balance_transaction(txn)
-            if kind is None:
-                continue
-            figures = Figures.from_stripe(txn)
-            await self.record(
-                Movement(
-                    kind=kind,
-                    figures=figures,
-                    account=account,
-                    charge_id=charge_id,
-                    source_id=str(txn.get("source") or ""),
-                    occurred_at=from_unix(figures.created or 0),
+        """Record each (kind, figures, source) that is a ledger movement, like ``template``."""
+        for kind, figures, source_id in found:
+            if kind is not None:
+                await self.record(
+                    replace(template, kind=kind, figures=figures, source_id=source_id)
                 )
-            )
 
-    async def record_dispute(self, account: str, dispute_id: str) -> None:
+    async def record_transactions(
+        self, template: Movement, transactions: Iterable[dict[str, Any]]
+    ) -> None:
+        """The ledger-relevant ones among balance transactions read from Stripe."""
+        await self.record_each(
+            template,
+            (
+                (kind_of_balance_transaction(t), Figures.from_stripe(t), str(t.get("source") or ""))
+                for t in transactions
+            ),
+        )
+
+    async def record_carried(self, template: Movement, carried: Iterable[BalanceFigures]) -> None:
+        """The ledger-relevant ones among balance transactions an event carries."""
+        await self.record_each(
+            template,
+            (
+                (
+                    kind_of_balance_transaction(
+                        {"type": f.type, "reporting_category": f.reporting_category}
+                    ),
+                    Figures.from_contract(f),
+                    f.source or "",
+                )
+                for f in carried
+            ),
+        )
+
+    async def record_dispute(self, template: Movement, dispute_id: str) -> None:
         """A dispute's withdrawal and reinstatement: its balance transactions, from Stripe."""
-        dispute = await self.stripe.dispute(account, dispute_id)
+        dispute = await self.stripe.dispute(template.account, dispute_id)
         charge = dispute["charge"]
         charge_id = charge if isinstance(charge, str) else charge["id"]
-        await self.record_transactions(account, charge_id, list(dispute["balance_transactions"]))
+        await self.record_transactions(
+            replace(template, charge_id=charge_id), list(dispute["balance_transactions"])
+        )
 
-    async def record_fee_refunds(self, fee_id: str, account: str, charge_id: str) -> None:
+    async def record_fee_refunds(self, template: Movement, fee_id: str) -> None:
         """The platform fee given back to the agency, as the agency's balance saw it."""
-        transactions = await self.stripe.fee_refund_transactions(fee_id, account)
-        await self.record_transactions(account, charge_id, list(transactions))
+        transactions = await self.stripe.fee_refund_transactions(fee_id, template.account)
+        await self.record_transactions(template, list(transactions))
 
     async def figures_of(self, account: str, txn_id: str) -> Figures:
         return Figures.from_stripe(await self.stripe.balance_transaction(account, txn_id))
 
-    async def attribution(self, account: str, charge_id: str) -> PaymentLink:
-        """Where a charge's movements belong, resolved once and kept."""
+    async def attribution(self, movement: Movement) -> PaymentLink:
+        """Where a charge's movements belong, resolved once and kept: from what the event
+        carries, else (an older event) from Stripe."""
+        account, charge_id = movement.account, movement.charge_id
         link = await repository.payment_link(self.session, charge_id)
         if link is not None:
             return link
-        charge = await self.stripe.charge(account, charge_id)
-        payment_intent = charge.get("payment_intent")
-        if isinstance(payment_intent, dict):
-            payment_intent = payment_intent["id"]
-        invoice_id = (
-            await self.stripe.invoice_paid_by(account, payment_intent) if payment_intent else None
-        )
-        metadata = charge.get("metadata") or {}
-        agency_id = metadata.get("agency_id")
-        workspace_id = metadata.get("workspace_id")
+        told = movement.attribution
+        if told is not None:
+            payment_intent, invoice_id = told.payment_intent_id, told.invoice_id
+            agency_id, workspace_id = told.agency_id, told.workspace_id
+        else:
+            charge = await self.stripe.charge(account, charge_id)
+            payment_intent = charge.get("payment_intent")
+            if isinstance(payment_intent, dict):
+                payment_intent = payment_intent["id"]
+            invoice_id = (
+                await self.stripe.invoice_paid_by(account, payment_intent)
+                if payment_intent
+                else None
+            )
+            metadata = charge.get("metadata") or {}
+            agency_id, workspace_id = metadata.get("agency_id"), metadata.get("workspace_id")
         subscription_id = None
         if invoice_id is not None:
-            facts = await self.facts.invoice_facts(account, invoice_id)
+            facts = await self.facts.invoice_facts(
+                account, invoice_id, told, agency_hint=movement.agency_hint
+            )
             agency_id = facts.agency_id or agency_id
             workspace_id = facts.workspace_id or workspace_id
             subscription_id = facts.subscription_id
@@ -200,7 +241,7 @@ class Ledger:
             charge_id=charge_id,
             payment_intent_id=payment_intent,
             invoice_id=invoice_id,
-            agency_id=agency_id or await self.facts.agency_of(account),
+            agency_id=agency_id or await self.facts.agency_of(account, movement.agency_hint),
             workspace_id=workspace_id,
             subscription_id=subscription_id,
         )

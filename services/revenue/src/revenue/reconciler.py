@@ -200,7 +200,7 @@ class Reconciler:
             occurred_at=from_unix(figures.created or int(time.time())),
         )
         async with unit_of_work(self.sessions) as session:  # whose it is (may read Stripe)
-            await Ledger(session, self.outbox, self.stripe).attribution(account, charge_id)
+            await Ledger(session, self.outbox, self.stripe).attribution(movement)
         async with unit_of_work(self.sessions) as session:
             await repository.one_transaction_at_a_time(session, self.service)
             return await Ledger(session, self.outbox, self.stripe).correct(movement)

@@ -77,6 +77,7 @@ class Figures:
             stripe_fee=figures.stripe_fee + figures.other_fees,
             platform_fee=figures.application_fee,
             net=figures.net,
+            created=figures.created,
         )
 
     @classmethod

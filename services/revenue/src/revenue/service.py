@@ -15,6 +15,7 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_contracts.billing_invoices import StripeInvoiceSnapshot
+from billing_contracts.billing_stripe import PaymentAttribution
 from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
 from revenue import repository
 from revenue.models import InvoiceFacts, SubscriptionHealth
@@ -66,12 +67,13 @@ class Revenue:
     async def remember_account(self, account_id: str, agency_id: str) -> None:
         await repository.remember_account(self.session, account_id, agency_id)
 
-    async def agency_of(self, account_id: str) -> str | None:
-        """The agency owning a connected account: known, else the account's metadata."""
+    async def agency_of(self, account_id: str, hint: str | None = None) -> str | None:
+        """The agency owning a connected account: known, else the one the event names
+        (webhook-ingest's replica of catalog's agencies), else the account's metadata."""
         known = await repository.agency_of_account(self.session, account_id)
         if known is not None:
             return known
-        found = await self.stripe.agency_of_account(account_id)
+        found = hint or await self.stripe.agency_of_account(account_id)
         if found is not None:
             await self.remember_account(account_id, found)
         return found
@@ -109,17 +111,35 @@ class Revenue:
                 self.session, facts.subscription_id, facts.agency_id, facts.workspace_id
             )
 
-    async def invoice_facts(self, account: str, invoice_id: str) -> InvoiceFacts:
-        """Whose invoice it is: known from its events, else read from Stripe."""
+    async def invoice_facts(
+        self,
+        account: str,
+        invoice_id: str,
+        told: PaymentAttribution | None = None,
+        *,
+        agency_hint: str | None = None,
+    ) -> InvoiceFacts:
+        """Whose invoice it is: known from its events, else from what a payment's event
+        carries (``told``), else (an older event) read from Stripe."""
         facts = await repository.invoice(self.session, invoice_id, for_update=True)
         assert facts is not None
-        if facts.agency_id is None:
+        if facts.agency_id is None and told is not None:
+            self._fill(
+                facts,
+                account=account,
+                agency=told.agency_id or await self.agency_of(account, agency_hint),
+                workspace=told.workspace_id,
+                subscription=told.subscription_id,
+                created=told.invoice_created,
+            )
+            await self.session.flush()
+        elif facts.agency_id is None:
             invoice = await self.stripe.invoice(account, invoice_id)
             metadata = merged_metadata(invoice)
             self._fill(
                 facts,
                 account=account,
-                agency=metadata.get("agency_id") or await self.agency_of(account),
+                agency=metadata.get("agency_id") or await self.agency_of(account, agency_hint),
                 workspace=metadata.get("workspace_id"),
                 subscription=subscription_of(invoice),
                 created=invoice.get("created"),

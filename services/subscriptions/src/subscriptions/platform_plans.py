@@ -131,7 +131,9 @@ class PlatformPlans:
             return  # not one of ours
         if snapshot.stripe_created < agency_plan.status_seen_at:
             return
-        facts = await self.stripe.retrieve_subscription(agency_plan.stripe_subscription_id)
+        facts = snapshot.stripe_state or await self.stripe.retrieve_subscription(
+            agency_plan.stripe_subscription_id
+        )  # carried by the event since webhook-ingest reads it; older events: ask Stripe
         agency_plan.status_seen_at = snapshot.stripe_created
         agency_plan.latest_invoice_id = facts.latest_invoice_id
         agency_plan.latest_invoice_status = facts.latest_invoice_status

@@ -5,7 +5,8 @@ and list.
 Guarantees: nothing starts unless the agency may bill (``connect_required``, then
 ``agency_suspended``); a subscription and its ``subscription.started`` commit together; the
 status only moves forward — an event older than the newest one applied changes nothing, one
-of the same second that disagrees is settled by asking Stripe, and ``canceled`` is final.
+of the same second that disagrees is settled by what Stripe answered after it (carried by
+the event; asked of Stripe for older events), and ``canceled`` is final.
 Nothing here ever cancels on its own: a suspended agency's subscriptions keep charging until
 the agency cancels them.
 
@@ -171,10 +172,17 @@ class Subscriptions:
             return
         status = snapshot.status
         if snapshot.stripe_created == subscription.status_seen_at and status != subscription.status:
-            current = await self.stripe.retrieve_subscription(
-                subscription.stripe_account_id, subscription.stripe_subscription_id
+            # The event carries what Stripe answered after it; older events: ask Stripe.
+            told = snapshot.stripe_state
+            status = (
+                told.status
+                if told is not None
+                else (
+                    await self.stripe.retrieve_subscription(
+                        subscription.stripe_account_id, subscription.stripe_subscription_id
+                    )
+                ).status
             )
-            status = current.status
         subscription.status_seen_at = snapshot.stripe_created
         if snapshot.latest_invoice_id:
             subscription.latest_invoice_id = snapshot.latest_invoice_id

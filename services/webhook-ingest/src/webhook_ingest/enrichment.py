@@ -1,8 +1,11 @@
-"""The enricher: contract events held back at ingest (``enrichments``) get their balance-
-transaction figures from Stripe and move to the outbox, after the Stripe event is durable.
+"""The enricher: contract events held back at ingest (``enrichments``) get what their
+consumers would otherwise ask Stripe (balance-transaction figures, which invoice a payment
+paid and whose it is, a fee refund's movements, an invoice's payment failure) and move to the
+outbox, after the Stripe event is durable. Consumers therefore never call Stripe for them.
 
 A Stripe outage therefore never fails a webhook: the held event waits and is retried with a
-growing delay (up to ``retry_cap``) until Stripe answers. Per aggregate (topic and key) only
+growing delay (up to ``retry_cap``, short so that events flow again soon after Stripe is
+back) until Stripe answers. Per aggregate (topic and key) only
 the oldest held event is worked, and an event stored while an earlier one of its aggregate
 is held is held behind it (``repository.STORE_EVENTS``), so each aggregate's events reach the
 outbox, and so their partition, in the order they were stored. One enricher works at a time
@@ -25,7 +28,7 @@ from billing_contracts import topic_named
 from billing_kit.metrics import WEBHOOK_HELD_EVENTS, WEBHOOK_HELD_OLDEST_AGE
 from billing_kit.outbox import Outbox
 from webhook_ingest import repository
-from webhook_ingest.normalize import FiguresLookup, with_figures
+from webhook_ingest.normalize import FiguresLookup, completed
 from webhook_ingest.store import EventStore
 from webhook_ingest.stripe_gateway import IngestStripe
 
@@ -42,7 +45,7 @@ class Enricher:
         batch_size: int = 50,
         idle_poll_seconds: float = 5.0,
         retry_seconds: float = 1.0,
-        retry_cap: float = 300.0,
+        retry_cap: float = 15.0,
         locked_out_seconds: float = 0.25,
     ) -> None:
         self.store = store
@@ -101,14 +104,13 @@ class Enricher:
         return len(heads)
 
     async def _enriched(self, head: Any) -> str | Exception:
-        """The held event's body with its figures, or why they could not be read."""
+        """The held event's body completed from Stripe, or why it could not be."""
         body: str = head["body"]
         try:
             if head["lookup"] is not None:
                 lookup = FiguresLookup(**orjson.loads(head["lookup"]))
-                figures = await self.stripe.figures(lookup)
-                failure = await self.stripe.failure_figures(lookup)  # a failed refund's
-                body = with_figures(topic_named(head["topic"]), body, figures, failure)
+                found = await self.stripe.read(lookup)
+                body = completed(topic_named(head["topic"]), body, found)
         except Exception as exc:  # Stripe away (or a bug): this aggregate waits, others go on
             return exc
         return body

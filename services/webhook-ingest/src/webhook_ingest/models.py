@@ -52,8 +52,9 @@ class StripeEvent(IngestTable, table=True):
 
 
 class Enrichment(IngestTable, table=True):
-    """A contract event held back from the outbox: it waits for its balance-transaction
-    figures from Stripe (``lookup``), or behind an earlier event of its aggregate that does.
+    """A contract event held back from the outbox: it waits for what it must carry from
+    Stripe (``lookup``: figures, attribution...), or behind an earlier event of its
+    aggregate that does.
     The enricher moves it to the outbox once it is complete and first of its aggregate."""
 
     __tablename__ = "enrichments"
@@ -67,7 +68,7 @@ class Enrichment(IngestTable, table=True):
     key: str = Field(sa_type=String(200))
     event_type: str = Field(sa_type=String(200))
     body: str = Field(sa_type=Text)
-    """The contract event, complete but for its ``figures``."""
+    """The contract event, complete but for what ``lookup`` reads."""
     headers: dict[str, Any] = Field(sa_type=JSONB)
     lookup: dict[str, Any] | None = Field(default=None, sa_type=JSONB)
     """What to read from Stripe; None when the event only waits for its turn."""

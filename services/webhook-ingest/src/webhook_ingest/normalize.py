@@ -12,11 +12,19 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from billing_contracts import ALL_TOPICS, Event, Topic
 from billing_contracts.billing_stripe import BalanceFigures
 from billing_contracts.envelope import Payload
-from webhook_ingest.snapshots import SNAPSHOTS, StripeObject, dig, int_or_none, metadata_of
+from webhook_ingest.snapshots import (
+    SNAPSHOTS,
+    StripeObject,
+    dig,
+    figures_from_balance_transaction,
+    id_of,
+    metadata_of,
+)
 
 
 def _payload_type(event_type: type[Event]) -> type[Payload]:
@@ -41,33 +49,12 @@ def object_metadata(obj: StripeObject) -> dict[str, str]:
     return {**inherited, **metadata_of(obj.get("metadata"))}
 
 
-def figures_from_balance_transaction(txn: StripeObject) -> BalanceFigures:
-    fees = {"stripe_fee": 0, "application_fee": 0}
-    other = 0
-    for detail in txn.get("fee_details") or ():
-        kind, amount = detail.get("type"), int(detail.get("amount") or 0)
-        if kind in fees:
-            fees[kind] += amount
-        else:
-            other += amount
-    if not txn.get("fee_details") and txn.get("fee"):
-        fees["stripe_fee"] = int(txn["fee"])
-    return BalanceFigures(
-        balance_transaction_id=str(txn["id"]),
-        currency=str(txn.get("currency") or ""),
-        gross=int(txn.get("amount") or 0),
-        stripe_fee=fees["stripe_fee"],
-        application_fee=fees["application_fee"],
-        other_fees=other,
-        net=int(txn.get("net") or 0),
-        available_on=int_or_none(txn.get("available_on")),
-        status=txn.get("status"),
-    )
-
-
 @dataclass(frozen=True)
 class FiguresLookup:
-    """What to fetch from Stripe for an event whose object lacks its balance figures."""
+    """What to read from Stripe for an event before it is published: its balance figures,
+    where its payment belongs, a fee refund's movements on the paying account, an invoice's
+    payment failure. Stored as JSON with the held event (older rows hold only the first
+    three fields)."""
 
     account: str | None
     balance_transaction_id: str | None = None
@@ -75,6 +62,27 @@ class FiguresLookup:
     """For a payment intent: read the balance transaction of this charge."""
     failure_balance_transaction_id: str | None = None
     """For a failed refund: read this ``refund_failure`` balance transaction too."""
+    attribute_charge: str | None = None
+    """Read which invoice this charge (of ``account``) paid and whose it is."""
+    attribute_payment_intent: str | None = None
+    """... or this payment intent's, when the event names no charge."""
+    known_metadata: dict[str, str] | None = None
+    """The charge's (or payment intent's) metadata when the event carries it: no need to
+    read the charge for it."""
+    fee_refunds_of: str | None = None
+    """An application fee whose refunds' balance transactions on ``account`` to read."""
+    failure_of_invoice: str | None = None
+    """A platform invoice whose last payment failure code to read."""
+    state_of_subscription: str | None = None
+    """A subscription (of ``account``) whose state and latest invoice to read."""
+
+    @property
+    def attributes(self) -> bool:
+        return self.attribute_charge is not None or self.attribute_payment_intent is not None
+
+    @property
+    def reads_figures(self) -> bool:
+        return self.balance_transaction_id is not None or self.charge_id is not None
 
 
 def inline_figures(obj: StripeObject) -> BalanceFigures | None:
@@ -90,38 +98,84 @@ def inline_failure_figures(obj: StripeObject) -> BalanceFigures | None:
     return figures_from_balance_transaction(txn) if isinstance(txn, Mapping) else None
 
 
-def _failure_lookup(obj: StripeObject, account: str | None) -> FiguresLookup | None:
-    """A failed refund whose figures the event lacks: its own, and the failure's."""
+def _failure_read(obj: StripeObject) -> dict[str, str]:
+    """A failed refund's ``refund_failure`` balance transaction, when the event lacks it."""
     failure = obj.get("failure_balance_transaction")
     if obj.get("object") != "refund" or not isinstance(failure, str):
-        return None
-    txn = obj.get("balance_transaction")
-    return FiguresLookup(
-        account=account,
-        balance_transaction_id=txn if isinstance(txn, str) else None,
-        failure_balance_transaction_id=failure,
-    )
+        return {}
+    return {"failure_balance_transaction_id": failure}
 
 
-def figures_lookup(event: StripeObject) -> FiguresLookup | None:
-    """The Stripe read this event needs before it can be normalized, if any."""
-    obj: StripeObject = event["data"]["object"]
-    kind, account = obj.get("object"), event.get("account")
-    if kind not in ("charge", "refund", "payment_intent") or event["type"] not in EVENT_TYPES:
-        return None
-    if (failed := _failure_lookup(obj, account)) is not None:
-        return failed
-    if inline_figures(obj) is not None:
-        return None
+def _figures_read(obj: StripeObject, event_type: str) -> dict[str, str]:
+    """The balance figures a charge, refund or payment intent lacks, to read."""
+    kind = obj.get("object")
+    if kind not in ("charge", "refund", "payment_intent") or inline_figures(obj) is not None:
+        return _failure_read(obj)
     if kind == "payment_intent":
         charge = obj.get("latest_charge")
         if obj.get("status") != "succeeded" or not isinstance(charge, str):
-            return None
-        return FiguresLookup(account=account, charge_id=charge)
+            return {}
+        return {"charge_id": charge}
     txn = obj.get("balance_transaction")
-    if not isinstance(txn, str):
+    own = {"balance_transaction_id": txn} if isinstance(txn, str) else {}
+    return {**own, **_failure_read(obj)}
+
+
+def _attribution_read(obj: StripeObject, event_type: str) -> dict[str, Any]:
+    """Which payment of a connected account the event is about, to attribute it."""
+    kind = obj.get("object")
+    if kind == "charge":
+        if obj.get("status") != "succeeded" and not obj.get("paid"):
+            return {}
+        return {
+            "attribute_charge": obj["id"],
+            "attribute_payment_intent": id_of(obj.get("payment_intent")),
+            "known_metadata": metadata_of(obj.get("metadata")),
+        }
+    if kind == "payment_intent":
+        return {
+            "attribute_charge": id_of(obj.get("latest_charge")),
+            "attribute_payment_intent": obj["id"],
+            "known_metadata": metadata_of(obj.get("metadata")),
+        }
+    if kind in ("refund", "dispute"):
+        charge = id_of(obj.get("charge"))
+        return {"attribute_charge": charge} if charge else {}
+    return {}
+
+
+def figures_lookup(event: StripeObject) -> FiguresLookup | None:
+    """The Stripe reads this event needs before it can be published, if any."""
+    obj: StripeObject = event["data"]["object"]
+    account, event_type = event.get("account"), event["type"]
+    if event_type not in EVENT_TYPES:
         return None
-    return FiguresLookup(account=account, balance_transaction_id=txn)
+    kind = obj.get("object")
+    reads: dict[str, Any] = _figures_read(obj, event_type)
+    if account is not None:
+        reads.update(_attribution_read(obj, event_type))
+    elif kind == "application_fee" and event_type == "application_fee.refunded":
+        account, charge = id_of(obj.get("account")), id_of(obj.get("charge"))
+        if account is None or charge is None:
+            return None
+        reads.update(fee_refunds_of=obj["id"], attribute_charge=charge)
+    if kind == "subscription":
+        reads.update(state_of_subscription=obj["id"])
+    elif (
+        kind == "invoice"
+        and event_type == "invoice.payment_failed"
+        and event.get("account") is None
+        and obj.get("customer_account") is not None
+    ):
+        reads.update(failure_of_invoice=obj["id"])
+    return FiguresLookup(account=account, **reads) if reads else None
+
+
+def completed(topic: Topic, body: str, found: Mapping[str, Any]) -> str:
+    """A held contract event's body completed with what was read from Stripe for it."""
+    event = topic.decode(body)
+    payload = type(event.payload).model_validate({**event.payload.model_dump(), **found})
+    return event.model_copy(update={"payload": payload}).model_dump_json()
 
 
 @dataclass(frozen=True)
@@ -194,17 +248,6 @@ def normalize(
     return Normalized(route.topic, contract)
 
 
-def with_figures(
-    topic: Topic,
-    body: str,
-    figures: BalanceFigures | None,
-    failure_figures: BalanceFigures | None = None,
-) -> str:
-    """A contract event's body completed with the figures read from Stripe after it was held
-    (a failed refund's ``failure_figures`` too); figures not read leave the event's as they
-    were."""
-    event = topic.decode(body)
-    found = {"figures": figures, "failure_figures": failure_figures}
-    update = {name: value for name, value in found.items() if value is not None}
-    payload = event.payload.model_copy(update=update)
-    return event.model_copy(update={"payload": payload}).model_dump_json()
+def with_figures(topic: Topic, body: str, figures: BalanceFigures | None) -> str:
+    """A contract event's body completed with the figures read from Stripe after it was held."""
+    return completed(topic, body, {"figures": figures})

@@ -40,8 +40,9 @@ class WebhookIngestSettings(ServiceSettings):
     signature_tolerance_seconds: int = 300
     max_body_bytes: int = 1024 * 1024
     replay_page_size: int = 100
-    enrichment_retry_cap_seconds: float = 300.0
-    """Longest wait between two attempts to read an event's figures while Stripe fails."""
+    enrichment_retry_cap_seconds: float = 15.0
+    """Longest wait between two attempts to complete a held event while Stripe fails: short,
+    so that held events flow again within seconds of Stripe coming back."""
 
     @property
     def platform_secrets(self) -> tuple[str, ...]:

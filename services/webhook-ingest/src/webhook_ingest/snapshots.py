@@ -18,6 +18,7 @@ from billing_contracts.billing_payments import (
     StripeRefundSnapshot,
 )
 from billing_contracts.billing_products import StripePriceSnapshot, StripeProductSnapshot
+from billing_contracts.billing_stripe import BalanceFigures
 from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
 from billing_contracts.envelope import Payload
 
@@ -49,6 +50,34 @@ def metadata_of(value: Any) -> dict[str, str]:
     if not isinstance(value, Mapping):
         return {}
     return {str(k): str(v) for k, v in value.items() if v is not None}
+
+
+def figures_from_balance_transaction(txn: StripeObject) -> BalanceFigures:
+    fees = {"stripe_fee": 0, "application_fee": 0}
+    other = 0
+    for detail in txn.get("fee_details") or ():
+        kind, amount = detail.get("type"), int(detail.get("amount") or 0)
+        if kind in fees:
+            fees[kind] += amount
+        else:
+            other += amount
+    if not txn.get("fee_details") and txn.get("fee"):
+        fees["stripe_fee"] = int(txn["fee"])
+    return BalanceFigures(
+        balance_transaction_id=str(txn["id"]),
+        currency=str(txn.get("currency") or ""),
+        gross=int(txn.get("amount") or 0),
+        stripe_fee=fees["stripe_fee"],
+        application_fee=fees["application_fee"],
+        other_fees=other,
+        net=int(txn.get("net") or 0),
+        available_on=int_or_none(txn.get("available_on")),
+        status=txn.get("status"),
+        created=int_or_none(txn.get("created")),
+        type=txn.get("type"),
+        reporting_category=txn.get("reporting_category"),
+        source=id_of(txn.get("source")),
+    )
 
 
 def _account(obj: StripeObject, _: StripeObject) -> dict[str, Any]:
@@ -254,7 +283,8 @@ def _refund(obj: StripeObject, _: StripeObject) -> dict[str, Any]:
 
 def _dispute(obj: StripeObject, _: StripeObject) -> dict[str, Any]:
     withdrawn = reinstated = fees = 0
-    for txn in obj.get("balance_transactions") or ():
+    transactions = obj.get("balance_transactions") or ()
+    for txn in transactions:
         if not isinstance(txn, Mapping):
             continue
         amount = int(txn.get("amount") or 0)
@@ -275,6 +305,10 @@ def _dispute(obj: StripeObject, _: StripeObject) -> dict[str, Any]:
         "funds_reinstated": reinstated,
         "dispute_fees": fees,
         "created": int_or_none(obj.get("created")),
+        # Stripe always expands a dispute's balance transactions; ids alone are not figures.
+        "balance_transactions": [figures_from_balance_transaction(t) for t in transactions]
+        if all(isinstance(t, Mapping) for t in transactions)
+        else None,
     }
 
 

@@ -1,5 +1,10 @@
-"""webhook-ingest's reads from Stripe: balance-transaction figures an event lacks, and the
-event list that replay walks."""
+"""webhook-ingest's reads from Stripe: what an event lacks before it is published (balance
+transaction figures, which invoice a payment paid and whose it is, a fee refund's movements
+on the paying account, an invoice's payment failure), and the event list that replay walks.
+
+Every read names objects by id and asks what Stripe keeps once it happened, so reading again
+gives the same answer. A Stripe outage raises ``UnavailableError``: the enricher tries again
+later; Stripe refusing a read (an object gone) leaves that part empty instead."""
 
 from __future__ import annotations
 
@@ -9,10 +14,13 @@ from typing import Any
 import stripe
 import structlog
 
-from billing_contracts.billing_stripe import BalanceFigures
+from billing_contracts.billing_invoices import InvoicePaymentFailure
+from billing_contracts.billing_stripe import BalanceFigures, PaymentAttribution
+from billing_contracts.billing_subscriptions import StripeSubscriptionState
 from billing_kit.errors import UnavailableError
 from billing_kit.stripe_client import stripe_failed
-from webhook_ingest.normalize import FiguresLookup, figures_from_balance_transaction
+from webhook_ingest.normalize import FiguresLookup
+from webhook_ingest.snapshots import figures_from_balance_transaction, id_of, metadata_of
 
 log = structlog.get_logger(__name__)
 
@@ -27,9 +35,129 @@ def _as_dict(value: Any) -> dict[str, Any] | None:
     return dict(value) if isinstance(value, Mapping) else None
 
 
+def _merged_metadata(invoice: Mapping[str, Any]) -> dict[str, str]:
+    """An invoice's metadata over its subscription's (where our services put the tenant)."""
+    parent = (invoice.get("parent") or {}).get("subscription_details") or {}
+    return {**metadata_of(parent.get("metadata")), **metadata_of(invoice.get("metadata"))}
+
+
+def _subscription_of(invoice: Mapping[str, Any]) -> str | None:
+    parent = (invoice.get("parent") or {}).get("subscription_details") or {}
+    return id_of(parent.get("subscription")) or id_of(invoice.get("subscription"))
+
+
 class IngestStripe:
     def __init__(self, client: stripe.StripeClient) -> None:
         self.client = client
+
+    async def read(self, lookup: FiguresLookup) -> dict[str, Any]:
+        """The payload fields ``lookup`` asks for, as Stripe has them."""
+        found: dict[str, Any] = {}
+        try:
+            if lookup.reads_figures:
+                found["figures"] = await self.figures(lookup)
+            if lookup.failure_balance_transaction_id is not None:
+                found["failure_figures"] = await self.failure_figures(lookup)
+            if lookup.attributes:
+                found["attribution"] = await self.attribution(lookup)
+            if lookup.fee_refunds_of is not None and lookup.account is not None:
+                found["refund_balance_transactions"] = await self.fee_refund_transactions(
+                    lookup.fee_refunds_of, lookup.account
+                )
+            if lookup.failure_of_invoice is not None:
+                code = await self.failure_code(lookup.failure_of_invoice)
+                found["payment_failure"] = InvoicePaymentFailure(code=code)
+            if lookup.state_of_subscription is not None:
+                found["stripe_state"] = await self.subscription_state(
+                    lookup.state_of_subscription, lookup.account
+                )
+        except stripe.StripeError as exc:
+            if isinstance(exc, stripe.InvalidRequestError | stripe.PermissionError):
+                log.warning("not readable on Stripe", lookup=repr(lookup), error=str(exc))
+                return found
+            raise UnavailableError("Stripe is unavailable; deliver this event again.") from exc
+        return found
+
+    async def attribution(self, lookup: FiguresLookup) -> PaymentAttribution:
+        """Which invoice the payment paid (``/v1/invoice_payments``) and whose it is: the
+        invoice's tenant metadata, else the charge's (or payment intent's)."""
+        options = _options(lookup.account)
+        charge_id, intent = lookup.attribute_charge, lookup.attribute_payment_intent
+        metadata = lookup.known_metadata
+        if charge_id is not None and (metadata is None or intent is None):
+            charge = await self.client.v1.charges.retrieve_async(charge_id, options=options)
+            found = charge.to_dict(for_json=True)
+            intent = intent or id_of(found.get("payment_intent"))
+            metadata = metadata_of(found.get("metadata")) if metadata is None else metadata
+        metadata = metadata or {}
+        invoice: dict[str, Any] = {}
+        if intent is not None:
+            payments = await self.client.v1.invoice_payments.list_async(
+                params={"payment": {"type": "payment_intent", "payment_intent": intent}},
+                options=options,
+            )
+            # The one payment of an invoice a payment intent makes (the oldest, if Stripe
+            # ever lists more): the same answer however often it is read.
+            paid = sorted(payments.data, key=lambda p: (p.created or 0, p.id or ""))
+            invoice_id = id_of(paid[0].to_dict(for_json=True).get("invoice")) if paid else None
+            if invoice_id is not None:
+                read = await self.client.v1.invoices.retrieve_async(invoice_id, options=options)
+                invoice = read.to_dict(for_json=True)
+        tenant = _merged_metadata(invoice)
+        return PaymentAttribution(
+            charge_id=charge_id,
+            payment_intent_id=intent,
+            invoice_id=id_of(invoice.get("id")),
+            subscription_id=_subscription_of(invoice) if invoice else None,
+            invoice_created=invoice.get("created") if invoice else None,
+            agency_id=tenant.get("agency_id") or metadata.get("agency_id"),
+            workspace_id=tenant.get("workspace_id") or metadata.get("workspace_id"),
+        )
+
+    async def subscription_state(
+        self, subscription_id: str, account: str | None
+    ) -> StripeSubscriptionState:
+        """The subscription's status and latest invoice as Stripe has them now."""
+        found = await self.client.v1.subscriptions.retrieve_async(
+            subscription_id, params={"expand": ["latest_invoice"]}, options=_options(account)
+        )
+        invoice = found.to_dict(for_json=True).get("latest_invoice")
+        expanded = invoice if isinstance(invoice, Mapping) else {}
+        return StripeSubscriptionState(
+            status=str(found.status),
+            latest_invoice_id=id_of(invoice),
+            latest_invoice_status=expanded.get("status"),
+            latest_invoice_amount_due=expanded.get("amount_due"),
+        )
+
+    async def fee_refund_transactions(self, fee_id: str, account: str) -> list[BalanceFigures]:
+        """The paying account's balance transactions of every refund of a platform fee, in
+        the order Stripe made them."""
+        refunds = await self.client.v1.application_fees.refunds.list_async(
+            fee_id, params={"limit": 100}
+        )
+        found: list[BalanceFigures] = []
+        async for refund in refunds.auto_paging_iter():
+            page = await self.client.v1.balance_transactions.list_async(
+                params={"source": refund.id, "limit": 100}, options=_options(account)
+            )
+            found.extend(
+                figures_from_balance_transaction(t.to_dict(for_json=True)) for t in page.data
+            )
+        return sorted(found, key=lambda f: (f.created or 0, f.balance_transaction_id))
+
+    async def failure_code(self, invoice_id: str) -> str | None:
+        """Why a platform invoice's last payment attempt failed, from its payment intent."""
+        payments = await self.client.v1.invoice_payments.list_async(params={"invoice": invoice_id})
+        for payment in payments.data:
+            intent = id_of(payment.to_dict(for_json=True).get("payment", {}).get("payment_intent"))
+            if intent is None:
+                continue
+            found = await self.client.v1.payment_intents.retrieve_async(intent)
+            error = found.last_payment_error
+            if error is not None and error.code:
+                return str(error.code)
+        return None
 
     async def figures(self, lookup: FiguresLookup) -> BalanceFigures | None:
         """The balance transaction's figures; None when Stripe says there are none.
