@@ -165,3 +165,27 @@ async def test_the_schedule_checks_again_soon_after_healing_or_an_outage(
     assert await fake.check_all() == 2.0  # back after the outage: everything again at once
     assert await fake.check_all() == 900.0
     assert fake.kept == [("acct_1", 1), ("acct_1", 0), ("acct_1", 0), ("acct_1", 0)]
+
+
+def test_the_dashboard_tells_how_the_figures_compare_with_stripe() -> None:
+    from datetime import date
+
+    from revenue.dashboard import render_dashboard
+    from revenue.schemas import Reconciliation, Summary
+
+    def shown(reconciliation: Reconciliation) -> str:
+        summary = Summary(
+            currency="usd",
+            period_from=date(2026, 1, 1),
+            period_to=date(2026, 12, 31),
+            reconciliation=reconciliation,
+        )
+        page = render_dashboard("agency-1", summary, [])
+        return page.split('id="reconciliation">', 1)[1].split("</div>", 1)[0]
+
+    at = datetime(2026, 12, 6, 16, 30, tzinfo=UTC)
+    assert shown(Reconciliation()) == "Not yet compared with Stripe"
+    assert shown(Reconciliation(status="reconciled", checked_at=at)) == (
+        "Matches Stripe, checked 2026-12-06 16:30 UTC"
+    )
+    assert shown(Reconciliation(status="healing", checked_at=at)).startswith("Movements Stripe")
