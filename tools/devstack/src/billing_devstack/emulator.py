@@ -76,6 +76,11 @@ class StripeEmulator(LocalServer):
         self.extra_env = dict(env or {})
 
     @property
+    def state_file(self) -> Path:
+        """Where the emulator keeps its state across restarts, beside the database's."""
+        return self.state_dir / "stripe-emulator" / "state.pickle"
+
+    @property
     def api_base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
@@ -83,6 +88,7 @@ class StripeEmulator(LocalServer):
         if not emulator_available():
             raise DevstackError("package stripe_emulator (with __main__) is not installed yet")
         env = {
+            "STRIPE_EMULATOR_STATE_FILE": str(self.state_file),
             **os.environ,
             **self.extra_env,
             "STRIPE_EMULATOR_PORT": str(self.port),

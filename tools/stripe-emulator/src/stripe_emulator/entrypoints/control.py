@@ -72,7 +72,12 @@ def control_router(emulator: Emulator) -> APIRouter:
         events = body.get("enabled_events") or ["*"]
         async with store.lock:
             endpoint = register_endpoint(
-                store, url, connect=connect, secret=body.get("secret"), events=list(events)
+                store,
+                url,
+                connect=connect,
+                secret=body.get("secret"),
+                events=list(events),
+                reuse=True,
             )
             secret = store.hidden(endpoint["id"])["secret"]
         return {**endpoint, "secret": secret, "connect": connect}
