@@ -27,6 +27,7 @@ from stripe_emulator.routes import (  # noqa: F401
     payment_methods,
     payments,
     payouts,
+    plans,
     products,
     refunds,
     subscription_items,

@@ -11,7 +11,7 @@ from stripe_emulator.emulator import Emulator
 from stripe_emulator.errors import StripeError
 from stripe_emulator.faults import FaultSpecError
 from stripe_emulator.forms import parse_form
-from stripe_emulator.rules.accounts import complete_onboarding
+from stripe_emulator.rules.accounts import complete_onboarding, deauthorize
 from stripe_emulator.rules.clock import advance
 from stripe_emulator.rules.webhook_endpoints import register_endpoint
 
@@ -59,6 +59,14 @@ def control_router(emulator: Emulator) -> APIRouter:
         async with store.lock:
             try:
                 return complete_onboarding(store, account_id)
+            except StripeError as error:
+                return _error(error)
+
+    @router.post("/accounts/{account_id}/deauthorize", response_model=None)
+    async def revoke_access(account_id: str) -> dict[str, Any] | JSONResponse:
+        async with store.lock:
+            try:
+                return deauthorize(store, account_id)
             except StripeError as error:
                 return _error(error)
 
