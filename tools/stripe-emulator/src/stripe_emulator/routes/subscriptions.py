@@ -222,9 +222,14 @@ def update_subscription(ctx: Ctx) -> Obj:
     before = snapshot(sub)
     customer = ctx.store.find(sub["customer"] or "")
     behavior = proration_behavior(ctx.params)
-    _apply_settings(ctx, sub, ctx.params, customer)
-    _check_collection(ctx, sub, before, customer)
-    changes = _change_items(ctx, sub)
+    try:
+        _apply_settings(ctx, sub, ctx.params, customer)
+        _check_collection(ctx, sub, before, customer)
+        changes = _change_items(ctx, sub)
+    except StripeError:
+        sub.clear()  # a refused update changes nothing
+        sub.update(before)
+        raise
     at = get_int(ctx.params, "proration_date") or ctx.now
     if any(_interval_of(item) != _interval_of(old) for item, old in changes):
         _restart_cycle(ctx, sub, changes, behavior, at)
