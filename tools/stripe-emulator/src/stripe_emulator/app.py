@@ -31,6 +31,7 @@ from stripe_emulator.routes import (  # noqa: F401
     products,
     refunds,
     subscription_items,
+    subscription_schedules,
     subscriptions,
     webhook_endpoints,
 )

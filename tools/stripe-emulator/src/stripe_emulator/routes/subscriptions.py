@@ -19,6 +19,7 @@ from stripe_emulator.forms import (
 )
 from stripe_emulator.routing import field_filter, list_objects, route
 from stripe_emulator.rules.customers import get_customer
+from stripe_emulator.rules.dates import add_period
 from stripe_emulator.rules.invoicing import collect, finalize, payment_method_for
 from stripe_emulator.rules.money import require_charges_enabled
 from stripe_emulator.rules.payment_methods import resolve_payment_method
@@ -30,7 +31,7 @@ from stripe_emulator.rules.price_changes import (
     set_price,
 )
 from stripe_emulator.rules.subscription_status import cancel
-from stripe_emulator.rules.subscriptions import add_period, subscription_invoice
+from stripe_emulator.rules.subscriptions import subscription_invoice
 from stripe_emulator.shapes.billing import subscription_item_shape, subscription_shape
 from stripe_emulator.store import Obj, changed, new_id, snapshot
 
