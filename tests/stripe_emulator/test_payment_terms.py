@@ -104,3 +104,25 @@ def test_charge_automatically_needs_a_payment_method(agency: Agency) -> None:
         )
     assert refused.value.param == "collection_method"
     assert agency.sub(sub).collection_method == "send_invoice"
+
+
+@pytest.mark.parametrize(("action", "final"), [("cancel", "canceled"), ("unpaid", "unpaid")])
+def test_an_invoice_still_unpaid_after_the_extra_deadline_ends_the_subscription(
+    agency: Agency, fresh: Emulator, action: str, final: str
+) -> None:
+    fresh.control(
+        "POST",
+        "/settings",
+        {"send_invoice_past_due_action": action, "send_invoice_past_due_days": 15},
+    )
+    sub = agency.subscribe(agency.customer(), collection_method="send_invoice", days_until_due=7)
+    fresh.advance(8 * DAY)
+    assert agency.sub(sub).status == "past_due"
+    fresh.advance(13 * DAY)  # 21 days after finalization: 14 past the due date
+    assert agency.sub(sub).status == "past_due"
+    fresh.advance(2 * DAY)
+    ended = agency.sub(sub)
+    assert ended.status == final
+    if final == "canceled":
+        assert ended.cancellation_details is not None
+        assert ended.cancellation_details.reason == "payment_failed"

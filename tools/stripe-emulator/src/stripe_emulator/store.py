@@ -83,7 +83,11 @@ class Store:
     request: RequestInfo = field(default_factory=RequestInfo)
     base_url: str = "http://127.0.0.1:12111"
     settings: dict[str, Any] = field(
-        default_factory=lambda: {"subscription_failed_payment_action": "cancel"}
+        default_factory=lambda: {
+            "subscription_failed_payment_action": "cancel",
+            "send_invoice_past_due_action": "past_due",
+            "send_invoice_past_due_days": 30,
+        }
     )
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Bumped by every request that may change state; the state file is written when it moved.

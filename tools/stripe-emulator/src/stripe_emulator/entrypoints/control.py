@@ -114,9 +114,12 @@ def control_router(emulator: Emulator) -> APIRouter:
     @router.post("/settings")
     async def set_settings(request: Request) -> dict[str, Any]:
         body = await _body(request)
-        action = body.get("subscription_failed_payment_action")
-        if action in ("cancel", "unpaid", "past_due"):
-            store.settings["subscription_failed_payment_action"] = action
+        for name in ("subscription_failed_payment_action", "send_invoice_past_due_action"):
+            if body.get(name) in ("cancel", "unpaid", "past_due"):
+                store.settings[name] = body[name]
+        days = body.get("send_invoice_past_due_days")
+        if isinstance(days, int) and days >= 0:
+            store.settings["send_invoice_past_due_days"] = days
         return dict(store.settings)
 
     @router.get("/webhook_deliveries")
