@@ -72,9 +72,15 @@ class Emulator:
         self.saved_revision = revision
 
     async def keep_saving(self) -> None:
-        """Save every `save_interval_seconds` while the state changes (until cancelled)."""
+        """Save the state once it has settled (changed, then unchanged for a whole
+        `save_interval_seconds`), until cancelled. Writing only in a lull keeps the pickling
+        (which holds the store) off a busy emulator's back; shutdown writes in any case."""
+        seen = self.store.revision
         while True:
             await asyncio.sleep(self.settings.save_interval_seconds)
+            settled, seen = self.store.revision == seen, self.store.revision
+            if not settled:
+                continue
             try:
                 await self.save()
             except OSError as error:
