@@ -132,3 +132,47 @@ def test_an_unknown_proration_behavior_is_refused(agency: Agency) -> None:
     with pytest.raises(stripe.InvalidRequestError) as refused:
         _move(agency, sub, agency.another_price(20_000), "sometimes", _halfway(sub))
     assert refused.value.param == "proration_behavior"
+
+
+def test_an_item_removed_and_one_added_are_prorated_too(agency: Agency, fresh: Emulator) -> None:
+    sub = agency.subscribe(agency.customer("pm_card_visa"))
+    assert _exactly_half(sub)
+    old_item = sub["items"].data[0]
+    new_price = agency.another_price(20_000)
+    moved = agency.v1.subscriptions.update(
+        sub.id,
+        params={
+            "items": [{"id": old_item.id, "deleted": True}, {"price": new_price.id}],
+            "proration_date": _halfway(sub),
+        },
+        options=agency.opts,
+    )
+    assert [i.price.id for i in moved["items"].data] == [new_price.id]
+    assert moved["items"].data[0].id != old_item.id
+    pending = agency.v1.invoice_items.list(params={"pending": True}, options=agency.opts).data
+    assert sorted(i.amount for i in pending) == [-5000, 10_000]
+    credit = next(i for i in pending if i.amount < 0)
+    assert credit.proration_details is not None
+    credited = credit.proration_details.credited_items
+    assert credited is not None
+    assert credited.type == "invoice_line_items"
+    assert credited.invoice_line_item_details is not None
+    assert credited.invoice_line_item_details.invoice == sub.latest_invoice
+    fresh.advance(32 * DAY)
+    assert agency.invoices(sub)[0].amount_paid == 20_000 + 5000
+
+
+def test_the_last_item_cannot_go_and_intervals_cannot_mix(agency: Agency) -> None:
+    sub = agency.subscribe(agency.customer("pm_card_visa"))
+    item = sub["items"].data[0]
+    with pytest.raises(stripe.InvalidRequestError):
+        agency.v1.subscriptions.update(
+            sub.id, params={"items": [{"id": item.id, "deleted": True}]}, options=agency.opts
+        )
+    with pytest.raises(stripe.InvalidRequestError):
+        agency.v1.subscriptions.update(
+            sub.id,
+            params={"items": [{"price": agency.another_price(9_000, "year").id}]},
+            options=agency.opts,
+        )
+    assert [i.id for i in agency.sub(sub)["items"].data] == [item.id]

@@ -24,11 +24,12 @@ from stripe_emulator.rules.invoicing import collect, finalize, payment_method_fo
 from stripe_emulator.rules.money import require_charges_enabled
 from stripe_emulator.rules.payment_methods import resolve_payment_method
 from stripe_emulator.rules.price_changes import (
-    collect_now,
+    change_items,
+    interval_of,
     invoice_now,
     prorate,
     proration_behavior,
-    set_price,
+    restart_cycle,
 )
 from stripe_emulator.rules.subscription_status import cancel
 from stripe_emulator.rules.subscriptions import subscription_invoice
@@ -226,14 +227,14 @@ def update_subscription(ctx: Ctx) -> Obj:
     try:
         _apply_settings(ctx, sub, ctx.params, customer)
         _check_collection(ctx, sub, before, customer)
-        changes = _change_items(ctx, sub)
+        changes = change_items(ctx, sub, get_list(ctx.params, "items"))
     except StripeError:
         sub.clear()  # a refused update changes nothing
         sub.update(before)
         raise
     at = get_int(ctx.params, "proration_date") or ctx.now
-    if any(_interval_of(item) != _interval_of(old) for item, old in changes):
-        _restart_cycle(ctx, sub, changes, behavior, at)
+    if interval_of(sub) != interval_of(before):
+        restart_cycle(ctx, sub, changes, behavior, at)
     elif behavior != "none" and sub["status"] != "incomplete":
         pending = [p for item, old in changes for p in prorate(ctx, sub, item, old, at)]
         if behavior == "always_invoice" and pending:
@@ -259,55 +260,6 @@ def _check_collection(ctx: Ctx, sub: Obj, before: Obj, customer: Obj | None) -> 
             code="resource_missing",
             param="collection_method",
         )
-
-
-def _change_items(ctx: Ctx, sub: Obj) -> list[tuple[Obj, Obj]]:
-    """Apply `items[n][price|quantity]`; answers (item now, item before) for each change."""
-    changes: list[tuple[Obj, Obj]] = []
-    for index, raw in enumerate(get_list(ctx.params, "items")):
-        if not isinstance(raw, dict) or not raw.get("id"):
-            raise invalid_param(f"items[{index}][id]", "Updating items needs items[n][id].")
-        item = next((i for i in sub["items"]["data"] if i["id"] == raw["id"]), None)
-        if item is None:
-            raise invalid_param(f"items[{index}][id]", f"No such subscription item: {raw['id']}")
-        old = dict(item)
-        if raw.get("price"):
-            price = ctx.store.get("price", raw["price"], ctx.account, f"items[{index}][price]")
-            if price["recurring"] is None or price["currency"] != sub["currency"]:
-                raise invalid_param(
-                    f"items[{index}][price]",
-                    f"The price specified ({price['id']}) must be recurring and in the "
-                    f"subscription's currency ({sub['currency']}).",
-                )
-            set_price(item, price)
-        if raw.get("quantity") not in (None, ""):
-            item["quantity"] = int(raw["quantity"])
-        item["metadata"] = merge_metadata(item["metadata"], raw)
-        if (item["price"]["id"], item["quantity"]) != (old["price"]["id"], old["quantity"]):
-            changes.append((item, old))
-    return changes
-
-
-def _interval_of(item: Obj) -> tuple[str, int]:
-    recurring = item["price"]["recurring"]
-    return recurring["interval"], recurring["interval_count"]
-
-
-def _restart_cycle(
-    ctx: Ctx, sub: Obj, changes: list[tuple[Obj, Obj]], behavior: str, at: int
-) -> None:
-    """A new billing interval: the cycle restarts now and is invoiced at once (with a credit
-    for the unused time on the old prices unless `proration_behavior=none`)."""
-    if behavior != "none":
-        for item, old in changes:
-            prorate(ctx, sub, item, old, at, credit_only=True)
-    sub["billing_cycle_anchor"] = ctx.now
-    for item in sub["items"]["data"]:
-        interval, count = _interval_of(item)
-        item["current_period_start"] = ctx.now
-        item["current_period_end"] = add_period(ctx.now, interval, count, ctx.now)
-    invoice = subscription_invoice(ctx, sub, "subscription_update")
-    collect_now(ctx, invoice)
 
 
 @route("DELETE", "/v1/subscriptions/{id}")

@@ -14,9 +14,16 @@ from typing import Any
 
 from stripe_emulator.context import Ctx
 from stripe_emulator.errors import StripeError, invalid_param
+from stripe_emulator.forms import merge_metadata
+from stripe_emulator.rules.dates import add_period
 from stripe_emulator.rules.invoicing import add_item_line, collect, finalize, new_invoice
 from stripe_emulator.rules.money import percent_of
-from stripe_emulator.shapes.billing import invoiceitem_shape, plan_from_price
+from stripe_emulator.rules.subscriptions import subscription_invoice
+from stripe_emulator.shapes.billing import (
+    invoiceitem_shape,
+    plan_from_price,
+    subscription_item_shape,
+)
 from stripe_emulator.store import Obj, new_id
 
 PRORATION_BEHAVIORS = ("create_prorations", "none", "always_invoice")
@@ -68,12 +75,20 @@ def _proration_item(
 
 
 def prorate(
-    ctx: Ctx, sub: Obj, item: Obj, old: Obj, at: int, *, credit_only: bool = False
+    ctx: Ctx,
+    sub: Obj,
+    item: Obj | None,
+    old: Obj | None,
+    at: int,
 ) -> list[Obj]:
-    """The credit for `old` (the item as it was) and the charge for `item` (as it is now)
-    over what is left of the current period, Stripe's way: by the second, rounded half-up."""
-    start, end = item["current_period_start"], item["current_period_end"]
-    if end <= at or sub["customer"] is None:
+    """The credit for `old` (the item as it was; none when added) and the charge for `item`
+    (as it is now; none when removed) over what is left of the current period, Stripe's way:
+    by the second, rounded half-up."""
+    periods = item or old
+    if periods is None or sub["customer"] is None:
+        return []
+    start, end = periods["current_period_start"], periods["current_period_end"]
+    if end <= at:
         return []
     left = Decimal(end - at) / Decimal(end - start)
     day = dt.datetime.fromtimestamp(at, dt.UTC).strftime("%d %b %Y")
@@ -82,33 +97,141 @@ def prorate(
         whole = Decimal(price["unit_amount"] * quantity)
         return int((whole * left).quantize(Decimal(1), ROUND_HALF_UP))
 
-    credit_item = {**item, "price": old["price"]}
-    credit = _proration_item(
-        ctx,
-        sub,
-        credit_item,
-        -part(old["price"], old["quantity"]),
-        f"Unused time on {_label(ctx, old['price'], old['quantity'])} after {day}",
-        at,
-        old["quantity"],
-    )
-    if credit_only:
-        return [credit]
-    charge = _proration_item(
-        ctx,
-        sub,
-        item,
-        part(item["price"], item["quantity"]),
-        f"Remaining time on {_label(ctx, item['price'], item['quantity'])} after {day}",
-        at,
-        item["quantity"],
-    )
-    credit["proration_details"]["credited_items"] = {
-        "invoice_item": charge["id"],
-        "invoice_line_item_details": None,
-        "type": "invoice_item",
+    made = []
+    if old is not None:
+        credit = _proration_item(
+            ctx,
+            sub,
+            {**periods, "price": old["price"]},
+            -part(old["price"], old["quantity"]),
+            f"Unused time on {_label(ctx, old['price'], old['quantity'])} after {day}",
+            at,
+            old["quantity"],
+        )
+        credit["proration_details"]["credited_items"] = _debited_lines(ctx, sub, old)
+        made.append(credit)
+    if item is not None:
+        made.append(
+            _proration_item(
+                ctx,
+                sub,
+                item,
+                part(item["price"], item["quantity"]),
+                f"Remaining time on {_label(ctx, item['price'], item['quantity'])} after {day}",
+                at,
+                item["quantity"],
+            )
+        )
+    return made
+
+
+def _debited_lines(ctx: Ctx, sub: Obj, old: Obj) -> dict[str, Any] | None:
+    """What the credit gives back: the latest invoice's line that billed the old item."""
+    invoice = ctx.store.find(sub["latest_invoice"] or "")
+    if invoice is None:
+        return None
+    lines = [
+        line["id"]
+        for line in invoice["lines"]["data"]
+        if (line["parent"].get("subscription_item_details") or {}).get("subscription_item")
+        == old["id"]
+    ]
+    if not lines:
+        return None
+    return {
+        "invoice_item": None,
+        "invoice_line_item_details": {"invoice": invoice["id"], "invoice_line_items": lines},
+        "type": "invoice_line_items",
     }
-    return [credit, charge]
+
+
+Change = tuple[Obj | None, Obj | None]
+"""A subscription item as it is now (none: removed) and as it was (none: added)."""
+
+
+def change_items(ctx: Ctx, sub: Obj, raw_items: list[Any]) -> list[Change]:
+    """Apply `items[]`: `{id, price?, quantity?}` changes an item, `{id, deleted: true}`
+    removes it, `{price, quantity?}` adds one for the current period. All items keep one
+    currency and one billing interval, and at least one stays."""
+    changes: list[Change] = []
+    first = sub["items"]["data"][0]
+    period = (first["current_period_start"], first["current_period_end"])
+    for index, raw in enumerate(raw_items):
+        if not isinstance(raw, dict):
+            raise invalid_param(f"items[{index}]", "Each item must be a hash.")
+        if not raw.get("id"):
+            changes.append((_add_item(ctx, sub, raw, index, period), None))
+            continue
+        item = next((i for i in sub["items"]["data"] if i["id"] == raw["id"]), None)
+        if item is None:
+            raise invalid_param(f"items[{index}][id]", f"No such subscription item: {raw['id']}")
+        if str(raw.get("deleted")).lower() == "true":
+            sub["items"]["data"].remove(item)
+            changes.append((None, item))
+            continue
+        old = dict(item)
+        if raw.get("price"):
+            set_price(item, _recurring_price(ctx, sub, raw["price"], index))
+        if raw.get("quantity") not in (None, ""):
+            item["quantity"] = int(raw["quantity"])
+        item["metadata"] = merge_metadata(item["metadata"], raw)
+        if (item["price"]["id"], item["quantity"]) != (old["price"]["id"], old["quantity"]):
+            changes.append((item, old))
+    items = sub["items"]["data"]
+    if not items:
+        raise invalid_param("items", "A subscription must have at least one active plan.")
+    if len({interval_of_item(i) for i in items}) > 1:
+        raise invalid_param(
+            "items",
+            "Currency and interval fields must match across all plans on this subscription.",
+        )
+    return changes
+
+
+def _recurring_price(ctx: Ctx, sub: Obj, price_id: str, index: int) -> Obj:
+    price = ctx.store.get("price", price_id, ctx.account, f"items[{index}][price]")
+    if price["recurring"] is None or price["currency"] != sub["currency"]:
+        raise invalid_param(
+            f"items[{index}][price]",
+            f"The price specified ({price['id']}) must be recurring and in the subscription's "
+            f"currency ({sub['currency']}).",
+        )
+    return price
+
+
+def _add_item(ctx: Ctx, sub: Obj, raw: dict[str, Any], index: int, period: tuple[int, int]) -> Obj:
+    if not raw.get("price"):
+        raise invalid_param(f"items[{index}][price]", "A new item needs items[n][price].")
+    price = _recurring_price(ctx, sub, raw["price"], index)
+    quantity = int(raw.get("quantity") or 1)
+    item = subscription_item_shape(new_id("si", 14), ctx.now, sub["id"], price, quantity, *period)
+    item["metadata"] = merge_metadata({}, raw)
+    sub["items"]["data"].append(item)
+    return item
+
+
+def interval_of_item(item: Obj) -> tuple[str, int]:
+    recurring = item["price"]["recurring"]
+    return recurring["interval"], recurring["interval_count"]
+
+
+def interval_of(sub: Obj) -> tuple[str, int]:
+    return interval_of_item(sub["items"]["data"][0])
+
+
+def restart_cycle(ctx: Ctx, sub: Obj, changes: list[Change], behavior: str, at: int) -> None:
+    """A new billing interval: the cycle restarts now and is invoiced at once (with a credit
+    for the unused time on the old prices unless `proration_behavior=none`)."""
+    if behavior != "none":
+        for _, old in changes:
+            prorate(ctx, sub, None, old, at)
+    sub["billing_cycle_anchor"] = ctx.now
+    for item in sub["items"]["data"]:
+        interval, count = interval_of_item(item)
+        item["current_period_start"] = ctx.now
+        item["current_period_end"] = add_period(ctx.now, interval, count, ctx.now)
+    invoice = subscription_invoice(ctx, sub, "subscription_update")
+    collect_now(ctx, invoice)
 
 
 def invoice_now(ctx: Ctx, sub: Obj, items: list[Obj], billing_reason: str) -> Obj:
