@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -25,7 +26,7 @@ T = TypeVar("T")
 API_KEY = "sk_test_emulator"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -45,17 +46,21 @@ class Emulator:
         return int(self.control("POST", "/clock/advance", {"seconds": seconds})["now"])
 
 
-@pytest.fixture(scope="session")
-def emulator() -> Iterator[Emulator]:
-    port = _free_port()
-    settings = Settings(port=port, webhook_retry_base_seconds=0.05, webhook_retry_max_seconds=0.2)
+@contextlib.contextmanager
+def serving(settings: Settings) -> Iterator[str]:
+    """An emulator built from `settings`, served on `settings.port` until the block ends
+    (stopped as a signal stops it: the lifespan's shutdown runs)."""
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        create_app(settings),
+        host="127.0.0.1",
+        port=settings.port,
+        log_level="warning",
+        lifespan="on",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{settings.port}"
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -63,9 +68,20 @@ def emulator() -> Iterator[Emulator]:
                 break
         except httpx.HTTPError:
             time.sleep(0.05)
-    yield Emulator(url)
-    server.should_exit = True
-    thread.join(timeout=5)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Emulator]:
+    settings = Settings(
+        port=free_port(), webhook_retry_base_seconds=0.05, webhook_retry_max_seconds=0.2
+    )
+    with serving(settings) as url:
+        yield Emulator(url)
 
 
 @pytest.fixture

@@ -96,6 +96,11 @@ def one_of_each(client: stripe.StripeClient, emulator: Emulator) -> dict[str, An
     made["billing_portal.session"] = v1.billing_portal.sessions.create(
         params={"customer": customer.id, "return_url": "https://example.com"}, options=opts
     )
+    made["plan"] = v1.plans.retrieve(price.id, options=opts)
+    made["subscription_schedule"] = v1.subscription_schedules.create(
+        params={"from_subscription": sub.id}, options=opts
+    )
+    made["deleted_account"] = v1.accounts.delete(v1.accounts.create(params={"type": "express"}).id)
     made["deleted_webhook_endpoint"] = v1.webhook_endpoints.delete(made["webhook_endpoint"].id)
     made["deleted_customer"] = v1.customers.delete(
         v1.customers.create(options=opts).id, options=opts

@@ -2,64 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Unpack
-
 import pytest
 import stripe
-from stripe.params import SubscriptionCreateParams
 
-from tests.stripe_emulator.conftest import Emulator, expanded, onboarded_account, unexpanded
+from tests.stripe_emulator.agency import Agency
+from tests.stripe_emulator.conftest import Emulator, expanded, unexpanded
 
 pytestmark = pytest.mark.integration
 DAY = 86400
-
-
-class Agency:
-    """A connected account with a monthly price, ready to bill customers."""
-
-    def __init__(self, client: stripe.StripeClient, emulator: Emulator) -> None:
-        self.v1 = client.v1
-        self.id = onboarded_account(client, emulator)
-        self.opts: stripe.RequestOptions = {"stripe_account": self.id}
-        product = self.v1.products.create(params={"name": "Retainer"}, options=self.opts)
-        self.price = self.v1.prices.create(
-            params={
-                "product": product.id,
-                "currency": "usd",
-                "unit_amount": 10_000,
-                "recurring": {"interval": "month"},
-            },
-            options=self.opts,
-        )
-
-    def customer(self, card: str | None = None) -> stripe.Customer:
-        customer = self.v1.customers.create(params={"email": "c@example.com"}, options=self.opts)
-        if card is not None:
-            pm = self.v1.payment_methods.attach(
-                card, params={"customer": customer.id}, options=self.opts
-            )
-            self.v1.customers.update(
-                customer.id,
-                params={"invoice_settings": {"default_payment_method": pm.id}},
-                options=self.opts,
-            )
-        return customer
-
-    def subscribe(
-        self, customer: stripe.Customer, /, **extra: Unpack[SubscriptionCreateParams]
-    ) -> stripe.Subscription:
-        params: SubscriptionCreateParams = {
-            "customer": customer.id,
-            "items": [{"price": self.price.id}],
-            **extra,
-        }
-        return self.v1.subscriptions.create(params=params, options=self.opts)
-
-    def invoices(self, sub: stripe.Subscription) -> list[stripe.Invoice]:
-        return self.v1.invoices.list(params={"subscription": sub.id}, options=self.opts).data
-
-    def sub(self, sub: stripe.Subscription) -> stripe.Subscription:
-        return self.v1.subscriptions.retrieve(sub.id, options=self.opts)
 
 
 @pytest.fixture

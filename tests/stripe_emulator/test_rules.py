@@ -9,8 +9,8 @@ import stripe
 
 from stripe_emulator.delivery import sign
 from stripe_emulator.forms import parse_form
+from stripe_emulator.rules.dates import add_period
 from stripe_emulator.rules.money import percent_of, stripe_fee
-from stripe_emulator.rules.subscriptions import add_period
 
 pytestmark = pytest.mark.unit
 

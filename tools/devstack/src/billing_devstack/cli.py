@@ -199,7 +199,8 @@ def clean(
     state_dir: Path | None = None,
     keep_binaries: Annotated[bool, typer.Option(help="Keep the downloaded broker.")] = True,
 ) -> None:
-    """Delete the state directory (Postgres data, logs); keeps the broker binary by default."""
+    """Delete the state directory (Postgres data, the Stripe emulator's state, logs); keeps the
+    broker binary by default."""
     root = state_dir or default_state_dir()
     if not root.exists():
         return

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -15,6 +16,8 @@ from billing_devstack.processes import DevstackError, LocalServer, wait_healthy
 DEFAULT_PORT = 12111
 DEV_WEBHOOK_SECRET = "whsec_dev_platform"
 DEV_CONNECT_WEBHOOK_SECRET = "whsec_dev_connect"
+EMULATOR_API_KEY = "sk_test_devstack"
+INGEST_PATHS = ("/stripe/webhooks", "/stripe/webhooks/connect")
 
 
 def emulator_available() -> bool:
@@ -55,6 +58,7 @@ def register_webhook_endpoints(
         },
     ]
     with httpx.Client(timeout=10.0) as client:
+        _forget_earlier_receivers(client, api_base, {str(body["url"]) for body in endpoints})
         for body in endpoints:
             response = client.post(f"{api_base}/_emulator/webhook_endpoints", json=body)
             if response.status_code >= 300:
@@ -62,6 +66,19 @@ def register_webhook_endpoints(
                     f"registering webhook endpoint {body['url']} failed: "
                     f"{response.status_code} {response.text[:300]}"
                 )
+
+
+def _forget_earlier_receivers(client: httpx.Client, api_base: str, wanted: set[str]) -> None:
+    """The emulator keeps its state across restarts: delete the webhook-ingest endpoints an
+    earlier run registered on other ports, which would otherwise be retried in vain."""
+    headers = {"Authorization": f"Bearer {EMULATOR_API_KEY}"}
+    listed = client.get(f"{api_base}/v1/webhook_endpoints?limit=100", headers=headers)
+    if listed.status_code >= 300:
+        return
+    for endpoint in listed.json().get("data", []):
+        url = str(endpoint.get("url", ""))
+        if urlsplit(url).path in INGEST_PATHS and url not in wanted:
+            client.delete(f"{api_base}/v1/webhook_endpoints/{endpoint['id']}", headers=headers)
 
 
 class StripeEmulator(LocalServer):
@@ -76,6 +93,11 @@ class StripeEmulator(LocalServer):
         self.extra_env = dict(env or {})
 
     @property
+    def state_file(self) -> Path:
+        """Where the emulator keeps its state across restarts, beside the database's."""
+        return self.state_dir / "stripe-emulator" / "state.pickle"
+
+    @property
     def api_base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
@@ -83,6 +105,7 @@ class StripeEmulator(LocalServer):
         if not emulator_available():
             raise DevstackError("package stripe_emulator (with __main__) is not installed yet")
         env = {
+            "STRIPE_EMULATOR_STATE_FILE": str(self.state_file),
             **os.environ,
             **self.extra_env,
             "STRIPE_EMULATOR_PORT": str(self.port),

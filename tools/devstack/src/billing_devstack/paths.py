@@ -7,6 +7,7 @@ without reaching up to the stack. Layout of a state directory::
     <state>/logs/<name>.log one log per process (migrations: <name>.migrate.log)
     <state>/run/<name>.pid  pid files that let the next run stop what a killed run left
     <state>/pg/             Postgres data
+    <state>/stripe-emulator/state.pickle  the Stripe emulator's state
 """
 
 from __future__ import annotations

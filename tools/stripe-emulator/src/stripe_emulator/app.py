@@ -3,10 +3,13 @@ pages."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stripe_emulator.emulator import Emulator
 from stripe_emulator.entrypoints.api import api_route
@@ -24,13 +27,30 @@ from stripe_emulator.routes import (  # noqa: F401
     payment_methods,
     payments,
     payouts,
+    plans,
     products,
     refunds,
     subscription_items,
+    subscription_schedules,
     subscriptions,
     webhook_endpoints,
 )
 from stripe_emulator.settings import Settings
+from stripe_emulator.store import Store
+
+
+class CountChanges:
+    """Bumps the store's revision after every request that may have changed the state
+    (anything but GET/HEAD), so the state file is written only when there is news."""
+
+    def __init__(self, app: ASGIApp, store: Store) -> None:
+        self.app = app
+        self.store = store
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD"):
+            self.store.revision += 1
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -39,9 +59,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await emulator.webhooks.start()
+        saver = asyncio.create_task(emulator.keep_saving())
         try:
             yield
         finally:
+            saver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await saver
+            await emulator.save()
             await emulator.webhooks.stop()
 
     app = FastAPI(title="Stripe emulator", lifespan=lifespan, docs_url=None, redoc_url=None)
@@ -56,4 +81,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(control_router(emulator))
     app.include_router(pages_router(emulator))
     app.include_router(v2_router(emulator))
+    app.add_middleware(CountChanges, store=emulator.store)
     return app

@@ -56,6 +56,9 @@ EXPANDABLE: dict[str, frozenset[str]] = {
         "latest_invoice on_behalf_of pending_setup_intent pending_update schedule test_clock "
         "transfer_data",
         "subscription_item": "discounts price",
+        "subscription_schedule": "application customer default_settings phases subscription "
+        "test_clock",
+        "plan": "product tiers",
     }.items()
 }
 

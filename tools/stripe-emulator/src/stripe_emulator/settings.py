@@ -18,3 +18,7 @@ class Settings(BaseSettings):
     webhook_retry_base_seconds: float = 1.0
     webhook_retry_max_seconds: float = 60.0
     webhook_max_attempts: int = 50
+    # Where the state is kept across restarts (none: in memory only); it is written once it has
+    # not changed for `save_interval_seconds`, and on shutdown.
+    state_file: str | None = None
+    save_interval_seconds: float = 5.0

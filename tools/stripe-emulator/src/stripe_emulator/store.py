@@ -37,6 +37,20 @@ def changed(before: Obj, after: Obj) -> dict[str, Any]:
     return {k: v for k, v in before.items() if after.get(k) != v}
 
 
+STATE_FORMAT = 1
+_KEPT = (
+    "platform_id",
+    "clock_offset",
+    "objects",
+    "owner",
+    "meta",
+    "index",
+    "idempotency",
+    "base_url",
+    "settings",
+)
+
+
 @dataclass
 class IdempotentResponse:
     fingerprint: str
@@ -69,9 +83,15 @@ class Store:
     request: RequestInfo = field(default_factory=RequestInfo)
     base_url: str = "http://127.0.0.1:12111"
     settings: dict[str, Any] = field(
-        default_factory=lambda: {"subscription_failed_payment_action": "cancel"}
+        default_factory=lambda: {
+            "subscription_failed_payment_action": "cancel",
+            "send_invoice_past_due_action": "past_due",
+            "send_invoice_past_due_days": 30,
+        }
     )
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Bumped by every request that may change state; the state file is written when it moved.
+    revision: int = 0
 
     # clock -----------------------------------------------------------------
     def now(self) -> int:
@@ -82,10 +102,24 @@ class Store:
 
     def reset(self) -> None:
         """Forget everything but the listeners and the lock (a new platform account id)."""
-        listeners, lock = self.listeners, self.lock
+        listeners, lock, revision = self.listeners, self.lock, self.revision
         fresh = Store()
         self.__dict__.update(fresh.__dict__)
-        self.listeners, self.lock = listeners, lock
+        self.listeners, self.lock, self.revision = listeners, lock, revision + 1
+
+    # keeping state across restarts ------------------------------------------
+    def dump(self) -> bytes:
+        """The state worth keeping (objects, ids, clock, settings, idempotency keys)."""
+        kept = {name: getattr(self, name) for name in _KEPT}
+        return pickle.dumps({"format": STATE_FORMAT, **kept}, pickle.HIGHEST_PROTOCOL)
+
+    def restore(self, data: bytes) -> None:
+        """Take back what `dump` wrote; the listeners and the lock stay."""
+        state = pickle.loads(data)
+        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+            raise ValueError("not an emulator state of this version")
+        for name in _KEPT:
+            setattr(self, name, state[name])
 
     # objects ---------------------------------------------------------------
     def add(self, obj: Obj, account: str, kind: str | None = None) -> Obj:
@@ -112,9 +146,10 @@ class Store:
         return self.index.get((account, kind), [])
 
     def all_of(self, kind: str) -> list[tuple[str, Obj]]:
+        """Every `kind` object of the accounts the platform can still reach."""
         out: list[tuple[str, Obj]] = []
         for (account, k), ids in self.index.items():
-            if k == kind:
+            if k == kind and self.accessible(account):
                 out.extend((account, self.objects[i]) for i in ids if i in self.objects)
         return out
 
@@ -131,10 +166,17 @@ class Store:
         return self.meta.setdefault(object_id, {})
 
     def connected_account(self, account_id: str) -> Obj | None:
+        """The account, unless it does not exist, was deleted or revoked the platform's access."""
         obj = self.objects.get(account_id)
         if obj is None or obj.get("object") != "account":
             return None
+        if self.meta.get(account_id, {}).get("deauthorized"):
+            return None
         return obj
+
+    def accessible(self, account_id: str) -> bool:
+        """Whether the platform can still act for `account_id` (and hear of its events)."""
+        return account_id == self.platform_id or self.connected_account(account_id) is not None
 
     # events ----------------------------------------------------------------
     def emit(
@@ -161,6 +203,8 @@ class Store:
         if account != self.platform_id:
             event["account"] = account
         self.add(event, account)
+        if not self.accessible(account):
+            return event  # a disconnected account's events no longer reach the platform
         for listener in self.listeners:
             listener(event)
         return event

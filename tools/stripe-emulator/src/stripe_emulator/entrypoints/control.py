@@ -11,7 +11,7 @@ from stripe_emulator.emulator import Emulator
 from stripe_emulator.errors import StripeError
 from stripe_emulator.faults import FaultSpecError
 from stripe_emulator.forms import parse_form
-from stripe_emulator.rules.accounts import complete_onboarding
+from stripe_emulator.rules.accounts import complete_onboarding, deauthorize
 from stripe_emulator.rules.clock import advance
 from stripe_emulator.rules.webhook_endpoints import register_endpoint
 
@@ -62,6 +62,14 @@ def control_router(emulator: Emulator) -> APIRouter:
             except StripeError as error:
                 return _error(error)
 
+    @router.post("/accounts/{account_id}/deauthorize", response_model=None)
+    async def revoke_access(account_id: str) -> dict[str, Any] | JSONResponse:
+        async with store.lock:
+            try:
+                return deauthorize(store, account_id)
+            except StripeError as error:
+                return _error(error)
+
     @router.post("/webhook_endpoints", response_model=None)
     async def webhook_endpoint(request: Request) -> dict[str, Any] | JSONResponse:
         body = await _body(request)
@@ -72,7 +80,12 @@ def control_router(emulator: Emulator) -> APIRouter:
         events = body.get("enabled_events") or ["*"]
         async with store.lock:
             endpoint = register_endpoint(
-                store, url, connect=connect, secret=body.get("secret"), events=list(events)
+                store,
+                url,
+                connect=connect,
+                secret=body.get("secret"),
+                events=list(events),
+                reuse=True,
             )
             secret = store.hidden(endpoint["id"])["secret"]
         return {**endpoint, "secret": secret, "connect": connect}
@@ -101,9 +114,12 @@ def control_router(emulator: Emulator) -> APIRouter:
     @router.post("/settings")
     async def set_settings(request: Request) -> dict[str, Any]:
         body = await _body(request)
-        action = body.get("subscription_failed_payment_action")
-        if action in ("cancel", "unpaid", "past_due"):
-            store.settings["subscription_failed_payment_action"] = action
+        for name in ("subscription_failed_payment_action", "send_invoice_past_due_action"):
+            if body.get(name) in ("cancel", "unpaid", "past_due"):
+                store.settings[name] = body[name]
+        days = body.get("send_invoice_past_due_days")
+        if isinstance(days, int) and days >= 0:
+            store.settings["send_invoice_past_due_days"] = days
         return dict(store.settings)
 
     @router.get("/webhook_deliveries")

@@ -140,6 +140,7 @@ def v2_router(emulator: Emulator) -> APIRouter:
                 v2_view(store, acct)
                 for _, acct in reversed(store.all_of("account"))
                 if "v2_configuration" in store.meta.get(acct["id"], {})
+                and store.accessible(acct["id"])
             ]
             return {"data": data, "next_page_url": None, "previous_page_url": None}
 

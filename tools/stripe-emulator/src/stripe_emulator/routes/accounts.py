@@ -122,7 +122,7 @@ def list_accounts(ctx: Ctx) -> Obj:
         ctx,
         "account",
         "/v1/accounts",
-        lambda obj: obj["id"] != ctx.store.platform_id,
+        lambda obj: obj["id"] != ctx.store.platform_id and ctx.store.accessible(obj["id"]),
     )
 
 

@@ -118,6 +118,7 @@ def create_portal_session(ctx: Ctx) -> Obj:
         f"{ctx.base_url}/portal/{session_id}",
     )
     ctx.store.add(session, ctx.account)
+    ctx.store.emit("billing_portal.session.created", session, ctx.account)
     return session
 
 

@@ -1,4 +1,5 @@
-"""Subscriptions: create (first invoice now), list, update, cancel."""
+"""Subscriptions: create (first invoice now), list, update (settings, collection method,
+prices with prorations), cancel."""
 
 from __future__ import annotations
 
@@ -18,11 +19,20 @@ from stripe_emulator.forms import (
 )
 from stripe_emulator.routing import field_filter, list_objects, route
 from stripe_emulator.rules.customers import get_customer
+from stripe_emulator.rules.dates import add_period
 from stripe_emulator.rules.invoicing import collect, finalize, payment_method_for
 from stripe_emulator.rules.money import require_charges_enabled
 from stripe_emulator.rules.payment_methods import resolve_payment_method
+from stripe_emulator.rules.price_changes import (
+    change_items,
+    interval_of,
+    invoice_now,
+    prorate,
+    proration_behavior,
+    restart_cycle,
+)
 from stripe_emulator.rules.subscription_status import cancel
-from stripe_emulator.rules.subscriptions import add_period, subscription_invoice
+from stripe_emulator.rules.subscriptions import subscription_invoice
 from stripe_emulator.shapes.billing import subscription_item_shape, subscription_shape
 from stripe_emulator.store import Obj, changed, new_id, snapshot
 
@@ -213,22 +223,43 @@ def update_subscription(ctx: Ctx) -> Obj:
         )
     before = snapshot(sub)
     customer = ctx.store.find(sub["customer"] or "")
-    _apply_settings(ctx, sub, ctx.params, customer)
-    for index, raw in enumerate(get_list(ctx.params, "items")):
-        if not isinstance(raw, dict) or not raw.get("id"):
-            raise invalid_param(f"items[{index}][id]", "Updating items needs items[n][id].")
-        item = next((i for i in sub["items"]["data"] if i["id"] == raw["id"]), None)
-        if item is None:
-            raise invalid_param(f"items[{index}][id]", f"No such subscription item: {raw['id']}")
-        if raw.get("price"):
-            item["price"] = ctx.store.get(
-                "price", raw["price"], ctx.account, f"items[{index}][price]"
-            )
-        if raw.get("quantity"):
-            item["quantity"] = int(raw["quantity"])
+    behavior = proration_behavior(ctx.params)
+    try:
+        _apply_settings(ctx, sub, ctx.params, customer)
+        _check_collection(ctx, sub, before, customer)
+        changes = change_items(ctx, sub, get_list(ctx.params, "items"))
+    except StripeError:
+        sub.clear()  # a refused update changes nothing
+        sub.update(before)
+        raise
+    at = get_int(ctx.params, "proration_date") or ctx.now
+    if interval_of(sub) != interval_of(before):
+        restart_cycle(ctx, sub, changes, behavior, at)
+    elif behavior != "none" and sub["status"] != "incomplete":
+        pending = [p for item, old in changes for p in prorate(ctx, sub, item, old, at)]
+        if behavior == "always_invoice" and pending:
+            invoice_now(ctx, sub, pending, "subscription_update")
     previous = changed(before, sub)
     ctx.store.emit("customer.subscription.updated", sub, ctx.account, previous)
     return sub
+
+
+def _check_collection(ctx: Ctx, sub: Obj, before: Obj, customer: Obj | None) -> None:
+    """Switching to `charge_automatically` drops `days_until_due` and needs something to
+    charge: the subscription's or the customer's default payment method."""
+    if sub["collection_method"] == before["collection_method"]:
+        return
+    if sub["collection_method"] == "send_invoice":
+        return
+    sub["days_until_due"] = None
+    customer_default = customer["invoice_settings"]["default_payment_method"] if customer else None
+    if sub["default_payment_method"] is None and customer_default is None:
+        raise StripeError(
+            "This customer has no attached payment source or default payment method. Please "
+            "consider adding a default payment method.",
+            code="resource_missing",
+            param="collection_method",
+        )
 
 
 @route("DELETE", "/v1/subscriptions/{id}")

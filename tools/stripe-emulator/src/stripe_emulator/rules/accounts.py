@@ -57,6 +57,20 @@ def complete_onboarding(store: Store, account_id: str) -> Obj:
     return account
 
 
+def deauthorize(store: Store, account_id: str) -> Obj:
+    """The account revokes the platform's access (a Standard account disconnecting):
+    `account.application.deauthorized` reaches the platform's Connect endpoints, then the
+    account can no longer be reached (`Stripe-Account` → 403 `account_invalid`, retrieve →
+    404) and its events no longer reach the platform."""
+    account = store.connected_account(account_id)
+    if account is None or account_id == store.platform_id:
+        raise resource_missing("account", account_id)
+    application = store.objects[PLATFORM_APPLICATION]
+    event = store.emit("account.application.deauthorized", application, account_id)
+    store.hidden(account_id)["deauthorized"] = True
+    return event
+
+
 def require_balance_payer(store: Store, account_id: str) -> Obj:
     """A connected account that may pay from its Stripe balance: it has both the `merchant`
     and `customer` configurations (Accounts v2) and its card payments are active."""

@@ -14,7 +14,11 @@ from stripe_emulator.rules.payouts import (
     run_automatic_payouts,
     settle_payouts,
 )
-from stripe_emulator.rules.subscription_status import on_invoice_overdue, on_invoice_payment_failed
+from stripe_emulator.rules.subscription_status import (
+    on_invoice_overdue,
+    on_invoice_payment_failed,
+    on_invoice_still_overdue,
+)
 from stripe_emulator.rules.subscriptions import renew
 from stripe_emulator.store import Obj, Store
 
@@ -64,6 +68,11 @@ def _overdue(ctx: Ctx, invoice: Obj) -> None:
     on_invoice_overdue(ctx, invoice)
 
 
+def _past_deadline(ctx: Ctx, invoice: Obj) -> None:
+    ctx.store.hidden(invoice["id"])["past_deadline"] = True
+    on_invoice_still_overdue(ctx, invoice)
+
+
 def _expire(ctx: Ctx, sub: Obj) -> None:
     invoice = ctx.store.find(sub["latest_invoice"] or "")
     if invoice is not None and invoice["status"] == "open":
@@ -79,6 +88,8 @@ Job = tuple[int, str, Callable[[Ctx, Obj], None], Obj]
 def _jobs(store: Store) -> list[Job]:
     """Everything with a due time, as (due_at, account, action, object)."""
     jobs: list[Job] = []
+    deadline_action = store.settings.get("send_invoice_past_due_action", "past_due")
+    deadline = int(store.settings.get("send_invoice_past_due_days", 30)) * DAY
     for account, sub in store.all_of("subscription"):
         if _renews(store, sub):
             jobs.append((_period_end(sub), account, renew, sub))
@@ -91,9 +102,12 @@ def _jobs(store: Store) -> list[Job]:
         elif inv["status"] == "open":
             if inv["next_payment_attempt"] and inv["collection_method"] == "charge_automatically":
                 jobs.append((inv["next_payment_attempt"], account, _attempt, inv))
-            overdue_pending = inv["due_date"] and not hidden.get("overdue")
-            if overdue_pending and inv["collection_method"] == "send_invoice":
+            if inv["collection_method"] != "send_invoice" or not inv["due_date"]:
+                continue
+            if not hidden.get("overdue"):
                 jobs.append((inv["due_date"], account, _overdue, inv))
+            elif not hidden.get("past_deadline") and deadline_action != "past_due":
+                jobs.append((inv["due_date"] + deadline, account, _past_deadline, inv))
     return jobs
 
 

@@ -55,12 +55,13 @@ def new_invoice(
 
 def add_item_line(invoice: Obj, item: Obj) -> None:
     item["invoice"] = invoice["id"]
+    subscription = ((item["parent"] or {}).get("subscription_details") or {}).get("subscription")
     parent = {
         "invoice_item_details": {
             "invoice_item": item["id"],
             "proration": item["proration"],
             "proration_details": {"credited_items": None},
-            "subscription": None,
+            "subscription": subscription,
         },
         "subscription_item_details": None,
         "type": "invoice_item_details",
@@ -75,6 +76,7 @@ def add_item_line(invoice: Obj, item: Obj) -> None:
         item["quantity"],
         parent,
         item["pricing"]["unit_amount_decimal"],
+        subscription=subscription,
     )
     line["metadata"] = dict(item["metadata"])
     invoice["lines"]["data"].append(line)

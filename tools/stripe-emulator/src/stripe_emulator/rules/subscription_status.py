@@ -54,3 +54,17 @@ def on_invoice_overdue(ctx: Ctx, invoice: Obj) -> None:
     sub = ctx.store.find(invoice["subscription"] or "")
     if sub is not None and sub["status"] == "active":
         set_status(ctx, sub, "past_due")
+
+
+def on_invoice_still_overdue(ctx: Ctx, invoice: Obj) -> None:
+    """`send_invoice_past_due_days` after the due date, still unpaid: the subscription is
+    canceled or unpaid as the platform's `send_invoice_past_due_action` says (`past_due`:
+    left as it is)."""
+    sub = ctx.store.find(invoice["subscription"] or "")
+    if sub is None or sub["status"] != "past_due":
+        return
+    action = ctx.store.settings.get("send_invoice_past_due_action", "past_due")
+    if action == "cancel":
+        cancel(ctx, sub, "payment_failed")
+    elif action == "unpaid":
+        set_status(ctx, sub, "unpaid")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import calendar
-import datetime as dt
 from decimal import Decimal
 
 from stripe_emulator.context import Ctx
+from stripe_emulator.rules.dates import add_period
 from stripe_emulator.rules.invoicing import (
     FINALIZE_DELAY,
     add_item_line,
@@ -14,23 +13,9 @@ from stripe_emulator.rules.invoicing import (
     new_invoice,
 )
 from stripe_emulator.rules.money import percent_of
+from stripe_emulator.rules.schedules import enter_phase_at
 from stripe_emulator.rules.subscription_status import cancel
 from stripe_emulator.store import Obj
-
-
-def add_period(start: int, interval: str, count: int, anchor: int) -> int:
-    """`start` plus `count` intervals; months keep the anchor's day, clamped to month end."""
-    if interval == "day":
-        return start + count * 86400
-    if interval == "week":
-        return start + count * 7 * 86400
-    when = dt.datetime.fromtimestamp(start, dt.UTC)
-    anchor_day = dt.datetime.fromtimestamp(anchor, dt.UTC).day
-    months = count * (12 if interval == "year" else 1)
-    year, month = divmod(when.month - 1 + months, 12)
-    year += when.year
-    day = min(anchor_day, calendar.monthrange(year, month + 1)[1])
-    return int(when.replace(year=year, month=month + 1, day=day).timestamp())
 
 
 def subscription_invoice(ctx: Ctx, sub: Obj, billing_reason: str, *, emit: bool = True) -> Obj:
@@ -63,6 +48,10 @@ def renew(ctx: Ctx, sub: Obj) -> None:
         cancel(ctx, sub, "cancellation_requested")
         return
     previous_items = [dict(i) for i in sub["items"]["data"]]
+    had_schedule, had_invoice = sub["schedule"], sub["latest_invoice"]
+    enter_phase_at(ctx, sub, sub["items"]["data"][0]["current_period_end"])
+    if sub["status"] == "canceled":
+        return
     for item in sub["items"]["data"]:
         recurring = item["price"]["recurring"]
         start = item["current_period_end"]
@@ -75,9 +64,7 @@ def renew(ctx: Ctx, sub: Obj) -> None:
         invoice["auto_advance"] = False  # stays draft while the first invoice is unpaid
     else:
         invoice["automatically_finalizes_at"] = ctx.now + FINALIZE_DELAY
-    ctx.store.emit(
-        "customer.subscription.updated",
-        sub,
-        ctx.account,
-        {"items": {"data": previous_items}, "latest_invoice": None},
-    )
+    previous: dict[str, object] = {"items": {"data": previous_items}, "latest_invoice": had_invoice}
+    if sub["schedule"] != had_schedule:
+        previous["schedule"] = had_schedule
+    ctx.store.emit("customer.subscription.updated", sub, ctx.account, previous)
