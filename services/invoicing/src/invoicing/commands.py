@@ -1,0 +1,54 @@
+"""The sweeper of invoicing's commands: a one-off invoice left pending by a crash or an
+unknown outcome is issued with the same keys and mirrored (announced as the request would
+have), or, when Stripe refuses it, withdrawn; one left undoing is withdrawn."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from billing_kit.db import unit_of_work
+from billing_kit.errors import StripeFailedError
+from billing_kit.pending_commands import CommandSweeper, PendingCommand, PendingCommands, Status
+from billing_kit.runtime import Runtime
+from invoicing.models import pending_commands
+from invoicing.service import ONE_OFF_INVOICE, Invoicing, WorkspaceCustomer, one_off_invoice
+from invoicing.stripe_gateway import InvoicingStripe
+
+
+def invoicing_commands(runtime: Runtime) -> PendingCommands:
+    return PendingCommands(pending_commands, runtime.sessions, runtime.settings.service_name)
+
+
+class _NoCustomerRequests:
+    """The sweeper finishes commands whose customer is already in their record."""
+
+    async def customer_for(self, agency_id: str, workspace_id: str) -> WorkspaceCustomer:
+        raise RuntimeError("the sweeper asks for no customer")
+
+
+def sweeper(runtime: Runtime) -> CommandSweeper:
+    commands = invoicing_commands(runtime)
+    stripe = InvoicingStripe(runtime.stripe)
+    customers = _NoCustomerRequests()
+
+    async def one_off(command: PendingCommand) -> Status:
+        async with unit_of_work(runtime.sessions) as session:
+            invoicing = Invoicing(session, runtime.outbox, stripe, customers, commands)
+            if command.status == "pending":
+                try:
+                    issued = await stripe.issue_one_off(one_off_invoice(command))
+                except StripeFailedError:
+                    pass  # cannot complete: withdrawn below
+                else:
+                    await invoicing.record_one_off(command, issued)
+                    return "done"
+        await invoicing.withdraw_one_off(command)
+        return "failed"
+
+    settings = runtime.settings
+    return CommandSweeper(
+        commands,
+        {ONE_OFF_INVOICE: one_off},
+        after=timedelta(seconds=settings.command_sweep_after_seconds),
+        every_seconds=settings.command_sweep_every_seconds,
+    )
