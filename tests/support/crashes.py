@@ -40,3 +40,19 @@ async def commits_die(database_url: str, schema: str) -> AsyncIterator[None]:
         await conn.execute(f"DROP TRIGGER IF EXISTS {name} ON {schema}.idempotency_keys")
         await conn.execute(f"DROP FUNCTION IF EXISTS {schema}.{name}()")
         await conn.close()
+
+
+async def pending_commands_of(
+    database_url: str, schema: str, agency_id: str
+) -> list[dict[str, object]]:
+    """``id``, ``kind``, ``status`` and ``result`` of an agency's pending records."""
+    conn = await connect(database_url)
+    try:
+        rows = await conn.fetch(
+            f"SELECT id, kind, status, result FROM {schema}.pending_commands"
+            " WHERE agency_id = $1 ORDER BY created_at",
+            agency_id,
+        )
+    finally:
+        await conn.close()
+    return [dict(row) for row in rows]

@@ -44,6 +44,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_kit.db import unit_of_work
+from billing_kit.errors import StripeFailedError
 from billing_kit.idempotency import current_key
 from billing_kit.runtime import Runtime
 
@@ -256,6 +257,30 @@ class PendingCommands:
 
 Sweep = Callable[[PendingCommand], Awaitable[Status]]
 """Finishes (``done``) or undoes (``failed``) one stale record; raises to try again later."""
+
+
+def completing(
+    sessions: async_sessionmaker[AsyncSession],
+    complete: Callable[[AsyncSession, PendingCommand], Awaitable[object]],
+    withdraw: Callable[[PendingCommand], Awaitable[object]],
+) -> Sweep:
+    """A sweeper's handler: a ``pending`` record is completed in one transaction with the
+    command's own code and keys (its rows, its events and ``done`` together); when Stripe
+    refuses it, or the record was left ``undoing``, ``withdraw`` undoes what Stripe has and
+    marks it failed. Anything else (Stripe or the database away) is tried again later."""
+
+    async def sweep(command: PendingCommand) -> Status:
+        if command.status == "pending":
+            try:
+                async with unit_of_work(sessions) as session:
+                    await complete(session, command)
+                return "done"
+            except StripeFailedError as exc:
+                log.warning("a pending command cannot complete", id=command.id, error=exc.message)
+        await withdraw(command)
+        return "failed"
+
+    return sweep
 
 
 @dataclass

@@ -175,6 +175,28 @@ class CatalogStripe:
                 error=exc.message,
             )
 
+    async def withdraw_product(self, account_id: str, product_id: str) -> None:
+        """Archive whatever Stripe has of our product ``product_id`` (found by the id in its
+        metadata, whichever step its command reached); raises when Stripe cannot be reached
+        or will not archive it (the sweeper tries again)."""
+        options: Any = {"stripe_account": account_id}
+        listed = await _call(
+            self.client.v1.products.list_async(params={"limit": 100}, options=options)
+        )
+        for found in listed.data:
+            if (found.to_dict().get("metadata") or {}).get("product_id") != product_id:
+                continue
+            prices = await _call(
+                self.client.v1.prices.list_async(
+                    params={"product": found.id, "limit": 100}, options=options
+                )
+            )
+            for price in prices.data:
+                if price.active:
+                    await self._deactivate(self.client.v1.prices, price.id, options)
+            if found.active:
+                await self._deactivate(self.client.v1.products, found.id, options)
+
     async def _deactivate(self, resource: Any, stripe_id: str, options: Any) -> None:
         # The object is ours and exists, so even a refusal is worth another attempt: a price
         # left inactive beside an active product is the half-made state this prevents.

@@ -6,12 +6,23 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from billing_kit.db import unit_of_work
-from billing_kit.errors import StripeFailedError
-from billing_kit.pending_commands import CommandSweeper, PendingCommand, PendingCommands, Status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing_kit.pending_commands import (
+    CommandSweeper,
+    PendingCommand,
+    PendingCommands,
+    completing,
+)
 from billing_kit.runtime import Runtime
 from invoicing.models import pending_commands
-from invoicing.service import ONE_OFF_INVOICE, Invoicing, WorkspaceCustomer, one_off_invoice
+from invoicing.service import (
+    ONE_OFF_INVOICE,
+    Invoicing,
+    WorkspaceCustomer,
+    one_off_invoice,
+    withdraw_one_off,
+)
 from invoicing.stripe_gateway import InvoicingStripe
 
 
@@ -29,26 +40,19 @@ class _NoCustomerRequests:
 def sweeper(runtime: Runtime) -> CommandSweeper:
     commands = invoicing_commands(runtime)
     stripe = InvoicingStripe(runtime.stripe)
-    customers = _NoCustomerRequests()
 
-    async def one_off(command: PendingCommand) -> Status:
-        async with unit_of_work(runtime.sessions) as session:
-            invoicing = Invoicing(session, runtime.outbox, stripe, customers, commands)
-            if command.status == "pending":
-                try:
-                    issued = await stripe.issue_one_off(one_off_invoice(command))
-                except StripeFailedError:
-                    pass  # cannot complete: withdrawn below
-                else:
-                    await invoicing.record_one_off(command, issued)
-                    return "done"
-        await invoicing.withdraw_one_off(command)
-        return "failed"
+    async def issue(session: AsyncSession, command: PendingCommand) -> None:
+        issued = await stripe.issue_one_off(one_off_invoice(command))
+        invoicing = Invoicing(session, runtime.outbox, stripe, _NoCustomerRequests(), commands)
+        await invoicing.record_one_off(command, issued)
+
+    async def withdraw(command: PendingCommand) -> None:
+        await withdraw_one_off(stripe, commands, command)
 
     settings = runtime.settings
     return CommandSweeper(
         commands,
-        {ONE_OFF_INVOICE: one_off},
+        {ONE_OFF_INVOICE: completing(runtime.sessions, issue, withdraw)},
         after=timedelta(seconds=settings.command_sweep_after_seconds),
         every_seconds=settings.command_sweep_every_seconds,
     )

@@ -68,6 +68,20 @@ def one_off_invoice(pending: PendingCommand) -> OneOffInvoice:
     )
 
 
+async def withdraw_one_off(
+    stripe: InvoicingStripe, commands: PendingCommands, pending: PendingCommand
+) -> None:
+    """Remove what a one-off invoice made on Stripe and mark its command failed; when Stripe
+    cannot be reached for that, it is left ``undoing`` for the sweeper."""
+    request = pending.request
+    try:
+        await stripe.withdraw_one_off(request["account_id"], request["customer_id"], pending.id)
+    except StripeFailedError:
+        await commands.settle(pending.id, "undoing")
+        raise
+    await commands.settle(pending.id, "failed")
+
+
 @dataclass
 class Invoicing:
     session: AsyncSession
@@ -122,17 +136,7 @@ class Invoicing:
         return snapshot
 
     async def withdraw_one_off(self, pending: PendingCommand) -> None:
-        """Remove what the command made on Stripe and mark it failed; when Stripe cannot be
-        reached for that, it is left ``undoing`` for the sweeper."""
-        request = pending.request
-        try:
-            await self.stripe.withdraw_one_off(
-                request["account_id"], request["customer_id"], pending.id
-            )
-        except StripeFailedError:
-            await self.commands.settle(pending.id, "undoing")
-            raise
-        await self.commands.settle(pending.id, "failed")
+        await withdraw_one_off(self.stripe, self.commands, pending)
 
     async def _mirror_issued(
         self, pending: PendingCommand, issued: dict[str, Any]

@@ -1,0 +1,32 @@
+"""The sweeper of catalog's commands: a product left pending by a crash or an unknown
+outcome is made with the same keys and recorded (``product.created`` announced as the
+request would have), or, when Stripe refuses it, archived on Stripe again."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing_kit.pending_commands import CommandSweeper, PendingCommand, completing
+from billing_kit.runtime import Runtime
+from catalog.service import CREATE_PRODUCT, Catalog, catalog_commands, withdraw_product
+from catalog.stripe_gateway import CatalogStripe
+
+
+def sweeper(runtime: Runtime) -> CommandSweeper:
+    commands = catalog_commands(runtime)
+
+    async def make(session: AsyncSession, command: PendingCommand) -> None:
+        await Catalog.build(runtime, session).make_product(command)
+
+    async def withdraw(command: PendingCommand) -> None:
+        await withdraw_product(CatalogStripe(runtime.stripe), commands, command)
+
+    settings = runtime.settings
+    return CommandSweeper(
+        commands,
+        {CREATE_PRODUCT: completing(runtime.sessions, make, withdraw)},
+        after=timedelta(seconds=settings.command_sweep_after_seconds),
+        every_seconds=settings.command_sweep_every_seconds,
+    )
