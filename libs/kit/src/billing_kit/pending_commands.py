@@ -181,6 +181,22 @@ class PendingCommands:
                 ).one()
         return PendingCommand.of(row)
 
+    async def current(self) -> PendingCommand | None:
+        """The record the request's ``Idempotency-Key`` maps to, if it has one yet."""
+        key = current_key()
+        if key is None:
+            return None
+        table = self.table
+        async with unit_of_work(self.sessions) as session:
+            row = (
+                await session.execute(
+                    select(table).where(
+                        table.c.idempotency_scope == key[0], table.c.idempotency_key == key[1]
+                    )
+                )
+            ).first()
+        return None if row is None else PendingCommand.of(row)
+
     async def finish(
         self, session: AsyncSession, command_id: str, result: Mapping[str, Any]
     ) -> None:

@@ -135,6 +135,22 @@ class SubscriptionsStripe:
         )
         return _facts(sub)
 
+    async def withdraw_subscription(
+        self, account_id: str, customer_id: str, subscription_id: str
+    ) -> None:
+        """Cancel whatever Stripe has of our subscription ``subscription_id`` on the customer
+        (found by the id in its metadata, whichever step its command reached)."""
+        listed = await _call(
+            self.client.v1.subscriptions.list_async(
+                params={"customer": customer_id, "status": "all", "limit": 100},
+                options={"stripe_account": account_id},
+            )
+        )
+        for sub in listed.data:
+            ours = (sub.to_dict().get("metadata") or {}).get("subscription_id")
+            if ours == subscription_id and sub.status not in ("canceled", "incomplete_expired"):
+                await self.cancel_subscription(account_id, sub.id)
+
     async def retrieve_subscription(
         self, account_id: str, subscription_id: str
     ) -> StripeSubscriptionFacts:
