@@ -1,6 +1,7 @@
 """Starting a subscription leaves nothing half-made on Stripe: the same ``Idempotency-Key``
 after a crash between Stripe's answer and the commit ends in the one Stripe subscription,
-and the sweeper finishes a subscription a crash left pending."""
+and the sweeper finishes a subscription (and the workspace's first customer) a crash left
+pending."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from subscriptions.models import kit_tables
 from subscriptions.settings import SubscriptionsSettings
 from tests.support.agencies import Agency
 from tests.support.crashes import commits_die, crashing_key, pending_commands_of
+from tests.support.databases import connect
 from tests.support.runtimes import close_runtime, service_runtime
-from tests.support.workspaces import listed, on_account, subscribed_workspace
+from tests.support.workspaces import listed, on_account, register_workspace, subscribed_workspace
 
 pytestmark = [pytest.mark.integration]
 
@@ -95,4 +97,57 @@ async def test_the_sweeper_finishes_a_subscription_a_crash_left_pending(
     [swept] = [s for s in found if s["id"] == left["id"]]
     assert _on_stripe(stripe_sdk, agency, first["stripe_customer_id"]) == sorted(
         [first["stripe_subscription_id"], swept["stripe_subscription_id"]]
+    )
+
+
+async def test_the_sweeper_records_the_customer_of_a_first_subscription_a_crash_left(
+    subscriptions: httpx.AsyncClient,
+    catalog: httpx.AsyncClient,
+    agency: Agency,
+    infra: Infra,
+    stripe_sdk: stripe.StripeClient,
+) -> None:
+    _, product_id, _ = await subscribed_workspace(subscriptions, catalog, agency)
+    workspace_id = await register_workspace(subscriptions, agency)  # no customer yet
+    async with commits_die(infra.database_url, "subscriptions"):
+        crashed = await _start(subscriptions, agency, workspace_id, product_id, crashing_key())
+    assert crashed.status_code >= 500, crashed.text
+    records = await pending_commands_of(infra.database_url, "subscriptions", agency.agency_id)
+    left = {r["kind"]: r for r in records if r["status"] == "pending"}
+    assert set(left) == {"create_customer", "start_subscription"}
+
+    runtime = service_runtime(
+        SubscriptionsSettings,
+        kit_tables,
+        infra,
+        infra.database_url,
+        stripe_api_base=infra.stripe_api_base,
+        command_sweep_after_seconds=0,
+    )
+    try:
+        assert await sweeper(runtime).sweep() >= 2
+    finally:
+        await close_runtime(runtime)
+
+    params: Any = {"limit": 100}
+    on_stripe = [
+        c.id
+        for c in stripe_sdk.v1.customers.list(params=params, options=on_account(agency)).data
+        if (c.metadata.to_dict() if c.metadata else {}).get("workspace_id") == workspace_id
+    ]
+    conn = await connect(infra.database_url)
+    try:
+        recorded = await conn.fetch(
+            "SELECT stripe_customer_id FROM subscriptions.billing_customers"
+            " WHERE workspace_id = $1",
+            workspace_id,
+        )
+    finally:
+        await conn.close()
+    assert [r["stripe_customer_id"] for r in recorded] == on_stripe
+    assert len(on_stripe) == 1
+    [swept] = await listed(subscriptions, agency, workspace_id)
+    assert (swept["id"], swept["stripe_customer_id"]) == (
+        left["start_subscription"]["id"],
+        on_stripe[0],
     )

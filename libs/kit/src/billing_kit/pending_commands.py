@@ -11,23 +11,22 @@ Stripe objects, never a second set.
 
 A command that fails undoes what it made on Stripe and marks its record ``failed`` (or
 ``undoing`` when the undo itself could not reach Stripe). What a crash or an unknown outcome
-leaves ``pending`` or ``undoing`` is taken by the service's sweeper once the record has not
-moved for a while: it runs the command again with the same keys (completing it, with the
-events the command would have published) or undoes it.
+leaves ``pending`` or ``undoing`` is taken by the service's sweeper
+(``billing_kit.command_sweeper``) once the record has not moved for a while: it runs the
+command again with the same keys (completing it, with the events the command would have
+published) or undoes it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
 import structlog
-from prometheus_client import Counter, Gauge
+from prometheus_client import Gauge
 from sqlalchemy import (
     Column,
     DateTime,
@@ -44,9 +43,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_kit.db import unit_of_work
-from billing_kit.errors import StripeFailedError
 from billing_kit.idempotency import current_key
-from billing_kit.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
@@ -58,12 +55,6 @@ PENDING_COMMANDS = Gauge(
     "undoing), by kind; the sweeper finishes them",
     ["service", "kind"],
     multiprocess_mode="livemax",
-)
-COMMANDS_SWEPT = Counter(
-    "pending_commands_swept_total",
-    "Pending records the sweeper took up, by outcome: done (completed), failed (undone on "
-    "Stripe) or retry (Stripe or the database was away; taken up again later)",
-    ["service", "kind", "outcome"],
 )
 
 
@@ -85,6 +76,11 @@ def pending_commands_table(metadata: MetaData) -> Table:
         UniqueConstraint("idempotency_scope", "idempotency_key"),
         Index(None, "status", "updated_at"),
     )
+
+
+def command_id_of(*parts: str) -> str:
+    """The id of a command that exists once for ``parts`` (agency, workspace, ...)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(("billing", *parts))))
 
 
 @dataclass(frozen=True)
@@ -121,15 +117,44 @@ class PendingCommands:
         self.service = service
 
     async def open(
-        self, kind: str, request: Mapping[str, Any], *, agency_id: str | None = None
+        self,
+        kind: str,
+        request: Mapping[str, Any],
+        *,
+        agency_id: str | None = None,
+        command_id: str | None = None,
     ) -> PendingCommand:
         """Commit the command's pending record (a transaction of its own) and return it. With
         the request's ``Idempotency-Key`` it is the record an earlier attempt made with that
         key, as that attempt left it (``done``: nothing more to make; ``pending``: finish it
-        with its id); a ``failed`` one starts over with a new id, since its objects are gone."""
+        with its id); a ``failed`` one starts over with a new id, since its objects are gone.
+        ``command_id`` names a command that exists once whoever asks (the workspace's one
+        customer, the agency's one account): its record is that id's, the key aside."""
         table, key = self.table, current_key()
+        row: Any
         async with unit_of_work(self.sessions) as session:
-            if key is not None:
+            if command_id is not None:
+                await session.execute(
+                    insert(table)
+                    .values(
+                        id=command_id,
+                        kind=kind,
+                        agency_id=agency_id,
+                        request=dict(request),
+                        status="pending",
+                    )
+                    .on_conflict_do_update(
+                        index_elements=[table.c.id],
+                        set_={
+                            "request": dict(request),
+                            "status": "pending",
+                            "updated_at": func.now(),
+                        },
+                        where=table.c.status == "failed",
+                    )
+                )
+                row = (await session.execute(select(table).where(table.c.id == command_id))).one()
+            elif key is not None:
                 scope, idempotency_key = key
                 inserted = await session.execute(
                     insert(table)
@@ -269,99 +294,3 @@ class PendingCommands:
             ).all()
         for kind, count in counts:
             PENDING_COMMANDS.labels(self.service, kind).set(count)
-
-
-Sweep = Callable[[PendingCommand], Awaitable[Status]]
-"""Finishes (``done``) or undoes (``failed``) one stale record; raises to try again later."""
-
-
-def completing(
-    sessions: async_sessionmaker[AsyncSession],
-    complete: Callable[[AsyncSession, PendingCommand], Awaitable[object]],
-    withdraw: Callable[[PendingCommand], Awaitable[object]],
-) -> Sweep:
-    """A sweeper's handler: a ``pending`` record is completed in one transaction with the
-    command's own code and keys (its rows, its events and ``done`` together); when Stripe
-    refuses it, or the record was left ``undoing``, ``withdraw`` undoes what Stripe has and
-    marks it failed. Anything else (Stripe or the database away) is tried again later."""
-
-    async def sweep(command: PendingCommand) -> Status:
-        if command.status == "pending":
-            try:
-                async with unit_of_work(sessions) as session:
-                    await complete(session, command)
-                return "done"
-            except StripeFailedError as exc:
-                log.warning("a pending command cannot complete", id=command.id, error=exc.message)
-        await withdraw(command)
-        return "failed"
-
-    return sweep
-
-
-@dataclass
-class CommandSweeper:
-    """Takes up stale pending records one at a time, for the kinds it has a handler for."""
-
-    commands: PendingCommands
-    handlers: Mapping[str, Sweep]
-    after: timedelta = timedelta(seconds=60)
-    every_seconds: float = 10.0
-
-    async def sweep(self) -> int:
-        """Take up every record stale now; how many were taken up."""
-        taken = 0
-        while (command := await self.commands.take_stale(self.after)) is not None:
-            taken += 1
-            await self._sweep_one(command)
-        await self.commands.measure()
-        return taken
-
-    async def _sweep_one(self, command: PendingCommand) -> None:
-        service = self.commands.service
-        handler = self.handlers.get(command.kind)
-        if handler is None:
-            log.error("no sweeper for a pending command", kind=command.kind, id=command.id)
-            COMMANDS_SWEPT.labels(service, command.kind, "retry").inc()
-            return
-        try:
-            outcome: str = await handler(command)
-        except Exception as exc:
-            outcome = "retry"
-            log.warning(
-                "pending command not settled yet",
-                kind=command.kind,
-                command_id=command.id,
-                attempts=command.attempts,
-                error=repr(exc),
-            )
-        else:
-            log.info("pending command swept", kind=command.kind, id=command.id, outcome=outcome)
-        COMMANDS_SWEPT.labels(service, command.kind, outcome).inc()
-
-    async def run_forever(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except Exception as exc:  # the database away: try again at the next round
-                log.warning("pending commands sweep failed", error=repr(exc))
-            await asyncio.sleep(self.every_seconds)
-
-
-def run_sweeper(runtime: Runtime, sweeper: CommandSweeper) -> None:
-    """The sweeper lives as long as the service (every replica may run one: records are
-    leased, and a command's keys make a second run harmless)."""
-    tasks: list[asyncio.Task[None]] = []
-
-    async def start() -> None:
-        name = f"{runtime.settings.service_name}-command-sweeper"
-        tasks.append(asyncio.create_task(sweeper.run_forever(), name=name))
-
-    async def stop() -> None:
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    runtime.on_startup(start)
-    runtime.on_shutdown(stop)

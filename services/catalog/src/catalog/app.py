@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from billing_contracts.catalog_agencies import AGENCIES
 from billing_contracts.catalog_products import PRODUCTS
-from billing_kit.pending_commands import run_sweeper
+from billing_kit.command_sweeper import run_sweeper
 from billing_kit.runtime import Runtime, build_app
 from billing_kit.settings import ServiceSettings
 from catalog import api, commands, consumers

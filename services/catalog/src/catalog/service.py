@@ -31,7 +31,7 @@ from billing_contracts.catalog_products import (
 )
 from billing_kit.errors import ConnectRequiredError, NotFoundError, StripeFailedError
 from billing_kit.outbox import Outbox
-from billing_kit.pending_commands import PendingCommand, PendingCommands
+from billing_kit.pending_commands import PendingCommand, PendingCommands, command_id_of
 from billing_kit.runtime import Runtime
 from catalog import repository
 from catalog.errors import PriceImmutableError
@@ -85,7 +85,8 @@ def product_snapshot(product: Product) -> ProductSnapshot:
 
 
 CREATE_PRODUCT = "create_product"
-"""Kind of the pending record of a new product."""
+CREATE_ACCOUNT = "create_account"
+"""Kinds of the pending records of a new product and of the agency's connected account."""
 
 
 def catalog_commands(runtime: Runtime) -> PendingCommands:
@@ -139,13 +140,35 @@ class Catalog:
         """Create the connected account on first call, then a fresh single-use link."""
         agency = await repository.ensure_agency(self.session, agency_id)
         if agency.stripe_account_id is None:
-            agency.stripe_account_id = await self.stripe.create_account(agency_id)
-            await self.session.flush()
-            await self._announce_connect_status(agency)
+            commands = self._commands()
+            pending = await commands.open(
+                CREATE_ACCOUNT,
+                {},
+                agency_id=agency_id,
+                command_id=command_id_of("account", agency_id),
+            )
+            try:
+                await self.record_account(agency, pending)
+            except StripeFailedError:
+                await commands.settle(pending.id, "failed")  # Stripe made nothing
+                raise
+        assert agency.stripe_account_id is not None
         url, expires_at = await self.stripe.onboarding_link(
             agency.stripe_account_id, return_url, refresh_url
         )
         return agency.stripe_account_id, url, expires_at
+
+    async def record_account(self, agency: Agency, pending: PendingCommand) -> None:
+        """The agency's connected account (again, under its agency key) on its profile,
+        announced, with the record marked done, in this transaction; an account the profile
+        already holds is kept."""
+        account_id = await self.stripe.create_account(agency.agency_id)
+        await self._commands().finish(self.session, pending.id, {"stripe_account_id": account_id})
+        if agency.stripe_account_id is not None:
+            return
+        agency.stripe_account_id = account_id
+        await self.session.flush()
+        await self._announce_connect_status(agency)
 
     async def apply_account_update(
         self, agency_id: str | None, snapshot: StripeAccountSnapshot

@@ -180,9 +180,14 @@ class CatalogStripe:
         metadata, whichever step its command reached); raises when Stripe cannot be reached
         or will not archive it (the sweeper tries again)."""
         options: Any = {"stripe_account": account_id}
-        listed = await _call(
-            self.client.v1.products.list_async(params={"limit": 100}, options=options)
-        )
+        try:
+            listed = await self.client.v1.products.list_async(
+                params={"limit": 100}, options=options
+            )
+        except stripe.PermissionError:
+            return  # the account is gone, and with it what the command made
+        except stripe.StripeError as exc:
+            raise stripe_failed(exc) from exc
         for found in listed.data:
             if (found.to_dict().get("metadata") or {}).get("product_id") != product_id:
                 continue

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from billing_contracts.invoicing_collections import COLLECTIONS
 from billing_contracts.invoicing_invoices import INVOICES
-from billing_kit.pending_commands import run_sweeper
+from billing_kit.command_sweeper import run_sweeper
 from billing_kit.runtime import Runtime, build_app
 from billing_kit.settings import ServiceSettings
 from invoicing import api, commands, consumers, fee_api

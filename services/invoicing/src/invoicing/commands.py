@@ -8,12 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing_kit.pending_commands import (
-    CommandSweeper,
-    PendingCommand,
-    PendingCommands,
-    completing,
-)
+from billing_kit.command_sweeper import CommandSweeper, completing
+from billing_kit.pending_commands import PendingCommand, PendingCommands
 from billing_kit.runtime import Runtime
 from invoicing.models import pending_commands
 from invoicing.service import (

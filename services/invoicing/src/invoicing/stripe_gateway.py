@@ -118,11 +118,14 @@ class InvoicingStripe:
         in their metadata, so it works whichever step the command reached; raises when
         Stripe cannot be reached (the sweeper tries again)."""
         options: Any = {"stripe_account": account_id}
-        items = await _call(
-            self.client.v1.invoice_items.list_async(
+        try:
+            items = await self.client.v1.invoice_items.list_async(
                 params={"customer": customer_id, "limit": 100}, options=options
             )
-        )
+        except stripe.PermissionError:
+            return  # the account is gone, and with it what the command made
+        except stripe.StripeError as exc:
+            raise stripe_failed(exc) from exc
         invoices = await _call(
             self.client.v1.invoices.list_async(
                 params={"customer": customer_id, "limit": 100}, options=options

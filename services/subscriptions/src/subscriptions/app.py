@@ -10,7 +10,7 @@ from billing_contracts.subscriptions_agency_plans import AGENCY_PLANS
 from billing_contracts.subscriptions_customers import CUSTOMERS
 from billing_contracts.subscriptions_subscriptions import SUBSCRIPTIONS
 from billing_contracts.subscriptions_workspaces import WORKSPACES
-from billing_kit.pending_commands import run_sweeper
+from billing_kit.command_sweeper import run_sweeper
 from billing_kit.runtime import Runtime, build_app
 from billing_kit.settings import ServiceSettings
 from subscriptions import api, commands, consumers, platform_api

@@ -9,13 +9,10 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing_kit.pending_commands import (
-    CommandSweeper,
-    PendingCommand,
-    PendingCommands,
-    completing,
-)
+from billing_kit.command_sweeper import CommandSweeper, completing
+from billing_kit.pending_commands import PendingCommand, PendingCommands
 from billing_kit.runtime import Runtime
+from subscriptions.customers import CREATE_CUSTOMER
 from subscriptions.models import PlatformPlan, pending_commands
 from subscriptions.platform_gateway import PlatformStripe
 from subscriptions.platform_plans import CREATE_PLAN, START_AGENCY_PLAN, PlatformPlans, withdraw
@@ -53,6 +50,14 @@ def sweeper(runtime: Runtime) -> CommandSweeper:
     async def archive_plan(command: PendingCommand) -> None:
         await withdraw(commands, command, platform.withdraw_plan(command.id))
 
+    async def create_customer(session: AsyncSession, command: PendingCommand) -> None:
+        customers = subscriptions_service(runtime, session).customers
+        await customers.locked_workspace(str(command.agency_id), command.request["workspace_id"])
+        await customers.record_customer(command)
+
+    async def no_customer(command: PendingCommand) -> None:
+        await commands.settle(command.id, "failed")  # Stripe refused it: nothing was made
+
     async def start_agency_plan(session: AsyncSession, command: PendingCommand) -> None:
         plan = await session.get(PlatformPlan, command.request["plan_id"])
         assert plan is not None
@@ -66,6 +71,7 @@ def sweeper(runtime: Runtime) -> CommandSweeper:
     return CommandSweeper(
         commands,
         {
+            CREATE_CUSTOMER: completing(sessions, create_customer, no_customer),
             START_SUBSCRIPTION: completing(sessions, start_subscription, cancel_subscription),
             CREATE_PLAN: completing(sessions, create_plan, archive_plan),
             START_AGENCY_PLAN: completing(sessions, start_agency_plan, cancel_agency_plan),

@@ -95,7 +95,7 @@ class Subscriptions:
 
     @property
     def customers(self) -> Customers:
-        return Customers(self.session, self.outbox, self.stripe)
+        return Customers(self.session, self.outbox, self.stripe, self.commands)
 
     @property
     def workspaces(self) -> Workspaces:

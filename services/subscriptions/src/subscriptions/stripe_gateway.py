@@ -140,12 +140,15 @@ class SubscriptionsStripe:
     ) -> None:
         """Cancel whatever Stripe has of our subscription ``subscription_id`` on the customer
         (found by the id in its metadata, whichever step its command reached)."""
-        listed = await _call(
-            self.client.v1.subscriptions.list_async(
+        try:
+            listed = await self.client.v1.subscriptions.list_async(
                 params={"customer": customer_id, "status": "all", "limit": 100},
                 options={"stripe_account": account_id},
             )
-        )
+        except stripe.PermissionError:
+            return  # the account is gone, and with it what the command made
+        except stripe.StripeError as exc:
+            raise stripe_failed(exc) from exc
         for sub in listed.data:
             ours = (sub.to_dict().get("metadata") or {}).get("subscription_id")
             if ours == subscription_id and sub.status not in ("canceled", "incomplete_expired"):
