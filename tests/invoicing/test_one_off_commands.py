@@ -218,3 +218,55 @@ async def test_the_sweeper_finishes_a_one_off_invoice_a_crash_left_pending(
     listed = await invoicing.get(f"/v1/workspaces/{workspace_id}/invoices", headers=agency.admin)
     assert made in {i["stripe_invoice_id"] for i in listed.json()["data"]}
     assert uuid.UUID(pending_id)
+
+
+async def test_the_sweeper_withdraws_what_a_refused_one_off_could_not_remove_at_once(
+    agency: Agency,
+    infra: Infra,
+    invoicing: httpx.AsyncClient,
+    subscriptions: httpx.AsyncClient,
+    emulator: httpx.AsyncClient,
+    stripe_sdk: stripe.StripeClient,
+) -> None:
+    workspace_id, first = await _customer_with_an_invoice(invoicing, subscriptions, agency)
+    customer = await _customer_of(stripe_sdk, agency, first)
+    refusals = [
+        {"count": 1, "status": 400, "path": "/v1/invoices/", "method": "POST"},  # finalize
+        {"count": 1, "status": 400, "path": "/v1/invoiceitems/", "method": "DELETE"},
+    ]
+    armed = await emulator.post("/_emulator/faults", json={"fail_next": refusals})
+    assert armed.status_code == 200
+    refused = await _charge(invoicing, agency, workspace_id, 6_600)
+    assert refused.status_code == 502, refused.text
+    [undoing] = [
+        r
+        for r in await _pending_of(infra.database_url, agency.agency_id)
+        if r["status"] == "undoing"
+    ]
+    items = await stripe_sdk.v1.invoice_items.list_async(
+        params={"customer": customer}, options=_options(agency)
+    )
+    assert [i.amount for i in items.data if i.invoice != first["stripe_invoice_id"]] == [6_600]
+
+    runtime = service_runtime(
+        InvoicingSettings,
+        kit_tables,
+        infra,
+        infra.database_url,
+        stripe_api_base=infra.stripe_api_base,
+        command_sweep_after_seconds=0,
+    )
+    try:
+        assert await sweeper(runtime).sweep() >= 1
+        failed = await invoicing_commands(runtime).get(undoing["id"])
+    finally:
+        await close_runtime(runtime)
+    assert failed is not None
+    assert failed.status == "failed"
+    items = await stripe_sdk.v1.invoice_items.list_async(
+        params={"customer": customer}, options=_options(agency)
+    )
+    assert [i.invoice for i in items.data] == [first["stripe_invoice_id"]]
+    assert [i.id for i in await _open_invoices(stripe_sdk, agency, customer)] == [
+        first["stripe_invoice_id"]
+    ]
