@@ -43,6 +43,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_kit.db import unit_of_work
+from billing_kit.errors import UnavailableError
 from billing_kit.idempotency import current_key
 
 log = structlog.get_logger(__name__)
@@ -127,7 +128,8 @@ class PendingCommands:
         """Commit the command's pending record (a transaction of its own) and return it. With
         the request's ``Idempotency-Key`` it is the record an earlier attempt made with that
         key, as that attempt left it (``done``: nothing more to make; ``pending``: finish it
-        with its id); a ``failed`` one starts over with a new id, since its objects are gone.
+        with its id; ``undoing``: 503 until the undo is over); a ``failed`` one starts over
+        with a new id, since its objects are gone.
         ``command_id`` names a command that exists once whoever asks (the workspace's one
         customer, the agency's one account): its record is that id's, the key aside."""
         table, key = self.table, current_key()
@@ -204,7 +206,12 @@ class PendingCommands:
                         .returning(*table.c)
                     )
                 ).one()
-        return PendingCommand.of(row)
+        command = PendingCommand.of(row)
+        if command.status == "undoing":  # what it made is being removed: then it starts anew
+            raise UnavailableError(
+                "An earlier attempt of this request is being undone; try again shortly."
+            )
+        return command
 
     async def current(self) -> PendingCommand | None:
         """The record the request's ``Idempotency-Key`` maps to, if it has one yet."""
