@@ -74,7 +74,7 @@ class CommandSweeper:
                 break
             taken.add(command.id)
             await self._sweep_one(command)
-        await self.commands.measure()
+        await self.commands.measure(self.handlers)
         return len(taken)
 
     async def _sweep_one(self, command: PendingCommand) -> None:

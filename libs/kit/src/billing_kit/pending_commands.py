@@ -20,7 +20,7 @@ published) or undoes it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
@@ -290,7 +290,8 @@ class PendingCommands:
             ).first()
         return None if row is None else PendingCommand.of(row)
 
-    async def measure(self) -> None:
+    async def measure(self, kinds: Iterable[str] = ()) -> None:
+        """Set ``pending_commands`` of each kind (``kinds`` are reported even at zero)."""
         async with unit_of_work(self.sessions) as session:
             counts = (
                 await session.execute(
@@ -299,5 +300,6 @@ class PendingCommands:
                     .group_by(self.table.c.kind)
                 )
             ).all()
-        for kind, count in counts:
-            PENDING_COMMANDS.labels(self.service, kind).set(count)
+        found = {str(kind): int(count) for kind, count in counts}
+        for kind in {*kinds, *found}:
+            PENDING_COMMANDS.labels(self.service, kind).set(found.get(kind, 0))
