@@ -69,8 +69,9 @@ async def _products_made(infra: Infra, agency: Agency) -> list[dict[str, object]
 async def test_the_sweeper_finishes_a_product_a_crash_left_pending(
     agency: Agency, infra: Infra, catalog: httpx.AsyncClient, stripe_sdk: stripe.StripeClient
 ) -> None:
+    key = crashing_key()
     async with commits_die(infra.database_url, "catalog"):
-        crashed = await _create(catalog, agency, crashing_key())
+        crashed = await _create(catalog, agency, key)
     assert crashed.status_code >= 500, crashed.text
     [left] = await _products_made(infra, agency)
     assert left["status"] == "pending"
@@ -95,6 +96,9 @@ async def test_the_sweeper_finishes_a_product_a_crash_left_pending(
     assert await _on_stripe(stripe_sdk, agency) == [
         (listed[0]["stripe_product_id"], True, (listed[0]["stripe_price_id"],))
     ]
+    retried = await _create(catalog, agency, key)  # the caller's retry: the one product
+    assert (retried.status_code, retried.json()["id"]) == (201, left["id"])
+    assert len(await _on_stripe(stripe_sdk, agency)) == 1
 
 
 async def _onboard(catalog: httpx.AsyncClient, owner: dict[str, str], key: str) -> httpx.Response:

@@ -185,8 +185,9 @@ async def test_the_sweeper_finishes_a_one_off_invoice_a_crash_left_pending(
 ) -> None:
     workspace_id, first = await _customer_with_an_invoice(invoicing, subscriptions, agency)
     customer = await _customer_of(stripe_sdk, agency, first)
+    key = crashing_key()
     async with commits_die(infra.database_url, "invoicing"):
-        crashed = await _charge(invoicing, agency, workspace_id, 8_800, crashing_key())
+        crashed = await _charge(invoicing, agency, workspace_id, 8_800, key)
     assert crashed.status_code >= 500, crashed.text
     left = [row for row in await _pending_of(infra.database_url, agency.agency_id)]
     assert [row["status"] for row in left if row["status"] != "done"] == ["pending"]
@@ -218,6 +219,13 @@ async def test_the_sweeper_finishes_a_one_off_invoice_a_crash_left_pending(
     listed = await invoicing.get(f"/v1/workspaces/{workspace_id}/invoices", headers=agency.admin)
     assert made in {i["stripe_invoice_id"] for i in listed.json()["data"]}
     assert uuid.UUID(pending_id)
+
+    # The caller's retry with the same key, after the sweeper: the one invoice again.
+    retried = await _charge(invoicing, agency, workspace_id, 8_800, key)
+    assert retried.status_code == 201, retried.text
+    assert retried.json()["stripe_invoice_id"] == made
+    on_stripe = await _open_invoices(stripe_sdk, agency, customer)
+    assert sorted(i.id for i in on_stripe) == sorted([first["stripe_invoice_id"], made])
 
 
 async def test_the_sweeper_withdraws_what_a_refused_one_off_could_not_remove_at_once(
