@@ -1,7 +1,9 @@
 """The catalog's rules: Connect onboarding gate, products with immutable prices, suspension.
 
 No HTTP and no SQL text here, and never a commit: the edge owns the transaction, and every
-state change writes its event to the outbox in that same transaction.
+state change writes its event to the outbox in that same transaction. The one exception is a
+command's pending record, committed on its own before Stripe is called
+(``billing_kit.pending_commands``), so a crash cannot lose what Stripe made.
 """
 
 from __future__ import annotations

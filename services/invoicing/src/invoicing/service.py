@@ -1,7 +1,9 @@
 """The invoicing rules behind the API: one-off invoices ("Charge for project"), the agency's
 view of a workspace's invoices and the client portal.
 
-No HTTP and no SQL text here, and never a commit: the edge owns the transaction.
+No HTTP and no SQL text here, and never a commit: the edge owns the transaction. The one
+exception is a command's pending record, committed on its own before Stripe is called
+(``billing_kit.pending_commands``), so a crash cannot lose what Stripe made.
 """
 
 from __future__ import annotations

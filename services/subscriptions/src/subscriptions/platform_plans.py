@@ -8,7 +8,9 @@ second is refused; a plan or an agency plan is written with its event only once 
 every object, so a Stripe failure leaves no row behind. The status only moves forward, as
 for client subscriptions.
 
-No HTTP and no SQL text here, and never a commit: the edge owns the transaction.
+No HTTP and no SQL text here, and never a commit: the edge owns the transaction. The one
+exception is a command's pending record, committed on its own before Stripe is called
+(``billing_kit.pending_commands``), so a crash cannot lose what Stripe made.
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ of the same second that disagrees is settled by asking Stripe, and ``canceled`` 
 Nothing here ever cancels on its own: a suspended agency's subscriptions keep charging until
 the agency cancels them.
 
-No HTTP and no SQL text here, and never a commit: the edge owns the transaction.
+No HTTP and no SQL text here, and never a commit: the edge owns the transaction. The one
+exception is a command's pending record, committed on its own before Stripe is called
+(``billing_kit.pending_commands``), so a crash cannot lose what Stripe made.
 """
 
 from __future__ import annotations
