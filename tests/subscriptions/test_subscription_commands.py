@@ -63,6 +63,38 @@ async def test_the_same_key_after_a_crash_before_the_commit_makes_one_subscripti
     assert sorted(s["id"] for s in found) == sorted([first["id"], made["id"]])
 
 
+def _customers_of(sdk: stripe.StripeClient, agency: Agency, workspace_id: str) -> list[str]:
+    params: Any = {"limit": 100}
+    return [
+        c.id
+        for c in sdk.v1.customers.list(params=params, options=on_account(agency)).data
+        if (c.metadata.to_dict() if c.metadata else {}).get("workspace_id") == workspace_id
+    ]
+
+
+async def test_the_same_key_after_a_crash_makes_one_customer_and_one_subscription(
+    subscriptions: httpx.AsyncClient,
+    catalog: httpx.AsyncClient,
+    agency: Agency,
+    infra: Infra,
+    stripe_sdk: stripe.StripeClient,
+) -> None:
+    _, product_id, _ = await subscribed_workspace(subscriptions, catalog, agency)
+    workspace_id = await register_workspace(subscriptions, agency)  # no customer yet
+    key = crashing_key()
+    async with commits_die(infra.database_url, "subscriptions"):
+        crashed = await _start(subscriptions, agency, workspace_id, product_id, key)
+    assert crashed.status_code >= 500, crashed.text
+
+    retried = await _start(subscriptions, agency, workspace_id, product_id, key)
+    assert retried.status_code == 201, retried.text
+    made = retried.json()
+    assert _customers_of(stripe_sdk, agency, workspace_id) == [made["stripe_customer_id"]]
+    assert _on_stripe(stripe_sdk, agency, made["stripe_customer_id"]) == [
+        made["stripe_subscription_id"]
+    ]
+
+
 async def test_the_sweeper_finishes_a_subscription_a_crash_left_pending(
     subscriptions: httpx.AsyncClient,
     catalog: httpx.AsyncClient,
@@ -129,12 +161,7 @@ async def test_the_sweeper_records_the_customer_of_a_first_subscription_a_crash_
     finally:
         await close_runtime(runtime)
 
-    params: Any = {"limit": 100}
-    on_stripe = [
-        c.id
-        for c in stripe_sdk.v1.customers.list(params=params, options=on_account(agency)).data
-        if (c.metadata.to_dict() if c.metadata else {}).get("workspace_id") == workspace_id
-    ]
+    on_stripe = _customers_of(stripe_sdk, agency, workspace_id)
     conn = await connect(infra.database_url)
     try:
         recorded = await conn.fetch(
