@@ -47,6 +47,12 @@ async def _call(call: Awaitable[T]) -> T:
         raise stripe_failed(exc) from exc
 
 
+def _product_of(found: stripe.Product) -> str | None:
+    """Our product a Stripe product was made for (its metadata says)."""
+    product_id = (found.to_dict().get("metadata") or {}).get("product_id")
+    return None if product_id is None else str(product_id)
+
+
 class CatalogStripe:
     def __init__(self, client: stripe.StripeClient) -> None:
         self.client = client
@@ -184,21 +190,20 @@ class CatalogStripe:
             listed = await self.client.v1.products.list_async(
                 params={"limit": 100}, options=options
             )
+            ours = [p async for p in listed.auto_paging_iter() if _product_of(p) == product_id]
+            prices = []
+            for found in ours:
+                made = await self.client.v1.prices.list_async(
+                    params={"product": found.id, "limit": 100}, options=options
+                )
+                prices += [p async for p in made.auto_paging_iter() if p.active]
         except stripe.PermissionError:
             return  # the account is gone, and with it what the command made
         except stripe.StripeError as exc:
             raise stripe_failed(exc) from exc
-        for found in listed.data:
-            if (found.to_dict().get("metadata") or {}).get("product_id") != product_id:
-                continue
-            prices = await _call(
-                self.client.v1.prices.list_async(
-                    params={"product": found.id, "limit": 100}, options=options
-                )
-            )
-            for price in prices.data:
-                if price.active:
-                    await self._deactivate(self.client.v1.prices, price.id, options)
+        for price in prices:
+            await self._deactivate(self.client.v1.prices, price.id, options)
+        for found in ours:
             if found.active:
                 await self._deactivate(self.client.v1.products, found.id, options)
 

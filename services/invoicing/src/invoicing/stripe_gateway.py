@@ -119,23 +119,25 @@ class InvoicingStripe:
         Stripe cannot be reached (the sweeper tries again)."""
         options: Any = {"stripe_account": account_id}
         try:
-            items = await self.client.v1.invoice_items.list_async(
+            invoices = await self.client.v1.invoices.list_async(
                 params={"customer": customer_id, "limit": 100}, options=options
             )
+            ours = [i async for i in invoices.auto_paging_iter() if _one_off_of(i) == one_off_id]
+            pending = await self.client.v1.invoice_items.list_async(
+                params={"customer": customer_id, "pending": True, "limit": 100}, options=options
+            )
+            items = [i async for i in pending.auto_paging_iter() if _one_off_of(i) == one_off_id]
+            for invoice in ours:
+                lines = await self.client.v1.invoice_items.list_async(
+                    params={"invoice": invoice.id, "limit": 100}, options=options
+                )
+                items += [i async for i in lines.auto_paging_iter()]
         except stripe.PermissionError:
             return  # the account is gone, and with it what the command made
         except stripe.StripeError as exc:
             raise stripe_failed(exc) from exc
-        invoices = await _call(
-            self.client.v1.invoices.list_async(
-                params={"customer": customer_id, "limit": 100}, options=options
-            )
-        )
-        ours = [i for i in invoices.data if _one_off_of(i) == one_off_id]
         drafts = {i.id for i in ours if i.status == "draft"}
-        for item in items.data:
-            if _one_off_of(item) != one_off_id:
-                continue
+        for item in items:
             if item.invoice is None or item.invoice in drafts:
                 await _call(self.client.v1.invoice_items.delete_async(item.id, options=options))
         for found in ours:

@@ -150,7 +150,7 @@ class PlatformStripe:
         product's metadata, whichever step its command reached)."""
         try:
             listed = await self.client.v1.products.list_async(params={"limit": 100})
-            for product in listed.data:
+            async for product in listed.auto_paging_iter():
                 ours = (product.to_dict().get("metadata") or {}).get("platform_plan_id")
                 if ours == plan_id and product.active:
                     await self.client.v1.products.update_async(product.id, params={"active": False})
@@ -164,7 +164,7 @@ class PlatformStripe:
             listed = await self.client.v1.subscriptions.list_async(
                 params={"customer_account": account_id, "status": "all", "limit": 100}
             )
-            for sub in listed.data:
+            async for sub in listed.auto_paging_iter():
                 ours = (sub.to_dict().get("metadata") or {}).get("agency_plan_id")
                 if ours == agency_plan_id and sub.status not in ("canceled", "incomplete_expired"):
                     await self.client.v1.subscriptions.cancel_async(sub.id)

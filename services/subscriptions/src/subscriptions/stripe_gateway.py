@@ -145,13 +145,17 @@ class SubscriptionsStripe:
                 params={"customer": customer_id, "status": "all", "limit": 100},
                 options={"stripe_account": account_id},
             )
+            ours = [
+                sub
+                async for sub in listed.auto_paging_iter()
+                if (sub.to_dict().get("metadata") or {}).get("subscription_id") == subscription_id
+            ]
         except stripe.PermissionError:
             return  # the account is gone, and with it what the command made
         except stripe.StripeError as exc:
             raise stripe_failed(exc) from exc
-        for sub in listed.data:
-            ours = (sub.to_dict().get("metadata") or {}).get("subscription_id")
-            if ours == subscription_id and sub.status not in ("canceled", "incomplete_expired"):
+        for sub in ours:
+            if sub.status not in ("canceled", "incomplete_expired"):
                 await self.cancel_subscription(account_id, sub.id)
 
     async def retrieve_subscription(
