@@ -225,7 +225,7 @@ async def mirror_of(
         assert response.status_code == 200, response.text
         invoices = response.json()["data"]
         ids += [(i["stripe_invoice_id"], i["status"]) for i in invoices]
-        figures.append(sorted(_figures(i) for i in invoices))
+        figures.append(sorted((_figures(i) for i in invoices), key=repr))  # None beside ints
     return sorted(ids), figures
 
 

@@ -73,6 +73,14 @@ class _Pending:
 _PENDING: ContextVar[_Pending | None] = ContextVar("idempotency_pending", default=None)
 
 
+def current_key() -> tuple[str, str] | None:
+    """``(scope, key)`` of the request being served when it carries an ``Idempotency-Key``:
+    a command maps it to its pending record, so the same key always ends in the same Stripe
+    objects, also after a first attempt that crashed before it could commit."""
+    pending = _PENDING.get()
+    return None if pending is None else (pending.scope, pending.key)
+
+
 class _Replayed(Exception):  # noqa: N818 - a signal, not an error
     def __init__(self, response: Response) -> None:
         self.response = response

@@ -83,3 +83,39 @@ def create_outbox_dead_letters_v1(schema: str) -> None:
 
 def drop_outbox_dead_letters_v1(schema: str) -> None:
     op.drop_table("outbox_dead_letters", schema=schema)
+
+
+def create_pending_commands_v1(schema: str) -> None:
+    """``pending_commands``: commands that create Stripe objects, committed before Stripe is
+    called (``billing_kit.pending_commands``)."""
+    op.create_table(
+        "pending_commands",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("kind", sa.String(length=60), nullable=False),
+        sa.Column("agency_id", sa.String(length=100), nullable=True),
+        sa.Column("idempotency_scope", sa.String(length=200), nullable=True),
+        sa.Column("idempotency_key", sa.String(length=255), nullable=True),
+        sa.Column("request", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("result", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        _created_at(),
+        _created_at("updated_at"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pending_commands")),
+        sa.UniqueConstraint(
+            "idempotency_scope",
+            "idempotency_key",
+            name=op.f("uq_pending_commands_idempotency_scope_idempotency_key"),
+        ),
+        schema=schema,
+    )
+    op.create_index(
+        op.f(f"ix_{schema}_pending_commands_status"),
+        "pending_commands",
+        ["status", "updated_at"],
+        schema=schema,
+    )
+
+
+def drop_pending_commands_v1(schema: str) -> None:
+    op.drop_table("pending_commands", schema=schema)

@@ -142,6 +142,11 @@ class ServiceSettings(BaseSettings):
     stripe_max_network_retries: int = 3
     broker_retry_max_seconds: float = 10.0
     """Longest wait between two attempts to reach the broker while it is away."""
+    command_sweep_after_seconds: float = 60.0
+    """A command's pending record that has not moved for this long was left by a crash or an
+    unknown outcome: the sweeper finishes or undoes it."""
+    command_sweep_every_seconds: float = 10.0
+    """How often the sweeper looks for such records."""
 
     @property
     def kafka_durability(self) -> KafkaDurability:

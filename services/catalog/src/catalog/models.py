@@ -10,6 +10,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from billing_kit.db import schema_metadata
+from billing_kit.pending_commands import pending_commands_table
 from billing_kit.tables import add_kit_tables
 
 
@@ -18,6 +19,8 @@ class CatalogTable(SQLModel, registry=registry(metadata=schema_metadata("catalog
 
 
 kit_tables = add_kit_tables(CatalogTable.metadata)
+pending_commands = pending_commands_table(CatalogTable.metadata)
+"""Pending records of new products (``billing_kit.pending_commands``)."""
 
 
 def _created_at() -> Any:

@@ -1,16 +1,18 @@
 """The catalog's rules: Connect onboarding gate, products with immutable prices, suspension.
 
 No HTTP and no SQL text here, and never a commit: the edge owns the transaction, and every
-state change writes its event to the outbox in that same transaction.
+state change writes its event to the outbox in that same transaction. The one exception is a
+command's pending record, committed on its own before Stripe is called
+(``billing_kit.pending_commands``), so a crash cannot lose what Stripe made.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_contracts.billing_accounts import StripeAccountSnapshot
@@ -29,14 +31,17 @@ from billing_contracts.catalog_products import (
     ProductSnapshot,
     ProductUpdated,
 )
-from billing_kit.errors import ConnectRequiredError, NotFoundError
+from billing_kit.errors import ConnectRequiredError, NotFoundError, StripeFailedError
 from billing_kit.outbox import Outbox
+from billing_kit.pending_commands import PendingCommand, PendingCommands, command_id_of
 from billing_kit.runtime import Runtime
 from catalog import repository
 from catalog.errors import PriceImmutableError
-from catalog.models import Agency, Product
+from catalog.models import Agency, Product, pending_commands
 from catalog.schemas import ProductCreate, ProductPatch
 from catalog.stripe_gateway import AccountState, CatalogStripe
+
+log = structlog.get_logger(__name__)
 
 
 def connect_status(agency: Agency | None) -> ConnectStatus:
@@ -81,16 +86,50 @@ def product_snapshot(product: Product) -> ProductSnapshot:
     )
 
 
+CREATE_PRODUCT = "create_product"
+CREATE_ACCOUNT = "create_account"
+"""Kinds of the pending records of a new product and of the agency's connected account."""
+
+
+def catalog_commands(runtime: Runtime) -> PendingCommands:
+    return PendingCommands(pending_commands, runtime.sessions, runtime.settings.service_name)
+
+
+async def withdraw_product(
+    stripe: CatalogStripe, commands: PendingCommands, pending: PendingCommand
+) -> None:
+    """Archive what a product's command made on Stripe and mark it failed; when Stripe
+    cannot be reached for that, it is left ``undoing`` for the sweeper."""
+    try:
+        await stripe.withdraw_product(pending.request["account_id"], pending.id)
+    except StripeFailedError as exc:
+        log.error(
+            "a Stripe product our catalog does not list may still be active",
+            product_id=pending.id,
+            error=exc.message,
+        )
+        await commands.settle(pending.id, "undoing")
+        return
+    await commands.settle(pending.id, "failed")
+
+
 @dataclass
 class Catalog:
     session: AsyncSession
     outbox: Outbox
     stripe: CatalogStripe
+    commands: PendingCommands | None = None
 
     @classmethod
     def build(cls, runtime: Runtime, session: AsyncSession) -> Catalog:
         """The service for one transaction of the edge (a request or a consumed event)."""
-        return cls(session, runtime.outbox, CatalogStripe(runtime.stripe))
+        return cls(
+            session, runtime.outbox, CatalogStripe(runtime.stripe), catalog_commands(runtime)
+        )
+
+    def _commands(self) -> PendingCommands:
+        assert self.commands is not None, "products are made by a Catalog built with commands"
+        return self.commands
 
     # --- Connect onboarding -------------------------------------------------------------
 
@@ -103,13 +142,35 @@ class Catalog:
         """Create the connected account on first call, then a fresh single-use link."""
         agency = await repository.ensure_agency(self.session, agency_id)
         if agency.stripe_account_id is None:
-            agency.stripe_account_id = await self.stripe.create_account(agency_id)
-            await self.session.flush()
-            await self._announce_connect_status(agency)
+            commands = self._commands()
+            pending = await commands.open(
+                CREATE_ACCOUNT,
+                {},
+                agency_id=agency_id,
+                command_id=command_id_of("account", agency_id),
+            )
+            try:
+                await self.record_account(agency, pending)
+            except StripeFailedError:
+                await commands.settle(pending.id, "failed")  # Stripe made nothing
+                raise
+        assert agency.stripe_account_id is not None
         url, expires_at = await self.stripe.onboarding_link(
             agency.stripe_account_id, return_url, refresh_url
         )
         return agency.stripe_account_id, url, expires_at
+
+    async def record_account(self, agency: Agency, pending: PendingCommand) -> None:
+        """The agency's connected account (again, under its agency key) on its profile,
+        announced, with the record marked done, in this transaction; an account the profile
+        already holds is kept."""
+        account_id = await self.stripe.create_account(agency.agency_id)
+        await self._commands().finish(self.session, pending.id, {"stripe_account_id": account_id})
+        if agency.stripe_account_id is not None:
+            return
+        agency.stripe_account_id = account_id
+        await self.session.flush()
+        await self._announce_connect_status(agency)
 
     async def apply_account_update(
         self, agency_id: str | None, snapshot: StripeAccountSnapshot
@@ -170,31 +231,53 @@ class Catalog:
     # --- Products -------------------------------------------------------------------------
 
     async def create_product(self, agency_id: str, command: ProductCreate) -> Product:
-        """Create the Stripe Product and Price on the agency's account, then our row; if the
-        row cannot be written, the Stripe objects are archived again."""
+        """Create the Stripe Product and Price on the agency's account, then our row. The
+        pending record is committed first and its id is the product's, so the same
+        ``Idempotency-Key`` after a crash ends in the same Stripe objects; if Stripe refuses
+        or the row cannot be written, what Stripe made is archived again."""
         agency = await repository.agency(self.session, agency_id)
         if agency is None or agency.stripe_account_id is None or not agency.charges_enabled:
             raise ConnectRequiredError()
-        account_id = agency.stripe_account_id
-        product_id = str(uuid.uuid4())
+        commands = self._commands()
+        pending = await commands.open(
+            CREATE_PRODUCT,
+            {"account_id": agency.stripe_account_id, **command.model_dump(mode="json")},
+            agency_id=agency_id,
+        )
+        if pending.status == "done":
+            made = await repository.product(self.session, agency_id, pending.id)
+            if made is not None:
+                return made
+        try:
+            return await self.make_product(pending)
+        except Exception:
+            # Only plain values from here: the failed transaction can load nothing more.
+            await withdraw_product(self.stripe, commands, pending)
+            raise
+
+    async def make_product(self, pending: PendingCommand) -> Product:
+        """The command's Stripe objects (again, under its keys) and its row and event, with
+        its record marked done, in this transaction."""
+        request = pending.request
+        agency_id, account_id = str(pending.agency_id), request["account_id"]
         stripe_ids = await self.stripe.create_product_with_price(
             account_id=account_id,
             agency_id=agency_id,
-            product_id=product_id,
-            name=command.name,
-            description=command.description,
-            cadence=command.cadence,
-            amount_cents=command.amount_cents,
-            currency=command.currency,
+            product_id=pending.id,
+            name=request["name"],
+            description=request.get("description"),
+            cadence=request["cadence"],
+            amount_cents=request["amount_cents"],
+            currency=request["currency"],
         )
         product = Product(
-            id=product_id,
+            id=pending.id,
             agency_id=agency_id,
-            name=command.name,
-            description=command.description,
-            cadence=command.cadence,
-            amount_cents=command.amount_cents,
-            currency=command.currency,
+            name=request["name"],
+            description=request.get("description"),
+            cadence=request["cadence"],
+            amount_cents=request["amount_cents"],
+            currency=request["currency"],
             status="active",
             stripe_account_id=account_id,
             stripe_product_id=stripe_ids.product_id,
@@ -202,12 +285,12 @@ class Catalog:
             revision=1,
             created_at=datetime.now(UTC),
         )
-        try:
-            await self.record_product(product)
-        except Exception:
-            # Only plain values from here: the failed transaction can load nothing more.
-            await self.stripe.discard(account_id, stripe_ids.product_id, stripe_ids.price_id)
-            raise
+        await self.record_product(product)
+        await self._commands().finish(
+            self.session,
+            pending.id,
+            {"stripe_product_id": stripe_ids.product_id, "stripe_price_id": stripe_ids.price_id},
+        )
         return product
 
     async def record_product(self, product: Product) -> None:

@@ -47,6 +47,12 @@ async def _call(call: Awaitable[T]) -> T:
         raise stripe_failed(exc) from exc
 
 
+def _product_of(found: stripe.Product) -> str | None:
+    """Our product a Stripe product was made for (its metadata says)."""
+    product_id = (found.to_dict().get("metadata") or {}).get("product_id")
+    return None if product_id is None else str(product_id)
+
+
 class CatalogStripe:
     def __init__(self, client: stripe.StripeClient) -> None:
         self.client = client
@@ -174,6 +180,32 @@ class CatalogStripe:
                 stripe_price_id=stripe_price_id,
                 error=exc.message,
             )
+
+    async def withdraw_product(self, account_id: str, product_id: str) -> None:
+        """Archive whatever Stripe has of our product ``product_id`` (found by the id in its
+        metadata, whichever step its command reached); raises when Stripe cannot be reached
+        or will not archive it (the sweeper tries again)."""
+        options: Any = {"stripe_account": account_id}
+        try:
+            listed = await self.client.v1.products.list_async(
+                params={"limit": 100}, options=options
+            )
+            ours = [p async for p in listed.auto_paging_iter() if _product_of(p) == product_id]
+            prices = []
+            for found in ours:
+                made = await self.client.v1.prices.list_async(
+                    params={"product": found.id, "limit": 100}, options=options
+                )
+                prices += [p async for p in made.auto_paging_iter() if p.active]
+        except stripe.PermissionError:
+            return  # the account is gone, and with it what the command made
+        except stripe.StripeError as exc:
+            raise stripe_failed(exc) from exc
+        for price in prices:
+            await self._deactivate(self.client.v1.prices, price.id, options)
+        for found in ours:
+            if found.active:
+                await self._deactivate(self.client.v1.products, found.id, options)
 
     async def _deactivate(self, resource: Any, stripe_id: str, options: Any) -> None:
         # The object is ours and exists, so even a refusal is worth another attempt: a price

@@ -38,8 +38,9 @@ router = APIRouter(prefix="/v1", route_class=IdempotentRoute, tags=["invoicing"]
 
 def _invoicing(request: Request, session: DbSession) -> Invoicing:
     runtime = request.app.state.runtime
-    customers = request.app.state.customers
-    return Invoicing(session, runtime.outbox, InvoicingStripe(runtime.stripe), customers)
+    state = request.app.state
+    stripe = InvoicingStripe(runtime.stripe)
+    return Invoicing(session, runtime.outbox, stripe, state.customers, state.commands)
 
 
 InvoicingService = Annotated[Invoicing, Depends(_invoicing)]

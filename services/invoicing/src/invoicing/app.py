@@ -10,9 +10,10 @@ from fastapi import FastAPI
 
 from billing_contracts.invoicing_collections import COLLECTIONS
 from billing_contracts.invoicing_invoices import INVOICES
+from billing_kit.command_sweeper import run_sweeper
 from billing_kit.runtime import Runtime, build_app
 from billing_kit.settings import ServiceSettings
-from invoicing import api, consumers, fee_api
+from invoicing import api, commands, consumers, fee_api
 from invoicing.customers import KafkaCustomers
 from invoicing.fee_gateway import CollectionsStripe
 from invoicing.fee_retries import RetryRunner
@@ -28,6 +29,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         _run_retries(runtime, settings)
     app = build_app(runtime, [api.router, fee_api.router], title="invoicing")
     app.state.customers = KafkaCustomers(runtime)
+    app.state.commands = commands.invoicing_commands(runtime)
+    run_sweeper(runtime, commands.sweeper(runtime))
     return app
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from billing_kit.db import schema_metadata
+from billing_kit.pending_commands import pending_commands_table
 from billing_kit.tables import add_kit_tables
 
 
@@ -25,6 +26,8 @@ class InvoicingTable(SQLModel, registry=registry(metadata=schema_metadata("invoi
 
 
 kit_tables = add_kit_tables(InvoicingTable.metadata)
+pending_commands = pending_commands_table(InvoicingTable.metadata)
+"""Pending records of one-off invoices (``billing_kit.pending_commands``)."""
 
 
 class Agency(InvoicingTable, table=True):

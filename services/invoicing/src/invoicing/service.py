@@ -1,21 +1,23 @@
 """The invoicing rules behind the API: one-off invoices ("Charge for project"), the agency's
 view of a workspace's invoices and the client portal.
 
-No HTTP and no SQL text here, and never a commit: the edge owns the transaction.
+No HTTP and no SQL text here, and never a commit: the edge owns the transaction. The one
+exception is a command's pending record, committed on its own before Stripe is called
+(``billing_kit.pending_commands``), so a crash cannot lose what Stripe made.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_contracts.invoicing_invoices import InvoiceSnapshot
-from billing_kit.errors import NotFoundError
+from billing_kit.errors import NotFoundError, StripeFailedError
 from billing_kit.outbox import Outbox
+from billing_kit.pending_commands import PendingCommand, PendingCommands
 from invoicing import agencies, repository
 from invoicing.mirror import Mirror, invoice_snapshot
 from invoicing.models import Invoice, Subscription
@@ -43,12 +45,52 @@ class Customers(Protocol):
     async def customer_for(self, agency_id: str, workspace_id: str) -> WorkspaceCustomer: ...
 
 
+ONE_OFF_INVOICE = "one_off_invoice"
+"""Kind of the pending record of a "Charge for project"."""
+
+
+def one_off_invoice(pending: PendingCommand) -> OneOffInvoice:
+    """The Stripe objects of a one-off invoice, keyed by its pending record's id."""
+    request = pending.request
+    fee = application_fee_cents(request["amount_cents"])
+    return OneOffInvoice(
+        command_id=pending.id,
+        account_id=request["account_id"],
+        customer_id=request["customer_id"],
+        description=request["description"],
+        amount_cents=request["amount_cents"],
+        currency="usd",
+        application_fee_cents=fee,
+        metadata={
+            "agency_id": request["agency_id"],
+            "workspace_id": request["workspace_id"],
+            "one_off_id": pending.id,
+            "application_fee_cents": str(fee),
+        },
+    )
+
+
+async def withdraw_one_off(
+    stripe: InvoicingStripe, commands: PendingCommands, pending: PendingCommand
+) -> None:
+    """Remove what a one-off invoice made on Stripe and mark its command failed; when Stripe
+    cannot be reached for that, it is left ``undoing`` for the sweeper."""
+    request = pending.request
+    try:
+        await stripe.withdraw_one_off(request["account_id"], request["customer_id"], pending.id)
+    except StripeFailedError:
+        await commands.settle(pending.id, "undoing")
+        raise
+    await commands.settle(pending.id, "failed")
+
+
 @dataclass
 class Invoicing:
     session: AsyncSession
     outbox: Outbox
     stripe: InvoicingStripe
     customers: Customers
+    commands: PendingCommands
 
     def _mirror(self) -> Mirror:
         return Mirror(self.session, self.outbox, self.stripe)
@@ -57,34 +99,57 @@ class Invoicing:
         self, agency_id: str, workspace_id: str, command: OneOffInvoiceCreate
     ) -> InvoiceSnapshot:
         """Issue a one-off invoice on the agency's account: finalized and sent, so Stripe
-        emails the pay link; the platform's fee is 0.5 % of the subtotal."""
+        emails the pay link; the platform's fee is 0.5 % of the subtotal. Its pending record
+        is committed before Stripe is called (the same ``Idempotency-Key`` finishes the same
+        record); if Stripe refuses a step, what was made is removed and nothing is kept."""
         account_id = await agencies.billing_account(self.session, agency_id)
         customer = await self.customers.customer_for(agency_id, workspace_id)
-        command_id = str(uuid.uuid4())
-        fee = application_fee_cents(command.amount_cents)
-        issued = await self.stripe.issue_one_off(
-            OneOffInvoice(
-                command_id=command_id,
-                account_id=account_id,
-                customer_id=customer.stripe_customer_id,
-                description=command.description,
-                amount_cents=command.amount_cents,
-                currency="usd",
-                application_fee_cents=fee,
-                metadata={
-                    "agency_id": agency_id,
-                    "workspace_id": workspace_id,
-                    "one_off_id": command_id,
-                    "application_fee_cents": str(fee),
-                },
-            )
+        pending = await self.commands.open(
+            ONE_OFF_INVOICE,
+            {
+                "agency_id": agency_id,
+                "workspace_id": workspace_id,
+                "account_id": account_id,
+                "customer_id": customer.stripe_customer_id,
+                "description": command.description,
+                "amount_cents": command.amount_cents,
+            },
+            agency_id=agency_id,
         )
+        if pending.status == "done" and pending.result is not None:
+            issued = await self.stripe.invoice(account_id, pending.result["stripe_invoice_id"])
+            if issued is not None:
+                return await self._mirror_issued(pending, issued)
+        try:
+            issued = await self.stripe.issue_one_off(one_off_invoice(pending))
+        except StripeFailedError:
+            await self.withdraw_one_off(pending)
+            raise
+        return await self.record_one_off(pending, issued)
+
+    async def record_one_off(
+        self, pending: PendingCommand, issued: dict[str, Any]
+    ) -> InvoiceSnapshot:
+        """Mirror the issued invoice and mark its command done, in this transaction."""
+        snapshot = await self._mirror_issued(pending, issued)
+        await self.commands.finish(
+            self.session, pending.id, {"stripe_invoice_id": snapshot.stripe_invoice_id}
+        )
+        return snapshot
+
+    async def withdraw_one_off(self, pending: PendingCommand) -> None:
+        await withdraw_one_off(self.stripe, self.commands, pending)
+
+    async def _mirror_issued(
+        self, pending: PendingCommand, issued: dict[str, Any]
+    ) -> InvoiceSnapshot:
+        request = pending.request
         finalized_at = (issued.get("status_transitions") or {}).get("finalized_at")
         snapshot = invoice_snapshot_from_stripe(
-            issued, account=account_id, seen_at=int(finalized_at or issued["created"])
+            issued, account=request["account_id"], seen_at=int(finalized_at or issued["created"])
         )
         row = await self._mirror().apply_invoice(
-            snapshot, agency_id=agency_id, workspace_id=workspace_id
+            snapshot, agency_id=request["agency_id"], workspace_id=request["workspace_id"]
         )
         assert row is not None
         return await self._mirror().snapshot(row)

@@ -51,13 +51,22 @@ def _is_missing(exc: stripe.StripeError) -> bool:
     )
 
 
+def _one_off_of(found: stripe.StripeObject) -> str | None:
+    """The one-off command an invoice or invoice item belongs to (its metadata says)."""
+    metadata = found.to_dict().get("metadata") or {}
+    one_off_id = metadata.get("one_off_id")
+    return None if one_off_id is None else str(one_off_id)
+
+
 class InvoicingStripe:
     def __init__(self, client: stripe.StripeClient) -> None:
         self.client = client
 
     async def issue_one_off(self, command: OneOffInvoice) -> dict[str, Any]:
-        """Draft, line, finalize, send: an open invoice Stripe has emailed; on any failure
-        the draft is deleted (or the finalized invoice voided) and nothing stays behind."""
+        """Draft, line, finalize, send: an open invoice Stripe has emailed. Every step may run
+        again for the same command (after a crash, or by the sweeper): the creates replay
+        under the command's keys, and an invoice already finalized is not finalized again.
+        On failure nothing is undone here: the caller withdraws the command."""
         options: RequestOptions = {"stripe_account": command.account_id}
         invoice = await _call(
             self.client.v1.invoices.create_async(
@@ -79,46 +88,65 @@ class InvoicingStripe:
             )
         )
         assert invoice.id is not None
-        try:
-            await _call(
-                self.client.v1.invoice_items.create_async(
-                    params={
-                        "customer": command.customer_id,
-                        "invoice": invoice.id,
-                        "amount": command.amount_cents,
-                        "currency": command.currency,
-                        "description": command.description,
-                        "metadata": command.metadata,
-                    },
-                    options={
-                        "stripe_account": command.account_id,
-                        "idempotency_key": f"invoicing:invoice-item:{command.command_id}",
-                    },
-                )
+        await _call(
+            self.client.v1.invoice_items.create_async(
+                params={
+                    "customer": command.customer_id,
+                    "invoice": invoice.id,
+                    "amount": command.amount_cents,
+                    "currency": command.currency,
+                    "description": command.description,
+                    "metadata": command.metadata,
+                },
+                options={
+                    "stripe_account": command.account_id,
+                    "idempotency_key": f"invoicing:invoice-item:{command.command_id}",
+                },
             )
-            await _call(self.client.v1.invoices.finalize_invoice_async(invoice.id, options=options))
-            sent = await _call(
-                self.client.v1.invoices.send_invoice_async(invoice.id, options=options)
-            )
-        except Exception:
-            await self._discard_quietly(command.account_id, invoice.id)
-            raise
+        )
+        current = await _call(self.client.v1.invoices.retrieve_async(invoice.id, options=options))
+        if current.status != "draft":
+            return current.to_dict()  # issued by an earlier run of this command
+        await _call(self.client.v1.invoices.finalize_invoice_async(invoice.id, options=options))
+        sent = await _call(self.client.v1.invoices.send_invoice_async(invoice.id, options=options))
         return sent.to_dict()
 
-    async def _discard_quietly(self, account_id: str, invoice_id: str) -> None:
+    async def withdraw_one_off(self, account_id: str, customer_id: str, one_off_id: str) -> None:
+        """Remove what a one-off invoice that did not complete made on the customer: its
+        invoice items (so no pending item is billed by the customer's next invoice), its
+        draft (deleted) or its invoice already finalized (voided). Found by the command's id
+        in their metadata, so it works whichever step the command reached; raises when
+        Stripe cannot be reached (the sweeper tries again)."""
         options: Any = {"stripe_account": account_id}
         try:
-            current = await self.client.v1.invoices.retrieve_async(invoice_id, options=options)
-            if current.status == "draft":
-                await self.client.v1.invoices.delete_async(invoice_id, options=options)
-            elif current.status == "open":
-                await self.client.v1.invoices.void_invoice_async(invoice_id, options=options)
-        except stripe.StripeError as exc:
-            log.error(
-                "could not discard a half-made one-off invoice",
-                stripe_invoice_id=invoice_id,
-                error=repr(exc),
+            invoices = await self.client.v1.invoices.list_async(
+                params={"customer": customer_id, "limit": 100}, options=options
             )
+            ours = [i async for i in invoices.auto_paging_iter() if _one_off_of(i) == one_off_id]
+            pending = await self.client.v1.invoice_items.list_async(
+                params={"customer": customer_id, "pending": True, "limit": 100}, options=options
+            )
+            items = [i async for i in pending.auto_paging_iter() if _one_off_of(i) == one_off_id]
+            for invoice in ours:
+                lines = await self.client.v1.invoice_items.list_async(
+                    params={"invoice": invoice.id, "limit": 100}, options=options
+                )
+                items += [i async for i in lines.auto_paging_iter()]
+        except stripe.PermissionError:
+            return  # the account is gone, and with it what the command made
+        except stripe.StripeError as exc:
+            raise stripe_failed(exc) from exc
+        drafts = {i.id for i in ours if i.status == "draft"}
+        for item in items:
+            if item.invoice is None or item.invoice in drafts:
+                await _call(self.client.v1.invoice_items.delete_async(item.id, options=options))
+        for found in ours:
+            assert found.id is not None
+            if found.status == "draft":
+                await _call(self.client.v1.invoices.delete_async(found.id, options=options))
+            elif found.status == "open":
+                await _call(self.client.v1.invoices.void_invoice_async(found.id, options=options))
+        log.info("one-off invoice withdrawn", one_off_id=one_off_id, invoices=len(ours))
 
     async def invoice(self, account_id: str, invoice_id: str) -> dict[str, Any] | None:
         """The invoice as Stripe has it now; None when Stripe has no such invoice."""

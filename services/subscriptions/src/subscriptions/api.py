@@ -17,6 +17,7 @@ from billing_kit.errors import (
     documented,
 )
 from billing_kit.idempotency import IdempotentRoute
+from subscriptions.commands import subscriptions_service
 from subscriptions.errors import ProductArchivedError
 from subscriptions.models import Subscription, Workspace
 from subscriptions.schemas import (
@@ -30,7 +31,6 @@ from subscriptions.schemas import (
     WorkspacePut,
 )
 from subscriptions.service import Subscriptions
-from subscriptions.stripe_gateway import SubscriptionsStripe
 
 router = APIRouter(prefix="/v1", route_class=IdempotentRoute, tags=["subscriptions"])
 
@@ -38,8 +38,7 @@ WorkspaceId = Annotated[str, Path(min_length=1, max_length=100)]
 
 
 def _subscriptions(request: Request, session: DbSession) -> Subscriptions:
-    runtime = request.app.state.runtime
-    return Subscriptions(session, runtime.outbox, SubscriptionsStripe(runtime.stripe))
+    return subscriptions_service(request.app.state.runtime, session)
 
 
 SubscriptionsService = Annotated[Subscriptions, Depends(_subscriptions)]

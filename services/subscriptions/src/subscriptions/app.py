@@ -10,9 +10,10 @@ from billing_contracts.subscriptions_agency_plans import AGENCY_PLANS
 from billing_contracts.subscriptions_customers import CUSTOMERS
 from billing_contracts.subscriptions_subscriptions import SUBSCRIPTIONS
 from billing_contracts.subscriptions_workspaces import WORKSPACES
+from billing_kit.command_sweeper import run_sweeper
 from billing_kit.runtime import Runtime, build_app
 from billing_kit.settings import ServiceSettings
-from subscriptions import api, consumers, platform_api
+from subscriptions import api, commands, consumers, platform_api
 from subscriptions.models import kit_tables
 from subscriptions.settings import SubscriptionsSettings
 
@@ -24,4 +25,5 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         publishes=(WORKSPACES, CUSTOMERS, SUBSCRIPTIONS, AGENCY_PLANS),
     )
     consumers.register(runtime)
+    run_sweeper(runtime, commands.sweeper(runtime))
     return build_app(runtime, [api.router, platform_api.router], title="subscriptions")

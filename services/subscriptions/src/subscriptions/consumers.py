@@ -30,7 +30,7 @@ from billing_kit.errors import (
 )
 from billing_kit.rpc import serve_requests
 from billing_kit.runtime import Runtime
-from subscriptions.customers import Customers
+from subscriptions.commands import subscriptions_service
 from subscriptions.platform_gateway import PlatformStripe
 from subscriptions.platform_plans import PlatformPlans
 from subscriptions.replicas import Replicas
@@ -69,7 +69,7 @@ def register(runtime: Runtime) -> None:
         reply = BillingCustomerReply(agency_id=request.agency_id, workspace_id=request.workspace_id)
         try:
             async with unit_of_work(runtime.sessions) as session:
-                customers = Customers(session, runtime.outbox, SubscriptionsStripe(runtime.stripe))
+                customers = subscriptions_service(runtime, session).customers
                 _, customer = await customers.ensure_customer(
                     request.agency_id, request.workspace_id
                 )

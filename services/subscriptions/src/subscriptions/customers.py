@@ -4,7 +4,8 @@ Subscriptions and the customer requests of other services (one-off invoices) tak
 path, ``ensure_customer``: it locks the workspace row first, so two first needs at the same
 moment queue up and the second finds the customer the first made. The Stripe create carries
 an idempotency key made of agency and workspace, so even a retry after a lost answer cannot
-make a second customer.
+make a second customer; its pending record (one per workspace and account) is committed
+first, so a customer Stripe made before a crash is recorded by the sweeper.
 """
 
 from __future__ import annotations
@@ -15,11 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_contracts import subscriptions_customers as contract
 from billing_kit.billing_gate import ensure_agency_may_bill
-from billing_kit.errors import NotFoundError
+from billing_kit.errors import NotFoundError, StripeFailedError
 from billing_kit.outbox import Outbox
+from billing_kit.pending_commands import PendingCommand, PendingCommands, command_id_of
 from subscriptions import repository
 from subscriptions.models import BillingCustomer, Workspace
 from subscriptions.stripe_gateway import SubscriptionsStripe
+
+CREATE_CUSTOMER = "create_customer"
+"""Kind of the pending record of a workspace's customer (one per workspace and account)."""
 
 
 @dataclass
@@ -27,6 +32,11 @@ class Customers:
     session: AsyncSession
     outbox: Outbox
     stripe: SubscriptionsStripe
+    commands: PendingCommands | None = None
+
+    def _commands(self) -> PendingCommands:
+        assert self.commands is not None, "customers are made by a service built with commands"
+        return self.commands
 
     async def locked_workspace(self, agency_id: str, workspace_id: str) -> Workspace:
         """The agency's workspace, locked for this transaction; another agency's is not found."""
@@ -56,18 +66,50 @@ class Customers:
         customer = await repository.billing_customer(self.session, workspace_id, account_id)
         if customer is not None:
             return workspace, customer
+        commands = self._commands()
+        request = {
+            "workspace_id": workspace_id,
+            "account_id": account_id,
+            "name": workspace.name,
+            "email": workspace.billing_email,
+        }
+        pending = await commands.open(
+            CREATE_CUSTOMER,
+            request,
+            agency_id=agency_id,
+            command_id=command_id_of("customer", agency_id, workspace_id, account_id),
+        )
+        try:
+            return workspace, await self.record_customer(pending)
+        except StripeFailedError:
+            await commands.settle(pending.id, "failed")  # Stripe made nothing
+            raise
+
+    async def record_customer(self, pending: PendingCommand) -> BillingCustomer:
+        """The workspace's Stripe customer (again, under its agency-and-workspace key), its
+        row and ``customer.linked``, with the record marked done, in this transaction; the
+        row another transaction recorded meanwhile is kept."""
+        request, agency_id = pending.request, str(pending.agency_id)
+        workspace_id, account_id = request["workspace_id"], request["account_id"]
+        stripe_customer_id = await self.stripe.create_customer(
+            account_id=account_id,
+            agency_id=agency_id,
+            workspace_id=workspace_id,
+            name=request["name"],
+            email=request["email"],
+        )
+        await self._commands().finish(
+            self.session, pending.id, {"stripe_customer_id": stripe_customer_id}
+        )
+        known = await repository.billing_customer(self.session, workspace_id, account_id)
+        if known is not None:
+            return known
         customer = BillingCustomer(
             workspace_id=workspace_id,
             stripe_account_id=account_id,
             agency_id=agency_id,
-            stripe_customer_id=await self.stripe.create_customer(
-                account_id=account_id,
-                agency_id=agency_id,
-                workspace_id=workspace_id,
-                name=workspace.name,
-                email=workspace.billing_email,
-            ),
-            email=workspace.billing_email,
+            stripe_customer_id=stripe_customer_id,
+            email=request["email"],
         )
         self.session.add(customer)
         await self.session.flush()
@@ -85,7 +127,7 @@ class Customers:
                 ),
             ),
         )
-        return workspace, customer
+        return customer
 
     async def follow_recipient(self, workspace: Workspace) -> None:
         """Point the workspace's Stripe customers at its current billing recipient."""

@@ -13,6 +13,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from billing_kit.db import schema_metadata
+from billing_kit.pending_commands import pending_commands_table
 from billing_kit.tables import add_kit_tables
 
 
@@ -21,6 +22,9 @@ class SubscriptionsTable(SQLModel, registry=registry(metadata=schema_metadata("s
 
 
 kit_tables = add_kit_tables(SubscriptionsTable.metadata)
+pending_commands = pending_commands_table(SubscriptionsTable.metadata)
+"""Pending records of client subscriptions and the platform's plans
+(``billing_kit.pending_commands``)."""
 
 
 def _created_at() -> Any:

@@ -16,9 +16,9 @@ from billing_kit.errors import (
     documented,
 )
 from billing_kit.idempotency import IdempotentRoute
+from subscriptions.commands import platform_plans
 from subscriptions.errors import AgencyPlanExistsError, PlanArchivedError
 from subscriptions.models import AgencyPlan, PlatformPlan
-from subscriptions.platform_gateway import PlatformStripe
 from subscriptions.platform_plans import PlatformPlans
 from subscriptions.schemas import (
     AgencyPlanOut,
@@ -36,8 +36,7 @@ Operator = Annotated[Principal, Depends(require_roles(Role.PLATFORM_OPERATOR))]
 
 
 def _platform_plans(request: Request, session: DbSession) -> PlatformPlans:
-    runtime = request.app.state.runtime
-    return PlatformPlans(session, runtime.outbox, PlatformStripe(runtime.stripe))
+    return platform_plans(request.app.state.runtime, session)
 
 
 Plans = Annotated[PlatformPlans, Depends(_platform_plans)]

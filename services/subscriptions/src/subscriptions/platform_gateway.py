@@ -145,6 +145,32 @@ class PlatformStripe:
             raise stripe_failed(exc) from exc
         return payment_method_id, _facts(sub)
 
+    async def withdraw_plan(self, plan_id: str) -> None:
+        """Archive whatever Stripe has of our plan ``plan_id`` (found by the id in its
+        product's metadata, whichever step its command reached)."""
+        try:
+            listed = await self.client.v1.products.list_async(params={"limit": 100})
+            async for product in listed.auto_paging_iter():
+                ours = (product.to_dict().get("metadata") or {}).get("platform_plan_id")
+                if ours == plan_id and product.active:
+                    await self.client.v1.products.update_async(product.id, params={"active": False})
+        except stripe.StripeError as exc:
+            raise stripe_failed(exc) from exc
+
+    async def withdraw_agency_plan(self, account_id: str, agency_plan_id: str) -> None:
+        """Cancel whatever Stripe has of our agency plan ``agency_plan_id`` on the agency's
+        account (found by the id in its metadata, whichever step its command reached)."""
+        try:
+            listed = await self.client.v1.subscriptions.list_async(
+                params={"customer_account": account_id, "status": "all", "limit": 100}
+            )
+            async for sub in listed.auto_paging_iter():
+                ours = (sub.to_dict().get("metadata") or {}).get("agency_plan_id")
+                if ours == agency_plan_id and sub.status not in ("canceled", "incomplete_expired"):
+                    await self.client.v1.subscriptions.cancel_async(sub.id)
+        except stripe.StripeError as exc:
+            raise stripe_failed(exc) from exc
+
     async def retrieve_subscription(self, subscription_id: str) -> PlatformSubscriptionFacts:
         try:
             sub = await self.client.v1.subscriptions.retrieve_async(

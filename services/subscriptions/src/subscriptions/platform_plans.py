@@ -8,13 +8,14 @@ second is refused; a plan or an agency plan is written with its event only once 
 every object, so a Stripe failure leaves no row behind. The status only moves forward, as
 for client subscriptions.
 
-No HTTP and no SQL text here, and never a commit: the edge owns the transaction.
+No HTTP and no SQL text here, and never a commit: the edge owns the transaction. The one
+exception is a command's pending record, committed on its own before Stripe is called
+(``billing_kit.pending_commands``), so a crash cannot lose what Stripe made.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -23,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing_contracts import subscriptions_agency_plans as contract
 from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
 from billing_kit.billing_gate import ensure_agency_may_bill
-from billing_kit.errors import NotFoundError
+from billing_kit.errors import NotFoundError, StripeFailedError
 from billing_kit.outbox import Outbox
+from billing_kit.pending_commands import PendingCommand, PendingCommands
 from subscriptions import repository
 from subscriptions.errors import (
     AgencyPlanExistsError,
@@ -37,27 +39,67 @@ from subscriptions.platform_gateway import PlatformStripe
 PLAN_CURRENCY = "usd"
 
 
+CREATE_PLAN = "create_plan"
+START_AGENCY_PLAN = "start_agency_plan"
+"""Kinds of the pending records of a plan and of an agency's plan."""
+
+
+async def withdraw(
+    commands: PendingCommands, pending: PendingCommand, undo: Awaitable[None]
+) -> None:
+    """Undo what a command made on Stripe and mark it failed; when Stripe cannot be reached
+    for that, it is left ``undoing`` for the sweeper."""
+    try:
+        await undo
+    except StripeFailedError:
+        await commands.settle(pending.id, "undoing")
+        return
+    await commands.settle(pending.id, "failed")
+
+
 @dataclass
 class PlatformPlans:
     session: AsyncSession
     outbox: Outbox
     stripe: PlatformStripe
+    commands: PendingCommands | None = None
+
+    def _commands(self) -> PendingCommands:
+        assert self.commands is not None, "plans are made by a service built with commands"
+        return self.commands
 
     async def create_plan(self, name: str, amount_cents: int, interval: str) -> PlatformPlan:
-        plan_id = str(uuid.uuid4())
+        commands = self._commands()
+        pending = await commands.open(
+            CREATE_PLAN, {"name": name, "amount_cents": amount_cents, "interval": interval}
+        )
+        if pending.status == "done":
+            made = await self.session.get(PlatformPlan, pending.id)
+            if made is not None:
+                return made
+        try:
+            return await self.make_plan(pending)
+        except Exception:
+            await withdraw(commands, pending, self.stripe.withdraw_plan(pending.id))
+            raise
+
+    async def make_plan(self, pending: PendingCommand) -> PlatformPlan:
+        """The plan's Stripe product and price (again, under its keys) and its row, with its
+        record marked done, in this transaction."""
+        request = pending.request
         price = await self.stripe.create_plan_price(
-            plan_id=plan_id,
-            name=name,
-            amount_cents=amount_cents,
+            plan_id=pending.id,
+            name=request["name"],
+            amount_cents=request["amount_cents"],
             currency=PLAN_CURRENCY,
-            interval=interval,
+            interval=request["interval"],
         )
         plan = PlatformPlan(
-            id=plan_id,
-            name=name,
-            amount_cents=amount_cents,
+            id=pending.id,
+            name=request["name"],
+            amount_cents=request["amount_cents"],
             currency=PLAN_CURRENCY,
-            interval=interval,
+            interval=request["interval"],
             status="active",
             stripe_product_id=price.product_id,
             stripe_price_id=price.price_id,
@@ -65,6 +107,7 @@ class PlatformPlans:
         )
         self.session.add(plan)
         await self.session.flush()
+        await self._commands().finish(self.session, pending.id, {"stripe_price_id": price.price_id})
         return plan
 
     async def list_plans(self) -> Sequence[PlatformPlan]:
@@ -84,19 +127,39 @@ class PlatformPlans:
             raise NotFoundError("No such plan.")
         if plan.status != "active":
             raise PlanArchivedError()
-        if await repository.agency_plan(self.session, agency_id) is not None:
+        commands = self._commands()
+        existing = await repository.agency_plan(self.session, agency_id)
+        if existing is not None:
+            mine = await commands.current()  # this same request, finished after a crash
+            if mine is not None and mine.id == existing.id:
+                return existing
             raise AgencyPlanExistsError()
-        agency_plan_id = str(uuid.uuid4())
+        pending = await commands.open(
+            START_AGENCY_PLAN,
+            {"plan_id": plan_id, "account_id": account_id},
+            agency_id=agency_id,
+        )
+        try:
+            return await self.make_agency_plan(pending, plan)
+        except Exception:
+            undo = self.stripe.withdraw_agency_plan(account_id, pending.id)
+            await withdraw(commands, pending, undo)
+            raise
+
+    async def make_agency_plan(self, pending: PendingCommand, plan: PlatformPlan) -> AgencyPlan:
+        """The agency plan's Stripe objects (again, under its keys), its row and
+        ``agency_plan.started``, with its record marked done, in this transaction."""
+        agency_id, account_id = str(pending.agency_id), pending.request["account_id"]
         payment_method_id, facts = await self.stripe.subscribe_agency(
-            agency_plan_id=agency_plan_id,
+            agency_plan_id=pending.id,
             account_id=account_id,
             price_id=plan.stripe_price_id,
-            metadata={"agency_id": agency_id, "agency_plan_id": agency_plan_id, "plan_id": plan_id},
+            metadata={"agency_id": agency_id, "agency_plan_id": pending.id, "plan_id": plan.id},
         )
         agency_plan = AgencyPlan(
-            id=agency_plan_id,
+            id=pending.id,
             agency_id=agency_id,
-            plan_id=plan_id,
+            plan_id=plan.id,
             status=facts.status,
             status_seen_at=facts.created,
             stripe_account_id=account_id,
@@ -111,6 +174,9 @@ class PlatformPlans:
         self.session.add(agency_plan)
         await self.session.flush()
         await self._announce(agency_plan, plan, contract.AgencyPlanStarted)
+        await self._commands().finish(
+            self.session, pending.id, {"stripe_subscription_id": facts.subscription_id}
+        )
         return agency_plan
 
     async def agency_plan(self, agency_id: str) -> AgencyPlan:

@@ -10,12 +10,13 @@ the event; asked of Stripe for older events), and ``canceled`` is final.
 Nothing here ever cancels on its own: a suspended agency's subscriptions keep charging until
 the agency cancels them.
 
-No HTTP and no SQL text here, and never a commit: the edge owns the transaction.
+No HTTP and no SQL text here, and never a commit: the edge owns the transaction. The one
+exception is a command's pending record, committed on its own before Stripe is called
+(``billing_kit.pending_commands``), so a crash cannot lose what Stripe made.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,8 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_contracts import subscriptions_subscriptions as contract
 from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
-from billing_kit.errors import NotFoundError
+from billing_kit.errors import NotFoundError, StripeFailedError
 from billing_kit.outbox import Outbox
+from billing_kit.pending_commands import PendingCommand, PendingCommands
 from subscriptions import repository
 from subscriptions.customers import Customers
 from subscriptions.errors import (
@@ -63,15 +65,40 @@ def subscription_snapshot(
     )
 
 
+START_SUBSCRIPTION = "start_subscription"
+"""Kind of the pending record of a client subscription."""
+
+
+async def withdraw_subscription(
+    stripe: SubscriptionsStripe, commands: PendingCommands, pending: PendingCommand
+) -> None:
+    """Cancel what a subscription's command made on Stripe and mark it failed; when Stripe
+    cannot be reached for that, it is left ``undoing`` for the sweeper."""
+    request = pending.request
+    try:
+        await stripe.withdraw_subscription(
+            request["account_id"], request["customer_id"], pending.id
+        )
+    except StripeFailedError:
+        await commands.settle(pending.id, "undoing")
+        return
+    await commands.settle(pending.id, "failed")
+
+
 @dataclass
 class Subscriptions:
     session: AsyncSession
     outbox: Outbox
     stripe: SubscriptionsStripe
+    commands: PendingCommands | None = None
+
+    def _commands(self) -> PendingCommands:
+        assert self.commands is not None, "subscriptions start with a service built with commands"
+        return self.commands
 
     @property
     def customers(self) -> Customers:
-        return Customers(self.session, self.outbox, self.stripe)
+        return Customers(self.session, self.outbox, self.stripe, self.commands)
 
     @property
     def workspaces(self) -> Workspaces:
@@ -92,30 +119,60 @@ class Subscriptions:
         if product.status != "active":
             raise ProductArchivedError()
         workspace, customer = await self.customers.ensure_customer(agency_id, workspace_id)
-        subscription_id = str(uuid.uuid4())
+        commands = self._commands()
+        pending = await commands.open(
+            START_SUBSCRIPTION,
+            {
+                "workspace_id": workspace_id,
+                "product_id": product_id,
+                "price_id": product.stripe_price_id,
+                "cadence": product.cadence,
+                "amount_cents": product.amount_cents,
+                "currency": product.currency,
+                "account_id": customer.stripe_account_id,
+                "customer_id": customer.stripe_customer_id,
+                "billing_email": customer.email,
+            },
+            agency_id=agency_id,
+        )
+        if pending.status == "done":
+            made = await repository.subscription(self.session, agency_id, workspace_id, pending.id)
+            if made is not None:
+                return made
+        try:
+            return await self.make_subscription(pending)
+        except Exception:
+            await withdraw_subscription(self.stripe, commands, pending)
+            raise
+
+    async def make_subscription(self, pending: PendingCommand) -> Subscription:
+        """The command's Stripe subscription (again, under its key), its row and
+        ``subscription.started``, with its record marked done, in this transaction."""
+        request, agency_id = pending.request, str(pending.agency_id)
+        workspace_id, product_id = request["workspace_id"], request["product_id"]
         facts = await self.stripe.create_subscription(
-            account_id=customer.stripe_account_id,
-            customer_id=customer.stripe_customer_id,
-            price_id=product.stripe_price_id,
+            account_id=request["account_id"],
+            customer_id=request["customer_id"],
+            price_id=request["price_id"],
             metadata={
                 "agency_id": agency_id,
                 "workspace_id": workspace_id,
-                "subscription_id": subscription_id,
+                "subscription_id": pending.id,
                 "product_id": product_id,
             },
         )
         subscription = Subscription(
-            id=subscription_id,
+            id=pending.id,
             agency_id=agency_id,
             workspace_id=workspace_id,
             product_id=product_id,
-            cadence=product.cadence,
-            amount_cents=product.amount_cents,
-            currency=product.currency,
+            cadence=request["cadence"],
+            amount_cents=request["amount_cents"],
+            currency=request["currency"],
             application_fee_percent=PLATFORM_FEE_PERCENT,
-            billing_email=customer.email,
-            stripe_account_id=customer.stripe_account_id,
-            stripe_customer_id=customer.stripe_customer_id,
+            billing_email=request["billing_email"],
+            stripe_account_id=request["account_id"],
+            stripe_customer_id=request["customer_id"],
             stripe_subscription_id=facts.subscription_id,
             status=facts.status,
             status_seen_at=facts.created,
@@ -127,6 +184,9 @@ class Subscriptions:
         self.session.add(subscription)
         await self.session.flush()
         await self._announce(subscription, contract.SubscriptionStarted)
+        await self._commands().finish(
+            self.session, pending.id, {"stripe_subscription_id": facts.subscription_id}
+        )
         return subscription
 
     async def list_subscriptions(self, agency_id: str, workspace_id: str) -> Sequence[Subscription]:

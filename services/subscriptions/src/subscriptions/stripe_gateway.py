@@ -135,6 +135,29 @@ class SubscriptionsStripe:
         )
         return _facts(sub)
 
+    async def withdraw_subscription(
+        self, account_id: str, customer_id: str, subscription_id: str
+    ) -> None:
+        """Cancel whatever Stripe has of our subscription ``subscription_id`` on the customer
+        (found by the id in its metadata, whichever step its command reached)."""
+        try:
+            listed = await self.client.v1.subscriptions.list_async(
+                params={"customer": customer_id, "status": "all", "limit": 100},
+                options={"stripe_account": account_id},
+            )
+            ours = [
+                sub
+                async for sub in listed.auto_paging_iter()
+                if (sub.to_dict().get("metadata") or {}).get("subscription_id") == subscription_id
+            ]
+        except stripe.PermissionError:
+            return  # the account is gone, and with it what the command made
+        except stripe.StripeError as exc:
+            raise stripe_failed(exc) from exc
+        for sub in ours:
+            if sub.status not in ("canceled", "incomplete_expired"):
+                await self.cancel_subscription(account_id, sub.id)
+
     async def retrieve_subscription(
         self, account_id: str, subscription_id: str
     ) -> StripeSubscriptionFacts:

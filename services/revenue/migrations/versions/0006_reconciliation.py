@@ -1,7 +1,7 @@
 """revenue: each connected account's last comparison of its ledger with Stripe's balance
 transactions (the summary's ``reconciliation``)
 
-Revision ID: 0006_c_reconciliation
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-06 16:40:00.000000
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_c_reconciliation"
+revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,0 +1,127 @@
+"""The sweeper of a service's pending records (``billing_kit.pending_commands``): what a
+crash or an unknown outcome left ``pending`` is completed with the command's own code and
+keys, or undone on Stripe when it cannot complete; what was left ``undoing`` is undone."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from billing_kit.db import unit_of_work
+from billing_kit.errors import StripeFailedError
+from billing_kit.pending_commands import PendingCommand, PendingCommands, Status
+from billing_kit.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+COMMANDS_SWEPT = Counter(
+    "pending_commands_swept_total",
+    "Pending records the sweeper took up, by outcome: done (completed), failed (undone on "
+    "Stripe) or retry (Stripe or the database was away; taken up again later)",
+    ["service", "kind", "outcome"],
+)
+
+
+Sweep = Callable[[PendingCommand], Awaitable[Status]]
+"""Finishes (``done``) or undoes (``failed``) one stale record; raises to try again later."""
+
+
+def completing(
+    sessions: async_sessionmaker[AsyncSession],
+    complete: Callable[[AsyncSession, PendingCommand], Awaitable[object]],
+    withdraw: Callable[[PendingCommand], Awaitable[object]],
+) -> Sweep:
+    """A sweeper's handler: a ``pending`` record is completed in one transaction with the
+    command's own code and keys (its rows, its events and ``done`` together); when Stripe
+    refuses it, or the record was left ``undoing``, ``withdraw`` undoes what Stripe has and
+    marks it failed. Anything else (Stripe or the database away) is tried again later."""
+
+    async def sweep(command: PendingCommand) -> Status:
+        if command.status == "pending":
+            try:
+                async with unit_of_work(sessions) as session:
+                    await complete(session, command)
+                return "done"
+            except StripeFailedError as exc:
+                log.warning("a pending command cannot complete", id=command.id, error=exc.message)
+        await withdraw(command)
+        return "failed"
+
+    return sweep
+
+
+@dataclass
+class CommandSweeper:
+    """Takes up stale pending records one at a time, for the kinds it has a handler for."""
+
+    commands: PendingCommands
+    handlers: Mapping[str, Sweep]
+    after: timedelta = timedelta(seconds=60)
+    every_seconds: float = 10.0
+
+    async def sweep(self) -> int:
+        """Take up every record stale now; how many were taken up."""
+        taken: set[str] = set()
+        while (command := await self.commands.take_stale(self.after)) is not None:
+            if command.id in taken:  # not settled this round: it waits for the next one
+                break
+            taken.add(command.id)
+            await self._sweep_one(command)
+        await self.commands.measure(self.handlers)
+        return len(taken)
+
+    async def _sweep_one(self, command: PendingCommand) -> None:
+        service = self.commands.service
+        handler = self.handlers.get(command.kind)
+        if handler is None:
+            log.error("no sweeper for a pending command", kind=command.kind, id=command.id)
+            COMMANDS_SWEPT.labels(service, command.kind, "retry").inc()
+            return
+        try:
+            outcome: str = await handler(command)
+        except Exception as exc:
+            outcome = "retry"
+            log.warning(
+                "pending command not settled yet",
+                kind=command.kind,
+                command_id=command.id,
+                attempts=command.attempts,
+                error=repr(exc),
+            )
+        else:
+            log.info("pending command swept", kind=command.kind, id=command.id, outcome=outcome)
+        COMMANDS_SWEPT.labels(service, command.kind, outcome).inc()
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception as exc:  # the database away: try again at the next round
+                log.warning("pending commands sweep failed", error=repr(exc))
+            await asyncio.sleep(self.every_seconds)
+
+
+def run_sweeper(runtime: Runtime, sweeper: CommandSweeper) -> None:
+    """The sweeper lives as long as the service (every replica may run one: records are
+    leased, and a command's keys make a second run harmless)."""
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start() -> None:
+        name = f"{runtime.settings.service_name}-command-sweeper"
+        tasks.append(asyncio.create_task(sweeper.run_forever(), name=name))
+
+    async def stop() -> None:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    runtime.on_startup(start)
+    runtime.on_shutdown(stop)

@@ -1,0 +1,305 @@
+"""Commands that create Stripe objects leave nothing half-made, also across a crash.
+
+A command first commits a *pending record* in a transaction of its own; the record's id is
+the id of what the command makes (the product, the subscription, the one-off invoice), so
+the Stripe idempotency keys derived from it are the same whenever the command runs again.
+Then it calls Stripe, and marks the record ``done`` in the same transaction as the rows and
+events it writes. A caller's ``Idempotency-Key`` maps to the record (scope and key, as
+``billing_kit.idempotency`` scopes them), so a retry with the same key after a first attempt
+that crashed between Stripe's answer and the commit finishes that same record: the same
+Stripe objects, never a second set.
+
+A command that fails undoes what it made on Stripe and marks its record ``failed`` (or
+``undoing`` when the undo itself could not reach Stripe). What a crash or an unknown outcome
+leaves ``pending`` or ``undoing`` is taken by the service's sweeper
+(``billing_kit.command_sweeper``) once the record has not moved for a while: it runs the
+command again with the same keys (completing it, with the events the command would have
+published) or undoes it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+import structlog
+from prometheus_client import Gauge
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from billing_kit.db import unit_of_work
+from billing_kit.errors import UnavailableError
+from billing_kit.idempotency import current_key
+
+log = structlog.get_logger(__name__)
+
+Status = Literal["pending", "done", "undoing", "failed"]
+
+PENDING_COMMANDS = Gauge(
+    "pending_commands",
+    "Commands whose Stripe objects are not known to be complete or undone (pending or "
+    "undoing), by kind; the sweeper finishes them",
+    ["service", "kind"],
+    multiprocess_mode="livemax",
+)
+
+
+def pending_commands_table(metadata: MetaData) -> Table:
+    return Table(
+        "pending_commands",
+        metadata,
+        Column("id", String(36), primary_key=True),
+        Column("kind", String(60), nullable=False),
+        Column("agency_id", String(100)),
+        Column("idempotency_scope", String(200)),
+        Column("idempotency_key", String(255)),
+        Column("request", JSONB, nullable=False),
+        Column("result", JSONB),
+        Column("status", String(20), nullable=False),
+        Column("attempts", Integer, nullable=False, server_default="0"),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        UniqueConstraint("idempotency_scope", "idempotency_key"),
+        Index(None, "status", "updated_at"),
+    )
+
+
+def command_id_of(*parts: str) -> str:
+    """The id of a command that exists once for ``parts`` (agency, workspace, ...)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(("billing", *parts))))
+
+
+@dataclass(frozen=True)
+class PendingCommand:
+    id: str
+    kind: str
+    agency_id: str | None
+    request: dict[str, Any]
+    result: dict[str, Any] | None
+    status: Status
+    attempts: int
+
+    @classmethod
+    def of(cls, row: Any) -> PendingCommand:
+        return cls(
+            id=row.id,
+            kind=row.kind,
+            agency_id=row.agency_id,
+            request=dict(row.request),
+            result=None if row.result is None else dict(row.result),
+            status=row.status,
+            attempts=row.attempts,
+        )
+
+
+class PendingCommands:
+    """The pending records of one service's schema."""
+
+    def __init__(
+        self, table: Table, sessions: async_sessionmaker[AsyncSession], service: str
+    ) -> None:
+        self.table = table
+        self.sessions = sessions
+        self.service = service
+
+    async def open(
+        self,
+        kind: str,
+        request: Mapping[str, Any],
+        *,
+        agency_id: str | None = None,
+        command_id: str | None = None,
+    ) -> PendingCommand:
+        """Commit the command's pending record (a transaction of its own) and return it. With
+        the request's ``Idempotency-Key`` it is the record an earlier attempt made with that
+        key, as that attempt left it (``done``: nothing more to make; ``pending``: finish it
+        with its id; ``undoing``: 503 until the undo is over); a ``failed`` one starts over
+        with a new id, since its objects are gone.
+        ``command_id`` names a command that exists once whoever asks (the workspace's one
+        customer, the agency's one account): its record is that id's, the key aside."""
+        table, key = self.table, current_key()
+        row: Any
+        async with unit_of_work(self.sessions) as session:
+            if command_id is not None:
+                await session.execute(
+                    insert(table)
+                    .values(
+                        id=command_id,
+                        kind=kind,
+                        agency_id=agency_id,
+                        request=dict(request),
+                        status="pending",
+                    )
+                    .on_conflict_do_update(
+                        index_elements=[table.c.id],
+                        set_={
+                            "request": dict(request),
+                            "status": "pending",
+                            "updated_at": func.now(),
+                        },
+                        where=table.c.status == "failed",
+                    )
+                )
+                row = (await session.execute(select(table).where(table.c.id == command_id))).one()
+            elif key is not None:
+                scope, idempotency_key = key
+                inserted = await session.execute(
+                    insert(table)
+                    .values(
+                        id=str(uuid.uuid4()),
+                        kind=kind,
+                        agency_id=agency_id,
+                        idempotency_scope=scope,
+                        idempotency_key=idempotency_key,
+                        request=dict(request),
+                        status="pending",
+                    )
+                    .on_conflict_do_update(
+                        index_elements=[table.c.idempotency_scope, table.c.idempotency_key],
+                        set_={
+                            "id": str(uuid.uuid4()),
+                            "request": dict(request),
+                            "result": None,
+                            "status": "pending",
+                            "updated_at": func.now(),
+                        },
+                        where=table.c.status == "failed",
+                    )
+                    .returning(*table.c)
+                )
+                row = inserted.first()
+                if row is None:  # kept as an earlier attempt left it
+                    row = (
+                        await session.execute(
+                            select(table).where(
+                                table.c.idempotency_scope == scope,
+                                table.c.idempotency_key == idempotency_key,
+                            )
+                        )
+                    ).one()
+            else:
+                row = (
+                    await session.execute(
+                        insert(table)
+                        .values(
+                            id=str(uuid.uuid4()),
+                            kind=kind,
+                            agency_id=agency_id,
+                            request=dict(request),
+                            status="pending",
+                        )
+                        .returning(*table.c)
+                    )
+                ).one()
+        command = PendingCommand.of(row)
+        if command.status == "undoing":  # what it made is being removed: then it starts anew
+            raise UnavailableError(
+                "An earlier attempt of this request is being undone; try again shortly."
+            )
+        return command
+
+    async def current(self) -> PendingCommand | None:
+        """The record the request's ``Idempotency-Key`` maps to, if it has one yet."""
+        key = current_key()
+        if key is None:
+            return None
+        table = self.table
+        async with unit_of_work(self.sessions) as session:
+            row = (
+                await session.execute(
+                    select(table).where(
+                        table.c.idempotency_scope == key[0], table.c.idempotency_key == key[1]
+                    )
+                )
+            ).first()
+        return None if row is None else PendingCommand.of(row)
+
+    async def finish(
+        self, session: AsyncSession, command_id: str, result: Mapping[str, Any]
+    ) -> None:
+        """Mark the record done, in the transaction that writes what the command made."""
+        await session.execute(
+            self.table.update()
+            .where(self.table.c.id == command_id)
+            .values(status="done", result=dict(result), updated_at=func.now())
+        )
+
+    async def settle(
+        self, command_id: str, status: Status, result: Mapping[str, Any] | None = None
+    ) -> None:
+        """Record how a command that did not complete ended (``failed`` once undone, else
+        ``undoing``), in a transaction of its own: the command's own one is rolled back."""
+        values: dict[str, Any] = {"status": status, "updated_at": func.now()}
+        if result is not None:
+            values["result"] = dict(result)
+        try:
+            async with unit_of_work(self.sessions) as session:
+                await session.execute(
+                    self.table.update()
+                    .where(self.table.c.id == command_id, self.table.c.status != "done")
+                    .values(**values)
+                )
+        except Exception as exc:  # the sweeper finds it pending and settles it later
+            log.error("could not settle a command", command_id=command_id, error=repr(exc))
+
+    async def take_stale(self, older_than: timedelta) -> PendingCommand | None:
+        """The oldest record left pending or undoing for ``older_than``, leased to the caller
+        (its ``updated_at`` moves to now, so nobody else takes it for as long again)."""
+        table = self.table
+        async with unit_of_work(self.sessions) as session:
+            stale = (
+                select(table.c.id)
+                .where(
+                    table.c.status.in_(("pending", "undoing")),
+                    table.c.updated_at < func.now() - older_than,
+                )
+                .order_by(table.c.updated_at)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+                .scalar_subquery()
+            )
+            row = (
+                await session.execute(
+                    table.update()
+                    .where(table.c.id == stale)
+                    .values(updated_at=func.now(), attempts=table.c.attempts + 1)
+                    .returning(*table.c)
+                )
+            ).first()
+        return None if row is None else PendingCommand.of(row)
+
+    async def get(self, command_id: str) -> PendingCommand | None:
+        async with unit_of_work(self.sessions) as session:
+            row = (
+                await session.execute(select(self.table).where(self.table.c.id == command_id))
+            ).first()
+        return None if row is None else PendingCommand.of(row)
+
+    async def measure(self, kinds: Iterable[str] = ()) -> None:
+        """Set ``pending_commands`` of each kind (``kinds`` are reported even at zero)."""
+        async with unit_of_work(self.sessions) as session:
+            counts = (
+                await session.execute(
+                    select(self.table.c.kind, func.count())
+                    .where(self.table.c.status.in_(("pending", "undoing")))
+                    .group_by(self.table.c.kind)
+                )
+            ).all()
+        found = {str(kind): int(count) for kind, count in counts}
+        for kind in {*kinds, *found}:
+            PENDING_COMMANDS.labels(self.service, kind).set(found.get(kind, 0))

@@ -1,0 +1,122 @@
+"""Pending records (``billing_kit.pending_commands``) on a real database: a caller's key maps
+to one record, a failed one starts over under a new id, a command that exists once keeps its
+id, one being undone is refused for a moment, and the sweeper takes each stale record once
+per round, completing it or undoing it."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from billing_devstack import Infra
+from billing_kit import idempotency
+from billing_kit.command_sweeper import COMMANDS_SWEPT, CommandSweeper, completing
+from billing_kit.errors import StripeFailedError, UnavailableError
+from billing_kit.pending_commands import PendingCommand, PendingCommands, command_id_of
+from invoicing.models import kit_tables, pending_commands
+from tests.support.databases import service_sessions
+
+pytestmark = [pytest.mark.integration]
+
+
+@pytest.fixture(scope="module")
+async def sessions(infra: Infra) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    async with service_sessions(infra.database_url, "invoicing") as made:
+        yield made
+
+
+@pytest.fixture
+def commands(sessions: async_sessionmaker[AsyncSession]) -> PendingCommands:
+    return PendingCommands(pending_commands, sessions, "kit-test")
+
+
+@contextlib.contextmanager
+def keyed(sessions: async_sessionmaker[AsyncSession], key: str) -> Iterator[None]:
+    """As while a request carrying ``Idempotency-Key: key`` is served."""
+    request = idempotency._Pending(
+        None,  # type: ignore[arg-type]  # the key's own row is not the point here
+        kit_tables.idempotency,
+        "caller-and-route",
+        key,
+        "digest",
+    )
+    token = idempotency._PENDING.set(request)
+    try:
+        yield
+    finally:
+        idempotency._PENDING.reset(token)
+
+
+async def test_a_key_maps_to_one_record_and_a_failed_one_starts_over(
+    sessions: async_sessionmaker[AsyncSession], commands: PendingCommands
+) -> None:
+    key = uuid.uuid4().hex
+    with keyed(sessions, key):
+        first = await commands.open("k", {"n": 1}, agency_id="a")
+        again = await commands.open("k", {"n": 1}, agency_id="a")
+        assert (again.id, again.status) == (first.id, "pending")
+        await commands.settle(first.id, "failed")
+        fresh = await commands.open("k", {"n": 1}, agency_id="a")
+        assert fresh.id != first.id
+        assert fresh.status == "pending"
+        await commands.settle(fresh.id, "undoing")
+        with pytest.raises(UnavailableError):
+            await commands.open("k", {"n": 1}, agency_id="a")
+    unkeyed = [await commands.open("k", {"n": 1}) for _ in range(2)]
+    assert unkeyed[0].id != unkeyed[1].id
+
+
+async def test_a_command_that_exists_once_keeps_its_id(commands: PendingCommands) -> None:
+    command_id = command_id_of("customer", uuid.uuid4().hex)
+    first = await commands.open("c", {"n": 1}, command_id=command_id)
+    assert first.id == command_id
+    await commands.settle(command_id, "failed")
+    again = await commands.open("c", {"n": 2}, command_id=command_id)
+    assert (again.id, again.status, again.request) == (command_id, "pending", {"n": 2})
+
+
+async def test_the_sweeper_completes_or_undoes_each_stale_record_once_a_round(
+    sessions: async_sessionmaker[AsyncSession], commands: PendingCommands
+) -> None:
+    kind = f"kind-{uuid.uuid4().hex[:8]}"
+    made = [await commands.open(kind, {"refused": refused}) for refused in (False, True)]
+    stuck = await commands.open(f"{kind}-stuck", {})
+    completed: list[str] = []
+
+    async def complete(session: AsyncSession, command: PendingCommand) -> None:
+        if command.request["refused"]:
+            raise StripeFailedError()
+        completed.append(command.id)
+        await commands.finish(session, command.id, {"made": True})
+
+    async def undo(command: PendingCommand) -> None:
+        await commands.settle(command.id, "failed")
+
+    async def away(session: AsyncSession, command: PendingCommand) -> None:
+        raise ConnectionError("the database went away")  # tried again next round
+
+    sweeper = CommandSweeper(
+        commands,
+        {
+            kind: completing(sessions, complete, undo),
+            f"{kind}-stuck": completing(sessions, away, undo),
+        },
+        after=timedelta(0),
+    )
+    before = COMMANDS_SWEPT.labels("kit-test", kind, "done")._value.get()
+    assert await sweeper.sweep() >= 3  # each once, the stuck one too, and the round ends
+    assert COMMANDS_SWEPT.labels("kit-test", f"{kind}-stuck", "retry")._value.get() == 1
+    assert completed == [made[0].id]
+    statuses = {c.id: (await commands.get(c.id)) for c in (*made, stuck)}
+    assert {i: c.status for i, c in statuses.items() if c is not None} == {
+        made[0].id: "done",
+        made[1].id: "failed",
+        stuck.id: "pending",
+    }
+    assert COMMANDS_SWEPT.labels("kit-test", kind, "done")._value.get() == before + 1
+    assert await commands.take_stale(timedelta(minutes=5)) is None  # none left to take
