@@ -5,7 +5,6 @@ keys, or undone on Stripe when it cannot complete; what was left ``undoing`` is 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -126,17 +125,4 @@ class CommandSweeper:
 def run_sweeper(runtime: Runtime, sweeper: CommandSweeper) -> None:
     """The sweeper lives as long as the service (every replica may run one: records are
     leased, and a command's keys make a second run harmless)."""
-    tasks: list[asyncio.Task[None]] = []
-
-    async def start() -> None:
-        name = f"{runtime.settings.service_name}-command-sweeper"
-        tasks.append(asyncio.create_task(sweeper.run_forever(), name=name))
-
-    async def stop() -> None:
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    runtime.on_startup(start)
-    runtime.on_shutdown(stop)
+    runtime.run_alongside(f"{runtime.settings.service_name}-command-sweeper", sweeper.run_forever)
