@@ -92,7 +92,7 @@ async def test_the_sweeper_completes_or_undoes_each_stale_record_once_a_round(
         if command.request["refused"]:
             raise StripeFailedError()
         completed.append(command.id)
-        await commands.finish(session, command.id, {"made": True})
+        await commands.finish(session, command, {"made": True})
 
     async def undo(command: PendingCommand) -> None:
         await commands.settle(command.id, "failed")

@@ -15,10 +15,15 @@ leaves ``pending`` or ``undoing`` is taken by the service's sweeper
 (``billing_kit.command_sweeper``) once the record has not moved for a while: it runs the
 command again with the same keys (completing it, with the events the command would have
 published) or undoes it.
+
+The crash drill (``crash_after_stripe``, a development setting) kills the process where a
+command completes: after its Stripe calls succeeded, before its commit.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -111,11 +116,18 @@ class PendingCommands:
     """The pending records of one service's schema."""
 
     def __init__(
-        self, table: Table, sessions: async_sessionmaker[AsyncSession], service: str
+        self,
+        table: Table,
+        sessions: async_sessionmaker[AsyncSession],
+        service: str,
+        *,
+        crash_after_stripe: str | None = None,
     ) -> None:
         self.table = table
         self.sessions = sessions
         self.service = service
+        self.crash_after_stripe = crash_after_stripe
+        """The command kind whose completion SIGKILLs the process (the crash drill)."""
 
     async def open(
         self,
@@ -230,12 +242,17 @@ class PendingCommands:
         return None if row is None else PendingCommand.of(row)
 
     async def finish(
-        self, session: AsyncSession, command_id: str, result: Mapping[str, Any]
+        self, session: AsyncSession, command: PendingCommand, result: Mapping[str, Any]
     ) -> None:
-        """Mark the record done, in the transaction that writes what the command made."""
+        """Mark the record done, in the transaction that writes what the command made (its
+        Stripe calls are over). Under the crash drill for its kind, the process dies here."""
+        if command.kind == self.crash_after_stripe:
+            log.warning("crash drill: killing the process before the command's commit",
+                        kind=command.kind, command_id=command.id)  # fmt: skip
+            os.kill(os.getpid(), signal.SIGKILL)
         await session.execute(
             self.table.update()
-            .where(self.table.c.id == command_id)
+            .where(self.table.c.id == command.id)
             .values(status="done", result=dict(result), updated_at=func.now())
         )
 
