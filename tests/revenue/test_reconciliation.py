@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from revenue.models import LedgerEntry
-from revenue.reconcile import differences
+from revenue.reconcile import Difference, check_status, differences
 from revenue.reconciler import Reconciler
 from revenue.rules import ROLLUP_FIGURES, Figures, kind_of_balance_transaction, rollup_delta
 
@@ -73,6 +73,14 @@ def test_the_comparison_tells_missing_different_and_unknown_apart() -> None:
     assert found["txn_back"].transaction == GIVEN_BACK
     assert found["txn_paid"].transaction == PAID
     assert found["txn_gone"].transaction is None
+
+
+def test_a_check_is_a_mismatch_only_for_entries_stripe_does_not_have() -> None:
+    missing = Difference("txn_back", "missing", "missing", GIVEN_BACK)
+    unknown = Difference("txn_gone", "not on Stripe", "unknown")
+    assert check_status([]) == "reconciled"
+    assert check_status([missing]) == "healing"
+    assert check_status([missing, unknown]) == "mismatch"
 
 
 def test_an_entry_s_day_is_its_balance_transaction_s() -> None:
@@ -189,3 +197,4 @@ def test_the_dashboard_tells_how_the_figures_compare_with_stripe() -> None:
         "Matches Stripe, checked 2026-12-06 16:30 UTC"
     )
     assert shown(Reconciliation(status="healing", checked_at=at)).startswith("Movements Stripe")
+    assert shown(Reconciliation(status="mismatch", checked_at=at)).startswith("An entry here")

@@ -16,6 +16,12 @@ leaves ``pending`` or ``undoing`` is taken by the service's sweeper
 command again with the same keys (completing it, with the events the command would have
 published) or undoes it.
 
+Whoever works a record (the request, a retry with the same key, the sweeper) first holds it:
+a lock of the record's id in the worker's own transaction, then the record read again. So
+one worker at a time completes or undoes it, and each sees what the one before it left
+(done: nothing to make; undoing: nothing to complete). A retry whose key names an earlier
+request of other content is refused (422), as the key itself would be.
+
 The crash drill (``crash_after_stripe``, a development setting) kills the process where a
 command completes: after its Stripe calls succeeded, before its commit.
 """
@@ -43,12 +49,13 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_kit.db import unit_of_work
-from billing_kit.errors import UnavailableError
+from billing_kit.errors import UnavailableError, ValidationFailedError
 from billing_kit.idempotency import current_key
 
 log = structlog.get_logger(__name__)
@@ -82,6 +89,9 @@ def pending_commands_table(metadata: MetaData) -> Table:
         UniqueConstraint("idempotency_scope", "idempotency_key"),
         Index(None, "status", "updated_at"),
     )
+
+
+_HOLD = text("SELECT pg_advisory_xact_lock(hashtext('pending command ' || :id))")
 
 
 def command_id_of(*parts: str) -> str:
@@ -131,6 +141,7 @@ class PendingCommands:
 
     async def open(
         self,
+        session: AsyncSession,
         kind: str,
         request: Mapping[str, Any],
         *,
@@ -141,14 +152,15 @@ class PendingCommands:
         the request's ``Idempotency-Key`` it is the record an earlier attempt made with that
         key, as that attempt left it (``done``: nothing more to make; ``pending``: finish it
         with its id; ``undoing``: 503 until the undo is over); a ``failed`` one starts over
-        with a new id, since its objects are gone.
+        with a new id, since its objects are gone. The record is returned held in the
+        request's ``session`` (see ``hold``).
         ``command_id`` names a command that exists once whoever asks (the workspace's one
         customer, the agency's one account): its record is that id's, the key aside."""
         table, key = self.table, current_key()
         row: Any
-        async with unit_of_work(self.sessions) as session:
+        async with unit_of_work(self.sessions) as own:
             if command_id is not None:
-                await session.execute(
+                await own.execute(
                     insert(table)
                     .values(
                         id=command_id,
@@ -167,10 +179,10 @@ class PendingCommands:
                         where=table.c.status == "failed",
                     )
                 )
-                row = (await session.execute(select(table).where(table.c.id == command_id))).one()
+                row = (await own.execute(select(table).where(table.c.id == command_id))).one()
             elif key is not None:
                 scope, idempotency_key = key
-                inserted = await session.execute(
+                inserted = await own.execute(
                     insert(table)
                     .values(
                         id=str(uuid.uuid4()),
@@ -197,7 +209,7 @@ class PendingCommands:
                 row = inserted.first()
                 if row is None:  # kept as an earlier attempt left it
                     row = (
-                        await session.execute(
+                        await own.execute(
                             select(table).where(
                                 table.c.idempotency_scope == scope,
                                 table.c.idempotency_key == idempotency_key,
@@ -206,7 +218,7 @@ class PendingCommands:
                     ).one()
             else:
                 row = (
-                    await session.execute(
+                    await own.execute(
                         insert(table)
                         .values(
                             id=str(uuid.uuid4()),
@@ -218,12 +230,38 @@ class PendingCommands:
                         .returning(*table.c)
                     )
                 ).one()
+        if command_id is None and key is not None and dict(row.request) != dict(request):
+            raise ValidationFailedError(
+                "This Idempotency-Key was already used with a different request; use a new key."
+            )
+        return await self.hold(session, row.id)
+
+    async def hold(self, session: AsyncSession, command_id: str) -> PendingCommand:
+        """The record as it is now, held by ``session``'s transaction until it ends: any
+        other worker of the same record (a retry, the sweeper) waits for it. A record being
+        undone, or undone while this one waited, answers 503: the caller tries again."""
+        await session.execute(_HOLD, {"id": command_id})
+        row = (await session.execute(select(self.table).where(self.table.c.id == command_id))).one()
         command = PendingCommand.of(row)
-        if command.status == "undoing":  # what it made is being removed: then it starts anew
+        if command.status in ("undoing", "failed"):
             raise UnavailableError(
                 "An earlier attempt of this request is being undone; try again shortly."
             )
         return command
+
+    async def held_by_sweeper(self, session: AsyncSession, command_id: str) -> PendingCommand:
+        """``hold`` for the sweeper: the record whatever its status."""
+        await session.execute(_HOLD, {"id": command_id})
+        row = (await session.execute(select(self.table).where(self.table.c.id == command_id))).one()
+        return PendingCommand.of(row)
+
+    async def mark(self, session: AsyncSession, command_id: str, status: Status) -> None:
+        """Set a held record's status in ``session``'s transaction."""
+        await session.execute(
+            self.table.update()
+            .where(self.table.c.id == command_id)
+            .values(status=status, updated_at=func.now())
+        )
 
     async def current(self) -> PendingCommand | None:
         """The record the request's ``Idempotency-Key`` maps to, if it has one yet."""
@@ -244,17 +282,19 @@ class PendingCommands:
     async def finish(
         self, session: AsyncSession, command: PendingCommand, result: Mapping[str, Any]
     ) -> None:
-        """Mark the record done, in the transaction that writes what the command made (its
-        Stripe calls are over). Under the crash drill for its kind, the process dies here."""
+        """Mark the held record done, in the transaction that writes what the command made
+        (its Stripe calls are over). Under the crash drill for its kind, the process dies here."""
         if command.kind == self.crash_after_stripe:
             log.warning("crash drill: killing the process before the command's commit",
                         kind=command.kind, command_id=command.id)  # fmt: skip
             os.kill(os.getpid(), signal.SIGKILL)
-        await session.execute(
+        finished = await session.execute(
             self.table.update()
-            .where(self.table.c.id == command.id)
+            .where(self.table.c.id == command.id, self.table.c.status == "pending")
             .values(status="done", result=dict(result), updated_at=func.now())
         )
+        if finished.rowcount != 1:  # type: ignore[attr-defined]
+            raise UnavailableError("This request was settled meanwhile; try again shortly.")
 
     async def settle(
         self, command_id: str, status: Status, result: Mapping[str, Any] | None = None

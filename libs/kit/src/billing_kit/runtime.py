@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import stamina
 import stripe
@@ -100,6 +101,23 @@ class Runtime:
         """Run ``start`` once the broker and its subscribers are up (in the background, like
         the connection itself: serving does not wait for it)."""
         self._starters.append(start)
+
+    def run_alongside(self, name: str, make: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """A task of the service's own (a runner, a sweeper, a schedule) that lives as long as
+        the service: started with the consumers, cancelled when the service stops."""
+        tasks: list[asyncio.Task[None]] = []
+
+        async def start() -> None:
+            tasks.append(asyncio.create_task(make(), name=name))
+
+        async def stop() -> None:
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+        self.on_startup(start)
+        self.on_shutdown(stop)
 
     def create_topic(self, name: str) -> None:
         """Create ``name`` at start-up too (a topic outside the event contracts)."""

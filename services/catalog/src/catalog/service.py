@@ -144,6 +144,7 @@ class Catalog:
         if agency.stripe_account_id is None:
             commands = self._commands()
             pending = await commands.open(
+                self.session,
                 CREATE_ACCOUNT,
                 {},
                 agency_id=agency_id,
@@ -240,6 +241,7 @@ class Catalog:
             raise ConnectRequiredError()
         commands = self._commands()
         pending = await commands.open(
+            self.session,
             CREATE_PRODUCT,
             {"account_id": agency.stripe_account_id, **command.model_dump(mode="json")},
             agency_id=agency_id,

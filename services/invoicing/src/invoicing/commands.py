@@ -48,7 +48,7 @@ def sweeper(runtime: Runtime) -> CommandSweeper:
     settings = runtime.settings
     return CommandSweeper(
         commands,
-        {ONE_OFF_INVOICE: completing(runtime.sessions, issue, withdraw)},
+        {ONE_OFF_INVOICE: completing(commands, issue, withdraw)},
         after=timedelta(seconds=settings.command_sweep_after_seconds),
         every_seconds=settings.command_sweep_every_seconds,
     )

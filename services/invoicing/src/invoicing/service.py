@@ -105,6 +105,7 @@ class Invoicing:
         account_id = await agencies.billing_account(self.session, agency_id)
         customer = await self.customers.customer_for(agency_id, workspace_id)
         pending = await self.commands.open(
+            self.session,
             ONE_OFF_INVOICE,
             {
                 "agency_id": agency_id,

@@ -67,14 +67,14 @@ def sweeper(runtime: Runtime) -> CommandSweeper:
         account_id = command.request["account_id"]
         await withdraw(commands, command, platform.withdraw_agency_plan(account_id, command.id))
 
-    sessions, settings = runtime.sessions, runtime.settings
+    settings = runtime.settings
     return CommandSweeper(
         commands,
         {
-            CREATE_CUSTOMER: completing(sessions, create_customer, no_customer),
-            START_SUBSCRIPTION: completing(sessions, start_subscription, cancel_subscription),
-            CREATE_PLAN: completing(sessions, create_plan, archive_plan),
-            START_AGENCY_PLAN: completing(sessions, start_agency_plan, cancel_agency_plan),
+            CREATE_CUSTOMER: completing(commands, create_customer, no_customer),
+            START_SUBSCRIPTION: completing(commands, start_subscription, cancel_subscription),
+            CREATE_PLAN: completing(commands, create_plan, archive_plan),
+            START_AGENCY_PLAN: completing(commands, start_agency_plan, cancel_agency_plan),
         },
         after=timedelta(seconds=settings.command_sweep_after_seconds),
         every_seconds=settings.command_sweep_every_seconds,

@@ -74,6 +74,7 @@ class Customers:
             "email": workspace.billing_email,
         }
         pending = await commands.open(
+            self.session,
             CREATE_CUSTOMER,
             request,
             agency_id=agency_id,

@@ -71,7 +71,9 @@ class PlatformPlans:
     async def create_plan(self, name: str, amount_cents: int, interval: str) -> PlatformPlan:
         commands = self._commands()
         pending = await commands.open(
-            CREATE_PLAN, {"name": name, "amount_cents": amount_cents, "interval": interval}
+            self.session,
+            CREATE_PLAN,
+            {"name": name, "amount_cents": amount_cents, "interval": interval},
         )
         if pending.status == "done":
             made = await self.session.get(PlatformPlan, pending.id)
@@ -135,6 +137,7 @@ class PlatformPlans:
                 return existing
             raise AgencyPlanExistsError()
         pending = await commands.open(
+            self.session,
             START_AGENCY_PLAN,
             {"plan_id": plan_id, "account_id": account_id},
             agency_id=agency_id,

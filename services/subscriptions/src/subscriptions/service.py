@@ -121,6 +121,7 @@ class Subscriptions:
         workspace, customer = await self.customers.ensure_customer(agency_id, workspace_id)
         commands = self._commands()
         pending = await commands.open(
+            self.session,
             START_SUBSCRIPTION,
             {
                 "workspace_id": workspace_id,
