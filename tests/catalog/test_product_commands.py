@@ -22,6 +22,7 @@ from tests.support.crashes import (
     crash_before_commit,
     crashing_key,
     pending_commands_of,
+    posting,
     retried_after_crash,
     sweep_once,
 )
@@ -31,11 +32,7 @@ pytestmark = [pytest.mark.integration]
 
 
 def _create(catalog: httpx.AsyncClient, agency: Agency) -> Request:
-    async def create(key: str) -> httpx.Response:
-        headers = {**agency.admin, "Idempotency-Key": key}
-        return await catalog.post("/v1/products", json=RETAINER, headers=headers)
-
-    return create
+    return posting(catalog, "/v1/products", RETAINER, agency.admin)
 
 
 async def _on_stripe(sdk: stripe.StripeClient, agency: Agency) -> list[tuple[Any, ...]]:
@@ -93,17 +90,8 @@ async def test_the_sweeper_finishes_a_product_a_crash_left_pending(
 
 
 def _onboard(catalog: httpx.AsyncClient, owner: dict[str, str]) -> Request:
-    async def onboard(key: str) -> httpx.Response:
-        return await catalog.post(
-            "/v1/connect/onboarding",
-            json={
-                "return_url": "https://app.example/return",
-                "refresh_url": "https://app.example/r",
-            },
-            headers={**owner, "Idempotency-Key": key},
-        )
-
-    return onboard
+    links = {"return_url": "https://app.example/return", "refresh_url": "https://app.example/r"}
+    return posting(catalog, "/v1/connect/onboarding", links, owner)
 
 
 def _accounts_of(sdk: stripe.StripeClient, agency_id: str) -> list[str]:

@@ -20,6 +20,7 @@ from tests.support.crashes import (
     Request,
     crash_before_commit,
     pending_commands_of,
+    posting,
     retried_after_crash,
     sweep_once,
 )
@@ -32,14 +33,8 @@ pytestmark = [pytest.mark.integration]
 def _start(
     subscriptions: httpx.AsyncClient, agency: Agency, workspace_id: str, product_id: str
 ) -> Request:
-    async def start(key: str) -> httpx.Response:
-        return await subscriptions.post(
-            f"/v1/workspaces/{workspace_id}/subscriptions",
-            json={"product_id": product_id},
-            headers={**agency.admin, "Idempotency-Key": key},
-        )
-
-    return start
+    path = f"/v1/workspaces/{workspace_id}/subscriptions"
+    return posting(subscriptions, path, {"product_id": product_id}, agency.admin)
 
 
 async def _second_subscription(

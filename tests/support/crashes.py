@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import httpx
 
@@ -52,6 +53,17 @@ async def commits_die(database_url: str, schema: str) -> AsyncIterator[None]:
 
 Request = Callable[[str], Awaitable[httpx.Response]]
 """A command's request made with the given ``Idempotency-Key``."""
+
+
+def posting(
+    client: httpx.AsyncClient, path: str, body: dict[str, Any], headers: dict[str, str]
+) -> Request:
+    """The request posting ``body`` to ``path`` with ``headers`` and the key it is given."""
+
+    async def post(key: str) -> httpx.Response:
+        return await client.post(path, json=body, headers={**headers, "Idempotency-Key": key})
+
+    return post
 
 
 async def crash_before_commit(
