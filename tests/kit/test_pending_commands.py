@@ -105,7 +105,7 @@ async def test_the_sweeper_completes_or_undoes_each_stale_record_once_a_round(
         if command.request["refused"]:
             raise StripeFailedError()
         completed.append(command.id)
-        await commands.finish(session, command.id, {"made": True})
+        await commands.finish(session, command, {"made": True})
 
     async def undo(command: PendingCommand) -> None:
         await commands.settle(command.id, "failed")
@@ -154,7 +154,7 @@ async def test_the_sweeper_waits_for_a_request_working_the_record_and_keeps_its_
 
     async def complete(session: AsyncSession, command: PendingCommand) -> None:
         made.append(command.id)
-        await commands.finish(session, command.id, {"by": "sweeper"})
+        await commands.finish(session, command, {"by": "sweeper"})
 
     async def undo(command: PendingCommand) -> None:
         raise AssertionError("a completed record is never undone")
@@ -166,7 +166,7 @@ async def test_the_sweeper_waits_for_a_request_working_the_record_and_keeps_its_
         held = await commands.open(request, kind, {"n": 1})
         sweeping = asyncio.create_task(sweeper.sweep())
         await eventually(lambda: _waiting_for_a_lock(commands, sweeping), within=10)
-        await commands.finish(request, held.id, {"by": "request"})
+        await commands.finish(request, held, {"by": "request"})
     assert await sweeping >= 1  # with what earlier tests left stale in this database
     done = await commands.get(held.id)
     assert done is not None

@@ -21,10 +21,15 @@ a lock of the record's id in the worker's own transaction, then the record read 
 one worker at a time completes or undoes it, and each sees what the one before it left
 (done: nothing to make; undoing: nothing to complete). A retry whose key names an earlier
 request of other content is refused (422), as the key itself would be.
+
+The crash drill (``crash_after_stripe``, a development setting) kills the process where a
+command completes: after its Stripe calls succeeded, before its commit.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import uuid
 from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
@@ -121,11 +126,18 @@ class PendingCommands:
     """The pending records of one service's schema."""
 
     def __init__(
-        self, table: Table, sessions: async_sessionmaker[AsyncSession], service: str
+        self,
+        table: Table,
+        sessions: async_sessionmaker[AsyncSession],
+        service: str,
+        *,
+        crash_after_stripe: str | None = None,
     ) -> None:
         self.table = table
         self.sessions = sessions
         self.service = service
+        self.crash_after_stripe = crash_after_stripe
+        """The command kind whose completion SIGKILLs the process (the crash drill)."""
 
     async def open(
         self,
@@ -235,12 +247,17 @@ class PendingCommands:
         return None if row is None else PendingCommand.of(row)
 
     async def finish(
-        self, session: AsyncSession, command_id: str, result: Mapping[str, Any]
+        self, session: AsyncSession, command: PendingCommand, result: Mapping[str, Any]
     ) -> None:
-        """Mark the held record done, in the transaction that writes what the command made."""
+        """Mark the held record done, in the transaction that writes what the command made
+        (its Stripe calls are over). Under the crash drill for its kind, the process dies here."""
+        if command.kind == self.crash_after_stripe:
+            log.warning("crash drill: killing the process before the command's commit",
+                        kind=command.kind, command_id=command.id)  # fmt: skip
+            os.kill(os.getpid(), signal.SIGKILL)
         finished = await session.execute(
             self.table.update()
-            .where(self.table.c.id == command_id, self.table.c.status == "pending")
+            .where(self.table.c.id == command.id, self.table.c.status == "pending")
             .values(status="done", result=dict(result), updated_at=func.now())
         )
         if finished.rowcount != 1:  # type: ignore[attr-defined]

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from sqlalchemy import Table
 
 from billing_contracts import Topic
 from billing_kit.db import create_engine, session_factory
@@ -32,6 +33,7 @@ from billing_kit.logging import CorrelationIdMiddleware, configure_logging
 from billing_kit.observability import PROBE_PATHS, MetricsMiddleware
 from billing_kit.observability import router as operations_router
 from billing_kit.outbox import Outbox, OutboxRelay
+from billing_kit.pending_commands import PendingCommands
 from billing_kit.settings import ServiceSettings
 from billing_kit.stripe_client import stripe_client
 from billing_kit.tables import KitTables
@@ -125,6 +127,15 @@ class Runtime:
         self.consumes.append(topic)
         self.subscriptions.append((consumer, topic))
         self.inbox.subscribe(topic, consumer, handler)
+
+    def pending_commands(self, table: Table) -> PendingCommands:
+        """The service's pending records (``table``), with its crash drill if armed."""
+        return PendingCommands(
+            table,
+            self.sessions,
+            self.settings.service_name,
+            crash_after_stripe=self.settings.crash_after_stripe,
+        )
 
     @property
     def stripe(self) -> stripe.StripeClient:

@@ -92,7 +92,7 @@ CREATE_ACCOUNT = "create_account"
 
 
 def catalog_commands(runtime: Runtime) -> PendingCommands:
-    return PendingCommands(pending_commands, runtime.sessions, runtime.settings.service_name)
+    return runtime.pending_commands(pending_commands)
 
 
 async def withdraw_product(
@@ -163,7 +163,7 @@ class Catalog:
         announced, with the record marked done, in this transaction; an account the profile
         already holds is kept."""
         account_id = await self.stripe.create_account(agency.agency_id)
-        await self._commands().finish(self.session, pending.id, {"stripe_account_id": account_id})
+        await self._commands().finish(self.session, pending, {"stripe_account_id": account_id})
         if agency.stripe_account_id is not None:
             return
         agency.stripe_account_id = account_id
@@ -287,7 +287,7 @@ class Catalog:
         await self.record_product(product)
         await self._commands().finish(
             self.session,
-            pending.id,
+            pending,
             {"stripe_product_id": stripe_ids.product_id, "stripe_price_id": stripe_ids.price_id},
         )
         return product

@@ -23,7 +23,7 @@ from invoicing.stripe_gateway import InvoicingStripe
 
 
 def invoicing_commands(runtime: Runtime) -> PendingCommands:
-    return PendingCommands(pending_commands, runtime.sessions, runtime.settings.service_name)
+    return runtime.pending_commands(pending_commands)
 
 
 class _NoCustomerRequests:

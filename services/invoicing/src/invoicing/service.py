@@ -132,7 +132,7 @@ class Invoicing:
         """Mirror the issued invoice and mark its command done, in this transaction."""
         snapshot = await self._mirror_issued(pending, issued)
         await self.commands.finish(
-            self.session, pending.id, {"stripe_invoice_id": snapshot.stripe_invoice_id}
+            self.session, pending, {"stripe_invoice_id": snapshot.stripe_invoice_id}
         )
         return snapshot
 

@@ -21,7 +21,7 @@ from subscriptions.stripe_gateway import SubscriptionsStripe
 
 
 def subscriptions_commands(runtime: Runtime) -> PendingCommands:
-    return PendingCommands(pending_commands, runtime.sessions, runtime.settings.service_name)
+    return runtime.pending_commands(pending_commands)
 
 
 def subscriptions_service(runtime: Runtime, session: AsyncSession) -> Subscriptions:

@@ -96,7 +96,7 @@ class PlatformPlans:
         )
         self.session.add(plan)
         await self.session.flush()
-        await self._commands().finish(self.session, pending.id, {"stripe_price_id": price.price_id})
+        await self._commands().finish(self.session, pending, {"stripe_price_id": price.price_id})
         return plan
 
     async def list_plans(self) -> Sequence[PlatformPlan]:
@@ -165,7 +165,7 @@ class PlatformPlans:
         await self.session.flush()
         await self._announce(agency_plan, plan, contract.AgencyPlanStarted)
         await self._commands().finish(
-            self.session, pending.id, {"stripe_subscription_id": facts.subscription_id}
+            self.session, pending, {"stripe_subscription_id": facts.subscription_id}
         )
         return agency_plan
 

@@ -180,7 +180,7 @@ class Subscriptions:
         await self.session.flush()
         await self._announce(subscription, contract.SubscriptionStarted)
         await self._commands().finish(
-            self.session, pending.id, {"stripe_subscription_id": facts.subscription_id}
+            self.session, pending, {"stripe_subscription_id": facts.subscription_id}
         )
         return subscription
 
