@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 import signal
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
@@ -55,7 +55,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_kit.db import unit_of_work
-from billing_kit.errors import UnavailableError, ValidationFailedError
+from billing_kit.errors import StripeFailedError, UnavailableError, ValidationFailedError
 from billing_kit.idempotency import current_key
 
 log = structlog.get_logger(__name__)
@@ -158,50 +158,29 @@ class PendingCommands:
         customer, the agency's one account): its record is that id's, the key aside."""
         table, key = self.table, current_key()
         row: Any
+        new = insert(table).values(
+            kind=kind, agency_id=agency_id, request=dict(request), status="pending"
+        )
+        again = {"request": dict(request), "status": "pending", "updated_at": func.now()}
         async with unit_of_work(self.sessions) as own:
             if command_id is not None:
                 await own.execute(
-                    insert(table)
-                    .values(
-                        id=command_id,
-                        kind=kind,
-                        agency_id=agency_id,
-                        request=dict(request),
-                        status="pending",
-                    )
-                    .on_conflict_do_update(
-                        index_elements=[table.c.id],
-                        set_={
-                            "request": dict(request),
-                            "status": "pending",
-                            "updated_at": func.now(),
-                        },
-                        where=table.c.status == "failed",
+                    new.values(id=command_id).on_conflict_do_update(
+                        index_elements=[table.c.id], set_=again, where=table.c.status == "failed"
                     )
                 )
                 row = (await own.execute(select(table).where(table.c.id == command_id))).one()
             elif key is not None:
                 scope, idempotency_key = key
                 inserted = await own.execute(
-                    insert(table)
-                    .values(
+                    new.values(
                         id=str(uuid.uuid4()),
-                        kind=kind,
-                        agency_id=agency_id,
                         idempotency_scope=scope,
                         idempotency_key=idempotency_key,
-                        request=dict(request),
-                        status="pending",
                     )
                     .on_conflict_do_update(
                         index_elements=[table.c.idempotency_scope, table.c.idempotency_key],
-                        set_={
-                            "id": str(uuid.uuid4()),
-                            "request": dict(request),
-                            "result": None,
-                            "status": "pending",
-                            "updated_at": func.now(),
-                        },
+                        set_={**again, "id": str(uuid.uuid4()), "result": None},
                         where=table.c.status == "failed",
                     )
                     .returning(*table.c)
@@ -218,17 +197,7 @@ class PendingCommands:
                     ).one()
             else:
                 row = (
-                    await own.execute(
-                        insert(table)
-                        .values(
-                            id=str(uuid.uuid4()),
-                            kind=kind,
-                            agency_id=agency_id,
-                            request=dict(request),
-                            status="pending",
-                        )
-                        .returning(*table.c)
-                    )
+                    await own.execute(new.values(id=str(uuid.uuid4())).returning(*table.c))
                 ).one()
         if command_id is None and key is not None and dict(row.request) != dict(request):
             raise ValidationFailedError(
@@ -240,9 +209,7 @@ class PendingCommands:
         """The record as it is now, held by ``session``'s transaction until it ends: any
         other worker of the same record (a retry, the sweeper) waits for it. A record being
         undone, or undone while this one waited, answers 503: the caller tries again."""
-        await session.execute(_HOLD, {"id": command_id})
-        row = (await session.execute(select(self.table).where(self.table.c.id == command_id))).one()
-        command = PendingCommand.of(row)
+        command = await self.held_by_sweeper(session, command_id)
         if command.status in ("undoing", "failed"):
             raise UnavailableError(
                 "An earlier attempt of this request is being undone; try again shortly."
@@ -313,6 +280,18 @@ class PendingCommands:
                 )
         except Exception as exc:  # the sweeper finds it pending and settles it later
             log.error("could not settle a command", command_id=command_id, error=repr(exc))
+
+    async def withdraw(self, command_id: str, undo: Awaitable[None]) -> StripeFailedError | None:
+        """Undo what a command made on Stripe (``undo``) and settle its record ``failed``; when
+        Stripe cannot be reached for that, it is left ``undoing`` for the sweeper and Stripe's
+        failure is returned."""
+        try:
+            await undo
+        except StripeFailedError as exc:
+            await self.settle(command_id, "undoing")
+            return exc
+        await self.settle(command_id, "failed")
+        return None
 
     async def take_stale(self, older_than: timedelta) -> PendingCommand | None:
         """The oldest record left pending or undoing for ``older_than``, leased to the caller

@@ -100,17 +100,14 @@ async def withdraw_product(
 ) -> None:
     """Archive what a product's command made on Stripe and mark it failed; when Stripe
     cannot be reached for that, it is left ``undoing`` for the sweeper."""
-    try:
-        await stripe.withdraw_product(pending.request["account_id"], pending.id)
-    except StripeFailedError as exc:
+    undo = stripe.withdraw_product(pending.request["account_id"], pending.id)
+    failed = await commands.withdraw(pending.id, undo)
+    if failed is not None:
         log.error(
             "a Stripe product our catalog does not list may still be active",
             product_id=pending.id,
-            error=exc.message,
+            error=failed.message,
         )
-        await commands.settle(pending.id, "undoing")
-        return
-    await commands.settle(pending.id, "failed")
 
 
 @dataclass

@@ -76,12 +76,10 @@ async def withdraw_one_off(
     """Remove what a one-off invoice made on Stripe and mark its command failed; when Stripe
     cannot be reached for that, it is left ``undoing`` for the sweeper."""
     request = pending.request
-    try:
-        await stripe.withdraw_one_off(request["account_id"], request["customer_id"], pending.id)
-    except StripeFailedError:
-        await commands.settle(pending.id, "undoing")
-        raise
-    await commands.settle(pending.id, "failed")
+    undo = stripe.withdraw_one_off(request["account_id"], request["customer_id"], pending.id)
+    failed = await commands.withdraw(pending.id, undo)
+    if failed is not None:
+        raise failed
 
 
 @dataclass

@@ -15,7 +15,7 @@ from billing_kit.runtime import Runtime
 from subscriptions.customers import CREATE_CUSTOMER
 from subscriptions.models import PlatformPlan, pending_commands
 from subscriptions.platform_gateway import PlatformStripe
-from subscriptions.platform_plans import CREATE_PLAN, START_AGENCY_PLAN, PlatformPlans, withdraw
+from subscriptions.platform_plans import CREATE_PLAN, START_AGENCY_PLAN, PlatformPlans
 from subscriptions.service import START_SUBSCRIPTION, Subscriptions, withdraw_subscription
 from subscriptions.stripe_gateway import SubscriptionsStripe
 
@@ -48,7 +48,7 @@ def sweeper(runtime: Runtime) -> CommandSweeper:
         await platform_plans(runtime, session).make_plan(command)
 
     async def archive_plan(command: PendingCommand) -> None:
-        await withdraw(commands, command, platform.withdraw_plan(command.id))
+        await commands.withdraw(command.id, platform.withdraw_plan(command.id))
 
     async def create_customer(session: AsyncSession, command: PendingCommand) -> None:
         customers = subscriptions_service(runtime, session).customers
@@ -65,7 +65,7 @@ def sweeper(runtime: Runtime) -> CommandSweeper:
 
     async def cancel_agency_plan(command: PendingCommand) -> None:
         account_id = command.request["account_id"]
-        await withdraw(commands, command, platform.withdraw_agency_plan(account_id, command.id))
+        await commands.withdraw(command.id, platform.withdraw_agency_plan(account_id, command.id))
 
     settings = runtime.settings
     return CommandSweeper(

@@ -15,7 +15,7 @@ exception is a command's pending record, committed on its own before Stripe is c
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing_contracts import subscriptions_agency_plans as contract
 from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
 from billing_kit.billing_gate import ensure_agency_may_bill
-from billing_kit.errors import NotFoundError, StripeFailedError
+from billing_kit.errors import NotFoundError
 from billing_kit.outbox import Outbox
 from billing_kit.pending_commands import PendingCommand, PendingCommands
 from subscriptions import repository
@@ -42,19 +42,6 @@ PLAN_CURRENCY = "usd"
 CREATE_PLAN = "create_plan"
 START_AGENCY_PLAN = "start_agency_plan"
 """Kinds of the pending records of a plan and of an agency's plan."""
-
-
-async def withdraw(
-    commands: PendingCommands, pending: PendingCommand, undo: Awaitable[None]
-) -> None:
-    """Undo what a command made on Stripe and mark it failed; when Stripe cannot be reached
-    for that, it is left ``undoing`` for the sweeper."""
-    try:
-        await undo
-    except StripeFailedError:
-        await commands.settle(pending.id, "undoing")
-        return
-    await commands.settle(pending.id, "failed")
 
 
 @dataclass
@@ -82,7 +69,7 @@ class PlatformPlans:
         try:
             return await self.make_plan(pending)
         except Exception:
-            await withdraw(commands, pending, self.stripe.withdraw_plan(pending.id))
+            await commands.withdraw(pending.id, self.stripe.withdraw_plan(pending.id))
             raise
 
     async def make_plan(self, pending: PendingCommand) -> PlatformPlan:
@@ -146,7 +133,7 @@ class PlatformPlans:
             return await self.make_agency_plan(pending, plan)
         except Exception:
             undo = self.stripe.withdraw_agency_plan(account_id, pending.id)
-            await withdraw(commands, pending, undo)
+            await commands.withdraw(pending.id, undo)
             raise
 
     async def make_agency_plan(self, pending: PendingCommand, plan: PlatformPlan) -> AgencyPlan:

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_contracts import subscriptions_subscriptions as contract
 from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
-from billing_kit.errors import NotFoundError, StripeFailedError
+from billing_kit.errors import NotFoundError
 from billing_kit.outbox import Outbox
 from billing_kit.pending_commands import PendingCommand, PendingCommands
 from subscriptions import repository
@@ -75,14 +75,8 @@ async def withdraw_subscription(
     """Cancel what a subscription's command made on Stripe and mark it failed; when Stripe
     cannot be reached for that, it is left ``undoing`` for the sweeper."""
     request = pending.request
-    try:
-        await stripe.withdraw_subscription(
-            request["account_id"], request["customer_id"], pending.id
-        )
-    except StripeFailedError:
-        await commands.settle(pending.id, "undoing")
-        return
-    await commands.settle(pending.id, "failed")
+    undo = stripe.withdraw_subscription(request["account_id"], request["customer_id"], pending.id)
+    await commands.withdraw(pending.id, undo)
 
 
 @dataclass
