@@ -8,6 +8,7 @@ nothing counted twice."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -93,6 +94,21 @@ async def test_shuffled_and_repeated_webhooks_give_the_in_order_figures(rig: Rig
     summary, figures = mine
     their_summary, their_figures = theirs
     assert their_summary == summary
+    if (
+        their_figures != figures
+    ):  # a figure told by a later event (a charge's fee) may be on its way
+        mirrors: list[Any] = []
+
+        async def same_mirrors() -> bool:
+            mirrors[:] = [
+                (await mirror_of(rig, shop, workspaces[shop.agency_id]))[1]
+                for shop in (in_order, shuffled)
+            ]
+            return bool(mirrors[0] == mirrors[1])
+
+        with contextlib.suppress(TimeoutError):
+            await eventually(same_mirrors, within=60)
+        figures, their_figures = mirrors
     assert their_figures == figures
     assert summary["refunded_cents"] > 0
     assert summary["disputed_cents"] > 0
