@@ -106,9 +106,9 @@ class Autopay:
                     "renewals stay on invoice", subscription_id=subscription_id, error=str(exc)
                 )
                 method = None
-            except stripe.StripeError as exc:  # Stripe away: the next round tries again
+            except Exception as exc:  # Stripe away: the next round tries again
                 log.warning(
-                    "autopay not saved yet", subscription_id=subscription_id, error=str(exc)
+                    "autopay not saved yet", subscription_id=subscription_id, error=repr(exc)
                 )
                 continue
             async with unit_of_work(self.runtime.sessions) as session:

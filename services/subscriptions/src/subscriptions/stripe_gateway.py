@@ -156,9 +156,10 @@ class SubscriptionsStripe:
             params={"invoice": invoice_id}, options={"stripe_account": account_id}
         )
         for payment in payments.data:
-            intent = payment.payment.payment_intent if payment.status == "paid" else None
-            intent_id = intent if isinstance(intent, str) else intent.id if intent else None
-            if intent_id is None:
+            paid_with = payment.to_dict().get("payment") or {} if payment.status == "paid" else {}
+            intent = paid_with.get("payment_intent")  # none for a payment outside Stripe
+            intent_id = intent if isinstance(intent, str) else (intent or {}).get("id")
+            if not intent_id:
                 continue
             found = await self.client.v1.payment_intents.retrieve_async(
                 intent_id,
