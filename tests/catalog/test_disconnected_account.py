@@ -9,6 +9,7 @@ import stripe
 
 from tests.support.agencies import start_onboarding
 from tests.support.tokens import Tokens
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.integration]
 
@@ -46,3 +47,21 @@ async def test_onboarding_makes_a_new_account_when_stripe_no_longer_knows_the_ol
     third = await catalog.post("/v1/connect/onboarding", json=URLS, headers=agency.owner)
     assert third.status_code == 200, third.text
     assert third.json()["account_id"] == new
+
+
+async def test_an_account_that_revokes_access_shows_disconnected(
+    catalog: httpx.AsyncClient, emulator: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    agency = await start_onboarding(catalog, tokens)
+    old = agency.account_id
+    revoked = await emulator.post(f"/_emulator/accounts/{old}/deauthorize")
+    assert revoked.status_code == 200, revoked.text
+
+    async def disconnected() -> bool:
+        connect = (await catalog.get("/v1/connect", headers=agency.owner)).json()
+        return bool(connect["status"] == "disconnected")
+
+    await eventually(disconnected, within=60)
+    again = await catalog.post("/v1/connect/onboarding", json=URLS, headers=agency.owner)
+    assert again.status_code == 200, again.text
+    assert again.json()["account_id"] not in (None, old)

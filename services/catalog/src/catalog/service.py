@@ -173,6 +173,12 @@ class Catalog:
         )
         return agency.stripe_account_id, url, expires_at
 
+    async def apply_deauthorization(self, account_id: str) -> None:
+        """The account revoked the platform's access (``account.application.deauthorized``)."""
+        agency = await repository.agency_by_account(self.session, account_id)
+        if agency is not None:
+            await self.disconnect(agency, account_id)
+
     async def disconnect(self, agency: Agency, account_id: str) -> None:
         """Stripe no longer knows ``account_id``: the agency can no longer bill on it, and
         says ``disconnected`` until onboarding makes a new account."""
