@@ -17,16 +17,22 @@ from catalog.models import kit_tables
 from catalog.settings import CatalogSettings
 from tests.catalog.requests import RETAINER
 from tests.support.agencies import Agency
-from tests.support.crashes import commits_die, crashing_key, pending_commands_of
-from tests.support.runtimes import close_runtime, service_runtime
+from tests.support.crashes import (
+    Request,
+    crash_before_commit,
+    crashing_key,
+    pending_commands_of,
+    posting,
+    retried_after_crash,
+    sweep_once,
+)
 from tests.support.tokens import Tokens, new_agency_id
 
 pytestmark = [pytest.mark.integration]
 
 
-async def _create(catalog: httpx.AsyncClient, agency: Agency, key: str) -> httpx.Response:
-    headers = {**agency.admin, "Idempotency-Key": key}
-    return await catalog.post("/v1/products", json=RETAINER, headers=headers)
+def _create(catalog: httpx.AsyncClient, agency: Agency) -> Request:
+    return posting(catalog, "/v1/products", RETAINER, agency.admin)
 
 
 async def _on_stripe(sdk: stripe.StripeClient, agency: Agency) -> list[tuple[Any, ...]]:
@@ -46,12 +52,7 @@ async def _on_stripe(sdk: stripe.StripeClient, agency: Agency) -> list[tuple[Any
 async def test_the_same_key_after_a_crash_before_the_commit_makes_one_product(
     agency: Agency, infra: Infra, catalog: httpx.AsyncClient, stripe_sdk: stripe.StripeClient
 ) -> None:
-    key = crashing_key()
-    async with commits_die(infra.database_url, "catalog"):
-        crashed = await _create(catalog, agency, key)
-    assert crashed.status_code >= 500, crashed.text
-
-    retried = await _create(catalog, agency, key)
+    retried = await retried_after_crash(infra.database_url, "catalog", _create(catalog, agency))
     assert retried.status_code == 201, retried.text
     product = retried.json()
     assert await _on_stripe(stripe_sdk, agency) == [
@@ -69,25 +70,12 @@ async def _products_made(infra: Infra, agency: Agency) -> list[dict[str, object]
 async def test_the_sweeper_finishes_a_product_a_crash_left_pending(
     agency: Agency, infra: Infra, catalog: httpx.AsyncClient, stripe_sdk: stripe.StripeClient
 ) -> None:
-    key = crashing_key()
-    async with commits_die(infra.database_url, "catalog"):
-        crashed = await _create(catalog, agency, key)
-    assert crashed.status_code >= 500, crashed.text
+    create = _create(catalog, agency)
+    key = await crash_before_commit(infra.database_url, "catalog", create)
     [left] = await _products_made(infra, agency)
     assert left["status"] == "pending"
 
-    runtime = service_runtime(
-        CatalogSettings,
-        kit_tables,
-        infra,
-        infra.database_url,
-        stripe_api_base=infra.stripe_api_base,
-        command_sweep_after_seconds=0,
-    )
-    try:
-        assert await sweeper(runtime).sweep() >= 1
-    finally:
-        await close_runtime(runtime)
+    assert await sweep_once(CatalogSettings, kit_tables, sweeper, infra) >= 1
     [done] = await _products_made(infra, agency)
     assert done["status"] == "done"
 
@@ -96,17 +84,14 @@ async def test_the_sweeper_finishes_a_product_a_crash_left_pending(
     assert await _on_stripe(stripe_sdk, agency) == [
         (listed[0]["stripe_product_id"], True, (listed[0]["stripe_price_id"],))
     ]
-    retried = await _create(catalog, agency, key)  # the caller's retry: the one product
+    retried = await create(key)  # the caller's retry: the one product
     assert (retried.status_code, retried.json()["id"]) == (201, left["id"])
     assert len(await _on_stripe(stripe_sdk, agency)) == 1
 
 
-async def _onboard(catalog: httpx.AsyncClient, owner: dict[str, str], key: str) -> httpx.Response:
-    return await catalog.post(
-        "/v1/connect/onboarding",
-        json={"return_url": "https://app.example/return", "refresh_url": "https://app.example/r"},
-        headers={**owner, "Idempotency-Key": key},
-    )
+def _onboard(catalog: httpx.AsyncClient, owner: dict[str, str]) -> Request:
+    links = {"return_url": "https://app.example/return", "refresh_url": "https://app.example/r"}
+    return posting(catalog, "/v1/connect/onboarding", links, owner)
 
 
 def _accounts_of(sdk: stripe.StripeClient, agency_id: str) -> list[str]:
@@ -123,29 +108,17 @@ async def test_a_connected_account_a_crash_left_behind_is_the_agency_s_one_accou
 ) -> None:
     agency_id = new_agency_id()
     owner = tokens.headers("owner", agency_id)
-    async with commits_die(infra.database_url, "catalog"):
-        crashed = await _onboard(catalog, owner, crashing_key())
-    assert crashed.status_code >= 500, crashed.text
+    onboard = _onboard(catalog, owner)
+    await crash_before_commit(infra.database_url, "catalog", onboard)
     [left] = await pending_commands_of(infra.database_url, "catalog", agency_id)
     assert (left["kind"], left["status"]) == ("create_account", "pending")
 
-    runtime = service_runtime(
-        CatalogSettings,
-        kit_tables,
-        infra,
-        infra.database_url,
-        stripe_api_base=infra.stripe_api_base,
-        command_sweep_after_seconds=0,
-    )
-    try:
-        assert await sweeper(runtime).sweep() >= 1
-    finally:
-        await close_runtime(runtime)
+    assert await sweep_once(CatalogSettings, kit_tables, sweeper, infra) >= 1
     [account_id] = _accounts_of(stripe_sdk, agency_id)
     profile = (await catalog.get("/v1/connect", headers=owner)).json()
     assert (profile["account_id"], profile["status"]) == (account_id, "pending")
 
-    again = await _onboard(catalog, owner, crashing_key())  # no crash now: a new link
+    again = await onboard(crashing_key())  # no crash now: a new link
     assert again.status_code == 200, again.text
     assert again.json()["account_id"] == account_id
     assert _accounts_of(stripe_sdk, agency_id) == [account_id]

@@ -8,14 +8,14 @@ paying the hosted invoice, updating the card, refunding, answering a dispute."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 import stripe
 
-from tests.invoicing.fixtures import agency, catalog, emulator, invoicing, stripe_sdk
+from tests.invoicing.fixtures import agency, catalog, emulator, invoicing, stripe_sdk, subscriptions
 from tests.invoicing.flows import (
     STATE_DEADLINE,
     Client,
@@ -31,13 +31,7 @@ from tests.support.tokens import Tokens
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-__all__ = ["agency", "catalog", "emulator", "invoicing", "stripe_sdk"]
-
-
-@pytest.fixture(scope="module")
-async def subscriptions(services: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=services["subscriptions"], timeout=30) as client:
-        yield client
+__all__ = ["agency", "catalog", "emulator", "invoicing", "stripe_sdk", "subscriptions"]
 
 
 async def _shows(

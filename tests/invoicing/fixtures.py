@@ -1,6 +1,6 @@
 """Clients of the running stack for invoicing's tests (API tests and end-to-end): the
 invoicing API and webhook-ingest, next to the catalog, emulator and onboarded-agency
-fixtures the catalog tests already provide."""
+fixtures the catalog tests already provide, and subscriptions (to register workspaces)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from tests.catalog.conftest import agency, catalog, emulator, stripe_sdk
 from tests.support.waiting import eventually
 
-__all__ = ["agency", "catalog", "emulator", "ingest", "invoicing", "stripe_sdk"]
+__all__ = ["agency", "catalog", "emulator", "ingest", "invoicing", "stripe_sdk", "subscriptions"]
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +29,9 @@ async def invoicing(services: dict[str, str]) -> AsyncIterator[httpx.AsyncClient
 @pytest.fixture(scope="session")
 def ingest(services: dict[str, str]) -> str:
     return services["webhook-ingest"]
+
+
+@pytest.fixture(scope="module")
+async def subscriptions(services: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=services["subscriptions"], timeout=30) as client:
+        yield client

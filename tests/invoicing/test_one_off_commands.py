@@ -6,8 +6,7 @@ invoice, and the sweeper finishes what a crash left pending."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -20,20 +19,17 @@ from invoicing.models import kit_tables
 from invoicing.settings import InvoicingSettings
 from tests.invoicing.workspaces import register_workspace
 from tests.support.agencies import Agency
-from tests.support.crashes import commits_die, crashing_key
-from tests.support.databases import connect
-from tests.support.runtimes import close_runtime, service_runtime
+from tests.support.crashes import (
+    Request,
+    crash_before_commit,
+    pending_commands_of,
+    sweeping_runtime,
+)
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PRICE_CENTS = 250_000
-
-
-@pytest.fixture(scope="module")
-async def subscriptions(services: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=services["subscriptions"], timeout=30) as client:
-        yield client
 
 
 async def _charge(
@@ -51,10 +47,32 @@ async def _charge(
     )
 
 
-async def _customer_with_an_invoice(
-    invoicing: httpx.AsyncClient, subscriptions: httpx.AsyncClient, agency: Agency
-) -> tuple[str, dict[str, Any]]:
+async def _crashed(
+    infra: Infra, invoicing: httpx.AsyncClient, agency: Agency, workspace_id: str, amount: int
+) -> tuple[Request, str]:
+    """A charge that crashed before its commit: the request, to make again, and its key."""
+
+    async def charge(key: str) -> httpx.Response:
+        return await _charge(invoicing, agency, workspace_id, amount, key)
+
+    return charge, await crash_before_commit(infra.database_url, "invoicing", charge)
+
+
+class Invoiced(NamedTuple):
     """A workspace whose Stripe customer exists, with the first one-off invoice it has."""
+
+    workspace_id: str
+    first: dict[str, Any]
+    customer: str
+
+
+@pytest.fixture
+async def invoiced(
+    agency: Agency,
+    invoicing: httpx.AsyncClient,
+    subscriptions: httpx.AsyncClient,
+    stripe_sdk: stripe.StripeClient,
+) -> Invoiced:
     workspace_id = await register_workspace(subscriptions, agency)
     first: dict[str, Any] = {}
 
@@ -65,7 +83,7 @@ async def _customer_with_an_invoice(
         return response.status_code == 201
 
     await eventually(issued, within=30)
-    return workspace_id, first
+    return Invoiced(workspace_id, first, await _customer_of(stripe_sdk, agency, first))
 
 
 def _options(agency: Agency) -> Any:
@@ -93,9 +111,9 @@ async def test_a_refused_finalize_leaves_no_pending_item_for_the_next_subscripti
     subscriptions: httpx.AsyncClient,
     emulator: httpx.AsyncClient,
     stripe_sdk: stripe.StripeClient,
+    invoiced: Invoiced,
 ) -> None:
-    workspace_id, first = await _customer_with_an_invoice(invoicing, subscriptions, agency)
-    customer = await _customer_of(stripe_sdk, agency, first)
+    workspace_id, first, customer = invoiced
     armed = await emulator.post(
         "/_emulator/faults",
         json={"fail_next": {"count": 1, "status": 400, "path": "/v1/invoices/", "method": "POST"}},
@@ -141,19 +159,15 @@ async def test_the_same_key_after_a_crash_before_the_commit_ends_in_one_invoice(
     agency: Agency,
     infra: Infra,
     invoicing: httpx.AsyncClient,
-    subscriptions: httpx.AsyncClient,
+    invoiced: Invoiced,
     stripe_sdk: stripe.StripeClient,
 ) -> None:
-    workspace_id, first = await _customer_with_an_invoice(invoicing, subscriptions, agency)
-    customer = await _customer_of(stripe_sdk, agency, first)
-    key = crashing_key()
-    async with commits_die(infra.database_url, "invoicing"):
-        crashed = await _charge(invoicing, agency, workspace_id, 12_300, key)
-    assert crashed.status_code >= 500, crashed.text
+    workspace_id, first, customer = invoiced
+    charge, key = await _crashed(infra, invoicing, agency, workspace_id, 12_300)
 
-    retried = await _charge(invoicing, agency, workspace_id, 12_300, key)
+    retried = await charge(key)
     assert retried.status_code == 201, retried.text
-    again = await _charge(invoicing, agency, workspace_id, 12_300, key)
+    again = await charge(key)
     assert again.json()["stripe_invoice_id"] == retried.json()["stripe_invoice_id"]
 
     on_stripe = await _open_invoices(stripe_sdk, agency, customer)
@@ -164,50 +178,26 @@ async def test_the_same_key_after_a_crash_before_the_commit_ends_in_one_invoice(
     assert len(listed.json()["data"]) == 2
 
 
-async def _pending_of(database_url: str, agency_id: str) -> list[dict[str, Any]]:
-    conn = await connect(database_url)
-    try:
-        rows = await conn.fetch(
-            "SELECT id, status FROM invoicing.pending_commands WHERE agency_id = $1",
-            agency_id,
-        )
-    finally:
-        await conn.close()
-    return [dict(row) for row in rows]
+async def _pending_of(infra: Infra, agency: Agency) -> list[dict[str, Any]]:
+    return await pending_commands_of(infra.database_url, "invoicing", agency.agency_id)
 
 
 async def test_the_sweeper_finishes_a_one_off_invoice_a_crash_left_pending(
     agency: Agency,
     infra: Infra,
     invoicing: httpx.AsyncClient,
-    subscriptions: httpx.AsyncClient,
+    invoiced: Invoiced,
     stripe_sdk: stripe.StripeClient,
 ) -> None:
-    workspace_id, first = await _customer_with_an_invoice(invoicing, subscriptions, agency)
-    customer = await _customer_of(stripe_sdk, agency, first)
-    key = crashing_key()
-    async with commits_die(infra.database_url, "invoicing"):
-        crashed = await _charge(invoicing, agency, workspace_id, 8_800, key)
-    assert crashed.status_code >= 500, crashed.text
-    left = [row for row in await _pending_of(infra.database_url, agency.agency_id)]
+    workspace_id, first, customer = invoiced
+    charge, key = await _crashed(infra, invoicing, agency, workspace_id, 8_800)
+    left = [row for row in await _pending_of(infra, agency)]
     assert [row["status"] for row in left if row["status"] != "done"] == ["pending"]
 
-    runtime = service_runtime(
-        InvoicingSettings,
-        kit_tables,
-        infra,
-        infra.database_url,
-        stripe_api_base=infra.stripe_api_base,
-        command_sweep_after_seconds=0,
-    )
-    try:
-        swept = sweeper(runtime)
-        assert await swept.sweep() >= 1
-        commands = invoicing_commands(runtime)
+    async with sweeping_runtime(InvoicingSettings, kit_tables, infra) as runtime:
+        assert await sweeper(runtime).sweep() >= 1
         [pending_id] = [row["id"] for row in left if row["status"] == "pending"]
-        done = await commands.get(pending_id)
-    finally:
-        await close_runtime(runtime)
+        done = await invoicing_commands(runtime).get(pending_id)
     assert isinstance(done, PendingCommand)
     assert done.status == "done"
     assert done.result is not None
@@ -221,7 +211,7 @@ async def test_the_sweeper_finishes_a_one_off_invoice_a_crash_left_pending(
     assert uuid.UUID(pending_id)
 
     # The caller's retry with the same key, after the sweeper: the one invoice again.
-    retried = await _charge(invoicing, agency, workspace_id, 8_800, key)
+    retried = await charge(key)
     assert retried.status_code == 201, retried.text
     assert retried.json()["stripe_invoice_id"] == made
     on_stripe = await _open_invoices(stripe_sdk, agency, customer)
@@ -232,12 +222,11 @@ async def test_the_sweeper_withdraws_what_a_refused_one_off_could_not_remove_at_
     agency: Agency,
     infra: Infra,
     invoicing: httpx.AsyncClient,
-    subscriptions: httpx.AsyncClient,
+    invoiced: Invoiced,
     emulator: httpx.AsyncClient,
     stripe_sdk: stripe.StripeClient,
 ) -> None:
-    workspace_id, first = await _customer_with_an_invoice(invoicing, subscriptions, agency)
-    customer = await _customer_of(stripe_sdk, agency, first)
+    workspace_id, first, customer = invoiced
     refusals = [
         {"count": 1, "status": 400, "path": "/v1/invoices/", "method": "POST"},  # finalize
         {"count": 1, "status": 400, "path": "/v1/invoiceitems/", "method": "DELETE"},
@@ -246,29 +235,15 @@ async def test_the_sweeper_withdraws_what_a_refused_one_off_could_not_remove_at_
     assert armed.status_code == 200
     refused = await _charge(invoicing, agency, workspace_id, 6_600)
     assert refused.status_code == 502, refused.text
-    [undoing] = [
-        r
-        for r in await _pending_of(infra.database_url, agency.agency_id)
-        if r["status"] == "undoing"
-    ]
+    [undoing] = [r for r in await _pending_of(infra, agency) if r["status"] == "undoing"]
     items = await stripe_sdk.v1.invoice_items.list_async(
         params={"customer": customer}, options=_options(agency)
     )
     assert [i.amount for i in items.data if i.invoice != first["stripe_invoice_id"]] == [6_600]
 
-    runtime = service_runtime(
-        InvoicingSettings,
-        kit_tables,
-        infra,
-        infra.database_url,
-        stripe_api_base=infra.stripe_api_base,
-        command_sweep_after_seconds=0,
-    )
-    try:
+    async with sweeping_runtime(InvoicingSettings, kit_tables, infra) as runtime:
         assert await sweeper(runtime).sweep() >= 1
         failed = await invoicing_commands(runtime).get(undoing["id"])
-    finally:
-        await close_runtime(runtime)
     assert failed is not None
     assert failed.status == "failed"
     items = await stripe_sdk.v1.invoice_items.list_async(

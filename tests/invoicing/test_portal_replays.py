@@ -4,7 +4,6 @@ client whose token no longer names the workspace gets 404, not the stored answer
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -14,12 +13,6 @@ from tests.support.agencies import Agency
 from tests.support.tokens import Tokens
 
 pytestmark = [pytest.mark.integration]
-
-
-@pytest.fixture(scope="module")
-async def subscriptions(services: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=services["subscriptions"], timeout=30) as client:
-        yield client
 
 
 async def test_a_replay_to_a_client_no_longer_of_the_workspace_is_not_found(

@@ -140,20 +140,31 @@ async def test_a_passing_failure_is_retried_and_applied_once(
     assert await dead_letters(infra, str(event.event_id).encode()) == []
 
 
-async def test_an_outage_is_waited_out_beyond_the_attempt_limit(
-    runtime: Runtime, infra: Infra
-) -> None:
+async def _deliver_through_outage(runtime: Runtime, outage: Exception) -> tuple[Event, bool, int]:
+    """A new event delivered to a handler that meets ``outage`` four times (more than
+    ``consumer_max_attempts``) before it applies: the event, whether it was applied and how
+    many times the handler ran."""
     event = product_created()
     calls = 0
 
-    async def database_away(session: AsyncSession, _: Event) -> None:
+    async def away(session: AsyncSession, _: Event) -> None:
         nonlocal calls
         calls += 1
-        if calls <= 4:  # more outages than consumer_max_attempts
-            raise ConnectionRefusedError("database is restarting")
+        if calls <= 4:
+            raise outage
 
-    body = event.model_dump_json().encode()
-    assert await runtime.inbox.deliver(PRODUCTS, CONSUMER, database_away, body) is True
+    applied = await runtime.inbox.deliver(
+        PRODUCTS, CONSUMER, away, event.model_dump_json().encode()
+    )
+    return event, applied, calls
+
+
+async def test_an_outage_is_waited_out_beyond_the_attempt_limit(
+    runtime: Runtime, infra: Infra
+) -> None:
+    database_away = ConnectionRefusedError("database is restarting")
+    event, applied, calls = await _deliver_through_outage(runtime, database_away)
+    assert applied is True
     assert calls == 5
     assert await dead_letters(infra, str(event.event_id).encode()) == []
 
@@ -161,17 +172,9 @@ async def test_an_outage_is_waited_out_beyond_the_attempt_limit(
 async def test_a_stripe_outage_is_waited_out_in_order_and_never_dead_letters(
     runtime: Runtime, infra: Infra
 ) -> None:
-    event = product_created()
-    calls = 0
-
-    async def stripe_away(session: AsyncSession, _: Event) -> None:
-        nonlocal calls
-        calls += 1
-        if calls <= 4:  # more failed reads than consumer_max_attempts
-            raise stripe.APIError("An unknown error occurred", http_status=500)
-
-    body = event.model_dump_json().encode()
-    assert await runtime.inbox.deliver(PRODUCTS, CONSUMER, stripe_away, body) is True
+    stripe_away = stripe.APIError("An unknown error occurred", http_status=500)
+    event, applied, calls = await _deliver_through_outage(runtime, stripe_away)
+    assert applied is True
     assert calls == 5
     assert await dead_letters(infra, str(event.event_id).encode()) == []
 

@@ -14,7 +14,7 @@ import stripe
 from billing_devstack import Infra
 from tests.platform_billing.helpers import create_plan
 from tests.support.agencies import Agency
-from tests.support.crashes import commits_die, crashing_key
+from tests.support.crashes import posting, retried_after_crash
 
 pytestmark = pytest.mark.integration
 
@@ -27,12 +27,8 @@ async def test_the_same_key_after_a_crash_before_the_commit_makes_one_plan(
 ) -> None:
     name = f"Studio {uuid.uuid4().hex[:8]}"
     body = {"name": name, "amount_cents": 4_900, "interval": "month"}
-    headers = {**operator, "Idempotency-Key": crashing_key()}
-    async with commits_die(infra.database_url, "subscriptions"):
-        crashed = await subscriptions.post("/v1/platform/plans", json=body, headers=headers)
-    assert crashed.status_code >= 500, crashed.text
-
-    retried = await subscriptions.post("/v1/platform/plans", json=body, headers=headers)
+    create = posting(subscriptions, "/v1/platform/plans", body, operator)
+    retried = await retried_after_crash(infra.database_url, "subscriptions", create)
     assert retried.status_code == 201, retried.text
     products = stripe_sdk.v1.products.list(params={"limit": 100})
     assert [p.id for p in products.auto_paging_iter() if p.name == name] == [
@@ -51,12 +47,8 @@ async def test_the_same_key_after_a_crash_before_the_commit_makes_one_agency_pla
 ) -> None:
     plan = await create_plan(subscriptions, operator)
     path = f"/v1/platform/agencies/{agency.agency_id}/plan"
-    headers = {**operator, "Idempotency-Key": crashing_key()}
-    async with commits_die(infra.database_url, "subscriptions"):
-        crashed = await subscriptions.post(path, json={"plan_id": plan["id"]}, headers=headers)
-    assert crashed.status_code >= 500, crashed.text
-
-    retried = await subscriptions.post(path, json={"plan_id": plan["id"]}, headers=headers)
+    start = posting(subscriptions, path, {"plan_id": plan["id"]}, operator)
+    retried = await retried_after_crash(infra.database_url, "subscriptions", start)
     assert retried.status_code == 201, retried.text
     params: Any = {"customer_account": agency.account_id, "status": "all"}
     subs = stripe_sdk.v1.subscriptions.list(params=params)

@@ -15,6 +15,7 @@ import pytest
 from billing_contracts import ALL_TOPICS
 from tests.reliability.rig import Rig
 from tests.reliability.traffic import (
+    WHOLE_RANGE,
     Plan,
     assert_money_matches_stripe,
     deliver,
@@ -23,6 +24,7 @@ from tests.reliability.traffic import (
 )
 from tests.revenue.money import open_shop
 from tests.support.kafka import read_topic
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.stress]
 
@@ -73,3 +75,12 @@ async def test_a_two_minute_stripe_outage_loses_and_dead_letters_nothing(rig: Ri
     print(f"\n{len(events)} webhooks, {ARMED - left} Stripe calls refused in the outage; "
           f"reconciled {time.monotonic() - back:.1f}s after Stripe came back")  # fmt: skip
     assert await _dead_letters_of(rig.infra.kafka_bootstrap, shop.agency_id) == []
+    owner = rig.tokens.headers("owner", shop.agency_id)
+
+    async def reconciled() -> bool:  # the scheduled check read Stripe and found it equal
+        summary = await rig.clients["revenue"].get(
+            "/v1/revenue/summary", params=WHOLE_RANGE, headers=owner
+        )
+        return bool(summary.json()["reconciliation"]["status"] == "reconciled")
+
+    await eventually(reconciled, within=60)

@@ -202,6 +202,7 @@ async def summary_of(rig: Rig, shop: Shop, workspace_ids: list[str]) -> dict[str
     response = await revenue.get("/v1/revenue/summary", params=WHOLE_RANGE, headers=owner)
     assert response.status_code == 200, response.text
     summary: dict[str, Any] = response.json()
+    summary.pop("reconciliation")  # when each shop was last checked differs by design
     place = {w: i for i, w in enumerate(workspace_ids)}
     summary["workspaces"] = sorted(
         ({**w, "workspace_id": place.get(w["workspace_id"], w["workspace_id"])}

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from revenue.models import LedgerEntry
-from revenue.reconcile import differences
+from revenue.reconcile import Difference, check_status, differences
 from revenue.reconciler import Reconciler
 from revenue.rules import ROLLUP_FIGURES, Figures, kind_of_balance_transaction, rollup_delta
+from tests.revenue.ledger import entry_of
 
 pytestmark = pytest.mark.unit
 
@@ -27,19 +28,6 @@ def txn(txn_id: str, kind: str, amount: int, *, fee: int = 0, **extra: Any) -> d
 PAID = txn("txn_paid", "charge", 10_000, fee=320)
 REFUNDED = txn("txn_refunded", "refund", -4_000)
 GIVEN_BACK = txn("txn_back", "refund_failure", 4_000, reporting_category="refund_failure")
-
-
-def entry(t: dict[str, Any], **changes: Any) -> LedgerEntry:
-    kind = kind_of_balance_transaction(t)
-    assert kind is not None
-    f = Figures.from_stripe(t)
-    values: dict[str, Any] = {
-        "entry_id": f.balance_transaction_id, "kind": kind, "agency_id": "a",
-        "stripe_account_id": "acct_1", "currency": "usd", "gross_cents": f.gross,
-        "stripe_fee_cents": f.stripe_fee, "platform_fee_cents": f.platform_fee,
-        "net_cents": f.net, "occurred_at": datetime.fromtimestamp(CREATED, UTC),
-    }  # fmt: skip
-    return LedgerEntry(**{**values, **changes})
 
 
 def test_a_failed_refund_gives_the_money_back_to_the_cent() -> None:
@@ -63,9 +51,13 @@ def test_a_failed_refund_gives_the_money_back_to_the_cent() -> None:
 
 def test_the_comparison_tells_missing_different_and_unknown_apart() -> None:
     stripe_has = [PAID, REFUNDED, GIVEN_BACK, txn("txn_payout", "payout", -5_000)]
-    assert differences(stripe_has, [entry(PAID), entry(REFUNDED), entry(GIVEN_BACK)]) == []
+    assert differences(stripe_has, [entry_of(PAID), entry_of(REFUNDED), entry_of(GIVEN_BACK)]) == []
 
-    ledger = [entry(PAID, net_cents=9_679), entry(REFUNDED), entry(txn("txn_gone", "refund", -1))]
+    ledger = [
+        entry_of(PAID, net_cents=9_679),
+        entry_of(REFUNDED),
+        entry_of(txn("txn_gone", "refund", -1)),
+    ]
     found = {d.entry_id: d for d in differences(stripe_has, ledger)}
     assert {k: d.kind for k, d in found.items()} == {
         "txn_paid": "different", "txn_back": "missing", "txn_gone": "unknown",
@@ -75,12 +67,20 @@ def test_the_comparison_tells_missing_different_and_unknown_apart() -> None:
     assert found["txn_gone"].transaction is None
 
 
+def test_a_check_is_a_mismatch_only_for_entries_stripe_does_not_have() -> None:
+    missing = Difference("txn_back", "missing", "missing", GIVEN_BACK)
+    unknown = Difference("txn_gone", "not on Stripe", "unknown")
+    assert check_status([]) == "reconciled"
+    assert check_status([missing]) == "healing"
+    assert check_status([missing, unknown]) == "mismatch"
+
+
 def test_an_entry_s_day_is_its_balance_transaction_s() -> None:
     a_day_late = datetime.fromtimestamp(CREATED + 86_400, UTC)
-    [late] = differences([REFUNDED], [entry(REFUNDED, occurred_at=a_day_late)])
+    [late] = differences([REFUNDED], [entry_of(REFUNDED, occurred_at=a_day_late)])
     assert (late.kind, late.entry_id) == ("different", "txn_refunded")
     same_day = datetime.fromtimestamp(CREATED + 60, UTC)
-    assert differences([REFUNDED], [entry(REFUNDED, occurred_at=same_day)]) == []
+    assert differences([REFUNDED], [entry_of(REFUNDED, occurred_at=same_day)]) == []
 
 
 class FakeStripe:
@@ -128,7 +128,7 @@ class FakeReconciler(Reconciler):
         )
         for difference in found:
             assert difference.transaction is not None
-            self.ledger[difference.entry_id] = entry(difference.transaction)
+            self.ledger[difference.entry_id] = entry_of(difference.transaction)
         self.kept.append((account, len(found)))
         return len(found)
 
@@ -140,7 +140,7 @@ async def test_the_schedule_checks_again_soon_after_healing_or_an_outage(
     from revenue import repository
 
     stripe = FakeStripe([PAID, REFUNDED, GIVEN_BACK])
-    fake = FakeReconciler(stripe, {"txn_paid": entry(PAID), "txn_refunded": entry(REFUNDED)})
+    fake = FakeReconciler(stripe, {"txn_paid": entry_of(PAID), "txn_refunded": entry_of(REFUNDED)})
 
     class Accounts:
         async def __aenter__(self) -> None:
@@ -189,3 +189,4 @@ def test_the_dashboard_tells_how_the_figures_compare_with_stripe() -> None:
         "Matches Stripe, checked 2026-12-06 16:30 UTC"
     )
     assert shown(Reconciliation(status="healing", checked_at=at)).startswith("Movements Stripe")
+    assert shown(Reconciliation(status="mismatch", checked_at=at)).startswith("An entry here")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from revenue.dashboard import chart_bars, money
-from revenue.models import InvoiceFacts, LedgerEntry
+from revenue.models import InvoiceFacts
 from revenue.reconcile import differences
 from revenue.rules import (
     ROLLUP_FIGURES,
@@ -23,6 +23,7 @@ from revenue.rules import (
 )
 from revenue.schemas import MonthFigures, Summary
 from revenue.service import invoice_status_applies
+from tests.revenue.ledger import entry_of
 
 pytestmark = pytest.mark.unit
 
@@ -143,23 +144,10 @@ def test_a_paid_invoice_never_goes_back_and_ties_move_forward() -> None:
     assert not invoice_status_applies(facts, "open", 200)
 
 
-def _entry(t: dict[str, Any], **changes: Any) -> LedgerEntry:
-    kind = kind_of_balance_transaction(t)
-    assert kind is not None
-    f = Figures.from_stripe(t)
-    values: dict[str, Any] = {
-        "entry_id": f.balance_transaction_id, "kind": kind, "agency_id": "a",
-        "stripe_account_id": "acct_1", "currency": "usd", "gross_cents": f.gross,
-        "stripe_fee_cents": f.stripe_fee, "platform_fee_cents": f.platform_fee,
-        "net_cents": f.net, "occurred_at": datetime.fromtimestamp(t["created"], UTC),
-    }  # fmt: skip
-    return LedgerEntry(**{**values, **changes})
-
-
 def test_reconcile_finds_every_kind_of_difference() -> None:
-    entries = [_entry(t) for t in MIX[:5]]
+    entries = [entry_of(t) for t in MIX[:5]]
     assert differences(MIX, entries) == []
-    wrong = [_entry(MIX[0], net_cents=241_469), *entries[1:3], _entry(txn("refund", -1))]
+    wrong = [entry_of(MIX[0], net_cents=241_469), *entries[1:3], entry_of(txn("refund", -1))]
     found = {d.entry_id: d.problem for d in differences(MIX, wrong)}
     assert set(found) == {"txn_charge_250000", "txn_adjustment_-50000", "txn_adjustment_50000",
                           "txn_refund_-1"}  # fmt: skip

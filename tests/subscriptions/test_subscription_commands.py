@@ -16,22 +16,42 @@ from subscriptions.commands import sweeper
 from subscriptions.models import kit_tables
 from subscriptions.settings import SubscriptionsSettings
 from tests.support.agencies import Agency
-from tests.support.crashes import commits_die, crashing_key, pending_commands_of
+from tests.support.crashes import (
+    Request,
+    crash_before_commit,
+    pending_commands_of,
+    posting,
+    retried_after_crash,
+    sweep_once,
+)
 from tests.support.databases import connect
-from tests.support.runtimes import close_runtime, service_runtime
 from tests.support.workspaces import listed, on_account, register_workspace, subscribed_workspace
 
 pytestmark = [pytest.mark.integration]
 
 
-async def _start(
-    subscriptions: httpx.AsyncClient, agency: Agency, workspace_id: str, product_id: str, key: str
-) -> httpx.Response:
-    return await subscriptions.post(
-        f"/v1/workspaces/{workspace_id}/subscriptions",
-        json={"product_id": product_id},
-        headers={**agency.admin, "Idempotency-Key": key},
-    )
+def _start(
+    subscriptions: httpx.AsyncClient, agency: Agency, workspace_id: str, product_id: str
+) -> Request:
+    path = f"/v1/workspaces/{workspace_id}/subscriptions"
+    return posting(subscriptions, path, {"product_id": product_id}, agency.admin)
+
+
+async def _second_subscription(
+    subscriptions: httpx.AsyncClient, catalog: httpx.AsyncClient, agency: Agency
+) -> tuple[str, dict[str, Any], Request]:
+    """A workspace with a subscription (its answer), and the request starting a second one."""
+    workspace_id, product_id, first = await subscribed_workspace(subscriptions, catalog, agency)
+    return workspace_id, first, _start(subscriptions, agency, workspace_id, product_id)
+
+
+async def _first_subscription(
+    subscriptions: httpx.AsyncClient, catalog: httpx.AsyncClient, agency: Agency
+) -> tuple[str, Request]:
+    """A workspace with no customer yet, and the request starting its first subscription."""
+    _, product_id, _ = await subscribed_workspace(subscriptions, catalog, agency)
+    workspace_id = await register_workspace(subscriptions, agency)
+    return workspace_id, _start(subscriptions, agency, workspace_id, product_id)
 
 
 def _on_stripe(sdk: stripe.StripeClient, agency: Agency, customer: str) -> list[str]:
@@ -47,13 +67,8 @@ async def test_the_same_key_after_a_crash_before_the_commit_makes_one_subscripti
     infra: Infra,
     stripe_sdk: stripe.StripeClient,
 ) -> None:
-    workspace_id, product_id, first = await subscribed_workspace(subscriptions, catalog, agency)
-    key = crashing_key()
-    async with commits_die(infra.database_url, "subscriptions"):
-        crashed = await _start(subscriptions, agency, workspace_id, product_id, key)
-    assert crashed.status_code >= 500, crashed.text
-
-    retried = await _start(subscriptions, agency, workspace_id, product_id, key)
+    workspace_id, first, start = await _second_subscription(subscriptions, catalog, agency)
+    retried = await retried_after_crash(infra.database_url, "subscriptions", start)
     assert retried.status_code == 201, retried.text
     made = retried.json()
     assert _on_stripe(stripe_sdk, agency, first["stripe_customer_id"]) == sorted(
@@ -79,20 +94,18 @@ async def test_the_same_key_after_a_crash_makes_one_customer_and_one_subscriptio
     infra: Infra,
     stripe_sdk: stripe.StripeClient,
 ) -> None:
-    _, product_id, _ = await subscribed_workspace(subscriptions, catalog, agency)
-    workspace_id = await register_workspace(subscriptions, agency)  # no customer yet
-    key = crashing_key()
-    async with commits_die(infra.database_url, "subscriptions"):
-        crashed = await _start(subscriptions, agency, workspace_id, product_id, key)
-    assert crashed.status_code >= 500, crashed.text
-
-    retried = await _start(subscriptions, agency, workspace_id, product_id, key)
+    workspace_id, start = await _first_subscription(subscriptions, catalog, agency)
+    retried = await retried_after_crash(infra.database_url, "subscriptions", start)
     assert retried.status_code == 201, retried.text
     made = retried.json()
     assert _customers_of(stripe_sdk, agency, workspace_id) == [made["stripe_customer_id"]]
     assert _on_stripe(stripe_sdk, agency, made["stripe_customer_id"]) == [
         made["stripe_subscription_id"]
     ]
+
+
+async def _records(infra: Infra, agency: Agency) -> list[dict[str, object]]:
+    return await pending_commands_of(infra.database_url, "subscriptions", agency.agency_id)
 
 
 async def test_the_sweeper_finishes_a_subscription_a_crash_left_pending(
@@ -102,26 +115,13 @@ async def test_the_sweeper_finishes_a_subscription_a_crash_left_pending(
     infra: Infra,
     stripe_sdk: stripe.StripeClient,
 ) -> None:
-    workspace_id, product_id, first = await subscribed_workspace(subscriptions, catalog, agency)
-    async with commits_die(infra.database_url, "subscriptions"):
-        crashed = await _start(subscriptions, agency, workspace_id, product_id, crashing_key())
-    assert crashed.status_code >= 500, crashed.text
-    records = await pending_commands_of(infra.database_url, "subscriptions", agency.agency_id)
+    workspace_id, first, start = await _second_subscription(subscriptions, catalog, agency)
+    await crash_before_commit(infra.database_url, "subscriptions", start)
+    records = await _records(infra, agency)
     [left] = [r for r in records if r["status"] == "pending"]
 
-    runtime = service_runtime(
-        SubscriptionsSettings,
-        kit_tables,
-        infra,
-        infra.database_url,
-        stripe_api_base=infra.stripe_api_base,
-        command_sweep_after_seconds=0,
-    )
-    try:
-        assert await sweeper(runtime).sweep() >= 1
-    finally:
-        await close_runtime(runtime)
-    records = await pending_commands_of(infra.database_url, "subscriptions", agency.agency_id)
+    assert await sweep_once(SubscriptionsSettings, kit_tables, sweeper, infra) >= 1
+    records = await _records(infra, agency)
     assert {r["id"]: r["status"] for r in records}[left["id"]] == "done"
 
     found = await listed(subscriptions, agency, workspace_id)
@@ -139,27 +139,13 @@ async def test_the_sweeper_records_the_customer_of_a_first_subscription_a_crash_
     infra: Infra,
     stripe_sdk: stripe.StripeClient,
 ) -> None:
-    _, product_id, _ = await subscribed_workspace(subscriptions, catalog, agency)
-    workspace_id = await register_workspace(subscriptions, agency)  # no customer yet
-    async with commits_die(infra.database_url, "subscriptions"):
-        crashed = await _start(subscriptions, agency, workspace_id, product_id, crashing_key())
-    assert crashed.status_code >= 500, crashed.text
-    records = await pending_commands_of(infra.database_url, "subscriptions", agency.agency_id)
+    workspace_id, start = await _first_subscription(subscriptions, catalog, agency)
+    await crash_before_commit(infra.database_url, "subscriptions", start)
+    records = await _records(infra, agency)
     left = {r["kind"]: r for r in records if r["status"] == "pending"}
     assert set(left) == {"create_customer", "start_subscription"}
 
-    runtime = service_runtime(
-        SubscriptionsSettings,
-        kit_tables,
-        infra,
-        infra.database_url,
-        stripe_api_base=infra.stripe_api_base,
-        command_sweep_after_seconds=0,
-    )
-    try:
-        assert await sweeper(runtime).sweep() >= 2
-    finally:
-        await close_runtime(runtime)
+    assert await sweep_once(SubscriptionsSettings, kit_tables, sweeper, infra) >= 2
 
     on_stripe = _customers_of(stripe_sdk, agency, workspace_id)
     conn = await connect(infra.database_url)

@@ -8,9 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
+import httpx
+
+from billing_devstack import Infra
+from billing_kit.command_sweeper import CommandSweeper
+from billing_kit.runtime import Runtime
+from billing_kit.settings import ServiceSettings
+from billing_kit.tables import KitTables
 from tests.support.databases import connect
+from tests.support.runtimes import close_runtime, service_runtime
 
 CRASH_PREFIX = "crash-"
 
@@ -40,6 +49,69 @@ async def commits_die(database_url: str, schema: str) -> AsyncIterator[None]:
         await conn.execute(f"DROP TRIGGER IF EXISTS {name} ON {schema}.idempotency_keys")
         await conn.execute(f"DROP FUNCTION IF EXISTS {schema}.{name}()")
         await conn.close()
+
+
+Request = Callable[[str], Awaitable[httpx.Response]]
+"""A command's request made with the given ``Idempotency-Key``."""
+
+
+def posting(
+    client: httpx.AsyncClient, path: str, body: dict[str, Any], headers: dict[str, str]
+) -> Request:
+    """The request posting ``body`` to ``path`` with ``headers`` and the key it is given."""
+
+    async def post(key: str) -> httpx.Response:
+        return await client.post(path, json=body, headers={**headers, "Idempotency-Key": key})
+
+    return post
+
+
+async def crash_before_commit(
+    database_url: str, schema: str, request: Request, key: str | None = None
+) -> str:
+    """``request`` made with a crashing key (``key``, or a new one) while ``schema``'s commits
+    die: it fails (5xx) after its Stripe calls. The key, for the caller's retry."""
+    key = key or crashing_key()
+    async with commits_die(database_url, schema):
+        crashed = await request(key)
+    assert crashed.status_code >= 500, crashed.text
+    return key
+
+
+async def retried_after_crash(database_url: str, schema: str, request: Request) -> httpx.Response:
+    """``request`` crashed before its commit, then made again with the same key: the retry."""
+    return await request(await crash_before_commit(database_url, schema, request))
+
+
+@contextlib.asynccontextmanager
+async def sweeping_runtime(
+    settings_type: type[ServiceSettings], tables: KitTables, infra: Infra
+) -> AsyncIterator[Runtime]:
+    """A runtime of the service built in the test, whose sweeper takes what a crash left
+    pending at once (a record need not be old)."""
+    runtime = service_runtime(
+        settings_type,
+        tables,
+        infra,
+        infra.database_url,
+        stripe_api_base=infra.stripe_api_base,
+        command_sweep_after_seconds=0,
+    )
+    try:
+        yield runtime
+    finally:
+        await close_runtime(runtime)
+
+
+async def sweep_once(
+    settings_type: type[ServiceSettings],
+    tables: KitTables,
+    sweeper: Callable[[Runtime], CommandSweeper],
+    infra: Infra,
+) -> int:
+    """How many records one pass of the service's sweeper took."""
+    async with sweeping_runtime(settings_type, tables, infra) as runtime:
+        return await sweeper(runtime).sweep()
 
 
 async def pending_commands_of(

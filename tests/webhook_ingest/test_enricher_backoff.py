@@ -31,3 +31,36 @@ async def test_a_held_event_is_retried_at_most_15_s_apart(monkeypatch: pytest.Mo
     assert delays[:5] == [1, 2, 4, 8, 15]
     assert max(delays) == 15
     assert WebhookIngestSettings.model_fields["enrichment_retry_cap_seconds"].default == 15
+
+
+async def test_an_event_failing_itself_is_published_as_it_is_instead_of_held_forever(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    postponed: list[int] = []
+    released: list[str] = []
+
+    async def postpone(conn: Any, held_id: int, error: str, delay: float) -> None:
+        postponed.append(held_id)
+
+    async def release(conn: Any, held_id: int, body: str) -> bool:
+        released.append(body)
+        return True
+
+    monkeypatch.setattr(repository, "postpone", postpone)
+    monkeypatch.setattr(repository, "release", release)
+
+    class Outbox:
+        def wake(self) -> None:
+            pass
+
+    nothing: Any = None
+    enricher = Enricher(nothing, nothing, Outbox(), give_up_after=3)  # type: ignore[arg-type]
+    broken = ValueError("Stripe's answer does not fit the event")
+    outage = UnavailableError("Stripe is unavailable; deliver this event again.")
+    for attempts in range(3):  # Stripe away: held however long it lasts
+        await enricher._settle(None, {"id": 7, "attempts": attempts, "body": "{}"}, outage)
+    assert (postponed, released) == ([7, 7, 7], [])
+    for attempts in range(3):
+        await enricher._settle(None, {"id": 8, "attempts": attempts, "body": '{"e": 8}'}, broken)
+    assert postponed == [7, 7, 7, 8, 8]
+    assert released == ['{"e": 8}']

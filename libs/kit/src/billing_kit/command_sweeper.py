@@ -5,17 +5,18 @@ keys, or undone on Stripe when it cannot complete; what was left ``undoing`` is 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
 from prometheus_client import Counter
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_kit.db import unit_of_work
 from billing_kit.errors import StripeFailedError
+from billing_kit.inbox import is_transient
 from billing_kit.pending_commands import PendingCommand, PendingCommands, Status
 from billing_kit.runtime import Runtime
 
@@ -34,23 +35,36 @@ Sweep = Callable[[PendingCommand], Awaitable[Status]]
 
 
 def completing(
-    sessions: async_sessionmaker[AsyncSession],
+    commands: PendingCommands,
     complete: Callable[[AsyncSession, PendingCommand], Awaitable[object]],
     withdraw: Callable[[PendingCommand], Awaitable[object]],
 ) -> Sweep:
-    """A sweeper's handler: a ``pending`` record is completed in one transaction with the
-    command's own code and keys (its rows, its events and ``done`` together); when Stripe
-    refuses it, or the record was left ``undoing``, ``withdraw`` undoes what Stripe has and
-    marks it failed. Anything else (Stripe or the database away) is tried again later."""
+    """A sweeper's handler: a ``pending`` record is held (a request or retry working it is
+    waited for, and what it left is read again), then completed in that transaction with the
+    command's own code and keys (its rows, its events and ``done`` together). When Stripe
+    refuses it, or its rows conflict with what exists (made another way meanwhile), it is
+    marked ``undoing`` in the same transaction and ``withdraw`` undoes what Stripe has and
+    marks it failed; a record left ``undoing`` is undone too. Stripe or the database away:
+    tried again later, nothing undone."""
 
     async def sweep(command: PendingCommand) -> Status:
         if command.status == "pending":
-            try:
-                async with unit_of_work(sessions) as session:
-                    await complete(session, command)
-                return "done"
-            except StripeFailedError as exc:
-                log.warning("a pending command cannot complete", id=command.id, error=exc.message)
+            async with unit_of_work(commands.sessions) as session:
+                current = await commands.held_by_sweeper(session, command.id)
+                if current.status in ("done", "failed"):
+                    return current.status  # settled by a request while the sweeper waited
+                if current.status == "pending":
+                    try:
+                        async with session.begin_nested():
+                            await complete(session, current)
+                        return "done"
+                    except (StripeFailedError, IntegrityError) as exc:
+                        if is_transient(exc):
+                            raise
+                        log.warning(
+                            "a pending command cannot complete", id=command.id, error=repr(exc)
+                        )
+                        await commands.mark(session, command.id, "undoing")
         await withdraw(command)
         return "failed"
 
@@ -111,17 +125,4 @@ class CommandSweeper:
 def run_sweeper(runtime: Runtime, sweeper: CommandSweeper) -> None:
     """The sweeper lives as long as the service (every replica may run one: records are
     leased, and a command's keys make a second run harmless)."""
-    tasks: list[asyncio.Task[None]] = []
-
-    async def start() -> None:
-        name = f"{runtime.settings.service_name}-command-sweeper"
-        tasks.append(asyncio.create_task(sweeper.run_forever(), name=name))
-
-    async def stop() -> None:
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    runtime.on_startup(start)
-    runtime.on_shutdown(stop)
+    runtime.run_alongside(f"{runtime.settings.service_name}-command-sweeper", sweeper.run_forever)

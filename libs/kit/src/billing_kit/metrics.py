@@ -79,7 +79,8 @@ RECONCILIATION_DIFFERENCES = Counter(
 RECONCILIATION_CHECKS = Counter(
     "reconciliation_checks_total",
     "Reconciliation checks of a connected account, by outcome: reconciled, healing "
-    "(differences found), failed (Stripe or the database away: checked again soon)",
+    "(differences found and applied), mismatch (an entry Stripe does not have, left for an "
+    "operator), failed (Stripe or the database away: checked again soon)",
     ["service", "outcome"],
 )
 

@@ -15,12 +15,23 @@ leaves ``pending`` or ``undoing`` is taken by the service's sweeper
 (``billing_kit.command_sweeper``) once the record has not moved for a while: it runs the
 command again with the same keys (completing it, with the events the command would have
 published) or undoes it.
+
+Whoever works a record (the request, a retry with the same key, the sweeper) first holds it:
+a lock of the record's id in the worker's own transaction, then the record read again. So
+one worker at a time completes or undoes it, and each sees what the one before it left
+(done: nothing to make; undoing: nothing to complete). A retry whose key names an earlier
+request of other content is refused (422), as the key itself would be.
+
+The crash drill (``crash_after_stripe``, a development setting) kills the process where a
+command completes: after its Stripe calls succeeded, before its commit.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
@@ -38,12 +49,13 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_kit.db import unit_of_work
-from billing_kit.errors import UnavailableError
+from billing_kit.errors import StripeFailedError, UnavailableError, ValidationFailedError
 from billing_kit.idempotency import current_key
 
 log = structlog.get_logger(__name__)
@@ -79,6 +91,9 @@ def pending_commands_table(metadata: MetaData) -> Table:
     )
 
 
+_HOLD = text("SELECT pg_advisory_xact_lock(hashtext('pending command ' || :id))")
+
+
 def command_id_of(*parts: str) -> str:
     """The id of a command that exists once for ``parts`` (agency, workspace, ...)."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(("billing", *parts))))
@@ -111,14 +126,22 @@ class PendingCommands:
     """The pending records of one service's schema."""
 
     def __init__(
-        self, table: Table, sessions: async_sessionmaker[AsyncSession], service: str
+        self,
+        table: Table,
+        sessions: async_sessionmaker[AsyncSession],
+        service: str,
+        *,
+        crash_after_stripe: str | None = None,
     ) -> None:
         self.table = table
         self.sessions = sessions
         self.service = service
+        self.crash_after_stripe = crash_after_stripe
+        """The command kind whose completion SIGKILLs the process (the crash drill)."""
 
     async def open(
         self,
+        session: AsyncSession,
         kind: str,
         request: Mapping[str, Any],
         *,
@@ -129,55 +152,35 @@ class PendingCommands:
         the request's ``Idempotency-Key`` it is the record an earlier attempt made with that
         key, as that attempt left it (``done``: nothing more to make; ``pending``: finish it
         with its id; ``undoing``: 503 until the undo is over); a ``failed`` one starts over
-        with a new id, since its objects are gone.
+        with a new id, since its objects are gone. The record is returned held in the
+        request's ``session`` (see ``hold``).
         ``command_id`` names a command that exists once whoever asks (the workspace's one
         customer, the agency's one account): its record is that id's, the key aside."""
         table, key = self.table, current_key()
         row: Any
-        async with unit_of_work(self.sessions) as session:
+        new = insert(table).values(
+            kind=kind, agency_id=agency_id, request=dict(request), status="pending"
+        )
+        again = {"request": dict(request), "status": "pending", "updated_at": func.now()}
+        async with unit_of_work(self.sessions) as own:
             if command_id is not None:
-                await session.execute(
-                    insert(table)
-                    .values(
-                        id=command_id,
-                        kind=kind,
-                        agency_id=agency_id,
-                        request=dict(request),
-                        status="pending",
-                    )
-                    .on_conflict_do_update(
-                        index_elements=[table.c.id],
-                        set_={
-                            "request": dict(request),
-                            "status": "pending",
-                            "updated_at": func.now(),
-                        },
-                        where=table.c.status == "failed",
+                await own.execute(
+                    new.values(id=command_id).on_conflict_do_update(
+                        index_elements=[table.c.id], set_=again, where=table.c.status == "failed"
                     )
                 )
-                row = (await session.execute(select(table).where(table.c.id == command_id))).one()
+                row = (await own.execute(select(table).where(table.c.id == command_id))).one()
             elif key is not None:
                 scope, idempotency_key = key
-                inserted = await session.execute(
-                    insert(table)
-                    .values(
+                inserted = await own.execute(
+                    new.values(
                         id=str(uuid.uuid4()),
-                        kind=kind,
-                        agency_id=agency_id,
                         idempotency_scope=scope,
                         idempotency_key=idempotency_key,
-                        request=dict(request),
-                        status="pending",
                     )
                     .on_conflict_do_update(
                         index_elements=[table.c.idempotency_scope, table.c.idempotency_key],
-                        set_={
-                            "id": str(uuid.uuid4()),
-                            "request": dict(request),
-                            "result": None,
-                            "status": "pending",
-                            "updated_at": func.now(),
-                        },
+                        set_={**again, "id": str(uuid.uuid4()), "result": None},
                         where=table.c.status == "failed",
                     )
                     .returning(*table.c)
@@ -185,7 +188,7 @@ class PendingCommands:
                 row = inserted.first()
                 if row is None:  # kept as an earlier attempt left it
                     row = (
-                        await session.execute(
+                        await own.execute(
                             select(table).where(
                                 table.c.idempotency_scope == scope,
                                 table.c.idempotency_key == idempotency_key,
@@ -194,24 +197,38 @@ class PendingCommands:
                     ).one()
             else:
                 row = (
-                    await session.execute(
-                        insert(table)
-                        .values(
-                            id=str(uuid.uuid4()),
-                            kind=kind,
-                            agency_id=agency_id,
-                            request=dict(request),
-                            status="pending",
-                        )
-                        .returning(*table.c)
-                    )
+                    await own.execute(new.values(id=str(uuid.uuid4())).returning(*table.c))
                 ).one()
-        command = PendingCommand.of(row)
-        if command.status == "undoing":  # what it made is being removed: then it starts anew
+        if command_id is None and key is not None and dict(row.request) != dict(request):
+            raise ValidationFailedError(
+                "This Idempotency-Key was already used with a different request; use a new key."
+            )
+        return await self.hold(session, row.id)
+
+    async def hold(self, session: AsyncSession, command_id: str) -> PendingCommand:
+        """The record as it is now, held by ``session``'s transaction until it ends: any
+        other worker of the same record (a retry, the sweeper) waits for it. A record being
+        undone, or undone while this one waited, answers 503: the caller tries again."""
+        command = await self.held_by_sweeper(session, command_id)
+        if command.status in ("undoing", "failed"):
             raise UnavailableError(
                 "An earlier attempt of this request is being undone; try again shortly."
             )
         return command
+
+    async def held_by_sweeper(self, session: AsyncSession, command_id: str) -> PendingCommand:
+        """``hold`` for the sweeper: the record whatever its status."""
+        await session.execute(_HOLD, {"id": command_id})
+        row = (await session.execute(select(self.table).where(self.table.c.id == command_id))).one()
+        return PendingCommand.of(row)
+
+    async def mark(self, session: AsyncSession, command_id: str, status: Status) -> None:
+        """Set a held record's status in ``session``'s transaction."""
+        await session.execute(
+            self.table.update()
+            .where(self.table.c.id == command_id)
+            .values(status=status, updated_at=func.now())
+        )
 
     async def current(self) -> PendingCommand | None:
         """The record the request's ``Idempotency-Key`` maps to, if it has one yet."""
@@ -230,14 +247,21 @@ class PendingCommands:
         return None if row is None else PendingCommand.of(row)
 
     async def finish(
-        self, session: AsyncSession, command_id: str, result: Mapping[str, Any]
+        self, session: AsyncSession, command: PendingCommand, result: Mapping[str, Any]
     ) -> None:
-        """Mark the record done, in the transaction that writes what the command made."""
-        await session.execute(
+        """Mark the held record done, in the transaction that writes what the command made
+        (its Stripe calls are over). Under the crash drill for its kind, the process dies here."""
+        if command.kind == self.crash_after_stripe:
+            log.warning("crash drill: killing the process before the command's commit",
+                        kind=command.kind, command_id=command.id)  # fmt: skip
+            os.kill(os.getpid(), signal.SIGKILL)
+        finished = await session.execute(
             self.table.update()
-            .where(self.table.c.id == command_id)
+            .where(self.table.c.id == command.id, self.table.c.status == "pending")
             .values(status="done", result=dict(result), updated_at=func.now())
         )
+        if finished.rowcount != 1:  # type: ignore[attr-defined]
+            raise UnavailableError("This request was settled meanwhile; try again shortly.")
 
     async def settle(
         self, command_id: str, status: Status, result: Mapping[str, Any] | None = None
@@ -256,6 +280,18 @@ class PendingCommands:
                 )
         except Exception as exc:  # the sweeper finds it pending and settles it later
             log.error("could not settle a command", command_id=command_id, error=repr(exc))
+
+    async def withdraw(self, command_id: str, undo: Awaitable[None]) -> StripeFailedError | None:
+        """Undo what a command made on Stripe (``undo``) and settle its record ``failed``; when
+        Stripe cannot be reached for that, it is left ``undoing`` for the sweeper and Stripe's
+        failure is returned."""
+        try:
+            await undo
+        except StripeFailedError as exc:
+            await self.settle(command_id, "undoing")
+            return exc
+        await self.settle(command_id, "failed")
+        return None
 
     async def take_stale(self, older_than: timedelta) -> PendingCommand | None:
         """The oldest record left pending or undoing for ``older_than``, leased to the caller

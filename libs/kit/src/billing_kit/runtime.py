@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import stamina
 import stripe
@@ -16,6 +17,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from sqlalchemy import Table
 
 from billing_contracts import Topic
 from billing_kit.db import create_engine, session_factory
@@ -31,6 +33,7 @@ from billing_kit.logging import CorrelationIdMiddleware, configure_logging
 from billing_kit.observability import PROBE_PATHS, MetricsMiddleware
 from billing_kit.observability import router as operations_router
 from billing_kit.outbox import Outbox, OutboxRelay
+from billing_kit.pending_commands import PendingCommands
 from billing_kit.settings import ServiceSettings
 from billing_kit.stripe_client import stripe_client
 from billing_kit.tables import KitTables
@@ -99,6 +102,23 @@ class Runtime:
         the connection itself: serving does not wait for it)."""
         self._starters.append(start)
 
+    def run_alongside(self, name: str, make: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """A task of the service's own (a runner, a sweeper, a schedule) that lives as long as
+        the service: started with the consumers, cancelled when the service stops."""
+        tasks: list[asyncio.Task[None]] = []
+
+        async def start() -> None:
+            tasks.append(asyncio.create_task(make(), name=name))
+
+        async def stop() -> None:
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+        self.on_startup(start)
+        self.on_shutdown(stop)
+
     def create_topic(self, name: str) -> None:
         """Create ``name`` at start-up too (a topic outside the event contracts)."""
         self._own_topics.append(name)
@@ -107,6 +127,15 @@ class Runtime:
         self.consumes.append(topic)
         self.subscriptions.append((consumer, topic))
         self.inbox.subscribe(topic, consumer, handler)
+
+    def pending_commands(self, table: Table) -> PendingCommands:
+        """The service's pending records (``table``), with its crash drill if armed."""
+        return PendingCommands(
+            table,
+            self.sessions,
+            self.settings.service_name,
+            crash_after_stripe=self.settings.crash_after_stripe,
+        )
 
     @property
     def stripe(self) -> stripe.StripeClient:

@@ -147,6 +147,10 @@ class ServiceSettings(BaseSettings):
     unknown outcome: the sweeper finishes or undoes it."""
     command_sweep_every_seconds: float = 10.0
     """How often the sweeper looks for such records."""
+    crash_after_stripe: str | None = None
+    """Crash drill, development only (``<SERVICE>_CRASH_AFTER_STRIPE=<command kind>``): the
+    process SIGKILLs itself right after the Stripe calls of a command of this kind succeeded,
+    before the commit that completes it, as a crash there would. Refused outside development."""
 
     @property
     def kafka_durability(self) -> KafkaDurability:
@@ -163,6 +167,15 @@ class ServiceSettings(BaseSettings):
                 f"KAFKA_MIN_INSYNC_REPLICAS ({self.kafka_min_insync_replicas}) exceeds "
                 f"KAFKA_REPLICATION_FACTOR ({self.kafka_replication_factor}): "
                 "no write could succeed"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _crash_drill_only_in_development(self) -> Self:
+        if self.crash_after_stripe and not self.development:
+            raise ValueError(
+                "CRASH_AFTER_STRIPE is a crash drill: refused outside development "
+                "(BILLING_ENV=development)"
             )
         return self
 

@@ -43,8 +43,8 @@ def sweeper(runtime: Runtime) -> CommandSweeper:
     return CommandSweeper(
         commands,
         {
-            CREATE_PRODUCT: completing(runtime.sessions, make, withdraw),
-            CREATE_ACCOUNT: completing(runtime.sessions, create_account, no_account),
+            CREATE_PRODUCT: completing(commands, make, withdraw),
+            CREATE_ACCOUNT: completing(commands, create_account, no_account),
         },
         after=timedelta(seconds=settings.command_sweep_after_seconds),
         every_seconds=settings.command_sweep_every_seconds,

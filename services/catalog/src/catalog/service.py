@@ -94,7 +94,7 @@ CREATE_ACCOUNT = "create_account"
 
 
 def catalog_commands(runtime: Runtime) -> PendingCommands:
-    return PendingCommands(pending_commands, runtime.sessions, runtime.settings.service_name)
+    return runtime.pending_commands(pending_commands)
 
 
 async def withdraw_product(
@@ -102,17 +102,14 @@ async def withdraw_product(
 ) -> None:
     """Archive what a product's command made on Stripe and mark it failed; when Stripe
     cannot be reached for that, it is left ``undoing`` for the sweeper."""
-    try:
-        await stripe.withdraw_product(pending.request["account_id"], pending.id)
-    except StripeFailedError as exc:
+    undo = stripe.withdraw_product(pending.request["account_id"], pending.id)
+    failed = await commands.withdraw(pending.id, undo)
+    if failed is not None:
         log.error(
             "a Stripe product our catalog does not list may still be active",
             product_id=pending.id,
-            error=exc.message,
+            error=failed.message,
         )
-        await commands.settle(pending.id, "undoing")
-        return
-    await commands.settle(pending.id, "failed")
 
 
 @dataclass
@@ -157,6 +154,7 @@ class Catalog:
         commands = self._commands()
         parts = ("account", agency_id, *((replaces,) if replaces else ()))
         pending = await commands.open(
+            self.session,
             CREATE_ACCOUNT,
             {"replaces": replaces} if replaces else {},
             agency_id=agency_id,
@@ -197,7 +195,7 @@ class Catalog:
         account_id = await self.stripe.create_account(
             agency.agency_id, pending.request.get("replaces")
         )
-        await self._commands().finish(self.session, pending.id, {"stripe_account_id": account_id})
+        await self._commands().finish(self.session, pending, {"stripe_account_id": account_id})
         if agency.stripe_account_id is not None:
             return
         agency.stripe_account_id = account_id
@@ -274,6 +272,7 @@ class Catalog:
             raise ConnectRequiredError()
         commands = self._commands()
         pending = await commands.open(
+            self.session,
             CREATE_PRODUCT,
             {"account_id": agency.stripe_account_id, **command.model_dump(mode="json")},
             agency_id=agency_id,
@@ -322,7 +321,7 @@ class Catalog:
         await self.record_product(product)
         await self._commands().finish(
             self.session,
-            pending.id,
+            pending,
             {"stripe_product_id": stripe_ids.product_id, "stripe_price_id": stripe_ids.price_id},
         )
         return product

@@ -3,9 +3,6 @@ collections and their retry runner, the requester of workspaces' customers, outb
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 from fastapi import FastAPI
 
 from billing_contracts.invoicing_collections import COLLECTIONS
@@ -37,19 +34,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 def _run_retries(runtime: Runtime, settings: InvoicingSettings) -> None:
     """The SaaS-fee retry runner lives as long as the service: it picks up unfinished
     retries at start, then polls (one database connection at a time)."""
-    tasks: list[asyncio.Task[None]] = []
-
-    async def start() -> None:
-        runner = RetryRunner(
-            runtime.sessions, runtime.outbox, CollectionsStripe(runtime.stripe), settings
-        )
-        tasks.append(asyncio.create_task(runner.run_forever(), name="invoicing-retries"))
-
-    async def stop() -> None:
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    runtime.on_startup(start)
-    runtime.on_shutdown(stop)
+    runner = RetryRunner(
+        runtime.sessions, runtime.outbox, CollectionsStripe(runtime.stripe), settings
+    )
+    runtime.run_alongside("invoicing-retries", runner.run_forever)

@@ -23,7 +23,7 @@ from invoicing.stripe_gateway import InvoicingStripe
 
 
 def invoicing_commands(runtime: Runtime) -> PendingCommands:
-    return PendingCommands(pending_commands, runtime.sessions, runtime.settings.service_name)
+    return runtime.pending_commands(pending_commands)
 
 
 class _NoCustomerRequests:
@@ -48,7 +48,7 @@ def sweeper(runtime: Runtime) -> CommandSweeper:
     settings = runtime.settings
     return CommandSweeper(
         commands,
-        {ONE_OFF_INVOICE: completing(runtime.sessions, issue, withdraw)},
+        {ONE_OFF_INVOICE: completing(commands, issue, withdraw)},
         after=timedelta(seconds=settings.command_sweep_after_seconds),
         every_seconds=settings.command_sweep_every_seconds,
     )

@@ -77,12 +77,10 @@ async def withdraw_one_off(
     """Remove what a one-off invoice made on Stripe and mark its command failed; when Stripe
     cannot be reached for that, it is left ``undoing`` for the sweeper."""
     request = pending.request
-    try:
-        await stripe.withdraw_one_off(request["account_id"], request["customer_id"], pending.id)
-    except StripeFailedError:
-        await commands.settle(pending.id, "undoing")
-        raise
-    await commands.settle(pending.id, "failed")
+    undo = stripe.withdraw_one_off(request["account_id"], request["customer_id"], pending.id)
+    failed = await commands.withdraw(pending.id, undo)
+    if failed is not None:
+        raise failed
 
 
 @dataclass
@@ -106,6 +104,7 @@ class Invoicing:
         account_id = await agencies.billing_account(self.session, agency_id)
         customer = await self.customers.customer_for(agency_id, workspace_id)
         pending = await self.commands.open(
+            self.session,
             ONE_OFF_INVOICE,
             {
                 "agency_id": agency_id,
@@ -134,7 +133,7 @@ class Invoicing:
         """Mirror the issued invoice and mark its command done, in this transaction."""
         snapshot = await self._mirror_issued(pending, issued)
         await self.commands.finish(
-            self.session, pending.id, {"stripe_invoice_id": snapshot.stripe_invoice_id}
+            self.session, pending, {"stripe_invoice_id": snapshot.stripe_invoice_id}
         )
         return snapshot
 

@@ -105,10 +105,29 @@ class InvoicingStripe:
             )
         )
         current = await _call(self.client.v1.invoices.retrieve_async(invoice.id, options=options))
-        if current.status != "draft":
-            return current.to_dict()  # issued by an earlier run of this command
-        await _call(self.client.v1.invoices.finalize_invoice_async(invoice.id, options=options))
-        sent = await _call(self.client.v1.invoices.send_invoice_async(invoice.id, options=options))
+        if current.status == "draft":
+            await _call(
+                self.client.v1.invoices.finalize_invoice_async(
+                    invoice.id,
+                    options={
+                        **options,
+                        "idempotency_key": f"invoicing:invoice-finalize:{command.command_id}",
+                    },
+                )
+            )
+        elif current.status != "open":
+            return current.to_dict()  # paid or voided since an earlier run issued it
+        # Sent once under the command's key: an earlier run that finalized but crashed before
+        # sending sends now; one that sent gets Stripe's first answer again.
+        sent = await _call(
+            self.client.v1.invoices.send_invoice_async(
+                invoice.id,
+                options={
+                    **options,
+                    "idempotency_key": f"invoicing:invoice-send:{command.command_id}",
+                },
+            )
+        )
         return sent.to_dict()
 
     async def withdraw_one_off(self, account_id: str, customer_id: str, one_off_id: str) -> None:

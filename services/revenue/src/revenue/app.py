@@ -3,9 +3,6 @@ the scheduled reconciliation with Stripe."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 from fastapi import FastAPI
 
 from billing_contracts.revenue_ledger import LEDGER
@@ -29,26 +26,14 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
 def _reconcile(runtime: Runtime, settings: RevenueSettings) -> None:
     """The reconciliation lives as long as the service, from once its consumers run."""
-    tasks: list[asyncio.Task[None]] = []
-
-    async def start() -> None:
-        reconciler = Reconciler(
-            runtime.sessions,
-            runtime.outbox,
-            RevenueStripe(runtime.stripe),
-            service=settings.consumer_group_prefix or settings.service_name,
-            every=settings.reconcile_interval,
-            retry=settings.reconcile_retry_seconds,
-            settle=settings.reconcile_settle,
-            lookback_days=settings.reconcile_lookback_days,
-        )
-        tasks.append(asyncio.create_task(reconciler.run_forever(), name="revenue-reconciler"))
-
-    async def stop() -> None:
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    runtime.on_startup(start)
-    runtime.on_shutdown(stop)
+    reconciler = Reconciler(
+        runtime.sessions,
+        runtime.outbox,
+        RevenueStripe(runtime.stripe),
+        service=settings.consumer_group_prefix or settings.service_name,
+        every=settings.reconcile_interval,
+        retry=settings.reconcile_retry_seconds,
+        settle=settings.reconcile_settle,
+        lookback_days=settings.reconcile_lookback_days,
+    )
+    runtime.run_alongside("revenue-reconciler", reconciler.run_forever)

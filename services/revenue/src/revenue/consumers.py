@@ -78,11 +78,11 @@ async def apply_payment_event(ledger: Ledger, event: Event) -> None:
         )
     )
     if isinstance(snapshot, StripeRefundSnapshot):
-        await _record_refund_failure(ledger, account, snapshot)
+        await _record_refund_failure(ledger, template, snapshot)
 
 
 async def _record_refund_failure(
-    ledger: Ledger, account: str, refund: StripeRefundSnapshot
+    ledger: Ledger, template: Movement, refund: StripeRefundSnapshot
 ) -> None:
     """A failed refund's amount given back, from the figures its event carries. Without them
     nothing is read here: reconciliation finds the ``refund_failure`` transaction."""
@@ -90,13 +90,12 @@ async def _record_refund_failure(
     if refund.status != "failed" or figures is None or charge_id is None:
         return
     await ledger.record(
-        Movement(
-            "refund_failure",
-            Figures.from_contract(figures),
-            account,
-            charge_id,
-            refund.refund_id,
-            occurred_at=from_unix(refund.stripe_created),  # when it failed
+        replace(
+            template,
+            kind="refund_failure",
+            figures=Figures.from_contract(figures),
+            source_id=refund.refund_id,
+            occurred_at=from_unix(refund.stripe_created),  # when it failed, if no day of its own
         )
     )
 
@@ -167,7 +166,7 @@ def handlers(outbox: Outbox, stripe: RevenueStripe) -> dict[Topic, Handler]:
         profile = event.payload
         if isinstance(profile, AgencyBillingProfile) and profile.stripe_account_id:
             await Revenue(session, stripe).remember_account(
-                profile.stripe_account_id, profile.agency_id
+                profile.stripe_account_id, profile.agency_id, owner=True
             )
 
     return {

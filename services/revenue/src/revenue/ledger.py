@@ -213,6 +213,7 @@ class Ledger:
         link = await repository.payment_link(self.session, charge_id)
         if link is not None:
             return link
+        owner = await repository.agency_of_account(self.session, account)
         told = movement.attribution
         if told is not None:
             payment_intent, invoice_id = told.payment_intent_id, told.invoice_id
@@ -241,7 +242,10 @@ class Ledger:
             charge_id=charge_id,
             payment_intent_id=payment_intent,
             invoice_id=invoice_id,
-            agency_id=agency_id or await self.facts.agency_of(account, movement.agency_hint),
+            # The account's owner, when known, whatever an object's metadata says.
+            agency_id=owner
+            or agency_id
+            or await self.facts.agency_of(account, movement.agency_hint),
             workspace_id=workspace_id,
             subscription_id=subscription_id,
         )

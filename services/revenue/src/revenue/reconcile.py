@@ -62,6 +62,15 @@ def _figures_of(entry: LedgerEntry) -> _Compared:
     )
 
 
+def check_status(found: list[Difference]) -> str:
+    """What one check of an account says: ``reconciled`` when nothing differed; ``mismatch``
+    when the ledger holds an entry Stripe does not have (never removed by itself: left for
+    an operator); else ``healing`` (what differed was applied and is confirmed next time)."""
+    if not found:
+        return "reconciled"
+    return "mismatch" if any(d.kind == "unknown" for d in found) else "healing"
+
+
 def differences(
     transactions: Iterable[dict[str, Any]], entries: Sequence[LedgerEntry]
 ) -> list[Difference]:

@@ -34,7 +34,7 @@ from billing_kit.outbox import Outbox
 from revenue import repository
 from revenue.ledger import Ledger, Movement
 from revenue.models import LedgerEntry, Reconciliation
-from revenue.reconcile import Difference, differences
+from revenue.reconcile import Difference, check_status, differences
 from revenue.rules import Figures, from_unix, kind_of_balance_transaction
 from revenue.stripe_gateway import RevenueStripe
 
@@ -75,7 +75,7 @@ class Reconciler:
         self.stripe_was_away = False
         self.checks = {
             outcome: RECONCILIATION_CHECKS.labels(service, outcome)
-            for outcome in ("reconciled", "healing", "failed")
+            for outcome in ("reconciled", "healing", "mismatch", "failed")
         }
 
     async def run_forever(self) -> None:
@@ -223,7 +223,7 @@ class Reconciler:
         return None
 
     async def _keep(self, account: str, agency_id: str, found: list[Difference]) -> None:
-        status = "healing" if found else "reconciled"
+        status = check_status(found)
         self.checks[status].inc()
         async with unit_of_work(self.sessions) as session:
             await repository.save_reconciliation(

@@ -131,8 +131,9 @@ def _page_ids(spans: int, after: str) -> str:
 
 _RECONCILIATION = """
     SELECT json_build_object(
-        'status', CASE WHEN count(*) = 0 THEN 'not_checked'
+        'status', CASE WHEN count(*) = 0 THEN 'unchecked'
                        WHEN bool_and(status = 'reconciled') THEN 'reconciled'
+                       WHEN bool_or(status = 'mismatch') THEN 'mismatch'
                        ELSE 'healing' END,
         'checked_at', min(checked_at))
     FROM revenue.reconciliations WHERE agency_id = :agency_id"""
@@ -240,11 +241,19 @@ async def agency_of_account(session: AsyncSession, account_id: str) -> str | Non
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def remember_account(session: AsyncSession, account_id: str, agency_id: str) -> None:
+async def remember_account(
+    session: AsyncSession, account_id: str, agency_id: str, *, owner: bool = False
+) -> None:
+    """Which agency a connected account belongs to. Catalog's word (``owner``) replaces
+    whatever was inferred before; an inference never replaces what is known."""
+    insert_ = insert(AccountAgency).values(stripe_account_id=account_id, agency_id=agency_id)
     await session.execute(
-        insert(AccountAgency)
-        .values(stripe_account_id=account_id, agency_id=agency_id)
-        .on_conflict_do_nothing()
+        insert_.on_conflict_do_update(
+            index_elements=[AccountAgency.__table__.c.stripe_account_id],  # type: ignore[attr-defined]
+            set_={"agency_id": agency_id},
+        )
+        if owner
+        else insert_.on_conflict_do_nothing()
     )
 
 

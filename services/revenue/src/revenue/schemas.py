@@ -33,17 +33,18 @@ class Reconciliation(BaseModel):
     and applies a movement that is missing or different through the ledger's own
     idempotent path, so a late webhook never counts it twice."""
 
-    status: Literal["reconciled", "healing", "not_checked"] = Field(
-        "not_checked",
+    status: Literal["reconciled", "healing", "mismatch", "unchecked"] = Field(
+        "unchecked",
         description="`reconciled`: the last check of each of the agency's accounts found "
         "the ledger equal to Stripe's balance transactions, to the cent. `healing`: a check "
         "found movements missing or different and applied them (the figures already count "
-        "them; the next check, moments later, confirms), or found an entry Stripe does not "
-        "have (left for an operator). `not_checked`: no check has read Stripe yet.",
+        "them; the next check, moments later, confirms). `mismatch`: the ledger holds an "
+        "entry Stripe does not have, which revenue does not remove by itself (left for an "
+        "operator). `unchecked`: no check has read Stripe yet.",
     )
     checked_at: datetime | None = Field(
         None,
-        description="When the oldest of the accounts' last checks ended; null when `not_checked`.",
+        description="When the oldest of the accounts' last checks ended; null when `unchecked`.",
     )
 
 

@@ -64,8 +64,10 @@ class Revenue:
 
     # --- accounts ----------------------------------------------------------------------
 
-    async def remember_account(self, account_id: str, agency_id: str) -> None:
-        await repository.remember_account(self.session, account_id, agency_id)
+    async def remember_account(
+        self, account_id: str, agency_id: str, *, owner: bool = False
+    ) -> None:
+        await repository.remember_account(self.session, account_id, agency_id, owner=owner)
 
     async def agency_of(self, account_id: str, hint: str | None = None) -> str | None:
         """The agency owning a connected account: known, else the one the event names

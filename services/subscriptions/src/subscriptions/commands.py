@@ -15,13 +15,13 @@ from billing_kit.runtime import Runtime
 from subscriptions.customers import CREATE_CUSTOMER
 from subscriptions.models import PlatformPlan, pending_commands
 from subscriptions.platform_gateway import PlatformStripe
-from subscriptions.platform_plans import CREATE_PLAN, START_AGENCY_PLAN, PlatformPlans, withdraw
+from subscriptions.platform_plans import CREATE_PLAN, START_AGENCY_PLAN, PlatformPlans
 from subscriptions.service import START_SUBSCRIPTION, Subscriptions, withdraw_subscription
 from subscriptions.stripe_gateway import SubscriptionsStripe
 
 
 def subscriptions_commands(runtime: Runtime) -> PendingCommands:
-    return PendingCommands(pending_commands, runtime.sessions, runtime.settings.service_name)
+    return runtime.pending_commands(pending_commands)
 
 
 def subscriptions_service(runtime: Runtime, session: AsyncSession) -> Subscriptions:
@@ -48,7 +48,7 @@ def sweeper(runtime: Runtime) -> CommandSweeper:
         await platform_plans(runtime, session).make_plan(command)
 
     async def archive_plan(command: PendingCommand) -> None:
-        await withdraw(commands, command, platform.withdraw_plan(command.id))
+        await commands.withdraw(command.id, platform.withdraw_plan(command.id))
 
     async def create_customer(session: AsyncSession, command: PendingCommand) -> None:
         customers = subscriptions_service(runtime, session).customers
@@ -65,16 +65,16 @@ def sweeper(runtime: Runtime) -> CommandSweeper:
 
     async def cancel_agency_plan(command: PendingCommand) -> None:
         account_id = command.request["account_id"]
-        await withdraw(commands, command, platform.withdraw_agency_plan(account_id, command.id))
+        await commands.withdraw(command.id, platform.withdraw_agency_plan(account_id, command.id))
 
-    sessions, settings = runtime.sessions, runtime.settings
+    settings = runtime.settings
     return CommandSweeper(
         commands,
         {
-            CREATE_CUSTOMER: completing(sessions, create_customer, no_customer),
-            START_SUBSCRIPTION: completing(sessions, start_subscription, cancel_subscription),
-            CREATE_PLAN: completing(sessions, create_plan, archive_plan),
-            START_AGENCY_PLAN: completing(sessions, start_agency_plan, cancel_agency_plan),
+            CREATE_CUSTOMER: completing(commands, create_customer, no_customer),
+            START_SUBSCRIPTION: completing(commands, start_subscription, cancel_subscription),
+            CREATE_PLAN: completing(commands, create_plan, archive_plan),
+            START_AGENCY_PLAN: completing(commands, start_agency_plan, cancel_agency_plan),
         },
         after=timedelta(seconds=settings.command_sweep_after_seconds),
         every_seconds=settings.command_sweep_every_seconds,

@@ -74,6 +74,7 @@ class Customers:
             "email": workspace.billing_email,
         }
         pending = await commands.open(
+            self.session,
             CREATE_CUSTOMER,
             request,
             agency_id=agency_id,
@@ -99,7 +100,7 @@ class Customers:
             email=request["email"],
         )
         await self._commands().finish(
-            self.session, pending.id, {"stripe_customer_id": stripe_customer_id}
+            self.session, pending, {"stripe_customer_id": stripe_customer_id}
         )
         known = await repository.billing_customer(self.session, workspace_id, account_id)
         if known is not None:

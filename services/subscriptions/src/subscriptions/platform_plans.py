@@ -15,7 +15,7 @@ exception is a command's pending record, committed on its own before Stripe is c
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing_contracts import subscriptions_agency_plans as contract
 from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
 from billing_kit.billing_gate import ensure_agency_may_bill
-from billing_kit.errors import NotFoundError, StripeFailedError
+from billing_kit.errors import NotFoundError
 from billing_kit.outbox import Outbox
 from billing_kit.pending_commands import PendingCommand, PendingCommands
 from subscriptions import repository
@@ -44,19 +44,6 @@ START_AGENCY_PLAN = "start_agency_plan"
 """Kinds of the pending records of a plan and of an agency's plan."""
 
 
-async def withdraw(
-    commands: PendingCommands, pending: PendingCommand, undo: Awaitable[None]
-) -> None:
-    """Undo what a command made on Stripe and mark it failed; when Stripe cannot be reached
-    for that, it is left ``undoing`` for the sweeper."""
-    try:
-        await undo
-    except StripeFailedError:
-        await commands.settle(pending.id, "undoing")
-        return
-    await commands.settle(pending.id, "failed")
-
-
 @dataclass
 class PlatformPlans:
     session: AsyncSession
@@ -71,7 +58,9 @@ class PlatformPlans:
     async def create_plan(self, name: str, amount_cents: int, interval: str) -> PlatformPlan:
         commands = self._commands()
         pending = await commands.open(
-            CREATE_PLAN, {"name": name, "amount_cents": amount_cents, "interval": interval}
+            self.session,
+            CREATE_PLAN,
+            {"name": name, "amount_cents": amount_cents, "interval": interval},
         )
         if pending.status == "done":
             made = await self.session.get(PlatformPlan, pending.id)
@@ -80,7 +69,7 @@ class PlatformPlans:
         try:
             return await self.make_plan(pending)
         except Exception:
-            await withdraw(commands, pending, self.stripe.withdraw_plan(pending.id))
+            await commands.withdraw(pending.id, self.stripe.withdraw_plan(pending.id))
             raise
 
     async def make_plan(self, pending: PendingCommand) -> PlatformPlan:
@@ -107,7 +96,7 @@ class PlatformPlans:
         )
         self.session.add(plan)
         await self.session.flush()
-        await self._commands().finish(self.session, pending.id, {"stripe_price_id": price.price_id})
+        await self._commands().finish(self.session, pending, {"stripe_price_id": price.price_id})
         return plan
 
     async def list_plans(self) -> Sequence[PlatformPlan]:
@@ -135,6 +124,7 @@ class PlatformPlans:
                 return existing
             raise AgencyPlanExistsError()
         pending = await commands.open(
+            self.session,
             START_AGENCY_PLAN,
             {"plan_id": plan_id, "account_id": account_id},
             agency_id=agency_id,
@@ -143,7 +133,7 @@ class PlatformPlans:
             return await self.make_agency_plan(pending, plan)
         except Exception:
             undo = self.stripe.withdraw_agency_plan(account_id, pending.id)
-            await withdraw(commands, pending, undo)
+            await commands.withdraw(pending.id, undo)
             raise
 
     async def make_agency_plan(self, pending: PendingCommand, plan: PlatformPlan) -> AgencyPlan:
@@ -175,7 +165,7 @@ class PlatformPlans:
         await self.session.flush()
         await self._announce(agency_plan, plan, contract.AgencyPlanStarted)
         await self._commands().finish(
-            self.session, pending.id, {"stripe_subscription_id": facts.subscription_id}
+            self.session, pending, {"stripe_subscription_id": facts.subscription_id}
         )
         return agency_plan
 

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_contracts import subscriptions_subscriptions as contract
 from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
-from billing_kit.errors import NotFoundError, StripeFailedError
+from billing_kit.errors import NotFoundError
 from billing_kit.outbox import Outbox
 from billing_kit.pending_commands import PendingCommand, PendingCommands
 from subscriptions import repository
@@ -77,14 +77,8 @@ async def withdraw_subscription(
     """Cancel what a subscription's command made on Stripe and mark it failed; when Stripe
     cannot be reached for that, it is left ``undoing`` for the sweeper."""
     request = pending.request
-    try:
-        await stripe.withdraw_subscription(
-            request["account_id"], request["customer_id"], pending.id
-        )
-    except StripeFailedError:
-        await commands.settle(pending.id, "undoing")
-        return
-    await commands.settle(pending.id, "failed")
+    undo = stripe.withdraw_subscription(request["account_id"], request["customer_id"], pending.id)
+    await commands.withdraw(pending.id, undo)
 
 
 @dataclass
@@ -128,6 +122,7 @@ class Subscriptions:
         terms = days_until_due or workspace.default_days_until_due or DEFAULT_DAYS_UNTIL_DUE
         commands = self._commands()
         pending = await commands.open(
+            self.session,
             START_SUBSCRIPTION,
             {
                 "workspace_id": workspace_id,
@@ -198,7 +193,7 @@ class Subscriptions:
         await self.session.flush()
         await self._announce(subscription, contract.SubscriptionStarted)
         await self._commands().finish(
-            self.session, pending.id, {"stripe_subscription_id": facts.subscription_id}
+            self.session, pending, {"stripe_subscription_id": facts.subscription_id}
         )
         return subscription
 

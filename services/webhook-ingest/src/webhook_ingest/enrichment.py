@@ -25,6 +25,7 @@ import structlog
 from fastapi import FastAPI
 
 from billing_contracts import topic_named
+from billing_kit.errors import UnavailableError
 from billing_kit.metrics import WEBHOOK_HELD_EVENTS, WEBHOOK_HELD_OLDEST_AGE
 from billing_kit.outbox import Outbox
 from webhook_ingest import repository
@@ -47,6 +48,7 @@ class Enricher:
         retry_seconds: float = 1.0,
         retry_cap: float = 15.0,
         locked_out_seconds: float = 0.25,
+        give_up_after: int = 10,
     ) -> None:
         self.store = store
         self.stripe = stripe
@@ -56,6 +58,9 @@ class Enricher:
         self.retry_seconds = retry_seconds
         self.retry_cap = retry_cap
         self.locked_out_seconds = locked_out_seconds
+        self.give_up_after = give_up_after
+        """Tries after which an event failing for another reason than Stripe being away is
+        published without what Stripe would add."""
         self.released = 0
         self.held_events = WEBHOOK_HELD_EVENTS.labels("webhook-ingest")
         self.held_oldest_age = WEBHOOK_HELD_OLDEST_AGE.labels("webhook-ingest")
@@ -116,6 +121,14 @@ class Enricher:
         return body
 
     async def _settle(self, conn: Any, head: Any, body: str | Exception) -> None:
+        failing_itself = isinstance(body, Exception) and not isinstance(body, UnavailableError)
+        if failing_itself and head["attempts"] + 1 >= self.give_up_after:
+            # Not Stripe being away but this event (a bug, an object Stripe cannot describe):
+            # published as it is rather than holding its aggregate forever; its consumers
+            # complete it (a Stripe error there is waited out).
+            log.error("event published without what Stripe would add", held_id=head["id"],
+                      error=repr(body)[:2000])  # fmt: skip
+            body = str(head["body"])
         if isinstance(body, Exception):
             delay = min(self.retry_seconds * 2 ** head["attempts"], self.retry_cap)
             error = repr(body.__cause__ or body)[:2000]

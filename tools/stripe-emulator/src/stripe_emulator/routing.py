@@ -39,6 +39,18 @@ def route(
     return register
 
 
+def action_route(path: str, kind: str, action: Callable[[Ctx, Obj], None]) -> Handler:
+    """Register ``POST path``: ``action`` taken on the object of ``kind`` that the path's
+    ``{id}`` names, which is the answer (``/v1/invoices/{id}/void``)."""
+
+    def act(ctx: Ctx) -> Obj:
+        obj = ctx.store.get(kind, ctx.path["id"], ctx.account)
+        action(ctx, obj)
+        return obj
+
+    return route("POST", path)(act)
+
+
 def match(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
     for candidate in ROUTES:
         if candidate.method != method:

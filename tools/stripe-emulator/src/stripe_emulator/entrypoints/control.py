@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,6 +15,7 @@ from stripe_emulator.forms import parse_form
 from stripe_emulator.rules.accounts import complete_onboarding, deauthorize
 from stripe_emulator.rules.clock import advance
 from stripe_emulator.rules.webhook_endpoints import register_endpoint
+from stripe_emulator.store import Store
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -54,21 +56,24 @@ def control_router(emulator: Emulator) -> APIRouter:
             now = advance(store, seconds)
         return {"now": now}
 
-    @router.post("/accounts/{account_id}/complete_onboarding", response_model=None)
-    async def onboarding(account_id: str) -> dict[str, Any] | JSONResponse:
+    async def on_account(
+        change: Callable[[Store, str], dict[str, Any]], account_id: str
+    ) -> dict[str, Any] | JSONResponse:
+        """``change`` made to a connected account under the store's lock; a refusal as
+        Stripe words it."""
         async with store.lock:
             try:
-                return complete_onboarding(store, account_id)
+                return change(store, account_id)
             except StripeError as error:
                 return _error(error)
 
+    @router.post("/accounts/{account_id}/complete_onboarding", response_model=None)
+    async def onboarding(account_id: str) -> dict[str, Any] | JSONResponse:
+        return await on_account(complete_onboarding, account_id)
+
     @router.post("/accounts/{account_id}/deauthorize", response_model=None)
     async def revoke_access(account_id: str) -> dict[str, Any] | JSONResponse:
-        async with store.lock:
-            try:
-                return deauthorize(store, account_id)
-            except StripeError as error:
-                return _error(error)
+        return await on_account(deauthorize, account_id)
 
     @router.post("/webhook_endpoints", response_model=None)
     async def webhook_endpoint(request: Request) -> dict[str, Any] | JSONResponse:

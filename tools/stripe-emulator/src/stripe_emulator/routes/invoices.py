@@ -14,7 +14,7 @@ from stripe_emulator.forms import (
     get_str,
     merge_metadata,
 )
-from stripe_emulator.routing import field_filter, list_objects, route
+from stripe_emulator.routing import action_route, field_filter, list_objects, route
 from stripe_emulator.rules.customers import get_customer
 from stripe_emulator.rules.invoicing import (
     FINALIZE_DELAY,
@@ -206,18 +206,10 @@ def pay_invoice(ctx: Ctx) -> Obj:
     return invoice
 
 
-@route("POST", "/v1/invoices/{id}/void")
-def void_invoice(ctx: Ctx) -> Obj:
-    invoice = _invoice(ctx)
-    void(ctx, invoice)
-    return invoice
-
-
-@route("POST", "/v1/invoices/{id}/mark_uncollectible")
-def mark_invoice_uncollectible(ctx: Ctx) -> Obj:
-    invoice = _invoice(ctx)
-    mark_uncollectible(ctx, invoice)
-    return invoice
+void_invoice = action_route("/v1/invoices/{id}/void", "invoice", void)
+mark_invoice_uncollectible = action_route(
+    "/v1/invoices/{id}/mark_uncollectible", "invoice", mark_uncollectible
+)
 
 
 @route("GET", "/v1/invoices/{id}/lines")

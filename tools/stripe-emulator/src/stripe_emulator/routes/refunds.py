@@ -94,17 +94,7 @@ def fail_refund(
     the charge no longer counts it as refunded, and ``charge.refund.updated``,
     ``refund.updated`` and ``refund.failed`` tell of it."""
     before = snapshot(refund)
-    txn = add_balance_transaction(
-        ctx.store,
-        ctx.account,
-        amount=refund["amount"],
-        currency=refund["currency"],
-        type_="refund_failure",
-        source=refund["id"],
-        immediately=True,
-        description="REFUND FAILURE",
-        reporting_category="refund_failure",
-    )
+    txn = _given_back(ctx, refund, "refund_failure", "REFUND FAILURE", "refund_failure")
     refund.update(status="failed", failure_balance_transaction=txn["id"], failure_reason=reason)
     previous = changed(before, refund)
     previous.update(failure_balance_transaction=None, failure_reason=None)
@@ -113,6 +103,24 @@ def fail_refund(
     for event_type in ("charge.refund.updated", "refund.updated"):
         ctx.store.emit(event_type, refund, ctx.account, previous)
     ctx.store.emit("refund.failed", refund, ctx.account)
+
+
+def _given_back(
+    ctx: Ctx, source: Obj, type_: str, description: str, reporting_category: str
+) -> Obj:
+    """The balance transaction that gives ``source``'s amount (a failed refund, a dispute
+    won) back to the account's balance at once."""
+    return add_balance_transaction(
+        ctx.store,
+        ctx.account,
+        amount=source["amount"],
+        currency=source["currency"],
+        type_=type_,
+        source=source["id"],
+        immediately=True,
+        description=description,
+        reporting_category=reporting_category,
+    )
 
 
 def _refund_application_fee(ctx: Ctx, charge: Obj, refunded: int) -> Obj:
@@ -224,17 +232,8 @@ def _require_open(dispute: Obj) -> None:
 def close_dispute(ctx: Ctx, dispute: Obj, *, won: bool) -> None:
     dispute["status"] = "won" if won else "lost"
     if won:
-        txn = add_balance_transaction(
-            ctx.store,
-            ctx.account,
-            amount=dispute["amount"],
-            currency=dispute["currency"],
-            type_="adjustment",
-            source=dispute["id"],
-            immediately=True,
-            description=f"Chargeback reversal for {dispute['charge']}",
-            reporting_category="dispute_reversal",
-        )
+        reversal = f"Chargeback reversal for {dispute['charge']}"
+        txn = _given_back(ctx, dispute, "adjustment", reversal, "dispute_reversal")
         dispute["balance_transactions"].append(txn)
         ctx.store.emit("charge.dispute.funds_reinstated", dispute, ctx.account)
     ctx.store.emit("charge.dispute.closed", dispute, ctx.account)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from stripe_emulator.context import Ctx
 from stripe_emulator.errors import StripeError
 from stripe_emulator.forms import get_list, get_str, merge_metadata
-from stripe_emulator.routing import field_filter, list_objects, route
+from stripe_emulator.routing import action_route, field_filter, list_objects, route
 from stripe_emulator.rules.schedules import (
     cancel_schedule,
     end_behavior,
@@ -83,15 +83,9 @@ def update_schedule(ctx: Ctx) -> Obj:
     return schedule
 
 
-@route("POST", "/v1/subscription_schedules/{id}/release")
-def release_schedule(ctx: Ctx) -> Obj:
-    schedule = _schedule(ctx)
-    release(ctx, schedule)
-    return schedule
-
-
-@route("POST", "/v1/subscription_schedules/{id}/cancel")
-def cancel_subscription_schedule(ctx: Ctx) -> Obj:
-    schedule = _schedule(ctx)
-    cancel_schedule(ctx, schedule)
-    return schedule
+release_schedule = action_route(
+    "/v1/subscription_schedules/{id}/release", "subscription_schedule", release
+)
+cancel_subscription_schedule = action_route(
+    "/v1/subscription_schedules/{id}/cancel", "subscription_schedule", cancel_schedule
+)
