@@ -98,7 +98,13 @@ async def test_a_declined_renewal_is_past_due_until_the_card_is_updated_and_paid
     client = await client_of(agency, stripe_sdk, tokens)
     subscription = await subscribe(stripe_sdk, client, "pm_card_visa")
     first = subscription.latest_invoice
-    paid = await _shows(invoicing, client, first, lambda i: i["status"] == "paid")
+    # A subscription invoice's fee is the charge's: its event can come after invoice.paid.
+    paid = await _shows(
+        invoicing,
+        client,
+        first,
+        lambda i: i["status"] == "paid" and i["application_fee_cents"] is not None,
+    )
     assert paid["kind"] == "subscription"
     assert paid["application_fee_cents"] == 1_250
     await eventually(_portal_subscription(invoicing, client, "active"), within=STATE_DEADLINE)
