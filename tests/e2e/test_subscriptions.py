@@ -20,6 +20,7 @@ from tests.support.databases import connect
 from tests.support.tokens import Tokens
 from tests.support.waiting import eventually
 from tests.support.workspaces import (
+    listed,
     on_account,
     start_when_replicated,
     subscribed_workspace,
@@ -79,17 +80,22 @@ async def paid_subscription(
     workspace_id, _, body = await subscribed_workspace(
         subscriptions, catalog, agency, amount_cents=2000
     )
-    assert body["status"] == "incomplete"
+    assert body["status"] == "active"  # on payment terms from the start
     invoice = body["latest_invoice"]
     assert invoice["status"] == "open"
     use_card(sdk, agency, body["stripe_customer_id"], "pm_card_visa")
     await pay_now(invoice["hosted_invoice_url"])
 
-    async def active() -> bool:
-        status = await subscription_status(subscriptions, agency, workspace_id, body["id"])
-        return status == "active"
+    async def charged_from_now_on() -> bool:
+        found = await listed(subscriptions, agency, workspace_id)
+        (mine,) = [s for s in found if s["id"] == body["id"]]
+        return bool(
+            mine["status"] == "active"
+            and mine["latest_invoice"]["status"] == "paid"
+            and mine["collection_method"] == "charge_automatically"
+        )
 
-    await eventually(active, within=60)
+    await eventually(charged_from_now_on, within=60)
     return workspace_id, body
 
 

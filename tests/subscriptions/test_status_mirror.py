@@ -79,16 +79,16 @@ async def test_only_newer_events_move_the_status_and_same_second_ones_ask_stripe
             agency, body["stripe_subscription_id"], status, created[body["id"]] + after
         )
 
-    paid = says(first, "active", 10)
+    overdue = says(first, "past_due", 10)
     await publish(
         infra.kafka_bootstrap,
         STRIPE_SUBSCRIPTIONS,
-        paid,
-        paid,  # delivered twice
-        says(first, "past_due", 5),  # older than what was applied
+        overdue,
+        overdue,  # delivered twice
+        says(first, "active", 5),  # older than what was applied
         says(first, "unpaid", 20),  # marker: everything before it was handled
-        # Stripe still says incomplete, so a same-second "active" must not win.
-        says(second, "active", 0),
+        # Stripe still says active, so a same-second "past_due" must not win.
+        says(second, "past_due", 0),
         says(second, "unpaid", 1),
     )
 
@@ -108,10 +108,10 @@ async def test_only_newer_events_move_the_status_and_same_second_ones_ask_stripe
 
     await eventually(announced, within=30)
     assert await status_changes(infra, first["id"]) == [
-        ("incomplete", "active"),
-        ("active", "unpaid"),
+        ("active", "past_due"),
+        ("past_due", "unpaid"),
     ]
-    assert await status_changes(infra, second["id"]) == [("incomplete", "unpaid")]
+    assert await status_changes(infra, second["id"]) == [("active", "unpaid")]
 
 
 async def test_a_canceled_subscription_stays_canceled(

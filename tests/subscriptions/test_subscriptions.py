@@ -42,7 +42,8 @@ async def test_start_bills_the_workspace_on_the_agency_s_account_with_the_platfo
     assert (body["cadence"], body["amount_cents"]) == ("monthly", 250_000)
     assert body["application_fee_percent"] == 0.5
     assert body["billing_email"] == "billing@acme.example"
-    assert body["status"] == "incomplete"  # until the client pays the first invoice
+    assert body["status"] == "active"  # on payment terms: payable until it is due
+    assert (body["collection_method"], body["days_until_due"]) == ("send_invoice", 30)
     invoice = body["latest_invoice"]
     assert invoice["status"] == "open"
     assert invoice["hosted_invoice_url"].startswith("http")
@@ -55,7 +56,8 @@ async def test_start_bills_the_workspace_on_the_agency_s_account_with_the_platfo
         body["stripe_subscription_id"], options=on_account(agency)
     )
     assert sub.application_fee_percent == 0.5
-    assert sub.collection_method == "charge_automatically"
+    assert sub.collection_method == "send_invoice"
+    assert sub.days_until_due == 30
     assert sub.customer == body["stripe_customer_id"]
     assert sub["items"].data[0].price.unit_amount == 250_000
     assert sub.metadata is not None
@@ -83,7 +85,7 @@ async def test_start_bills_the_workspace_on_the_agency_s_account_with_the_platfo
     found = await listed(subscriptions, agency, workspace_id)
     assert [s["id"] for s in found] == [second["id"], body["id"]]
     assert {(s["status"], s["application_fee_percent"], s["billing_email"]) for s in found} == {
-        ("incomplete", 0.5, "billing@acme.example")
+        ("active", 0.5, "billing@acme.example")
     }
 
 

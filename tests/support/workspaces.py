@@ -50,7 +50,11 @@ async def create_product(catalog: httpx.AsyncClient, agency: Agency, **body: Any
 
 
 async def start_when_replicated(
-    subscriptions: httpx.AsyncClient, agency: Agency, workspace_id: str, product_id: str
+    subscriptions: httpx.AsyncClient,
+    agency: Agency,
+    workspace_id: str,
+    product_id: str,
+    **start: Any,
 ) -> httpx.Response:
     """Start a subscription once catalog's events about the agency and the product reached
     subscriptions (until then it answers ``connect_required`` or ``not_found``)."""
@@ -60,7 +64,7 @@ async def start_when_replicated(
         nonlocal response
         response = await subscriptions.post(
             f"/v1/workspaces/{workspace_id}/subscriptions",
-            json={"product_id": product_id},
+            json={"product_id": product_id, **start},
             headers=agency.admin,
         )
         code = response.json().get("error", {}).get("code")
@@ -72,9 +76,13 @@ async def start_when_replicated(
 
 
 async def started(
-    subscriptions: httpx.AsyncClient, agency: Agency, workspace_id: str, product_id: str
+    subscriptions: httpx.AsyncClient,
+    agency: Agency,
+    workspace_id: str,
+    product_id: str,
+    **start: Any,
 ) -> dict[str, Any]:
-    response = await start_when_replicated(subscriptions, agency, workspace_id, product_id)
+    response = await start_when_replicated(subscriptions, agency, workspace_id, product_id, **start)
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body

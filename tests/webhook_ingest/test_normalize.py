@@ -30,6 +30,7 @@ pytestmark = pytest.mark.unit
 
 KIND_OF_PREFIX = {
     "account": "account",
+    "account.application": "application",
     "product": "product",
     "price": "price",
     "customer": "customer",

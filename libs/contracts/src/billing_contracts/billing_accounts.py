@@ -30,8 +30,25 @@ class StripeAccountUpdated(Event):
     aggregate_field: ClassVar[str] = "account_id"
 
 
+class StripeAccountDeauthorizedSnapshot(Payload):
+    account_id: str
+    """The connected account that revoked the platform's access (the event's ``account``)."""
+    stripe_event_id: str
+    stripe_created: int
+
+
+class StripeAccountDeauthorized(Event):
+    """``account.application.deauthorized``: the platform can no longer act on the account;
+    Stripe answers ``account_invalid`` for it from then on."""
+
+    type: Literal["account.application.deauthorized"] = "account.application.deauthorized"
+    payload: StripeAccountDeauthorizedSnapshot
+    aggregate_field: ClassVar[str] = "account_id"
+
+
 ACCOUNTS = Topic(
     name="billing.accounts.v1",
-    description="Stripe Connect account updates, normalized. Key: Stripe account id.",
-    events=(StripeAccountUpdated,),
+    description="Stripe Connect account updates and deauthorizations, normalized. Key: Stripe "
+    "account id.",
+    events=(StripeAccountUpdated, StripeAccountDeauthorized),
 )

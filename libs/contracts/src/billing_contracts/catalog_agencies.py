@@ -10,7 +10,7 @@ from typing import ClassVar, Literal
 from billing_contracts.envelope import Event, Payload
 from billing_contracts.topics import Topic
 
-ConnectStatus = Literal["not_started", "pending", "enabled"]
+ConnectStatus = Literal["not_started", "pending", "enabled", "disconnected"]
 
 
 class AgencyBillingProfile(Payload):

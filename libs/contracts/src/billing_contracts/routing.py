@@ -50,6 +50,7 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("subscriptions", "products", PRODUCTS),
     Subscription("subscriptions", "agencies", AGENCIES),
     Subscription("subscriptions", "stripe-subscriptions", STRIPE_SUBSCRIPTIONS),
+    Subscription("subscriptions", "stripe-invoices", STRIPE_INVOICES),
     Subscription("invoicing", "invoice-mirror", STRIPE_INVOICES),
     Subscription("invoicing", "invoice-payments", STRIPE_PAYMENTS),
     Subscription("invoicing", "subscription-mirror", STRIPE_SUBSCRIPTIONS),

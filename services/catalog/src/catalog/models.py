@@ -48,6 +48,9 @@ class Agency(CatalogTable, table=True):
 
     agency_id: str = Field(primary_key=True, max_length=100)
     stripe_account_id: str | None = Field(default=None, max_length=100, unique=True)
+    disconnected_account_id: str | None = Field(default=None, max_length=100)
+    """The last account Stripe no longer knows (deleted, or the platform's access revoked);
+    onboarding then makes a new one."""
     charges_enabled: bool = False
     payouts_enabled: bool = False
     details_submitted: bool = False

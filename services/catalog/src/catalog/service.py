@@ -39,12 +39,14 @@ from catalog import repository
 from catalog.errors import PriceImmutableError
 from catalog.models import Agency, Product, pending_commands
 from catalog.schemas import ProductCreate, ProductPatch
-from catalog.stripe_gateway import AccountState, CatalogStripe
+from catalog.stripe_gateway import AccountState, AccountUnknownError, CatalogStripe
 
 log = structlog.get_logger(__name__)
 
 
 def connect_status(agency: Agency | None) -> ConnectStatus:
+    if agency is not None and agency.stripe_account_id is None and agency.disconnected_account_id:
+        return "disconnected"
     if agency is None or agency.stripe_account_id is None:
         return "not_started"
     return "enabled" if agency.charges_enabled else "pending"
@@ -136,33 +138,63 @@ class Catalog:
     async def start_onboarding(
         self, agency_id: str, *, return_url: str, refresh_url: str
     ) -> tuple[str, str, int]:
-        """Create the connected account on first call, then a fresh single-use link."""
+        """Create the connected account on first call, then a fresh single-use link; an
+        account Stripe no longer knows is recorded as disconnected and a new one made."""
         agency = await repository.ensure_agency(self.session, agency_id)
-        if agency.stripe_account_id is None:
-            commands = self._commands()
-            pending = await commands.open(
-                self.session,
-                CREATE_ACCOUNT,
-                {},
-                agency_id=agency_id,
-                command_id=command_id_of("account", agency_id),
-            )
+        if agency.stripe_account_id is not None:
             try:
-                await self.record_account(agency, pending)
-            except StripeFailedError:
-                await commands.settle(pending.id, "failed")  # Stripe made nothing
-                raise
+                url, expires_at = await self.stripe.onboarding_link(
+                    agency.stripe_account_id, return_url, refresh_url
+                )
+                return agency.stripe_account_id, url, expires_at
+            except AccountUnknownError as exc:
+                log.warning("connected account unknown to Stripe", account_id=exc.account_id)
+                await self.disconnect(agency, exc.account_id)
+        replaces = agency.disconnected_account_id
+        commands = self._commands()
+        parts = ("account", agency_id, *((replaces,) if replaces else ()))
+        pending = await commands.open(
+            self.session,
+            CREATE_ACCOUNT,
+            {"replaces": replaces} if replaces else {},
+            agency_id=agency_id,
+            command_id=command_id_of(*parts),
+        )
+        try:
+            await self.record_account(agency, pending)
+        except StripeFailedError:
+            await commands.settle(pending.id, "failed")  # Stripe made nothing
+            raise
         assert agency.stripe_account_id is not None
         url, expires_at = await self.stripe.onboarding_link(
             agency.stripe_account_id, return_url, refresh_url
         )
         return agency.stripe_account_id, url, expires_at
 
+    async def apply_deauthorization(self, account_id: str) -> None:
+        """The account revoked the platform's access (``account.application.deauthorized``)."""
+        agency = await repository.agency_by_account(self.session, account_id)
+        if agency is not None:
+            await self.disconnect(agency, account_id)
+
+    async def disconnect(self, agency: Agency, account_id: str) -> None:
+        """Stripe no longer knows ``account_id``: the agency can no longer bill on it, and
+        says ``disconnected`` until onboarding makes a new account."""
+        if agency.stripe_account_id != account_id:
+            return
+        agency.disconnected_account_id = account_id
+        agency.stripe_account_id = None
+        agency.charges_enabled = agency.payouts_enabled = agency.details_submitted = False
+        await self.session.flush()
+        await self._announce_connect_status(agency)
+
     async def record_account(self, agency: Agency, pending: PendingCommand) -> None:
         """The agency's connected account (again, under its agency key) on its profile,
         announced, with the record marked done, in this transaction; an account the profile
         already holds is kept."""
-        account_id = await self.stripe.create_account(agency.agency_id)
+        account_id = await self.stripe.create_account(
+            agency.agency_id, pending.request.get("replaces")
+        )
         await self._commands().finish(self.session, pending, {"stripe_account_id": account_id})
         if agency.stripe_account_id is not None:
             return
@@ -181,6 +213,8 @@ class Catalog:
             if agency_id is None:
                 return  # not one of ours
             agency = await repository.ensure_agency(self.session, agency_id)
+            if agency.disconnected_account_id == snapshot.account_id:
+                return  # Stripe no longer knows it for us
             if agency.stripe_account_id not in (None, snapshot.account_id):
                 return  # the agency has another account; this one is stale
             agency.stripe_account_id = snapshot.account_id

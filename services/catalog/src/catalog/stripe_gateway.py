@@ -40,6 +40,17 @@ class AccountState:
     details_submitted: bool
 
 
+UNKNOWN_ACCOUNT_CODES = frozenset({"account_invalid", "resource_missing"})
+
+
+class AccountUnknownError(Exception):
+    """Stripe no longer knows the connected account, or the platform lost access to it."""
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__(account_id)
+        self.account_id = account_id
+
+
 async def _call(call: Awaitable[T]) -> T:
     try:
         return await call
@@ -57,7 +68,10 @@ class CatalogStripe:
     def __init__(self, client: stripe.StripeClient) -> None:
         self.client = client
 
-    async def create_account(self, agency_id: str) -> str:
+    async def create_account(self, agency_id: str, replaces: str | None = None) -> str:
+        """The agency's connected account; ``replaces``: the account Stripe no longer knows
+        that this one takes the place of (a key of its own, so Stripe makes a new one)."""
+        key = f"catalog:account:{agency_id}" + (f":after:{replaces}" if replaces else "")
         account = await _call(
             self.client.v1.accounts.create_async(
                 params={
@@ -68,7 +82,7 @@ class CatalogStripe:
                         "transfers": {"requested": True},
                     },
                 },
-                options={"idempotency_key": f"catalog:account:{agency_id}"},
+                options={"idempotency_key": key},
             )
         )
         return account.id
@@ -84,8 +98,10 @@ class CatalogStripe:
     async def onboarding_link(
         self, account_id: str, return_url: str, refresh_url: str
     ) -> tuple[str, int]:
-        link = await _call(
-            self.client.v1.account_links.create_async(
+        """A single-use onboarding link; ``AccountUnknownError`` when Stripe no longer knows
+        the account (deleted, or the platform's access revoked)."""
+        try:
+            link = await self.client.v1.account_links.create_async(
                 params={
                     "account": account_id,
                     "type": "account_onboarding",
@@ -93,7 +109,12 @@ class CatalogStripe:
                     "refresh_url": refresh_url,
                 }
             )
-        )
+        except (stripe.PermissionError, stripe.InvalidRequestError) as exc:
+            if exc.http_status in (401, 403, 404) or exc.code in UNKNOWN_ACCOUNT_CODES:
+                raise AccountUnknownError(account_id) from exc
+            raise stripe_failed(exc) from exc
+        except stripe.StripeError as exc:
+            raise stripe_failed(exc) from exc
         return link.url, link.expires_at
 
     async def create_product_with_price(

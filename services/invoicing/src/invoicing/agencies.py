@@ -52,5 +52,6 @@ async def apply_product(
         return
     product.agency_id = agency_id
     product.name = snapshot.name
+    product.cadence = snapshot.cadence
     product.stripe_price_id = snapshot.stripe_price_id
     product.revision = snapshot.revision

@@ -76,12 +76,16 @@ def invoice_out(invoice: InvoiceSnapshot) -> InvoiceOut:
     )
 
 
-def _subscription_out(subscription: Subscription, product_name: str | None) -> SubscriptionOut:
+def _subscription_out(
+    subscription: Subscription, product: tuple[str, str | None] | None
+) -> SubscriptionOut:
+    product_name, cadence = product if product is not None else (None, None)
     return SubscriptionOut(
         id=subscription.stripe_subscription_id,
         workspace_id=subscription.workspace_id,
         product_id=subscription.product_id,
         product_name=product_name,
+        cadence=cadence,
         stripe_product_id=subscription.stripe_product_id,
         status=subscription.status,
         amount_cents=subscription.amount_cents,

@@ -165,6 +165,8 @@ class Product(InvoicingTable, table=True):
     product_id: str = Field(primary_key=True, max_length=40)
     agency_id: str | None = Field(default=None, max_length=100)
     name: str = Field(max_length=99)
+    cadence: str | None = Field(default=None, max_length=20)
+    """``monthly``, ``yearly`` or ``one_time``; null for a product announced before it was kept."""
     stripe_price_id: str = Field(max_length=100)
     revision: int = 0
 

@@ -221,15 +221,18 @@ async def workspace_of_customer(
 
 async def product_names(
     session: AsyncSession, subscriptions: Sequence[Subscription]
-) -> dict[str, str]:
-    """Product name by Stripe price id, for the prices of ``subscriptions``."""
+) -> dict[str, tuple[str, str | None]]:
+    """Product name and cadence by Stripe price id, for the prices of ``subscriptions``."""
     prices = [sub.stripe_price_id for sub in subscriptions if sub.stripe_price_id]
     if not prices:
         return {}
-    query = select(Product.stripe_price_id, Product.name).where(
+    query = select(Product.stripe_price_id, Product.name, Product.cadence).where(
         col(Product.stripe_price_id).in_(prices)
     )
-    return {str(price): str(name) for price, name in (await session.execute(query)).all()}
+    return {
+        str(price): (str(name), cadence)
+        for price, name, cadence in (await session.execute(query)).all()
+    }
 
 
 async def remember_refund(

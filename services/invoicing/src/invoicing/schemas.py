@@ -64,6 +64,8 @@ class SubscriptionOut(BaseModel):
     workspace_id: str | None
     product_id: str | None
     product_name: str | None
+    cadence: str | None
+    """``monthly`` or ``yearly``."""
     stripe_product_id: str | None
     status: str
     amount_cents: int | None

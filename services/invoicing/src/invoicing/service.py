@@ -26,7 +26,8 @@ from invoicing.schemas import OneOffInvoiceCreate
 from invoicing.stripe_facts import invoice_snapshot_from_stripe
 from invoicing.stripe_gateway import InvoicingStripe, OneOffInvoice
 
-PORTAL_SUBSCRIPTION_STATUSES = ("active", "trialing", "past_due", "unpaid")
+PORTAL_SUBSCRIPTION_STATUSES = ("incomplete", "active", "trialing", "past_due", "unpaid")
+"""Every subscription not ended: awaiting its first payment, active, past due or unpaid."""
 """Subscriptions the portal shows as active: still billing, paid up or not."""
 
 
@@ -187,8 +188,8 @@ class Invoicing:
 
     async def active_subscriptions(
         self, agency_id: str, workspace_id: str
-    ) -> list[tuple[Subscription, str | None]]:
-        """Each subscription still billing, with its product's name."""
+    ) -> list[tuple[Subscription, tuple[str, str | None] | None]]:
+        """Each subscription not ended, with its product's name and cadence."""
         await self._refuse_another_agencys(agency_id, workspace_id)
         found = await repository.workspace_subscriptions(
             self.session, agency_id, workspace_id, PORTAL_SUBSCRIPTION_STATUSES

@@ -59,6 +59,7 @@ def _workspace_out(workspace: Workspace, stripe_customer_id: str | None) -> Work
         billing_contact=contact,
         client_members=[ClientMemberOut.model_validate(m) for m in workspace.client_members],
         billing_email=workspace.billing_email,
+        default_days_until_due=workspace.default_days_until_due,
         stripe_customer_id=stripe_customer_id,
     )
 
@@ -113,7 +114,7 @@ async def start_subscription(
     subscriptions: SubscriptionsService,
 ) -> SubscriptionOut:
     subscription = await subscriptions.start_subscription(
-        principal.require_agency(), workspace_id, body.product_id
+        principal.require_agency(), workspace_id, body.product_id, body.days_until_due
     )
     return _subscription_out(subscription)
 

@@ -14,6 +14,7 @@ from billing_kit.command_sweeper import run_sweeper
 from billing_kit.runtime import Runtime, build_app
 from billing_kit.settings import ServiceSettings
 from subscriptions import api, commands, consumers, platform_api
+from subscriptions.invoice_mirror import run_autopay
 from subscriptions.models import kit_tables
 from subscriptions.settings import SubscriptionsSettings
 
@@ -26,4 +27,5 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     )
     consumers.register(runtime)
     run_sweeper(runtime, commands.sweeper(runtime))
+    run_autopay(runtime)
     return build_app(runtime, [api.router, platform_api.router], title="subscriptions")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing_contracts.billing_invoices import STRIPE_INVOICES, StripeInvoiceSnapshot
 from billing_contracts.billing_subscriptions import (
     STRIPE_SUBSCRIPTIONS,
     StripeSubscriptionSnapshot,
@@ -31,6 +32,7 @@ from billing_kit.errors import (
 from billing_kit.rpc import serve_requests
 from billing_kit.runtime import Runtime
 from subscriptions.commands import subscriptions_service
+from subscriptions.invoice_mirror import apply_invoice
 from subscriptions.platform_gateway import PlatformStripe
 from subscriptions.platform_plans import PlatformPlans
 from subscriptions.replicas import Replicas
@@ -64,6 +66,10 @@ def register(runtime: Runtime) -> None:
         subscriptions = Subscriptions(session, runtime.outbox, SubscriptionsStripe(runtime.stripe))
         await subscriptions.apply_stripe_subscription(snapshot)
 
+    async def on_stripe_invoice(session: AsyncSession, event: Event) -> None:
+        if isinstance(event.payload, StripeInvoiceSnapshot):  # not invoice payments
+            await apply_invoice(session, event.type, event.payload)
+
     async def answer(request: BillingCustomerRequest) -> BillingCustomerReply:
         """Get or create the workspace's customer, committed before the answer leaves."""
         reply = BillingCustomerReply(agency_id=request.agency_id, workspace_id=request.workspace_id)
@@ -88,4 +94,5 @@ def register(runtime: Runtime) -> None:
     runtime.subscribe(PRODUCTS, "products", on_product)
     runtime.subscribe(AGENCIES, "agencies", on_agency)
     runtime.subscribe(STRIPE_SUBSCRIPTIONS, "stripe-subscriptions", on_stripe_subscription)
+    runtime.subscribe(STRIPE_INVOICES, "stripe-invoices", on_stripe_invoice)
     serve_requests(runtime, CUSTOMER_REQUESTS, "customer-requests", answer)

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Numeric, String, func
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, Numeric, String, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
@@ -76,6 +76,8 @@ class Workspace(SubscriptionsTable, table=True):
         default_factory=list, sa_column=Column(JSONB, nullable=False)
     )
     """``{user_id, email, name, joined_at}`` in the order they joined."""
+    default_days_until_due: int | None = Field(default=None, sa_type=Integer)
+    """Payment terms of the workspace's new subscriptions (else 30 days)."""
     revision: int = 1
     created_at: datetime | None = _created_at()
 
@@ -104,7 +106,14 @@ class Subscription(SubscriptionsTable, table=True):
     """A recurring product billed to one client workspace on the agency's account."""
 
     __tablename__ = "subscriptions"
-    __table_args__ = (Index(None, "agency_id", "workspace_id", "created_at"),)
+    __table_args__ = (
+        Index(None, "agency_id", "workspace_id", "created_at"),
+        Index(
+            "ix_subscriptions_autopay_invoice_id",
+            "autopay_invoice_id",
+            postgresql_where=text("autopay_invoice_id IS NOT NULL"),
+        ),
+    )
 
     id: str = Field(sa_type=String(40), primary_key=True)
     agency_id: str = Field(sa_type=String(100))
@@ -115,6 +124,15 @@ class Subscription(SubscriptionsTable, table=True):
     currency: str = Field(sa_type=String(3))
     application_fee_percent: Decimal = Field(sa_type=Numeric(5, 2))
     billing_email: str | None = Field(default=None, sa_type=String(320))
+    days_until_due: int | None = Field(default=None, sa_type=Integer)
+    """Payment terms of its invoices while the client pays by invoice."""
+    collection_method: str = Field(default="send_invoice", sa_type=String(30))
+    """``send_invoice`` (each invoice emailed with Pay now) until the client pays with a
+    payment method that can be saved, then ``charge_automatically``."""
+    autopay_invoice_id: str | None = Field(default=None, sa_type=String(100))
+    """A paid invoice whose payment method is still to be made the default for renewals:
+    the pending record of that switch, set by the invoice mirror and cleared once done."""
+    default_payment_method_id: str | None = Field(default=None, sa_type=String(100))
     stripe_account_id: str = Field(sa_type=String(100))
     stripe_customer_id: str = Field(sa_type=String(100))
     stripe_subscription_id: str = Field(sa_type=String(100), unique=True)
@@ -124,6 +142,8 @@ class Subscription(SubscriptionsTable, table=True):
     latest_invoice_id: str | None = Field(default=None, sa_type=String(100))
     latest_invoice_status: str | None = Field(default=None, sa_type=String(20))
     hosted_invoice_url: str | None = Field(default=None, sa_type=String(2000))
+    latest_invoice_created: int = Field(default=0, sa_type=BigInteger)
+    """Stripe ``created`` of ``latest_invoice_id``: a newer invoice takes its place."""
     created_at: datetime | None = _created_at()
     canceled_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 

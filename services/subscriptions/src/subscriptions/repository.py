@@ -149,3 +149,30 @@ async def agency_plan_by_subscription(
         .with_for_update()
     )
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def autopay_waiting(session: AsyncSession, limit: int = 50) -> Sequence[Subscription]:
+    """Subscriptions with a paid invoice whose payment method is still to be saved."""
+    query = (
+        select(Subscription)
+        .where(col(Subscription.autopay_invoice_id).is_not(None))
+        .order_by(col(Subscription.id))
+        .limit(limit)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def settle_autopay(
+    session: AsyncSession, subscription_id: str, invoice_id: str, payment_method_id: str | None
+) -> None:
+    """The switch asked by ``invoice_id`` is over: renewals charge ``payment_method_id``, or
+    (None) stay on invoice."""
+    found = await session.get(Subscription, subscription_id, with_for_update=True)
+    if found is None or found.autopay_invoice_id != invoice_id:
+        return
+    found.autopay_invoice_id = None
+    if payment_method_id is not None:
+        found.collection_method = "charge_automatically"
+        found.default_payment_method_id = payment_method_id
+        found.days_until_due = None
+    await session.flush()

@@ -14,6 +14,8 @@ Email = Annotated[
         strip_whitespace=True, to_lower=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
     ),
 ]
+DaysUntilDue = Annotated[int, Field(ge=1, le=90)]
+"""Payment terms: days the client has to pay an invoice (1 to 90)."""
 UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
@@ -40,6 +42,8 @@ class WorkspacePut(BaseModel):
     name: Name
     billing_contact: BillingContactIn | None = None
     client_members: list[ClientMemberIn] = Field(default_factory=list, max_length=500)
+    default_days_until_due: DaysUntilDue | None = None
+    """Payment terms of the workspace's new subscriptions; none: 30 days."""
 
     @field_validator("client_members")
     @classmethod
@@ -68,6 +72,7 @@ class WorkspaceOut(BaseModel):
     client_members: list[ClientMemberOut]
     billing_email: str | None
     """Who Stripe bills: the billing contact, else the first client member to have joined."""
+    default_days_until_due: int | None
     stripe_customer_id: str | None
 
 
@@ -77,6 +82,8 @@ class SubscriptionStart(BaseModel):
     product_id: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)
     ]
+    days_until_due: DaysUntilDue | None = None
+    """Days the client has to pay each invoice; default the workspace's, else 30."""
 
 
 class LatestInvoice(BaseModel):
@@ -94,6 +101,12 @@ class SubscriptionOut(BaseModel):
     amount_cents: int
     currency: str
     application_fee_percent: float
+    days_until_due: int | None
+    """Payment terms while the client pays by invoice; null once renewals are charged to
+    the saved payment method."""
+    collection_method: str
+    """``send_invoice`` until the client pays with a payment method that can be saved, then
+    ``charge_automatically``."""
     billing_email: str | None
     stripe_customer_id: str
     stripe_subscription_id: str

@@ -40,6 +40,8 @@ from subscriptions.stripe_gateway import PLATFORM_FEE_PERCENT, SubscriptionsStri
 from subscriptions.workspaces import Workspaces
 
 FINAL_STATUSES = frozenset({"canceled", "incomplete_expired"})
+DEFAULT_DAYS_UNTIL_DUE = 30
+"""Payment terms of a subscription when neither the request nor the workspace says."""
 
 
 def subscription_snapshot(
@@ -99,7 +101,11 @@ class Subscriptions:
         return Workspaces(self.session, self.outbox, self.customers)
 
     async def start_subscription(
-        self, agency_id: str, workspace_id: str, product_id: str
+        self,
+        agency_id: str,
+        workspace_id: str,
+        product_id: str,
+        days_until_due: int | None = None,
     ) -> Subscription:
         workspace = await repository.workspace(self.session, workspace_id)
         if workspace is None or workspace.agency_id != agency_id:
@@ -113,6 +119,7 @@ class Subscriptions:
         if product.status != "active":
             raise ProductArchivedError()
         workspace, customer = await self.customers.ensure_customer(agency_id, workspace_id)
+        terms = days_until_due or workspace.default_days_until_due or DEFAULT_DAYS_UNTIL_DUE
         commands = self._commands()
         pending = await commands.open(
             self.session,
@@ -127,6 +134,7 @@ class Subscriptions:
                 "account_id": customer.stripe_account_id,
                 "customer_id": customer.stripe_customer_id,
                 "billing_email": customer.email,
+                "days_until_due": terms,
             },
             agency_id=agency_id,
         )
@@ -145,10 +153,12 @@ class Subscriptions:
         ``subscription.started``, with its record marked done, in this transaction."""
         request, agency_id = pending.request, str(pending.agency_id)
         workspace_id, product_id = request["workspace_id"], request["product_id"]
+        terms = int(request.get("days_until_due") or DEFAULT_DAYS_UNTIL_DUE)
         facts = await self.stripe.create_subscription(
             account_id=request["account_id"],
             customer_id=request["customer_id"],
             price_id=request["price_id"],
+            days_until_due=terms,
             metadata={
                 "agency_id": agency_id,
                 "workspace_id": workspace_id,
@@ -166,6 +176,8 @@ class Subscriptions:
             currency=request["currency"],
             application_fee_percent=PLATFORM_FEE_PERCENT,
             billing_email=request["billing_email"],
+            days_until_due=terms,
+            collection_method="send_invoice",
             stripe_account_id=request["account_id"],
             stripe_customer_id=request["customer_id"],
             stripe_subscription_id=facts.subscription_id,
@@ -174,6 +186,7 @@ class Subscriptions:
             latest_invoice_id=facts.latest_invoice_id,
             latest_invoice_status=facts.latest_invoice_status,
             hosted_invoice_url=facts.hosted_invoice_url,
+            latest_invoice_created=facts.latest_invoice_created,
             created_at=datetime.now(UTC),
         )
         self.session.add(subscription)
@@ -239,8 +252,9 @@ class Subscriptions:
                 ).status
             )
         subscription.status_seen_at = snapshot.stripe_created
-        if snapshot.latest_invoice_id:
-            subscription.latest_invoice_id = snapshot.latest_invoice_id
+        if snapshot.latest_invoice_id and subscription.latest_invoice_id is None:
+            subscription.latest_invoice_id = snapshot.latest_invoice_id  # the invoice mirror
+            # brings its status and page (``invoice_mirror``)
         if status == subscription.status:
             await self.session.flush()
             return

@@ -5,13 +5,19 @@ Every create carries an idempotency key derived from our own ids (agency + works
 customer, our subscription id for a subscription), so a retry or a race can never make a
 second object.
 
-Subscriptions are ``charge_automatically`` with ``payment_behavior=default_incomplete``:
-Stripe finalizes the first invoice at once with its hosted page, so the client sees Pay now
-immediately without our asking for a card first; the card paid with is saved on the
-subscription (``save_default_payment_method=on_subscription``), so renewals charge it on
-their own and a decline puts the subscription ``past_due`` under Stripe's dunning — which
-``send_invoice`` would not do (it would email every renewal for manual payment and never
-retry a card).
+Subscriptions start on payment terms: ``collection_method=send_invoice`` with
+``days_until_due`` (the workspace's terms, else 30). Stripe makes them ``active`` at once and
+finalizes the first invoice with its hosted page and emails it (``invoice.sent``); the
+client may pay it any time before it is due, and a subscription never expires for an invoice
+opened yesterday (a ``charge_automatically`` one with ``default_incomplete`` would end
+``incomplete_expired`` after 23 hours). Each renewal is emailed the same way with Pay now;
+past its due date Stripe sends ``invoice.overdue`` and the subscription goes ``past_due``.
+Once the client pays with a payment method Stripe keeps on the customer (a card or a bank
+debit), the subscription is switched to ``charge_automatically`` with that payment method as
+the customer's default for invoices (``save_autopay``; unless the client already chose one,
+so a card changed later in the customer portal is the one charged): renewals are charged on
+their own, and a decline puts it ``past_due`` under Stripe's dunning (retries, then the
+platform's setting).
 """
 
 from __future__ import annotations
@@ -31,6 +37,10 @@ PLATFORM_FEE_PERCENT = Decimal("0.5")
 """The platform's application fee on every client invoice; never adjusted per invoice."""
 
 
+REUSABLE_PAYMENT_METHOD_TYPES = frozenset({"card", "us_bank_account", "sepa_debit", "bacs_debit"})
+"""Payment methods a subscription may charge on its own once the client has paid with one."""
+
+
 @dataclass(frozen=True)
 class StripeSubscriptionFacts:
     subscription_id: str
@@ -39,6 +49,7 @@ class StripeSubscriptionFacts:
     latest_invoice_id: str | None
     latest_invoice_status: str | None
     hosted_invoice_url: str | None
+    latest_invoice_created: int = 0
 
 
 async def _call(call: Awaitable[T]) -> T:
@@ -69,6 +80,7 @@ def _facts(sub: stripe.Subscription) -> StripeSubscriptionFacts:
         latest_invoice_id=invoice_id,
         latest_invoice_status=expanded.status if expanded else None,
         hosted_invoice_url=expanded.hosted_invoice_url if expanded else None,
+        latest_invoice_created=expanded.created if expanded else 0,
     )
 
 
@@ -113,6 +125,7 @@ class SubscriptionsStripe:
         account_id: str,
         customer_id: str,
         price_id: str,
+        days_until_due: int,
         metadata: dict[str, str],
     ) -> StripeSubscriptionFacts:
         sub = await _call(
@@ -121,9 +134,8 @@ class SubscriptionsStripe:
                     "customer": customer_id,
                     "items": [{"price": price_id}],
                     "application_fee_percent": float(PLATFORM_FEE_PERCENT),
-                    "collection_method": "charge_automatically",
-                    "payment_behavior": "default_incomplete",
-                    "payment_settings": {"save_default_payment_method": "on_subscription"},
+                    "collection_method": "send_invoice",
+                    "days_until_due": days_until_due,
                     "metadata": metadata,
                     "expand": ["latest_invoice"],
                 },
@@ -134,6 +146,63 @@ class SubscriptionsStripe:
             )
         )
         return _facts(sub)
+
+    async def reusable_payment_method(self, account_id: str, invoice_id: str) -> str | None:
+        """The payment method that paid the invoice, when Stripe keeps it on the customer (a
+        card or a bank debit saved for later); None for a payment made outside Stripe or a
+        one-time method. Raises Stripe's own errors (the caller tells a refusal from an
+        outage)."""
+        payments = await self.client.v1.invoice_payments.list_async(
+            params={"invoice": invoice_id}, options={"stripe_account": account_id}
+        )
+        for payment in payments.data:
+            paid_with = payment.to_dict().get("payment") or {} if payment.status == "paid" else {}
+            intent = paid_with.get("payment_intent")  # none for a payment outside Stripe
+            intent_id = intent if isinstance(intent, str) else (intent or {}).get("id")
+            if not intent_id:
+                continue
+            found = await self.client.v1.payment_intents.retrieve_async(
+                intent_id,
+                params={"expand": ["payment_method"]},
+                options={"stripe_account": account_id},
+            )
+            method = found.payment_method
+            if (
+                isinstance(method, stripe.PaymentMethod)
+                and method.customer
+                and method.type in REUSABLE_PAYMENT_METHOD_TYPES
+            ):
+                return method.id
+        return None
+
+    async def save_autopay(
+        self, account_id: str, customer_id: str, subscription_id: str, payment_method_id: str
+    ) -> None:
+        """Renewals from now on are charged automatically: ``payment_method_id`` becomes the
+        customer's default for invoices unless the client already chose one (so a card the
+        client changes later in the customer portal is the one charged), and the
+        subscription collects with ``charge_automatically``. Raises Stripe's own errors."""
+        options: stripe.RequestOptions = {"stripe_account": account_id}
+        customer = await self.client.v1.customers.retrieve_async(customer_id, options=options)
+        settings = customer.invoice_settings
+        if settings is None or not settings.default_payment_method:
+            await self.client.v1.customers.update_async(
+                customer_id,
+                params={"invoice_settings": {"default_payment_method": payment_method_id}},
+                options={
+                    **options,
+                    "idempotency_key": f"subscriptions:autopay-customer:{subscription_id}:"
+                    f"{payment_method_id}",
+                },
+            )
+        await self.client.v1.subscriptions.update_async(
+            subscription_id,
+            params={"collection_method": "charge_automatically"},
+            options={
+                **options,
+                "idempotency_key": f"subscriptions:autopay:{subscription_id}:{payment_method_id}",
+            },
+        )
 
     async def withdraw_subscription(
         self, account_id: str, customer_id: str, subscription_id: str

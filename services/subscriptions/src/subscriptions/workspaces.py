@@ -79,6 +79,7 @@ class Workspaces:
             "billing_contact_email": contact.email if contact else None,
             "billing_contact_name": contact.name if contact else None,
             "client_members": _members(workspace.client_members, wanted),
+            "default_days_until_due": wanted.default_days_until_due,
         }
         if not registered and all(getattr(workspace, k) == v for k, v in values.items()):
             return workspace

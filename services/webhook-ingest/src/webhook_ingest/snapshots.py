@@ -6,7 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from billing_contracts.billing_accounts import StripeAccountSnapshot
+from billing_contracts.billing_accounts import (
+    StripeAccountDeauthorizedSnapshot,
+    StripeAccountSnapshot,
+)
 from billing_contracts.billing_balances import StripeBalanceSnapshot, StripePayoutSnapshot
 from billing_contracts.billing_customers import StripeCustomerSnapshot
 from billing_contracts.billing_invoices import StripeInvoicePaymentSnapshot, StripeInvoiceSnapshot
@@ -78,6 +81,11 @@ def figures_from_balance_transaction(txn: StripeObject) -> BalanceFigures:
         reporting_category=txn.get("reporting_category"),
         source=id_of(txn.get("source")),
     )
+
+
+def _deauthorized(_: StripeObject, event: StripeObject) -> dict[str, Any]:
+    """``data.object`` is the platform's application; the account is the event's."""
+    return {"account_id": event.get("account")}
 
 
 def _account(obj: StripeObject, _: StripeObject) -> dict[str, Any]:
@@ -362,6 +370,7 @@ Snapshot = Callable[[StripeObject, StripeObject], dict[str, Any]]
 
 SNAPSHOTS: dict[type[Payload], Snapshot] = {
     StripeAccountSnapshot: _account,
+    StripeAccountDeauthorizedSnapshot: _deauthorized,
     StripeProductSnapshot: _product,
     StripePriceSnapshot: _price,
     StripeCustomerSnapshot: _customer,
