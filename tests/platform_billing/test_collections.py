@@ -55,7 +55,10 @@ async def test_an_unfunded_balance_fails_and_stripe_retries_on_its_schedule(
     agency_plan = await _failed_plan(subscriptions, operator, agency)
     invoice_id = agency_plan["latest_invoice"]["id"]
 
-    failed = await collection_of(invoicing, operator, invoice_id, attempt_count=1)
+    # The failure code comes with invoice.payment_failed, which may follow invoice.updated.
+    failed = await collection_of(
+        invoicing, operator, invoice_id, attempt_count=1, failure_code="insufficient_funds"
+    )
     assert failed["failure_code"] == "insufficient_funds"
     assert (failed["status"], failed["amount_due_cents"]) == ("open", 4900)
     assert failed["agency_id"] == agency.agency_id
