@@ -15,7 +15,6 @@ no longer attached) clears it and the client keeps paying by invoice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass
 
 import stripe
@@ -128,17 +127,5 @@ class Autopay:
 def run_autopay(runtime: Runtime) -> None:
     """The autopay worker lives as long as the service (a second replica's work is harmless:
     the Stripe update carries a key of subscription and payment method)."""
-    tasks: list[asyncio.Task[None]] = []
-
-    async def start() -> None:
-        name = f"{runtime.settings.service_name}-autopay"
-        tasks.append(asyncio.create_task(Autopay(runtime).run_forever(), name=name))
-
-    async def stop() -> None:
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    runtime.on_startup(start)
-    runtime.on_shutdown(stop)
+    name = f"{runtime.settings.service_name}-autopay"
+    runtime.run_alongside(name, Autopay(runtime).run_forever)
