@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import pytest
 import stripe
 import uvicorn
 
+from billing_devstack import free_port
 from stripe_emulator.app import create_app
 from stripe_emulator.settings import Settings
 from tests.support.stripe_fixtures import stripe_resources
@@ -24,13 +24,6 @@ from tests.support.stripe_fixtures import stripe_resources
 T = TypeVar("T")
 
 API_KEY = "sk_test_emulator"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -9,8 +9,9 @@ import httpx
 import pytest
 import stripe
 
+from billing_devstack import free_port
 from stripe_emulator.settings import Settings
-from tests.stripe_emulator.conftest import API_KEY, free_port, serving
+from tests.stripe_emulator.conftest import API_KEY, serving
 
 pytestmark = pytest.mark.integration
 

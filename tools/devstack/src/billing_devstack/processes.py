@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -35,12 +36,39 @@ class DevstackError(RuntimeError):
     """A piece of the stack failed to start or answer in time."""
 
 
+LOWEST_FREE_PORT = 20000
+_handed_out: set[int] = set()
+
+
+def ephemeral_ports() -> tuple[int, int]:
+    """The kernel's range for the local ports of outgoing connections."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now (the OS picks it)."""
+    """A TCP port nobody listens on right now, for a server about to be started.
+
+    It is taken below the kernel's ephemeral range: a port the OS hands out for binding
+    (``bind(0)``) is also one it hands out as the local port of the next outgoing
+    connection, and a busy stack makes hundreds of those between the pick and the server's
+    bind (a Stripe emulator once failed with "address already in use" that way). Ports
+    already handed out by this process are not handed out again.
+    """
+    low, _ = ephemeral_ports()
+    candidates = list(range(LOWEST_FREE_PORT, low))
+    random.shuffle(candidates)
+    for port in candidates[:500]:
+        if port not in _handed_out and port_is_free(port, host):
+            _handed_out.add(port)
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+        chosen: int = sock.getsockname()[1]
+        return chosen
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
