@@ -57,9 +57,22 @@ class SubscriptionCanceled(_SubscriptionEvent):
     type: Literal["subscription.canceled"] = "subscription.canceled"
 
 
+class SubscriptionProductChanged(_SubscriptionEvent):
+    """The subscription bills another product from now on: a migration took effect, at once
+    (with Stripe's proration) or at its renewal. The payload carries the new product and
+    amount."""
+
+    type: Literal["subscription.product_changed"] = "subscription.product_changed"
+
+
 SUBSCRIPTIONS = Topic(
     name="subscriptions.subscriptions.v1",
     description="Client subscriptions with their status as Stripe reports it. "
     "Key: subscription id.",
-    events=(SubscriptionStarted, SubscriptionStatusChanged, SubscriptionCanceled),
+    events=(
+        SubscriptionStarted,
+        SubscriptionStatusChanged,
+        SubscriptionCanceled,
+        SubscriptionProductChanged,
+    ),
 )

@@ -5,7 +5,8 @@ keys, or undone on Stripe when it cannot complete; what was left ``undoing`` is 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -91,6 +92,15 @@ class CommandSweeper:
         await self.commands.measure(self.handlers)
         return len(taken)
 
+    async def work(self, command_ids: Iterable[str]) -> None:
+        """Work these records now, as the sweeper would once stale (a request that opens
+        several records answers first and has them worked after; a crash meanwhile leaves
+        them to the sweeper)."""
+        for command_id in command_ids:
+            command = await self.commands.get(command_id)
+            if command is not None and command.status in ("pending", "undoing"):
+                await self._sweep_one(command)
+
     async def _sweep_one(self, command: PendingCommand) -> None:
         service = self.commands.service
         handler = self.handlers.get(command.kind)
@@ -114,12 +124,16 @@ class CommandSweeper:
         COMMANDS_SWEPT.labels(service, command.kind, outcome).inc()
 
     async def run_forever(self) -> None:
+        """A round every ``every_seconds``, and whenever a request asks for records to be
+        worked now (``PendingCommands.work_soon``)."""
         while True:
             try:
+                await self.work(self.commands.take_asked())
                 await self.sweep()
             except Exception as exc:  # the database away: try again at the next round
                 log.warning("pending commands sweep failed", error=repr(exc))
-            await asyncio.sleep(self.every_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.commands.wake.wait(), self.every_seconds)
 
 
 def run_sweeper(runtime: Runtime, sweeper: CommandSweeper) -> None:

@@ -28,6 +28,7 @@ command completes: after its Stripe calls succeeded, before its commit.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import uuid
@@ -138,6 +139,21 @@ class PendingCommands:
         self.service = service
         self.crash_after_stripe = crash_after_stripe
         """The command kind whose completion SIGKILLs the process (the crash drill)."""
+        self.asked: list[str] = []
+        """Records a request opened to be worked after its answer (``work_soon``)."""
+        self.wake = asyncio.Event()
+
+    def work_soon(self, command_ids: Iterable[str]) -> None:
+        """Have the service's sweeper work these records now rather than once stale: a
+        request that opens several records answers first (202); a crash before they are
+        worked leaves them to the sweeper's usual round."""
+        self.asked.extend(command_ids)
+        self.wake.set()
+
+    def take_asked(self) -> list[str]:
+        asked, self.asked = self.asked, []
+        self.wake.clear()
+        return asked
 
     async def open(
         self,
@@ -147,6 +163,7 @@ class PendingCommands:
         *,
         agency_id: str | None = None,
         command_id: str | None = None,
+        keyed: bool = True,
     ) -> PendingCommand:
         """Commit the command's pending record (a transaction of its own) and return it. With
         the request's ``Idempotency-Key`` it is the record an earlier attempt made with that
@@ -155,8 +172,10 @@ class PendingCommands:
         with a new id, since its objects are gone. The record is returned held in the
         request's ``session`` (see ``hold``).
         ``command_id`` names a command that exists once whoever asks (the workspace's one
-        customer, the agency's one account): its record is that id's, the key aside."""
-        table, key = self.table, current_key()
+        customer, the agency's one account): its record is that id's, the key aside.
+        ``keyed=False``: one of several records a request opens (each subscription a product
+        moves off), none of them the key's."""
+        table, key = self.table, current_key() if keyed else None
         row: Any
         new = insert(table).values(
             kind=kind, agency_id=agency_id, request=dict(request), status="pending"

@@ -92,6 +92,7 @@ class Runtime:
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self._starters: list[Callable[[], Awaitable[object]]] = []
         self._own_topics: list[str] = []
+        self._pending_commands: dict[str, PendingCommands] = {}
 
     def on_shutdown(self, close: Callable[[], Awaitable[None]]) -> None:
         """Close a resource of the service's own (a pool, a client) when the service stops."""
@@ -129,13 +130,16 @@ class Runtime:
         self.inbox.subscribe(topic, consumer, handler)
 
     def pending_commands(self, table: Table) -> PendingCommands:
-        """The service's pending records (``table``), with its crash drill if armed."""
-        return PendingCommands(
-            table,
-            self.sessions,
-            self.settings.service_name,
-            crash_after_stripe=self.settings.crash_after_stripe,
-        )
+        """The service's pending records (``table``), with its crash drill if armed: one
+        object per table, shared by requests and the sweeper."""
+        if table.name not in self._pending_commands:
+            self._pending_commands[table.name] = PendingCommands(
+                table,
+                self.sessions,
+                self.settings.service_name,
+                crash_after_stripe=self.settings.crash_after_stripe,
+            )
+        return self._pending_commands[table.name]
 
     @property
     def stripe(self) -> stripe.StripeClient:

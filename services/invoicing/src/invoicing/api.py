@@ -19,7 +19,7 @@ from billing_kit.errors import (
     documented,
 )
 from billing_kit.idempotency import IdempotentRoute
-from invoicing.models import Subscription
+from invoicing.models import Product, Subscription
 from invoicing.schemas import (
     DisputeOut,
     InvoiceList,
@@ -76,16 +76,13 @@ def invoice_out(invoice: InvoiceSnapshot) -> InvoiceOut:
     )
 
 
-def _subscription_out(
-    subscription: Subscription, product: tuple[str, str | None] | None
-) -> SubscriptionOut:
-    product_name, cadence = product if product is not None else (None, None)
+def _subscription_out(subscription: Subscription, product: Product | None) -> SubscriptionOut:
     return SubscriptionOut(
         id=subscription.stripe_subscription_id,
         workspace_id=subscription.workspace_id,
-        product_id=subscription.product_id,
-        product_name=product_name,
-        cadence=cadence,
+        product_id=product.product_id if product else subscription.product_id,
+        product_name=product.name if product else None,
+        cadence=product.cadence if product else None,
         stripe_product_id=subscription.stripe_product_id,
         status=subscription.status,
         amount_cents=subscription.amount_cents,
@@ -148,7 +145,7 @@ async def portal_billing(
     subscriptions = await invoicing.active_subscriptions(agency_id, workspace_id)
     outstanding = await invoicing.workspace_invoices(agency_id, workspace_id, outstanding=True)
     return PortalBilling(
-        subscriptions=[_subscription_out(sub, name) for sub, name in subscriptions],
+        subscriptions=[_subscription_out(sub, product) for sub, product in subscriptions],
         outstanding_invoices=[invoice_out(invoice) for invoice in outstanding],
     )
 

@@ -219,20 +219,16 @@ async def workspace_of_customer(
     return None
 
 
-async def product_names(
+async def products_billed(
     session: AsyncSession, subscriptions: Sequence[Subscription]
-) -> dict[str, tuple[str, str | None]]:
-    """Product name and cadence by Stripe price id, for the prices of ``subscriptions``."""
+) -> dict[str, Product]:
+    """The product of each price ``subscriptions`` bill now, by Stripe price id (a
+    subscription moved to another product bills that product's price)."""
     prices = [sub.stripe_price_id for sub in subscriptions if sub.stripe_price_id]
     if not prices:
         return {}
-    query = select(Product.stripe_price_id, Product.name, Product.cadence).where(
-        col(Product.stripe_price_id).in_(prices)
-    )
-    return {
-        str(price): (str(name), cadence)
-        for price, name, cadence in (await session.execute(query)).all()
-    }
+    query = select(Product).where(col(Product.stripe_price_id).in_(prices))
+    return {row.stripe_price_id: row for row in (await session.execute(query)).scalars()}
 
 
 async def remember_refund(

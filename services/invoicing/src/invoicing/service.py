@@ -20,7 +20,7 @@ from billing_kit.outbox import Outbox
 from billing_kit.pending_commands import PendingCommand, PendingCommands
 from invoicing import agencies, repository
 from invoicing.mirror import Mirror, invoice_snapshot
-from invoicing.models import Invoice, Subscription
+from invoicing.models import Invoice, Product, Subscription
 from invoicing.rules import application_fee_cents
 from invoicing.schemas import OneOffInvoiceCreate
 from invoicing.stripe_facts import invoice_snapshot_from_stripe
@@ -188,14 +188,14 @@ class Invoicing:
 
     async def active_subscriptions(
         self, agency_id: str, workspace_id: str
-    ) -> list[tuple[Subscription, tuple[str, str | None] | None]]:
-        """Each subscription not ended, with its product's name and cadence."""
+    ) -> list[tuple[Subscription, Product | None]]:
+        """Each subscription not ended, with the product it bills now."""
         await self._refuse_another_agencys(agency_id, workspace_id)
         found = await repository.workspace_subscriptions(
             self.session, agency_id, workspace_id, PORTAL_SUBSCRIPTION_STATUSES
         )
-        names = await repository.product_names(self.session, found)
-        return [(sub, names.get(sub.stripe_price_id or "")) for sub in found]
+        products = await repository.products_billed(self.session, found)
+        return [(sub, products.get(sub.stripe_price_id or "")) for sub in found]
 
     async def payment_methods_url(self, agency_id: str, workspace_id: str, return_url: str) -> str:
         """A Stripe customer-portal session where the client adds or updates a card."""

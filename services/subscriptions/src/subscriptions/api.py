@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -24,7 +25,10 @@ from subscriptions.schemas import (
     BillingContactOut,
     ClientMemberOut,
     LatestInvoice,
+    MigrationAccepted,
+    ProductMigrate,
     SubscriptionList,
+    SubscriptionMigrate,
     SubscriptionOut,
     SubscriptionStart,
     WorkspaceOut,
@@ -35,6 +39,8 @@ from subscriptions.service import Subscriptions
 router = APIRouter(prefix="/v1", route_class=IdempotentRoute, tags=["subscriptions"])
 
 WorkspaceId = Annotated[str, Path(min_length=1, max_length=100)]
+SubscriptionId = Annotated[str, Path(min_length=1, max_length=40)]
+ProductPath = Annotated[str, Path(min_length=1, max_length=40)]
 
 
 def _subscriptions(request: Request, session: DbSession) -> Subscriptions:
@@ -64,10 +70,18 @@ def _workspace_out(workspace: Workspace, stripe_customer_id: str | None) -> Work
     )
 
 
-def _subscription_out(subscription: Subscription) -> SubscriptionOut:
+async def _subscriptions_out(
+    subscriptions: Subscriptions, found: Sequence[Subscription]
+) -> list[SubscriptionOut]:
+    names = await subscriptions.product_names([s.product_id for s in found])
+    return [_subscription_out(s, names.get(s.product_id)) for s in found]
+
+
+def _subscription_out(subscription: Subscription, product_name: str | None) -> SubscriptionOut:
     return SubscriptionOut.model_validate(
         {
             **subscription.model_dump(),
+            "product_name": product_name,
             "application_fee_percent": float(subscription.application_fee_percent),
             "latest_invoice": LatestInvoice(
                 id=subscription.latest_invoice_id,
@@ -116,7 +130,7 @@ async def start_subscription(
     subscription = await subscriptions.start_subscription(
         principal.require_agency(), workspace_id, body.product_id, body.days_until_due
     )
-    return _subscription_out(subscription)
+    return (await _subscriptions_out(subscriptions, [subscription]))[0]
 
 
 @router.get(
@@ -128,7 +142,7 @@ async def list_subscriptions(
     workspace_id: WorkspaceId, principal: AgencyStaff, subscriptions: SubscriptionsService
 ) -> SubscriptionList:
     found = await subscriptions.list_subscriptions(principal.require_agency(), workspace_id)
-    return SubscriptionList(data=[_subscription_out(s) for s in found])
+    return SubscriptionList(data=await _subscriptions_out(subscriptions, found))
 
 
 @router.post(
@@ -138,11 +152,67 @@ async def list_subscriptions(
 )
 async def cancel_subscription(
     workspace_id: WorkspaceId,
-    subscription_id: Annotated[str, Path(min_length=1, max_length=40)],
+    subscription_id: SubscriptionId,
     principal: AgencyStaff,
     subscriptions: SubscriptionsService,
 ) -> SubscriptionOut:
     subscription = await subscriptions.cancel_subscription(
         principal.require_agency(), workspace_id, subscription_id
     )
-    return _subscription_out(subscription)
+    return (await _subscriptions_out(subscriptions, [subscription]))[0]
+
+
+@router.post(
+    "/workspaces/{workspace_id}/subscriptions/{subscription_id}/migrate",
+    response_model=SubscriptionOut,
+    responses=documented(
+        ForbiddenError,
+        NotFoundError,
+        ConnectRequiredError,
+        AgencySuspendedCannotBillError,
+        ProductArchivedError,
+        StripeFailedError,
+    ),
+)
+async def migrate_subscription(
+    workspace_id: WorkspaceId,
+    subscription_id: SubscriptionId,
+    body: SubscriptionMigrate,
+    principal: AgencyStaff,
+    subscriptions: SubscriptionsService,
+) -> SubscriptionOut:
+    """Move the subscription to another product of the agency: from its next renewal
+    without proration (``next_renewal``, the default; ``scheduled_product_id`` shows the
+    change until then), or at once with Stripe's proration on the next invoice (``now``).
+    Its invoices so far stay as billed; the platform's fee stays 0.5 %."""
+    subscription = await subscriptions.migrate_subscription(
+        principal.require_agency(), workspace_id, subscription_id, body.product_id, body.when
+    )
+    return (await _subscriptions_out(subscriptions, [subscription]))[0]
+
+
+@router.post(
+    "/products/{product_id}/migrate-subscriptions",
+    status_code=202,
+    response_model=MigrationAccepted,
+    responses=documented(
+        ForbiddenError,
+        NotFoundError,
+        ConnectRequiredError,
+        AgencySuspendedCannotBillError,
+        ProductArchivedError,
+    ),
+)
+async def migrate_product_subscriptions(
+    product_id: ProductPath,
+    body: ProductMigrate,
+    principal: AgencyStaff,
+    subscriptions: SubscriptionsService,
+) -> MigrationAccepted:
+    """Move every live subscription on the product to ``to_product_id`` ("move everyone off
+    the old price"): each move is recorded now and made right after the answer."""
+    moving = await subscriptions.migrate_product(
+        principal.require_agency(), product_id, body.to_product_id, body.when
+    )
+    subscriptions.work_soon(moving)
+    return MigrationAccepted(subscriptions=len(moving))

@@ -1,7 +1,9 @@
 """subscriptions' pending records and their sweeper: a client subscription, a platform plan
 or an agency's plan left pending by a crash or an unknown outcome is made with the same keys
 and recorded (with the events the request would have published), or, when Stripe refuses
-it, undone on Stripe (the subscription canceled, the plan's product archived)."""
+it, undone on Stripe (the subscription canceled, the plan's product archived). A
+subscription's move to another product is made again with its keys (changing nothing more
+when it was made), or recorded failed when Stripe refuses it."""
 
 from __future__ import annotations
 
@@ -16,7 +18,12 @@ from subscriptions.customers import CREATE_CUSTOMER
 from subscriptions.models import PlatformPlan, pending_commands
 from subscriptions.platform_gateway import PlatformStripe
 from subscriptions.platform_plans import CREATE_PLAN, START_AGENCY_PLAN, PlatformPlans
-from subscriptions.service import START_SUBSCRIPTION, Subscriptions, withdraw_subscription
+from subscriptions.service import (
+    MIGRATE_SUBSCRIPTION,
+    START_SUBSCRIPTION,
+    Subscriptions,
+    withdraw_subscription,
+)
 from subscriptions.stripe_gateway import SubscriptionsStripe
 
 
@@ -44,6 +51,9 @@ def sweeper(runtime: Runtime) -> CommandSweeper:
     async def cancel_subscription(command: PendingCommand) -> None:
         await withdraw_subscription(stripe, commands, command)
 
+    async def migrate_subscription(session: AsyncSession, command: PendingCommand) -> None:
+        await subscriptions_service(runtime, session).make_migration(command)
+
     async def create_plan(session: AsyncSession, command: PendingCommand) -> None:
         await platform_plans(runtime, session).make_plan(command)
 
@@ -55,7 +65,7 @@ def sweeper(runtime: Runtime) -> CommandSweeper:
         await customers.locked_workspace(str(command.agency_id), command.request["workspace_id"])
         await customers.record_customer(command)
 
-    async def no_customer(command: PendingCommand) -> None:
+    async def nothing_made(command: PendingCommand) -> None:
         await commands.settle(command.id, "failed")  # Stripe refused it: nothing was made
 
     async def start_agency_plan(session: AsyncSession, command: PendingCommand) -> None:
@@ -71,8 +81,9 @@ def sweeper(runtime: Runtime) -> CommandSweeper:
     return CommandSweeper(
         commands,
         {
-            CREATE_CUSTOMER: completing(commands, create_customer, no_customer),
+            CREATE_CUSTOMER: completing(commands, create_customer, nothing_made),
             START_SUBSCRIPTION: completing(commands, start_subscription, cancel_subscription),
+            MIGRATE_SUBSCRIPTION: completing(commands, migrate_subscription, nothing_made),
             CREATE_PLAN: completing(commands, create_plan, archive_plan),
             START_AGENCY_PLAN: completing(commands, start_agency_plan, cancel_agency_plan),
         },

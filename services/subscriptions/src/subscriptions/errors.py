@@ -8,7 +8,7 @@ from billing_kit.errors import BillingError, ValidationFailedError
 class ProductArchivedError(BillingError):
     status_code = 409
     code = "product_archived"
-    default_message = "This product is archived and cannot be used for new subscriptions."
+    default_message = "This product is archived: no subscription can start on it or move to it."
 
 
 class OneTimeProductError(ValidationFailedError):

@@ -136,9 +136,16 @@ class Subscription(SubscriptionsTable, table=True):
     stripe_account_id: str = Field(sa_type=String(100))
     stripe_customer_id: str = Field(sa_type=String(100))
     stripe_subscription_id: str = Field(sa_type=String(100), unique=True)
+    stripe_price_id: str | None = Field(default=None, sa_type=String(100))
+    """The price Stripe bills now (``product_id``'s, once a migration took effect)."""
     status: str = Field(sa_type=String(30))
     status_seen_at: int = Field(default=0, sa_type=BigInteger)
     """Stripe ``created`` of the newest event applied to ``status``; older ones are ignored."""
+    current_period_end: int | None = Field(default=None, sa_type=BigInteger)
+    """When the period being billed ends: the next renewal (Unix seconds)."""
+    scheduled_product_id: str | None = Field(default=None, sa_type=String(40))
+    """The product the subscription moves to at its next renewal (a migration waiting)."""
+    scheduled_price_id: str | None = Field(default=None, sa_type=String(100))
     latest_invoice_id: str | None = Field(default=None, sa_type=String(100))
     latest_invoice_status: str | None = Field(default=None, sa_type=String(20))
     hosted_invoice_url: str | None = Field(default=None, sa_type=String(2000))

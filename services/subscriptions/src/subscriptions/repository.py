@@ -130,6 +130,37 @@ async def subscriptions(
     return (await session.execute(query)).scalars().all()
 
 
+async def live_subscriptions_of_product(
+    session: AsyncSession, agency_id: str, product_id: str, ended: frozenset[str]
+) -> Sequence[Subscription]:
+    """The agency's subscriptions that bill ``product_id`` and have not ended."""
+    query = (
+        select(Subscription)
+        .where(
+            col(Subscription.agency_id) == agency_id,
+            col(Subscription.product_id) == product_id,
+            col(Subscription.status).not_in(ended),
+        )
+        .order_by(col(Subscription.created_at), col(Subscription.id))
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def subscription_by_id(session: AsyncSession, subscription_id: str) -> Subscription | None:
+    """The subscription, locked for this transaction."""
+    return await session.get(Subscription, subscription_id, with_for_update=True)
+
+
+async def product_names(session: AsyncSession, product_ids: Sequence[str]) -> dict[str, str]:
+    """Each product's name as catalog last announced it."""
+    if not product_ids:
+        return {}
+    query = select(col(ProductReplica.product_id), col(ProductReplica.name)).where(
+        col(ProductReplica.product_id).in_(set(product_ids))
+    )
+    return {str(pid): str(name) for pid, name in (await session.execute(query)).all()}
+
+
 async def platform_plans(session: AsyncSession) -> Sequence[PlatformPlan]:
     query = select(PlatformPlan).order_by(col(PlatformPlan.created_at), col(PlatformPlan.id))
     return (await session.execute(query)).scalars().all()

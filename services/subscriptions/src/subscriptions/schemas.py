@@ -76,14 +76,37 @@ class WorkspaceOut(BaseModel):
     stripe_customer_id: str | None
 
 
+ProductId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+MigrationTiming = Literal["next_renewal", "now"]
+"""``next_renewal``: the new price from the next period, no proration; ``now``: at once,
+with Stripe's proration on the next invoice."""
+
+
 class SubscriptionStart(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    product_id: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)
-    ]
+    product_id: ProductId
     days_until_due: DaysUntilDue | None = None
     """Days the client has to pay each invoice; default the workspace's, else 30."""
+
+
+class SubscriptionMigrate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: ProductId
+    when: MigrationTiming = "next_renewal"
+
+
+class ProductMigrate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to_product_id: ProductId
+    when: MigrationTiming = "next_renewal"
+
+
+class MigrationAccepted(BaseModel):
+    subscriptions: int
+    """How many live subscriptions of the product are moving."""
 
 
 class LatestInvoice(BaseModel):
@@ -96,6 +119,9 @@ class SubscriptionOut(BaseModel):
     id: str
     workspace_id: str
     product_id: str
+    product_name: str | None
+    scheduled_product_id: str | None
+    """The product it moves to at its next renewal (a migration waiting), else null."""
     status: str
     cadence: str
     amount_cents: int
@@ -110,6 +136,8 @@ class SubscriptionOut(BaseModel):
     billing_email: str | None
     stripe_customer_id: str
     stripe_subscription_id: str
+    current_period_end: int | None
+    """When the period being billed ends, the next renewal (Unix seconds)."""
     latest_invoice: LatestInvoice
     created_at: datetime
     canceled_at: datetime | None

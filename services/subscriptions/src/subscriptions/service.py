@@ -20,12 +20,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_contracts import subscriptions_subscriptions as contract
 from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
-from billing_kit.errors import NotFoundError
+from billing_kit.errors import NotFoundError, ValidationFailedError
+from billing_kit.inbox import is_transient
 from billing_kit.outbox import Outbox
 from billing_kit.pending_commands import PendingCommand, PendingCommands
 from subscriptions import repository
@@ -35,8 +37,13 @@ from subscriptions.errors import (
     ProductArchivedError,
     SubscriptionNotRecordedError,
 )
-from subscriptions.models import Subscription
-from subscriptions.stripe_gateway import PLATFORM_FEE_PERCENT, SubscriptionsStripe
+from subscriptions.models import ProductReplica, Subscription
+from subscriptions.stripe_gateway import (
+    CADENCE_INTERVALS,
+    PLATFORM_FEE_PERCENT,
+    StripeSubscriptionFacts,
+    SubscriptionsStripe,
+)
 from subscriptions.workspaces import Workspaces
 
 FINAL_STATUSES = frozenset({"canceled", "incomplete_expired"})
@@ -69,6 +76,9 @@ def subscription_snapshot(
 
 START_SUBSCRIPTION = "start_subscription"
 """Kind of the pending record of a client subscription."""
+MIGRATE_SUBSCRIPTION = "migrate_subscription"
+"""Kind of the pending record of a subscription's move to another product."""
+MIGRATION_TIMINGS = ("next_renewal", "now")
 
 
 async def withdraw_subscription(
@@ -181,6 +191,8 @@ class Subscriptions:
             stripe_account_id=request["account_id"],
             stripe_customer_id=request["customer_id"],
             stripe_subscription_id=facts.subscription_id,
+            stripe_price_id=request["price_id"],
+            current_period_end=facts.current_period_end,
             status=facts.status,
             status_seen_at=facts.created,
             latest_invoice_id=facts.latest_invoice_id,
@@ -196,6 +208,13 @@ class Subscriptions:
             self.session, pending, {"stripe_subscription_id": facts.subscription_id}
         )
         return subscription
+
+    async def product_names(self, product_ids: Sequence[str]) -> dict[str, str]:
+        return await repository.product_names(self.session, product_ids)
+
+    def work_soon(self, command_ids: Sequence[str]) -> None:
+        """Have the sweeper work these records right after the answer."""
+        self._commands().work_soon(command_ids)
 
     async def list_subscriptions(self, agency_id: str, workspace_id: str) -> Sequence[Subscription]:
         workspace = await repository.workspace(self.session, workspace_id)
@@ -223,6 +242,172 @@ class Subscriptions:
         await self.session.flush()
         await self._announce(subscription, contract.SubscriptionCanceled, previous)
         return subscription
+
+    async def migrate_subscription(
+        self, agency_id: str, workspace_id: str, subscription_id: str, product_id: str, when: str
+    ) -> Subscription:
+        """Move the subscription to another product: from its next renewal without proration
+        (``next_renewal``), or at once with Stripe's proration on the next invoice (``now``).
+        Its invoices so far stay as they were billed; the fee stays the platform's."""
+        subscription = await repository.subscription(
+            self.session, agency_id, workspace_id, subscription_id
+        )
+        if subscription is None:
+            raise NotFoundError("No such subscription.")
+        await self.customers.billing_account(agency_id)
+        pending = await self._open_migration(agency_id, subscription, product_id, when)
+        if pending.status == "done":
+            return subscription
+        try:
+            return await self.make_migration(pending)
+        except Exception as exc:
+            if not is_transient(exc):  # refused: Stripe changed nothing
+                await self._commands().settle(pending.id, "failed")
+            raise  # else the outcome is unknown: the sweeper finishes it
+
+    async def migrate_product(self, agency_id: str, product_id: str, to_product_id: str,
+                              when: str) -> list[str]:  # fmt: skip
+        """Record the move of every live subscription on ``product_id`` (one pending record
+        each, worked right after the answer and by the sweeper after a crash); the ids of
+        those records."""
+        await self.customers.billing_account(agency_id)
+        source = await repository.product(self.session, agency_id, product_id)
+        if source is None:
+            raise NotFoundError("No such product.")
+        await self._migration_target(agency_id, to_product_id, source)
+        moving = await repository.live_subscriptions_of_product(
+            self.session, agency_id, product_id, FINAL_STATUSES
+        )
+        records = []
+        for subscription in moving:
+            pending = await self._open_migration(agency_id, subscription, to_product_id, when,
+                                                 keyed=False)  # fmt: skip
+            records.append(pending.id)
+        return records
+
+    async def _migration_target(
+        self, agency_id: str, product_id: str, moving: Subscription | ProductReplica
+    ) -> ProductReplica:
+        """The product a subscription (or a product's subscriptions) may move to."""
+        product = await repository.product(self.session, agency_id, product_id)
+        if product is None:
+            raise NotFoundError("No such product.")
+        if product.cadence not in CADENCE_INTERVALS:
+            raise OneTimeProductError()
+        if product.status != "active":
+            raise ProductArchivedError()
+        if product.currency != moving.currency:
+            raise ValidationFailedError(
+                f"This subscription bills in {moving.currency.upper()} and the product "
+                f"in {product.currency.upper()}: a subscription keeps its currency."
+            )
+        if product.stripe_account_id != moving.stripe_account_id:
+            raise ValidationFailedError(
+                "This subscription bills on an earlier Stripe account of the agency; start a "
+                "new one on the product instead."
+            )
+        return product
+
+    async def _open_migration(
+        self,
+        agency_id: str,
+        subscription: Subscription,
+        product_id: str,
+        when: str,
+        *,
+        keyed: bool = True,
+    ) -> PendingCommand:
+        if subscription.status in FINAL_STATUSES:
+            raise ValidationFailedError(
+                "This subscription has ended; start a new one on the product instead."
+            )
+        product = await self._migration_target(agency_id, product_id, subscription)
+        request = {
+            "subscription_id": subscription.id,
+            "product_id": product_id,
+            "when": when,
+            "price_id": product.stripe_price_id,
+            "cadence": product.cadence,
+            "amount_cents": product.amount_cents,
+        }
+        return await self._commands().open(
+            self.session, MIGRATE_SUBSCRIPTION, request, agency_id=agency_id, keyed=keyed
+        )
+
+    async def make_migration(self, pending: PendingCommand) -> Subscription:
+        """The migration's Stripe change (again, under its keys, changing nothing more when
+        it was made), the subscription as it now bills and its record marked done, in this
+        transaction."""
+        request = pending.request
+        subscription = await repository.subscription_by_id(self.session, request["subscription_id"])
+        assert subscription is not None
+        account, stripe_id = subscription.stripe_account_id, subscription.stripe_subscription_id
+        product_id, price_id = request["product_id"], request["price_id"]
+        if request["when"] == "now":
+            facts = await self.stripe.migrate_now(account, stripe_id, price_id, pending.id)
+            subscription.scheduled_product_id = subscription.scheduled_price_id = None
+            subscription.current_period_end = facts.current_period_end
+            self._take_latest_invoice(subscription, facts)
+            if product_id != subscription.product_id:
+                self._bill(subscription, product_id, price_id, request)
+                await self.session.flush()
+                await self._announce(subscription, contract.SubscriptionProductChanged)
+        else:
+            await self.stripe.migrate_at_renewal(
+                account, stripe_id, price_id, request["cadence"], pending.id
+            )
+            waiting = product_id != subscription.product_id
+            subscription.scheduled_product_id = product_id if waiting else None
+            subscription.scheduled_price_id = price_id if waiting else None
+        await self.session.flush()
+        await self._commands().finish(self.session, pending, {"product_id": product_id})
+        return subscription
+
+    @staticmethod
+    def _bill(
+        subscription: Subscription, product_id: str, price_id: str, terms: dict[str, Any]
+    ) -> None:
+        subscription.product_id = product_id
+        subscription.stripe_price_id = price_id
+        subscription.cadence = terms["cadence"]
+        subscription.amount_cents = terms["amount_cents"]
+
+    @staticmethod
+    def _take_latest_invoice(subscription: Subscription, facts: StripeSubscriptionFacts) -> None:
+        """A newer invoice than the one shown (a change of interval invoices at once)."""
+        if facts.latest_invoice_id and facts.latest_invoice_created > (
+            subscription.latest_invoice_created
+        ):
+            subscription.latest_invoice_id = facts.latest_invoice_id
+            subscription.latest_invoice_status = facts.latest_invoice_status
+            subscription.hosted_invoice_url = facts.hosted_invoice_url
+            subscription.latest_invoice_created = facts.latest_invoice_created
+
+    async def _renewed_on_scheduled_price(
+        self, subscription: Subscription, snapshot: StripeSubscriptionSnapshot
+    ) -> None:
+        """A migration waiting for the renewal took effect: Stripe now bills its price."""
+        item = snapshot.items[0] if snapshot.items else None
+        if item is None or not subscription.scheduled_price_id:
+            return
+        if item.price_id != subscription.scheduled_price_id:
+            return
+        product = await repository.product(
+            self.session, subscription.agency_id, str(subscription.scheduled_product_id)
+        )
+        amount = (item.unit_amount or 0) * (item.quantity or 1)
+        self._bill(
+            subscription,
+            str(subscription.scheduled_product_id),
+            item.price_id,
+            {
+                "cadence": product.cadence if product else subscription.cadence,
+                "amount_cents": amount or (product.amount_cents if product else 0),
+            },
+        )
+        subscription.scheduled_product_id = subscription.scheduled_price_id = None
+        await self.session.flush()
+        await self._announce(subscription, contract.SubscriptionProductChanged)
 
     async def apply_stripe_subscription(self, snapshot: StripeSubscriptionSnapshot) -> None:
         """Mirror the status Stripe reports, forward only."""
@@ -252,6 +437,10 @@ class Subscriptions:
                 ).status
             )
         subscription.status_seen_at = snapshot.stripe_created
+        subscription.current_period_end = (
+            snapshot.current_period_end or subscription.current_period_end
+        )
+        await self._renewed_on_scheduled_price(subscription, snapshot)
         if snapshot.latest_invoice_id and subscription.latest_invoice_id is None:
             subscription.latest_invoice_id = snapshot.latest_invoice_id  # the invoice mirror
             # brings its status and page (``invoice_mirror``)
@@ -270,7 +459,8 @@ class Subscriptions:
         subscription: Subscription,
         event_type: type[contract.SubscriptionStarted]
         | type[contract.SubscriptionStatusChanged]
-        | type[contract.SubscriptionCanceled],
+        | type[contract.SubscriptionCanceled]
+        | type[contract.SubscriptionProductChanged],
         previous_status: str | None = None,
     ) -> None:
         await self.outbox.add(

@@ -41,6 +41,9 @@ REUSABLE_PAYMENT_METHOD_TYPES = frozenset({"card", "us_bank_account", "sepa_debi
 """Payment methods a subscription may charge on its own once the client has paid with one."""
 
 
+CADENCE_INTERVALS = {"monthly": "month", "yearly": "year"}
+
+
 @dataclass(frozen=True)
 class StripeSubscriptionFacts:
     subscription_id: str
@@ -50,6 +53,8 @@ class StripeSubscriptionFacts:
     latest_invoice_status: str | None
     hosted_invoice_url: str | None
     latest_invoice_created: int = 0
+    price_id: str | None = None
+    current_period_end: int | None = None
 
 
 async def _call(call: Awaitable[T]) -> T:
@@ -63,6 +68,15 @@ def customer_idempotency_key(agency_id: str, workspace_id: str) -> str:
     return f"subscriptions:customer:{agency_id}:{workspace_id}"
 
 
+def _id_of(value: Any) -> str:
+    """The id of an expandable field, expanded or not."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return str(value["id"])
+    return str(value.id)
+
+
 def latest_invoice(sub: stripe.Subscription) -> tuple[str | None, stripe.Invoice | None]:
     """The subscription's latest invoice: its id, and the invoice itself when expanded."""
     invoice = sub.latest_invoice
@@ -71,8 +85,15 @@ def latest_invoice(sub: stripe.Subscription) -> tuple[str | None, stripe.Invoice
     return (invoice if isinstance(invoice, str) else None), None
 
 
+def _first_item(sub: stripe.Subscription) -> dict[str, Any]:
+    items = (sub.to_dict().get("items") or {}).get("data") or []
+    return dict(items[0]) if items else {}
+
+
 def _facts(sub: stripe.Subscription) -> StripeSubscriptionFacts:
     invoice_id, expanded = latest_invoice(sub)
+    item = _first_item(sub)
+    price = item.get("price")
     return StripeSubscriptionFacts(
         subscription_id=sub.id,
         status=sub.status,
@@ -81,6 +102,8 @@ def _facts(sub: stripe.Subscription) -> StripeSubscriptionFacts:
         latest_invoice_status=expanded.status if expanded else None,
         hosted_invoice_url=expanded.hosted_invoice_url if expanded else None,
         latest_invoice_created=expanded.created if expanded else 0,
+        price_id=(price or {}).get("id") if isinstance(price, dict) else price,
+        current_period_end=item.get("current_period_end"),
     )
 
 
@@ -204,6 +227,120 @@ class SubscriptionsStripe:
             },
         )
 
+    async def migrate_now(
+        self, account_id: str, subscription_id: str, price_id: str, migration_id: str
+    ) -> StripeSubscriptionFacts:
+        """Bill ``price_id`` from now on, with Stripe's prorations on the next invoice (a
+        change of billing interval restarts the cycle and invoices at once, as on Stripe). A
+        change waiting for the renewal is dropped first. A subscription already on the price
+        is left as it is, so running a migration again changes nothing more."""
+        sub = await self._current(account_id, subscription_id)
+        if sub.schedule:
+            await self._release(account_id, _id_of(sub.schedule), migration_id)
+        item = _first_item(sub)
+        if _id_of(item.get("price")) == price_id:
+            return _facts(sub)
+        updated = await _call(
+            self.client.v1.subscriptions.update_async(
+                subscription_id,
+                params={
+                    "items": [{"id": item["id"], "price": price_id}],
+                    "proration_behavior": "create_prorations",
+                    "expand": ["latest_invoice"],
+                },
+                options={
+                    "stripe_account": account_id,
+                    "idempotency_key": f"subscriptions:migrate:{migration_id}",
+                },
+            )
+        )
+        return _facts(updated)
+
+    async def migrate_at_renewal(
+        self,
+        account_id: str,
+        subscription_id: str,
+        price_id: str,
+        cadence: str,
+        migration_id: str,
+    ) -> StripeSubscriptionFacts:
+        """Bill ``price_id`` from the next renewal on, without proration: a subscription
+        schedule whose current phase keeps today's price to the end of the period and whose
+        next phase (one period of the new price) then releases the subscription on it.
+        Moving back to the price billed now drops the waiting change instead."""
+        sub = await self._current(account_id, subscription_id)
+        item = _first_item(sub)
+        current_price = _id_of(item.get("price"))
+        options: stripe.RequestOptions = {"stripe_account": account_id}
+        if current_price == price_id:
+            if sub.schedule:
+                await self._release(account_id, _id_of(sub.schedule), migration_id)
+            return _facts(sub)
+        if sub.schedule:
+            schedule = await _call(
+                self.client.v1.subscription_schedules.retrieve_async(
+                    _id_of(sub.schedule), options=options
+                )
+            )
+        else:
+            schedule = await _call(
+                self.client.v1.subscription_schedules.create_async(
+                    params={"from_subscription": subscription_id},
+                    options={
+                        **options,
+                        "idempotency_key": f"subscriptions:migrate:{migration_id}:schedule",
+                    },
+                )
+            )
+        current_phase = schedule.current_phase
+        starts = current_phase.start_date if current_phase else schedule.phases[0].start_date
+        quantity = int(item.get("quantity") or 1)
+        await _call(
+            self.client.v1.subscription_schedules.update_async(
+                schedule.id,
+                params={
+                    "end_behavior": "release",
+                    "phases": [
+                        {
+                            "items": [{"price": current_price, "quantity": quantity}],
+                            "start_date": starts,
+                            "end_date": int(item["current_period_end"]),
+                        },
+                        {
+                            "items": [{"price": price_id, "quantity": quantity}],
+                            "proration_behavior": "none",
+                            "duration": {"interval": CADENCE_INTERVALS[cadence]},
+                        },
+                    ],
+                },
+                options={
+                    **options,
+                    "idempotency_key": f"subscriptions:migrate:{migration_id}:phases",
+                },
+            )
+        )
+        return _facts(sub)
+
+    async def _current(self, account_id: str, subscription_id: str) -> stripe.Subscription:
+        return await _call(
+            self.client.v1.subscriptions.retrieve_async(
+                subscription_id,
+                params={"expand": ["latest_invoice"]},
+                options={"stripe_account": account_id},
+            )
+        )
+
+    async def _release(self, account_id: str, schedule_id: str, migration_id: str) -> None:
+        await _call(
+            self.client.v1.subscription_schedules.release_async(
+                schedule_id,
+                options={
+                    "stripe_account": account_id,
+                    "idempotency_key": f"subscriptions:migrate:{migration_id}:release",
+                },
+            )
+        )
+
     async def withdraw_subscription(
         self, account_id: str, customer_id: str, subscription_id: str
     ) -> None:
@@ -230,14 +367,7 @@ class SubscriptionsStripe:
     async def retrieve_subscription(
         self, account_id: str, subscription_id: str
     ) -> StripeSubscriptionFacts:
-        sub = await _call(
-            self.client.v1.subscriptions.retrieve_async(
-                subscription_id,
-                params={"expand": ["latest_invoice"]},
-                options={"stripe_account": account_id},
-            )
-        )
-        return _facts(sub)
+        return _facts(await self._current(account_id, subscription_id))
 
     async def cancel_subscription(
         self, account_id: str, subscription_id: str
