@@ -92,6 +92,10 @@ MATRIX: dict[str, Route | Public] = {
     f"subscriptions POST {WORKSPACE}/subscriptions":        Route(OWNER_ADMIN, 201),
     f"subscriptions GET {WORKSPACE}/subscriptions":         Route(OWNER_ADMIN),
     f"subscriptions POST {WORKSPACE}/subscriptions/{{subscription_id}}/cancel": Route(OWNER_ADMIN),
+    # the matrix canceled it just before (routes go in order): an ended one does not move
+    f"subscriptions POST {WORKSPACE}/subscriptions/{{subscription_id}}/migrate":
+        Route(OWNER_ADMIN, 422),
+    "subscriptions POST /v1/products/{product_id}/migrate-subscriptions": Route(OWNER_ADMIN, 202),
     "subscriptions POST /v1/platform/plans":                Route(OPERATOR, 201),
     "subscriptions GET /v1/platform/plans":                 Route(OPERATOR),
     # the operator reaches them: the agency has no plan, and the plan asked for does not exist
@@ -124,6 +128,10 @@ BODIES: dict[str, Body] = {
     "catalog PUT /v1/agencies/{agency_id}/suspension": lambda _: {"suspended": False},
     f"subscriptions PUT {WORKSPACE}": lambda _: workspace_body(),
     f"subscriptions POST {WORKSPACE}/subscriptions": _subscription,
+    f"subscriptions POST {WORKSPACE}/subscriptions/{{subscription_id}}/migrate": _subscription,
+    "subscriptions POST /v1/products/{product_id}/migrate-subscriptions": lambda tenant: {
+        "to_product_id": tenant.sellable_product_id
+    },
     "subscriptions POST /v1/platform/plans": lambda _: {
         "name": "Matrix plan",
         "amount_cents": 2_900,
@@ -280,4 +288,4 @@ async def test_each_caller_gets_exactly_the_allowed_answer(
     assert answers, service
 
 
-ERROR_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found"}
+ERROR_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 422: "validation_error"}
