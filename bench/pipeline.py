@@ -11,6 +11,7 @@ real objects back from the emulator when they need to.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -21,6 +22,7 @@ from typing import Any
 
 import httpx
 import orjson
+import psutil
 import stripe
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -109,10 +111,53 @@ class Pipeline:
         asyncio.run(eventually(caught_up, within=within, poll=0.5))
         return time.perf_counter() - began
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds (user + system, from ``/proc``) each piece has used so far: the
+        pipeline's services (every replica and worker together), Postgres, the broker and
+        the Stripe emulator."""
+        pieces: dict[str, list[int]] = {}
+        for process in self.processes:
+            if process.pid is not None:
+                pieces.setdefault(process.name, []).append(process.pid)
+        for name, server in (
+            ("postgres", self.stack.postgres),
+            ("broker", self.stack.broker),
+            ("stripe-emulator", self.stack.stripe),
+        ):
+            managed = getattr(server, "process", None)
+            if managed is not None and managed.pid is not None:
+                pieces[name] = [managed.pid]
+        return {name: round(sum(map(tree_cpu_seconds, pids)), 2) for name, pids in pieces.items()}
+
     def stop(self) -> None:
         for process in reversed(self.processes):
             process.stop()
         self.processes.clear()
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its living descendants."""
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for proc in tree:
+        with contextlib.suppress(psutil.Error):
+            times = proc.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def cpu_per_thousand(
+    before: dict[str, float], after: dict[str, float], events: int
+) -> dict[str, float]:
+    """CPU seconds each piece spent per 1,000 events between two readings."""
+    return {
+        name: round((after[name] - before.get(name, 0.0)) * 1000 / max(events, 1), 3)
+        for name in after
+    }
 
 
 async def unread_events(bootstrap: str, services: Sequence[str]) -> int:

@@ -24,6 +24,7 @@ from typing import Any
 from bench.pipeline import (
     Pipeline,
     consumed_outcomes,
+    cpu_per_thousand,
     ledger_entries,
     make_payments,
     mirror_states,
@@ -49,6 +50,7 @@ def measure(stack: Stack, replicas: int, shops: int, invoices: int) -> dict[str,
     try:
         caught_up = pipeline.wait_caught_up()
         before = consumed_outcomes(pipeline.urls["invoicing"] + pipeline.urls["revenue"])
+        cpu_before = pipeline.cpu_seconds()
         began = time.perf_counter()
         ingest = pipeline.urls["webhook-ingest"]
         answers = asyncio.run(offer_in_streams(stack, ingest, payments.deliveries))
@@ -59,6 +61,7 @@ def measure(stack: Stack, replicas: int, shops: int, invoices: int) -> dict[str,
 
         complete = asyncio.run(_until(ledger_complete, within=600))
         elapsed = time.perf_counter() - began
+        cpu_after = pipeline.cpu_seconds()
         invoice_ids = list(payments.invoices)
 
         async def mirror_paid() -> bool:
@@ -84,6 +87,7 @@ def measure(stack: Stack, replicas: int, shops: int, invoices: int) -> dict[str,
         "seconds_to_ledger": round(elapsed, 1),
         "events_per_s": round(events / elapsed),
         "earlier_events_read_first_s": round(caught_up, 1),
+        "cpu_s_per_1000_events": cpu_per_thousand(cpu_before, cpu_after, events),
         "mirror_states": states,
         "consumer_outcomes": {k: after.get(k, 0) - before.get(k, 0) for k in after},
         "in_order": states == {"paid": invoices}

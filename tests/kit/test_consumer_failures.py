@@ -266,40 +266,63 @@ async def test_an_undecodable_message_in_a_batch_dead_letters_and_the_rest_apply
         assert await inbox_rows(runtime, event.event_id) == 1
 
 
-async def test_consumers_of_one_service_never_deadlock_over_what_they_both_lock(
+async def test_a_deadlock_between_consumers_of_one_service_is_undone_and_applied_again(
     runtime: Runtime,
 ) -> None:
-    """Two consumer groups whose handlers lock the same two things in opposite orders: one
-    applying events alone, one a batch. Postgres would undo one side of a deadlock (after a
-    second); the service applies one transaction at a time, so none happens."""
+    """Two consumer groups of one service commit concurrently, and their handlers lock the
+    same two things in opposite orders, each holding its first until the other holds its
+    own: Postgres undoes one side of the deadlock, which is applied again. Every event is
+    applied once, and the conflict is counted."""
     first, second = (uuid.uuid4().int % 2**62 for _ in range(2))
     other = f"{CONSUMER}-again"
-
+    both_hold_one = asyncio.Barrier(2)
+    waited: set[str] = set()
     calls: list[uuid.UUID] = []
 
-    def locking(*keys: int) -> Handler:
+    def locking(side: str, *keys: int) -> Handler:
         async def handler(session: AsyncSession, event: Event) -> None:
             calls.append(event.event_id)
-            for key in keys:
-                await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-                await asyncio.sleep(0.05)  # holding the first while the other side runs
+            await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": keys[0]})
+            if side not in waited:  # the first time only: a side applied again goes on
+                waited.add(side)
+                await both_hold_one.wait()
+            await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": keys[1]})
 
         return handler
 
+    def conflicts() -> float:
+        return sum(
+            REGISTRY.get_sample_value(
+                "consumer_transaction_conflicts_total",
+                {"service": runtime.inbox.service, "consumer": consumer, "kind": "deadlock"},
+            )
+            or 0
+            for consumer in (CONSUMER, other)
+        )
+
+    before = conflicts()
+    alone_events = [product_created() for _ in range(3)]
+    batched_events = [product_created() for _ in range(3)]
+
     async def alone() -> list[bool]:
-        events = [product_created() for _ in range(3)]
         return [
-            await runtime.inbox.deliver(PRODUCTS, CONSUMER, locking(first, second), body)
-            for body, _, _ in _bodies(*events)
+            await runtime.inbox.deliver(PRODUCTS, CONSUMER, locking("alone", first, second), body)
+            for body, _, _ in _bodies(*alone_events)
         ]
 
     async def batched() -> list[bool]:
-        bodies = _bodies(*(product_created() for _ in range(3)))
-        return await runtime.inbox.deliver_batch(PRODUCTS, other, locking(second, first), bodies)
+        bodies = _bodies(*batched_events)
+        return await runtime.inbox.deliver_batch(
+            PRODUCTS, other, locking("batched", second, first), bodies
+        )
 
     applied = await asyncio.gather(alone(), batched())
     assert list(applied) == [[True] * 3, [True] * 3]
-    assert len(calls) == len(set(calls)) == 6  # nothing undone and applied again
+    assert conflicts() == before + 1  # Postgres undid exactly one side
+    assert len(set(calls)) == 6
+    assert len(calls) > 6  # the undone side's events were applied again
+    for event in alone_events + batched_events:
+        assert await inbox_rows(runtime, event.event_id) == 1
 
 
 async def _noop(session: AsyncSession, event: Event) -> None:

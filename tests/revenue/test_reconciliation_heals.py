@@ -145,7 +145,7 @@ async def _forget(infra: Infra, entry_id: str) -> None:
                 entry.kind, entry.gross_cents, entry.stripe_fee_cents, entry.platform_fee_cents,
                 entry.net_cents,
             )  # fmt: skip
-            await repository.add_to_rollups(
+            repository.add_to_rollups(
                 session,
                 agency_id=entry.agency_id,
                 workspace_id=entry.workspace_id or "",

@@ -85,7 +85,7 @@ async def sessions(infra: Infra) -> AsyncIterator[async_sessionmaker[AsyncSessio
     factory = session_factory(engine)
     async with unit_of_work(factory) as session:
         for workspace, day, delta in MOVEMENTS:
-            await repository.add_to_rollups(
+            repository.add_to_rollups(
                 session, agency_id=AGENCY, workspace_id=workspace, day=day, currency="usd",
                 delta=delta,
             )  # fmt: skip

@@ -15,7 +15,7 @@ from prometheus_client import Counter
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing_kit.db import unit_of_work
+from billing_kit.db import savepoint, unit_of_work
 from billing_kit.errors import StripeFailedError
 from billing_kit.inbox import is_transient
 from billing_kit.pending_commands import PendingCommand, PendingCommands, Status
@@ -56,7 +56,7 @@ def completing(
                     return current.status  # settled by a request while the sweeper waited
                 if current.status == "pending":
                     try:
-                        async with session.begin_nested():
+                        async with savepoint(session):
                             await complete(session, current)
                         return "done"
                     except (StripeFailedError, IntegrityError) as exc:

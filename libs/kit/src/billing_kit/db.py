@@ -3,9 +3,10 @@ transaction, services only flush."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import copy
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import MetaData
@@ -50,11 +51,55 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+_STAGED = "billing_kit.staged"
+T = TypeVar("T")
+
+
+def staged(
+    session: AsyncSession,
+    key: str,
+    make: Callable[[], T],
+    write: Callable[[AsyncSession, T], Awaitable[None]],
+) -> T:
+    """The transaction's staging area ``key`` (``make()`` on first use), which ``write``
+    writes last thing before the transaction commits: what many events of a batch gather
+    (outbox rows, sums) goes out in one statement per table and in one row order, so two
+    concurrent transactions never take the same rows in opposite orders."""
+    area: dict[str, tuple[Any, Callable[[AsyncSession, Any], Awaitable[None]]]]
+    area = session.info.setdefault(_STAGED, {})
+    if key not in area:
+        area[key] = (make(), write)
+    found: T = area[key][0]
+    return found
+
+
+async def write_staged(session: AsyncSession) -> None:
+    """Write what the transaction staged (``staged``); ``unit_of_work`` does it at commit."""
+    area = session.info.pop(_STAGED, {})
+    for data, write in area.values():
+        await write(session, data)
+
+
+@asynccontextmanager
+async def savepoint(session: AsyncSession) -> AsyncIterator[None]:
+    """A savepoint whose undoing also forgets what was staged inside it."""
+    area = session.info.get(_STAGED, {})
+    kept = {key: (copy.deepcopy(data), write) for key, (data, write) in area.items()}
+    try:
+        async with session.begin_nested():
+            yield
+    except BaseException:
+        session.info[_STAGED] = kept
+        raise
+
+
 @asynccontextmanager
 async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One transaction: commit when the block ends normally, roll back on any error."""
+    """One transaction: commit when the block ends normally (after writing what it staged),
+    roll back on any error."""
     async with sessions() as session, session.begin():
         yield session
+        await write_staged(session)
 
 
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -8,6 +8,13 @@ flushed before the next event is read), then one offset commit. If anything in a
 fails, the batch is rolled back and its events are applied one by one as below, so a batch
 changes only how often the database and the broker are asked, never what is applied.
 
+Nothing serializes a service's transactions: batches of different consumers, of different
+partitions and of different replicas commit concurrently. The order of events comes from
+their partition (each topic is keyed by the aggregate, or the connected account, whose rows
+its handlers write), and handlers take rows in one order. A transaction Postgres undoes for
+a conflict with a concurrent one (a deadlock, a serialization failure) is applied again and
+counted (``consumer_transaction_conflicts_total``).
+
 Failures: infrastructure errors (database unreachable, Stripe away) are retried without
 limit, so the consumer waits out an outage in order; any other error is retried a bounded
 number of times, then the message goes to ``<topic>.dlq`` with the error attached and the
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import traceback
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, NamedTuple
@@ -30,7 +38,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry.trace import Span
 from pydantic import ValidationError
-from sqlalchemy import Column, DateTime, MetaData, String, Table, func, text
+from sqlalchemy import Column, DateTime, MetaData, String, Table, func
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,7 +47,7 @@ from billing_contracts import Event, Topic
 from billing_kit.db import unit_of_work
 from billing_kit.errors import StripeFailedError, UnavailableError
 from billing_kit.logging import bind_causation_id, bind_correlation_id
-from billing_kit.metrics import BATCHES_FAILED, EVENTS_CONSUMED
+from billing_kit.metrics import BATCHES_FAILED, EVENTS_CONSUMED, TRANSACTION_CONFLICTS
 from billing_kit.tracing import TRACER, message_span
 
 log = structlog.get_logger(__name__)
@@ -76,12 +84,24 @@ def _stripe_is_away(exc: BaseException) -> bool:
     return isinstance(status, int) and (status == 429 or status >= 500)
 
 
+_CONFLICTS = {"40P01": "deadlock", "40001": "serialization_failure"}
+"""SQLSTATEs of a transaction Postgres undid because of another one."""
+
+
+def conflict_of(exc: BaseException) -> str | None:
+    """``deadlock`` or ``serialization_failure`` when Postgres undid the transaction because
+    of a concurrent one (nothing wrong with the message: apply it again), else None."""
+    if isinstance(exc, DBAPIError):
+        return _CONFLICTS.get(getattr(exc.orig, "sqlstate", None) or "")
+    return None
+
+
 def is_transient(exc: Exception) -> bool:
     """Errors of the infrastructure, not of the message: worth waiting out. Stripe away
     (connection errors and timeouts, 5xx, rate limits, or our ``UnavailableError``, also
     when raised from one of those) is the infrastructure too; Stripe refusing a request
-    (4xx) is not."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+    (4xx) is not. A transaction undone for a conflict with a concurrent one is retried."""
+    if isinstance(exc, DBAPIError) and (exc.connection_invalidated or conflict_of(exc)):
         return True
     if isinstance(exc, UnavailableError) or _stripe_is_away(exc):
         return True
@@ -90,9 +110,9 @@ def is_transient(exc: Exception) -> bool:
     return isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError)
 
 
-_ONE_TRANSACTION_AT_A_TIME = text(
-    "SELECT pg_advisory_xact_lock(hashtext('inbox transaction ' || :service))"
-)
+BATCH_CONFLICT_RETRIES = 5
+"""How often a batch undone for a conflict with a concurrent transaction is applied again
+as a whole before its events are applied one by one (where conflicts are retried too)."""
 
 
 class _Outcomes:
@@ -177,20 +197,46 @@ class Inbox:
                 await self._dead_letter(topic, consumer, received, exc, attempts=1)
         outcomes = dict.fromkeys(range(len(messages)), False)  # dead-lettered: not applied
         if len(decoded) > 1:
-            try:
-                applied = await self._apply_batch(topic, consumer, handler, list(decoded.values()))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                BATCHES_FAILED.labels(self.service, topic.name, consumer).inc()
-                log.warning("batch failed, applying its events one by one", consumer=consumer,
-                         events=len(decoded), error=repr(exc))  # fmt: skip
-            else:
+            applied = await self._apply_whole_batch(
+                topic, consumer, handler, list(decoded.values())
+            )
+            if applied is not None:
                 outcomes.update(zip(decoded, applied, strict=True))
                 return list(outcomes.values())
         for n, (evt, received) in decoded.items():
             outcomes[n] = await self._traced(topic, consumer, handler, evt, received)
         return list(outcomes.values())
+
+    async def _apply_whole_batch(
+        self,
+        topic: Topic,
+        consumer: str,
+        handler: Handler,
+        events: list[tuple[Event, Received]],
+    ) -> list[bool] | None:
+        """The batch in one transaction, applied again after a conflict with a concurrent
+        transaction; None (nothing changed) when it failed otherwise or kept conflicting."""
+        for attempt in range(1, BATCH_CONFLICT_RETRIES + 1):
+            try:
+                return await self._apply_batch(topic, consumer, handler, events)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self._conflicted(consumer, exc) and attempt < BATCH_CONFLICT_RETRIES:
+                    await asyncio.sleep(random.uniform(0, 0.02 * attempt))
+                    continue
+                BATCHES_FAILED.labels(self.service, topic.name, consumer).inc()
+                log.warning("batch failed, applying its events one by one", consumer=consumer,
+                            events=len(events), error=repr(exc))  # fmt: skip
+                return None
+        return None
+
+    def _conflicted(self, consumer: str, exc: BaseException) -> bool:
+        """Whether Postgres undid the transaction for a conflict (counted)."""
+        kind = conflict_of(exc)
+        if kind is not None:
+            TRANSACTION_CONFLICTS.labels(self.service, consumer, kind).inc()
+        return kind is not None
 
     async def _apply_batch(
         self,
@@ -203,11 +249,9 @@ class Inbox:
         outcomes = self._outcomes_of(topic, consumer)
         applied: list[bool] = []
         async with unit_of_work(self.sessions) as session:
-            # One batch at a time per service (its consumer groups and replicas), and one
-            # event at a time applied alone: handlers of different topics lock the same rows
-            # in different orders and would deadlock (each deadlock costs Postgres's
-            # ``deadlock_timeout``, a second, before one side is undone).
-            await session.execute(_ONE_TRANSACTION_AT_A_TIME, {"service": self.service})
+            # Batches of other consumers, partitions and replicas commit concurrently: the
+            # order of events comes from their partition, and a conflict with a concurrent
+            # transaction (a deadlock) undoes this one, which is then applied again.
             claimed = set(
                 (
                     await session.execute(
@@ -317,12 +361,15 @@ class Inbox:
             on=is_transient, attempts=None, timeout=None, wait_initial=0.2, wait_max=5.0
         ):
             with attempt:
-                return await self._apply_once(consumer, handler, evt)
+                try:
+                    return await self._apply_once(consumer, handler, evt)
+                except Exception as exc:
+                    self._conflicted(consumer, exc)
+                    raise
         raise AssertionError("unreachable: stamina retries until success")
 
     async def _apply_once(self, consumer: str, handler: Handler, evt: Event) -> bool:
         async with unit_of_work(self.sessions) as session:
-            await session.execute(_ONE_TRANSACTION_AT_A_TIME, {"service": self.service})
             claimed = await session.execute(
                 insert(self.table)
                 .values(consumer=consumer, event_id=evt.event_id)

@@ -26,6 +26,12 @@ BATCHES_FAILED = Counter(
     "Batches of events undone because one of them failed, each then applied one by one",
     ["service", "topic", "consumer"],
 )
+TRANSACTION_CONFLICTS = Counter(
+    "consumer_transaction_conflicts_total",
+    "Transactions of a consumer that Postgres undid because they conflicted with another "
+    "(kind: deadlock or serialization_failure), each applied again",
+    ["service", "consumer", "kind"],
+)
 OUTBOX_BACKLOG = Gauge(
     "outbox_backlog_events",
     "Events committed to the outbox and not yet published",

@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from billing_contracts import Event, Topic
+from billing_kit.db import staged
 from billing_kit.dead_letters import (
     OUTBOX_DEAD_LETTERS,
     UNDELIVERABLE,
@@ -89,11 +90,17 @@ class Outbox:
         """Set whenever a transaction holding outbox rows commits: wakes the relay."""
 
     async def add(self, session: AsyncSession, topic: Topic, *events: Event) -> None:
-        rows = [self.row(topic, evt) for evt in events]
-        await session.execute(insert(self.table), rows)
+        """Announce ``events`` when the transaction commits: their rows are written with
+        every other row the transaction adds, in one statement, in the order added."""
+        rows = staged(session, f"outbox:{self.table.fullname}", list, self._write)
+        rows.extend(self.row(topic, evt) for evt in events)
         sync_session = session.sync_session
         if not event.contains(sync_session, "after_commit", self._on_commit):
             event.listen(sync_session, "after_commit", self._on_commit, once=True)
+
+    async def _write(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            await session.execute(insert(self.table), rows)
 
     def _on_commit(self, _: Session) -> None:
         self.wake()

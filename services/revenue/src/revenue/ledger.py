@@ -109,7 +109,7 @@ class Ledger:
         )
         if not await repository.record_entry(self.session, entry):
             return False
-        await repository.add_to_rollups(
+        repository.add_to_rollups(
             self.session,
             agency_id=entry.agency_id,
             workspace_id=entry.workspace_id or "",
@@ -139,8 +139,9 @@ class Ledger:
         if after == before:
             return False
         await self.session.flush()
-        for (day, currency, delta), sign in ((before, -1), (after, 1)):
-            await repository.add_to_rollups(
+        moves = sorted(((before, -1), (after, 1)), key=lambda move: move[0][:2])
+        for (day, currency, delta), sign in moves:  # rollup rows in one order: no deadlock
+            repository.add_to_rollups(
                 self.session,
                 agency_id=entry.agency_id,
                 workspace_id=entry.workspace_id or "",
@@ -249,12 +250,18 @@ class Ledger:
             workspace_id=workspace_id,
             subscription_id=subscription_id,
         )
-        await repository.save_payment_link(self.session, link)
-        if link.agency_id is not None:  # an account with movements is reconciled
+        if owner is None and link.agency_id is not None:
+            # Whose account it is, from now on (an account with movements is reconciled).
             await repository.remember_account(self.session, account, link.agency_id)
-        saved = await repository.payment_link(self.session, charge_id)
-        assert saved is not None
-        return saved
+        saved = await repository.save_payment_link(self.session, link)
+        return saved or await self._link_made_meanwhile(charge_id)
+
+    async def _link_made_meanwhile(self, charge_id: str) -> PaymentLink:
+        """The link another transaction saved first (a charge's intent and charge events in
+        two consumers' batches): the first word stays."""
+        link = await repository.payment_link(self.session, charge_id)
+        assert link is not None
+        return link
 
 
 def _rollup_of(entry: LedgerEntry) -> tuple[date, str, tuple[tuple[str, int], ...]]:

@@ -24,11 +24,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import stamina
 import stripe
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_kit.db import unit_of_work
+from billing_kit.inbox import conflict_of
 from billing_kit.metrics import RECONCILIATION_CHECKS, RECONCILIATION_DIFFERENCES
 from billing_kit.outbox import Outbox
 from revenue import repository
@@ -201,9 +203,11 @@ class Reconciler:
         )
         async with unit_of_work(self.sessions) as session:  # whose it is (may read Stripe)
             await Ledger(session, self.outbox, self.stripe).attribution(movement)
-        async with unit_of_work(self.sessions) as session:
-            await repository.one_transaction_at_a_time(session, self.service)
-            return await Ledger(session, self.outbox, self.stripe).correct(movement)
+        async for attempt in stamina.retry_context(on=_conflict, attempts=5, wait_max=0.5):
+            with attempt:  # a deadlock with a consumer's batch undoes this side: again
+                async with unit_of_work(self.sessions) as session:
+                    return await Ledger(session, self.outbox, self.stripe).correct(movement)
+        raise AssertionError("unreachable: the last attempt raises")
 
     async def _charge_of(self, txn: dict[str, Any]) -> str | None:
         """The charge a balance transaction's money movement belongs to."""
@@ -236,3 +240,7 @@ class Reconciler:
                     differences=len(found),
                 ),
             )
+
+
+def _conflict(exc: Exception) -> bool:
+    return conflict_of(exc) is not None

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from billing_kit.db import staged
 from revenue.models import (
     AccountAgency,
     AgencyRollup,
@@ -41,7 +42,12 @@ _AGENCY_ROLLUPS: Table = AgencyRollup.__table__  # type: ignore[attr-defined]
 _WORKSPACE_ROLLUPS: Table = WorkspaceRollup.__table__  # type: ignore[attr-defined]
 
 
-async def add_to_rollups(
+_ROLLUP_SUMS = (*ROLLUP_FIGURES, "entries")
+RollupSums = dict[tuple[int, tuple[Any, ...]], dict[str, int]]
+"""Per rollup row ((0: agency table, 1: workspace table), primary key): what to add."""
+
+
+def add_to_rollups(
     session: AsyncSession,
     *,
     agency_id: str,
@@ -52,29 +58,41 @@ async def add_to_rollups(
     entries: int = 1,
 ) -> None:
     """Add one entry to its agency's month and day and to its workspace's year, month and
-    day (``entries=-1`` with a negated ``delta`` takes it out). Coarsest rows first:
-    concurrent entries of an agency's month queue on its month row instead of locking day
-    rows in opposite orders."""
-    periods = rollup_periods(day)
-    agency = [
-        {"agency_id": agency_id, "currency": currency, "grain": grain, "period_start": start}
-        for grain, start in periods
-        if grain != "year"
-    ]
-    workspace = [
-        {"agency_id": agency_id, "currency": currency, "grain": grain, "period_start": start,
-         "workspace_id": workspace_id}
-        for grain, start in periods
-    ]  # fmt: skip
-    for table, rows in ((_AGENCY_ROLLUPS, agency), (_WORKSPACE_ROLLUPS, workspace)):
-        statement = insert(table).values([{**row, **delta, "entries": entries} for row in rows])
+    day (``entries=-1`` with a negated ``delta`` takes it out), at the end of the
+    transaction: the sums of all its entries are written together (``write_rollups``)."""
+    staged_sums = staged(session, "revenue.rollups", dict, write_rollups)
+    for grain, start in rollup_periods(day):
+        keys: list[tuple[int, tuple[Any, ...]]] = [
+            (1, (agency_id, currency, grain, start, workspace_id))
+        ]
+        if grain != "year":
+            keys.append((0, (agency_id, currency, grain, start)))
+        for key in keys:
+            sums = staged_sums.setdefault(key, dict.fromkeys(_ROLLUP_SUMS, 0))
+            for name in ROLLUP_FIGURES:
+                sums[name] += delta.get(name, 0)
+            sums["entries"] += entries
+
+
+async def write_rollups(session: AsyncSession, staged_sums: RollupSums) -> None:
+    """The transaction's rollup sums: one ``INSERT … ON CONFLICT DO UPDATE`` per table, the
+    agency table first and each table's rows in key order, so that two transactions adding
+    to the same rows lock them in the same order (no deadlock, however their events
+    interleave) and each row is written once however many entries add to it."""
+    for index, table in enumerate((_AGENCY_ROLLUPS, _WORKSPACE_ROLLUPS)):
+        keys = [c.name for c in table.primary_key]
+        rows = [
+            {**dict(zip(keys, key, strict=True)), **sums}
+            for (which, key), sums in sorted(staged_sums.items())
+            if which == index
+        ]
+        if not rows:
+            continue
+        statement = insert(table).values(rows)
         await session.execute(
             statement.on_conflict_do_update(
-                index_elements=[c.name for c in table.primary_key],
-                set_={
-                    name: table.c[name] + statement.excluded[name]
-                    for name in (*ROLLUP_FIGURES, "entries")
-                },
+                index_elements=keys,
+                set_={name: table.c[name] + statement.excluded[name] for name in _ROLLUP_SUMS},
             )
         )
 
@@ -261,8 +279,16 @@ async def payment_link(session: AsyncSession, charge_id: str) -> PaymentLink | N
     return await session.get(PaymentLink, charge_id)
 
 
-async def save_payment_link(session: AsyncSession, link: PaymentLink) -> None:
-    await session.execute(insert(PaymentLink).values(**link.model_dump()).on_conflict_do_nothing())
+async def save_payment_link(session: AsyncSession, link: PaymentLink) -> PaymentLink | None:
+    """Keep the link unless the charge has one already; the link kept, None if it had."""
+    saved = await session.execute(
+        insert(PaymentLink)
+        .values(**link.model_dump())
+        .on_conflict_do_nothing()
+        .returning(*PaymentLink.__table__.c)  # type: ignore[attr-defined]
+    )
+    row = saved.first()
+    return None if row is None else PaymentLink.model_validate(row._mapping)
 
 
 async def invoice(
@@ -274,8 +300,8 @@ async def invoice(
             insert(InvoiceFacts).values(invoice_id=invoice_id).on_conflict_do_nothing()
         )
     query = select(InvoiceFacts).where(col(InvoiceFacts.invoice_id) == invoice_id)
-    if for_update:
-        query = query.with_for_update()
+    if for_update:  # read again: the transaction may have read it unlocked before
+        query = query.with_for_update().execution_options(populate_existing=True)
     return (await session.execute(query)).scalar_one_or_none()
 
 
@@ -288,14 +314,23 @@ async def subscription(session: AsyncSession, subscription_id: str) -> Subscript
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def ensure_subscription(
+async def register_subscription(
     session: AsyncSession, subscription_id: str, agency_id: str, workspace_id: str | None
-) -> SubscriptionHealth:
+) -> None:
+    """The subscription's row, made on first need; an existing one is left as it is (and not
+    locked: the invoices consumer never changes it)."""
     await session.execute(
         insert(SubscriptionHealth)
         .values(subscription_id=subscription_id, agency_id=agency_id, workspace_id=workspace_id)
         .on_conflict_do_nothing()
     )
+
+
+async def ensure_subscription(
+    session: AsyncSession, subscription_id: str, agency_id: str, workspace_id: str | None
+) -> SubscriptionHealth:
+    """The subscription's row, made on first need, locked for this transaction."""
+    await register_subscription(session, subscription_id, agency_id, workspace_id)
     found = await subscription(session, subscription_id)
     assert found is not None
     return found
@@ -367,13 +402,4 @@ async def save_reconciliation(session: AsyncSession, checked: Reconciliation) ->
         insert(Reconciliation)
         .values(**values)
         .on_conflict_do_update(index_elements=["stripe_account_id"], set_=values)
-    )
-
-
-async def one_transaction_at_a_time(session: AsyncSession, service: str) -> None:
-    """The lock the service's consumers take for each transaction (``billing_kit.inbox``):
-    a change of the ledger outside them waits its turn instead of deadlocking with them."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtext('inbox transaction ' || :service))"),
-        {"service": service},
     )

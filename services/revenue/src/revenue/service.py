@@ -109,7 +109,7 @@ class Revenue:
             facts.first_failed_at = min(facts.first_failed_at or failed_at, failed_at)
         await self.session.flush()
         if facts.subscription_id and facts.agency_id:
-            await repository.ensure_subscription(
+            await repository.register_subscription(
                 self.session, facts.subscription_id, facts.agency_id, facts.workspace_id
             )
 
@@ -122,7 +122,11 @@ class Revenue:
         agency_hint: str | None = None,
     ) -> InvoiceFacts:
         """Whose invoice it is: known from its events, else from what a payment's event
-        carries (``told``), else (an older event) read from Stripe."""
+        carries (``told``), else (an older event) read from Stripe. Known facts are read
+        without a lock (they never change once known); only filling them in locks the row."""
+        known = await repository.invoice(self.session, invoice_id)
+        if known is not None and known.agency_id is not None:
+            return known
         facts = await repository.invoice(self.session, invoice_id, for_update=True)
         assert facts is not None
         if facts.agency_id is None and told is not None:
