@@ -82,6 +82,10 @@ class Pipeline:
             **os.environ,
             "GATEWAY_JWT_SECRET": TEST_JWT_SECRET,
             "LOG_LEVEL": "WARNING",
+            # Reconciliation on its production schedule (development checks every account
+            # every 5 s, reading all of its balance transactions each time).
+            "REVENUE_RECONCILE_EVERY_SECONDS": "900",
+            "REVENUE_RECONCILE_SETTLE_SECONDS": "60",
         }
         group = own_agency_group()  # the replicas share it
         for replica in range(self.replicas):
@@ -305,12 +309,16 @@ async def mirror_states(database_url: str, invoice_ids: list[str]) -> dict[str, 
 
 
 def consumed_outcomes(urls: Iterable[str]) -> dict[str, float]:
-    """``events_consumed_total`` summed by outcome over the given services' /metrics."""
+    """``events_consumed_total`` summed by outcome over the given services' /metrics, and
+    ``conflicts``: transactions Postgres undid for a conflict with another (each applied
+    again)."""
     totals: dict[str, float] = {}
     for url in urls:
         for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+            labels, _, value = line.partition("} ")
             if line.startswith("events_consumed_total{"):
-                labels, _, value = line.partition("} ")
                 outcome = labels.split('outcome="')[1].split('"')[0]
                 totals[outcome] = totals.get(outcome, 0.0) + float(value)
+            elif line.startswith("consumer_transaction_conflicts_total{"):
+                totals["conflicts"] = totals.get("conflicts", 0.0) + float(value)
     return totals

@@ -70,6 +70,10 @@ def measure(stack: Stack, replicas: int, shops: int, invoices: int) -> dict[str,
 
         asyncio.run(_until(mirror_paid, within=120))
         states = asyncio.run(mirror_states(database_url, invoice_ids))
+        # Counted once every consumer group has read every event: a count taken while some
+        # consumer still lags (the ledger is complete before the mirror's other consumers
+        # are) is short by what is in flight, and more so with one replica than two.
+        pipeline.wait_caught_up()
         after = consumed_outcomes(pipeline.urls["invoicing"] + pipeline.urls["revenue"])
     finally:
         pipeline.stop()

@@ -81,6 +81,9 @@ class Reconciler:
         }
 
     async def run_forever(self) -> None:
+        # Right after a start the consumers are catching up: what they have not applied
+        # yet is not a difference before ``settle`` anyway.
+        await asyncio.sleep(self.settle)
         while True:
             try:
                 wait = await self.check_all()
@@ -118,7 +121,8 @@ class Reconciler:
         if self.stripe_was_away:  # Stripe is back: what the outage hid, check it again
             self.stripe_was_away = False
             return self.retry
-        return self.retry if soon else self.every
+        # Differences settling are not applied before ``settle``: no sooner check for them.
+        return max(self.retry, self.settle) if soon else self.every
 
     async def check(self, account: str, agency_id: str) -> int:
         """Compare one account's ledger with Stripe and apply what settled; how many

@@ -4,7 +4,14 @@ on the paying account, an invoice's payment failure), and the event list that re
 
 Every read names objects by id and asks what Stripe keeps once it happened, so reading again
 gives the same answer. A Stripe outage raises ``UnavailableError``: the enricher tries again
-later; Stripe refusing a read (an object gone) leaves that part empty instead."""
+later; Stripe refusing a read (an object gone) leaves that part empty instead.
+
+Since the answers do not change, each worker keeps the last ``REMEMBERED`` of them (a
+balance transaction by its id or its charge's, a charge's payment intent and metadata, the
+invoice a payment intent paid): a payment's events (``charge.succeeded``,
+``payment_intent.succeeded``, ``invoice_payment.paid`` …) ask for the same objects, and a
+read from Stripe costs far more CPU than the rest of an event's way through the service
+(60 % of webhook-ingest's samples before, ``bench/profile_pipeline.py``)."""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ from typing import Any
 
 import stripe
 import structlog
+from cachetools import LRUCache
 
 from billing_contracts.billing_invoices import InvoicePaymentFailure
 from billing_contracts.billing_stripe import BalanceFigures, PaymentAttribution
@@ -46,9 +54,18 @@ def _subscription_of(invoice: Mapping[str, Any]) -> str | None:
     return id_of(parent.get("subscription")) or id_of(invoice.get("subscription"))
 
 
+REMEMBERED = 20_000
+"""How many answers of each kind a worker keeps (a few MB)."""
+
+
 class IngestStripe:
     def __init__(self, client: stripe.StripeClient) -> None:
         self.client = client
+        self.transactions: LRUCache[tuple[str | None, str], dict[str, Any]] = LRUCache(REMEMBERED)
+        """Balance transactions by (account, charge or balance transaction id)."""
+        self.charges: LRUCache[tuple[str | None, str], dict[str, Any]] = LRUCache(REMEMBERED)
+        self.invoices_paid: LRUCache[tuple[str | None, str], dict[str, Any]] = LRUCache(REMEMBERED)
+        """The invoice a payment intent paid, by (account, payment intent), once found."""
 
     async def read(self, lookup: FiguresLookup) -> dict[str, Any]:
         """The payload fields ``lookup`` asks for, as Stripe has them."""
@@ -85,24 +102,14 @@ class IngestStripe:
         charge_id, intent = lookup.attribute_charge, lookup.attribute_payment_intent
         metadata = lookup.known_metadata
         if charge_id is not None and (metadata is None or intent is None):
-            charge = await self.client.v1.charges.retrieve_async(charge_id, options=options)
-            found = charge.to_dict(for_json=True)
+            found = self.charges.get((lookup.account, charge_id))
+            if found is None:
+                charge = await self.client.v1.charges.retrieve_async(charge_id, options=options)
+                found = self.charges[lookup.account, charge_id] = charge.to_dict(for_json=True)
             intent = intent or id_of(found.get("payment_intent"))
             metadata = metadata_of(found.get("metadata")) if metadata is None else metadata
         metadata = metadata or {}
-        invoice: dict[str, Any] = {}
-        if intent is not None:
-            payments = await self.client.v1.invoice_payments.list_async(
-                params={"payment": {"type": "payment_intent", "payment_intent": intent}},
-                options=options,
-            )
-            # The one payment of an invoice a payment intent makes (the oldest, if Stripe
-            # ever lists more): the same answer however often it is read.
-            paid = sorted(payments.data, key=lambda p: (p.created or 0, p.id or ""))
-            invoice_id = id_of(paid[0].to_dict(for_json=True).get("invoice")) if paid else None
-            if invoice_id is not None:
-                read = await self.client.v1.invoices.retrieve_async(invoice_id, options=options)
-                invoice = read.to_dict(for_json=True)
+        invoice = await self._invoice_paid_by(lookup.account, intent) if intent else {}
         tenant = _merged_metadata(invoice)
         return PaymentAttribution(
             charge_id=charge_id,
@@ -113,6 +120,26 @@ class IngestStripe:
             agency_id=tenant.get("agency_id") or metadata.get("agency_id"),
             workspace_id=tenant.get("workspace_id") or metadata.get("workspace_id"),
         )
+
+    async def _invoice_paid_by(self, account: str | None, intent: str) -> dict[str, Any]:
+        """The invoice the payment intent paid (empty when none is known yet)."""
+        known = self.invoices_paid.get((account, intent))
+        if known is not None:
+            return known
+        options = _options(account)
+        payments = await self.client.v1.invoice_payments.list_async(
+            params={"payment": {"type": "payment_intent", "payment_intent": intent}},
+            options=options,
+        )
+        # The one payment of an invoice a payment intent makes (the oldest, if Stripe ever
+        # lists more): the same answer however often it is read.
+        paid = sorted(payments.data, key=lambda p: (p.created or 0, p.id or ""))
+        invoice_id = id_of(paid[0].to_dict(for_json=True).get("invoice")) if paid else None
+        if invoice_id is None:
+            return {}  # not yet: asked again next time
+        read = await self.client.v1.invoices.retrieve_async(invoice_id, options=options)
+        invoice = self.invoices_paid[account, intent] = read.to_dict(for_json=True)
+        return invoice
 
     async def subscription_state(
         self, subscription_id: str, account: str | None
@@ -163,32 +190,40 @@ class IngestStripe:
         """The balance transaction's figures; None when Stripe says there are none.
 
         A Stripe outage raises ``UnavailableError``: the enricher tries again later."""
-        try:
-            txn: Any
-            if lookup.charge_id is not None:
-                charge = await self.client.v1.charges.retrieve_async(
-                    lookup.charge_id,
-                    params={"expand": ["balance_transaction"]},
-                    options=_options(lookup.account),
-                )
-                txn = charge.balance_transaction
-                if isinstance(txn, str):
-                    txn = await self.client.v1.balance_transactions.retrieve_async(
-                        txn, options=_options(lookup.account)
-                    )
-            elif lookup.balance_transaction_id is not None:
-                txn = await self.client.v1.balance_transactions.retrieve_async(
-                    lookup.balance_transaction_id, options=_options(lookup.account)
-                )
-            else:
-                return None
-        except stripe.InvalidRequestError as exc:
-            log.warning("balance transaction not readable", lookup=repr(lookup), error=str(exc))
+        key = lookup.charge_id or lookup.balance_transaction_id
+        if key is None:
             return None
-        except stripe.StripeError as exc:
-            raise UnavailableError("Stripe is unavailable; deliver this event again.") from exc
-        found = _as_dict(txn)
-        return figures_from_balance_transaction(found) if found else None
+        found = self.transactions.get((lookup.account, key))
+        if found is None:
+            try:
+                found = await self._balance_transaction(lookup)
+            except stripe.InvalidRequestError as exc:
+                log.warning("balance transaction not readable", lookup=repr(lookup), error=str(exc))
+                return None
+            except stripe.StripeError as exc:
+                raise UnavailableError("Stripe is unavailable; deliver this event again.") from exc
+            if found is None:
+                return None
+            self.transactions[lookup.account, key] = found
+        return figures_from_balance_transaction(found)
+
+    async def _balance_transaction(self, lookup: FiguresLookup) -> dict[str, Any] | None:
+        """The charge's balance transaction, else the one named."""
+        txn: Any
+        options = _options(lookup.account)
+        if lookup.charge_id is not None:
+            charge = await self.client.v1.charges.retrieve_async(
+                lookup.charge_id, params={"expand": ["balance_transaction"]}, options=options
+            )
+            txn = charge.balance_transaction
+            if isinstance(txn, str):
+                txn = await self.client.v1.balance_transactions.retrieve_async(txn, options=options)
+        else:
+            assert lookup.balance_transaction_id is not None
+            txn = await self.client.v1.balance_transactions.retrieve_async(
+                lookup.balance_transaction_id, options=options
+            )
+        return _as_dict(txn) or None
 
     async def failure_figures(self, lookup: FiguresLookup) -> BalanceFigures | None:
         """A failed refund's ``refund_failure`` figures (None for any other lookup)."""
