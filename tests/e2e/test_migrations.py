@@ -5,47 +5,26 @@ cent, and the portal shows the product billed now."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 import stripe
 
-from billing_devstack import Infra
 from tests.catalog.conftest import emulator, stripe_sdk
-from tests.e2e.test_payment_terms import newest_invoice, until
+from tests.e2e.test_payment_terms import agency, invoicing, newest_invoice, subscriptions, until
 from tests.e2e.test_subscriptions import MONTH_AND_A_BIT, advance, pay_now, use_card
 from tests.revenue.money import platform_fee
-from tests.support.agencies import Agency, onboarded_agency
+from tests.support.agencies import Agency
 from tests.support.tokens import Tokens
 from tests.support.waiting import eventually
 from tests.support.workspaces import create_product, on_account, register_workspace, started
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-__all__ = ["emulator", "stripe_sdk"]
+__all__ = ["agency", "emulator", "invoicing", "stripe_sdk", "subscriptions"]
 
 DAY = 86400
-
-
-@pytest.fixture(scope="module")
-async def subscriptions(services: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=services["subscriptions"], timeout=30) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-async def invoicing(services: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=services["invoicing"], timeout=30) as client:
-        yield client
-
-
-@pytest.fixture
-async def agency(
-    catalog: httpx.AsyncClient, emulator: httpx.AsyncClient, tokens: Tokens, infra: Infra
-) -> Agency:
-    return await onboarded_agency(catalog, emulator, tokens, infra.kafka_bootstrap)
 
 
 def fee_charged(sdk: stripe.StripeClient, agency: Agency, invoice_id: str) -> int:

@@ -47,6 +47,16 @@ def _subscriptions(request: Request, session: DbSession) -> Subscriptions:
     return subscriptions_service(request.app.state.runtime, session)
 
 
+BILLS_A_PRODUCT = documented(
+    ForbiddenError,
+    NotFoundError,
+    ConnectRequiredError,
+    AgencySuspendedCannotBillError,
+    ProductArchivedError,
+    StripeFailedError,
+)
+"""What a route that bills a product (a start, a migration) may answer besides success."""
+
 SubscriptionsService = Annotated[Subscriptions, Depends(_subscriptions)]
 AgencyStaff = Annotated[Principal, Depends(require_roles(*AGENCY_BILLING))]
 
@@ -112,14 +122,7 @@ async def put_workspace(
     "/workspaces/{workspace_id}/subscriptions",
     status_code=201,
     response_model=SubscriptionOut,
-    responses=documented(
-        ForbiddenError,
-        NotFoundError,
-        ConnectRequiredError,
-        AgencySuspendedCannotBillError,
-        ProductArchivedError,
-        StripeFailedError,
-    ),
+    responses=BILLS_A_PRODUCT,
 )
 async def start_subscription(
     workspace_id: WorkspaceId,
@@ -165,14 +168,7 @@ async def cancel_subscription(
 @router.post(
     "/workspaces/{workspace_id}/subscriptions/{subscription_id}/migrate",
     response_model=SubscriptionOut,
-    responses=documented(
-        ForbiddenError,
-        NotFoundError,
-        ConnectRequiredError,
-        AgencySuspendedCannotBillError,
-        ProductArchivedError,
-        StripeFailedError,
-    ),
+    responses=BILLS_A_PRODUCT,
 )
 async def migrate_subscription(
     workspace_id: WorkspaceId,
