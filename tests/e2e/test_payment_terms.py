@@ -47,9 +47,15 @@ async def invoicing(services: dict[str, str]) -> AsyncIterator[httpx.AsyncClient
 
 
 async def portal_shows(
-    invoicing: httpx.AsyncClient, portal: dict[str, str], workspace_id: str, status: str
+    invoicing: httpx.AsyncClient,
+    portal: dict[str, str],
+    workspace_id: str,
+    status: str,
+    owing: int = 1,
 ) -> dict[str, Any]:
-    """The client's billing overview once it shows the one subscription with ``status``."""
+    """The client's billing overview once it shows the one subscription with ``status`` and
+    ``owing`` outstanding invoices (the subscription's and the invoices' events reach the
+    portal by different consumers)."""
     billing: dict[str, Any] = {}
 
     async def shows() -> bool:
@@ -59,7 +65,8 @@ async def portal_shows(
         )
         assert response.status_code == 200, response.text
         billing = response.json()
-        return [s["status"] for s in billing["subscriptions"]] == [status]
+        shown = [s["status"] for s in billing["subscriptions"]]
+        return shown == [status] and len(billing["outstanding_invoices"]) == owing
 
     await eventually(shows, within=60)
     return billing
