@@ -98,15 +98,8 @@ async def test_a_charge_is_published_with_its_balance_transaction_figures(
 async def test_a_stripe_outage_delays_the_figures_and_never_fails_the_webhook(
     ingest: str, emulator: httpx.AsyncClient, infra: Infra, db: asyncpg.Connection
 ) -> None:
-    charge = await _paid_charge(emulator, 4_200)
-    txn = (
-        await emulator.get(
-            f"/v1/balance_transactions/{charge['balance_transaction']}", headers=AUTH
-        )
-    ).json()
-    succeeded = stripe_event("charge.succeeded", charge)
-    later = stripe_event("charge.updated", {**charge, "balance_transaction": None})
-    url = f"{ingest}/stripe/webhooks"
+    # Balance transactions unreadable before the charge exists: webhook-ingest keeps what it
+    # read once, so the emulator's own delivery of the charge must not read it first.
     armed = await emulator.post(
         "/_emulator/faults",
         json={
@@ -120,6 +113,10 @@ async def test_a_stripe_outage_delays_the_figures_and_never_fails_the_webhook(
     )
     assert armed.status_code == 200, armed.text
     try:
+        charge = await _paid_charge(emulator, 4_200)
+        succeeded = stripe_event("charge.succeeded", charge)
+        later = stripe_event("charge.updated", {**charge, "balance_transaction": None})
+        url = f"{ingest}/stripe/webhooks"
         response = await post_event(url, succeeded)
         assert (response.status_code, response.json()["duplicate"]) == (200, False)
 
@@ -148,6 +145,11 @@ async def test_a_stripe_outage_delays_the_figures_and_never_fails_the_webhook(
         assert await published(infra.kafka_bootstrap, STRIPE_PAYMENTS.name, succeeded["id"]) == []
     finally:
         await emulator.delete("/_emulator/faults")
+    txn = (
+        await emulator.get(
+            f"/v1/balance_transactions/{charge['balance_transaction']}", headers=AUTH
+        )
+    ).json()
 
     async def both_published() -> bool:
         found = await _on_partition(infra.kafka_bootstrap, charge["id"], succeeded["id"])

@@ -114,3 +114,28 @@ async def test_stripe_answering_500_is_an_outage_not_an_answer(
     assert armed.status_code == 200, armed.text
     with pytest.raises(UnavailableError):
         await reads.read(FiguresLookup(account=shop.account_id, attribute_charge=charge))
+
+
+async def test_what_never_changes_is_read_from_stripe_once(
+    shop: Shop, reads: IngestStripe, emulator: httpx.AsyncClient
+) -> None:
+    """A payment's second event asks for the same figures and attribution: they come from
+    what the worker kept, even with Stripe away."""
+    invoice = await asyncio.to_thread(shop.one_off, new_workspace_id(), 4_500)
+    charge = await asyncio.to_thread(shop.charge_of, invoice)
+    lookup = FiguresLookup(account=shop.account_id, charge_id=charge, attribute_charge=charge)
+    first = await reads.read(lookup)
+    assert first["figures"].gross == 4_500
+    assert first["attribution"].invoice_id == invoice
+    armed = await emulator.post(
+        "/_emulator/faults", json={"fail_next": {"count": 100, "status": 500, "method": "GET"}}
+    )
+    assert armed.status_code == 200, armed.text
+    try:
+        again = await reads.read(lookup)
+        other = FiguresLookup(account=shop.account_id, charge_id="ch_never_read_before")
+        with pytest.raises(UnavailableError):  # what it never read still needs Stripe
+            await reads.read(other)
+    finally:
+        await emulator.delete("/_emulator/faults")
+    assert again == first
