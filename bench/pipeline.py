@@ -11,7 +11,6 @@ real objects back from the emulator when they need to.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import sys
 import time
@@ -22,10 +21,10 @@ from typing import Any
 
 import httpx
 import orjson
-import psutil
 import stripe
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from bench.profile_ingest import cpu_snapshot, postgres_tree, tree
 from bench.webhook_ingest import Connection, own_agency_group, sign
 from billing_contracts.routing import SUBSCRIPTIONS
 from billing_devstack import ManagedProcess, Stack, free_port
@@ -117,41 +116,27 @@ class Pipeline:
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU seconds (user + system, from ``/proc``) each piece has used so far: the
-        pipeline's services (every replica and worker together), Postgres, the broker and
-        the Stripe emulator."""
-        pieces: dict[str, list[int]] = {}
+        pipeline's services (every replica and worker together), Postgres and its backends,
+        the broker and the Stripe emulator."""
+        groups: dict[str, set[int]] = {}
         for process in self.processes:
             if process.pid is not None:
-                pieces.setdefault(process.name, []).append(process.pid)
-        for name, server in (
-            ("postgres", self.stack.postgres),
-            ("broker", self.stack.broker),
-            ("stripe-emulator", self.stack.stripe),
-        ):
+                groups.setdefault(process.name, set()).update(tree(process.pid))
+        groups["postgres"] = postgres_tree(self.stack.state_dir / "pg")
+        for name, server in (("broker", self.stack.broker), ("stripe-emulator", self.stack.stripe)):
             managed = getattr(server, "process", None)
             if managed is not None and managed.pid is not None:
-                pieces[name] = [managed.pid]
-        return {name: round(sum(map(tree_cpu_seconds, pids)), 2) for name, pids in pieces.items()}
+                groups[name] = tree(managed.pid)
+        spent = cpu_snapshot()
+        return {
+            name: round(sum(spent[pid][1] for pid in pids if pid in spent), 2)
+            for name, pids in groups.items()
+        }
 
     def stop(self) -> None:
         for process in reversed(self.processes):
             process.stop()
         self.processes.clear()
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and its living descendants."""
-    try:
-        root = psutil.Process(pid)
-        tree = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0.0
-    total = 0.0
-    for proc in tree:
-        with contextlib.suppress(psutil.Error):
-            times = proc.cpu_times()
-            total += times.user + times.system
-    return total
 
 
 def cpu_per_thousand(

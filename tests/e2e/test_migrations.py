@@ -18,7 +18,13 @@ from tests.revenue.money import platform_fee
 from tests.support.agencies import Agency
 from tests.support.tokens import Tokens
 from tests.support.waiting import eventually
-from tests.support.workspaces import create_product, on_account, register_workspace, started
+from tests.support.workspaces import (
+    create_product,
+    on_account,
+    post_when_replicated,
+    register_workspace,
+    started,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -48,20 +54,8 @@ async def migrate(
     **body: Any,
 ) -> httpx.Response:
     """Migrate once subscriptions knows the target product (catalog's event may be late)."""
-    response: httpx.Response | None = None
-
-    async def answered() -> bool:
-        nonlocal response
-        response = await subscriptions.post(
-            f"/v1/workspaces/{workspace_id}/subscriptions/{subscription_id}/migrate",
-            json=body,
-            headers=agency.admin,
-        )
-        return bool(response.json().get("error", {}).get("code") != "not_found")
-
-    await eventually(answered, within=60)
-    assert response is not None
-    return response
+    path = f"/v1/workspaces/{workspace_id}/subscriptions/{subscription_id}/migrate"
+    return await post_when_replicated(subscriptions, agency, path, body)
 
 
 async def paid_on(

@@ -49,6 +49,25 @@ async def create_product(catalog: httpx.AsyncClient, agency: Agency, **body: Any
     return product_id
 
 
+async def post_when_replicated(
+    service: httpx.AsyncClient, agency: Agency, path: str, body: dict[str, Any]
+) -> httpx.Response:
+    """``POST path`` as the agency's admin once catalog's events about the agency and its
+    products reached the service (until then it answers ``connect_required`` or
+    ``not_found``)."""
+    response: httpx.Response | None = None
+
+    async def answered() -> bool:
+        nonlocal response
+        response = await service.post(path, json=body, headers=agency.admin)
+        code = response.json().get("error", {}).get("code")
+        return code not in ("connect_required", "not_found")
+
+    await eventually(answered, within=60)
+    assert response is not None
+    return response
+
+
 async def start_when_replicated(
     subscriptions: httpx.AsyncClient,
     agency: Agency,
@@ -56,23 +75,11 @@ async def start_when_replicated(
     product_id: str,
     **start: Any,
 ) -> httpx.Response:
-    """Start a subscription once catalog's events about the agency and the product reached
-    subscriptions (until then it answers ``connect_required`` or ``not_found``)."""
-    response: httpx.Response | None = None
-
-    async def answered() -> bool:
-        nonlocal response
-        response = await subscriptions.post(
-            f"/v1/workspaces/{workspace_id}/subscriptions",
-            json={"product_id": product_id, **start},
-            headers=agency.admin,
-        )
-        code = response.json().get("error", {}).get("code")
-        return code not in ("connect_required", "not_found")
-
-    await eventually(answered, within=60)
-    assert response is not None
-    return response
+    """Start a subscription once subscriptions knows the agency and the product."""
+    path = f"/v1/workspaces/{workspace_id}/subscriptions"
+    return await post_when_replicated(
+        subscriptions, agency, path, {"product_id": product_id, **start}
+    )
 
 
 async def started(

@@ -139,8 +139,7 @@ class Ledger:
         if after == before:
             return False
         await self.session.flush()
-        moves = sorted(((before, -1), (after, 1)), key=lambda move: move[0][:2])
-        for (day, currency, delta), sign in moves:  # rollup rows in one order: no deadlock
+        for (day, currency, delta), sign in ((before, -1), (after, 1)):
             repository.add_to_rollups(
                 self.session,
                 agency_id=entry.agency_id,

@@ -78,7 +78,6 @@ START_SUBSCRIPTION = "start_subscription"
 """Kind of the pending record of a client subscription."""
 MIGRATE_SUBSCRIPTION = "migrate_subscription"
 """Kind of the pending record of a subscription's move to another product."""
-MIGRATION_TIMINGS = ("next_renewal", "now")
 
 
 async def withdraw_subscription(
@@ -89,6 +88,20 @@ async def withdraw_subscription(
     request = pending.request
     undo = stripe.withdraw_subscription(request["account_id"], request["customer_id"], pending.id)
     await commands.withdraw(pending.id, undo)
+
+
+def _may_move(moving: Subscription | ProductReplica, product: ProductReplica) -> None:
+    """A subscription keeps its currency and its connected account when it moves."""
+    if product.currency != moving.currency:
+        raise ValidationFailedError(
+            f"This subscription bills in {moving.currency.upper()} and the product "
+            f"in {product.currency.upper()}: a subscription keeps its currency."
+        )
+    if product.stripe_account_id != moving.stripe_account_id:
+        raise ValidationFailedError(
+            "This subscription bills on an earlier Stripe account of the agency; start a "
+            "new one on the product instead."
+        )
 
 
 @dataclass
@@ -255,7 +268,12 @@ class Subscriptions:
         if subscription is None:
             raise NotFoundError("No such subscription.")
         await self.customers.billing_account(agency_id)
-        pending = await self._open_migration(agency_id, subscription, product_id, when)
+        if subscription.status in FINAL_STATUSES:
+            raise ValidationFailedError(
+                "This subscription has ended; start a new one on the product instead."
+            )
+        product = await self._migration_target(agency_id, product_id, subscription)
+        pending = await self._open_migration(agency_id, subscription, product, when)
         if pending.status == "done":
             return subscription
         try:
@@ -274,13 +292,14 @@ class Subscriptions:
         source = await repository.product(self.session, agency_id, product_id)
         if source is None:
             raise NotFoundError("No such product.")
-        await self._migration_target(agency_id, to_product_id, source)
+        target = await self._migration_target(agency_id, to_product_id, source)
         moving = await repository.live_subscriptions_of_product(
             self.session, agency_id, product_id, FINAL_STATUSES
         )
         records = []
         for subscription in moving:
-            pending = await self._open_migration(agency_id, subscription, to_product_id, when,
+            _may_move(subscription, target)
+            pending = await self._open_migration(agency_id, subscription, target, when,
                                                  keyed=False)  # fmt: skip
             records.append(pending.id)
         return records
@@ -296,35 +315,21 @@ class Subscriptions:
             raise OneTimeProductError()
         if product.status != "active":
             raise ProductArchivedError()
-        if product.currency != moving.currency:
-            raise ValidationFailedError(
-                f"This subscription bills in {moving.currency.upper()} and the product "
-                f"in {product.currency.upper()}: a subscription keeps its currency."
-            )
-        if product.stripe_account_id != moving.stripe_account_id:
-            raise ValidationFailedError(
-                "This subscription bills on an earlier Stripe account of the agency; start a "
-                "new one on the product instead."
-            )
+        _may_move(moving, product)
         return product
 
     async def _open_migration(
         self,
         agency_id: str,
         subscription: Subscription,
-        product_id: str,
+        product: ProductReplica,
         when: str,
         *,
         keyed: bool = True,
     ) -> PendingCommand:
-        if subscription.status in FINAL_STATUSES:
-            raise ValidationFailedError(
-                "This subscription has ended; start a new one on the product instead."
-            )
-        product = await self._migration_target(agency_id, product_id, subscription)
         request = {
             "subscription_id": subscription.id,
-            "product_id": product_id,
+            "product_id": product.product_id,
             "when": when,
             "price_id": product.stripe_price_id,
             "cadence": product.cadence,
