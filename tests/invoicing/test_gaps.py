@@ -58,9 +58,11 @@ async def test_a_payment_of_an_unknown_invoice_brings_the_invoice_from_stripe(
     intent = payments.data[0].payment.payment_intent
     assert isinstance(intent, str)
 
-    mirror_stripe = InvoicingStripe(stripe_client("sk_test_gaps", infra.stripe_api_base))
-    async with unit_of_work(sessions) as session:
-        mirror = Mirror(session, Outbox(kit_tables.outbox), mirror_stripe)
+    async with (
+        stripe_client("sk_test_gaps", infra.stripe_api_base) as client,
+        unit_of_work(sessions) as session,
+    ):
+        mirror = Mirror(session, Outbox(kit_tables.outbox), InvoicingStripe(client))
         await mirror.apply_payment(
             PaymentFacts(
                 payment_intent_id=intent, account=agency.account_id, stripe_created=int(time.time())

@@ -39,8 +39,10 @@ async def start_retry(
 ) -> CollectionRetry:
     """The failed collection of ``invoice`` as invoicing records it, and its manual retry."""
     invoice_id = str(uuid.uuid4())
-    client = stripe_client("sk_test_emulator", stripe_api_base)
-    async with unit_of_work(session_factory(engine)) as session:
+    async with (
+        stripe_client("sk_test_emulator", stripe_api_base) as client,
+        unit_of_work(session_factory(engine)) as session,
+    ):
         session.add(
             Collection(
                 id=invoice_id,

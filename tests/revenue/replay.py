@@ -74,17 +74,18 @@ async def replay(infra: Infra, agency_id: str, events: list[tuple[Topic, Event]]
     await asyncio.to_thread(migrate, url, ["revenue"])
     engine = create_engine(url, pool_size=2)
     assert infra.stripe_api_base is not None
-    gateway = RevenueStripe(stripe_client("sk_test_emulator", infra.stripe_api_base))
-    by_topic = handlers(Outbox(kit_tables.outbox), gateway)
     sessions = session_factory(engine)
     try:
-        for topic, event in events:
+        async with stripe_client("sk_test_emulator", infra.stripe_api_base) as client:
+            gateway = RevenueStripe(client)
+            by_topic = handlers(Outbox(kit_tables.outbox), gateway)
+            for topic, event in events:
+                async with unit_of_work(sessions) as session:
+                    await by_topic[topic](session, event)
             async with unit_of_work(sessions) as session:
-                await by_topic[topic](session, event)
-        async with unit_of_work(sessions) as session:
-            found = await Revenue(session, gateway).summary_json(
-                agency_id, date(2020, 1, 1), date(2099, 12, 31), "usd"
-            )
+                found = await Revenue(session, gateway).summary_json(
+                    agency_id, date(2020, 1, 1), date(2099, 12, 31), "usd"
+                )
     finally:
         await engine.dispose()
     # The figures of the events alone (how the live ledger compared with Stripe is not theirs).

@@ -38,9 +38,10 @@ async def shop(infra: Infra, emulator: httpx.AsyncClient) -> Shop:
 
 
 @pytest.fixture
-def reads(infra: Infra) -> IngestStripe:
+async def reads(infra: Infra) -> AsyncIterator[IngestStripe]:
     assert infra.stripe_api_base is not None
-    return IngestStripe(stripe_client("sk_test_emulator", infra.stripe_api_base))
+    async with stripe_client("sk_test_emulator", infra.stripe_api_base) as client:
+        yield IngestStripe(client)
 
 
 async def test_a_charge_is_attributed_to_the_invoice_it_paid_and_that_invoice_s_tenant(

@@ -35,7 +35,7 @@ from billing_kit.observability import router as operations_router
 from billing_kit.outbox import Outbox, OutboxRelay
 from billing_kit.pending_commands import PendingCommands
 from billing_kit.settings import ServiceSettings
-from billing_kit.stripe_client import stripe_client
+from billing_kit.stripe_client import StripeConnection
 from billing_kit.tables import KitTables
 from billing_kit.tracing import UNTRACED_PATHS, configure_tracing
 
@@ -85,7 +85,7 @@ class Runtime:
             max_batch=self.settings.consumer_max_batch,
             batch_wait_ms=self.settings.consumer_batch_wait_ms,
         )
-        self._stripe: stripe.StripeClient | None = None
+        self._stripe: StripeConnection | None = None
         self.broker_problem: str | None = "not connected yet"
         """Why the broker is not connected or the consumers not yet reading (``/readyz``
         says so, 503), None once they are."""
@@ -144,12 +144,12 @@ class Runtime:
     @property
     def stripe(self) -> stripe.StripeClient:
         if self._stripe is None:
-            self._stripe = stripe_client(
+            self._stripe = StripeConnection(
                 self.settings.stripe_api_key.get_secret_value(),
                 self.settings.stripe_api_base,
                 max_network_retries=self.settings.stripe_max_network_retries,
             )
-        return self._stripe
+        return self._stripe.client
 
     def topic_names(self) -> Iterable[str]:
         for topic in (*self.publishes, *self.consumes):
@@ -178,6 +178,8 @@ class Runtime:
             await self.broker.stop()
             for close in reversed(self._closers):
                 await close()
+            if self._stripe is not None:
+                await self._stripe.close()
             await self.engine.dispose()
 
     async def _connect_then_relay(self) -> None:

@@ -246,23 +246,23 @@ def _crash_after(step: str | None) -> Callable[[str], None]:
 async def _main(args: argparse.Namespace) -> None:
     settings = InvoicingSettings()
     engine = create_engine(settings.database_url, pool_size=1)
-    client = stripe_client(
-        settings.stripe_api_key.get_secret_value(),
-        settings.stripe_api_base,
-        max_network_retries=settings.stripe_max_network_retries,
-    )
-    runner = RetryRunner(
-        session_factory(engine),
-        Outbox(kit_tables.outbox),
-        CollectionsStripe(client),
-        settings,
-        _crash_after(args.crash_after),
-    )
     try:
-        if args.until_idle:
-            await runner.run_until_idle()
-        else:
-            await runner.run_forever()
+        async with stripe_client(
+            settings.stripe_api_key.get_secret_value(),
+            settings.stripe_api_base,
+            max_network_retries=settings.stripe_max_network_retries,
+        ) as client:
+            runner = RetryRunner(
+                session_factory(engine),
+                Outbox(kit_tables.outbox),
+                CollectionsStripe(client),
+                settings,
+                _crash_after(args.crash_after),
+            )
+            if args.until_idle:
+                await runner.run_until_idle()
+            else:
+                await runner.run_forever()
     finally:
         with contextlib.suppress(Exception):
             await engine.dispose()

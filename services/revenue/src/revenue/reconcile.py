@@ -123,28 +123,26 @@ async def reconcile(account: str, first: date, last: date) -> list[Difference]:
     settings = RevenueSettings()
     start = datetime.combine(first, time(), UTC)
     end = datetime.combine(last + timedelta(days=1), time(), UTC)
-    gateway = RevenueStripe(
-        stripe_client(
-            settings.stripe_api_key.get_secret_value(),
-            settings.stripe_api_base,
-            max_network_retries=settings.stripe_max_network_retries,
-        )
-    )
     transactions: list[dict[str, Any]] = []
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TextColumn("{task.completed} balance transactions"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task(f"reading Stripe for {account}", total=None)
-        async for txn in gateway.balance_transactions(
-            account, int(start.timestamp()), int(end.timestamp())
-        ):
-            transactions.append(txn)
-            progress.advance(task)
+    async with stripe_client(
+        settings.stripe_api_key.get_secret_value(),
+        settings.stripe_api_base,
+        max_network_retries=settings.stripe_max_network_retries,
+    ) as client:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn("{task.completed} balance transactions"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task(f"reading Stripe for {account}", total=None)
+            async for txn in RevenueStripe(client).balance_transactions(
+                account, int(start.timestamp()), int(end.timestamp())
+            ):
+                transactions.append(txn)
+                progress.advance(task)
     engine = create_engine(settings.database_url, pool_size=1)
     try:
         async with session_factory(engine)() as session:
