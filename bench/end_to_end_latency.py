@@ -1,5 +1,6 @@
-"""End-to-end latency at a steady 200 events/s: from a payment's webhook POST to the payment
-being counted in the owner's revenue summary.
+"""End-to-end latency at a steady offered rate (``make bench``: 500, then 1,000 events/s for
+60 s): from a payment's webhook POST to the payment being counted in the owner's revenue
+summary.
 
 Paid one-off invoices are made on the emulator (one workspace each, over a few connected
 accounts); their real events are then offered signed to webhook-ingest, paced at ``--rate``
@@ -8,7 +9,7 @@ Stripe's order) for about ``--seconds``. Meanwhile every agency's summary is pol
 payment's latency runs from the POST of its ``charge.succeeded`` to the first summary that
 lists its workspace. p50/p95/p99 are printed.
 
-    flock /tmp/billing-stack.lock uv run python -m bench.end_to_end_latency --rate 200 --seconds 30
+    uv run python -m bench.end_to_end_latency --rate 500 --seconds 60
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from typing import Any
 import httpx
 
 from bench.pipeline import Delivery, Payments, Pipeline, make_payments, secret_for
+from bench.tooling import locked_stack
 from bench.webhook_ingest import Connection, percentile, sign
-from billing_devstack import Stack, default_state_dir
+from billing_devstack import Stack
 from tests.support.tokens import TEST_JWT_SECRET, Tokens
 
 POLL = 0.1
@@ -142,15 +144,19 @@ async def _run(stack: Stack, pipeline: Pipeline, payments: Payments, rate: float
     }
 
 
-def bench_end_to_end_latency(stack: Stack, rate: float, seconds: float, accounts: int) -> None:
+def bench_end_to_end_latency(
+    stack: Stack, rate: float, seconds: float, accounts: int
+) -> dict[str, Any]:
     payments = make_payments(stack, accounts, max(1, int(rate * seconds / EVENTS_PER_PAYMENT)))
     pipeline = Pipeline(stack, replicas=1)
     pipeline.start()
     try:
         pipeline.wait_caught_up()
-        print(json.dumps(asyncio.run(_run(stack, pipeline, payments, rate))), flush=True)
+        result = asyncio.run(_run(stack, pipeline, payments, rate))
     finally:
         pipeline.stop()
+    print(json.dumps(result), flush=True)
+    return result
 
 
 def main() -> None:
@@ -159,12 +165,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--accounts", type=int, default=4)
     args = parser.parse_args()
-    stack = Stack(default_state_dir() / "bench")
-    stack.start()
-    try:
+    with locked_stack("bench.end_to_end_latency") as stack:
         bench_end_to_end_latency(stack, args.rate, args.seconds, args.accounts)
-    finally:
-        stack.stop()
 
 
 if __name__ == "__main__":

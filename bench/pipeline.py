@@ -37,6 +37,8 @@ from tests.support.waiting import eventually
 
 PIPELINE = ("webhook-ingest", "invoicing", "revenue")
 """The services a payment's webhooks pass through on their way to the revenue summary."""
+CONSUMERS = ("invoicing", "revenue")
+"""Those of them that consume the broker's topics (a replica joins their consumer groups)."""
 AMOUNT_CENTS = 10_000
 _PATHS = ("/stripe/webhooks", "/stripe/webhooks/connect")  # the platform's, connected accounts'
 
@@ -69,7 +71,8 @@ class Payments:
 
 @dataclass
 class Pipeline:
-    """The pipeline's services, each with ``replicas`` processes (one consumer group)."""
+    """The pipeline's services, each consumer service with ``replicas`` processes (one
+    consumer group)."""
 
     stack: Stack
     replicas: int
@@ -94,12 +97,13 @@ class Pipeline:
                 | group
             )
             state = self.stack.state_dir / f"bench-replica-{replica}"
-            for name in PIPELINE:
+            # The consumer services scale by replicas; webhook-ingest, the front door, by its
+            # worker processes (one process, ``WEBHOOK_INGEST_WORKERS``).
+            for name in PIPELINE if replica == 0 else CONSUMERS:
                 migrate = replica == 0
                 process = devstack_services.start_service(name, env, state, run_migrations=migrate)
                 self.processes.append(process)
-            for name, port in ports.items():
-                self.urls.setdefault(name, []).append(f"http://127.0.0.1:{port}")
+                self.urls.setdefault(name, []).append(f"http://127.0.0.1:{ports[name]}")
 
     def wait_caught_up(self, within: float = 600.0) -> float:
         """Until the consumer groups of invoicing and revenue have read every event already

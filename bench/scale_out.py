@@ -1,16 +1,17 @@
 """Scale-out of the webhook → revenue pipeline: the same kind of load with one and with two
-processes of each service on the way (webhook-ingest, invoicing, revenue), the second
-started with the same settings on another HTTP port, so it joins the first's consumer
-groups and shares the topics' partitions.
+processes of each consumer service on the way (invoicing, revenue), the second started with
+the same settings on another HTTP port, so it joins the first's consumer groups and shares
+the topics' partitions. webhook-ingest, the front door, is one process of two workers in
+both runs (it scales by workers, ``bench/webhook_ingest.py``).
 
 Paid one-off invoices are made on the emulator over several connected accounts; their real
 events are offered signed to webhook-ingest as fast as it answers (one sender per account, in
-Stripe's order, spread over the ingest replicas). Printed: events/s from the first webhook
+Stripe's order). Printed: events/s from the first webhook
 until the ledger holds every payment, and whether each invoice's states were applied in
 order (the mirror's final state is the last one Stripe told, ``paid``, for every invoice, and
 no consumer failed or dead-lettered an event).
 
-    flock /tmp/billing-stack.lock uv run python -m bench.scale_out --invoices 1500
+    uv run python -m bench.scale_out --invoices 1500
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from bench.pipeline import (
     mirror_states,
     offer_in_streams,
 )
-from billing_devstack import Stack, default_state_dir
+from bench.tooling import locked_stack
+from billing_devstack import Stack
 
 
 async def _until(check: Any, within: float) -> bool:
@@ -99,9 +101,13 @@ def measure(stack: Stack, replicas: int, shops: int, invoices: int) -> dict[str,
     }
 
 
-def bench_scale_out(stack: Stack, shops: int, invoices: int) -> None:
+def bench_scale_out(stack: Stack, shops: int, invoices: int) -> list[dict[str, Any]]:
+    """The figures with 1, then 2 replicas of each service (printed as they come)."""
+    results = []
     for replicas in (1, 2):
-        print(json.dumps(measure(stack, replicas, shops, invoices)), flush=True)
+        results.append(measure(stack, replicas, shops, invoices))
+        print(json.dumps(results[-1]), flush=True)
+    return results
 
 
 def main() -> None:
@@ -109,12 +115,8 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=12)
     parser.add_argument("--invoices", type=int, default=1500)
     args = parser.parse_args()
-    stack = Stack(default_state_dir() / "bench")
-    stack.start()
-    try:
+    with locked_stack("bench.scale_out") as stack:
         bench_scale_out(stack, args.accounts, args.invoices)
-    finally:
-        stack.stop()
 
 
 if __name__ == "__main__":

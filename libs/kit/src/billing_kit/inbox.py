@@ -139,7 +139,8 @@ class Inbox:
         session_timeout_ms: int = 6000,
         heartbeat_interval_ms: int = 2000,
         fetch_max_wait_ms: int = 100,
-        max_batch: int = 50,
+        fetch_min_bytes: int = 32 * 1024,
+        max_batch: int = 200,
         batch_wait_ms: int = 20,
     ) -> None:
         self.broker = broker
@@ -150,6 +151,7 @@ class Inbox:
         self.session_timeout_ms = session_timeout_ms
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        self.fetch_min_bytes = fetch_min_bytes
         self.max_batch = max_batch
         self.batch_wait_ms = batch_wait_ms
         self._outcomes: dict[tuple[str, str], _Outcomes] = {}
@@ -173,6 +175,7 @@ class Inbox:
             session_timeout_ms=self.session_timeout_ms,
             heartbeat_interval_ms=self.heartbeat_interval_ms,
             fetch_max_wait_ms=self.fetch_max_wait_ms,
+            fetch_min_bytes=self.fetch_min_bytes,
             batch=True,
             max_records=self.max_batch,
             # How long a poll waits for messages (then FastStream pauses as long again):

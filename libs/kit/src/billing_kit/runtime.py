@@ -82,6 +82,7 @@ class Runtime:
             session_timeout_ms=self.settings.consumer_session_timeout_ms,
             heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
             fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
+            fetch_min_bytes=self.settings.consumer_fetch_min_bytes,
             max_batch=self.settings.consumer_max_batch,
             batch_wait_ms=self.settings.consumer_batch_wait_ms,
         )
