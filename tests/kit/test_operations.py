@@ -98,11 +98,30 @@ async def test_unknown_paths_and_methods_answer_in_the_error_format(
 ) -> None:
     async with httpx.AsyncClient(base_url=services["catalog"]) as client:
         missing = await client.get("/v1/nowhere")
-        wrong_method = await client.delete("/v1/products")
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_found"
+
+
+# One path of each service, a method it lacks, and the methods its routes have.
+WRONG_METHODS = {
+    "catalog": ("DELETE", "/v1/products", {"GET", "POST"}),
+    "subscriptions": ("PUT", "/v1/workspaces/ws_x/subscriptions", {"GET", "POST"}),
+    "invoicing": ("DELETE", "/v1/workspaces/ws_x/invoices", {"GET", "POST"}),
+    "revenue": ("POST", "/v1/revenue/summary", {"GET"}),
+    "webhook-ingest": ("GET", "/stripe/webhooks", {"POST"}),
+}
+
+
+@pytest.mark.parametrize("service", sorted(WRONG_METHODS))
+async def test_a_method_a_route_lacks_answers_405_naming_those_it_has(
+    services: dict[str, str], service: str
+) -> None:
+    method, path, allowed = WRONG_METHODS[service]
+    async with httpx.AsyncClient(base_url=services[service]) as client:
+        wrong_method = await client.request(method, path)
     assert wrong_method.status_code == 405
     assert wrong_method.json()["error"]["code"] == "method_not_allowed"
+    assert {m.strip() for m in wrong_method.headers["allow"].split(",")} == allowed
 
 
 async def test_a_request_while_the_database_is_down_answers_503(infra: Infra) -> None:

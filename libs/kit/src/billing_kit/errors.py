@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import Message, Receive, Scope, Send
 
 from billing_kit.asgi import HttpMiddleware
@@ -137,6 +138,23 @@ def _unreadable(message: str, field: str = "body") -> ValidationFailedError:
     return ValidationFailedError(fields=[FieldError(field=field, message=message)])
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the resource has (RFC 9110 §15.5.6: a 405 carries ``Allow``): those a
+    route of the app takes on this path, where the framework would name only the first
+    route's."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_billing_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, BillingError)
@@ -146,7 +164,7 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return _render(validation_error(exc))
 
-    async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 400:  # the framework could not read the body at all
             return _render(_unreadable(str(exc.detail)))
@@ -155,7 +173,10 @@ def install_error_handlers(app: FastAPI) -> None:
             return _render(error_type())
         code = METHOD_NOT_ALLOWED if exc.status_code == 405 else OTHER_HTTP_ERROR
         body = ErrorBody(error=ErrorDetail(code=code, message=str(exc.detail)))
-        return JSONResponse(status_code=exc.status_code, content=body.model_dump(exclude_none=True))
+        headers = {"Allow": _allowed_methods(request)} if exc.status_code == 405 else exc.headers
+        return JSONResponse(
+            status_code=exc.status_code, content=body.model_dump(exclude_none=True), headers=headers
+        )
 
     async def on_database_down(_: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, DBAPIError) and not (
