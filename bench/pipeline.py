@@ -14,7 +14,7 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,10 +57,12 @@ class Delivery:
 
 @dataclass
 class Payments:
-    """Paid one-off invoices on several connected accounts, and their events in order."""
+    """Paid one-off invoices, or subscriptions whose first invoice was paid, on several
+    connected accounts, and their events in order."""
 
     shops: list[Shop]
     invoices: dict[str, str] = field(default_factory=dict)  # invoice id → workspace id
+    subscriptions: dict[str, str] = field(default_factory=dict)  # subscription id → workspace
     workspaces: dict[str, str] = field(default_factory=dict)  # customer id → workspace id
     deliveries: list[Delivery] = field(default_factory=list)
 
@@ -153,6 +155,16 @@ def cpu_per_thousand(
     }
 
 
+async def until(check: Callable[[], Awaitable[bool]], within: float) -> bool:
+    """Whether ``check`` came true within ``within`` seconds (asked every 50 ms)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await check():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
 async def unread_events(bootstrap: str, services: Sequence[str]) -> int:
     """Events on the services' topics not yet committed by their consumer groups."""
     unread = 0
@@ -178,9 +190,39 @@ async def unread_events(bootstrap: str, services: Sequence[str]) -> int:
 def make_payments(stack: Stack, shops: int, invoices: int, threads: int = 8) -> Payments:
     """``invoices`` paid one-off invoices spread over ``shops`` new connected accounts, one
     workspace each, and every event they caused (read back from the emulator)."""
+    payments, made = _make(
+        stack, shops, invoices, "payments", lambda shop, ws: shop.one_off(ws, AMOUNT_CENTS), threads
+    )
+    payments.invoices = made
+    return payments
+
+
+def make_subscriptions(stack: Stack, shops: int, subscriptions: int, threads: int = 8) -> Payments:
+    """``subscriptions`` monthly subscriptions of ``AMOUNT_CENTS`` (each paid by card, its first
+    invoice charged at once) spread over ``shops`` new connected accounts, one workspace each,
+    and every event they caused (read back from the emulator)."""
+    payments, made = _make(
+        stack,
+        shops,
+        subscriptions,
+        "subscriptions",
+        lambda shop, ws: shop.subscription(ws, AMOUNT_CENTS),
+        threads,
+    )
+    payments.subscriptions = made
+    return payments
+
+
+def _make(
+    stack: Stack, shops: int, count: int, what: str, make: Callable[[Shop, str], str], threads: int
+) -> tuple[Payments, dict[str, str]]:
+    """``count`` objects made by ``make`` (for a new workspace, on one of ``shops`` new
+    connected accounts, in turn) and every event they caused; what each made → its
+    workspace."""
     api_base = stack.infra.stripe_api_base
     assert api_base is not None
-    started = int(time.time()) - 1
+    began = time.monotonic()
+    started = emulator_now(api_base) - 1
     sdk = stripe.StripeClient("sk_test_emulator", base_addresses={"api": api_base})
 
     async def opened() -> list[Shop]:
@@ -189,19 +231,16 @@ def make_payments(stack: Stack, shops: int, invoices: int, threads: int = 8) -> 
 
     payments = Payments(asyncio.run(opened()))
 
-    def pay(index: int) -> tuple[str, str]:
+    def one(index: int) -> tuple[str, str]:
         workspace_id = f"ws-bench-{index}-{os.urandom(4).hex()}"
-        shop = payments.shops[index % shops]
-        return shop.one_off(workspace_id, AMOUNT_CENTS), workspace_id
+        return make(payments.shops[index % shops], workspace_id), workspace_id
 
     with ThreadPoolExecutor(threads) as pool:
-        payments.invoices = dict(pool.map(pay, range(invoices)))
-    for shop in payments.shops:
-        payments.deliveries += _deliveries(api_base, shop.account_id, started, _PATHS[1])
-    payments.deliveries += _deliveries(api_base, None, started, _PATHS[0])
+        made = dict(pool.map(one, range(count)))
+    payments.deliveries = events_since(api_base, payments.shops, started)
     print(
-        f"made {invoices:,} payments ({len(payments.deliveries):,} events) "
-        f"in {time.time() - started:.0f}s",
+        f"made {count:,} {what} ({len(payments.deliveries):,} events) "
+        f"in {time.monotonic() - began:.0f}s",
         file=sys.stderr,
         flush=True,
     )
@@ -209,7 +248,21 @@ def make_payments(stack: Stack, shops: int, invoices: int, threads: int = 8) -> 
         if delivery.event_type == "customer.created":
             obj = orjson.loads(delivery.body)["data"]["object"]
             payments.workspaces[obj["id"]] = obj["metadata"]["workspace_id"]
-    return payments
+    return payments, made
+
+
+def emulator_now(api_base: str) -> int:
+    """The emulator's clock (ahead of the wall clock once it was advanced)."""
+    return int(httpx.get(f"{api_base}/_emulator/clock", timeout=30).json()["now"])
+
+
+def events_since(api_base: str, shops: Iterable[Shop], since: int) -> list[Delivery]:
+    """Every event of the shops' connected accounts, then of the platform, made since
+    ``since`` (emulator time), each account's oldest first."""
+    found: list[Delivery] = []
+    for shop in shops:
+        found += _deliveries(api_base, shop.account_id, since, _PATHS[1])
+    return found + _deliveries(api_base, None, since, _PATHS[0])
 
 
 def _deliveries(api_base: str, account: str | None, since: int, path: str) -> list[Delivery]:

@@ -30,18 +30,10 @@ from bench.pipeline import (
     make_payments,
     mirror_states,
     offer_in_streams,
+    until,
 )
 from bench.tooling import locked_stack
 from billing_devstack import Stack
-
-
-async def _until(check: Any, within: float) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if await check():
-            return True
-        await asyncio.sleep(0.05)
-    return False
 
 
 def measure(stack: Stack, replicas: int, shops: int, invoices: int) -> dict[str, Any]:
@@ -61,7 +53,7 @@ def measure(stack: Stack, replicas: int, shops: int, invoices: int) -> dict[str,
         async def ledger_complete() -> bool:
             return await ledger_entries(database_url, payments.agency_ids) >= invoices
 
-        complete = asyncio.run(_until(ledger_complete, within=600))
+        complete = asyncio.run(until(ledger_complete, within=600))
         elapsed = time.perf_counter() - began
         cpu_after = pipeline.cpu_seconds()
         invoice_ids = list(payments.invoices)
@@ -70,7 +62,7 @@ def measure(stack: Stack, replicas: int, shops: int, invoices: int) -> dict[str,
             states = await mirror_states(database_url, invoice_ids)
             return states.get("paid", 0) == len(invoice_ids)
 
-        asyncio.run(_until(mirror_paid, within=120))
+        asyncio.run(until(mirror_paid, within=120))
         states = asyncio.run(mirror_states(database_url, invoice_ids))
         # Counted once every consumer group has read every event: a count taken while some
         # consumer still lags (the ledger is complete before the mirror's other consumers
