@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -274,15 +276,28 @@ def bench_month_start_storm(stack: Stack, accounts: int = 20, subscriptions: int
     print(json.dumps(measure(stack, accounts, subscriptions)), flush=True)
 
 
+@contextlib.contextmanager
+def storm_stack(owner: str) -> Iterator[Stack]:
+    """A stack of this benchmark's own, its emulator in memory only: every run starts from
+    none of the earlier runs' objects, at the wall clock."""
+    before = os.environ.get("STRIPE_EMULATOR_STATE_FILE")
+    os.environ["STRIPE_EMULATOR_STATE_FILE"] = ""
+    try:
+        with locked_stack(owner, state="bench-storm") as stack:
+            yield stack
+    finally:
+        if before is None:
+            del os.environ["STRIPE_EMULATOR_STATE_FILE"]
+        else:
+            os.environ["STRIPE_EMULATOR_STATE_FILE"] = before
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=20)
     parser.add_argument("--subscriptions", type=int, default=2000)
     args = parser.parse_args()
-    # An emulator of this run only (memory only): every run starts from none of the earlier
-    # runs' objects, at the wall clock.
-    os.environ["STRIPE_EMULATOR_STATE_FILE"] = ""
-    with locked_stack("bench.month_start_storm", state="bench-storm") as stack:
+    with storm_stack("bench.month_start_storm") as stack:
         bench_month_start_storm(stack, args.accounts, args.subscriptions)
 
 

@@ -1,7 +1,7 @@
 """``make bench``: under the machine-wide stack lock, start the embedded infrastructure and
 each benchmarked piece, run the benchmarks at their target loads (the webhook → revenue
-pipeline scaled out and paced, then webhook-ingest side by side with dj-stripe), print the
-figures. Nothing is left running."""
+pipeline scaled out and paced, webhook-ingest side by side with dj-stripe, then the
+month-start storm on a stack of its own), print the figures. Nothing is left running."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from typing import Any
 from bench import djstripe as djstripe_bench
 from bench.end_to_end_latency import bench_end_to_end_latency
 from bench.invoice_states import bench_invoice_states
+from bench.month_start_storm import bench_month_start_storm, storm_stack
 from bench.scale_out import bench_scale_out
 from bench.tooling import locked_stack
 from billing_devstack import Stack
@@ -79,6 +80,9 @@ def main() -> None:
     args = parser.parse_args()
     with locked_stack("make bench") as stack:
         run_benchmarks(stack, args)
+    print("== month-start storm: 2,000 subscriptions on 20 accounts renewing at one tick")
+    with storm_stack("make bench") as stack:  # its emulator clock jumps a month
+        bench_month_start_storm(stack)
 
 
 def run_benchmarks(stack: Stack, args: argparse.Namespace) -> None:
