@@ -29,13 +29,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -272,24 +269,12 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+STORM_STATE = "bench-storm"
+"""The storm's stack of its own: its emulator's clock jumps a month."""
+
+
 def bench_month_start_storm(stack: Stack, accounts: int = 20, subscriptions: int = 2000) -> None:
     print(json.dumps(measure(stack, accounts, subscriptions)), flush=True)
-
-
-@contextlib.contextmanager
-def storm_stack(owner: str) -> Iterator[Stack]:
-    """A stack of this benchmark's own, its emulator in memory only: every run starts from
-    none of the earlier runs' objects, at the wall clock."""
-    before = os.environ.get("STRIPE_EMULATOR_STATE_FILE")
-    os.environ["STRIPE_EMULATOR_STATE_FILE"] = ""
-    try:
-        with locked_stack(owner, state="bench-storm") as stack:
-            yield stack
-    finally:
-        if before is None:
-            del os.environ["STRIPE_EMULATOR_STATE_FILE"]
-        else:
-            os.environ["STRIPE_EMULATOR_STATE_FILE"] = before
 
 
 def main() -> None:
@@ -297,7 +282,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=20)
     parser.add_argument("--subscriptions", type=int, default=2000)
     args = parser.parse_args()
-    with storm_stack("bench.month_start_storm") as stack:
+    with locked_stack("bench.month_start_storm", state=STORM_STATE) as stack:
         bench_month_start_storm(stack, args.accounts, args.subscriptions)
 
 

@@ -11,10 +11,11 @@ real objects back from the emulator when they need to.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,6 +81,7 @@ class Pipeline:
     replicas: int
     processes: list[ManagedProcess] = field(default_factory=list)
     urls: dict[str, list[str]] = field(default_factory=dict)  # service → its replicas' URLs
+    groups: dict[str, str] = field(default_factory=dict)  # consumer service → group prefix
 
     def start(self) -> None:
         self.stack.env = {
@@ -91,7 +93,16 @@ class Pipeline:
             "REVENUE_RECONCILE_EVERY_SECONDS": "900",
             "REVENUE_RECONCILE_SETTLE_SECONDS": "60",
         }
-        group = own_agency_group()  # the replicas share it
+        # Consumer groups of this run's own (the replicas share them), reading from where the
+        # topics end now: the embedded broker keeps a group's leader after every process of
+        # the group stopped together, and the next process of that group then never gets
+        # partitions (the README's notes), so no run joins a group an earlier run left.
+        run = os.urandom(3).hex()
+        self.groups = {name: f"{name}-bench-{run}" for name in CONSUMERS}
+        asyncio.run(start_at_topic_ends(self.stack.infra.kafka_bootstrap, self.groups))
+        group = own_agency_group() | {
+            f"{name.upper()}_CONSUMER_GROUP_PREFIX": prefix for name, prefix in self.groups.items()
+        }
         for replica in range(self.replicas):
             ports = {name: free_port() for name in PIPELINE}
             env = self.stack.service_env(
@@ -108,13 +119,12 @@ class Pipeline:
                 self.urls.setdefault(name, []).append(f"http://127.0.0.1:{ports[name]}")
 
     def wait_caught_up(self, within: float = 600.0) -> float:
-        """Until the consumer groups of invoicing and revenue have read every event already
-        on their topics (what earlier runs left there is not this run's to time); seconds
-        waited."""
+        """Until the consumer groups of invoicing and revenue have read every event on their
+        topics; seconds waited."""
         bootstrap = self.stack.infra.kafka_bootstrap
 
         async def caught_up() -> bool:
-            return not await unread_events(bootstrap, ("invoicing", "revenue"))
+            return not await unread_events(bootstrap, self.groups)
 
         began = time.perf_counter()
         asyncio.run(eventually(caught_up, within=within, poll=0.5))
@@ -165,25 +175,50 @@ async def until(check: Callable[[], Awaitable[bool]], within: float) -> bool:
     return False
 
 
-async def unread_events(bootstrap: str, services: Sequence[str]) -> int:
+def _groups_of(prefixes: dict[str, str]) -> Iterator[tuple[str, str]]:
+    """(consumer group, topic) of each subscription of the services named in ``prefixes``,
+    whose groups are named ``<prefix>.<consumer>``."""
+    for subscription in SUBSCRIPTIONS:
+        prefix = prefixes.get(subscription.service)
+        if prefix is not None:
+            yield f"{prefix}.{subscription.consumer}", subscription.topic.name
+
+
+@contextlib.asynccontextmanager
+async def _offsets_of(
+    bootstrap: str, group: str, topic: str
+) -> AsyncIterator[tuple[AIOKafkaConsumer, dict[TopicPartition, int]]]:
+    """A consumer of ``group`` that never joins it (nothing subscribed), and where each of
+    the topic's partitions ends now."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()  # fresh metadata
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        yield consumer, await consumer.end_offsets(partitions) if partitions else {}
+    finally:
+        await consumer.stop()
+
+
+async def start_at_topic_ends(bootstrap: str, prefixes: dict[str, str]) -> None:
+    """Commit the new groups' offsets where their topics end: they read only what comes next
+    (a topic not made yet is read from its start)."""
+    for group, topic in _groups_of(prefixes):
+        async with _offsets_of(bootstrap, group, topic) as (consumer, ends):
+            if ends:
+                consumer.assign(list(ends))
+                await consumer.commit(ends)
+
+
+async def unread_events(bootstrap: str, prefixes: dict[str, str]) -> int:
     """Events on the services' topics not yet committed by their consumer groups."""
     unread = 0
-    for subscription in SUBSCRIPTIONS:
-        if subscription.service not in services:
-            continue
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=subscription.group)
-        await consumer.start()  # nothing subscribed: asks the group's offsets, never joins it
-        try:
-            await consumer.topics()  # fresh metadata
-            topic = subscription.topic.name
-            partitions = [
-                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
-            ]
-            ends = await consumer.end_offsets(partitions)
+    for group, topic in _groups_of(prefixes):
+        async with _offsets_of(bootstrap, group, topic) as (consumer, ends):
             for partition, end in ends.items():
                 unread += max(0, end - (await consumer.committed(partition) or 0))
-        finally:
-            await consumer.stop()
     return unread
 
 

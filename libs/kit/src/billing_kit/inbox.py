@@ -139,7 +139,7 @@ class Inbox:
         session_timeout_ms: int = 6000,
         heartbeat_interval_ms: int = 2000,
         fetch_max_wait_ms: int = 100,
-        fetch_min_bytes: int = 32 * 1024,
+        fetch_min_bytes: int = 1,
         max_batch: int = 200,
         batch_wait_ms: int = 20,
     ) -> None:

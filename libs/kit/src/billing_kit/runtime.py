@@ -152,6 +152,12 @@ class Runtime:
             )
         return self._stripe.client
 
+    async def close_stripe(self) -> None:
+        """Close the Stripe client's connections (a command that used it, on its way out)."""
+        if self._stripe is not None:
+            await self._stripe.close()
+            self._stripe = None
+
     def topic_names(self) -> Iterable[str]:
         for topic in (*self.publishes, *self.consumes):
             yield topic.name
@@ -179,8 +185,7 @@ class Runtime:
             await self.broker.stop()
             for close in reversed(self._closers):
                 await close()
-            if self._stripe is not None:
-                await self._stripe.close()
+            await self.close_stripe()
             await self.engine.dispose()
 
     async def _connect_then_relay(self) -> None:

@@ -129,13 +129,12 @@ class ServiceSettings(BaseSettings):
     """How long a fetch may wait for data before the broker answers empty: on a quiet topic the
     latency of every hop. Measured with ``bench.revenue`` (webhook to revenue summary): with
     aiokafka's default 500 ms, p50 275 ms / p95 327 ms; with 100 ms, p50 135 ms / p95 217 ms."""
-    consumer_fetch_min_bytes: int = 32 * 1024
+    consumer_fetch_min_bytes: int = 1
     """How much a fetch waits for (up to ``consumer_fetch_max_wait_ms``) before the broker
-    answers: about ten events, so that a replica sharing a busy topic's partitions still
-    applies them in batches. With 1 byte (aiokafka's default) a second replica of each
-    consumer service took the pipeline from 546 to 376 events/s, each event costing it twice
-    the CPU in batches half as large; with 32 KB and batches of up to 200: 508 and 524
-    events/s (``bench/scale_out.py``, 2026-12-06)."""
+    answers. Tried at 32 KB so that replicas sharing a busy topic still apply big batches:
+    two replicas' events/s varied between runs as much as with 1 byte (278–524 against
+    360, ``bench/scale_out.py``, 2026-12-06), while the portal's p95 for a paid invoice went
+    from 140 ms to 1.1 s (``bench/invoice_states.py``); so 1 byte: answer at once."""
     consumer_max_batch: int = 200
     """Most messages a consumer applies in one transaction and one offset commit."""
     consumer_batch_wait_ms: int = 20

@@ -61,6 +61,7 @@ async def replay(settings: WebhookIngestSettings, start: int, end: int) -> Repla
             report = await replayer.run(start, end, show)
     finally:
         await store.close()
+        await runtime.close_stripe()
         await runtime.engine.dispose()
     console.print(
         f"replayed {start}..{end}: scanned {report.scanned}, ingested {report.ingested}, "
