@@ -132,7 +132,7 @@ class ServiceSettings(BaseSettings):
     consumer_fetch_min_bytes: int = 1
     """How much a fetch waits for (up to ``consumer_fetch_max_wait_ms``) before the broker
     answers. Tried at 32 KB so that replicas sharing a busy topic still apply big batches:
-    two replicas' events/s varied between runs as much as with 1 byte (278–524 against
+    two replicas' events/s varied between runs as much as with 1 byte (278 to 524 against
     360, ``bench/scale_out.py``, 2026-12-06), while the portal's p95 for a paid invoice went
     from 140 ms to 1.1 s (``bench/invoice_states.py``); so 1 byte: answer at once."""
     consumer_max_batch: int = 200
