@@ -28,7 +28,7 @@ import contextlib
 import random
 import traceback
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import stamina
 import stripe
@@ -53,6 +53,7 @@ from billing_kit.tracing import TRACER, message_span
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[AsyncSession, Any], Awaitable[None]]
+T = TypeVar("T")
 
 
 class Received(NamedTuple):
@@ -219,20 +220,30 @@ class Inbox:
     ) -> list[bool] | None:
         """The batch in one transaction, applied again after a conflict with a concurrent
         transaction; None (nothing changed) when it failed otherwise or kept conflicting."""
+        try:
+            return await self._resolving_conflicts(
+                consumer, lambda: self._apply_batch(topic, consumer, handler, events)
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            BATCHES_FAILED.labels(self.service, topic.name, consumer).inc()
+            log.warning("batch failed, applying its events one by one", consumer=consumer,
+                        events=len(events), error=repr(exc))  # fmt: skip
+            return None
+
+    async def _resolving_conflicts(self, consumer: str, apply: Callable[[], Awaitable[T]]) -> T:
+        """``apply`` again at once (after a few ms of jitter) when Postgres undid it for a
+        conflict with a concurrent transaction, counted; any other error, or the last of
+        ``BATCH_CONFLICT_RETRIES`` conflicts, is raised."""
         for attempt in range(1, BATCH_CONFLICT_RETRIES + 1):
             try:
-                return await self._apply_batch(topic, consumer, handler, events)
-            except asyncio.CancelledError:
-                raise
+                return await apply()
             except Exception as exc:
-                if self._conflicted(consumer, exc) and attempt < BATCH_CONFLICT_RETRIES:
-                    await asyncio.sleep(random.uniform(0, 0.02 * attempt))
-                    continue
-                BATCHES_FAILED.labels(self.service, topic.name, consumer).inc()
-                log.warning("batch failed, applying its events one by one", consumer=consumer,
-                            events=len(events), error=repr(exc))  # fmt: skip
-                return None
-        return None
+                if not self._conflicted(consumer, exc) or attempt == BATCH_CONFLICT_RETRIES:
+                    raise
+            await asyncio.sleep(random.uniform(0, 0.02 * attempt))
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _conflicted(self, consumer: str, exc: BaseException) -> bool:
         """Whether Postgres undid the transaction for a conflict (counted)."""
@@ -363,12 +374,10 @@ class Inbox:
         async for attempt in stamina.retry_context(
             on=is_transient, attempts=None, timeout=None, wait_initial=0.2, wait_max=5.0
         ):
-            with attempt:
-                try:
-                    return await self._apply_once(consumer, handler, evt)
-                except Exception as exc:
-                    self._conflicted(consumer, exc)
-                    raise
+            with attempt:  # a conflict is tried again at once first, then waited out
+                return await self._resolving_conflicts(
+                    consumer, lambda: self._apply_once(consumer, handler, evt)
+                )
         raise AssertionError("unreachable: stamina retries until success")
 
     async def _apply_once(self, consumer: str, handler: Handler, evt: Event) -> bool:

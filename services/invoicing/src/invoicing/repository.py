@@ -89,7 +89,8 @@ async def open_invoices_of_subscription(
     query = select(Invoice.stripe_invoice_id).where(
         Invoice.stripe_subscription_id == stripe_subscription_id, Invoice.status == "open"
     )
-    return (await session.execute(query)).scalars().all()
+    # In key order: a subscription's open invoices are always locked in the same order.
+    return (await session.execute(query.order_by(Invoice.stripe_invoice_id))).scalars().all()
 
 
 async def payments_of(
