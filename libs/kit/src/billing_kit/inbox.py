@@ -112,8 +112,9 @@ def is_transient(exc: Exception) -> bool:
 
 
 BATCH_CONFLICT_RETRIES = 5
-"""How often a batch undone for a conflict with a concurrent transaction is applied again
-as a whole before its events are applied one by one (where conflicts are retried too)."""
+"""How often a transaction undone for a conflict with a concurrent one is applied again at
+once: a batch as a whole, before its events are applied one by one; a lone event, before
+the conflict is waited out like an outage."""
 
 
 class _Outcomes:
