@@ -59,9 +59,10 @@ from tests.support.databases import connect
 FINALIZE_DELAY = 3600
 """Stripe finalizes (and charges) a renewal invoice an hour after the period ends."""
 SLACK = 3600
-"""Past the last renewal's finalizing. The emulator's clock stands still while it works
-through a step, so every renewal is stamped at its period's end
-(``emulator_renewals_stamped_late_s`` checks it); the slack is a margin, nothing more."""
+"""Past the last renewal's finalizing: the emulator's clock keeps running at wall-clock speed
+while it works through a step, so a renewal late in the step is stamped (and its invoice
+falls due) as many seconds late as the step has lasted by then; what falls due after the
+step's end waits for the next step (``emulator_renewals_stamped_late_s`` shows how late)."""
 
 
 def _subscriptions(shop: Shop) -> list[dict[str, Any]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 import pytest
@@ -12,7 +11,6 @@ from stripe_emulator.delivery import sign
 from stripe_emulator.forms import parse_form
 from stripe_emulator.rules.dates import add_period
 from stripe_emulator.rules.money import percent_of, stripe_fee
-from stripe_emulator.store import Store
 
 pytestmark = pytest.mark.unit
 
@@ -58,21 +56,3 @@ def test_signature_matches_the_sdk() -> None:
     assert stripe.WebhookSignature.verify_header(
         payload.decode(), header, "whsec_test", tolerance=None
     )
-
-
-def test_the_clock_stands_still_while_a_step_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Work due at a step is stamped with the step's time however long it takes (a renewal
-    made late would otherwise finalize after the step's end and wait for the next one)."""
-    wall = [1_800_000_000.0]
-    monkeypatch.setattr(time, "time", lambda: wall[0])
-    store = Store()
-    start = store.now()
-    with store.clock_held():
-        wall[0] += 500  # the step's work takes 500 s
-        assert store.now() == start
-        store.set_now(start + 3_600)
-        wall[0] += 500
-        assert store.now() == start + 3_600
-    assert store.now() == start + 3_600  # and runs on from where the step left it
-    wall[0] += 10
-    assert store.now() == start + 3_610

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import pickle
 import random
 import string
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,31 +94,11 @@ class Store:
     revision: int = 0
 
     # clock -----------------------------------------------------------------
-    held_at: int | None = None
-    """While a clock step runs, the time it has reached: the clock stands still meanwhile, as
-    a Stripe test clock does while it advances (however long the work due takes)."""
-
     def now(self) -> int:
-        if self.held_at is not None:
-            return self.held_at
         return int(time.time() + self.clock_offset)
 
     def set_now(self, timestamp: int) -> None:
-        if self.held_at is not None:
-            self.held_at = max(self.held_at, timestamp)
-        else:
-            self.clock_offset = max(self.clock_offset, timestamp - time.time())
-
-    @contextlib.contextmanager
-    def clock_held(self) -> Iterator[None]:
-        """The clock stands at ``now()`` until the block ends (moved on only by ``set_now``),
-        then runs on from where the block left it."""
-        self.held_at = self.now()
-        try:
-            yield
-        finally:
-            reached, self.held_at = self.held_at, None
-            self.set_now(reached)
+        self.clock_offset = max(self.clock_offset, timestamp - time.time())
 
     def reset(self) -> None:
         """Forget everything but the listeners and the lock (a new platform account id)."""
