@@ -16,6 +16,7 @@ from billing_contracts.billing_payments import STRIPE_PAYMENTS
 from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS
 from billing_devstack import Infra
 from billing_kit.db import create_engine, session_factory, unit_of_work
+from billing_kit.inbox import Batched
 from billing_kit.outbox import Outbox
 from billing_kit.stripe_client import stripe_client
 from revenue.consumers import handlers
@@ -68,8 +69,26 @@ def _repeated(event: Event) -> Event:
     return event.model_copy(update={"event_id": uuid.uuid4(), "payload": payload})
 
 
-async def replay(infra: Infra, agency_id: str, events: list[tuple[Topic, Event]]) -> dict[str, Any]:
-    """The agency's summary after applying ``events``, in order, to a fresh database."""
+def in_batches(
+    events: list[tuple[Topic, Event]], max_batch: int
+) -> list[tuple[Topic, list[Event]]]:
+    """Runs of consecutive events of one topic, up to ``max_batch`` each, in order (as a
+    consumer is given them); a second copy of an event in a run is left out, as the inbox
+    does."""
+    runs: list[tuple[Topic, list[Event]]] = []
+    for topic, event in events:
+        if not runs or runs[-1][0] != topic or len(runs[-1][1]) == max_batch:
+            runs.append((topic, []))
+        if event.event_id not in {e.event_id for e in runs[-1][1]}:
+            runs[-1][1].append(event)
+    return runs
+
+
+async def replay(
+    infra: Infra, agency_id: str, events: list[tuple[Topic, Event]], max_batch: int = 1
+) -> dict[str, Any]:
+    """The agency's summary after applying ``events``, in order, to a fresh database, in
+    batches of up to ``max_batch`` consecutive events of a topic."""
     url = await create_database(infra.database_url, "revenue_replay")
     await asyncio.to_thread(migrate, url, ["revenue"])
     engine = create_engine(url, pool_size=2)
@@ -79,9 +98,16 @@ async def replay(infra: Infra, agency_id: str, events: list[tuple[Topic, Event]]
         async with stripe_client("sk_test_emulator", infra.stripe_api_base) as client:
             gateway = RevenueStripe(client)
             by_topic = handlers(Outbox(kit_tables.outbox), gateway)
-            for topic, event in events:
+            for topic, batch in in_batches(events, max_batch):
                 async with unit_of_work(sessions) as session:
-                    await by_topic[topic](session, event)
+                    handler = by_topic[topic]
+                    if isinstance(handler, Batched):
+                        await handler.apply(session, batch)
+                    else:
+                        for event in batch:  # as the inbox applies them
+                            await handler(session, event)
+                            await session.flush()
+                            session.expunge_all()
             async with unit_of_work(sessions) as session:
                 found = await Revenue(session, gateway).summary_json(
                     agency_id, date(2020, 1, 1), date(2099, 12, 31), "usd"

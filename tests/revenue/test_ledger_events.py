@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any, NoReturn, cast
 
@@ -32,7 +32,7 @@ from billing_devstack import Infra
 from billing_kit.db import unit_of_work
 from billing_kit.outbox import Outbox
 from revenue import repository
-from revenue.consumers import apply_payment_event
+from revenue.consumers import apply_payment_events
 from revenue.ledger import Ledger
 from revenue.models import LedgerEntry, PaymentLink
 from revenue.rules import FIRST_PAGE
@@ -109,12 +109,29 @@ class _Shop:
         return made
 
 
-async def _apply(sessions: Sessions, *events: Event) -> None:
+Apply = Callable[..., Awaitable[None]]
+
+
+@pytest.fixture(params=["event by event", "as one batch"])
+def apply(request: pytest.FixtureRequest, sessions: Sessions) -> Apply:
+    """Apply events as the consumer does: each in a transaction of its own, or all in one
+    batch (the inbox drops a second copy of an event from a batch) — the same outcome."""
     outbox = Outbox(revenue.models.kit_tables.outbox)
-    for event in events:
+    stripe = cast(RevenueStripe, _StripeAway())
+
+    async def one_by_one(*events: Event) -> None:
+        for event in events:
+            async with unit_of_work(sessions) as session:
+                await apply_payment_events(Ledger(session, outbox, stripe), [event])
+
+    async def batched(*events: Event) -> None:
+        once: dict[uuid.UUID, Event] = {}
+        for event in events:
+            once.setdefault(event.event_id, event)
         async with unit_of_work(sessions) as session:
-            stripe = cast(RevenueStripe, _StripeAway())
-            await apply_payment_event(Ledger(session, outbox, stripe), event)
+            await apply_payment_events(Ledger(session, outbox, stripe), list(once.values()))
+
+    return one_by_one if request.param == "event by event" else batched
 
 
 async def _entry(sessions: Sessions, entry_id: str) -> LedgerEntry:
@@ -165,7 +182,7 @@ def _charge(shop: _Shop, figures: BalanceFigures, created: int) -> StripeChargeS
 
 
 async def test_a_payment_lands_on_its_balance_transaction_s_day_whatever_event_tells_it(
-    sessions: Sessions,
+    sessions: Sessions, apply: Apply
 ) -> None:
     shop = _Shop()
     money_moved = _unix(2026, 1, 31, 23, 59, 59)
@@ -179,8 +196,7 @@ async def test_a_payment_lands_on_its_balance_transaction_s_day_whatever_event_t
     )
     # The payment intent's event is told the next day, before the charge's own.
     told_late = _unix(2026, 2, 1, 0, 0, 7)
-    await _apply(
-        sessions,
+    await apply(
         shop.event(StripePaymentIntentSucceeded, _intent(shop, figures), told_late),
         shop.event(StripeChargeSucceeded, _charge(shop, figures, told_late), told_late + 3),
     )
@@ -195,14 +211,12 @@ async def test_a_payment_lands_on_its_balance_transaction_s_day_whatever_event_t
 
 
 async def test_a_charge_belongs_where_its_event_says_without_asking_stripe(
-    sessions: Sessions,
+    sessions: Sessions, apply: Apply
 ) -> None:
     shop = _Shop()
     figures = _figures(_id("txn"), 4_000, _unix(2026, 3, 2), type="charge")
     moment = _unix(2026, 3, 2, 0, 0, 1)
-    await _apply(
-        sessions, shop.event(StripeChargeSucceeded, _charge(shop, figures, moment), moment)
-    )
+    await apply(shop.event(StripeChargeSucceeded, _charge(shop, figures, moment), moment))
 
     entry = await _entry(sessions, figures.balance_transaction_id)
     assert (entry.agency_id, entry.workspace_id, entry.invoice_id) == (
@@ -224,7 +238,7 @@ async def test_a_charge_belongs_where_its_event_says_without_asking_stripe(
 
 
 async def test_a_dispute_s_movements_come_from_its_events_each_on_its_own_day(
-    sessions: Sessions,
+    sessions: Sessions, apply: Apply
 ) -> None:
     shop = _Shop()
     dispute_id = _id("dp")
@@ -266,7 +280,7 @@ async def test_a_dispute_s_movements_come_from_its_events_each_on_its_own_day(
     won = shop.event(
         StripeDisputeClosed, dispute("won", [withdrawn, reinstated]), _unix(2026, 4, 10, 9)
     )
-    await _apply(sessions, won, withdrawal, won)  # late, early, again: the same two entries
+    await apply(won, withdrawal, won)  # late, early, again: the same two entries
 
     first = await _entry(sessions, withdrawn.balance_transaction_id)
     back = await _entry(sessions, reinstated.balance_transaction_id)
@@ -287,7 +301,7 @@ async def test_a_dispute_s_movements_come_from_its_events_each_on_its_own_day(
 
 
 async def test_a_refunded_fee_s_movements_on_the_agency_s_balance_come_from_its_event(
-    sessions: Sessions,
+    sessions: Sessions, apply: Apply
 ) -> None:
     shop = _Shop()
     fee_id, refunded_at = _id("fee"), _unix(2026, 5, 5, 5)
@@ -310,7 +324,7 @@ async def test_a_refunded_fee_s_movements_on_the_agency_s_balance_come_from_its_
     platform_event = event.model_copy(
         update={"payload": event.payload.model_copy(update={"stripe_account_id": None})}
     )
-    await _apply(sessions, platform_event)
+    await apply(platform_event)
 
     entry = await _entry(sessions, given_back.balance_transaction_id)
     assert (entry.kind, entry.net_cents, entry.source_id) == (

@@ -27,7 +27,7 @@ from billing_kit.errors import (
     document_errors,
     install_error_handlers,
 )
-from billing_kit.inbox import Handler, Inbox
+from billing_kit.inbox import Inbox, Subscriber
 from billing_kit.kafka import broker_unreachable, ensure_topics, new_broker, rewind_past_end
 from billing_kit.logging import CorrelationIdMiddleware, configure_logging
 from billing_kit.observability import PROBE_PATHS, MetricsMiddleware
@@ -125,7 +125,7 @@ class Runtime:
         """Create ``name`` at start-up too (a topic outside the event contracts)."""
         self._own_topics.append(name)
 
-    def subscribe(self, topic: Topic, consumer: str, handler: Handler) -> None:
+    def subscribe(self, topic: Topic, consumer: str, handler: Subscriber) -> None:
         self.consumes.append(topic)
         self.subscriptions.append((consumer, topic))
         self.inbox.subscribe(topic, consumer, handler)

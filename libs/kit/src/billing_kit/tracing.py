@@ -63,6 +63,32 @@ def message_span(destination: str, headers: Sequence[tuple[str, bytes]]) -> Iter
 
 
 @contextmanager
+def batch_span(
+    destination: str, consumer: str, messages: Sequence[tuple[object, Sequence[tuple[str, bytes]]]]
+) -> Iterator[trace.Span]:
+    """The span of a batch applied together (``Batched``): linked to the trace of each of its
+    messages (their headers), naming their event ids."""
+    links = []
+    for _, headers in messages:
+        carrier = {name: value.decode(errors="replace") for name, value in headers}
+        context = trace.get_current_span(propagate.extract(carrier)).get_span_context()
+        if context.is_valid:
+            links.append(trace.Link(context))
+    with TRACER.start_as_current_span(
+        f"apply {destination}",
+        links=links,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.destination.name": destination,
+            "messaging.consumer.group.name": consumer,
+            "messaging.batch.message_count": len(messages),
+            "event.ids": [str(event_id) for event_id, _ in messages],
+        },
+    ) as span:
+        yield span
+
+
+@contextmanager
 def server_span(method: str, route: str) -> Iterator[trace.Span]:
     """The span of a request answered outside FastAPI's middleware."""
     with TRACER.start_as_current_span(

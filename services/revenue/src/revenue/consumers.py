@@ -3,6 +3,7 @@ charging health, agencies' connected accounts into attribution."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,10 +22,10 @@ from billing_contracts.billing_stripe import BalanceFigures, PaymentAttribution
 from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS, StripeSubscriptionSnapshot
 from billing_contracts.catalog_agencies import AGENCIES, AgencyBillingProfile
 from billing_contracts.revenue_ledger import LedgerKind
-from billing_kit.inbox import Handler
+from billing_kit.inbox import Batched, Subscriber
 from billing_kit.outbox import Outbox
 from billing_kit.runtime import Runtime
-from revenue.ledger import Ledger, Movement
+from revenue.ledger import Ledger, Movement, carried_movements
 from revenue.rules import Figures, from_unix
 from revenue.service import Revenue
 from revenue.stripe_gateway import RevenueStripe
@@ -34,8 +35,20 @@ _REFUND_MOVED = {None, "pending", "succeeded", "requires_action", "failed"}
 ``refund_failure`` transaction gave it back)."""
 
 
+async def apply_payment_events(ledger: Ledger, events: Sequence[Event]) -> None:
+    """Record the money movements events of ``billing.payments.v1`` tell of, together."""
+    movements: list[Movement] = []
+    for event in events:
+        movements += await movements_of(ledger, event)
+    await ledger.record_all(movements)
+
+
 async def apply_payment_event(ledger: Ledger, event: Event) -> None:
-    """Record the money movement an event of ``billing.payments.v1`` tells of, if any.
+    await apply_payment_events(ledger, [event])
+
+
+async def movements_of(ledger: Ledger, event: Event) -> list[Movement]:
+    """The money movements an event of ``billing.payments.v1`` tells of, if any.
 
     What the event carries (figures, a dispute's or a fee refund's balance transactions,
     where the payment belongs) is used as it is; only an event published before it carried
@@ -43,26 +56,23 @@ async def apply_payment_event(ledger: Ledger, event: Event) -> None:
     snapshot = event.payload
     if isinstance(snapshot, StripeApplicationFeeSnapshot):
         account, charge_id = snapshot.paying_account_id, snapshot.charge_id
-        if event.type == "application_fee.refunded" and account and charge_id:
-            template = _template(event, account, charge_id, snapshot.attribution)
-            if snapshot.refund_balance_transactions is not None:
-                await ledger.record_carried(template, snapshot.refund_balance_transactions)
-            else:
-                await ledger.record_fee_refunds(template, snapshot.application_fee_id)
-        return
+        if event.type != "application_fee.refunded" or not account or not charge_id:
+            return []
+        template = _template(event, account, charge_id, snapshot.attribution)
+        if snapshot.refund_balance_transactions is not None:
+            return carried_movements(template, snapshot.refund_balance_transactions)
+        return await ledger.fee_refund_movements(template, snapshot.application_fee_id)
     account = getattr(snapshot, "stripe_account_id", None)
     if account is None:
-        return  # the platform's own payments (SaaS fees) are not client revenue
+        return []  # the platform's own payments (SaaS fees) are not client revenue
     if isinstance(snapshot, StripeDisputeSnapshot):
         template = _template(event, account, snapshot.charge_id or "", snapshot.attribution)
         if snapshot.balance_transactions is not None and snapshot.charge_id is not None:
-            await ledger.record_carried(template, snapshot.balance_transactions)
-        else:
-            await ledger.record_dispute(template, snapshot.dispute_id)
-        return
+            return carried_movements(template, snapshot.balance_transactions)
+        return await ledger.dispute_movements(template, snapshot.dispute_id)
     told = _told_movement(snapshot)
     if told is None:
-        return
+        return []
     kind, charge_id, source_id, figures, txn_id, created = told
     # Figures enriched on the event are Stripe's; an event without them is completed here.
     found = (
@@ -72,24 +82,21 @@ async def apply_payment_event(ledger: Ledger, event: Event) -> None:
     )
     attribution: PaymentAttribution | None = getattr(snapshot, "attribution", None)
     template = _template(event, account, charge_id, attribution)
-    await ledger.record(
-        replace(
-            template, kind=kind, figures=found, source_id=source_id, occurred_at=from_unix(created)
-        )
+    moved = replace(
+        template, kind=kind, figures=found, source_id=source_id, occurred_at=from_unix(created)
     )
     if isinstance(snapshot, StripeRefundSnapshot):
-        await _record_refund_failure(ledger, template, snapshot)
+        return [moved, *_refund_failure(template, snapshot)]
+    return [moved]
 
 
-async def _record_refund_failure(
-    ledger: Ledger, template: Movement, refund: StripeRefundSnapshot
-) -> None:
+def _refund_failure(template: Movement, refund: StripeRefundSnapshot) -> list[Movement]:
     """A failed refund's amount given back, from the figures its event carries. Without them
     nothing is read here: reconciliation finds the ``refund_failure`` transaction."""
     figures, charge_id = refund.failure_figures, refund.charge_id
     if refund.status != "failed" or figures is None or charge_id is None:
-        return
-    await ledger.record(
+        return []
+    return [
         replace(
             template,
             kind="refund_failure",
@@ -97,7 +104,7 @@ async def _record_refund_failure(
             source_id=refund.refund_id,
             occurred_at=from_unix(refund.stripe_created),  # when it failed, if no day of its own
         )
-    )
+    ]
 
 
 def _template(
@@ -147,16 +154,18 @@ def _told_movement(snapshot: object) -> _Told | None:
     return None
 
 
-def handlers(outbox: Outbox, stripe: RevenueStripe) -> dict[Topic, Handler]:
-    """What revenue does with each topic it consumes (the inbox applies each event in its
-    transaction, alone or in a batch)."""
+def handlers(outbox: Outbox, stripe: RevenueStripe) -> dict[Topic, Subscriber]:
+    """What revenue does with each topic it consumes: money movements and invoices a batch
+    at a time (the hot paths), the rest an event at a time."""
 
-    async def on_payment(session: AsyncSession, event: Event) -> None:
-        await apply_payment_event(Ledger(session, outbox, stripe), event)
+    async def on_payments(session: AsyncSession, events: Sequence[Event]) -> None:
+        await apply_payment_events(Ledger(session, outbox, stripe), events)
 
-    async def on_invoice(session: AsyncSession, event: Event) -> None:
-        if isinstance(event.payload, StripeInvoiceSnapshot):
-            await Revenue(session, stripe).apply_invoice(event.agency_id, event.type, event.payload)
+    async def on_invoices(session: AsyncSession, events: Sequence[Event]) -> None:
+        await Revenue(session, stripe).apply_invoices(
+            [(e.agency_id, e.type, e.payload) for e in events
+             if isinstance(e.payload, StripeInvoiceSnapshot)]
+        )  # fmt: skip
 
     async def on_subscription(session: AsyncSession, event: Event) -> None:
         if isinstance(event.payload, StripeSubscriptionSnapshot):
@@ -170,8 +179,8 @@ def handlers(outbox: Outbox, stripe: RevenueStripe) -> dict[Topic, Handler]:
             )
 
     return {
-        STRIPE_PAYMENTS: on_payment,
-        STRIPE_INVOICES: on_invoice,
+        STRIPE_PAYMENTS: Batched(on_payments),
+        STRIPE_INVOICES: Batched(on_invoices),
         STRIPE_SUBSCRIPTIONS: on_subscription,
         AGENCIES: on_agency,
     }

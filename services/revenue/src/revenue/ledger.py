@@ -18,7 +18,7 @@ from an older log) makes revenue read them from Stripe; a Stripe error there is 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -30,7 +30,7 @@ from billing_contracts.revenue_ledger import LEDGER, LedgerEntryRecorded, Ledger
 from billing_contracts.revenue_ledger import LedgerEntry as LedgerEntryPayload
 from billing_kit.outbox import Outbox
 from revenue import repository
-from revenue.models import LedgerEntry, PaymentLink
+from revenue.models import InvoiceFacts, LedgerEntry, PaymentLink
 from revenue.rules import (
     ROLLUP_FIGURES,
     Figures,
@@ -83,44 +83,30 @@ class Ledger:
 
     async def record(self, movement: Movement) -> bool:
         """Record the movement once; True when it was new."""
-        link = await self.attribution(movement)
-        if link.agency_id is None:
-            raise UnattributedMovementError(
-                f"no agency is known for {movement.account} ({movement.figures})"
+        return await self.record_all([movement]) == 1
+
+    async def record_all(self, movements: Sequence[Movement]) -> int:
+        """Record each movement once (a balance transaction told twice counts once, as
+        first told), in a few statements whatever their number; how many were new."""
+        links = await self.attributions(movements)
+        entries: dict[str, LedgerEntry] = {}
+        for movement in movements:
+            entry = _entry(movement, links[movement.charge_id])
+            entries.setdefault(entry.entry_id, entry)
+        new = await repository.record_entries(self.session, list(entries.values()))
+        recorded = [entry for entry in entries.values() if entry.entry_id in new]
+        for entry in recorded:
+            day, currency, delta = _rollup_of(entry)
+            repository.add_to_rollups(
+                self.session,
+                agency_id=entry.agency_id,
+                workspace_id=entry.workspace_id or "",
+                day=day,
+                currency=currency,
+                delta=dict(delta),
             )
-        figures = movement.figures
-        occurred_at = from_unix(figures.created) if figures.created else movement.occurred_at
-        entry = LedgerEntry(
-            entry_id=figures.balance_transaction_id,
-            kind=movement.kind,
-            agency_id=link.agency_id,
-            workspace_id=link.workspace_id,
-            invoice_id=link.invoice_id,
-            subscription_id=link.subscription_id,
-            charge_id=movement.charge_id,
-            source_id=movement.source_id,
-            stripe_account_id=movement.account,
-            currency=figures.currency,
-            gross_cents=figures.gross,
-            stripe_fee_cents=figures.stripe_fee,
-            platform_fee_cents=figures.platform_fee,
-            net_cents=figures.net,
-            occurred_at=occurred_at,
-        )
-        if not await repository.record_entry(self.session, entry):
-            return False
-        repository.add_to_rollups(
-            self.session,
-            agency_id=entry.agency_id,
-            workspace_id=entry.workspace_id or "",
-            day=day_of(occurred_at),
-            currency=entry.currency,
-            delta=rollup_delta(
-                entry.kind, figures.gross, figures.stripe_fee, figures.platform_fee, figures.net
-            ),
-        )
-        await self.outbox.add(self.session, LEDGER, announcement(entry))
-        return True
+        await self.outbox.add(self.session, LEDGER, *map(announcement, recorded))
+        return len(recorded)
 
     async def correct(self, movement: Movement) -> bool:
         """Make a recorded entry say what Stripe says (its kind, figures and day), its
@@ -151,68 +137,58 @@ class Ledger:
             )
         return True
 
-    async def record_each(
-        self, template: Movement, found: Iterable[tuple[LedgerKind | None, Figures, str]]
-    ) -> None:
-        """Record each (kind, figures, source) that is a ledger movement, like ``template``."""
-        for kind, figures, source_id in found:
-            if kind is not None:
-                await self.record(
-                    replace(template, kind=kind, figures=figures, source_id=source_id)
-                )
-
-    async def record_transactions(
-        self, template: Movement, transactions: Iterable[dict[str, Any]]
-    ) -> None:
-        """The ledger-relevant ones among balance transactions read from Stripe."""
-        await self.record_each(
-            template,
-            (
-                (kind_of_balance_transaction(t), Figures.from_stripe(t), str(t.get("source") or ""))
-                for t in transactions
-            ),
-        )
-
-    async def record_carried(self, template: Movement, carried: Iterable[BalanceFigures]) -> None:
-        """The ledger-relevant ones among balance transactions an event carries."""
-        await self.record_each(
-            template,
-            (
-                (
-                    kind_of_balance_transaction(
-                        {"type": f.type, "reporting_category": f.reporting_category}
-                    ),
-                    Figures.from_contract(f),
-                    f.source or "",
-                )
-                for f in carried
-            ),
-        )
-
-    async def record_dispute(self, template: Movement, dispute_id: str) -> None:
+    async def dispute_movements(self, template: Movement, dispute_id: str) -> list[Movement]:
         """A dispute's withdrawal and reinstatement: its balance transactions, from Stripe."""
         dispute = await self.stripe.dispute(template.account, dispute_id)
         charge = dispute["charge"]
         charge_id = charge if isinstance(charge, str) else charge["id"]
-        await self.record_transactions(
+        return read_movements(
             replace(template, charge_id=charge_id), list(dispute["balance_transactions"])
         )
 
-    async def record_fee_refunds(self, template: Movement, fee_id: str) -> None:
+    async def fee_refund_movements(self, template: Movement, fee_id: str) -> list[Movement]:
         """The platform fee given back to the agency, as the agency's balance saw it."""
         transactions = await self.stripe.fee_refund_transactions(fee_id, template.account)
-        await self.record_transactions(template, list(transactions))
+        return read_movements(template, list(transactions))
 
     async def figures_of(self, account: str, txn_id: str) -> Figures:
         return Figures.from_stripe(await self.stripe.balance_transaction(account, txn_id))
 
+    async def attributions(self, movements: Sequence[Movement]) -> dict[str, PaymentLink]:
+        """Where each movement's charge belongs (charge id → link), resolved once and kept:
+        the links known, then those the events carry whole (the account's owner known, the
+        invoice's facts known or no invoice), each of the rest on its own."""
+        firsts: dict[str, Movement] = {}
+        for movement in movements:
+            firsts.setdefault(movement.charge_id, movement)
+        links = await repository.payment_links(self.session, firsts)
+        unknown = [movement for charge, movement in firsts.items() if charge not in links]
+        if not unknown:
+            return links
+        owners = await repository.agencies_of_accounts(self.session, {m.account for m in unknown})
+        invoices = await repository.known_invoices(
+            self.session, [i for m in unknown if (i := _told_invoice(m)) is not None]
+        )
+        told: list[PaymentLink] = []
+        for movement in unknown:
+            owner, attribution = owners.get(movement.account), movement.attribution
+            invoice_id = _told_invoice(movement)
+            facts = invoices.get(invoice_id) if invoice_id is not None else None
+            if attribution is None or owner is None or (invoice_id is not None and facts is None):
+                links[movement.charge_id] = await self._attribute(movement)
+                continue
+            told.append(_link(movement.charge_id, attribution.payment_intent_id, invoice_id,
+                              owner, attribution.workspace_id, facts))  # fmt: skip
+        return links | await repository.save_payment_links(self.session, told)
+
     async def attribution(self, movement: Movement) -> PaymentLink:
-        """Where a charge's movements belong, resolved once and kept: from what the event
+        """Where a movement's charge belongs."""
+        return (await self.attributions([movement]))[movement.charge_id]
+
+    async def _attribute(self, movement: Movement) -> PaymentLink:
+        """Where a charge not linked yet belongs, resolved and kept: from what the event
         carries, else (an older event) from Stripe."""
         account, charge_id = movement.account, movement.charge_id
-        link = await repository.payment_link(self.session, charge_id)
-        if link is not None:
-            return link
         owner = await repository.agency_of_account(self.session, account)
         told = movement.attribution
         if told is not None:
@@ -230,37 +206,108 @@ class Ledger:
             )
             metadata = charge.get("metadata") or {}
             agency_id, workspace_id = metadata.get("agency_id"), metadata.get("workspace_id")
-        subscription_id = None
+        facts = None
         if invoice_id is not None:
             facts = await self.facts.invoice_facts(
                 account, invoice_id, told, agency_hint=movement.agency_hint
             )
             agency_id = facts.agency_id or agency_id
-            workspace_id = facts.workspace_id or workspace_id
-            subscription_id = facts.subscription_id
-        link = PaymentLink(
-            charge_id=charge_id,
-            payment_intent_id=payment_intent,
-            invoice_id=invoice_id,
-            # The account's owner, when known, whatever an object's metadata says.
-            agency_id=owner
-            or agency_id
-            or await self.facts.agency_of(account, movement.agency_hint),
-            workspace_id=workspace_id,
-            subscription_id=subscription_id,
-        )
-        if owner is None and link.agency_id is not None:
+        # The account's owner, when known, whatever an object's metadata says.
+        agency_id = owner or agency_id or await self.facts.agency_of(account, movement.agency_hint)
+        if owner is None and agency_id is not None:
             # Whose account it is, from now on (an account with movements is reconciled).
-            await repository.remember_account(self.session, account, link.agency_id)
-        saved = await repository.save_payment_link(self.session, link)
-        return saved or await self._link_made_meanwhile(charge_id)
+            await repository.remember_account(self.session, account, agency_id)
+        link = _link(charge_id, payment_intent, invoice_id, agency_id, workspace_id, facts)
+        return (await repository.save_payment_links(self.session, [link]))[charge_id]
 
-    async def _link_made_meanwhile(self, charge_id: str) -> PaymentLink:
-        """The link another transaction saved first (a charge's intent and charge events in
-        two consumers' batches): the first word stays."""
-        link = await repository.payment_link(self.session, charge_id)
-        assert link is not None
-        return link
+
+def _told_invoice(movement: Movement) -> str | None:
+    """The invoice the event says the charge paid, if it says."""
+    return movement.attribution.invoice_id if movement.attribution is not None else None
+
+
+def _link(
+    charge_id: str,
+    payment_intent_id: str | None,
+    invoice_id: str | None,
+    agency_id: str | None,
+    workspace_id: str | None,
+    facts: InvoiceFacts | None,
+) -> PaymentLink:
+    """A charge's link; an invoice's known facts name its workspace and subscription."""
+    return PaymentLink(
+        charge_id=charge_id,
+        payment_intent_id=payment_intent_id,
+        invoice_id=invoice_id,
+        agency_id=agency_id,
+        workspace_id=(facts.workspace_id if facts else None) or workspace_id,
+        subscription_id=facts.subscription_id if facts else None,
+    )
+
+
+def _entry(movement: Movement, link: PaymentLink) -> LedgerEntry:
+    """The ledger entry of a movement of a charge attributed by ``link``."""
+    if link.agency_id is None:
+        raise UnattributedMovementError(
+            f"no agency is known for {movement.account} ({movement.figures})"
+        )
+    figures = movement.figures
+    return LedgerEntry(
+        entry_id=figures.balance_transaction_id,
+        kind=movement.kind,
+        agency_id=link.agency_id,
+        workspace_id=link.workspace_id,
+        invoice_id=link.invoice_id,
+        subscription_id=link.subscription_id,
+        charge_id=movement.charge_id,
+        source_id=movement.source_id,
+        stripe_account_id=movement.account,
+        currency=figures.currency,
+        gross_cents=figures.gross,
+        stripe_fee_cents=figures.stripe_fee,
+        platform_fee_cents=figures.platform_fee,
+        net_cents=figures.net,
+        occurred_at=from_unix(figures.created) if figures.created else movement.occurred_at,
+    )
+
+
+def read_movements(template: Movement, transactions: Iterable[dict[str, Any]]) -> list[Movement]:
+    """The ledger movements among balance transactions read from Stripe, like ``template``."""
+    return _movements(
+        template,
+        (
+            (kind_of_balance_transaction(t), Figures.from_stripe(t), str(t.get("source") or ""))
+            for t in transactions
+        ),
+    )
+
+
+def carried_movements(template: Movement, carried: Iterable[BalanceFigures]) -> list[Movement]:
+    """The ledger movements among balance transactions an event carries."""
+    return _movements(
+        template,
+        (
+            (
+                kind_of_balance_transaction(
+                    {"type": f.type, "reporting_category": f.reporting_category}
+                ),
+                Figures.from_contract(f),
+                f.source or "",
+            )
+            for f in carried
+        ),
+    )
+
+
+def _movements(
+    template: Movement, found: Iterable[tuple[LedgerKind | None, Figures, str]]
+) -> list[Movement]:
+    """Each (kind, figures, source) that is a ledger movement, like ``template``."""
+    return [
+        replace(template, kind=kind, figures=figures, source_id=source_id)
+        for kind, figures, source_id in found
+        if kind is not None
+    ]
 
 
 def _rollup_of(entry: LedgerEntry) -> tuple[date, str, tuple[tuple[str, int], ...]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -26,16 +26,23 @@ from revenue.models import (
 from revenue.rules import ROLLUP_FIGURES, Span, WorkspacePage, rollup_periods, spans
 
 
-async def record_entry(session: AsyncSession, entry: LedgerEntry) -> bool:
-    """Insert the entry unless its balance transaction is already in; True when it was new."""
-    values = entry.model_dump(exclude={"recorded_at"})
+async def record_entries(session: AsyncSession, entries: Sequence[LedgerEntry]) -> set[str]:
+    """Insert the entries whose balance transaction is not in yet (in key order, one
+    statement); the ids of those that were new."""
+    if not entries:
+        return set()
+    rows = [e.model_dump(exclude={"recorded_at"}) for e in sorted(entries, key=_entry_id)]
     inserted = await session.execute(
         insert(LedgerEntry)
-        .values(**values)
+        .values(rows)
         .on_conflict_do_nothing(index_elements=["entry_id"])
         .returning(col(LedgerEntry.entry_id))
     )
-    return inserted.first() is not None
+    return set(inserted.scalars())
+
+
+def _entry_id(entry: LedgerEntry) -> str:
+    return entry.entry_id
 
 
 _AGENCY_ROLLUPS: Table = AgencyRollup.__table__  # type: ignore[attr-defined]
@@ -259,6 +266,14 @@ async def agency_of_account(session: AsyncSession, account_id: str) -> str | Non
     return (await session.execute(query)).scalar_one_or_none()
 
 
+async def agencies_of_accounts(session: AsyncSession, accounts: Iterable[str]) -> dict[str, str]:
+    """The agency of each of ``accounts`` that has one known."""
+    query = select(col(AccountAgency.stripe_account_id), col(AccountAgency.agency_id)).where(
+        col(AccountAgency.stripe_account_id).in_(sorted(set(accounts)))
+    )
+    return {account: agency for account, agency in (await session.execute(query)).all()}
+
+
 async def remember_account(
     session: AsyncSession, account_id: str, agency_id: str, *, owner: bool = False
 ) -> None:
@@ -275,20 +290,69 @@ async def remember_account(
     )
 
 
-async def payment_link(session: AsyncSession, charge_id: str) -> PaymentLink | None:
-    return await session.get(PaymentLink, charge_id)
+async def payment_links(session: AsyncSession, charge_ids: Iterable[str]) -> dict[str, PaymentLink]:
+    """The links of those of ``charge_ids`` that have one."""
+    query = select(PaymentLink).where(col(PaymentLink.charge_id).in_(sorted(set(charge_ids))))
+    return {link.charge_id: link for link in (await session.execute(query)).scalars()}
 
 
-async def save_payment_link(session: AsyncSession, link: PaymentLink) -> PaymentLink | None:
-    """Keep the link unless the charge has one already; the link kept, None if it had."""
+async def save_payment_links(
+    session: AsyncSession, links: Sequence[PaymentLink]
+) -> dict[str, PaymentLink]:
+    """Keep each link unless its charge has one already (the first word stays): every
+    given charge's link as kept, in one insert and, for charges linked meanwhile, one read."""
+    if not links:
+        return {}
+    rows = [link.model_dump() for link in sorted(links, key=_charge_id)]
     saved = await session.execute(
         insert(PaymentLink)
-        .values(**link.model_dump())
+        .values(rows)
         .on_conflict_do_nothing()
         .returning(*PaymentLink.__table__.c)  # type: ignore[attr-defined]
     )
-    row = saved.first()
-    return None if row is None else PaymentLink.model_validate(row._mapping)
+    kept = {row.charge_id: PaymentLink.model_validate(row._mapping) for row in saved}
+    meanwhile = [link.charge_id for link in links if link.charge_id not in kept]
+    return kept | (await payment_links(session, meanwhile) if meanwhile else {})
+
+
+def _charge_id(link: PaymentLink) -> str:
+    return link.charge_id
+
+
+async def known_invoices(
+    session: AsyncSession, invoice_ids: Iterable[str]
+) -> dict[str, InvoiceFacts]:
+    """The facts of those of ``invoice_ids`` whose agency is known, read without a lock
+    (known facts never change)."""
+    wanted = sorted(set(invoice_ids))
+    if not wanted:
+        return {}
+    query = select(InvoiceFacts).where(
+        col(InvoiceFacts.invoice_id).in_(wanted), col(InvoiceFacts.agency_id).is_not(None)
+    )
+    return {facts.invoice_id: facts for facts in (await session.execute(query)).scalars()}
+
+
+async def invoices_locked(
+    session: AsyncSession, invoice_ids: Iterable[str]
+) -> dict[str, InvoiceFacts]:
+    """The facts of ``invoice_ids``, each created empty on first need, locked in key order
+    (two transactions locking some of the same invoices wait for each other, never in a
+    circle)."""
+    wanted = sorted(set(invoice_ids))
+    if not wanted:
+        return {}
+    await session.execute(
+        insert(InvoiceFacts).values([{"invoice_id": i} for i in wanted]).on_conflict_do_nothing()
+    )
+    query = (
+        select(InvoiceFacts)
+        .where(col(InvoiceFacts.invoice_id).in_(wanted))
+        .order_by(col(InvoiceFacts.invoice_id))
+        .with_for_update()
+        .execution_options(populate_existing=True)  # it may have been read unlocked before
+    )
+    return {facts.invoice_id: facts for facts in (await session.execute(query)).scalars()}
 
 
 async def invoice(
@@ -314,23 +378,26 @@ async def subscription(session: AsyncSession, subscription_id: str) -> Subscript
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def register_subscription(
-    session: AsyncSession, subscription_id: str, agency_id: str, workspace_id: str | None
+async def register_subscriptions(
+    session: AsyncSession, subscriptions: dict[str, tuple[str, str | None]]
 ) -> None:
-    """The subscription's row, made on first need; an existing one is left as it is (and not
-    locked: the invoices consumer never changes it)."""
-    await session.execute(
-        insert(SubscriptionHealth)
-        .values(subscription_id=subscription_id, agency_id=agency_id, workspace_id=workspace_id)
-        .on_conflict_do_nothing()
-    )
+    """Each subscription's row (id → agency, workspace), made on first need, in one
+    statement in key order; an existing one is left as it is (and not locked: the invoices
+    consumer never changes it)."""
+    if not subscriptions:
+        return
+    rows = [
+        {"subscription_id": sub, "agency_id": agency, "workspace_id": workspace}
+        for sub, (agency, workspace) in sorted(subscriptions.items())
+    ]
+    await session.execute(insert(SubscriptionHealth).values(rows).on_conflict_do_nothing())
 
 
 async def ensure_subscription(
     session: AsyncSession, subscription_id: str, agency_id: str, workspace_id: str | None
 ) -> SubscriptionHealth:
     """The subscription's row, made on first need, locked for this transaction."""
-    await register_subscription(session, subscription_id, agency_id, workspace_id)
+    await register_subscriptions(session, {subscription_id: (agency_id, workspace_id)})
     found = await subscription(session, subscription_id)
     assert found is not None
     return found

@@ -9,6 +9,7 @@ Stripe's time, a paid invoice stays paid, a first failure only gets earlier.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -85,15 +86,42 @@ class Revenue:
     async def apply_invoice(
         self, agency_hint: str | None, event_type: str, snapshot: StripeInvoiceSnapshot
     ) -> None:
-        if snapshot.stripe_account_id is None:
-            return  # the platform's own invoices (SaaS fees) are not client revenue
-        facts = await repository.invoice(self.session, snapshot.invoice_id, for_update=True)
-        assert facts is not None
+        await self.apply_invoices([(agency_hint, event_type, snapshot)])
+
+    async def apply_invoices(
+        self, events: Sequence[tuple[str | None, str, StripeInvoiceSnapshot]]
+    ) -> None:
+        """Invoice events (agency named by the event, type, snapshot) in their order: their
+        invoices' facts read and locked together, each event applied to them, written out
+        together, and each subscription met registered with what its first invoice told."""
+        told = [event for event in events if event[2].stripe_account_id is not None]
+        # (the platform's own invoices, SaaS fees, are not client revenue)
+        invoices = await repository.invoices_locked(self.session, {s.invoice_id for *_, s in told})
+        subscriptions: dict[str, tuple[str, str | None]] = {}
+        for agency_hint, event_type, snapshot in told:
+            facts = invoices[snapshot.invoice_id]
+            await self._apply_invoice_event(facts, agency_hint, event_type, snapshot)
+            if facts.subscription_id and facts.agency_id:
+                subscriptions.setdefault(
+                    facts.subscription_id, (facts.agency_id, facts.workspace_id)
+                )
+        await self.session.flush()
+        await repository.register_subscriptions(self.session, subscriptions)
+
+    async def _apply_invoice_event(
+        self,
+        facts: InvoiceFacts,
+        agency_hint: str | None,
+        event_type: str,
+        snapshot: StripeInvoiceSnapshot,
+    ) -> None:
+        account = snapshot.stripe_account_id
+        assert account is not None
         agency = snapshot.metadata.get("agency_id") or agency_hint
         self._fill(
             facts,
-            account=snapshot.stripe_account_id,
-            agency=agency or await self.agency_of(snapshot.stripe_account_id),
+            account=account,
+            agency=agency or await self.agency_of(account),
             workspace=snapshot.metadata.get("workspace_id"),
             subscription=snapshot.subscription_id,
             created=snapshot.created,
@@ -107,11 +135,6 @@ class Revenue:
         if event_type == "invoice.payment_failed":
             failed_at = snapshot.stripe_created
             facts.first_failed_at = min(facts.first_failed_at or failed_at, failed_at)
-        await self.session.flush()
-        if facts.subscription_id and facts.agency_id:
-            await repository.register_subscription(
-                self.session, facts.subscription_id, facts.agency_id, facts.workspace_id
-            )
 
     async def invoice_facts(
         self,
