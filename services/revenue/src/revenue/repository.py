@@ -33,10 +33,7 @@ async def record_entries(session: AsyncSession, entries: Sequence[LedgerEntry]) 
         return set()
     rows = [e.model_dump(exclude={"recorded_at"}) for e in sorted(entries, key=_entry_id)]
     inserted = await session.execute(
-        insert(LedgerEntry)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["entry_id"])
-        .returning(col(LedgerEntry.entry_id))
+        insert(_LEDGER).on_conflict_do_nothing().returning(_LEDGER.c.entry_id), rows
     )
     return set(inserted.scalars())
 
@@ -45,7 +42,13 @@ def _entry_id(entry: LedgerEntry) -> str:
     return entry.entry_id
 
 
+# Tables written a batch at a time: one statement with a list of parameters (a ``values``
+# list would compile anew for every batch, ~30 ms for 200 rows).
 _AGENCY_ROLLUPS: Table = AgencyRollup.__table__  # type: ignore[attr-defined]
+_LEDGER: Table = LedgerEntry.__table__  # type: ignore[attr-defined]
+_LINKS: Table = PaymentLink.__table__  # type: ignore[attr-defined]
+_INVOICES: Table = InvoiceFacts.__table__  # type: ignore[attr-defined]
+_SUBSCRIPTIONS: Table = SubscriptionHealth.__table__  # type: ignore[attr-defined]
 _WORKSPACE_ROLLUPS: Table = WorkspaceRollup.__table__  # type: ignore[attr-defined]
 
 
@@ -95,13 +98,9 @@ async def write_rollups(session: AsyncSession, staged_sums: RollupSums) -> None:
         ]
         if not rows:
             continue
-        statement = insert(table).values(rows)
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=keys,
-                set_={name: table.c[name] + statement.excluded[name] for name in _ROLLUP_SUMS},
-            )
-        )
+        statement = insert(table)
+        add = {name: table.c[name] + statement.excluded[name] for name in _ROLLUP_SUMS}
+        await session.execute(statement.on_conflict_do_update(index_elements=keys, set_=add), rows)
 
 
 _SUMS = ", ".join(f"sum({name})::bigint AS {name}" for name in ROLLUP_FIGURES)
@@ -305,10 +304,7 @@ async def save_payment_links(
         return {}
     rows = [link.model_dump() for link in sorted(links, key=_charge_id)]
     saved = await session.execute(
-        insert(PaymentLink)
-        .values(rows)
-        .on_conflict_do_nothing()
-        .returning(*PaymentLink.__table__.c)  # type: ignore[attr-defined]
+        insert(_LINKS).on_conflict_do_nothing().returning(*_LINKS.c), rows
     )
     kept = {row.charge_id: PaymentLink.model_validate(row._mapping) for row in saved}
     meanwhile = [link.charge_id for link in links if link.charge_id not in kept]
@@ -343,7 +339,7 @@ async def invoices_locked(
     if not wanted:
         return {}
     await session.execute(
-        insert(InvoiceFacts).values([{"invoice_id": i} for i in wanted]).on_conflict_do_nothing()
+        insert(_INVOICES).on_conflict_do_nothing(), [{"invoice_id": i} for i in wanted]
     )
     query = (
         select(InvoiceFacts)
@@ -390,7 +386,7 @@ async def register_subscriptions(
         {"subscription_id": sub, "agency_id": agency, "workspace_id": workspace}
         for sub, (agency, workspace) in sorted(subscriptions.items())
     ]
-    await session.execute(insert(SubscriptionHealth).values(rows).on_conflict_do_nothing())
+    await session.execute(insert(_SUBSCRIPTIONS).on_conflict_do_nothing(), rows)
 
 
 async def ensure_subscription(
