@@ -45,6 +45,10 @@ from revenue.stripe_gateway import RevenueStripe
 _ENTRY_EVENT_IDS = uuid.UUID("0c6f1f3e-5a4b-4d7e-8a53-2f5e7c1d9b42")
 
 
+_Rollup = tuple[date, str, tuple[tuple[str, int], ...]]
+"""Where and how much an entry adds to the rollups: day, currency, figures."""
+
+
 class UnattributedMovementError(Exception):
     """A movement on an account no agency is known for: retried, then dead-lettered."""
 
@@ -96,15 +100,7 @@ class Ledger:
         new = await repository.record_entries(self.session, list(entries.values()))
         recorded = [entry for entry in entries.values() if entry.entry_id in new]
         for entry in recorded:
-            day, currency, delta = _rollup_of(entry)
-            repository.add_to_rollups(
-                self.session,
-                agency_id=entry.agency_id,
-                workspace_id=entry.workspace_id or "",
-                day=day,
-                currency=currency,
-                delta=dict(delta),
-            )
+            self._add_to_rollups(entry, _rollup_of(entry), 1)
         await self.outbox.add(self.session, LEDGER, *map(announcement, recorded))
         return len(recorded)
 
@@ -125,17 +121,22 @@ class Ledger:
         if after == before:
             return False
         await self.session.flush()
-        for (day, currency, delta), sign in ((before, -1), (after, 1)):
-            repository.add_to_rollups(
-                self.session,
-                agency_id=entry.agency_id,
-                workspace_id=entry.workspace_id or "",
-                day=day,
-                currency=currency,
-                delta={name: sign * value for name, value in delta},
-                entries=sign,
-            )
+        self._add_to_rollups(entry, before, -1)
+        self._add_to_rollups(entry, after, 1)
         return True
+
+    def _add_to_rollups(self, entry: LedgerEntry, rollup: _Rollup, sign: int) -> None:
+        """Add an entry's figures to its rollups (``sign`` -1: take them out)."""
+        day, currency, delta = rollup
+        repository.add_to_rollups(
+            self.session,
+            agency_id=entry.agency_id,
+            workspace_id=entry.workspace_id or "",
+            day=day,
+            currency=currency,
+            delta={name: sign * value for name, value in delta},
+            entries=sign,
+        )
 
     async def dispute_movements(self, template: Movement, dispute_id: str) -> list[Movement]:
         """A dispute's withdrawal and reinstatement: its balance transactions, from Stripe."""
@@ -310,7 +311,7 @@ def _movements(
     ]
 
 
-def _rollup_of(entry: LedgerEntry) -> tuple[date, str, tuple[tuple[str, int], ...]]:
+def _rollup_of(entry: LedgerEntry) -> _Rollup:
     """Where and how much an entry adds to the rollups."""
     delta = rollup_delta(
         entry.kind, entry.gross_cents, entry.stripe_fee_cents, entry.platform_fee_cents,
