@@ -4,14 +4,16 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import httpx
 import pytest
 
+from billing_contracts.catalog_agencies import AGENCIES
 from billing_devstack import Infra, free_port
 from catalog.app import create_app
 from catalog.settings import CatalogSettings
-from tests.support.tokens import TEST_JWT_SECRET, Tokens
+from tests.support.tokens import TEST_JWT_SECRET, Tokens, new_agency_id
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.integration]
@@ -36,6 +38,38 @@ async def test_a_running_service_is_healthy_and_measured(
         assert "http_requests_total" in metrics.text
         assert (await client.get("/docs")).status_code == 200
         assert (await client.get("/openapi.json")).json()["info"]["title"] == name
+
+
+async def test_the_operator_s_alerts_have_their_figures_on_the_running_services(
+    services: dict[str, str], tokens: Tokens
+) -> None:
+    """What ``deploy/``'s alerts read that only a running service reports: a consumer's lag
+    after a batch (an agency suspended reaches invoicing's consumer of agencies) and the
+    failing SaaS collections (counted on each round of invoicing's retries)."""
+    async with (
+        httpx.AsyncClient(base_url=services["catalog"]) as catalog,
+        httpx.AsyncClient(base_url=services["invoicing"]) as invoicing,
+    ):
+        path = f"/v1/agencies/{new_agency_id()}/suspension"
+        operator = tokens.headers("platform_operator")
+        suspended = await catalog.put(path, json={"suspended": True}, headers=operator)
+        assert suspended.status_code == 200, suspended.text
+
+        async def reported() -> bool:
+            text = (await invoicing.get("/metrics")).text
+            lag = [
+                line.rpartition(" ")[2]
+                for line in text.splitlines()
+                if line.startswith("consumer_lag_events{")
+                and 'consumer="invoicing.agencies"' in line
+                and f'topic="{AGENCIES.name}"' in line
+            ]
+            failing = re.search(
+                r'^saas_collections_failing{service="invoicing"} (\S+)$', text, re.M
+            )
+            return failing is not None and bool(lag) and min(map(float, lag)) >= 0
+
+        await eventually(reported, within=30)
 
 
 async def test_health_names_the_dependency_that_is_down(infra: Infra) -> None:

@@ -34,6 +34,7 @@ from typing import Any, NamedTuple, TypeVar
 import stamina
 import stripe
 import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -48,7 +49,12 @@ from billing_contracts import Event, Topic
 from billing_kit.db import unit_of_work
 from billing_kit.errors import StripeFailedError, UnavailableError
 from billing_kit.logging import bind_causation_id, bind_correlation_id
-from billing_kit.metrics import BATCHES_FAILED, EVENTS_CONSUMED, TRANSACTION_CONFLICTS
+from billing_kit.metrics import (
+    BATCHES_FAILED,
+    CONSUMER_LAG,
+    EVENTS_CONSUMED,
+    TRANSACTION_CONFLICTS,
+)
 from billing_kit.tracing import TRACER, batch_span, message_span
 
 log = structlog.get_logger(__name__)
@@ -183,6 +189,7 @@ class Inbox:
             assert isinstance(records, tuple)
             received = [Received(r.value or b"", r.key, r.headers) for r in records]
             await self.deliver_batch(topic, name, handler, received)
+            self._report_lag(topic, name, message, records)
 
         on_batch.__name__ = f"{consumer}_{topic.name.replace('.', '_')}"
         self.broker.subscriber(
@@ -201,6 +208,23 @@ class Inbox:
             batch_timeout_ms=self.batch_wait_ms,
             title=f"{name}:{topic.name}",
         )(on_batch)
+
+    def _report_lag(
+        self, topic: Topic, consumer: str, message: KafkaMessage, records: tuple[Any, ...]
+    ) -> None:
+        """How far behind its partitions' ends the consumer is after this batch."""
+        kafka = message.consumer
+        if not isinstance(kafka, AIOKafkaConsumer):
+            return  # (a test's broker)
+        last: dict[int, int] = {}
+        for record in records:
+            last[record.partition] = max(last.get(record.partition, -1), record.offset)
+        for partition, offset in last.items():
+            end = kafka.highwater(TopicPartition(topic.name, partition))
+            if end is not None:
+                CONSUMER_LAG.labels(self.service, topic.name, consumer, str(partition)).set(
+                    max(0, end - offset - 1)
+                )
 
     async def deliver_batch(
         self,

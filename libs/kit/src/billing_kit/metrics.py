@@ -32,6 +32,13 @@ TRANSACTION_CONFLICTS = Counter(
     "(kind: deadlock or serialization_failure), each applied again",
     ["service", "consumer", "kind"],
 )
+CONSUMER_LAG = Gauge(
+    "consumer_lag_events",
+    "Events of a partition after the last batch its consumer applied (the partition's end as "
+    "the broker last told it, minus the consumer's position): set after each batch",
+    ["service", "topic", "consumer", "partition"],
+    multiprocess_mode="livemax",
+)
 OUTBOX_BACKLOG = Gauge(
     "outbox_backlog_events",
     "Events committed to the outbox and not yet published",
@@ -88,6 +95,21 @@ RECONCILIATION_CHECKS = Counter(
     "(differences found and applied), mismatch (an entry Stripe does not have, left for an "
     "operator), failed (Stripe or the database away: checked again soon)",
     ["service", "outcome"],
+)
+
+
+SAAS_COLLECTIONS_FAILING = Gauge(
+    "saas_collections_failing",
+    "SaaS-fee collections (the platform's invoices to agencies) still open after a failed "
+    "attempt to take them from the agency's Stripe balance",
+    ["service"],
+    multiprocess_mode="livemax",
+)
+SAAS_COLLECTIONS_FAILING_CENTS = Gauge(
+    "saas_collections_failing_cents",
+    "What the failing SaaS-fee collections amount to, in cents of their currency",
+    ["service", "currency"],
+    multiprocess_mode="livemax",
 )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, tuple_, update
+from sqlalchemy import and_, exists, func, or_, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -114,6 +114,21 @@ async def paused_schedule(session: AsyncSession, account_id: str) -> dict[str, A
     return found
 
 
+_FAILING = (col(Collection.status) == "open", col(Collection.attempt_count) > 0)
+"""A failing collection: still open after a failed attempt."""
+
+
+async def failing_totals(session: AsyncSession) -> dict[str, tuple[int, int]]:
+    """Per currency: how many collections are failing, and what they amount to."""
+    query = (
+        select(col(Collection.currency), func.count(), func.sum(col(Collection.amount_due)))
+        .where(*_FAILING)
+        .group_by(col(Collection.currency))
+    )
+    rows = (await session.execute(query)).all()
+    return {currency: (int(count), int(cents or 0)) for currency, count, cents in rows}
+
+
 async def collections_with_retries(
     session: AsyncSession, *, failing_only: bool
 ) -> Sequence[tuple[Collection, CollectionRetry | None]]:
@@ -122,7 +137,7 @@ async def collections_with_retries(
         col(Collection.stripe_created_at).desc(), col(Collection.id)
     )
     if failing_only:
-        query = query.where(col(Collection.status) == "open", col(Collection.attempt_count) > 0)
+        query = query.where(*_FAILING)
     rows = (await session.execute(query.limit(500))).scalars().all()
     retries = await latest_retries(session, [row.id for row in rows])
     return [(row, retries.get(row.id)) for row in rows]

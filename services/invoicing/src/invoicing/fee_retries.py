@@ -30,7 +30,7 @@ import contextlib
 import os
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import stripe
@@ -38,6 +38,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_kit.db import create_engine, session_factory, unit_of_work
+from billing_kit.metrics import SAAS_COLLECTIONS_FAILING, SAAS_COLLECTIONS_FAILING_CENTS
 from billing_kit.outbox import Outbox
 from billing_kit.stripe_client import stripe_client
 from invoicing import fee_repository as repository
@@ -188,6 +189,8 @@ class RetryRunner:
     stripe: CollectionsStripe
     settings: InvoicingSettings
     after_stripe: Callable[[str], None] = lambda _: None
+    _currencies_reported: set[str] = field(default_factory=set)
+    """Currencies with failing collections reported once: set to 0 when none fail any more."""
 
     async def step(self) -> bool:
         """One step of one due retry; False when none is due. A step that fails is rolled
@@ -220,6 +223,19 @@ class RetryRunner:
     async def run_until_idle(self) -> None:
         while await self.step():
             pass
+        await self.report_failing()
+
+    async def report_failing(self) -> None:
+        """The failing collections, for the operator's alerts (``saas_collections_failing``)."""
+        async with unit_of_work(self.sessions) as session:
+            totals = await repository.failing_totals(session)
+        SAAS_COLLECTIONS_FAILING.labels(self.settings.service_name).set(
+            sum(n for n, _ in totals.values())
+        )
+        for currency in {*totals, *self._currencies_reported}:
+            cents = totals.get(currency, (0, 0))[1]
+            SAAS_COLLECTIONS_FAILING_CENTS.labels(self.settings.service_name, currency).set(cents)
+        self._currencies_reported |= set(totals)
 
     async def run_forever(self) -> None:
         """Picks up unfinished retries at start and then every ``retry_poll_seconds``; a
