@@ -21,6 +21,7 @@ import asyncio
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -183,6 +184,31 @@ class TansuBroker(LocalServer):
         if not self.process.running:
             raise DevstackError(f"broker exited; see {self.log_path}:\n{self.process.tail()}")
         return run_sync(kafka_ready(self.bootstrap, timeout))
+
+    paused = False
+
+    def pause(self) -> None:
+        """Frozen (SIGSTOP): unreachable as a broker that is down, its topics, messages and
+        committed offsets kept, as a Kafka broker restarted keeps them (memory storage loses
+        them on a real stop). ``spawn`` thaws it."""
+        if self.process is not None and self.process.popen is not None and not self.paused:
+            os.kill(self.process.popen.pid, signal.SIGSTOP)
+            self.paused = True
+
+    def spawn(self) -> None:
+        if self.paused:
+            self._thaw()
+            return
+        super().spawn()
+
+    def stop(self) -> None:
+        self._thaw()  # a frozen process would not hear the signal to stop
+        super().stop()
+
+    def _thaw(self) -> None:
+        if self.process is not None and self.process.popen is not None and self.paused:
+            os.kill(self.process.popen.pid, signal.SIGCONT)
+        self.paused = False
 
     def restart(self, down_for: float = 0.0) -> None:
         """Stop, optionally stay down ``down_for`` seconds, start on the same port.

@@ -153,10 +153,12 @@ class Stack:
         self._infra = Infra(database_url, bootstrap, api_base)
         return self._infra
 
-    def stop_broker(self) -> None:
-        """Take the broker down (Tansu: stopped, losing its topics; containers: paused)."""
-        if isinstance(self.broker, ContainerKafka):
-            self.broker.pause()
+    def stop_broker(self, *, keep_log: bool = False) -> None:
+        """Take the broker down (Tansu: stopped, losing its topics, or with ``keep_log``
+        frozen, as a Kafka broker that comes back with its log; containers: paused)."""
+        broker = self.broker
+        if isinstance(broker, ContainerKafka) or (keep_log and isinstance(broker, TansuBroker)):
+            broker.pause()
         elif self.broker is not None:
             self.broker.stop()
         else:
