@@ -16,6 +16,7 @@ import httpx
 import pytest
 import stripe
 
+from billing_devstack import Infra
 from tests.catalog.conftest import stripe_sdk
 from tests.revenue.money import expected_summary, platform_fee
 from tests.support.tokens import TEST_JWT_SECRET, Tokens, new_agency_id
@@ -49,12 +50,13 @@ def replace_line(script: str, prefix: str, line: str) -> str:
     return re.sub(pattern, lambda _: line, script, flags=re.MULTILINE)
 
 
-def script_for(services: dict[str, str], agency_id: str) -> str:
+def script_for(services: dict[str, str], emulator: str, agency_id: str) -> str:
     script = "\n".join(walkthrough_blocks())
     urls = " ".join(
         f"{name.upper()}={services[name]}" for name in ("catalog", "subscriptions", "revenue")
     )
     script = replace_line(script, "CATALOG=", urls)
+    script = replace_line(script, "EMULATOR=", f"EMULATOR={emulator}")
     script = replace_line(script, "AGENCY=", f"AGENCY={agency_id}")
     return "set -euo pipefail\n" + script
 
@@ -80,10 +82,11 @@ async def owner_get(url: str, tokens: Tokens, agency_id: str, **params: str) -> 
 
 
 async def test_the_readme_walkthrough_bills_a_client_and_shows_the_revenue(
-    services: dict[str, str], tokens: Tokens, stripe_sdk: stripe.StripeClient
+    services: dict[str, str], infra: Infra, tokens: Tokens, stripe_sdk: stripe.StripeClient
 ) -> None:
     agency_id = new_agency_id()
-    done = await asyncio.to_thread(run, script_for(services, agency_id))
+    assert infra.stripe_api_base is not None
+    done = await asyncio.to_thread(run, script_for(services, infra.stripe_api_base, agency_id))
     assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
     assert "Connect: enabled" in done.stdout
     assert "Payment succeeded" in done.stdout
@@ -107,3 +110,15 @@ async def test_the_readme_walkthrough_bills_a_client_and_shows_the_revenue(
     assert summary["platform_fee_cents"] == platform_fee(RETAINER_CENTS)
     assert {name: summary[name] for name in FIGURES} == expected_summary(transactions)
     assert f'"gross_cents": {RETAINER_CENTS}' in done.stdout, done.stdout
+
+    # The last step: the balance paid out, its payout adding up to what Stripe settled.
+    [payout] = stripe_sdk.v1.payouts.list(options=on_account).data
+    payouts = await owner_get(
+        f"{services['revenue']}/v1/revenue/payouts", tokens, agency_id,
+        **{"from": "2020-01-01", "to": "2029-12-31"},
+    )  # fmt: skip
+    [listed] = payouts["data"]
+    assert (listed["payout_id"], listed["amount_cents"]) == (payout.id, payout.amount)
+    assert listed["amount_cents"] == charge["net"]
+    assert listed["transactions_known"] is True
+    assert f'"payout_id": "{payout.id}"' in done.stdout, done.stdout

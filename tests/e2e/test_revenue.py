@@ -222,6 +222,67 @@ async def test_every_movement_is_on_the_public_ledger_topic_once(
     assert set((await published()).values()) == {1}
 
 
+async def settled_payouts(
+    revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Stripe's payouts of the shop (the last may be in transit), and revenue's listing of
+    them once it has each and knows what each reconciled one settled."""
+    await settled_summary(revenue, tokens, shop)
+    payouts = await asyncio.to_thread(shop.payouts)
+    assert any(p["reconciliation_status"] == "completed" for p in payouts)
+    owner = tokens.headers("owner", shop.agency_id)
+    days = sorted(datetime.fromtimestamp(p["arrival_date"], UTC).date() for p in payouts)
+    period = {"from": days[0].isoformat(), "to": days[-1].isoformat()}
+
+    async def listed() -> dict[str, dict[str, Any]]:
+        answer = await revenue.get("/v1/revenue/payouts", params=period, headers=owner)
+        assert answer.status_code == 200, answer.text
+        return {p["payout_id"]: p for p in answer.json()["data"]}
+
+    async def all_there() -> bool:
+        seen = await listed()
+        return all(
+            p["id"] in seen
+            and seen[p["id"]]["transactions_known"] == (p["reconciliation_status"] == "completed")
+            for p in payouts
+        )
+
+    await eventually(all_there, within=90)
+    return payouts, await listed()
+
+
+async def test_each_payout_adds_up_to_what_stripe_says_it_settled(
+    revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop
+) -> None:
+    """The month's clock step paid the balance out daily: each payout's figures, from the
+    balance transactions it settled, equal Stripe's to the cent."""
+    every, seen = await settled_payouts(revenue, tokens, shop)
+    payouts = [p for p in every if p["reconciliation_status"] == "completed"]
+    owner = tokens.headers("owner", shop.agency_id)
+    assert set(seen) == {p["id"] for p in every}
+    for payout in payouts:
+        settled = await asyncio.to_thread(shop.settled_by, payout["id"])
+        expected = expected_summary(settled)
+        got = seen[payout["id"]]
+        assert got["amount_cents"] == payout["amount"] == sum(t["net"] for t in settled)
+        assert {name: got[name] for name in FIGURES[:-1]} == {
+            name: expected[name] for name in FIGURES[:-1]
+        }
+        assert got["other_cents"] == payout["amount"] - expected["net_cents"]
+        assert got["transactions"] == len(settled)
+        answer = await revenue.get(f"/v1/revenue/payouts/{payout['id']}", headers=owner)
+        detail = answer.json()
+        assert {t["balance_transaction_id"]: t["net_cents"] for t in detail["transactions"]} == {
+            t["id"]: t["net"] for t in settled
+        }
+        charges = [t for t in detail["transactions"] if t["type"] == "charge"]
+        assert all(t["workspace_id"] and t["invoice_id"] for t in charges)
+    someone_else = tokens.headers("owner", "agency-someone-else")
+    other = await revenue.get(f"/v1/revenue/payouts/{payouts[0]['id']}", headers=someone_else)
+    assert other.status_code == 404
+    assert other.json()["error"]["code"] == "not_found"
+
+
 @pytest.mark.parametrize(("seed", "max_batch"), [(7, 1), (2026, 1), (7, 40), (11, 5)])
 async def test_the_same_events_shuffled_and_repeated_give_the_same_totals(
     revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop, infra: Infra, seed: int, max_batch: int
@@ -243,15 +304,21 @@ async def test_the_dashboard_reads_well_in_a_browser(
     revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop, tmp_path: Path
 ) -> None:
     summary = await settled_summary(revenue, tokens, shop)
+    payouts, _ = await settled_payouts(revenue, tokens, shop)
     owner = tokens.headers("owner", shop.agency_id)
     page = await revenue.get("/v1/revenue/dashboard", params=WHOLE_RANGE, headers=owner)
     assert page.status_code == 200
     shown = await render(
         page.text,
         tmp_path / "dashboard.png",
-        texts=["[data-figure=gross] .value", "[data-figure=net] .value", "#workspaces"],
-        counts=["svg g.month", "#workspaces tbody tr", "#subscriptions tr.charging"],
-    )
+        texts=["[data-figure=gross] .value", "[data-figure=net] .value", "#workspaces",
+               "#payouts"],
+        counts=["svg g.month", "#workspaces tbody tr", "#subscriptions tr.charging",
+                "#payouts tbody tr"],
+    )  # fmt: skip
+    for payout in payouts:
+        assert payout["id"] in shown.texts["#payouts"]
+        assert money(payout["amount"]) in shown.texts["#payouts"]
     assert shown.texts["[data-figure=gross] .value"] == money(summary["gross_cents"])
     assert shown.texts["[data-figure=net] .value"] == money(summary["net_cents"])
     for workspace in summary["workspaces"]:
@@ -260,6 +327,7 @@ async def test_the_dashboard_reads_well_in_a_browser(
         "svg g.month": len(summary["months"]),
         "#workspaces tbody tr": 2,
         "#subscriptions tr.charging": 1,
+        "#payouts tbody tr": len(payouts),
     }
     assert shown.width <= 1100, "nothing overflows the window sideways"
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000

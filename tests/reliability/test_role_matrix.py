@@ -40,6 +40,7 @@ class Tenant:
             "product_id": self.product_id,
             "subscription_id": self.subscription_id,
             "invoice_id": "in_no_such_collection",
+            "payout_id": "po_no_such_payout",
         }
 
 
@@ -114,6 +115,10 @@ MATRIX: dict[str, Route | Public] = {
     "webhook-ingest POST /stripe/webhooks/connect":         STRIPE,
     "revenue GET /v1/revenue/summary":                      Route(OWNER),
     "revenue GET /v1/revenue/subscriptions":                Route(OWNER),
+    "revenue GET /v1/revenue/mrr":                          Route(OWNER),
+    "revenue GET /v1/revenue/payouts":                      Route(OWNER),
+    # the owner reaches it: the agency has had no payout (tests/e2e/test_revenue.py: others')
+    "revenue GET /v1/revenue/payouts/{payout_id}":          Route(OWNER, 404),
     "revenue GET /v1/revenue/dashboard":                    Route(OWNER),
 }
 # fmt: on

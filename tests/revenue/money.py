@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import stripe
+from stripe.params import BalanceTransactionListParams
 
 from tests.support.tokens import new_agency_id
 
@@ -124,9 +125,25 @@ class Shop:
         disputes = self.sdk.v1.disputes.list(params={"charge": charge_id}, options=self.on_account)
         self.sdk.v1.disputes.close(disputes.data[0].id, options=self.on_account)
 
-    def balance_transactions(self) -> list[dict[str, Any]]:
-        page = self.sdk.v1.balance_transactions.list(params={"limit": 100}, options=self.on_account)
+    def balance_transactions(self, payout: str | None = None) -> list[dict[str, Any]]:
+        """The account's balance transactions (those a payout settled, and its own)."""
+        params: BalanceTransactionListParams = {"limit": 100}
+        if payout is not None:
+            params["payout"] = payout
+        page = self.sdk.v1.balance_transactions.list(params=params, options=self.on_account)
         return [txn.to_dict() for txn in page.auto_paging_iter()]
+
+    def payouts(self) -> list[dict[str, Any]]:
+        page = self.sdk.v1.payouts.list(params={"limit": 100}, options=self.on_account)
+        return [payout.to_dict() for payout in page.auto_paging_iter()]
+
+    def settled_by(self, payout_id: str) -> list[dict[str, Any]]:
+        """What a payout settled (its own transaction left out)."""
+        return [
+            txn
+            for txn in self.balance_transactions(payout=payout_id)
+            if not (txn["type"] == "payout" and txn["source"] == payout_id)
+        ]
 
 
 async def open_shop(sdk: stripe.StripeClient, emulator: httpx.AsyncClient) -> Shop:

@@ -34,7 +34,9 @@ async def test_revenue_needs_a_token_and_the_owner(
     revenue: httpx.AsyncClient, tokens: Tokens
 ) -> None:
     agency_id = new_agency_id()
-    for path in ("/v1/revenue/summary", "/v1/revenue/subscriptions", "/v1/revenue/dashboard"):
+    paths = ("/v1/revenue/summary", "/v1/revenue/subscriptions", "/v1/revenue/dashboard",
+             "/v1/revenue/payouts", "/v1/revenue/mrr")  # fmt: skip
+    for path in paths:
         assert (await revenue.get(path)).status_code == 401
         for role in ("admin", "member", "client"):
             refused = await revenue.get(path, headers=tokens.headers(role, agency_id))
@@ -62,6 +64,37 @@ async def test_a_bad_period_is_a_validation_error(
     response = await revenue.get("/v1/revenue/summary", params=query, headers=owner)
     assert response.status_code == 422, response.text
     assert response.json()["error"]["code"] == "validation_error"
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"from": "2026-05-01", "to": "2026-04-30"}, "to"),
+        ({"from": "2016-04-29", "to": "2026-04-30"}, "from"),
+        ({"from": "2026-02-30"}, "from"),
+        ({"to": "soon"}, "to"),
+    ],
+)
+async def test_a_bad_payout_period_is_refused_naming_the_field(
+    revenue: httpx.AsyncClient, tokens: Tokens, query: dict[str, str], field: str
+) -> None:
+    owner = tokens.headers("owner", new_agency_id())
+    response = await revenue.get("/v1/revenue/payouts", params=query, headers=owner)
+    assert response.status_code == 422, response.text
+    assert field in {f["field"] for f in response.json()["error"]["fields"]}
+
+
+async def test_ten_years_of_payouts_may_be_asked_for_and_an_unknown_payout_is_404(
+    revenue: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    owner = tokens.headers("owner", new_agency_id())
+    ten_years = {"from": "2016-04-30", "to": "2026-04-30"}
+    listed = await revenue.get("/v1/revenue/payouts", params=ten_years, headers=owner)
+    assert listed.status_code == 200, listed.text
+    assert listed.json() == {"data": []}
+    missing = await revenue.get("/v1/revenue/payouts/po_nobody", headers=owner)
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
 
 
 async def test_a_new_agency_has_made_nothing_over_the_days_asked(

@@ -180,7 +180,7 @@ def test_the_dashboard_tells_how_the_figures_compare_with_stripe() -> None:
             period_to=date(2026, 12, 31),
             reconciliation=reconciliation,
         )
-        page = render_dashboard("agency-1", summary, [])
+        page = render_dashboard("agency-1", summary, [], [])
         return page.split('id="reconciliation">', 1)[1].split("</div>", 1)[0]
 
     at = datetime(2026, 12, 6, 16, 30, tzinfo=UTC)

@@ -17,6 +17,8 @@ from revenue.rules import (
     Span,
     day_of,
     kind_of_balance_transaction,
+    payout_figures,
+    payout_status_applies,
     rollup_delta,
     rollup_periods,
     spans,
@@ -195,3 +197,43 @@ def test_a_subscription_status_moves_forward_in_stripe_s_time() -> None:
     assert not subscription_status_applies(health, _sub_snapshot("active", 100))
     health.status = "canceled"
     assert not subscription_status_applies(health, _sub_snapshot("active", 500))
+
+
+PAYOUT_HISTORIES = [
+    [("pending", 100), ("in_transit", 100), ("paid", 300)],
+    [("in_transit", 100), ("failed", 200)],
+    [("pending", 100), ("in_transit", 200), ("canceled", 200)],
+    [("in_transit", 100), ("in_transit", 150), ("paid", 150)],
+]
+
+
+@pytest.mark.parametrize("history", PAYOUT_HISTORIES)
+def test_a_payout_ends_in_its_last_status_whatever_order_its_events_come_in(
+    history: list[tuple[str, int]],
+) -> None:
+    for order in itertools.permutations(history):
+        (status, seen), *rest = order
+        for told, at in rest:
+            if payout_status_applies(status, seen, told, at):
+                status, seen = told, at
+        assert status == history[-1][0], order
+
+
+def test_a_payout_s_figures_add_up_to_its_net_with_what_is_not_revenue_apart() -> None:
+    figures = payout_figures(
+        {
+            "charge": (15_000, 490, 75, 14_435),
+            "refund": (-500, 0, 0, -500),
+            "dispute": (-2_000, 1_500, 0, -3_500),
+            None: (95, 0, 0, 95),
+        }
+    )
+    assert figures == {
+        "gross_cents": 15_000, "refunded_cents": 500, "disputed_cents": 2_000,
+        "stripe_fee_cents": 1_990, "platform_fee_cents": 75, "net_cents": 10_530,
+        "other_cents": 95,
+    }  # fmt: skip
+    assert figures["net_cents"] == (
+        figures["gross_cents"] - figures["refunded_cents"] - figures["disputed_cents"]
+        - figures["stripe_fee_cents"] - figures["platform_fee_cents"] + figures["other_cents"]
+    )  # fmt: skip

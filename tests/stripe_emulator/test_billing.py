@@ -216,6 +216,29 @@ def test_balance_becomes_available_and_is_paid_out_on_schedule(
     assert txn.amount == -net
 
 
+def test_an_automatic_payout_lists_what_it_settled_once_reconciled(
+    agency: Agency, fresh: Emulator
+) -> None:
+    agency.subscribe(agency.customer("pm_card_visa"))
+    agency.subscribe(agency.customer("pm_card_visa"))
+    fresh.advance(5 * DAY)  # available after 2 days, paid out daily, in the bank a day later
+    [payout] = agency.v1.payouts.list(options=agency.opts).data
+    assert (payout.status, payout.automatic, payout.reconciliation_status) == (
+        "paid", True, "completed",
+    )  # fmt: skip
+    settled = agency.v1.balance_transactions.list(
+        params={"payout": payout.id, "limit": 100}, options=agency.opts
+    ).data
+    own = [t for t in settled if t.type == "payout" and t.source == payout.id]
+    others = [t for t in settled if t not in own]
+    assert [t.amount for t in own] == [-payout.amount]
+    assert sorted(t.type for t in others) == ["charge", "charge"]
+    assert sum(t.net for t in others) == payout.amount
+    events = agency.v1.events.list(params={"limit": 100}, options=agency.opts).data
+    told = [e.type for e in events if e.type.startswith("payout.")]
+    assert sorted(told) == ["payout.created", "payout.paid", "payout.reconciliation_completed"]
+
+
 def test_unpaid_first_invoice_expires_after_23_hours(agency: Agency, fresh: Emulator) -> None:
     sub = agency.subscribe(agency.customer("pm_card_chargeDeclined"))
     assert sub.status == "incomplete"

@@ -182,3 +182,24 @@ def test_a_subscription_event_asks_for_the_subscription_s_state_on_its_account()
     )
     platform = stripe_event("customer.subscription.created", subscription)
     assert figures_lookup(platform) == FiguresLookup(account=None, state_of_subscription="sub_s")
+
+
+def test_a_reconciled_automatic_payout_asks_for_what_it_settled_and_carries_it() -> None:
+    payout = fixture("payout", id="po_r", automatic=True, status="paid", amount=9_680)
+    reconciled = stripe_event("payout.reconciliation_completed", payout, account="acct_p")
+    assert figures_lookup(reconciled) == FiguresLookup(
+        account="acct_p", transactions_of_payout="po_r"
+    )
+    assert figures_lookup(stripe_event("payout.paid", payout, account="acct_p")) is None
+    assert figures_lookup(stripe_event("payout.reconciliation_completed", payout)) is None
+
+    held = normalize(reconciled, "agency_p")
+    assert held is not None
+    settled = BalanceFigures(
+        balance_transaction_id="txn_c", currency="usd", gross=10_000, stripe_fee=270,
+        application_fee=50, net=9_680, type="charge", source="ch_1",
+    )  # fmt: skip
+    body = completed(held.topic, held.event.model_dump_json(), {"balance_transactions": [settled]})
+    payload = held.topic.decode(body).payload
+    assert payload.balance_transactions == [settled]  # type: ignore[attr-defined]
+    assert payload.payout_id == "po_r"  # type: ignore[attr-defined]

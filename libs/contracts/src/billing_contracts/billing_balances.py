@@ -1,4 +1,5 @@
-"""``billing.balances.v1`` — Stripe balances and payouts (what the SaaS-fee saga watches).
+"""``billing.balances.v1`` — Stripe balances and payouts (what the SaaS-fee saga watches, and
+what revenue reconciles payouts from).
 
 Published by webhook-ingest; key = the account whose balance it is (``platform`` for the
 platform's own) for ``balance.available``, the payout id for payouts.
@@ -10,7 +11,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from billing_contracts.billing_stripe import StripeObjectFacts
+from billing_contracts.billing_stripe import BalanceFigures, StripeObjectFacts
 from billing_contracts.envelope import Event, Payload
 from billing_contracts.topics import Topic
 
@@ -39,6 +40,12 @@ class StripePayoutSnapshot(StripeObjectFacts):
     failure_message: str | None = None
     balance_transaction_id: str | None = None
     created: int | None = None
+    balance_transactions: list[BalanceFigures] | None = None
+    """For an automatic payout of a connected account, on ``payout.reconciliation_completed``
+    (Stripe lists what a payout settled once its reconciliation completed): the balance
+    transactions it settled (Stripe's ``balance_transactions?payout=``, the payout's own
+    excluded), whose ``net`` adds up to ``amount``; read by webhook-ingest before publishing.
+    Null on other events (and for a manual payout, which Stripe does not reconcile)."""
 
 
 class StripeBalanceAvailable(Event):
@@ -84,6 +91,13 @@ class StripePayoutCanceled(_PayoutEvent):
     type: Literal["payout.canceled"] = "payout.canceled"
 
 
+class StripePayoutReconciliationCompleted(_PayoutEvent):
+    """``payout.reconciliation_completed``: the balance transactions an automatic payout
+    settled can be listed (and the event carries them, ``balance_transactions``)."""
+
+    type: Literal["payout.reconciliation_completed"] = "payout.reconciliation_completed"
+
+
 STRIPE_BALANCES = Topic(
     name="billing.balances.v1",
     description="Stripe balances and payouts, normalized from webhooks. "
@@ -95,5 +109,6 @@ STRIPE_BALANCES = Topic(
         StripePayoutPaid,
         StripePayoutFailed,
         StripePayoutCanceled,
+        StripePayoutReconciliationCompleted,
     ),
 )

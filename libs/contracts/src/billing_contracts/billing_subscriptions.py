@@ -22,6 +22,10 @@ class StripeSubscriptionItem(Payload):
     unit_amount: int | None = None
     current_period_start: int | None = None
     current_period_end: int | None = None
+    interval: str | None = None
+    """The price's ``recurring.interval`` (``day``, ``week``, ``month``, ``year``)."""
+    interval_count: int | None = None
+    """How many ``interval`` one period lasts (``recurring.interval_count``)."""
 
 
 class StripeSubscriptionState(Payload):

@@ -63,4 +63,5 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("revenue", "ledger", STRIPE_PAYMENTS),
     Subscription("revenue", "invoices", STRIPE_INVOICES),
     Subscription("revenue", "subscriptions", STRIPE_SUBSCRIPTIONS),
+    Subscription("revenue", "payouts", STRIPE_BALANCES),
 )

@@ -1,19 +1,26 @@
-"""revenue routes (owner only): the summary, charging health and the dashboard page."""
+"""revenue routes (owner only): the summary, MRR, payouts, charging health and the dashboard
+page."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from billing_kit.auth import Principal, Role, require_roles
 from billing_kit.db import DbSession
-from billing_kit.errors import FieldError, ForbiddenError, ValidationFailedError, documented
+from billing_kit.errors import (
+    FieldError,
+    ForbiddenError,
+    NotFoundError,
+    ValidationFailedError,
+    documented,
+)
 from revenue.dashboard import render_dashboard
 from revenue.rules import WORKSPACES_MAX, WORKSPACES_PAGE, WorkspacePage
-from revenue.schemas import SubscriptionList, Summary
+from revenue.schemas import Mrr, PayoutDetail, PayoutList, SubscriptionList, Summary
 from revenue.service import Revenue
 from revenue.stripe_gateway import RevenueStripe
 
@@ -79,6 +86,92 @@ async def get_summary(summary: OwnerSummary) -> Response:
     return Response(summary.encode(), media_type="application/json")
 
 
+MAX_YEARS = 10
+"""The longest period a question may span."""
+
+
+def _bounded(start: date, end: date) -> tuple[date, date]:
+    """A period of at most ``MAX_YEARS`` years."""
+    earliest = end.year - MAX_YEARS
+    day = 28 if (end.month, end.day) == (2, 29) else end.day
+    if earliest >= 1 and start < end.replace(year=earliest, day=day):
+        raise ValidationFailedError(
+            f"The period may span at most {MAX_YEARS} years.",
+            fields=[FieldError(field="from", message=f"must be within {MAX_YEARS} years of to")],
+        )
+    return start, end
+
+
+Month = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+
+
+def _month(value: str) -> date:
+    return date(int(value[:4]), int(value[5:7]), 1)
+
+
+def _months_before(month: date, count: int) -> date:
+    year, index = divmod(month.year * 12 + month.month - 1 - count, 12)
+    return date(year, index + 1, 1)
+
+
+@router.get(
+    "/mrr",
+    response_model=Mrr,
+    responses=documented(ForbiddenError, ValidationFailedError),
+)
+async def get_mrr(
+    principal: Owner,
+    revenue: RevenueService,
+    start: Annotated[Month, Query(alias="from")] = None,
+    end: Annotated[Month, Query(alias="to")] = None,
+    workspace_id: Annotated[str | None, Query(max_length=100)] = None,
+    currency: Currency = "usd",
+) -> Mrr:
+    """Monthly recurring revenue at the end of each UTC month from ``from`` to ``to``
+    (``YYYY-MM``; the last twelve months by default; at most ten years), with how it moved:
+    new, expansion, contraction, churned and reactivated. A subscription counts from its
+    first paid invoice on, while ``active`` or ``past_due``; a yearly price as a twelfth.
+    ``workspace_id`` narrows it to one workspace."""
+    last = _month(end) if end else datetime.now(UTC).date().replace(day=1)
+    first = _month(start) if start else _months_before(last, 11)
+    first, last = _bounded(*_period(first, last))
+    return await revenue.mrr(principal.require_agency(), first, last, currency, workspace_id)
+
+
+@router.get(
+    "/payouts",
+    response_model=PayoutList,
+    responses=documented(ForbiddenError, ValidationFailedError),
+)
+async def list_payouts(
+    principal: Owner,
+    revenue: RevenueService,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+) -> PayoutList:
+    """The agency's payouts to its bank arriving (``arrival_date``) from ``from`` to ``to``
+    inclusive (this calendar year by default; at most ten years), latest first, each with
+    what the balance transactions it settled add up to."""
+    first, last = _bounded(*_period(start, end))
+    return PayoutList(data=await revenue.payouts(principal.require_agency(), first, last))
+
+
+@router.get(
+    "/payouts/{payout_id}",
+    response_model=PayoutDetail,
+    responses=documented(ForbiddenError, NotFoundError),
+)
+async def get_payout(
+    principal: Owner,
+    revenue: RevenueService,
+    payout_id: Annotated[str, Path(max_length=100)],
+) -> PayoutDetail:
+    """One payout with the balance transactions it settled (Stripe's
+    ``balance_transactions?payout=``), oldest first, each with the workspace and invoice its
+    money belongs to; their ``net_cents`` add up to the payout's ``amount_cents``."""
+    return await revenue.payout(principal.require_agency(), payout_id)
+
+
 @router.get("/subscriptions", response_model=SubscriptionList, responses=documented(ForbiddenError))
 async def get_charging_health(principal: Owner, revenue: RevenueService) -> SubscriptionList:
     """Per client subscription: its status, when it was last paid, and since when it has
@@ -94,7 +187,10 @@ async def get_charging_health(principal: Owner, revenue: RevenueService) -> Subs
 async def get_dashboard(
     principal: Owner, revenue: RevenueService, summary: OwnerSummary
 ) -> HTMLResponse:
-    """The same figures as a page a person reads, with the subscriptions' charging health."""
+    """The same figures as a page a person reads, with the payouts arriving in the period and
+    the subscriptions' charging health."""
     agency_id = principal.require_agency()
+    figures = Summary.model_validate_json(summary)
     health = await revenue.charging_health(agency_id)
-    return HTMLResponse(render_dashboard(agency_id, Summary.model_validate_json(summary), health))
+    payouts = await revenue.payouts(agency_id, figures.period_from, figures.period_to)
+    return HTMLResponse(render_dashboard(agency_id, figures, health, payouts))

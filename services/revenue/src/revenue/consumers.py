@@ -1,5 +1,6 @@
 """revenue's subscribers: money movements into the ledger, invoices and subscriptions into
-charging health, agencies' connected accounts into attribution."""
+charging health, payouts into payout reconciliation, agencies' connected accounts into
+attribution."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import replace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_contracts import Event, Topic
+from billing_contracts.billing_balances import STRIPE_BALANCES, StripePayoutSnapshot
 from billing_contracts.billing_invoices import STRIPE_INVOICES, StripeInvoiceSnapshot
 from billing_contracts.billing_payments import (
     STRIPE_PAYMENTS,
@@ -171,6 +173,10 @@ def handlers(outbox: Outbox, stripe: RevenueStripe) -> dict[Topic, Subscriber]:
         if isinstance(event.payload, StripeSubscriptionSnapshot):
             await Revenue(session, stripe).apply_subscription(event.agency_id, event.payload)
 
+    async def on_payout(session: AsyncSession, event: Event) -> None:
+        if isinstance(event.payload, StripePayoutSnapshot):
+            await Revenue(session, stripe).apply_payout(event.agency_id, event.payload)
+
     async def on_agency(session: AsyncSession, event: Event) -> None:
         profile = event.payload
         if isinstance(profile, AgencyBillingProfile) and profile.stripe_account_id:
@@ -182,6 +188,7 @@ def handlers(outbox: Outbox, stripe: RevenueStripe) -> dict[Topic, Subscriber]:
         STRIPE_PAYMENTS: Batched(on_payments),
         STRIPE_INVOICES: Batched(on_invoices),
         STRIPE_SUBSCRIPTIONS: on_subscription,
+        STRIPE_BALANCES: on_payout,
         AGENCIES: on_agency,
     }
 
@@ -190,6 +197,7 @@ CONSUMER_NAMES = {
     STRIPE_PAYMENTS.name: "ledger",
     STRIPE_INVOICES.name: "invoices",
     STRIPE_SUBSCRIPTIONS.name: "subscriptions",
+    STRIPE_BALANCES.name: "payouts",
     AGENCIES.name: "agencies",
 }
 

@@ -1,6 +1,6 @@
 """The owner's revenue dashboard: one server-rendered page (no scripts, no front-end build)
-with the totals, a month-by-month chart drawn as inline SVG, the per-workspace table and the
-subscriptions that stopped charging."""
+with the totals, a month-by-month chart drawn as inline SVG, the per-workspace table, the
+payouts that reached the bank and the subscriptions that stopped charging."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from revenue.schemas import SubscriptionCharging, Summary
+from revenue.schemas import PayoutSummary, SubscriptionCharging, Summary
 
 _TEMPLATES = Environment(
     loader=PackageLoader("revenue", "templates"),
@@ -86,7 +86,10 @@ def _next_workspaces(summary: Summary) -> str | None:
 
 
 def render_dashboard(
-    agency_id: str, summary: Summary, subscriptions: list[SubscriptionCharging]
+    agency_id: str,
+    summary: Summary,
+    subscriptions: list[SubscriptionCharging],
+    payouts: list[PayoutSummary],
 ) -> str:
     template = _TEMPLATES.get_template("dashboard.html.j2")
     return template.render(
@@ -100,4 +103,5 @@ def render_dashboard(
         next_workspaces=_next_workspaces(summary),
         failing=[s for s in subscriptions if s.failing_since is not None],
         charging=[s for s in subscriptions if s.failing_since is None],
+        payouts=payouts,
     )

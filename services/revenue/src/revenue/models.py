@@ -177,3 +177,58 @@ class Reconciliation(RevenueTable, table=True):
     """When the last check that read Stripe through ended."""
     differences: int = Field(default=0, sa_type=BigInteger)
     """Differences the last check found."""
+
+
+class Payout(RevenueTable, table=True):
+    """A payout of a connected account to its bank, as Stripe last described it."""
+
+    __tablename__ = "payouts"
+    __table_args__ = (Index(None, "agency_id", "arrival_date"),)
+
+    payout_id: str = Field(primary_key=True, max_length=100)
+    stripe_account_id: str = Field(max_length=100)
+    agency_id: str | None = Field(default=None, max_length=100)
+    status: str = Field(max_length=20)
+    status_seen_at: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    """Stripe ``created`` of the event that told the status."""
+    amount_cents: int = _cents()
+    currency: str = Field(max_length=3)
+    arrival_date: date = Field(sa_type=Date)
+    automatic: bool = False
+    created: int = Field(sa_type=BigInteger)
+    transactions_known: bool = False
+    """Whether the balance transactions it settled are recorded (``payout_transactions``)."""
+
+
+class PayoutTransaction(RevenueTable, table=True):
+    """A balance transaction an automatic payout settled, with Stripe's figures."""
+
+    __tablename__ = "payout_transactions"
+
+    payout_id: str = Field(primary_key=True, max_length=100)
+    balance_transaction_id: str = Field(primary_key=True, max_length=100)
+    type: str = Field(max_length=60)
+    kind: str | None = Field(default=None, max_length=40)
+    """Its ledger kind (``charge``, ``refund``…); null for what is not client revenue."""
+    source_id: str | None = Field(default=None, max_length=100)
+    currency: str = Field(max_length=3)
+    gross_cents: int = _cents()
+    stripe_fee_cents: int = _cents()
+    platform_fee_cents: int = _cents()
+    net_cents: int = _cents()
+    created: datetime = _aware()
+
+
+class SubscriptionStateRow(RevenueTable, table=True):
+    """A subscription as one of its events told it (status and monthly amount at Stripe's
+    time): kept as told, so that MRR in any month is the same whatever order they came in."""
+
+    __tablename__ = "subscription_states"
+
+    subscription_id: str = Field(primary_key=True, max_length=100)
+    at: int = Field(primary_key=True, sa_type=BigInteger)
+    """Stripe ``created`` of the event."""
+    status: str = Field(primary_key=True, max_length=40)
+    monthly_cents: int = Field(primary_key=True, sa_type=BigInteger)
+    """What its items bring in per month (``rules.monthly_cents``)."""
+    currency: str = Field(max_length=3)

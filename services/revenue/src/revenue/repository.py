@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, TextClause, and_, func, select, text, tuple_
+from sqlalchemy import Row, RowMapping, Table, TextClause, and_, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -19,11 +19,22 @@ from revenue.models import (
     InvoiceFacts,
     LedgerEntry,
     PaymentLink,
+    Payout,
+    PayoutTransaction,
     Reconciliation,
     SubscriptionHealth,
+    SubscriptionStateRow,
     WorkspaceRollup,
 )
-from revenue.rules import ROLLUP_FIGURES, Span, WorkspacePage, rollup_periods, spans
+from revenue.rules import (
+    ROLLUP_FIGURES,
+    Span,
+    SubscriptionHistory,
+    SubscriptionState,
+    WorkspacePage,
+    rollup_periods,
+    spans,
+)
 
 
 async def record_entries(session: AsyncSession, entries: Sequence[LedgerEntry]) -> set[str]:
@@ -218,9 +229,12 @@ def _span_params(found: list[Span], prefix: str) -> dict[str, object]:
     params: dict[str, object] = {}
     for n, span in enumerate(found):
         params.update(
-            {f"{prefix}grain_{n}": span.grain, f"{prefix}first_{n}": span.first,
-             f"{prefix}last_{n}": span.last}
-        )  # fmt: skip
+            {
+                f"{prefix}grain_{n}": span.grain,
+                f"{prefix}first_{n}": span.first,
+                f"{prefix}last_{n}": span.last,
+            }
+        )
     return params
 
 
@@ -466,3 +480,152 @@ async def save_reconciliation(session: AsyncSession, checked: Reconciliation) ->
         .values(**values)
         .on_conflict_do_update(index_elements=["stripe_account_id"], set_=values)
     )
+
+
+# --- payouts ---------------------------------------------------------------------------
+
+_PAYOUTS: Table = Payout.__table__  # type: ignore[attr-defined]
+_PAYOUT_TRANSACTIONS: Table = PayoutTransaction.__table__  # type: ignore[attr-defined]
+
+
+async def payout_locked(session: AsyncSession, payout: Payout) -> Payout:
+    """The payout's row, made from ``payout`` on first need, locked for this transaction."""
+    await session.execute(insert(_PAYOUTS).on_conflict_do_nothing(), [payout.model_dump()])
+    query = (
+        select(Payout)
+        .where(col(Payout.payout_id) == payout.payout_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(query)).scalar_one()
+
+
+async def save_payout_transactions(
+    session: AsyncSession, transactions: Sequence[PayoutTransaction]
+) -> None:
+    """A payout's settled transactions, each once (the same list told again adds nothing)."""
+    if transactions:
+        rows = [t.model_dump() for t in transactions]
+        await session.execute(insert(_PAYOUT_TRANSACTIONS).on_conflict_do_nothing(), rows)
+
+
+async def payouts_of(
+    session: AsyncSession, agency_id: str, first: date, last: date, limit: int
+) -> Sequence[Payout]:
+    """The agency's payouts arriving from ``first`` to ``last`` (inclusive), latest first."""
+    query = (
+        select(Payout)
+        .where(
+            col(Payout.agency_id) == agency_id,
+            col(Payout.arrival_date) >= first,
+            col(Payout.arrival_date) <= last,
+        )
+        .order_by(col(Payout.arrival_date).desc(), col(Payout.payout_id))
+        .limit(limit)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+PayoutSums = dict[str | None, tuple[int, int, int, int]]
+"""Per ledger kind (None: not client revenue): gross, stripe fee, platform fee, net."""
+
+
+async def payout_sums(
+    session: AsyncSession, payout_ids: Sequence[str]
+) -> dict[str, tuple[PayoutSums, int]]:
+    """Per payout: its transactions' sums per kind, and how many there are."""
+    t = _PAYOUT_TRANSACTIONS.c
+    query = (
+        select(
+            t.payout_id,
+            t.kind,
+            func.sum(t.gross_cents),
+            func.sum(t.stripe_fee_cents),
+            func.sum(t.platform_fee_cents),
+            func.sum(t.net_cents),
+            func.count(),
+        )
+        .where(t.payout_id.in_(payout_ids))
+        .group_by(t.payout_id, t.kind)
+    )
+    found: dict[str, tuple[PayoutSums, int]] = {}
+    for payout_id, kind, gross, stripe_fee, platform_fee, net, count in await session.execute(
+        query
+    ):
+        sums, counted = found.get(payout_id, ({}, 0))
+        sums[kind] = (int(gross), int(stripe_fee), int(platform_fee), int(net))
+        found[payout_id] = (sums, counted + int(count))
+    return found
+
+
+async def payout_of_agency(session: AsyncSession, agency_id: str, payout_id: str) -> Payout | None:
+    query = select(Payout).where(
+        col(Payout.payout_id) == payout_id, col(Payout.agency_id) == agency_id
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def payout_transactions(session: AsyncSession, payout_id: str) -> Sequence[RowMapping]:
+    """A payout's transactions, oldest first, each with the workspace and invoice its
+    ledger entry names (none for what is not client revenue)."""
+    t, entry = _PAYOUT_TRANSACTIONS.c, _LEDGER.c
+    query = (
+        select(*_PAYOUT_TRANSACTIONS.c, entry.workspace_id, entry.invoice_id)
+        .select_from(
+            _PAYOUT_TRANSACTIONS.outerjoin(_LEDGER, entry.entry_id == t.balance_transaction_id)
+        )
+        .where(t.payout_id == payout_id)
+        .order_by(t.created, t.balance_transaction_id)
+    )
+    return (await session.execute(query)).mappings().all()
+
+
+# --- MRR -------------------------------------------------------------------------------
+
+_STATES: Table = SubscriptionStateRow.__table__  # type: ignore[attr-defined]
+
+
+async def record_subscription_state(session: AsyncSession, state: SubscriptionStateRow) -> None:
+    """A subscription's state as an event told it, once."""
+    await session.execute(insert(_STATES).on_conflict_do_nothing(), [state.model_dump()])
+
+
+async def mrr_histories(
+    session: AsyncSession, agency_id: str, currency: str, workspace_id: str | None
+) -> list[SubscriptionHistory]:
+    """The agency's subscriptions (of one workspace, if named) with their states in
+    ``currency`` and when each first invoice was paid."""
+    health = select(
+        col(SubscriptionHealth.subscription_id), col(SubscriptionHealth.workspace_id)
+    ).where(col(SubscriptionHealth.agency_id) == agency_id)
+    if workspace_id is not None:
+        health = health.where(col(SubscriptionHealth.workspace_id) == workspace_id)
+    workspaces = dict((await session.execute(health)).tuples().all())
+    if not workspaces:
+        return []
+    ids = sorted(workspaces)
+    s = _STATES.c
+    states: dict[str, list[SubscriptionState]] = {}
+    rows = await session.execute(
+        select(s.subscription_id, s.at, s.status, s.monthly_cents).where(
+            s.subscription_id.in_(ids), s.currency == currency
+        )
+    )
+    for sub, at, status, cents in rows:
+        states.setdefault(sub, []).append(SubscriptionState(at, status, cents))
+    first_paid = dict(
+        (
+            await session.execute(
+                select(col(InvoiceFacts.subscription_id), func.min(col(InvoiceFacts.paid_at)))
+                .where(col(InvoiceFacts.subscription_id).in_(ids))
+                .group_by(col(InvoiceFacts.subscription_id))
+            )
+        )
+        .tuples()
+        .all()
+    )
+    return [
+        SubscriptionHistory(sub, workspaces[sub] or "", first_paid.get(sub), tuple(states[sub]))
+        for sub in ids
+        if sub in states
+    ]

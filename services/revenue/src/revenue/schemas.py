@@ -79,3 +79,90 @@ class SubscriptionCharging(BaseModel):
 
 class SubscriptionList(BaseModel):
     data: list[SubscriptionCharging]
+
+
+class _Payout(BaseModel):
+    """What a payout carried to the agency's bank, from the balance transactions it settled:
+    ``amount_cents = gross_cents - refunded_cents - disputed_cents - stripe_fee_cents -
+    platform_fee_cents + other_cents``, to the cent."""
+
+    payout_id: str
+    status: str
+    """``pending``, ``in_transit``, then ``paid``, ``failed`` or ``canceled``."""
+    arrival_date: date
+    """The day Stripe expects it in the bank (UTC)."""
+    automatic: bool
+    """Made by the account's payout schedule. Only an automatic payout names the balance
+    transactions it settled (Stripe does not reconcile a manual one)."""
+    currency: str
+    amount_cents: int
+    gross_cents: int = 0
+    refunded_cents: int = 0
+    disputed_cents: int = 0
+    stripe_fee_cents: int = 0
+    platform_fee_cents: int = 0
+    other_cents: int = 0
+    """What moved outside client revenue (the platform's SaaS fees taken from the balance,
+    Stripe's adjustments)."""
+    transactions_known: bool = False
+    """Whether the balance transactions it settled are known (Stripe lists them once an
+    automatic payout is paid); the figures are 0 until then."""
+
+
+class PayoutSummary(_Payout):
+    transactions: int = 0
+    """How many balance transactions it settled."""
+
+
+class PayoutList(BaseModel):
+    data: list[PayoutSummary]
+    """Latest arrival first."""
+
+
+class PayoutTransactionOut(BaseModel):
+    balance_transaction_id: str
+    type: str
+    """Stripe's balance transaction type (``charge``, ``refund``, ``adjustment``…)."""
+    workspace_id: str | None
+    invoice_id: str | None
+    """The Stripe invoice the money belongs to, when it is client revenue."""
+    gross_cents: int
+    fee_cents: int
+    """Stripe's fees and the platform's together."""
+    net_cents: int
+    created: datetime
+
+
+class PayoutDetail(_Payout):
+    """A payout with the balance transactions it settled, oldest first, whose ``net_cents``
+    add up to ``amount_cents``."""
+
+    transactions: list[PayoutTransactionOut] = Field(default_factory=list)
+
+
+class MrrMonthOut(BaseModel):
+    """MRR at the end of a UTC month and how it moved from the month before:
+    ``mrr_cents = previous mrr_cents + new + expansion + reactivated - contraction - churned``."""
+
+    month: str = Field(pattern=r"^\d{4}-\d{2}$")
+    mrr_cents: int
+    """What the subscriptions counting at the month's end bring in per month: each from its
+    first paid invoice on, while ``active`` or ``past_due``; a yearly price as a twelfth."""
+    new_cents: int
+    """Subscriptions counting for the first time."""
+    expansion_cents: int
+    """Subscriptions moved to a dearer price."""
+    contraction_cents: int
+    """Subscriptions moved to a cheaper price."""
+    churned_cents: int
+    """Subscriptions that stopped counting (ended, or no longer charged)."""
+    reactivated_cents: int
+    """Subscriptions counting again, or of a workspace that had churned paying again."""
+    active_subscriptions: int
+
+
+class Mrr(BaseModel):
+    currency: str
+    arr_cents: int
+    """The last month's MRR times twelve."""
+    months: list[MrrMonthOut]

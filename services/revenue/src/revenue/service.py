@@ -12,16 +12,44 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing_contracts.billing_balances import StripePayoutSnapshot
 from billing_contracts.billing_invoices import StripeInvoiceSnapshot
-from billing_contracts.billing_stripe import PaymentAttribution
+from billing_contracts.billing_stripe import BalanceFigures, PaymentAttribution
 from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
+from billing_kit.errors import NotFoundError
 from revenue import repository
-from revenue.models import InvoiceFacts, SubscriptionHealth
-from revenue.rules import FIRST_PAGE, WorkspacePage, from_unix
-from revenue.schemas import SubscriptionCharging
+from revenue.models import (
+    InvoiceFacts,
+    Payout,
+    PayoutTransaction,
+    SubscriptionHealth,
+    SubscriptionStateRow,
+)
+from revenue.rules import (
+    FIRST_PAGE,
+    MRR_STATUSES,
+    Figures,
+    WorkspacePage,
+    day_of,
+    from_unix,
+    kind_of_balance_transaction,
+    monthly_cents,
+    mrr_months,
+    payout_figures,
+    payout_status_applies,
+)
+from revenue.schemas import (
+    Mrr,
+    MrrMonthOut,
+    PayoutDetail,
+    PayoutSummary,
+    PayoutTransactionOut,
+    SubscriptionCharging,
+)
 from revenue.stripe_gateway import RevenueStripe, merged_metadata, subscription_of
 
 _INVOICE_RANK = {"draft": 0, "open": 1, "uncollectible": 2, "paid": 3, "void": 3}
@@ -214,6 +242,102 @@ class Revenue:
             health.status = snapshot.status
             health.status_seen_at = snapshot.stripe_created
         await self.session.flush()
+        state = _state_of(snapshot)
+        if state is not None:
+            await repository.record_subscription_state(self.session, state)
+
+    async def mrr(
+        self, agency_id: str, first: date, last: date, currency: str, workspace_id: str | None
+    ) -> Mrr:
+        """MRR at the end of each month from ``first`` to ``last`` and its movements."""
+        histories = await repository.mrr_histories(self.session, agency_id, currency, workspace_id)
+        months = mrr_months(histories, first, last)
+        return Mrr(
+            currency=currency,
+            arr_cents=months[-1].mrr_cents * 12 if months else 0,
+            months=[
+                MrrMonthOut(
+                    month=m.month.strftime("%Y-%m"),
+                    **{k: v for k, v in vars(m).items() if k != "month"},
+                )
+                for m in months
+            ],
+        )
+
+    # --- payouts ---------------------------------------------------------------------
+
+    async def apply_payout(self, agency_hint: str | None, snapshot: StripePayoutSnapshot) -> None:
+        """A connected account's payout as its event tells it: the status in its order, and
+        the balance transactions it settled once they are told (on ``payout.paid``)."""
+        account = snapshot.stripe_account_id
+        if account is None:
+            return  # the platform's own payouts are not an agency's
+        told_at = snapshot.stripe_created
+        agency = await repository.agency_of_account(self.session, account) or agency_hint
+        arrival = day_of(from_unix(snapshot.arrival_date or snapshot.created or told_at))
+        row = await repository.payout_locked(
+            self.session,
+            Payout(
+                payout_id=snapshot.payout_id,
+                stripe_account_id=account,
+                agency_id=agency,
+                status=snapshot.status,
+                status_seen_at=told_at,
+                amount_cents=snapshot.amount,
+                currency=snapshot.currency,
+                arrival_date=arrival,
+                automatic=bool(snapshot.automatic),
+                created=snapshot.created or told_at,
+            ),
+        )
+        row.agency_id = row.agency_id or agency
+        if told_at >= row.status_seen_at:
+            row.arrival_date = arrival  # Stripe may move it until the money arrives
+        if payout_status_applies(row.status, row.status_seen_at, snapshot.status, told_at):
+            row.status, row.status_seen_at = snapshot.status, told_at
+        if snapshot.balance_transactions is not None and not row.transactions_known:
+            await repository.save_payout_transactions(
+                self.session,
+                [_settled(snapshot.payout_id, f) for f in snapshot.balance_transactions],
+            )
+            row.transactions_known = True
+        await self.session.flush()
+
+    async def payouts(self, agency_id: str, first: date, last: date) -> list[PayoutSummary]:
+        """The agency's payouts arriving from ``first`` to ``last``, latest first."""
+        rows = await repository.payouts_of(self.session, agency_id, first, last, PAYOUTS_MAX)
+        sums = await repository.payout_sums(self.session, [row.payout_id for row in rows])
+        return [
+            PayoutSummary(
+                **_payout_fields(row, sums.get(row.payout_id, ({}, 0))[0]),
+                transactions=sums.get(row.payout_id, ({}, 0))[1],
+            )
+            for row in rows
+        ]
+
+    async def payout(self, agency_id: str, payout_id: str) -> PayoutDetail:
+        """One of the agency's payouts with the balance transactions it settled."""
+        row = await repository.payout_of_agency(self.session, agency_id, payout_id)
+        if row is None:
+            raise NotFoundError("No such payout.")
+        sums = await repository.payout_sums(self.session, [payout_id])
+        settled = await repository.payout_transactions(self.session, payout_id)
+        return PayoutDetail(
+            **_payout_fields(row, sums.get(payout_id, ({}, 0))[0]),
+            transactions=[
+                PayoutTransactionOut(
+                    balance_transaction_id=t["balance_transaction_id"],
+                    type=t["type"],
+                    workspace_id=t["workspace_id"],
+                    invoice_id=t["invoice_id"],
+                    gross_cents=t["gross_cents"],
+                    fee_cents=t["gross_cents"] - t["net_cents"],
+                    net_cents=t["net_cents"],
+                    created=t["created"],
+                )
+                for t in settled
+            ],
+        )
 
     # --- what the owner reads --------------------------------------------------------
 
@@ -242,3 +366,62 @@ class Revenue:
             )
             for row in rows
         ]
+
+
+PAYOUTS_MAX = 10_000
+"""The most payouts one answer lists (ten years of daily payouts in a few currencies)."""
+
+
+def _settled(payout_id: str, figures: BalanceFigures) -> PayoutTransaction:
+    found = Figures.from_contract(figures)
+    kind = kind_of_balance_transaction(
+        {"type": figures.type, "reporting_category": figures.reporting_category}
+    )
+    return PayoutTransaction(
+        payout_id=payout_id,
+        balance_transaction_id=figures.balance_transaction_id,
+        type=figures.type or "",
+        kind=kind,
+        source_id=figures.source,
+        currency=figures.currency,
+        gross_cents=found.gross,
+        stripe_fee_cents=found.stripe_fee,
+        platform_fee_cents=found.platform_fee,
+        net_cents=found.net,
+        created=from_unix(figures.created or 0),
+    )
+
+
+def _payout_fields(row: Payout, sums: repository.PayoutSums) -> dict[str, Any]:
+    """A payout's fields as the API shows them, its figures from its transactions' sums."""
+    figures = payout_figures(sums)
+    del figures["net_cents"]  # the payout's amount (equal once its transactions are known)
+    return {
+        "payout_id": row.payout_id,
+        "status": row.status,
+        "arrival_date": row.arrival_date,
+        "automatic": row.automatic,
+        "currency": row.currency,
+        "amount_cents": row.amount_cents,
+        "transactions_known": row.transactions_known,
+        **figures,
+    }
+
+
+def _state_of(snapshot: StripeSubscriptionSnapshot) -> SubscriptionStateRow | None:
+    """The subscription's state as the event tells it; None when the event names no price
+    amount while the status would count (an amount it does not say is not guessed)."""
+    priced = [
+        (item.unit_amount, item.quantity or 1, item.interval or "month", item.interval_count or 1)
+        for item in snapshot.items
+        if item.unit_amount is not None
+    ]
+    if not priced and snapshot.status in MRR_STATUSES:
+        return None
+    return SubscriptionStateRow(
+        subscription_id=snapshot.subscription_id,
+        at=snapshot.stripe_created,
+        status=snapshot.status,
+        monthly_cents=monthly_cents(priced),
+        currency=snapshot.currency or "usd",
+    )

@@ -75,6 +75,8 @@ class FiguresLookup:
     """A platform invoice whose last payment failure code to read."""
     state_of_subscription: str | None = None
     """A subscription (of ``account``) whose state and latest invoice to read."""
+    transactions_of_payout: str | None = None
+    """An automatic payout (of ``account``) whose settled balance transactions to read."""
 
     @property
     def attributes(self) -> bool:
@@ -161,6 +163,8 @@ def figures_lookup(event: StripeObject) -> FiguresLookup | None:
         reads.update(fee_refunds_of=obj["id"], attribute_charge=charge)
     if kind == "subscription":
         reads.update(state_of_subscription=obj["id"])
+    elif kind == "payout" and event_type == "payout.reconciliation_completed" and account:
+        reads.update(transactions_of_payout=obj["id"])
     elif (
         kind == "invoice"
         and event_type == "invoice.payment_failed"

@@ -149,6 +149,8 @@ def _subscription(obj: StripeObject, event: StripeObject) -> dict[str, Any]:
                 else None,
                 "current_period_start": int_or_none(item.get("current_period_start")),
                 "current_period_end": int_or_none(item.get("current_period_end")),
+                "interval": dig(price, "recurring", "interval"),
+                "interval_count": int_or_none(dig(price, "recurring", "interval_count")),
             }
         )
     first: Mapping[str, Any] = items[0] if items else {}

@@ -84,6 +84,10 @@ class IngestStripe:
             if lookup.failure_of_invoice is not None:
                 code = await self.failure_code(lookup.failure_of_invoice)
                 found["payment_failure"] = InvoicePaymentFailure(code=code)
+            if lookup.transactions_of_payout is not None and lookup.account is not None:
+                found["balance_transactions"] = await self.payout_transactions(
+                    lookup.transactions_of_payout, lookup.account
+                )
             if lookup.state_of_subscription is not None:
                 found["stripe_state"] = await self.subscription_state(
                     lookup.state_of_subscription, lookup.account
@@ -171,6 +175,19 @@ class IngestStripe:
             found.extend(
                 figures_from_balance_transaction(t.to_dict(for_json=True)) for t in page.data
             )
+        return sorted(found, key=lambda f: (f.created or 0, f.balance_transaction_id))
+
+    async def payout_transactions(self, payout_id: str, account: str) -> list[BalanceFigures]:
+        """The balance transactions an automatic payout settled, oldest first, without the
+        payout's own (their ``net`` adds up to the payout's ``amount``)."""
+        page = await self.client.v1.balance_transactions.list_async(
+            params={"payout": payout_id, "limit": 100}, options=_options(account)
+        )
+        found = [
+            figures_from_balance_transaction(t.to_dict(for_json=True))
+            async for t in page.auto_paging_iter()
+            if not (t.type == "payout" and id_of(t.source) == payout_id)
+        ]
         return sorted(found, key=lambda f: (f.created or 0, f.balance_transaction_id))
 
     async def failure_code(self, invoice_id: str) -> str | None:

@@ -114,9 +114,10 @@ def settle_payouts(store: Store, now: int) -> None:
     for account, payout in store.all_of("payout"):
         if payout["status"] in ("pending", "in_transit") and payout["arrival_date"] <= now:
             payout["status"] = "paid"
-            if payout["automatic"]:
-                payout["reconciliation_status"] = "completed"
             store.emit("payout.paid", payout, account)
+            if payout["automatic"]:  # what it settled can be listed from now on
+                payout["reconciliation_status"] = "completed"
+                store.emit("payout.reconciliation_completed", payout, account)
 
 
 def next_money_due(store: Store, now: int) -> int | None:
