@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import stripe
@@ -79,22 +79,28 @@ class Shop:
         )
         return invoice.id
 
-    def subscription(self, workspace_id: str, amount: int) -> str:
-        """A monthly subscription whose first invoice is charged at once."""
-        customer = self.customer(workspace_id)
+    def price(self, amount: int, interval: Literal["month", "year"] = "month") -> str:
         price = self.sdk.v1.prices.create(
             params={
                 "currency": "usd",
                 "unit_amount": amount,
-                "recurring": {"interval": "month"},
-                "product_data": {"name": f"Retainer {workspace_id}"},
+                "recurring": {"interval": interval},
+                "product_data": {"name": f"Retainer of {amount} a {interval}"},
             },
             options=self.on_account,
         )
+        return price.id
+
+    def subscription(
+        self, workspace_id: str, amount: int, interval: Literal["month", "year"] = "month"
+    ) -> str:
+        """A subscription whose first invoice is charged at once."""
+        customer = self.customer(workspace_id)
+        price = self.price(amount, interval)
         subscription = self.sdk.v1.subscriptions.create(
             params={
                 "customer": customer,
-                "items": [{"price": price.id}],
+                "items": [{"price": price}],
                 "application_fee_percent": 0.5,
                 "default_payment_method": "pm_card_visa",
                 "metadata": {"agency_id": self.agency_id, "workspace_id": workspace_id},
@@ -124,6 +130,36 @@ class Shop:
     def lose_dispute(self, charge_id: str) -> None:
         disputes = self.sdk.v1.disputes.list(params={"charge": charge_id}, options=self.on_account)
         self.sdk.v1.disputes.close(disputes.data[0].id, options=self.on_account)
+
+    def migrate(self, subscription_id: str, amount: int) -> int:
+        """The subscription moved to a new monthly price from its next invoice on (as the
+        subscriptions service migrates ``when=next_period``); returns when, on Stripe."""
+        subscription = self.sdk.v1.subscriptions.retrieve(subscription_id, options=self.on_account)
+        item = subscription["items"].data[0].id
+        updated = self.sdk.v1.subscriptions.update(
+            subscription_id,
+            params={
+                "items": [{"id": item, "price": self.price(amount)}],
+                "proration_behavior": "none",
+            },
+            options=self.on_account,
+        )
+        return self.last_event_at(updated.id)
+
+    def cancel(self, subscription_id: str) -> int:
+        self.sdk.v1.subscriptions.cancel(subscription_id, options=self.on_account)
+        return self.last_event_at(subscription_id)
+
+    def last_event_at(self, object_id: str) -> int:
+        """When Stripe last told of ``object_id`` (its newest event's ``created``)."""
+        events = self.sdk.v1.events.list(params={"limit": 100}, options=self.on_account).data
+        return max(e.created for e in events if e.data.object.to_dict().get("id") == object_id)
+
+    def first_paid_at(self, subscription_id: str) -> int:
+        invoices = self.sdk.v1.invoices.list(
+            params={"subscription": subscription_id, "status": "paid"}, options=self.on_account
+        ).data
+        return min(int(i.status_transitions.paid_at or 0) for i in invoices)
 
     def balance_transactions(self, payout: str | None = None) -> list[dict[str, Any]]:
         """The account's balance transactions (those a payout settled, and its own)."""
