@@ -312,10 +312,19 @@ async def test_the_dashboard_reads_well_in_a_browser(
         page.text,
         tmp_path / "dashboard.png",
         texts=["[data-figure=gross] .value", "[data-figure=net] .value", "#workspaces",
-               "#payouts"],
+               "#payouts", "#arr"],
         counts=["svg g.month", "#workspaces tbody tr", "#subscriptions tr.charging",
-                "#payouts tbody tr"],
+                "#payouts tbody tr", "svg g.mrr-month", "#mrr tbody tr"],
     )  # fmt: skip
+    last = summary["months"][-1]["month"]
+    mrr = (
+        await revenue.get("/v1/revenue/mrr", params={"from": last, "to": last}, headers=owner)
+    ).json()
+    assert mrr["months"][-1]["mrr_cents"] == 250_000  # the retainer
+    assert (
+        shown.texts["#arr"]
+        == f"MRR {money(250_000)} at the end of {last} · ARR {money(250_000 * 12)}"
+    )
     for payout in payouts:
         assert payout["id"] in shown.texts["#payouts"]
         assert money(payout["amount"]) in shown.texts["#payouts"]
@@ -328,6 +337,8 @@ async def test_the_dashboard_reads_well_in_a_browser(
         "#workspaces tbody tr": 2,
         "#subscriptions tr.charging": 1,
         "#payouts tbody tr": len(payouts),
+        "svg g.mrr-month": 12,  # the twelve months to the last with revenue
+        "#mrr tbody tr": 12,
     }
     assert shown.width <= 1100, "nothing overflows the window sideways"
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000

@@ -187,10 +187,17 @@ async def get_charging_health(principal: Owner, revenue: RevenueService) -> Subs
 async def get_dashboard(
     principal: Owner, revenue: RevenueService, summary: OwnerSummary
 ) -> HTMLResponse:
-    """The same figures as a page a person reads, with the payouts arriving in the period and
-    the subscriptions' charging health."""
+    """The same figures as a page a person reads, with MRR and its movements over the last
+    twelve months of the period that had revenue, the payouts arriving in the period and the
+    subscriptions' charging health."""
     agency_id = principal.require_agency()
     figures = Summary.model_validate_json(summary)
     health = await revenue.charging_health(agency_id)
     payouts = await revenue.payouts(agency_id, figures.period_from, figures.period_to)
-    return HTMLResponse(render_dashboard(agency_id, figures, health, payouts))
+    if figures.months:  # the last month with revenue
+        last = _month(figures.months[-1].month)
+    else:
+        last = min(figures.period_to, datetime.now(UTC).date()).replace(day=1)
+    first = max(_months_before(last, 11), figures.period_from.replace(day=1))
+    mrr = await revenue.mrr(agency_id, first, last, figures.currency, None)
+    return HTMLResponse(render_dashboard(agency_id, figures, health, payouts, mrr))

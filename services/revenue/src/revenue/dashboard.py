@@ -1,6 +1,7 @@
 """The owner's revenue dashboard: one server-rendered page (no scripts, no front-end build)
-with the totals, a month-by-month chart drawn as inline SVG, the per-workspace table, the
-payouts that reached the bank and the subscriptions that stopped charging."""
+with the totals, a month-by-month chart drawn as inline SVG, MRR and its movements, the
+per-workspace table, the payouts that reached the bank and the subscriptions that stopped
+charging."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from revenue.schemas import PayoutSummary, SubscriptionCharging, Summary
+from revenue.schemas import Mrr, PayoutSummary, SubscriptionCharging, Summary
 
 _TEMPLATES = Environment(
     loader=PackageLoader("revenue", "templates"),
@@ -47,29 +48,38 @@ class Bar:
 
 def chart_bars(summary: Summary) -> list[Bar]:
     """Gross and net per month, scaled to the largest month; negative months draw empty."""
-    months = summary.months
+    return _bars([(m.month, m.gross_cents, m.net_cents) for m in summary.months], summary.currency)
+
+
+def mrr_bars(mrr: Mrr) -> list[Bar]:
+    """MRR at each month's end (drawn as the bar's first half, doubled in width)."""
+    return _bars([(m.month, m.mrr_cents, 0) for m in mrr.months], mrr.currency)
+
+
+def _bars(months: list[tuple[str, int, int]], currency: str) -> list[Bar]:
+    """Two bars per month (label, first, second), scaled to the largest figure."""
     if not months:
         return []
-    top = max(max(m.gross_cents, m.net_cents) for m in months) or 1
+    top = max(max(first, second) for _, first, second in months) or 1
     plot = _PLOT_BOTTOM - _PLOT_TOP
     slot = (CHART_WIDTH - 60) / len(months)
     width = min(slot * 0.35, 40)
     bars = []
-    for index, month in enumerate(months):
-        gross = plot * max(month.gross_cents, 0) / top
-        net = plot * max(month.net_cents, 0) / top
+    for index, (label, first, second) in enumerate(months):
+        gross = plot * max(first, 0) / top
+        net = plot * max(second, 0) / top
         x = 50 + index * slot + (slot - 2 * width) / 2
         bars.append(
             Bar(
-                label=month.month,
+                label=label,
                 x=round(x, 1),
                 width=round(width, 1),
                 gross_y=round(_PLOT_BOTTOM - gross, 1),
                 gross_height=round(gross, 1),
                 net_y=round(_PLOT_BOTTOM - net, 1),
                 net_height=round(net, 1),
-                gross=money(month.gross_cents, summary.currency),
-                net=money(month.net_cents, summary.currency),
+                gross=money(first, currency),
+                net=money(second, currency),
             )
         )
     return bars
@@ -90,7 +100,9 @@ def render_dashboard(
     summary: Summary,
     subscriptions: list[SubscriptionCharging],
     payouts: list[PayoutSummary],
+    mrr: Mrr | None = None,
 ) -> str:
+    mrr = mrr or Mrr(currency=summary.currency, arr_cents=0, months=[])
     template = _TEMPLATES.get_template("dashboard.html.j2")
     return template.render(
         agency_id=agency_id,
@@ -104,4 +116,6 @@ def render_dashboard(
         failing=[s for s in subscriptions if s.failing_since is not None],
         charging=[s for s in subscriptions if s.failing_since is None],
         payouts=payouts,
+        mrr=mrr,
+        mrr_bars=mrr_bars(mrr),
     )
