@@ -20,6 +20,7 @@ from billing_devstack import Infra
 from tests.catalog.conftest import stripe_sdk
 from tests.revenue.money import expected_summary, platform_fee
 from tests.support.tokens import TEST_JWT_SECRET, Tokens, new_agency_id
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -122,3 +123,22 @@ async def test_the_readme_walkthrough_bills_a_client_and_shows_the_revenue(
     assert listed["amount_cents"] == charge["net"]
     assert listed["transactions_known"] is True
     assert f'"payout_id": "{payout.id}"' in done.stdout, done.stdout
+
+    # The owner's page names the workspace and the product as the agency called them.
+    page = ""
+
+    async def named() -> bool:
+        nonlocal page
+        async with httpx.AsyncClient(timeout=30) as client:
+            answer = await client.get(
+                f"{services['revenue']}/v1/revenue/dashboard",
+                params={"from": "2020-01-01", "to": "2099-12-31"},
+                headers=tokens.headers("owner", agency_id),
+            )
+        page = answer.text
+        return "Acme Corp" in page and "Automation retainer" in page
+
+    try:
+        await eventually(named, within=30)
+    except TimeoutError:
+        pytest.fail(f"the dashboard does not name the workspace and product:\n{page}")

@@ -14,6 +14,7 @@ from billing_contracts.catalog_agencies import AGENCIES
 from billing_contracts.catalog_products import PRODUCTS
 from billing_contracts.registry import ALL_TOPICS
 from billing_contracts.subscriptions_agency_plans import AGENCY_PLANS
+from billing_contracts.subscriptions_workspaces import WORKSPACES
 from billing_contracts.topics import Topic
 
 
@@ -64,4 +65,6 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("revenue", "invoices", STRIPE_INVOICES),
     Subscription("revenue", "subscriptions", STRIPE_SUBSCRIPTIONS),
     Subscription("revenue", "payouts", STRIPE_BALANCES),
+    Subscription("revenue", "workspaces", WORKSPACES),
+    Subscription("revenue", "products", PRODUCTS),
 )

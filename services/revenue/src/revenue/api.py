@@ -200,4 +200,5 @@ async def get_dashboard(
         last = min(figures.period_to, datetime.now(UTC).date()).replace(day=1)
     first = max(_months_before(last, 11), figures.period_from.replace(day=1))
     mrr = await revenue.mrr(agency_id, first, last, figures.currency, None)
-    return HTMLResponse(render_dashboard(agency_id, figures, health, payouts, mrr))
+    names = await revenue.names(agency_id)
+    return HTMLResponse(render_dashboard(agency_id, figures, health, payouts, mrr, names))

@@ -1,6 +1,6 @@
 """revenue's subscribers: money movements into the ledger, invoices and subscriptions into
-charging health, payouts into payout reconciliation, agencies' connected accounts into
-attribution."""
+charging health and MRR, payouts into payout reconciliation, agencies' connected accounts into
+attribution, workspaces' and products' names into the dashboard."""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ from billing_contracts.billing_payments import (
 from billing_contracts.billing_stripe import BalanceFigures, PaymentAttribution
 from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS, StripeSubscriptionSnapshot
 from billing_contracts.catalog_agencies import AGENCIES, AgencyBillingProfile
+from billing_contracts.catalog_products import PRODUCTS, ProductSnapshot
 from billing_contracts.revenue_ledger import LedgerKind
+from billing_contracts.subscriptions_workspaces import WORKSPACES, WorkspaceSnapshot
 from billing_kit.inbox import Batched, Subscriber
 from billing_kit.outbox import Outbox
 from billing_kit.runtime import Runtime
@@ -177,6 +179,22 @@ def handlers(outbox: Outbox, stripe: RevenueStripe) -> dict[Topic, Subscriber]:
         if isinstance(event.payload, StripePayoutSnapshot):
             await Revenue(session, stripe).apply_payout(event.agency_id, event.payload)
 
+    async def on_workspace(session: AsyncSession, event: Event) -> None:
+        workspace = event.payload
+        if isinstance(workspace, WorkspaceSnapshot) and event.agency_id:
+            await Revenue(session, stripe).remember_name(
+                "workspace", workspace.workspace_id, event.agency_id, workspace.name,
+                workspace.revision,
+            )  # fmt: skip
+
+    async def on_product(session: AsyncSession, event: Event) -> None:
+        product = event.payload
+        if isinstance(product, ProductSnapshot) and event.agency_id:
+            await Revenue(session, stripe).remember_name(
+                "product", product.stripe_product_id, event.agency_id, product.name,
+                product.revision,
+            )  # fmt: skip
+
     async def on_agency(session: AsyncSession, event: Event) -> None:
         profile = event.payload
         if isinstance(profile, AgencyBillingProfile) and profile.stripe_account_id:
@@ -190,6 +208,8 @@ def handlers(outbox: Outbox, stripe: RevenueStripe) -> dict[Topic, Subscriber]:
         STRIPE_SUBSCRIPTIONS: on_subscription,
         STRIPE_BALANCES: on_payout,
         AGENCIES: on_agency,
+        WORKSPACES: on_workspace,
+        PRODUCTS: on_product,
     }
 
 
@@ -198,6 +218,8 @@ CONSUMER_NAMES = {
     STRIPE_INVOICES.name: "invoices",
     STRIPE_SUBSCRIPTIONS.name: "subscriptions",
     STRIPE_BALANCES.name: "payouts",
+    WORKSPACES.name: "workspaces",
+    PRODUCTS.name: "products",
     AGENCIES.name: "agencies",
 }
 

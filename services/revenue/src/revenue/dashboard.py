@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from revenue.schemas import Mrr, PayoutSummary, SubscriptionCharging, Summary
+from revenue.schemas import Mrr, Names, PayoutSummary, SubscriptionCharging, Summary
 
 _TEMPLATES = Environment(
     loader=PackageLoader("revenue", "templates"),
@@ -101,8 +101,10 @@ def render_dashboard(
     subscriptions: list[SubscriptionCharging],
     payouts: list[PayoutSummary],
     mrr: Mrr | None = None,
+    names: Names | None = None,
 ) -> str:
     mrr = mrr or Mrr(currency=summary.currency, arr_cents=0, months=[])
+    names = names or Names()
     template = _TEMPLATES.get_template("dashboard.html.j2")
     return template.render(
         agency_id=agency_id,
@@ -118,4 +120,5 @@ def render_dashboard(
         payouts=payouts,
         mrr=mrr,
         mrr_bars=mrr_bars(mrr),
+        names=names,
     )

@@ -160,6 +160,8 @@ class SubscriptionHealth(RevenueTable, table=True):
     workspace_id: str | None = Field(default=None, max_length=100)
     status: str | None = Field(default=None, max_length=40)
     status_seen_at: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    stripe_product_id: str | None = Field(default=None, max_length=100)
+    """The Stripe product its (first) item sells, as its latest event told."""
 
 
 class Reconciliation(RevenueTable, table=True):
@@ -232,3 +234,17 @@ class SubscriptionStateRow(RevenueTable, table=True):
     monthly_cents: int = Field(primary_key=True, sa_type=BigInteger)
     """What its items bring in per month (``rules.monthly_cents``)."""
     currency: str = Field(max_length=3)
+
+
+class DisplayName(RevenueTable, table=True):
+    """What a person calls a workspace (its id) or a product (its Stripe product id), as the
+    service that owns it last announced it."""
+
+    __tablename__ = "display_names"
+
+    kind: str = Field(primary_key=True, max_length=20)
+    """``workspace`` or ``product``."""
+    key: str = Field(primary_key=True, max_length=100)
+    agency_id: str = Field(max_length=100)
+    name: str = Field(max_length=300)
+    revision: int = Field(default=0, sa_type=BigInteger)

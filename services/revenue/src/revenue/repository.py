@@ -16,6 +16,7 @@ from billing_kit.db import staged
 from revenue.models import (
     AccountAgency,
     AgencyRollup,
+    DisplayName,
     InvoiceFacts,
     LedgerEntry,
     PaymentLink,
@@ -437,6 +438,7 @@ async def charging_health(session: AsyncSession, agency_id: str) -> Sequence[Row
             col(SubscriptionHealth.subscription_id),
             col(SubscriptionHealth.workspace_id),
             col(SubscriptionHealth.status),
+            col(SubscriptionHealth.stripe_product_id),
             last_paid.label("last_paid_at"),
             failing.label("failing_since"),
         )
@@ -629,3 +631,29 @@ async def mrr_histories(
         for sub in ids
         if sub in states
     ]
+
+
+# --- names -----------------------------------------------------------------------------
+
+_NAMES: Table = DisplayName.__table__  # type: ignore[attr-defined]
+
+
+async def remember_name(session: AsyncSession, name: DisplayName) -> None:
+    """A workspace's or product's name, unless a later revision of it is known."""
+    statement = insert(_NAMES)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[_NAMES.c.kind, _NAMES.c.key],
+            set_={"name": statement.excluded.name, "revision": statement.excluded.revision},
+            where=_NAMES.c.revision < statement.excluded.revision,
+        ),
+        [name.model_dump()],
+    )
+
+
+async def names_of(session: AsyncSession, agency_id: str, kind: str) -> dict[str, str]:
+    """The agency's names of one kind, by key."""
+    query = select(_NAMES.c.key, _NAMES.c.name).where(
+        _NAMES.c.agency_id == agency_id, _NAMES.c.kind == kind
+    )
+    return dict((await session.execute(query)).tuples().all())

@@ -72,6 +72,8 @@ class SubscriptionCharging(BaseModel):
     subscription_id: str
     workspace_id: str | None
     status: str | None
+    stripe_product_id: str | None = None
+    """The Stripe product it sells (its first item's)."""
     last_paid_at: datetime | None
     failing_since: datetime | None
     """The first failed attempt of the invoices still unpaid; null while it charges fine."""
@@ -166,3 +168,10 @@ class Mrr(BaseModel):
     arr_cents: int
     """The last month's MRR times twelve."""
     months: list[MrrMonthOut]
+
+
+class Names(BaseModel):
+    """What the agency calls its workspaces (by id) and products (by Stripe product id)."""
+
+    workspaces: dict[str, str] = Field(default_factory=dict)
+    products: dict[str, str] = Field(default_factory=dict)

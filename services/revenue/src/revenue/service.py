@@ -23,6 +23,7 @@ from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
 from billing_kit.errors import NotFoundError
 from revenue import repository
 from revenue.models import (
+    DisplayName,
     InvoiceFacts,
     Payout,
     PayoutTransaction,
@@ -45,6 +46,7 @@ from revenue.rules import (
 from revenue.schemas import (
     Mrr,
     MrrMonthOut,
+    Names,
     PayoutDetail,
     PayoutSummary,
     PayoutTransactionOut,
@@ -238,9 +240,12 @@ class Revenue:
             snapshot.metadata.get("workspace_id"),
         )
         health.workspace_id = health.workspace_id or snapshot.metadata.get("workspace_id")
+        product = snapshot.items[0].product_id if snapshot.items else None
         if subscription_status_applies(health, snapshot):
             health.status = snapshot.status
             health.status_seen_at = snapshot.stripe_created
+            health.stripe_product_id = product or health.stripe_product_id
+        health.stripe_product_id = health.stripe_product_id or product
         await self.session.flush()
         state = _state_of(snapshot)
         if state is not None:
@@ -262,6 +267,23 @@ class Revenue:
                 )
                 for m in months
             ],
+        )
+
+    # --- names -----------------------------------------------------------------------
+
+    async def remember_name(
+        self, kind: str, key: str, agency_id: str, name: str, revision: int
+    ) -> None:
+        """What a workspace or a product is called (its latest revision wins)."""
+        await repository.remember_name(
+            self.session,
+            DisplayName(kind=kind, key=key, agency_id=agency_id, name=name, revision=revision),
+        )
+
+    async def names(self, agency_id: str) -> Names:
+        return Names(
+            workspaces=await repository.names_of(self.session, agency_id, "workspace"),
+            products=await repository.names_of(self.session, agency_id, "product"),
         )
 
     # --- payouts ---------------------------------------------------------------------
@@ -361,6 +383,7 @@ class Revenue:
                 subscription_id=row.subscription_id,
                 workspace_id=row.workspace_id,
                 status=row.status,
+                stripe_product_id=row.stripe_product_id,
                 last_paid_at=from_unix(row.last_paid_at) if row.last_paid_at else None,
                 failing_since=from_unix(row.failing_since) if row.failing_since else None,
             )
