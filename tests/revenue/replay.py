@@ -10,13 +10,15 @@ import uuid
 from datetime import date
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from billing_contracts import Event, Topic
 from billing_contracts.billing_invoices import STRIPE_INVOICES
 from billing_contracts.billing_payments import STRIPE_PAYMENTS
 from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS
 from billing_devstack import Infra
 from billing_kit.db import create_engine, session_factory, unit_of_work
-from billing_kit.inbox import Batched
+from billing_kit.inbox import Batched, Subscriber
 from billing_kit.outbox import Outbox
 from billing_kit.stripe_client import stripe_client
 from revenue.consumers import handlers
@@ -69,6 +71,17 @@ def _repeated(event: Event) -> Event:
     return event.model_copy(update={"event_id": uuid.uuid4(), "payload": payload})
 
 
+async def _apply(handler: Subscriber, session: AsyncSession, batch: list[Event]) -> None:
+    """A batch into one consumer's handler, as the inbox gives it."""
+    if isinstance(handler, Batched):
+        await handler.apply(session, batch)
+        return
+    for event in batch:
+        await handler(session, event)
+        await session.flush()
+        session.expunge_all()
+
+
 def in_batches(
     events: list[tuple[Topic, Event]], max_batch: int
 ) -> list[tuple[Topic, list[Event]]]:
@@ -97,17 +110,11 @@ async def replay(
     try:
         async with stripe_client("sk_test_emulator", infra.stripe_api_base) as client:
             gateway = RevenueStripe(client)
-            by_topic = handlers(Outbox(kit_tables.outbox), gateway)
+            consumers = handlers(Outbox(kit_tables.outbox), gateway).values()
             for topic, batch in in_batches(events, max_batch):
-                async with unit_of_work(sessions) as session:
-                    handler = by_topic[topic]
-                    if isinstance(handler, Batched):
-                        await handler.apply(session, batch)
-                    else:
-                        for event in batch:  # as the inbox applies them
-                            await handler(session, event)
-                            await session.flush()
-                            session.expunge_all()
+                for handler in (handler for of, handler in consumers if of == topic):
+                    async with unit_of_work(sessions) as session:
+                        await _apply(handler, session, batch)
             async with unit_of_work(sessions) as session:
                 found = await Revenue(session, gateway).summary_json(
                     agency_id, date(2020, 1, 1), date(2099, 12, 31), "usd"

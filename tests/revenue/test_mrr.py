@@ -66,10 +66,11 @@ async def test_mrr_moves_with_payments_migrations_and_cancellations_told_in_any_
         _subscription(agency_id, account, yearly, _at(2), "active", 1_200_006, "year"),
     ]
     paid = [
-        _invoice(agency_id, account, monthly, _at(1), invoice_id=f"in_{uuid.uuid4().hex[:16]}",
-                 status="paid", paid_at=_at(1)),
-        _invoice(agency_id, account, yearly, _at(2), invoice_id=f"in_{uuid.uuid4().hex[:16]}",
-                 status="paid", paid_at=_at(2)),
+        _invoice(agency_id, account, sub, at, invoice_id=f"in_{uuid.uuid4().hex[:16]}",
+                 status="paid", paid_at=at).model_copy(
+            update={"metadata": {"agency_id": agency_id, "workspace_id": f"ws-{sub[-6:]}"}}
+        )
+        for sub, at in ((monthly, _at(1)), (yearly, _at(2)))
     ]  # fmt: skip
     await publish(
         infra.kafka_bootstrap,

@@ -64,6 +64,7 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("revenue", "ledger", STRIPE_PAYMENTS),
     Subscription("revenue", "invoices", STRIPE_INVOICES),
     Subscription("revenue", "subscriptions", STRIPE_SUBSCRIPTIONS),
+    Subscription("revenue", "subscription-states", STRIPE_SUBSCRIPTIONS),
     Subscription("revenue", "payouts", STRIPE_BALANCES),
     Subscription("revenue", "workspaces", WORKSPACES),
     Subscription("revenue", "products", PRODUCTS),

@@ -158,9 +158,11 @@ def _told_movement(snapshot: object) -> _Told | None:
     return None
 
 
-def handlers(outbox: Outbox, stripe: RevenueStripe) -> dict[Topic, Subscriber]:
-    """What revenue does with each topic it consumes: money movements and invoices a batch
-    at a time (the hot paths), the rest an event at a time."""
+def handlers(outbox: Outbox, stripe: RevenueStripe) -> dict[str, tuple[Topic, Subscriber]]:
+    """What revenue does with each topic it consumes, by consumer (its group is
+    ``revenue.<consumer>``): money movements and invoices a batch at a time (the hot paths),
+    the rest an event at a time. A subscription's states for MRR are a consumer of their own,
+    so that a new one reads the topic from its start (the history is its input)."""
 
     async def on_payments(session: AsyncSession, events: Sequence[Event]) -> None:
         await apply_payment_events(Ledger(session, outbox, stripe), events)
@@ -174,6 +176,10 @@ def handlers(outbox: Outbox, stripe: RevenueStripe) -> dict[Topic, Subscriber]:
     async def on_subscription(session: AsyncSession, event: Event) -> None:
         if isinstance(event.payload, StripeSubscriptionSnapshot):
             await Revenue(session, stripe).apply_subscription(event.agency_id, event.payload)
+
+    async def on_subscription_state(session: AsyncSession, event: Event) -> None:
+        if isinstance(event.payload, StripeSubscriptionSnapshot):
+            await Revenue(session, stripe).record_subscription_state(event.payload)
 
     async def on_payout(session: AsyncSession, event: Event) -> None:
         if isinstance(event.payload, StripePayoutSnapshot):
@@ -203,27 +209,19 @@ def handlers(outbox: Outbox, stripe: RevenueStripe) -> dict[Topic, Subscriber]:
             )
 
     return {
-        STRIPE_PAYMENTS: Batched(on_payments),
-        STRIPE_INVOICES: Batched(on_invoices),
-        STRIPE_SUBSCRIPTIONS: on_subscription,
-        STRIPE_BALANCES: on_payout,
-        AGENCIES: on_agency,
-        WORKSPACES: on_workspace,
-        PRODUCTS: on_product,
+        "ledger": (STRIPE_PAYMENTS, Batched(on_payments)),
+        "invoices": (STRIPE_INVOICES, Batched(on_invoices)),
+        "subscriptions": (STRIPE_SUBSCRIPTIONS, on_subscription),
+        "subscription-states": (STRIPE_SUBSCRIPTIONS, on_subscription_state),
+        "payouts": (STRIPE_BALANCES, on_payout),
+        "agencies": (AGENCIES, on_agency),
+        "workspaces": (WORKSPACES, on_workspace),
+        "products": (PRODUCTS, on_product),
     }
 
 
-CONSUMER_NAMES = {
-    STRIPE_PAYMENTS.name: "ledger",
-    STRIPE_INVOICES.name: "invoices",
-    STRIPE_SUBSCRIPTIONS.name: "subscriptions",
-    STRIPE_BALANCES.name: "payouts",
-    WORKSPACES.name: "workspaces",
-    PRODUCTS.name: "products",
-    AGENCIES.name: "agencies",
-}
-
-
 def register(runtime: Runtime) -> None:
-    for topic, handler in handlers(runtime.outbox, RevenueStripe(runtime.stripe)).items():
-        runtime.subscribe(topic, CONSUMER_NAMES[topic.name], handler)
+    for consumer, (topic, handler) in handlers(
+        runtime.outbox, RevenueStripe(runtime.stripe)
+    ).items():
+        runtime.subscribe(topic, consumer, handler)

@@ -247,8 +247,11 @@ class Revenue:
             health.stripe_product_id = product or health.stripe_product_id
         health.stripe_product_id = health.stripe_product_id or product
         await self.session.flush()
+
+    async def record_subscription_state(self, snapshot: StripeSubscriptionSnapshot) -> None:
+        """The subscription as the event tells it, kept as told (MRR's input)."""
         state = _state_of(snapshot)
-        if state is not None:
+        if snapshot.stripe_account_id is not None and state is not None:
             await repository.record_subscription_state(self.session, state)
 
     async def mrr(
