@@ -342,6 +342,15 @@ async def test_the_dashboard_reads_well_in_a_browser(
     }
     assert shown.width <= 1100, "nothing overflows the window sideways"
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
+    phone = await render(
+        page.text, tmp_path / "dashboard-375.png", texts=["#arr", "[data-figure=net] .value"],
+        counts=["#payouts tbody tr"], width=375,
+    )  # fmt: skip
+    assert phone.width <= 375, "on a phone the page fits its width (wide tables scroll)"
+    assert phone.texts == {
+        "#arr": shown.texts["#arr"], "[data-figure=net] .value": money(summary["net_cents"]),
+    }  # fmt: skip
+    assert phone.counts == {"#payouts tbody tr": len(payouts)}
 
 
 async def test_reconcile_names_an_entry_stripe_does_not_know_and_fails(

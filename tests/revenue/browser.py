@@ -21,8 +21,11 @@ class Rendered:
     """Width of the laid-out document, in CSS pixels."""
 
 
-async def render(html: str, screenshot: Path, *, texts: list[str], counts: list[str]) -> Rendered:
-    """Lay ``html`` out in Chromium, save a full-page screenshot, read what a person sees."""
+async def render(
+    html: str, screenshot: Path, *, texts: list[str], counts: list[str], width: int = 1100
+) -> Rendered:
+    """Lay ``html`` out in Chromium in a window ``width`` CSS pixels wide, save a full-page
+    screenshot, read what a person sees."""
     if CHROMIUM is None:
         pytest.skip("no chromium binary on this machine (apt-get install chromium)")
     from playwright.async_api import async_playwright
@@ -30,12 +33,12 @@ async def render(html: str, screenshot: Path, *, texts: list[str], counts: list[
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
-            page = await browser.new_page(viewport={"width": 1100, "height": 900})
+            page = await browser.new_page(viewport={"width": width, "height": 900})
             await page.set_content(html, wait_until="load")
             await page.screenshot(path=str(screenshot), full_page=True)
             seen = {selector: await page.inner_text(selector) for selector in texts}
             found = {selector: await page.locator(selector).count() for selector in counts}
-            width = await page.evaluate("document.documentElement.scrollWidth")
+            laid_out = await page.evaluate("document.documentElement.scrollWidth")
         finally:
             await browser.close()
-    return Rendered(seen, found, int(width))
+    return Rendered(seen, found, int(laid_out))
