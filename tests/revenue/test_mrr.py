@@ -141,3 +141,13 @@ async def test_a_new_agency_has_twelve_months_of_nothing(
     assert body["months"][-1]["month"] == datetime.now(UTC).strftime("%Y-%m")
     assert {m["mrr_cents"] for m in body["months"]} == {0}
     assert body["arr_cents"] == 0
+
+
+async def test_months_of_the_first_millennium_keep_four_digits(
+    revenue: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    owner = tokens.headers("owner", new_agency_id())
+    answer = await revenue.get("/v1/revenue/mrr", params={"to": "0097-03"}, headers=owner)
+    assert answer.status_code == 200, answer.text
+    months = [m["month"] for m in answer.json()["months"]]
+    assert (months[0], months[-1], len(months)) == ("0096-04", "0097-03", 12)

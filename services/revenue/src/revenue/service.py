@@ -265,7 +265,7 @@ class Revenue:
             arr_cents=months[-1].mrr_cents * 12 if months else 0,
             months=[
                 MrrMonthOut(
-                    month=m.month.strftime("%Y-%m"),
+                    month=f"{m.month.year:04d}-{m.month.month:02d}",  # (strftime: "96-04")
                     **{k: v for k, v in vars(m).items() if k != "month"},
                 )
                 for m in months
