@@ -121,6 +121,8 @@ async def test_mrr_moves_with_payments_migrations_and_cancellations_told_in_any_
         ({"to": "2026-1"}, "to"),
         ({"from": "2026-05", "to": "2026-04"}, "to"),
         ({"from": "2016-03", "to": "2026-04"}, "from"),
+        ({"from": "0000-01"}, "from"),
+        ({"from": "9999-01", "to": "9999-12"}, "to"),
     ],
 )
 async def test_a_month_that_is_no_month_or_a_bad_range_is_refused_naming_the_field(
@@ -151,3 +153,5 @@ async def test_months_of_the_first_millennium_keep_four_digits(
     assert answer.status_code == 200, answer.text
     months = [m["month"] for m in answer.json()["months"]]
     assert (months[0], months[-1], len(months)) == ("0096-04", "0097-03", 12)
+    first = await revenue.get("/v1/revenue/mrr", params={"to": "0001-05"}, headers=owner)
+    assert [m["month"] for m in first.json()["months"]] == [f"0001-0{n}" for n in range(1, 6)]

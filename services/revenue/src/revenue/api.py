@@ -105,13 +105,22 @@ def _bounded(start: date, end: date) -> tuple[date, date]:
 Month = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 
 
-def _month(value: str) -> date:
-    return date(int(value[:4]), int(value[5:7]), 1)
+def _month(value: str, field: str = "month") -> date:
+    """``YYYY-MM`` as its first day; a year the calendar cannot go past (0 or 9999) is a
+    validation error naming ``field``."""
+    year = int(value[:4])
+    if not 1 <= year <= 9998:
+        raise ValidationFailedError(
+            "No such month.",
+            fields=[FieldError(field=field, message="must be a month of the years 0001 to 9998")],
+        )
+    return date(year, int(value[5:7]), 1)
 
 
 def _months_before(month: date, count: int) -> date:
+    """The month ``count`` months before ``month`` (January of year 1 at the earliest)."""
     year, index = divmod(month.year * 12 + month.month - 1 - count, 12)
-    return date(year, index + 1, 1)
+    return date(year, index + 1, 1) if year >= 1 else date(1, 1, 1)
 
 
 @router.get(
@@ -132,8 +141,8 @@ async def get_mrr(
     new, expansion, contraction, churned and reactivated. A subscription counts from its
     first paid invoice on, while ``active`` or ``past_due``; a yearly price as a twelfth.
     ``workspace_id`` narrows it to one workspace."""
-    last = _month(end) if end else datetime.now(UTC).date().replace(day=1)
-    first = _month(start) if start else _months_before(last, 11)
+    last = _month(end, "to") if end else datetime.now(UTC).date().replace(day=1)
+    first = _month(start, "from") if start else _months_before(last, 11)
     first, last = _bounded(*_period(first, last))
     return await revenue.mrr(principal.require_agency(), first, last, currency, workspace_id)
 
