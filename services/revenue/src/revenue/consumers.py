@@ -47,10 +47,6 @@ async def apply_payment_events(ledger: Ledger, events: Sequence[Event]) -> None:
     await ledger.record_all(movements)
 
 
-async def apply_payment_event(ledger: Ledger, event: Event) -> None:
-    await apply_payment_events(ledger, [event])
-
-
 async def movements_of(ledger: Ledger, event: Event) -> list[Movement]:
     """The money movements an event of ``billing.payments.v1`` tells of, if any.
 

@@ -37,6 +37,7 @@ from revenue.rules import (
     day_of,
     from_unix,
     kind_of_balance_transaction,
+    kind_of_figures,
     rollup_delta,
 )
 from revenue.service import Revenue
@@ -287,16 +288,7 @@ def carried_movements(template: Movement, carried: Iterable[BalanceFigures]) -> 
     """The ledger movements among balance transactions an event carries."""
     return _movements(
         template,
-        (
-            (
-                kind_of_balance_transaction(
-                    {"type": f.type, "reporting_category": f.reporting_category}
-                ),
-                Figures.from_contract(f),
-                f.source or "",
-            )
-            for f in carried
-        ),
+        ((kind_of_figures(f), Figures.from_contract(f), f.source or "") for f in carried),
     )
 
 

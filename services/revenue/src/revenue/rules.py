@@ -56,6 +56,13 @@ def kind_of_balance_transaction(txn: dict[str, Any]) -> LedgerKind | None:
     return None
 
 
+def kind_of_figures(figures: BalanceFigures) -> LedgerKind | None:
+    """``kind_of_balance_transaction`` of the figures an event carries."""
+    return kind_of_balance_transaction(
+        {"type": figures.type, "reporting_category": figures.reporting_category}
+    )
+
+
 @dataclass(frozen=True)
 class Figures:
     """A balance transaction's figures in cents."""

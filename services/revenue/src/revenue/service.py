@@ -37,7 +37,7 @@ from revenue.rules import (
     WorkspacePage,
     day_of,
     from_unix,
-    kind_of_balance_transaction,
+    kind_of_figures,
     monthly_cents,
     mrr_months,
     payout_figures,
@@ -112,11 +112,6 @@ class Revenue:
         return found
 
     # --- invoices --------------------------------------------------------------------
-
-    async def apply_invoice(
-        self, agency_hint: str | None, event_type: str, snapshot: StripeInvoiceSnapshot
-    ) -> None:
-        await self.apply_invoices([(agency_hint, event_type, snapshot)])
 
     async def apply_invoices(
         self, events: Sequence[tuple[str | None, str, StripeInvoiceSnapshot]]
@@ -332,13 +327,11 @@ class Revenue:
         """The agency's payouts arriving from ``first`` to ``last``, latest first."""
         rows = await repository.payouts_of(self.session, agency_id, first, last, PAYOUTS_MAX)
         sums = await repository.payout_sums(self.session, [row.payout_id for row in rows])
-        return [
-            PayoutSummary(
-                **_payout_fields(row, sums.get(row.payout_id, ({}, 0))[0]),
-                transactions=sums.get(row.payout_id, ({}, 0))[1],
-            )
-            for row in rows
-        ]
+        summaries = []
+        for row in rows:
+            by_kind, count = sums.get(row.payout_id, ({}, 0))
+            summaries.append(PayoutSummary(**_payout_fields(row, by_kind), transactions=count))
+        return summaries
 
     async def payout(self, agency_id: str, payout_id: str) -> PayoutDetail:
         """One of the agency's payouts with the balance transactions it settled."""
@@ -400,14 +393,11 @@ PAYOUTS_MAX = 10_000
 
 def _settled(payout_id: str, figures: BalanceFigures) -> PayoutTransaction:
     found = Figures.from_contract(figures)
-    kind = kind_of_balance_transaction(
-        {"type": figures.type, "reporting_category": figures.reporting_category}
-    )
     return PayoutTransaction(
         payout_id=payout_id,
         balance_transaction_id=figures.balance_transaction_id,
         type=figures.type or "",
-        kind=kind,
+        kind=kind_of_figures(figures),
         source_id=figures.source,
         currency=figures.currency,
         gross_cents=found.gross,
