@@ -35,14 +35,20 @@ from tests.revenue.money import (
 from tests.revenue.replay import events_of_account, replay, shuffled_with_repeats
 from tests.support.databases import connect
 from tests.support.kafka import read_topic
+from tests.support.revenue import (
+    FIGURES,
+    WHOLE_RANGE,
+    agency_in_overview,
+    check_payouts,
+    days_of,
+    platform_fees_earned,
+    settled_payouts,
+    settled_summary,
+)
 from tests.support.tokens import Tokens
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-WHOLE_RANGE = {"from": "2020-01-01", "to": "2099-12-31"}
-FIGURES = ("gross_cents", "platform_fee_cents", "stripe_fee_cents", "refunded_cents",
-           "disputed_cents", "net_cents")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -83,35 +89,10 @@ async def run_reconcile(infra: Infra, shop: Shop) -> subprocess.CompletedProcess
     )
 
 
-async def summary_of(revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop) -> dict[str, Any]:
-    owner = tokens.headers("owner", shop.agency_id)
-    response = await revenue.get("/v1/revenue/summary", params=WHOLE_RANGE, headers=owner)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def settled_summary(revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop) -> dict[str, Any]:
-    """The summary once it agrees with Stripe (or the last one seen, to show the gap)."""
-    expected = expected_summary(shop.balance_transactions())
-    assert sum(1 for t in shop.balance_transactions() if t["type"] == "charge") == 4
-    seen: dict[str, Any] = {}
-
-    async def agrees() -> bool:
-        nonlocal seen
-        seen = await summary_of(revenue, tokens, shop)
-        return {name: seen[name] for name in FIGURES} == expected
-
-    try:
-        await eventually(agrees, within=90)
-    except TimeoutError:
-        pytest.fail(f"summary {seen} never matched Stripe's {expected}")
-    return seen
-
-
 async def test_the_summary_equals_stripe_s_balance_transactions_to_the_cent(
     revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop
 ) -> None:
+    assert sum(1 for t in shop.balance_transactions() if t["type"] == "charge") == 4
     summary = await settled_summary(revenue, tokens, shop)
     assert summary["platform_fee_cents"] == (
         platform_fee(250_000) * 2 + platform_fee(120_000) + platform_fee(50_000)
@@ -222,61 +203,13 @@ async def test_every_movement_is_on_the_public_ledger_topic_once(
     assert set((await published()).values()) == {1}
 
 
-async def settled_payouts(
-    revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop
-) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-    """Stripe's payouts of the shop (the last may be in transit), and revenue's listing of
-    them once it has each and knows what each reconciled one settled."""
-    await settled_summary(revenue, tokens, shop)
-    payouts = await asyncio.to_thread(shop.payouts)
-    assert any(p["reconciliation_status"] == "completed" for p in payouts)
-    owner = tokens.headers("owner", shop.agency_id)
-    days = sorted(datetime.fromtimestamp(p["arrival_date"], UTC).date() for p in payouts)
-    period = {"from": days[0].isoformat(), "to": days[-1].isoformat()}
-
-    async def listed() -> dict[str, dict[str, Any]]:
-        answer = await revenue.get("/v1/revenue/payouts", params=period, headers=owner)
-        assert answer.status_code == 200, answer.text
-        return {p["payout_id"]: p for p in answer.json()["data"]}
-
-    async def all_there() -> bool:
-        seen = await listed()
-        return all(
-            p["id"] in seen
-            and seen[p["id"]]["transactions_known"] == (p["reconciliation_status"] == "completed")
-            for p in payouts
-        )
-
-    await eventually(all_there, within=90)
-    return payouts, await listed()
-
-
 async def test_each_payout_adds_up_to_what_stripe_says_it_settled(
     revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop
 ) -> None:
     """The month's clock step paid the balance out daily: each payout's figures, from the
     balance transactions it settled, equal Stripe's to the cent."""
-    every, seen = await settled_payouts(revenue, tokens, shop)
-    payouts = [p for p in every if p["reconciliation_status"] == "completed"]
-    owner = tokens.headers("owner", shop.agency_id)
-    assert set(seen) == {p["id"] for p in every}
-    for payout in payouts:
-        settled = await asyncio.to_thread(shop.settled_by, payout["id"])
-        expected = expected_summary(settled)
-        got = seen[payout["id"]]
-        assert got["amount_cents"] == payout["amount"] == sum(t["net"] for t in settled)
-        assert {name: got[name] for name in FIGURES[:-1]} == {
-            name: expected[name] for name in FIGURES[:-1]
-        }
-        assert got["other_cents"] == payout["amount"] - expected["net_cents"]
-        assert got["transactions"] == len(settled)
-        answer = await revenue.get(f"/v1/revenue/payouts/{payout['id']}", headers=owner)
-        detail = answer.json()
-        assert {t["balance_transaction_id"]: t["net_cents"] for t in detail["transactions"]} == {
-            t["id"]: t["net"] for t in settled
-        }
-        charges = [t for t in detail["transactions"] if t["type"] == "charge"]
-        assert all(t["workspace_id"] and t["invoice_id"] for t in charges)
+    assert await check_payouts(revenue, tokens, shop) > 0
+    payouts = await asyncio.to_thread(shop.payouts)
     someone_else = tokens.headers("owner", "agency-someone-else")
     other = await revenue.get(f"/v1/revenue/payouts/{payouts[0]['id']}", headers=someone_else)
     assert other.status_code == 404
@@ -374,3 +307,48 @@ async def test_reconcile_names_an_entry_stripe_does_not_know_and_fails(
     assert done.returncode == 1
     assert "txn_invented" in done.stdout
     assert "1 difference" in done.stdout
+
+
+async def test_the_back_office_shows_the_agency_as_its_summary_and_the_fees_stripe_paid(
+    revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop, tmp_path: Path
+) -> None:
+    whole = await settled_summary(revenue, tokens, shop)
+    days = days_of(whole)
+    owner = tokens.headers("owner", shop.agency_id)
+    summary = (await revenue.get("/v1/revenue/summary", params=days, headers=owner)).json()
+    assert {name: summary[name] for name in FIGURES} == {name: whole[name] for name in FIGURES}
+    operator = tokens.headers("platform_operator")
+    row, page, after = await agency_in_overview(revenue, operator, days, shop.agency_id)
+    assert row["gmv_cents"] == summary["gross_cents"]
+    assert row["platform_fees_cents"] == summary["platform_fee_cents"]
+    assert row["platform_fees_cents"] == platform_fees_earned(shop)
+    last = summary["months"][-1]["month"]
+    mrr = await revenue.get("/v1/revenue/mrr", params={"from": last, "to": last}, headers=owner)
+    assert row["mrr_cents"] == mrr.json()["months"][-1]["mrr_cents"] == 250_000
+    assert row["dispute_rate"] == 0.25  # one of four charges disputed
+    assert row["decline_rate"] == 0.0  # every invoice paid at its first attempt
+    assert row["saas_plan_status"] is None
+    assert row["balance_covers_next_fee"] is None
+    assert page["gmv_cents"] >= row["gmv_cents"] > 0
+
+    query = {**days, "agencies_limit": "1000", **({"agencies_after": after} if after else {})}
+    html = await revenue.get("/v1/platform/back-office", params=query, headers=operator)
+    assert html.status_code == 200
+    selector = f'tr[data-agency="{shop.agency_id}"]'
+    shown = await render(
+        html.text, tmp_path / "back-office.png",
+        texts=[selector, "[data-figure=gmv] .value", "[data-figure=platform_fees] .value"],
+        counts=["#reconciliation-banner", "#agencies tbody tr"],
+    )  # fmt: skip
+    assert money(row["gmv_cents"]) in shown.texts[selector]
+    assert money(row["platform_fees_cents"]) in shown.texts[selector]
+    assert "25.00 %" in shown.texts[selector]
+    assert shown.texts["[data-figure=gmv] .value"] == money(page["gmv_cents"])
+    assert shown.counts == {
+        "#reconciliation-banner": 1 if page["reconciliation"]["accounts_mismatched"] else 0,
+        "#agencies tbody tr": len(page["agencies"]),
+    }
+    assert shown.width <= 1100
+    phone = await render(html.text, tmp_path / "back-office-375.png", texts=[], counts=[],
+                         width=375)  # fmt: skip
+    assert phone.width <= 375, "on a phone the page fits its width (the table scrolls)"

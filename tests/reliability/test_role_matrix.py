@@ -120,6 +120,8 @@ MATRIX: dict[str, Route | Public] = {
     # the owner reaches it: the agency has had no payout (tests/e2e/test_revenue.py: others')
     "revenue GET /v1/revenue/payouts/{payout_id}":          Route(OWNER, 404),
     "revenue GET /v1/revenue/dashboard":                    Route(OWNER),
+    "revenue GET /v1/platform/overview":                    Route(OPERATOR),
+    "revenue GET /v1/platform/back-office":                 Route(OPERATOR),
 }
 # fmt: on
 SERVICES = ("catalog", "subscriptions", "invoicing", "webhook-ingest", "revenue")

@@ -202,3 +202,45 @@ def _unix(stamp: str) -> int:
     from datetime import datetime
 
     return int(datetime.fromisoformat(stamp).timestamp())
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"from": "2026-05-01", "to": "2026-04-30"}, "to"),
+        ({"from": "2016-04-29", "to": "2026-04-30"}, "from"),
+        ({"to": "2026-02-30"}, "to"),
+        ({"agencies_limit": "0"}, "agencies_limit"),
+        ({"agencies_limit": "1001"}, "agencies_limit"),
+        ({"currency": "dollars"}, "currency"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/v1/platform/overview", "/v1/platform/back-office"])
+async def test_a_bad_overview_question_is_refused_naming_the_field(
+    revenue: httpx.AsyncClient, tokens: Tokens, query: dict[str, str], field: str, path: str
+) -> None:
+    operator = tokens.headers("platform_operator")
+    response = await revenue.get(path, params=query, headers=operator)
+    assert response.status_code == 422, response.text
+    assert field in {f["field"] for f in response.json()["error"]["fields"]}
+
+
+async def test_ten_years_of_the_platform_may_be_asked_for_and_pages_follow_each_other(
+    revenue: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    operator = tokens.headers("platform_operator")
+    days = {"from": "2016-04-30", "to": "2026-04-30"}
+    whole = await revenue.get("/v1/platform/overview", params=days, headers=operator)
+    assert whole.status_code == 200, whole.text
+    first = await revenue.get(
+        "/v1/platform/overview", params={**days, "agencies_limit": "1"}, headers=operator
+    )
+    body = first.json()
+    assert len(body["agencies"]) <= 1
+    if body["agencies_next"] is not None:
+        second = await revenue.get(
+            "/v1/platform/overview",
+            params={**days, "agencies_limit": "1", "agencies_after": body["agencies_next"]},
+            headers=operator,
+        )
+        assert second.json()["agencies"][0]["agency_id"] != body["agencies"][0]["agency_id"]

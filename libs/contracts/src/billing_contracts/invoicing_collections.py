@@ -28,6 +28,9 @@ class CollectionSnapshot(Payload):
     failure_code: str | None = None
     attempt_count: int
     next_automatic_retry_at: datetime | None = None
+    paid_at: datetime | None = None
+    """When Stripe says the invoice was paid (its ``status_transitions.paid_at``); null while
+    unpaid and on events published before it was carried."""
 
 
 class CollectionRetrySnapshot(Payload):

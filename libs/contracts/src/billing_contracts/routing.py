@@ -12,6 +12,7 @@ from billing_contracts.billing_payments import STRIPE_PAYMENTS
 from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS
 from billing_contracts.catalog_agencies import AGENCIES
 from billing_contracts.catalog_products import PRODUCTS
+from billing_contracts.invoicing_collections import COLLECTIONS
 from billing_contracts.registry import ALL_TOPICS
 from billing_contracts.subscriptions_agency_plans import AGENCY_PLANS
 from billing_contracts.subscriptions_workspaces import WORKSPACES
@@ -68,4 +69,7 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("revenue", "payouts", STRIPE_BALANCES),
     Subscription("revenue", "workspaces", WORKSPACES),
     Subscription("revenue", "products", PRODUCTS),
+    Subscription("revenue", "agency-plans", AGENCY_PLANS),
+    Subscription("revenue", "collections", COLLECTIONS),
+    Subscription("revenue", "balances", STRIPE_BALANCES),
 )

@@ -50,6 +50,7 @@ def collection_snapshot(row: Collection) -> contract.CollectionSnapshot:
         failure_code=row.failure_code,
         attempt_count=row.attempt_count,
         next_automatic_retry_at=row.next_automatic_retry_at,
+        paid_at=row.paid_at,
     )
 
 
@@ -122,6 +123,7 @@ class Collections:
             row.status = snapshot.status or row.status
             row.seen_at = snapshot.stripe_created
             row.amount_due = snapshot.amount_due
+            row.paid_at = _at(snapshot.paid_at) if snapshot.paid_at else row.paid_at
             row.next_automatic_retry_at = (
                 _at(snapshot.next_payment_attempt) if row.status == "open" else None
             )

@@ -213,6 +213,8 @@ class Collection(InvoicingTable, table=True):
     stripe_created_at: datetime = Field(sa_type=DateTime(timezone=True))
     seen_at: int = Field(default=0, sa_type=BigInteger)
     """Stripe ``created`` of the newest invoice event applied."""
+    paid_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    """When Stripe says it was paid."""
 
 
 RUNNING_RETRY = "state NOT IN ('succeeded', 'failed')"

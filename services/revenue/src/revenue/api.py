@@ -1,5 +1,5 @@
-"""revenue routes (owner only): the summary, MRR, payouts, charging health and the dashboard
-page."""
+"""revenue routes: for the agency owner the summary, MRR, payouts, charging health and the
+dashboard page; for the platform operator the overview and the back-office page."""
 
 from __future__ import annotations
 
@@ -18,13 +18,28 @@ from billing_kit.errors import (
     ValidationFailedError,
     documented,
 )
-from revenue.dashboard import render_dashboard
-from revenue.rules import WORKSPACES_MAX, WORKSPACES_PAGE, WorkspacePage
-from revenue.schemas import Mrr, PayoutDetail, PayoutList, SubscriptionList, Summary
+from revenue.dashboard import render_back_office, render_dashboard
+from revenue.rules import (
+    AGENCIES_MAX,
+    AGENCIES_PAGE,
+    WORKSPACES_MAX,
+    WORKSPACES_PAGE,
+    AgencyPage,
+    WorkspacePage,
+)
+from revenue.schemas import (
+    Mrr,
+    PayoutDetail,
+    PayoutList,
+    PlatformOverview,
+    SubscriptionList,
+    Summary,
+)
 from revenue.service import Revenue
 from revenue.stripe_gateway import RevenueStripe
 
 router = APIRouter(prefix="/v1/revenue", tags=["revenue"])
+platform_router = APIRouter(prefix="/v1/platform", tags=["platform back-office"])
 
 
 def _revenue(request: Request, session: DbSession) -> Revenue:
@@ -33,6 +48,7 @@ def _revenue(request: Request, session: DbSession) -> Revenue:
 
 RevenueService = Annotated[Revenue, Depends(_revenue)]
 Owner = Annotated[Principal, Depends(require_roles(Role.OWNER))]
+Operator = Annotated[Principal, Depends(require_roles(Role.PLATFORM_OPERATOR))]
 Currency = Annotated[str, Query(pattern=r"^[a-z]{3}$")]
 
 
@@ -211,3 +227,47 @@ async def get_dashboard(
     mrr = await revenue.mrr(agency_id, first, last, figures.currency, None)
     names = await revenue.names(agency_id)
     return HTMLResponse(render_dashboard(agency_id, figures, health, payouts, mrr, names))
+
+
+async def _overview(
+    _: Operator,
+    revenue: RevenueService,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+    currency: Currency = "usd",
+    agencies_limit: Annotated[int, Query(ge=1, le=AGENCIES_MAX)] = AGENCIES_PAGE,
+    agencies_after: Annotated[str | None, Query(max_length=100)] = None,
+) -> PlatformOverview:
+    first, last = _bounded(*_period(start, end))
+    page = AgencyPage(limit=agencies_limit, after=agencies_after)
+    return await revenue.overview(currency, first, last, page)
+
+
+Overview = Annotated[PlatformOverview, Depends(_overview)]
+
+
+@platform_router.get(
+    "/overview",
+    response_model=PlatformOverview,
+    responses=documented(ForbiddenError, ValidationFailedError),
+)
+async def get_overview(overview: Overview) -> PlatformOverview:
+    """The platform's business over the UTC days from ``from`` to ``to`` inclusive (this
+    calendar year by default; at most ten years): what agencies' clients paid (GMV), the
+    platform's fees on it, its SaaS fees (MRR now, collected in the days, failing now), how
+    the ledger compares with Stripe, and a page of the agencies in id order (100 unless
+    ``agencies_limit`` says up to 1,000; ``agencies_next``, when not null, is the
+    ``agencies_after`` that asks for the next page). An agency's ``gmv_cents`` and
+    ``platform_fees_cents`` equal its own summary's over the same days."""
+    return overview
+
+
+@platform_router.get(
+    "/back-office",
+    response_class=HTMLResponse,
+    responses=documented(ForbiddenError, ValidationFailedError),
+)
+async def get_back_office(overview: Overview) -> HTMLResponse:
+    """The overview as a page a person reads, with a banner when any account's figures are
+    not reconciled with Stripe."""
+    return HTMLResponse(render_back_office(overview))

@@ -21,7 +21,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     consumers.register(runtime)
     if isinstance(settings, RevenueSettings) and settings.reconciler:
         _reconcile(runtime, settings)
-    return build_app(runtime, [api.router], title="revenue")
+    return build_app(runtime, [api.router, api.platform_router], title="revenue")
 
 
 def _reconcile(runtime: Runtime, settings: RevenueSettings) -> None:

@@ -1,6 +1,7 @@
 """revenue's subscribers: money movements into the ledger, invoices and subscriptions into
 charging health and MRR, payouts into payout reconciliation, agencies' connected accounts into
-attribution, workspaces' and products' names into the dashboard."""
+attribution, workspaces' and products' names into the dashboard, and the platform's SaaS-fee
+plans, collections and the accounts' balances into the back-office."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ from dataclasses import replace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_contracts import Event, Topic
-from billing_contracts.billing_balances import STRIPE_BALANCES, StripePayoutSnapshot
+from billing_contracts.billing_balances import (
+    STRIPE_BALANCES,
+    StripeBalanceSnapshot,
+    StripePayoutSnapshot,
+)
 from billing_contracts.billing_invoices import STRIPE_INVOICES, StripeInvoiceSnapshot
 from billing_contracts.billing_payments import (
     STRIPE_PAYMENTS,
@@ -24,7 +29,9 @@ from billing_contracts.billing_stripe import BalanceFigures, PaymentAttribution
 from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS, StripeSubscriptionSnapshot
 from billing_contracts.catalog_agencies import AGENCIES, AgencyBillingProfile
 from billing_contracts.catalog_products import PRODUCTS, ProductSnapshot
+from billing_contracts.invoicing_collections import COLLECTIONS, CollectionSnapshot
 from billing_contracts.revenue_ledger import LedgerKind
+from billing_contracts.subscriptions_agency_plans import AGENCY_PLANS, AgencyPlanSnapshot
 from billing_contracts.subscriptions_workspaces import WORKSPACES, WorkspaceSnapshot
 from billing_kit.inbox import Batched, Subscriber
 from billing_kit.outbox import Outbox
@@ -204,6 +211,18 @@ def handlers(outbox: Outbox, stripe: RevenueStripe) -> dict[str, tuple[Topic, Su
                 profile.stripe_account_id, profile.agency_id, owner=True
             )
 
+    async def on_agency_plan(session: AsyncSession, event: Event) -> None:
+        if isinstance(event.payload, AgencyPlanSnapshot):
+            await Revenue(session, stripe).apply_agency_plan(event.payload, event.occurred_at)
+
+    async def on_collection(session: AsyncSession, event: Event) -> None:
+        if isinstance(event.payload, CollectionSnapshot):
+            await Revenue(session, stripe).apply_collection(event.payload, event.occurred_at)
+
+    async def on_balance(session: AsyncSession, event: Event) -> None:
+        if isinstance(event.payload, StripeBalanceSnapshot):
+            await Revenue(session, stripe).apply_balance(event.payload)
+
     return {
         "ledger": (STRIPE_PAYMENTS, Batched(on_payments)),
         "invoices": (STRIPE_INVOICES, Batched(on_invoices)),
@@ -213,6 +232,9 @@ def handlers(outbox: Outbox, stripe: RevenueStripe) -> dict[str, tuple[Topic, Su
         "agencies": (AGENCIES, on_agency),
         "workspaces": (WORKSPACES, on_workspace),
         "products": (PRODUCTS, on_product),
+        "agency-plans": (AGENCY_PLANS, on_agency_plan),
+        "collections": (COLLECTIONS, on_collection),
+        "balances": (STRIPE_BALANCES, on_balance),
     }
 
 

@@ -155,6 +155,11 @@ class Span:
     last: date
 
 
+def from_day(day: date) -> datetime:
+    """The first moment of a UTC day."""
+    return datetime.combine(day, datetime.min.time(), UTC)
+
+
 def day_of(moment: datetime) -> date:
     """The day a movement counts in: its UTC calendar day."""
     return moment.astimezone(UTC).date()
@@ -203,14 +208,22 @@ def spans(start: date, end: date, *, years: bool = True) -> list[Span]:
 
 
 @dataclass(frozen=True)
-class WorkspacePage:
-    """Which workspaces a summary lists: at most ``limit``, those whose id sorts after
-    ``after`` ('' is the id of the movements no workspace was found for; None: from the
-    first)."""
+class Page:
+    """Which of a list in id order an answer lists: at most ``limit``, those whose id sorts
+    after ``after`` (None: from the first)."""
 
     limit: int
     after: str | None = None
 
+
+WorkspacePage = Page
+"""A summary's workspaces ('' is the id of the movements no workspace was found for)."""
+AgencyPage = Page
+"""The platform overview's agencies."""
+
+AGENCIES_PAGE = 100
+"""Agencies the overview lists unless asked for more."""
+AGENCIES_MAX = 1_000
 
 WORKSPACES_PAGE = 1_000
 """How many workspaces a summary lists unless asked for another number."""
