@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from billing_contracts.invoicing_invoices import InvoiceDispute, InvoiceSnapshot
+from billing_kit.money import percent_fee_cents
 from invoicing.announcements import changes
 from invoicing.rules import (
     application_fee_cents,
     dispute_state_key,
     invoice_state_key,
     is_past_due,
-    percent_fee_cents,
 )
 
 pytestmark = pytest.mark.unit

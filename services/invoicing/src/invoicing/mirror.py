@@ -27,6 +27,7 @@ from billing_contracts.invoicing_invoices import (
     InvoiceDispute,
     InvoiceSnapshot,
 )
+from billing_kit.money import percent_fee_cents
 from billing_kit.outbox import Outbox
 from invoicing import repository
 from invoicing.announcements import changes
@@ -35,7 +36,6 @@ from invoicing.rules import (
     dispute_state_key,
     invoice_state_key,
     is_past_due,
-    percent_fee_cents,
     refunded_total,
 )
 from invoicing.stripe_facts import invoice_snapshot_from_stripe, subscription_snapshot_from_stripe

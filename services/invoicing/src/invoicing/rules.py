@@ -8,9 +8,8 @@ the same row: the latest state wins by how far it got, then by Stripe's ``create
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import ROUND_HALF_UP, Decimal
 
-PLATFORM_FEE_PERCENT = Decimal("0.5")
+from billing_kit.money import PLATFORM_FEE_PERCENT, percent_fee_cents
 
 _INVOICE_PROGRESS = {"draft": 0, "open": 1, "uncollectible": 2, "paid": 3, "void": 3}
 """An invoice only moves forward: draft → open → (uncollectible →) paid | void."""
@@ -28,11 +27,6 @@ _DISPUTE_PROGRESS = {
 CLOSED_DISPUTE_STATUSES = frozenset({"warning_closed", "won", "lost", "prevented"})
 
 _DELINQUENT_SUBSCRIPTION_STATUSES = frozenset({"past_due", "unpaid"})
-
-
-def percent_fee_cents(amount_cents: int, percent: Decimal) -> int:
-    """``percent`` % of ``amount_cents``, rounded half-up to the cent."""
-    return int((Decimal(amount_cents) * percent / 100).quantize(Decimal(1), ROUND_HALF_UP))
 
 
 def application_fee_cents(subtotal_cents: int) -> int:

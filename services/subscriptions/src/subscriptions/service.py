@@ -28,6 +28,7 @@ from billing_contracts import subscriptions_subscriptions as contract
 from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
 from billing_kit.errors import NotFoundError, ValidationFailedError
 from billing_kit.inbox import is_transient
+from billing_kit.money import PLATFORM_FEE_PERCENT
 from billing_kit.outbox import Outbox
 from billing_kit.pending_commands import PendingCommand, PendingCommands
 from subscriptions import repository
@@ -40,7 +41,6 @@ from subscriptions.errors import (
 from subscriptions.models import ProductReplica, Subscription
 from subscriptions.stripe_gateway import (
     CADENCE_INTERVALS,
-    PLATFORM_FEE_PERCENT,
     StripeSubscriptionFacts,
     SubscriptionsStripe,
 )

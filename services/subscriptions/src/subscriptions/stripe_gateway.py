@@ -24,18 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, TypeVar
 
 import stripe
 
+from billing_kit.money import PLATFORM_FEE_PERCENT
 from billing_kit.stripe_client import stripe_failed
 
 T = TypeVar("T")
-
-PLATFORM_FEE_PERCENT = Decimal("0.5")
-"""The platform's application fee on every client invoice; never adjusted per invoice."""
-
 
 REUSABLE_PAYMENT_METHOD_TYPES = frozenset({"card", "us_bank_account", "sepa_debit", "bacs_debit"})
 """Payment methods a subscription may charge on its own once the client has paid with one."""
