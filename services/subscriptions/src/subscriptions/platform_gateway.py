@@ -17,6 +17,7 @@ import structlog
 
 from billing_kit.errors import StripeFailedError
 from billing_kit.stripe_client import stripe_failed
+from billing_kit.stripe_states import SUBSCRIPTION_ENDED_STATUSES
 from subscriptions.stripe_gateway import latest_invoice
 
 log = structlog.get_logger(__name__)
@@ -166,7 +167,7 @@ class PlatformStripe:
             )
             async for sub in listed.auto_paging_iter():
                 ours = (sub.to_dict().get("metadata") or {}).get("agency_plan_id")
-                if ours == agency_plan_id and sub.status not in ("canceled", "incomplete_expired"):
+                if ours == agency_plan_id and sub.status not in SUBSCRIPTION_ENDED_STATUSES:
                     await self.client.v1.subscriptions.cancel_async(sub.id)
         except stripe.StripeError as exc:
             raise stripe_failed(exc) from exc

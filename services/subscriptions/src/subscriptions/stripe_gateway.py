@@ -30,6 +30,7 @@ import stripe
 
 from billing_kit.money import PLATFORM_FEE_PERCENT
 from billing_kit.stripe_client import stripe_failed
+from billing_kit.stripe_states import SUBSCRIPTION_ENDED_STATUSES
 
 T = TypeVar("T")
 
@@ -357,7 +358,7 @@ class SubscriptionsStripe:
         except stripe.StripeError as exc:
             raise stripe_failed(exc) from exc
         for sub in ours:
-            if sub.status not in ("canceled", "incomplete_expired"):
+            if sub.status not in SUBSCRIPTION_ENDED_STATUSES:
                 await self.cancel_subscription(account_id, sub.id)
 
     async def retrieve_subscription(
@@ -375,7 +376,7 @@ class SubscriptionsStripe:
             )
         except stripe.StripeError as exc:
             current = await self.retrieve_subscription(account_id, subscription_id)
-            if current.status in ("canceled", "incomplete_expired"):
+            if current.status in SUBSCRIPTION_ENDED_STATUSES:
                 return current
             raise stripe_failed(exc) from exc
         return _facts(sub)
