@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -13,9 +12,7 @@ from invoicing.announcements import changes
 from invoicing.rules import (
     application_fee_cents,
     dispute_state_key,
-    invoice_state_key,
     is_past_due,
-    percent_fee_cents,
 )
 
 pytestmark = pytest.mark.unit
@@ -36,20 +33,6 @@ pytestmark = pytest.mark.unit
 )
 def test_the_platform_fee_is_half_a_percent_rounded_half_up(subtotal: int, fee: int) -> None:
     assert application_fee_cents(subtotal) == fee
-
-
-def test_a_percent_fee_follows_the_subscription_s_percent() -> None:
-    assert percent_fee_cents(1000, Decimal("2.5")) == 25
-    assert percent_fee_cents(1010, Decimal("0.5")) == 5  # 5.05
-
-
-def test_an_invoice_never_goes_back_and_equal_states_are_not_newer() -> None:
-    paid = invoice_state_key("paid", 100, 1)
-    assert invoice_state_key("open", 200, 0) < paid  # a late finalized after paid
-    assert invoice_state_key("draft", 300, 0) < paid  # a late created after paid
-    assert invoice_state_key("uncollectible", 100, 1) < paid
-    assert not invoice_state_key("paid", 100, 1) > paid  # a duplicate
-    assert invoice_state_key("open", 100, 1) > invoice_state_key("open", 100, 0)
 
 
 def test_a_decided_dispute_stays_decided() -> None:

@@ -144,6 +144,11 @@ def test_a_paid_invoice_never_goes_back_and_ties_move_forward() -> None:
     assert invoice_status_applies(facts, "paid", 100)
     facts.status = "paid"
     assert not invoice_status_applies(facts, "open", 200)
+    facts.status, facts.status_seen_at = "uncollectible", 100
+    assert not invoice_status_applies(facts, "open", 200)  # nothing goes back to open
+    assert invoice_status_applies(facts, "paid", 150)
+    assert not invoice_status_applies(facts, None, 300)
+    assert invoice_status_applies(InvoiceFacts(invoice_id="in_2"), "draft", 0)
 
 
 def test_reconcile_finds_every_kind_of_difference() -> None:
@@ -172,31 +177,6 @@ def test_the_chart_scales_to_the_best_month() -> None:
     assert january.gross_height == pytest.approx(2 * february.gross_height)
     assert february.net_height == 0
     assert january.gross_y + january.gross_height == february.gross_y + february.gross_height
-
-
-def _sub_snapshot(status: str, created: int, previous: str | None = None) -> Any:
-    from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
-
-    return StripeSubscriptionSnapshot(
-        subscription_id="sub_1", status=status, previous_status=previous,
-        stripe_event_id="evt_1", stripe_created=created,
-    )  # fmt: skip
-
-
-def test_a_subscription_status_moves_forward_in_stripe_s_time() -> None:
-    from revenue.models import SubscriptionHealth
-    from revenue.service import subscription_status_applies
-
-    health = SubscriptionHealth(
-        subscription_id="sub_1", agency_id="a", status="incomplete", status_seen_at=100
-    )
-    assert subscription_status_applies(health, _sub_snapshot("active", 100))
-    assert not subscription_status_applies(health, _sub_snapshot("active", 99))
-    health.status = "past_due"
-    assert subscription_status_applies(health, _sub_snapshot("active", 100, previous="past_due"))
-    assert not subscription_status_applies(health, _sub_snapshot("active", 100))
-    health.status = "canceled"
-    assert not subscription_status_applies(health, _sub_snapshot("active", 500))
 
 
 PAYOUT_HISTORIES = [

@@ -89,3 +89,13 @@ def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
         return principal
 
     return dependency
+
+
+Owner = Annotated[Principal, Depends(require_roles(Role.OWNER))]
+"""The agency's owner (Connect onboarding, the revenue dashboard)."""
+AgencyStaff = Annotated[Principal, Depends(require_roles(*AGENCY_BILLING))]
+"""An agency's owner or admin: whoever may bill the agency's clients."""
+Client = Annotated[Principal, Depends(require_roles(Role.CLIENT))]
+"""A client member, in the workspaces they belong to."""
+Operator = Annotated[Principal, Depends(require_roles(Role.PLATFORM_OPERATOR))]
+"""The platform's operator (suspensions, SaaS-fee plans, collections)."""

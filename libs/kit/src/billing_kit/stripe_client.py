@@ -3,16 +3,23 @@
 
 The SDK speaks HTTP through aiohttp: a read from Stripe cost webhook-ingest about three times
 the CPU through httpx (httpcore, anyio and an import attempt on every request were 60 % of
-a read's samples, ``bench/profile_pipeline.py``, 2026-12-06)."""
+a read's samples, ``bench/profile_pipeline.py``, 2026-12-06).
+
+``call_stripe`` wraps a call: Stripe's refusals and outages become the kit's
+``StripeFailedError`` (Stripe's error kept as its cause, which tells an outage from a
+refusal), and what a caller counts as "nothing there" answers None."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar, overload
 
 import stripe
 
 from billing_kit.errors import StripeFailedError
+
+T = TypeVar("T")
 
 
 class StripeConnection:
@@ -48,3 +55,42 @@ async def stripe_client(
 def stripe_failed(exc: stripe.StripeError) -> StripeFailedError:
     detail = exc.user_message or str(exc) or type(exc).__name__
     return StripeFailedError(f"Stripe refused or failed the request: {detail}")
+
+
+def account_gone(exc: stripe.StripeError) -> bool:
+    """Stripe refuses the connected account: deleted, or the platform's access revoked (and
+    with it whatever we made on it)."""
+    return isinstance(exc, stripe.PermissionError)
+
+
+@overload
+async def call_stripe(call: Awaitable[T]) -> T: ...
+
+
+@overload
+async def call_stripe(
+    call: Awaitable[T],
+    *,
+    none_when: Callable[[stripe.StripeError], bool],
+    as_failure: bool = True,
+) -> T | None: ...
+
+
+async def call_stripe(
+    call: Awaitable[T],
+    *,
+    none_when: Callable[[stripe.StripeError], bool] | None = None,
+    as_failure: bool = True,
+) -> T | None:
+    """Await a call to Stripe (or a coroutine of several): a Stripe error raises
+    ``StripeFailedError`` with Stripe's message for the caller; ``as_failure=False`` raises
+    it as Stripe did, for a caller that waits Stripe out. An error ``none_when`` accepts
+    means Stripe has nothing there: the answer is None."""
+    try:
+        return await call
+    except stripe.StripeError as exc:
+        if none_when is not None and none_when(exc):
+            return None
+        if as_failure:
+            raise stripe_failed(exc) from exc
+        raise

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from billing_kit.auth import AGENCY_BILLING, Principal, Role, require_roles
+from billing_kit.auth import AgencyStaff, Operator, Owner
 from billing_kit.db import DbSession
 from billing_kit.errors import (
     ConnectRequiredError,
@@ -39,9 +39,6 @@ def _catalog(request: Request, session: DbSession) -> Catalog:
 
 
 CatalogService = Annotated[Catalog, Depends(_catalog)]
-AgencyStaff = Annotated[Principal, Depends(require_roles(*AGENCY_BILLING))]
-Owner = Annotated[Principal, Depends(require_roles(Role.OWNER))]
-Operator = Annotated[Principal, Depends(require_roles(Role.PLATFORM_OPERATOR))]
 
 
 def _product_out(product: Product) -> ProductOut:

@@ -7,19 +7,17 @@ retried until it holds: nothing is left active that our database does not list a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import stamina
 import stripe
 import structlog
 
 from billing_kit.errors import StripeFailedError
-from billing_kit.stripe_client import stripe_failed
+from billing_kit.stripe_client import account_gone, call_stripe
 
 log = structlog.get_logger(__name__)
-T = TypeVar("T")
 
 _INTERVALS = {"monthly": "month", "yearly": "year"}
 DEACTIVATE_ATTEMPTS = 5
@@ -51,11 +49,11 @@ class AccountUnknownError(Exception):
         self.account_id = account_id
 
 
-async def _call(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except stripe.StripeError as exc:
-        raise stripe_failed(exc) from exc
+def _account_unknown(exc: stripe.StripeError) -> bool:
+    """Stripe no longer knows the account (deleted, or the platform's access revoked)."""
+    return isinstance(exc, stripe.PermissionError | stripe.InvalidRequestError) and (
+        exc.http_status in (401, 403, 404) or exc.code in UNKNOWN_ACCOUNT_CODES
+    )
 
 
 def _product_of(found: stripe.Product) -> str | None:
@@ -72,7 +70,7 @@ class CatalogStripe:
         """The agency's connected account; ``replaces``: the account Stripe no longer knows
         that this one takes the place of (a key of its own, so Stripe makes a new one)."""
         key = f"catalog:account:{agency_id}" + (f":after:{replaces}" if replaces else "")
-        account = await _call(
+        account = await call_stripe(
             self.client.v1.accounts.create_async(
                 params={
                     "type": "express",
@@ -88,7 +86,7 @@ class CatalogStripe:
         return account.id
 
     async def account_state(self, account_id: str) -> AccountState:
-        account = await _call(self.client.v1.accounts.retrieve_async(account_id))
+        account = await call_stripe(self.client.v1.accounts.retrieve_async(account_id))
         return AccountState(
             charges_enabled=bool(account.charges_enabled),
             payouts_enabled=bool(account.payouts_enabled),
@@ -100,21 +98,19 @@ class CatalogStripe:
     ) -> tuple[str, int]:
         """A single-use onboarding link; ``AccountUnknownError`` when Stripe no longer knows
         the account (deleted, or the platform's access revoked)."""
-        try:
-            link = await self.client.v1.account_links.create_async(
+        link = await call_stripe(
+            self.client.v1.account_links.create_async(
                 params={
                     "account": account_id,
                     "type": "account_onboarding",
                     "return_url": return_url,
                     "refresh_url": refresh_url,
                 }
-            )
-        except (stripe.PermissionError, stripe.InvalidRequestError) as exc:
-            if exc.http_status in (401, 403, 404) or exc.code in UNKNOWN_ACCOUNT_CODES:
-                raise AccountUnknownError(account_id) from exc
-            raise stripe_failed(exc) from exc
-        except stripe.StripeError as exc:
-            raise stripe_failed(exc) from exc
+            ),
+            none_when=_account_unknown,
+        )
+        if link is None:
+            raise AccountUnknownError(account_id)
         return link.url, link.expires_at
 
     async def create_product_with_price(
@@ -134,7 +130,7 @@ class CatalogStripe:
         product_params: dict[str, Any] = {"name": name, "metadata": metadata}
         if description:
             product_params["description"] = description
-        stripe_product = await _call(
+        stripe_product = await call_stripe(
             self.client.v1.products.create_async(
                 params=product_params,  # type: ignore[arg-type]
                 options={
@@ -152,7 +148,7 @@ class CatalogStripe:
         if cadence in _INTERVALS:
             price_params["recurring"] = {"interval": _INTERVALS[cadence]}
         try:
-            price = await _call(
+            price = await call_stripe(
                 self.client.v1.prices.create_async(
                     params=price_params,  # type: ignore[arg-type]
                     options={
@@ -169,7 +165,7 @@ class CatalogStripe:
     async def rename_product(
         self, account_id: str, stripe_product_id: str, name: str, description: str | None
     ) -> None:
-        await _call(
+        await call_stripe(
             self.client.v1.products.update_async(
                 stripe_product_id,
                 params={"name": name, "description": description or ""},
@@ -207,21 +203,24 @@ class CatalogStripe:
         metadata, whichever step its command reached); raises when Stripe cannot be reached
         or will not archive it (the sweeper tries again)."""
         options: Any = {"stripe_account": account_id}
-        try:
+
+        async def made() -> tuple[list[stripe.Product], list[stripe.Price]]:
             listed = await self.client.v1.products.list_async(
                 params={"limit": 100}, options=options
             )
             ours = [p async for p in listed.auto_paging_iter() if _product_of(p) == product_id]
             prices = []
             for found in ours:
-                made = await self.client.v1.prices.list_async(
+                priced = await self.client.v1.prices.list_async(
                     params={"product": found.id, "limit": 100}, options=options
                 )
-                prices += [p async for p in made.auto_paging_iter() if p.active]
-        except stripe.PermissionError:
+                prices += [p async for p in priced.auto_paging_iter() if p.active]
+            return ours, prices
+
+        objects = await call_stripe(made(), none_when=account_gone)
+        if objects is None:
             return  # the account is gone, and with it what the command made
-        except stripe.StripeError as exc:
-            raise stripe_failed(exc) from exc
+        ours, prices = objects
         for price in prices:
             await self._deactivate(self.client.v1.prices, price.id, options)
         for found in ours:
@@ -231,7 +230,7 @@ class CatalogStripe:
     async def _deactivate(self, resource: Any, stripe_id: str, options: Any) -> None:
         # The object is ours and exists, so even a refusal is worth another attempt: a price
         # left inactive beside an active product is the half-made state this prevents.
-        try:
+        async def deactivate() -> None:
             async for attempt in stamina.retry_context(
                 on=stripe.StripeError, attempts=DEACTIVATE_ATTEMPTS, timeout=30.0, wait_max=2.0
             ):
@@ -239,5 +238,5 @@ class CatalogStripe:
                     await resource.update_async(
                         stripe_id, params={"active": False}, options=options
                     )
-        except stripe.StripeError as exc:
-            raise stripe_failed(exc) from exc
+
+        await call_stripe(deactivate())

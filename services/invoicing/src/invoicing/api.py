@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from billing_contracts.invoicing_invoices import InvoiceSnapshot
-from billing_kit.auth import AGENCY_BILLING, Principal, Role, require_roles
+from billing_kit.auth import AgencyStaff, Client, Principal
 from billing_kit.db import DbSession
 from billing_kit.errors import (
     AgencySuspendedCannotBillError,
@@ -44,8 +44,6 @@ def _invoicing(request: Request, session: DbSession) -> Invoicing:
 
 
 InvoicingService = Annotated[Invoicing, Depends(_invoicing)]
-AgencyStaff = Annotated[Principal, Depends(require_roles(*AGENCY_BILLING))]
-Client = Annotated[Principal, Depends(require_roles(Role.CLIENT))]
 
 
 def invoice_out(invoice: InvoiceSnapshot) -> InvoiceOut:

@@ -10,7 +10,7 @@ import stripe
 import structlog
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from billing_kit.auth import Principal, Role, require_roles
+from billing_kit.auth import Operator, Owner
 from billing_kit.db import DbSession
 from billing_kit.errors import ForbiddenError, NotFoundError, documented
 from billing_kit.idempotency import IdempotentRoute
@@ -32,9 +32,6 @@ from invoicing.payout_advice import payout_advice
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1", route_class=IdempotentRoute, tags=["saas fees"])
-
-Operator = Annotated[Principal, Depends(require_roles(Role.PLATFORM_OPERATOR))]
-Owner = Annotated[Principal, Depends(require_roles(Role.OWNER))]
 
 
 def _collections(request: Request, session: DbSession) -> Collections:

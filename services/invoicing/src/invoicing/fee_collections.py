@@ -25,12 +25,12 @@ from billing_contracts.billing_invoices import StripeInvoiceSnapshot
 from billing_contracts.subscriptions_agency_plans import AgencyPlanSnapshot
 from billing_kit.errors import NotFoundError
 from billing_kit.outbox import Outbox
+from billing_kit.stripe_states import InvoiceState, apply_invoice_state
 from invoicing import fee_repository as repository
 from invoicing.errors import CollectionNotOpenError
 from invoicing.fee_gateway import CollectionsStripe
 from invoicing.models import AgencyPlan, Collection, CollectionRetry, CollectionRetryStep
 from invoicing.repository import invoice_id_for
-from invoicing.rules import invoice_state_key
 
 FINISHED = frozenset({"succeeded", "failed"})
 
@@ -116,25 +116,22 @@ class Collections:
             or await repository.agency_of_paying_account(self.session, row.stripe_account_id)
         )
         row.stripe_subscription_id = row.stripe_subscription_id or snapshot.subscription_id
-        attempts = snapshot.attempt_count or 0
-        if invoice_state_key(snapshot.status, snapshot.stripe_created, attempts) > (
-            invoice_state_key(row.status, row.seen_at, row.attempt_count)
+        attempts, attempts_known = snapshot.attempt_count or 0, row.attempt_count
+        if apply_invoice_state(
+            row, InvoiceState(snapshot.status, snapshot.stripe_created, attempts)
         ):
-            row.status = snapshot.status or row.status
-            row.seen_at = snapshot.stripe_created
             row.amount_due = snapshot.amount_due
             row.paid_at = _at(snapshot.paid_at) if snapshot.paid_at else row.paid_at
             row.next_automatic_retry_at = (
                 _at(snapshot.next_payment_attempt) if row.status == "open" else None
             )
-        if failed and attempts >= row.attempt_count and row.status == "open":
+        if failed and attempts >= attempts_known and row.status == "open":
             told = snapshot.payment_failure  # carried since webhook-ingest reads it
             row.failure_code = (
                 told.code
                 if told is not None
                 else await self.stripe.failure_code(row.stripe_invoice_id)
             )
-        row.attempt_count = max(row.attempt_count, attempts)
         await self.session.flush()
         current = collection_snapshot(row)
         if current.status != before.status and row.status != "open":

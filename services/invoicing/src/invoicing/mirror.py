@@ -27,15 +27,15 @@ from billing_contracts.invoicing_invoices import (
     InvoiceDispute,
     InvoiceSnapshot,
 )
+from billing_kit.money import percent_fee_cents
 from billing_kit.outbox import Outbox
+from billing_kit.stripe_states import InvoiceState, apply_invoice_state
 from invoicing import repository
 from invoicing.announcements import changes
 from invoicing.models import Invoice, Payment, Subscription
 from invoicing.rules import (
     dispute_state_key,
-    invoice_state_key,
     is_past_due,
-    percent_fee_cents,
     refunded_total,
 )
 from invoicing.stripe_facts import invoice_snapshot_from_stripe, subscription_snapshot_from_stripe
@@ -117,17 +117,15 @@ class Mirror:
         row.stripe_subscription_id = row.stripe_subscription_id or snapshot.subscription_id
         if row.planned_application_fee is None:
             row.planned_application_fee = _planned_fee(snapshot.metadata)
-        newer = invoice_state_key(
-            snapshot.status, snapshot.stripe_created, snapshot.attempt_count or 0
-        ) > invoice_state_key(row.status, row.seen_at, row.attempt_count)
+        newer = apply_invoice_state(
+            row,
+            InvoiceState(snapshot.status, snapshot.stripe_created, snapshot.attempt_count or 0),
+        )
         row.amount_paid = max(row.amount_paid, snapshot.amount_paid)
-        row.attempt_count = max(row.attempt_count, snapshot.attempt_count or 0)
         row.hosted_invoice_url = row.hosted_invoice_url or snapshot.hosted_invoice_url
         row.paid_at = row.paid_at or _at(snapshot.paid_at)
         row.overdue = row.overdue or overdue
         if newer:
-            row.status = snapshot.status or row.status
-            row.seen_at = snapshot.stripe_created
             row.amount_due = snapshot.amount_due
             row.amount_remaining = snapshot.amount_remaining
             row.subtotal = snapshot.subtotal if snapshot.subtotal is not None else row.subtotal

@@ -2,18 +2,16 @@
 
 Stripe does not order its events, and the same event may come twice. Each rule here orders
 states so that applying any set of snapshots, in any order and any number of times, ends in
-the same row: the latest state wins by how far it got, then by Stripe's ``created``.
+the same row: the latest state wins by how far it got, then by Stripe's ``created``. An
+invoice's own order is the kit's (``billing_kit.stripe_states``), shared with every service
+that mirrors invoices.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import ROUND_HALF_UP, Decimal
 
-PLATFORM_FEE_PERCENT = Decimal("0.5")
-
-_INVOICE_PROGRESS = {"draft": 0, "open": 1, "uncollectible": 2, "paid": 3, "void": 3}
-"""An invoice only moves forward: draft → open → (uncollectible →) paid | void."""
+from billing_kit.money import PLATFORM_FEE_PERCENT, percent_fee_cents
 
 _DISPUTE_PROGRESS = {
     "warning_needs_response": 0,
@@ -30,25 +28,9 @@ CLOSED_DISPUTE_STATUSES = frozenset({"warning_closed", "won", "lost", "prevented
 _DELINQUENT_SUBSCRIPTION_STATUSES = frozenset({"past_due", "unpaid"})
 
 
-def percent_fee_cents(amount_cents: int, percent: Decimal) -> int:
-    """``percent`` % of ``amount_cents``, rounded half-up to the cent."""
-    return int((Decimal(amount_cents) * percent / 100).quantize(Decimal(1), ROUND_HALF_UP))
-
-
 def application_fee_cents(subtotal_cents: int) -> int:
     """The platform's 0.5 % of an invoice's subtotal, rounded half-up to the cent."""
     return percent_fee_cents(subtotal_cents, PLATFORM_FEE_PERCENT)
-
-
-def invoice_progress(status: str | None) -> int:
-    return _INVOICE_PROGRESS.get(status or "draft", 0)
-
-
-def invoice_state_key(
-    status: str | None, stripe_created: int, attempt_count: int
-) -> tuple[int, ...]:
-    """Orders invoice snapshots: furthest status, then newest event, then most attempts."""
-    return (invoice_progress(status), stripe_created, attempt_count)
 
 
 def dispute_state_key(status: str | None, stripe_created: int) -> tuple[int, int]:

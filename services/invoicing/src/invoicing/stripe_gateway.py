@@ -6,28 +6,19 @@ SDK's) never makes a second invoice or line.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import stripe
 import structlog
 from stripe import RequestOptions
 
-from billing_kit.stripe_client import stripe_failed
+from billing_kit.stripe_client import account_gone, call_stripe
 
 log = structlog.get_logger(__name__)
-T = TypeVar("T")
 
 DAYS_UNTIL_DUE = 30
 """How long the client has to pay a one-off invoice before Stripe marks it overdue."""
-
-
-async def _call(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except stripe.StripeError as exc:
-        raise stripe_failed(exc) from exc
 
 
 @dataclass(frozen=True)
@@ -68,7 +59,7 @@ class InvoicingStripe:
         under the command's keys, and an invoice already finalized is not finalized again.
         On failure nothing is undone here: the caller withdraws the command."""
         options: RequestOptions = {"stripe_account": command.account_id}
-        invoice = await _call(
+        invoice = await call_stripe(
             self.client.v1.invoices.create_async(
                 params={
                     "customer": command.customer_id,
@@ -88,7 +79,7 @@ class InvoicingStripe:
             )
         )
         assert invoice.id is not None
-        await _call(
+        await call_stripe(
             self.client.v1.invoice_items.create_async(
                 params={
                     "customer": command.customer_id,
@@ -104,9 +95,11 @@ class InvoicingStripe:
                 },
             )
         )
-        current = await _call(self.client.v1.invoices.retrieve_async(invoice.id, options=options))
+        current = await call_stripe(
+            self.client.v1.invoices.retrieve_async(invoice.id, options=options)
+        )
         if current.status == "draft":
-            await _call(
+            await call_stripe(
                 self.client.v1.invoices.finalize_invoice_async(
                     invoice.id,
                     options={
@@ -119,7 +112,7 @@ class InvoicingStripe:
             return current.to_dict()  # paid or voided since an earlier run issued it
         # Sent once under the command's key: an earlier run that finalized but crashed before
         # sending sends now; one that sent gets Stripe's first answer again.
-        sent = await _call(
+        sent = await call_stripe(
             self.client.v1.invoices.send_invoice_async(
                 invoice.id,
                 options={
@@ -137,7 +130,8 @@ class InvoicingStripe:
         in their metadata, so it works whichever step the command reached; raises when
         Stripe cannot be reached (the sweeper tries again)."""
         options: Any = {"stripe_account": account_id}
-        try:
+
+        async def made() -> tuple[list[stripe.Invoice], list[stripe.InvoiceItem]]:
             invoices = await self.client.v1.invoices.list_async(
                 params={"customer": customer_id, "limit": 100}, options=options
             )
@@ -151,64 +145,67 @@ class InvoicingStripe:
                     params={"invoice": invoice.id, "limit": 100}, options=options
                 )
                 items += [i async for i in lines.auto_paging_iter()]
-        except stripe.PermissionError:
+            return ours, items
+
+        objects = await call_stripe(made(), none_when=account_gone)
+        if objects is None:
             return  # the account is gone, and with it what the command made
-        except stripe.StripeError as exc:
-            raise stripe_failed(exc) from exc
+        ours, items = objects
         drafts = {i.id for i in ours if i.status == "draft"}
         for item in items:
             if item.invoice is None or item.invoice in drafts:
-                await _call(self.client.v1.invoice_items.delete_async(item.id, options=options))
+                await call_stripe(
+                    self.client.v1.invoice_items.delete_async(item.id, options=options)
+                )
         for found in ours:
             assert found.id is not None
             if found.status == "draft":
-                await _call(self.client.v1.invoices.delete_async(found.id, options=options))
+                await call_stripe(self.client.v1.invoices.delete_async(found.id, options=options))
             elif found.status == "open":
-                await _call(self.client.v1.invoices.void_invoice_async(found.id, options=options))
+                await call_stripe(
+                    self.client.v1.invoices.void_invoice_async(found.id, options=options)
+                )
         log.info("one-off invoice withdrawn", one_off_id=one_off_id, invoices=len(ours))
 
     async def invoice(self, account_id: str, invoice_id: str) -> dict[str, Any] | None:
         """The invoice as Stripe has it now; None when Stripe has no such invoice."""
-        try:
-            found = await self.client.v1.invoices.retrieve_async(
+        found = await call_stripe(
+            self.client.v1.invoices.retrieve_async(
                 invoice_id, options={"stripe_account": account_id}
-            )
-        except stripe.StripeError as exc:
-            if _is_missing(exc):
-                return None
-            raise
-        return found.to_dict()
+            ),
+            none_when=_is_missing,
+            as_failure=False,
+        )
+        return None if found is None else found.to_dict()
 
     async def invoice_of_payment_intent(
         self, account_id: str, payment_intent_id: str
     ) -> str | None:
         """The invoice a payment intent pays (charges no longer name their invoice)."""
-        try:
-            payments = await self.client.v1.invoice_payments.list_async(
+        payments = await call_stripe(
+            self.client.v1.invoice_payments.list_async(
                 params={"payment": {"type": "payment_intent", "payment_intent": payment_intent_id}},
                 options={"stripe_account": account_id},
-            )
-        except stripe.StripeError as exc:
-            if _is_missing(exc):
-                return None
-            raise
-        for payment in payments.data:
+            ),
+            none_when=_is_missing,
+            as_failure=False,
+        )
+        for payment in payments.data if payments is not None else ():
             return str(payment.invoice)
         return None
 
     async def subscription(self, account_id: str, subscription_id: str) -> dict[str, Any] | None:
-        try:
-            found = await self.client.v1.subscriptions.retrieve_async(
+        found = await call_stripe(
+            self.client.v1.subscriptions.retrieve_async(
                 subscription_id, options={"stripe_account": account_id}
-            )
-        except stripe.StripeError as exc:
-            if _is_missing(exc):
-                return None
-            raise
-        return found.to_dict()
+            ),
+            none_when=_is_missing,
+            as_failure=False,
+        )
+        return None if found is None else found.to_dict()
 
     async def customer_portal_url(self, account_id: str, customer_id: str, return_url: str) -> str:
-        session = await _call(
+        session = await call_stripe(
             self.client.v1.billing_portal.sessions.create_async(
                 params={"customer": customer_id, "return_url": return_url},
                 options={"stripe_account": account_id},

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from billing_kit.auth import Principal, Role, require_roles
+from billing_kit.auth import Operator, Owner
 from billing_kit.db import DbSession
 from billing_kit.errors import (
     FieldError,
@@ -47,8 +47,6 @@ def _revenue(request: Request, session: DbSession) -> Revenue:
 
 
 RevenueService = Annotated[Revenue, Depends(_revenue)]
-Owner = Annotated[Principal, Depends(require_roles(Role.OWNER))]
-Operator = Annotated[Principal, Depends(require_roles(Role.PLATFORM_OPERATOR))]
 Currency = Annotated[str, Query(pattern=r"^[a-z]{3}$")]
 
 

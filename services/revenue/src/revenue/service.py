@@ -3,8 +3,9 @@ accounts (to attribute movements and to tell whether subscriptions still charge)
 owner's summary read from the rollups.
 
 No HTTP and no SQL text here, and never a commit: the edge owns the transaction. Stripe does
-not order events, so every fact is applied monotonically: a status only moves forward in
-Stripe's time, a paid invoice stays paid, a first failure only gets earlier.
+not order events, so every fact is applied monotonically: a status only moves forward
+(``billing_kit.stripe_states``: an invoice's by how far it got, then in Stripe's time), a paid
+invoice stays paid, a first failure only gets earlier.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
 from billing_contracts.invoicing_collections import CollectionSnapshot
 from billing_contracts.subscriptions_agency_plans import AgencyPlanSnapshot
 from billing_kit.errors import NotFoundError
+from billing_kit.stripe_states import (
+    InvoiceState,
+    merge_invoice_state,
+    subscription_status_applies,
+)
 from revenue import repository
 from revenue.models import (
     AccountBalance,
@@ -32,7 +38,6 @@ from revenue.models import (
     Payout,
     PayoutTransaction,
     SaasCollection,
-    SubscriptionHealth,
     SubscriptionStateRow,
 )
 from revenue.rules import (
@@ -64,38 +69,17 @@ from revenue.schemas import (
 )
 from revenue.stripe_gateway import RevenueStripe, merged_metadata, subscription_of
 
-_INVOICE_RANK = {"draft": 0, "open": 1, "uncollectible": 2, "paid": 3, "void": 3}
-_FINAL_INVOICE = {"paid", "void"}
-_FINAL_SUBSCRIPTION = {"canceled", "incomplete_expired"}
-_SUBSCRIPTION_RANK = {"incomplete": 0, "trialing": 1, "active": 2, "past_due": 3, "unpaid": 4}
-
-
-def subscription_status_applies(
-    current: SubscriptionHealth, snapshot: StripeSubscriptionSnapshot
-) -> bool:
-    """Whether a snapshot's status replaces the one kept: never after the end; else when
-    newer in Stripe's time, or in the same second when it says it follows the kept status
-    (``previous_status``) or is further along."""
-    if current.status in _FINAL_SUBSCRIPTION:
-        return False
-    if current.status is None or snapshot.stripe_created > current.status_seen_at:
-        return True
-    if snapshot.stripe_created < current.status_seen_at:
-        return False
-    if snapshot.previous_status is not None and snapshot.previous_status == current.status:
-        return True
-    rank = _SUBSCRIPTION_RANK.get(snapshot.status, 5)
-    return rank > _SUBSCRIPTION_RANK.get(current.status, 5)
-
 
 def invoice_status_applies(current: InvoiceFacts, status: str | None, seen_at: int) -> bool:
-    """Whether a snapshot's status replaces the one kept: never after paid or void; else
-    when newer in Stripe's time, or as new and further along (Stripe's times are seconds)."""
-    if status is None or current.status in _FINAL_INVOICE:
+    """Whether a snapshot's status replaces the one kept: the first one told, else one
+    further along, or as far along and newer in Stripe's time (``billing_kit.stripe_states``:
+    an invoice never goes back to open)."""
+    if status is None:
         return False
-    if seen_at != current.status_seen_at:
-        return seen_at > current.status_seen_at
-    return _INVOICE_RANK.get(status, 0) >= _INVOICE_RANK.get(current.status or "", -1)
+    if current.status is None:
+        return True
+    kept = InvoiceState(current.status, current.status_seen_at)
+    return merge_invoice_state(kept, InvoiceState(status, seen_at))[1]
 
 
 @dataclass
@@ -246,7 +230,13 @@ class Revenue:
         )
         health.workspace_id = health.workspace_id or snapshot.metadata.get("workspace_id")
         product = snapshot.items[0].product_id if snapshot.items else None
-        if subscription_status_applies(health, snapshot):
+        if subscription_status_applies(
+            health.status,
+            health.status_seen_at,
+            snapshot.status,
+            snapshot.stripe_created,
+            snapshot.previous_status,
+        ):
             health.status = snapshot.status
             health.status_seen_at = snapshot.stripe_created
             health.stripe_product_id = product or health.stripe_product_id

@@ -12,6 +12,8 @@ from typing import Any
 
 import stripe
 
+from billing_kit.stripe_client import call_stripe
+
 StripeDict = dict[str, Any]
 
 
@@ -117,13 +119,14 @@ class RevenueStripe:
 
     async def find_balance_transaction(self, account: str, txn_id: str) -> StripeDict | None:
         """The balance transaction with its source expanded; None when Stripe has none."""
-        try:
-            txn = await self.client.v1.balance_transactions.retrieve_async(
+        txn = await call_stripe(
+            self.client.v1.balance_transactions.retrieve_async(
                 txn_id, params={"expand": ["source"]}, options={"stripe_account": account}
-            )
-        except stripe.InvalidRequestError:
-            return None
-        return _plain(txn)
+            ),
+            none_when=lambda exc: isinstance(exc, stripe.InvalidRequestError),
+            as_failure=False,
+        )
+        return None if txn is None else _plain(txn)
 
     async def charge_of_fee(self, fee_id: str) -> str | None:
         """The charge a platform fee was taken on."""

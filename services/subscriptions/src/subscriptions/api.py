@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
 
-from billing_kit.auth import AGENCY_BILLING, Principal, require_roles
+from billing_kit.auth import AgencyStaff
 from billing_kit.db import DbSession
 from billing_kit.errors import (
     AgencySuspendedCannotBillError,
@@ -58,7 +58,6 @@ BILLS_A_PRODUCT = documented(
 """What a route that bills a product (a start, a migration) may answer besides success."""
 
 SubscriptionsService = Annotated[Subscriptions, Depends(_subscriptions)]
-AgencyStaff = Annotated[Principal, Depends(require_roles(*AGENCY_BILLING))]
 
 
 def _workspace_out(workspace: Workspace, stripe_customer_id: str | None) -> WorkspaceOut:

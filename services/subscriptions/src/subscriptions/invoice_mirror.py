@@ -24,16 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing_contracts.billing_invoices import StripeInvoiceSnapshot
 from billing_kit.db import unit_of_work
 from billing_kit.runtime import Runtime
+from billing_kit.stripe_states import SUBSCRIPTION_ENDED_STATUSES, invoice_progress
 from subscriptions import repository
 from subscriptions.stripe_gateway import SubscriptionsStripe
 
 log = structlog.get_logger(__name__)
-
-_STATUS_RANK = {"draft": 0, "open": 1, "uncollectible": 2, "paid": 3, "void": 3}
-"""An invoice's status only moves forward: a late ``invoice.finalized`` cannot reopen a paid
-invoice."""
-
-ENDED = frozenset({"canceled", "incomplete_expired"})
 
 
 async def apply_invoice(
@@ -48,8 +43,10 @@ async def apply_invoice(
     created = invoice.created or 0
     status = invoice.status
     if invoice.invoice_id == subscription.latest_invoice_id:
-        current = _STATUS_RANK.get(subscription.latest_invoice_status or "", -1)
-        if status is not None and _STATUS_RANK.get(status, -1) >= current:
+        # An invoice's status only moves forward: a late ``invoice.finalized`` cannot reopen
+        # a paid invoice.
+        current = invoice_progress(subscription.latest_invoice_status)
+        if status is not None and invoice_progress(status) >= current:
             subscription.latest_invoice_status = status
             subscription.hosted_invoice_url = (
                 invoice.hosted_invoice_url or subscription.hosted_invoice_url
@@ -63,7 +60,7 @@ async def apply_invoice(
     if (
         event_type == "invoice.paid"
         and subscription.collection_method == "send_invoice"
-        and subscription.status not in ENDED
+        and subscription.status not in SUBSCRIPTION_ENDED_STATUSES
         and invoice.amount_paid > 0
     ):
         subscription.autopay_invoice_id = invoice.invoice_id

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
 
-from billing_kit.auth import Principal, Role, require_roles
+from billing_kit.auth import Operator
 from billing_kit.db import DbSession
 from billing_kit.errors import (
     ConnectRequiredError,
@@ -32,7 +32,6 @@ from subscriptions.schemas import (
 router = APIRouter(prefix="/v1/platform", route_class=IdempotentRoute, tags=["platform plans"])
 
 AgencyId = Annotated[str, Path(min_length=1, max_length=100)]
-Operator = Annotated[Principal, Depends(require_roles(Role.PLATFORM_OPERATOR))]
 
 
 def _platform_plans(request: Request, session: DbSession) -> PlatformPlans:

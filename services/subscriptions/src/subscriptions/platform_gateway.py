@@ -16,7 +16,8 @@ import stripe
 import structlog
 
 from billing_kit.errors import StripeFailedError
-from billing_kit.stripe_client import stripe_failed
+from billing_kit.stripe_client import call_stripe
+from billing_kit.stripe_states import SUBSCRIPTION_ENDED_STATUSES
 from subscriptions.stripe_gateway import latest_invoice
 
 log = structlog.get_logger(__name__)
@@ -69,27 +70,28 @@ class PlatformStripe:
         """Product and recurring price together; a product left without its price is
         archived, so nothing half-made stays offered."""
         metadata = {"platform_plan_id": plan_id}
-        try:
-            product = await self.client.v1.products.create_async(
+        product = await call_stripe(
+            self.client.v1.products.create_async(
                 params={"name": name, "metadata": metadata},
                 options={"idempotency_key": f"subscriptions:plan-product:{plan_id}"},
             )
-        except stripe.StripeError as exc:
-            raise stripe_failed(exc) from exc
+        )
         try:
-            price = await self.client.v1.prices.create_async(
-                params={
-                    "product": product.id,
-                    "currency": currency,
-                    "unit_amount": amount_cents,
-                    "recurring": {"interval": interval},
-                    "metadata": metadata,
-                },
-                options={"idempotency_key": f"subscriptions:plan-price:{plan_id}"},
+            price = await call_stripe(
+                self.client.v1.prices.create_async(
+                    params={
+                        "product": product.id,
+                        "currency": currency,
+                        "unit_amount": amount_cents,
+                        "recurring": {"interval": interval},
+                        "metadata": metadata,
+                    },
+                    options={"idempotency_key": f"subscriptions:plan-price:{plan_id}"},
+                )
             )
-        except stripe.StripeError as exc:
+        except StripeFailedError:
             await self._archive_quietly(product.id)
-            raise stripe_failed(exc) from exc
+            raise
         return PlanPrice(product.id, price.id)
 
     async def _archive_quietly(self, product_id: str) -> None:
@@ -104,8 +106,8 @@ class PlatformStripe:
         """The agency's account as a customer (its ``customer`` configuration beside
         ``merchant``), a ``stripe_balance`` payment method set up off-session, then the
         subscription paid with it. Answers the payment method and the subscription."""
-        try:
-            await self.client.v2.core.accounts.update_async(
+        await call_stripe(
+            self.client.v2.core.accounts.update_async(
                 account_id,
                 params={
                     "configuration": {
@@ -114,7 +116,9 @@ class PlatformStripe:
                     }
                 },
             )
-            setup = await self.client.v1.setup_intents.create_async(
+        )
+        setup = await call_stripe(
+            self.client.v1.setup_intents.create_async(
                 params={
                     "allowed_payment_method_types": ["stripe_balance"],
                     "customer_account": account_id,
@@ -124,58 +128,60 @@ class PlatformStripe:
                 },
                 options={"idempotency_key": f"subscriptions:agency-plan-setup:{agency_plan_id}"},
             )
-            payment_method_id = _id_or_none(setup.payment_method)
-            if payment_method_id is None:
-                raise StripeFailedError("Stripe set up no stripe_balance payment method.")
-            params: dict[str, Any] = {
-                "customer_account": account_id,
-                "items": [{"price": price_id}],
-                "default_payment_method": payment_method_id,
-                "payment_settings": {"payment_method_types": ["stripe_balance"]},
-                "metadata": metadata,
-                "expand": ["latest_invoice"],
-            }
-            sub = await self.client.v1.subscriptions.create_async(
+        )
+        payment_method_id = _id_or_none(setup.payment_method)
+        if payment_method_id is None:
+            raise StripeFailedError("Stripe set up no stripe_balance payment method.")
+        params: dict[str, Any] = {
+            "customer_account": account_id,
+            "items": [{"price": price_id}],
+            "default_payment_method": payment_method_id,
+            "payment_settings": {"payment_method_types": ["stripe_balance"]},
+            "metadata": metadata,
+            "expand": ["latest_invoice"],
+        }
+        sub = await call_stripe(
+            self.client.v1.subscriptions.create_async(
                 params=params,  # type: ignore[arg-type]
                 options={
                     "idempotency_key": f"subscriptions:agency-plan-subscription:{agency_plan_id}"
                 },
             )
-        except stripe.StripeError as exc:
-            raise stripe_failed(exc) from exc
+        )
         return payment_method_id, _facts(sub)
 
     async def withdraw_plan(self, plan_id: str) -> None:
         """Archive whatever Stripe has of our plan ``plan_id`` (found by the id in its
         product's metadata, whichever step its command reached)."""
-        try:
+
+        async def archive() -> None:
             listed = await self.client.v1.products.list_async(params={"limit": 100})
             async for product in listed.auto_paging_iter():
                 ours = (product.to_dict().get("metadata") or {}).get("platform_plan_id")
                 if ours == plan_id and product.active:
                     await self.client.v1.products.update_async(product.id, params={"active": False})
-        except stripe.StripeError as exc:
-            raise stripe_failed(exc) from exc
+
+        await call_stripe(archive())
 
     async def withdraw_agency_plan(self, account_id: str, agency_plan_id: str) -> None:
         """Cancel whatever Stripe has of our agency plan ``agency_plan_id`` on the agency's
         account (found by the id in its metadata, whichever step its command reached)."""
-        try:
+
+        async def cancel() -> None:
             listed = await self.client.v1.subscriptions.list_async(
                 params={"customer_account": account_id, "status": "all", "limit": 100}
             )
             async for sub in listed.auto_paging_iter():
                 ours = (sub.to_dict().get("metadata") or {}).get("agency_plan_id")
-                if ours == agency_plan_id and sub.status not in ("canceled", "incomplete_expired"):
+                if ours == agency_plan_id and sub.status not in SUBSCRIPTION_ENDED_STATUSES:
                     await self.client.v1.subscriptions.cancel_async(sub.id)
-        except stripe.StripeError as exc:
-            raise stripe_failed(exc) from exc
+
+        await call_stripe(cancel())
 
     async def retrieve_subscription(self, subscription_id: str) -> PlatformSubscriptionFacts:
-        try:
-            sub = await self.client.v1.subscriptions.retrieve_async(
+        sub = await call_stripe(
+            self.client.v1.subscriptions.retrieve_async(
                 subscription_id, params={"expand": ["latest_invoice"]}
             )
-        except stripe.StripeError as exc:
-            raise stripe_failed(exc) from exc
+        )
         return _facts(sub)

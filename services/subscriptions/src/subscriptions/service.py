@@ -28,8 +28,10 @@ from billing_contracts import subscriptions_subscriptions as contract
 from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
 from billing_kit.errors import NotFoundError, ValidationFailedError
 from billing_kit.inbox import is_transient
+from billing_kit.money import PLATFORM_FEE_PERCENT
 from billing_kit.outbox import Outbox
 from billing_kit.pending_commands import PendingCommand, PendingCommands
+from billing_kit.stripe_states import SUBSCRIPTION_ENDED_STATUSES
 from subscriptions import repository
 from subscriptions.customers import Customers
 from subscriptions.errors import (
@@ -40,13 +42,11 @@ from subscriptions.errors import (
 from subscriptions.models import ProductReplica, Subscription
 from subscriptions.stripe_gateway import (
     CADENCE_INTERVALS,
-    PLATFORM_FEE_PERCENT,
     StripeSubscriptionFacts,
     SubscriptionsStripe,
 )
 from subscriptions.workspaces import Workspaces
 
-FINAL_STATUSES = frozenset({"canceled", "incomplete_expired"})
 DEFAULT_DAYS_UNTIL_DUE = 30
 """Payment terms of a subscription when neither the request nor the workspace says."""
 
@@ -244,7 +244,7 @@ class Subscriptions:
         )
         if subscription is None:
             raise NotFoundError("No such subscription.")
-        if subscription.status in FINAL_STATUSES:
+        if subscription.status in SUBSCRIPTION_ENDED_STATUSES:
             return subscription
         await self.stripe.cancel_subscription(
             subscription.stripe_account_id, subscription.stripe_subscription_id
@@ -268,7 +268,7 @@ class Subscriptions:
         if subscription is None:
             raise NotFoundError("No such subscription.")
         await self.customers.billing_account(agency_id)
-        if subscription.status in FINAL_STATUSES:
+        if subscription.status in SUBSCRIPTION_ENDED_STATUSES:
             raise ValidationFailedError(
                 "This subscription has ended; start a new one on the product instead."
             )
@@ -294,7 +294,7 @@ class Subscriptions:
             raise NotFoundError("No such product.")
         target = await self._migration_target(agency_id, to_product_id, source)
         moving = await repository.live_subscriptions_of_product(
-            self.session, agency_id, product_id, FINAL_STATUSES
+            self.session, agency_id, product_id, SUBSCRIPTION_ENDED_STATUSES
         )
         records = []
         for subscription in moving:
@@ -424,7 +424,7 @@ class Subscriptions:
                 raise SubscriptionNotRecordedError(snapshot.subscription_id)
             return  # not one of ours
         if (
-            subscription.status in FINAL_STATUSES
+            subscription.status in SUBSCRIPTION_ENDED_STATUSES
             or snapshot.stripe_created < subscription.status_seen_at
         ):
             return

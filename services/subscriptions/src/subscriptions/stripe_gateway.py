@@ -22,20 +22,14 @@ platform's setting).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 import stripe
 
-from billing_kit.stripe_client import stripe_failed
-
-T = TypeVar("T")
-
-PLATFORM_FEE_PERCENT = Decimal("0.5")
-"""The platform's application fee on every client invoice; never adjusted per invoice."""
-
+from billing_kit.money import PLATFORM_FEE_PERCENT
+from billing_kit.stripe_client import account_gone, call_stripe, stripe_failed
+from billing_kit.stripe_states import SUBSCRIPTION_ENDED_STATUSES
 
 REUSABLE_PAYMENT_METHOD_TYPES = frozenset({"card", "us_bank_account", "sepa_debit", "bacs_debit"})
 """Payment methods a subscription may charge on its own once the client has paid with one."""
@@ -55,13 +49,6 @@ class StripeSubscriptionFacts:
     latest_invoice_created: int = 0
     price_id: str | None = None
     current_period_end: int | None = None
-
-
-async def _call(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except stripe.StripeError as exc:
-        raise stripe_failed(exc) from exc
 
 
 def customer_idempotency_key(agency_id: str, workspace_id: str) -> str:
@@ -120,7 +107,7 @@ class SubscriptionsStripe:
         }
         if email:
             params["email"] = email
-        customer = await _call(
+        customer = await call_stripe(
             self.client.v1.customers.create_async(
                 params=params,  # type: ignore[arg-type]
                 options={
@@ -134,7 +121,7 @@ class SubscriptionsStripe:
     async def update_customer_email(
         self, account_id: str, customer_id: str, email: str | None
     ) -> None:
-        await _call(
+        await call_stripe(
             self.client.v1.customers.update_async(
                 customer_id,
                 params={"email": email or ""},
@@ -151,7 +138,7 @@ class SubscriptionsStripe:
         days_until_due: int,
         metadata: dict[str, str],
     ) -> StripeSubscriptionFacts:
-        sub = await _call(
+        sub = await call_stripe(
             self.client.v1.subscriptions.create_async(
                 params={
                     "customer": customer_id,
@@ -240,7 +227,7 @@ class SubscriptionsStripe:
         item = _first_item(sub)
         if _id_of(item.get("price")) == price_id:
             return _facts(sub)
-        updated = await _call(
+        updated = await call_stripe(
             self.client.v1.subscriptions.update_async(
                 subscription_id,
                 params={
@@ -277,13 +264,13 @@ class SubscriptionsStripe:
                 await self._release(account_id, _id_of(sub.schedule), migration_id)
             return _facts(sub)
         if sub.schedule:
-            schedule = await _call(
+            schedule = await call_stripe(
                 self.client.v1.subscription_schedules.retrieve_async(
                     _id_of(sub.schedule), options=options
                 )
             )
         else:
-            schedule = await _call(
+            schedule = await call_stripe(
                 self.client.v1.subscription_schedules.create_async(
                     params={"from_subscription": subscription_id},
                     options={
@@ -295,7 +282,7 @@ class SubscriptionsStripe:
         current_phase = schedule.current_phase
         starts = current_phase.start_date if current_phase else schedule.phases[0].start_date
         quantity = int(item.get("quantity") or 1)
-        await _call(
+        await call_stripe(
             self.client.v1.subscription_schedules.update_async(
                 schedule.id,
                 params={
@@ -322,7 +309,7 @@ class SubscriptionsStripe:
         return _facts(sub)
 
     async def _current(self, account_id: str, subscription_id: str) -> stripe.Subscription:
-        return await _call(
+        return await call_stripe(
             self.client.v1.subscriptions.retrieve_async(
                 subscription_id,
                 params={"expand": ["latest_invoice"]},
@@ -331,7 +318,7 @@ class SubscriptionsStripe:
         )
 
     async def _release(self, account_id: str, schedule_id: str, migration_id: str) -> None:
-        await _call(
+        await call_stripe(
             self.client.v1.subscription_schedules.release_async(
                 schedule_id,
                 options={
@@ -346,22 +333,23 @@ class SubscriptionsStripe:
     ) -> None:
         """Cancel whatever Stripe has of our subscription ``subscription_id`` on the customer
         (found by the id in its metadata, whichever step its command reached)."""
-        try:
+
+        async def made() -> list[stripe.Subscription]:
             listed = await self.client.v1.subscriptions.list_async(
                 params={"customer": customer_id, "status": "all", "limit": 100},
                 options={"stripe_account": account_id},
             )
-            ours = [
+            return [
                 sub
                 async for sub in listed.auto_paging_iter()
                 if (sub.to_dict().get("metadata") or {}).get("subscription_id") == subscription_id
             ]
-        except stripe.PermissionError:
+
+        ours = await call_stripe(made(), none_when=account_gone)
+        if ours is None:
             return  # the account is gone, and with it what the command made
-        except stripe.StripeError as exc:
-            raise stripe_failed(exc) from exc
         for sub in ours:
-            if sub.status not in ("canceled", "incomplete_expired"):
+            if sub.status not in SUBSCRIPTION_ENDED_STATUSES:
                 await self.cancel_subscription(account_id, sub.id)
 
     async def retrieve_subscription(
@@ -379,7 +367,7 @@ class SubscriptionsStripe:
             )
         except stripe.StripeError as exc:
             current = await self.retrieve_subscription(account_id, subscription_id)
-            if current.status in ("canceled", "incomplete_expired"):
+            if current.status in SUBSCRIPTION_ENDED_STATUSES:
                 return current
             raise stripe_failed(exc) from exc
         return _facts(sub)

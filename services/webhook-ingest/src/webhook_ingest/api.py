@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 
-from billing_kit.auth import Principal, Role, require_roles
+from billing_kit.auth import Operator
 from billing_kit.errors import (
     BillingError,
     ErrorBody,
@@ -82,7 +82,6 @@ async def _receiver(request: Request) -> Receiver:  # async: no threadpool hop p
 
 
 ReceiverDep = Annotated[Receiver, Depends(_receiver)]
-Operator = Annotated[Principal, Depends(require_roles(Role.PLATFORM_OPERATOR))]
 
 
 @router.post(
