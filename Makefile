@@ -16,7 +16,7 @@ SUB ?=
 EMAIL ?=
 BARE ?=
 
-.PHONY: install browser run token test test-slow lint format bench asyncapi api-docs clean
+.PHONY: install browser run token test test-unit test-slow lint format bench asyncapi api-docs clean
 
 # uv itself comes from PyPI into a private virtualenv when the machine has none.
 # Nothing on stdout, so `$$(make token ...)` captures the token alone.
@@ -48,6 +48,11 @@ browser:
 
 test: install browser
 	$(UV) run pytest -m "not stress" $(PYTEST_ARGS)
+
+# The fast tier: every rule and every test that needs no infrastructure (marked `unit`), no
+# stack started; seconds, so run it while editing. `make test` runs these too.
+test-unit: install
+	$(UV) run pytest -m unit $(PYTEST_ARGS)
 
 # The long fault runs (10,000 shuffled and repeated webhooks; consumers SIGKILLed ten times
 # mid-stream): about eight minutes on two cores, so apart from `make test`.
