@@ -1,5 +1,5 @@
-"""revenue routes: for the agency owner the summary, MRR, payouts, charging health and the
-dashboard page; for the platform operator the overview and the back-office page."""
+"""revenue routes (owner only): the summary, MRR, payouts, charging health and the dashboard
+page. The platform operator's are in ``revenue.back_office``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from billing_kit.auth import Operator, Owner
+from billing_kit.auth import Owner
 from billing_kit.db import DbSession
 from billing_kit.errors import (
     FieldError,
@@ -18,28 +18,13 @@ from billing_kit.errors import (
     ValidationFailedError,
     documented,
 )
-from revenue.dashboard import render_back_office, render_dashboard
-from revenue.rules import (
-    AGENCIES_MAX,
-    AGENCIES_PAGE,
-    WORKSPACES_MAX,
-    WORKSPACES_PAGE,
-    AgencyPage,
-    WorkspacePage,
-)
-from revenue.schemas import (
-    Mrr,
-    PayoutDetail,
-    PayoutList,
-    PlatformOverview,
-    SubscriptionList,
-    Summary,
-)
+from revenue.dashboard import render_dashboard
+from revenue.rules import WORKSPACES_MAX, WORKSPACES_PAGE, WorkspacePage, bounded, period
+from revenue.schemas import Currency, Mrr, PayoutDetail, PayoutList, SubscriptionList, Summary
 from revenue.service import Revenue
 from revenue.stripe_gateway import RevenueStripe
 
 router = APIRouter(prefix="/v1/revenue", tags=["revenue"])
-platform_router = APIRouter(prefix="/v1/platform", tags=["platform back-office"])
 
 
 def _revenue(request: Request, session: DbSession) -> Revenue:
@@ -47,23 +32,6 @@ def _revenue(request: Request, session: DbSession) -> Revenue:
 
 
 RevenueService = Annotated[Revenue, Depends(_revenue)]
-Currency = Annotated[str, Query(pattern=r"^[a-z]{3}$")]
-
-
-def _this_year() -> tuple[date, date]:
-    today = datetime.now(UTC).date()
-    return date(today.year, 1, 1), date(today.year, 12, 31)
-
-
-def _period(start: date | None, end: date | None) -> tuple[date, date]:
-    default_start, default_end = _this_year()
-    start, end = start or default_start, end or default_end
-    if start > end:
-        raise ValidationFailedError(
-            "The period must not end before it starts.",
-            fields=[FieldError(field="to", message="must be on or after from")],
-        )
-    return start, end
 
 
 async def _summary(
@@ -75,7 +43,7 @@ async def _summary(
     workspaces_limit: Annotated[int, Query(ge=1, le=WORKSPACES_MAX)] = WORKSPACES_PAGE,
     workspaces_after: Annotated[str | None, Query(max_length=100)] = None,
 ) -> str:
-    first, last = _period(start, end)
+    first, last = period(start, end)
     page = WorkspacePage(limit=workspaces_limit, after=workspaces_after)
     return await revenue.summary_json(principal.require_agency(), first, last, currency, page)
 
@@ -98,22 +66,6 @@ async def get_summary(summary: OwnerSummary) -> Response:
     # Postgres wrote the JSON (the shape is ``Summary``): building and validating 10,000
     # workspaces again on the way out would cost more than reading them.
     return Response(summary.encode(), media_type="application/json")
-
-
-MAX_YEARS = 10
-"""The longest period a question may span."""
-
-
-def _bounded(start: date, end: date) -> tuple[date, date]:
-    """A period of at most ``MAX_YEARS`` years."""
-    earliest = end.year - MAX_YEARS
-    day = 28 if (end.month, end.day) == (2, 29) else end.day
-    if earliest >= 1 and start < end.replace(year=earliest, day=day):
-        raise ValidationFailedError(
-            f"The period may span at most {MAX_YEARS} years.",
-            fields=[FieldError(field="from", message=f"must be within {MAX_YEARS} years of to")],
-        )
-    return start, end
 
 
 Month = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
@@ -157,7 +109,7 @@ async def get_mrr(
     ``workspace_id`` narrows it to one workspace."""
     last = _month(end, "to") if end else datetime.now(UTC).date().replace(day=1)
     first = _month(start, "from") if start else _months_before(last, 11)
-    first, last = _bounded(*_period(first, last))
+    first, last = bounded(*period(first, last))
     return await revenue.mrr(principal.require_agency(), first, last, currency, workspace_id)
 
 
@@ -175,7 +127,7 @@ async def list_payouts(
     """The agency's payouts to its bank arriving (``arrival_date``) from ``from`` to ``to``
     inclusive (this calendar year by default; at most ten years), latest first, each with
     what the balance transactions it settled add up to."""
-    first, last = _bounded(*_period(start, end))
+    first, last = bounded(*period(start, end))
     return PayoutList(data=await revenue.payouts(principal.require_agency(), first, last))
 
 
@@ -225,47 +177,3 @@ async def get_dashboard(
     mrr = await revenue.mrr(agency_id, first, last, figures.currency, None)
     names = await revenue.names(agency_id)
     return HTMLResponse(render_dashboard(agency_id, figures, health, payouts, mrr, names))
-
-
-async def _overview(
-    _: Operator,
-    revenue: RevenueService,
-    start: Annotated[date | None, Query(alias="from")] = None,
-    end: Annotated[date | None, Query(alias="to")] = None,
-    currency: Currency = "usd",
-    agencies_limit: Annotated[int, Query(ge=1, le=AGENCIES_MAX)] = AGENCIES_PAGE,
-    agencies_after: Annotated[str | None, Query(max_length=100)] = None,
-) -> PlatformOverview:
-    first, last = _bounded(*_period(start, end))
-    page = AgencyPage(limit=agencies_limit, after=agencies_after)
-    return await revenue.overview(currency, first, last, page)
-
-
-Overview = Annotated[PlatformOverview, Depends(_overview)]
-
-
-@platform_router.get(
-    "/overview",
-    response_model=PlatformOverview,
-    responses=documented(ForbiddenError, ValidationFailedError),
-)
-async def get_overview(overview: Overview) -> PlatformOverview:
-    """The platform's business over the UTC days from ``from`` to ``to`` inclusive (this
-    calendar year by default; at most ten years): what agencies' clients paid (GMV), the
-    platform's fees on it, its SaaS fees (MRR now, collected in the days, failing now), how
-    the ledger compares with Stripe, and a page of the agencies in id order (100 unless
-    ``agencies_limit`` says up to 1,000; ``agencies_next``, when not null, is the
-    ``agencies_after`` that asks for the next page). An agency's ``gmv_cents`` and
-    ``platform_fees_cents`` equal its own summary's over the same days."""
-    return overview
-
-
-@platform_router.get(
-    "/back-office",
-    response_class=HTMLResponse,
-    responses=documented(ForbiddenError, ValidationFailedError),
-)
-async def get_back_office(overview: Overview) -> HTMLResponse:
-    """The overview as a page a person reads, with a banner when any account's figures are
-    not reconciled with Stripe."""
-    return HTMLResponse(render_back_office(overview))

@@ -1,5 +1,5 @@
-"""Builds the revenue app: owner API and dashboard, ledger subscribers, outbox relay, and
-the scheduled reconciliation with Stripe."""
+"""Builds the revenue app: owner API and dashboard, the operator's back-office, ledger
+subscribers, outbox relay, and the scheduled reconciliation with Stripe."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from billing_contracts.revenue_ledger import LEDGER
 from billing_kit.runtime import Runtime, build_app
 from billing_kit.settings import ServiceSettings
 from revenue import api, consumers
+from revenue.back_office import api as back_office_api
 from revenue.models import kit_tables
 from revenue.reconciler import Reconciler
 from revenue.settings import RevenueSettings
@@ -21,7 +22,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     consumers.register(runtime)
     if isinstance(settings, RevenueSettings) and settings.reconciler:
         _reconcile(runtime, settings)
-    return build_app(runtime, [api.router, api.platform_router], title="revenue")
+    return build_app(runtime, [api.router, back_office_api.router], title="revenue")
 
 
 def _reconcile(runtime: Runtime, settings: RevenueSettings) -> None:

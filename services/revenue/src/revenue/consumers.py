@@ -36,6 +36,7 @@ from billing_contracts.subscriptions_workspaces import WORKSPACES, WorkspaceSnap
 from billing_kit.inbox import Batched, Subscriber
 from billing_kit.outbox import Outbox
 from billing_kit.runtime import Runtime
+from revenue.back_office.service import BackOffice
 from revenue.ledger import Ledger, Movement, carried_movements
 from revenue.rules import Figures, from_unix
 from revenue.service import Revenue
@@ -213,15 +214,15 @@ def handlers(outbox: Outbox, stripe: RevenueStripe) -> dict[str, tuple[Topic, Su
 
     async def on_agency_plan(session: AsyncSession, event: Event) -> None:
         if isinstance(event.payload, AgencyPlanSnapshot):
-            await Revenue(session, stripe).apply_agency_plan(event.payload, event.occurred_at)
+            await BackOffice(session).apply_agency_plan(event.payload, event.occurred_at)
 
     async def on_collection(session: AsyncSession, event: Event) -> None:
         if isinstance(event.payload, CollectionSnapshot):
-            await Revenue(session, stripe).apply_collection(event.payload, event.occurred_at)
+            await BackOffice(session).apply_collection(event.payload, event.occurred_at)
 
     async def on_balance(session: AsyncSession, event: Event) -> None:
         if isinstance(event.payload, StripeBalanceSnapshot):
-            await Revenue(session, stripe).apply_balance(event.payload)
+            await BackOffice(session).apply_balance(event.payload)
 
     return {
         "ledger": (STRIPE_PAYMENTS, Batched(on_payments)),

@@ -15,12 +15,11 @@ from revenue.schemas import (
     Mrr,
     Names,
     PayoutSummary,
-    PlatformOverview,
     SubscriptionCharging,
     Summary,
 )
 
-_TEMPLATES = Environment(
+TEMPLATES = Environment(
     loader=PackageLoader("revenue", "templates"),
     autoescape=select_autoescape(("html", "j2")),
     trim_blocks=True,
@@ -113,7 +112,7 @@ def render_dashboard(
 ) -> str:
     mrr = mrr or Mrr(currency=summary.currency, arr_cents=0, months=[])
     names = names or Names()
-    template = _TEMPLATES.get_template("dashboard.html.j2")
+    template = TEMPLATES.get_template("dashboard.html.j2")
     return template.render(
         agency_id=agency_id,
         summary=summary,
@@ -129,55 +128,4 @@ def render_dashboard(
         mrr=mrr,
         mrr_bars=mrr_bars(mrr),
         names=names,
-    )
-
-
-@dataclass(frozen=True)
-class AgencyBar:
-    label: str
-    x: float
-    y: float
-    width: float
-    value: str
-
-
-AGENCY_BARS = 10
-"""The agencies of the page with the most GMV drawn in the back-office's chart."""
-_LABEL_WIDTH = 190
-
-
-def agency_bars(overview: PlatformOverview) -> list[AgencyBar]:
-    """GMV of the page's busiest agencies as horizontal bars, scaled to the largest."""
-    busiest = sorted((a for a in overview.agencies if a.gmv_cents > 0), key=lambda a: -a.gmv_cents)[
-        :AGENCY_BARS
-    ]
-    if not busiest:
-        return []
-    top = busiest[0].gmv_cents
-    room = CHART_WIDTH - _LABEL_WIDTH - 110
-    return [
-        AgencyBar(
-            label=agency.agency_id[:28],
-            x=_LABEL_WIDTH,
-            y=4 + index * 28,
-            width=round(max(room * agency.gmv_cents / top, 1), 1),
-            value=money(agency.gmv_cents, overview.currency),
-        )
-        for index, agency in enumerate(busiest)
-    ]
-
-
-def render_back_office(overview: PlatformOverview) -> str:
-    next_agencies = None
-    if overview.agencies_next is not None:
-        next_agencies = urlencode(
-            {"from": overview.period_from.isoformat(), "to": overview.period_to.isoformat(),
-             "currency": overview.currency, "agencies_after": overview.agencies_next}
-        )  # fmt: skip
-    return _TEMPLATES.get_template("back_office.html.j2").render(
-        overview=overview,
-        money=lambda cents: money(cents, overview.currency),
-        bars=agency_bars(overview),
-        chart_width=CHART_WIDTH,
-        next_agencies=next_agencies,
     )

@@ -20,11 +20,11 @@ class RevenueTable(SQLModel, registry=registry(metadata=schema_metadata("revenue
 kit_tables = add_kit_tables(RevenueTable.metadata)
 
 
-def _cents() -> int:
+def cents() -> int:
     return Field(sa_column=Column(BigInteger, nullable=False))  # type: ignore[no-any-return]
 
 
-def _aware(*, nullable: bool = False) -> datetime:
+def aware(*, nullable: bool = False) -> datetime:
     return Field(sa_column=Column(DateTime(timezone=True), nullable=nullable))  # type: ignore[no-any-return]
 
 
@@ -50,11 +50,11 @@ class LedgerEntry(RevenueTable, table=True):
     source_id: str | None = Field(default=None, max_length=100)
     stripe_account_id: str = Field(max_length=100)
     currency: str = Field(max_length=3)
-    gross_cents: int = _cents()
-    stripe_fee_cents: int = _cents()
-    platform_fee_cents: int = _cents()
-    net_cents: int = _cents()
-    occurred_at: datetime = _aware()
+    gross_cents: int = cents()
+    stripe_fee_cents: int = cents()
+    platform_fee_cents: int = cents()
+    net_cents: int = cents()
+    occurred_at: datetime = aware()
     recorded_at: datetime | None = Field(
         default=None,
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -176,7 +176,7 @@ class Reconciliation(RevenueTable, table=True):
     status: str = Field(max_length=20)
     """``reconciled``: the last check found the ledger equal to Stripe; ``healing``: it found
     differences and applied them (the next check confirms)."""
-    checked_at: datetime = _aware()
+    checked_at: datetime = aware()
     """When the last check that read Stripe through ended."""
     differences: int = Field(default=0, sa_type=BigInteger)
     """Differences the last check found."""
@@ -194,7 +194,7 @@ class Payout(RevenueTable, table=True):
     status: str = Field(max_length=20)
     status_seen_at: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     """Stripe ``created`` of the event that told the status."""
-    amount_cents: int = _cents()
+    amount_cents: int = cents()
     currency: str = Field(max_length=3)
     arrival_date: date = Field(sa_type=Date)
     automatic: bool = False
@@ -215,11 +215,11 @@ class PayoutTransaction(RevenueTable, table=True):
     """Its ledger kind (``charge``, ``refund``…); null for what is not client revenue."""
     source_id: str | None = Field(default=None, max_length=100)
     currency: str = Field(max_length=3)
-    gross_cents: int = _cents()
-    stripe_fee_cents: int = _cents()
-    platform_fee_cents: int = _cents()
-    net_cents: int = _cents()
-    created: datetime = _aware()
+    gross_cents: int = cents()
+    stripe_fee_cents: int = cents()
+    platform_fee_cents: int = cents()
+    net_cents: int = cents()
+    created: datetime = aware()
 
 
 class SubscriptionStateRow(RevenueTable, table=True):
@@ -249,55 +249,3 @@ class DisplayName(RevenueTable, table=True):
     agency_id: str = Field(max_length=100)
     name: str = Field(max_length=300)
     revision: int = Field(default=0, sa_type=BigInteger)
-
-
-# --- the platform's back-office ---------------------------------------------------------
-
-
-class AgencyPlanFacts(RevenueTable, table=True):
-    """The SaaS-fee plan the platform charges an agency, as subscriptions last announced it."""
-
-    __tablename__ = "agency_plans"
-
-    agency_id: str = Field(primary_key=True, max_length=100)
-    agency_plan_id: str = Field(max_length=100)
-    plan_name: str = Field(max_length=300)
-    amount_cents: int = _cents()
-    currency: str = Field(max_length=3)
-    interval: str = Field(max_length=10)
-    status: str = Field(max_length=40)
-    """The plan's Stripe subscription status."""
-    stripe_account_id: str = Field(max_length=100)
-    told_at: datetime = _aware()
-    """When the announcement was made: a later one wins."""
-
-
-class SaasCollection(RevenueTable, table=True):
-    """A SaaS-fee invoice the platform collects from an agency's Stripe balance, as invoicing
-    last announced it."""
-
-    __tablename__ = "saas_collections"
-    __table_args__ = (Index(None, "agency_id", "paid_at"),)
-
-    invoice_id: str = Field(primary_key=True, max_length=100)
-    agency_id: str | None = Field(default=None, max_length=100)
-    amount_due_cents: int = _cents()
-    currency: str = Field(max_length=3)
-    status: str = Field(max_length=20)
-    attempt_count: int = Field(default=0, sa_type=BigInteger)
-    paid_at: datetime | None = _aware(nullable=True)
-    told_at: datetime = _aware()
-    """When the announcement was made: a later one wins."""
-
-
-class AccountBalance(RevenueTable, table=True):
-    """A connected account's available balance in one currency, as Stripe last told it
-    (``balance.available``)."""
-
-    __tablename__ = "account_balances"
-
-    stripe_account_id: str = Field(primary_key=True, max_length=100)
-    currency: str = Field(primary_key=True, max_length=3)
-    available_cents: int = _cents()
-    told_at: int = Field(sa_type=BigInteger)
-    """Stripe ``created`` of the event: a later one wins."""

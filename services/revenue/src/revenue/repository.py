@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Row, RowMapping, Table, TextClause, and_, func, select, text, tuple_
@@ -15,8 +15,6 @@ from sqlmodel import col
 from billing_kit.db import staged
 from revenue.models import (
     AccountAgency,
-    AccountBalance,
-    AgencyPlanFacts,
     AgencyRollup,
     DisplayName,
     InvoiceFacts,
@@ -25,7 +23,6 @@ from revenue.models import (
     Payout,
     PayoutTransaction,
     Reconciliation,
-    SaasCollection,
     SubscriptionHealth,
     SubscriptionStateRow,
     WorkspaceRollup,
@@ -36,7 +33,6 @@ from revenue.rules import (
     SubscriptionHistory,
     SubscriptionState,
     WorkspacePage,
-    from_day,
     rollup_periods,
     spans,
 )
@@ -169,13 +165,14 @@ def _page_ids(spans: int, after: str) -> str:
     ORDER BY y.workspace_id LIMIT CAST(:limit AS integer) + 1"""
 
 
-_RECONCILIATION = """
-    SELECT json_build_object(
-        'status', CASE WHEN count(*) = 0 THEN 'unchecked'
-                       WHEN bool_and(status = 'reconciled') THEN 'reconciled'
-                       WHEN bool_or(status = 'mismatch') THEN 'mismatch'
-                       ELSE 'healing' END,
-        'checked_at', min(checked_at))
+RECONCILED = """CASE WHEN count(*) = 0 THEN 'unchecked'
+                     WHEN bool_and(status = 'reconciled') THEN 'reconciled'
+                     WHEN bool_or(status = 'mismatch') THEN 'mismatch'
+                     ELSE 'healing' END"""
+"""How a set of accounts' last checks (rows of ``reconciliations``) read as one status."""
+
+_RECONCILIATION = f"""
+    SELECT json_build_object('status', {RECONCILED}, 'checked_at', min(checked_at))
     FROM revenue.reconciliations WHERE agency_id = :agency_id"""
 """The agency's accounts' last checks, as the summary's ``reconciliation``."""
 
@@ -230,7 +227,7 @@ FROM totals
 """)
 
 
-def _span_params(found: list[Span], prefix: str) -> dict[str, object]:
+def span_params(found: list[Span], prefix: str) -> dict[str, object]:
     params: dict[str, object] = {}
     for n, span in enumerate(found):
         params.update(
@@ -267,10 +264,10 @@ async def summary_json(
         "period_to": end,
         "limit": page.limit,
         **({"after": page.after} if page.after is not None else {}),
-        **_span_params(per_workspace, "ws_"),
+        **span_params(per_workspace, "ws_"),
         "first_year": start.replace(month=1, day=1),
         "last_year": end.replace(month=1, day=1),
-        **_span_params(per_agency, ""),
+        **span_params(per_agency, ""),
     }
     found = (await session.execute(statement, params)).scalar_one()
     assert isinstance(found, str)
@@ -666,179 +663,3 @@ async def names_of(session: AsyncSession, agency_id: str, kind: str) -> dict[str
         _NAMES.c.agency_id == agency_id, _NAMES.c.kind == kind
     )
     return dict((await session.execute(query)).tuples().all())
-
-
-# --- the platform's back-office ---------------------------------------------------------
-
-
-async def _keep_newer(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Rows as told, each unless a later telling of it (``told_at``) is kept."""
-    statement = insert(table)
-    keys = [c.name for c in table.primary_key]
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=keys,
-            set_={c.name: statement.excluded[c.name] for c in table.c if c.name not in keys},
-            where=table.c.told_at <= statement.excluded.told_at,
-        ),
-        list(rows),
-    )
-
-
-async def remember_agency_plan(session: AsyncSession, plan: AgencyPlanFacts) -> None:
-    await _keep_newer(session, AgencyPlanFacts.__table__, [plan.model_dump()])  # type: ignore[attr-defined]
-
-
-async def remember_collection(session: AsyncSession, collection: SaasCollection) -> None:
-    await _keep_newer(session, SaasCollection.__table__, [collection.model_dump()])  # type: ignore[attr-defined]
-
-
-async def remember_balances(session: AsyncSession, balances: Sequence[AccountBalance]) -> None:
-    if balances:
-        rows = [b.model_dump() for b in sorted(balances, key=lambda b: b.currency)]
-        await _keep_newer(session, AccountBalance.__table__, rows)  # type: ignore[attr-defined]
-
-
-_RECONCILED = """CASE WHEN count(*) = 0 THEN 'unchecked'
-                      WHEN bool_and(status = 'reconciled') THEN 'reconciled'
-                      WHEN bool_or(status = 'mismatch') THEN 'mismatch'
-                      ELSE 'healing' END"""
-"""How a set of accounts' last checks read as one status."""
-
-
-def _in_spans(found: list[Span]) -> tuple[str, dict[str, object]]:
-    """A condition on rollup rows in the spans, and its parameters."""
-    condition = " OR ".join(
-        f"(grain = :grain_{n} AND period_start BETWEEN :first_{n} AND :last_{n})"
-        for n in range(len(found))
-    )
-    return f"({condition})", _span_params(found, "")
-
-
-async def platform_totals(
-    session: AsyncSession, currency: str, start: date, end: date
-) -> dict[str, int | str]:
-    """The platform's GMV and fees over every agency, its SaaS fees collected in the days
-    and failing now, and how many accounts are not reconciled."""
-    in_spans, params = _in_spans(spans(start, end, years=False))
-    statement = text(f"""
-    SELECT
-      (SELECT coalesce(sum(gross_cents), 0) FROM revenue.agency_rollups
-       WHERE currency = :currency AND {in_spans}) AS gmv_cents,
-      (SELECT coalesce(sum(platform_fee_cents), 0) FROM revenue.agency_rollups
-       WHERE currency = :currency AND {in_spans}) AS platform_fees_cents,
-      (SELECT coalesce(sum(amount_due_cents), 0) FROM revenue.saas_collections
-       WHERE currency = :currency AND status = 'paid'
-         AND paid_at >= :start AND paid_at < :end) AS saas_collected_cents,
-      (SELECT coalesce(sum(amount_due_cents), 0) FROM revenue.saas_collections
-       WHERE currency = :currency AND status = 'open' AND attempt_count > 0)
-         AS saas_failing_cents,
-      (SELECT {_RECONCILED} FROM revenue.reconciliations) AS status,
-      (SELECT count(*) FROM revenue.reconciliations WHERE status <> 'reconciled')
-         AS accounts_mismatched""")
-    found = await session.execute(
-        statement, {"currency": currency, **_day_bounds(start, end), **params}
-    )
-    return dict(found.mappings().one())
-
-
-def _day_bounds(start: date, end: date) -> dict[str, datetime]:
-    """The days from ``start`` to ``end`` inclusive as a half-open UTC range (the calendar's
-    last day ends at its last moment)."""
-    last = datetime.max.replace(tzinfo=UTC)
-    after = from_day(end) + timedelta(days=1) if end < date.max else last
-    return {"start": from_day(start), "end": after}
-
-
-async def saas_plans(session: AsyncSession, currency: str) -> Sequence[AgencyPlanFacts]:
-    """Every agency's plan in ``currency``."""
-    query = select(AgencyPlanFacts).where(col(AgencyPlanFacts.currency) == currency)
-    return (await session.execute(query)).scalars().all()
-
-
-async def agencies_after(session: AsyncSession, after: str | None, limit: int) -> list[str]:
-    """Up to ``limit`` + 1 agencies (a connected account or a SaaS plan) in id order."""
-    statement = text("""
-    SELECT agency_id FROM (SELECT agency_id FROM revenue.account_agencies
-                           UNION SELECT agency_id FROM revenue.agency_plans) AS a
-    WHERE agency_id > :after ORDER BY agency_id LIMIT CAST(:limit AS integer) + 1""")
-    found = await session.execute(statement, {"after": after or "", "limit": limit})
-    return list(found.scalars().all())
-
-
-async def agency_rows(
-    session: AsyncSession, agencies: list[str], currency: str, start: date, end: date
-) -> dict[str, dict[str, Any]]:
-    """Per agency of the page: GMV and platform fees in the days (its rollups, as its
-    summary reads them), invoices first charged in the days and how many of them failed,
-    charges and disputes in the days, client workspaces, its SaaS plan, the available
-    balance estimated now, and its accounts' reconciliation."""
-    in_spans, params = _in_spans(spans(start, end, years=False))
-    statement = text(f"""
-    WITH page AS (SELECT unnest(CAST(:agencies AS text[])) AS agency_id),
-    money AS (
-      SELECT agency_id, sum(gross_cents) AS gmv_cents, sum(platform_fee_cents) AS fees_cents
-      FROM revenue.agency_rollups
-      WHERE agency_id IN (SELECT agency_id FROM page) AND currency = :currency AND {in_spans}
-      GROUP BY agency_id),
-    charged AS (
-      SELECT agency_id, count(*) AS invoices,
-             count(*) FILTER (WHERE first_failed_at IS NOT NULL) AS declined
-      FROM revenue.invoices
-      WHERE agency_id IN (SELECT agency_id FROM page)
-        AND least(paid_at, first_failed_at) >= :start_unix
-        AND least(paid_at, first_failed_at) < :end_unix
-      GROUP BY agency_id),
-    moved AS (
-      SELECT agency_id, count(*) FILTER (WHERE kind = 'charge') AS charges,
-             count(*) FILTER (WHERE kind = 'dispute') AS disputes
-      FROM revenue.ledger_entries
-      WHERE agency_id IN (SELECT agency_id FROM page) AND currency = :currency
-        AND occurred_at >= :start AND occurred_at < :end
-      GROUP BY agency_id),
-    workspaces AS (
-      SELECT agency_id, count(*) AS client_workspaces FROM revenue.display_names
-      WHERE kind = 'workspace' AND agency_id IN (SELECT agency_id FROM page)
-      GROUP BY agency_id),
-    checked AS (
-      SELECT agency_id, {_RECONCILED} AS reconciliation FROM revenue.reconciliations
-      WHERE agency_id IN (SELECT agency_id FROM page) GROUP BY agency_id),
-    balances AS (
-      SELECT p.agency_id, b.available_cents
-        - coalesce((SELECT sum(o.amount_cents) FROM revenue.payouts AS o
-                    WHERE o.stripe_account_id = p.stripe_account_id
-                      AND o.currency = p.currency AND o.created >= b.told_at
-                      AND o.status NOT IN ('failed', 'canceled')), 0)
-        - coalesce((SELECT sum(c.amount_due_cents) FROM revenue.saas_collections AS c
-                    WHERE c.agency_id = p.agency_id AND c.currency = p.currency
-                      AND c.status = 'paid' AND c.paid_at >= to_timestamp(b.told_at)), 0)
-        AS available_cents
-      FROM revenue.agency_plans AS p JOIN revenue.account_balances AS b
-        ON b.stripe_account_id = p.stripe_account_id AND b.currency = p.currency
-      WHERE p.agency_id IN (SELECT agency_id FROM page))
-    SELECT page.agency_id, coalesce(gmv_cents, 0) AS gmv_cents,
-           coalesce(fees_cents, 0) AS platform_fees_cents, coalesce(invoices, 0) AS invoices,
-           coalesce(declined, 0) AS declined, coalesce(charges, 0) AS charges,
-           coalesce(disputes, 0) AS disputes,
-           coalesce(client_workspaces, 0) AS client_workspaces,
-           coalesce(reconciliation, 'unchecked') AS reconciliation,
-           plan.status AS saas_plan_status, plan.amount_cents AS saas_fee_cents,
-           balances.available_cents
-    FROM page
-    LEFT JOIN money USING (agency_id) LEFT JOIN charged USING (agency_id)
-    LEFT JOIN moved USING (agency_id) LEFT JOIN workspaces USING (agency_id)
-    LEFT JOIN checked USING (agency_id) LEFT JOIN balances USING (agency_id)
-    LEFT JOIN revenue.agency_plans AS plan USING (agency_id)""")
-    bounds = _day_bounds(start, end)
-    found = await session.execute(
-        statement,
-        {
-            "agencies": agencies,
-            "currency": currency,
-            **bounds,
-            "start_unix": int(bounds["start"].timestamp()),
-            "end_unix": int(bounds["end"].timestamp()),
-            **params,
-        },
-    )
-    return {row["agency_id"]: dict(row) for row in found.mappings()}

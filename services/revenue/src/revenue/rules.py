@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from billing_contracts.billing_stripe import BalanceFigures
 from billing_contracts.revenue_ledger import LedgerKind
+from billing_kit.errors import FieldError, ValidationFailedError
 
 LEDGER_KINDS: tuple[LedgerKind, ...] = (
     "charge",
@@ -388,3 +389,40 @@ def _months(first: date, last: date) -> list[date]:
         months.append(month)
         month = _next_month(month)
     return months
+
+
+# --- periods asked for ------------------------------------------------------------------
+
+MAX_YEARS = 10
+"""The longest period a question may span."""
+
+
+def this_year() -> tuple[date, date]:
+    today = datetime.now(UTC).date()
+    return date(today.year, 1, 1), date(today.year, 12, 31)
+
+
+def period(start: date | None, end: date | None) -> tuple[date, date]:
+    """The days asked for (this calendar year by default); ``to`` before ``from`` is a
+    validation error naming ``to``."""
+    default_start, default_end = this_year()
+    start, end = start or default_start, end or default_end
+    if start > end:
+        raise ValidationFailedError(
+            "The period must not end before it starts.",
+            fields=[FieldError(field="to", message="must be on or after from")],
+        )
+    return start, end
+
+
+def bounded(start: date, end: date) -> tuple[date, date]:
+    """A period of at most ``MAX_YEARS`` years; a longer one is a validation error naming
+    ``from``."""
+    earliest = end.year - MAX_YEARS
+    day = 28 if (end.month, end.day) == (2, 29) else end.day
+    if earliest >= 1 and start < end.replace(year=earliest, day=day):
+        raise ValidationFailedError(
+            f"The period may span at most {MAX_YEARS} years.",
+            fields=[FieldError(field="from", message=f"must be within {MAX_YEARS} years of to")],
+        )
+    return start, end

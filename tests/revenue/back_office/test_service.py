@@ -25,9 +25,10 @@ from billing_contracts.subscriptions_agency_plans import AgencyPlanSnapshot
 from billing_devstack import Infra
 from billing_kit.db import unit_of_work
 from revenue import repository
+from revenue.back_office.schemas import PlatformOverview
+from revenue.back_office.service import BackOffice
 from revenue.models import InvoiceFacts, LedgerEntry, Reconciliation
 from revenue.rules import AgencyPage, WorkspacePage, rollup_delta
-from revenue.schemas import PlatformOverview
 from revenue.service import Revenue
 from revenue.stripe_gateway import RevenueStripe
 from tests.support.databases import service_sessions
@@ -74,7 +75,7 @@ async def _record(
 
 async def _overview(sessions: Sessions, limit: int, after: str | None = None) -> PlatformOverview:
     async with unit_of_work(sessions) as session:
-        return await _revenue(session).overview("usd", START, END, AgencyPage(limit, after))
+        return await BackOffice(session).overview("usd", START, END, AgencyPage(limit, after))
 
 
 async def _all_agencies(sessions: Sessions, limit: int) -> tuple[PlatformOverview, list[str]]:
@@ -204,9 +205,9 @@ async def test_saas_figures_follow_the_latest_announcement_whatever_order_they_c
         for snapshot, at in announcements + announcements[:3]:  # some told twice
             async with unit_of_work(sessions) as session:
                 if isinstance(snapshot, AgencyPlanSnapshot):
-                    await _revenue(session).apply_agency_plan(snapshot, at)
+                    await BackOffice(session).apply_agency_plan(snapshot, at)
                 else:
-                    await _revenue(session).apply_collection(snapshot, at)
+                    await BackOffice(session).apply_collection(snapshot, at)
         overview = await _overview(sessions, 1_000)
         assert overview.saas_mrr_cents == run * (4_900 + 4_900 + 8_333)  # 100,001 / 12 half-up
         assert overview.saas_collected_cents == run * 4_900  # the yearly fee: paid after
@@ -235,11 +236,11 @@ async def test_the_balance_covers_the_next_fee_once_payouts_and_fees_paid_since_
         return rows[agency].balance_covers_next_fee
 
     async with unit_of_work(sessions) as session:
-        await _revenue(session).apply_agency_plan(_plan(agency, "active", 4_900), IN_PERIOD)
+        await BackOffice(session).apply_agency_plan(_plan(agency, "active", 4_900), IN_PERIOD)
     assert await covers() is None  # Stripe has not told the balance yet
     async with unit_of_work(sessions) as session:
-        await _revenue(session).apply_balance(_balance(agency, 12_000, told_at))
-        await _revenue(session).apply_balance(_balance(agency, 1_000, told_at - 60))  # older
+        await BackOffice(session).apply_balance(_balance(agency, 12_000, told_at))
+        await BackOffice(session).apply_balance(_balance(agency, 1_000, told_at - 60))  # older
     assert await covers() is True
     payout = StripePayoutSnapshot(
         stripe_event_id=_id("evt"), stripe_created=told_at, stripe_account_id=f"acct_{agency}",
@@ -251,7 +252,7 @@ async def test_the_balance_covers_the_next_fee_once_payouts_and_fees_paid_since_
     assert await covers() is True  # 6,000 left
     async with unit_of_work(sessions) as session:
         paid = _collection(_id("c"), agency, "paid", 1, IN_PERIOD + timedelta(hours=1))
-        await _revenue(session).apply_collection(paid, IN_PERIOD)
+        await BackOffice(session).apply_collection(paid, IN_PERIOD)
     assert await covers() is False  # 1,100 left for a 4,900 fee
     async with unit_of_work(sessions) as session:
         failed = payout.model_copy(update={"status": "failed", "stripe_created": told_at + 99})

@@ -1,4 +1,4 @@
-"""The pages as HTML, without infrastructure: the back-office's banner when any account is
+"""The back-office page as HTML, without infrastructure:'s banner when any account is
 not reconciled, a row per agency, the next page's link and the busiest agencies' bars."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from datetime import date
 
 import pytest
 
-from revenue.dashboard import AGENCY_BARS, agency_bars, render_back_office
-from revenue.schemas import AgencyOverview, PlatformOverview, PlatformReconciliation
+from revenue.back_office.dashboard import AGENCY_BARS, agency_bars, render_back_office
+from revenue.back_office.schemas import AgencyOverview, PlatformOverview, PlatformReconciliation
 
 pytestmark = [pytest.mark.unit]
 
