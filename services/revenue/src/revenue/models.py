@@ -110,7 +110,7 @@ class InvoiceFacts(RevenueTable, table=True):
     """What revenue knows of a Stripe invoice: whose it is and how charging it went."""
 
     __tablename__ = "invoices"
-    __table_args__ = (Index(None, "subscription_id"),)
+    __table_args__ = (Index(None, "subscription_id"), Index(None, "agency_id"))
 
     invoice_id: str = Field(primary_key=True, max_length=100)
     stripe_account_id: str | None = Field(default=None, max_length=100)
@@ -242,6 +242,7 @@ class DisplayName(RevenueTable, table=True):
     service that owns it last announced it."""
 
     __tablename__ = "display_names"
+    __table_args__ = (Index(None, "agency_id", "kind"),)
 
     kind: str = Field(primary_key=True, max_length=20)
     """``workspace`` or ``product``."""
