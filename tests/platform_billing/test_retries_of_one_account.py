@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing_devstack import Infra
 from billing_kit.db import session_factory, unit_of_work
-from invoicing import fee_repository as repository
+from invoicing.saas_fees import repository
 from tests.platform_billing.helpers import (
     DAY,
     advance_clock,
