@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing_devstack import Infra
 from invoicing.saas_fees.retries import STRIPE_STEPS
-from tests.platform_billing.helpers import (
+from tests.saas_fees.helpers import (
     DAY,
     advance_clock,
     available,
@@ -29,7 +29,7 @@ from tests.platform_billing.helpers import (
     set_payout_schedule,
     start_on_monday,
 )
-from tests.platform_billing.retries import retry_row, run_retries, start_retry
+from tests.saas_fees.retries import retry_row, run_retries, start_retry
 from tests.support.databases import connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
