@@ -2,12 +2,14 @@
 
 A cycle is what a function-local import hides: two modules that need each other have no clear
 room, and a lower layer ends up reaching into a higher one. grimp reads every import of every
-module, local and `TYPE_CHECKING` ones included, so hiding one does not pass. Two rules:
+module, local and `TYPE_CHECKING` ones included, so hiding one does not pass. The rules:
 
 - no import cycle inside any package;
 - every package imports only the layers below it: services never import each other, the
   libraries never import a service or a tool. As the allowed imports form no cycle, no cycle
-  can run between packages either.
+  can run between packages either;
+- a service's ``saas_fees`` domain is fenced: it imports only its parent's ``rules``,
+  ``repository`` and ``models``, and only the parent's ``app``, ``consumers`` and ``cli`` import it.
 """
 
 from __future__ import annotations
@@ -158,3 +160,92 @@ def test_every_package_of_the_repository_is_checked() -> None:
         for init in root.glob(f"{group}/*/src/*/__init__.py")
     }
     assert found == set(PACKAGES)
+
+
+DOMAIN = "saas_fees"
+DOMAIN_USES = frozenset({"rules", "repository", "models"})
+"""The parent's modules a service's ``saas_fees`` may import: its pure rules, its queries and
+its tables (the schema's base class, the kit tables, a replica the domain reads). Nothing
+else of the parent: settings come in as a protocol (invoicing's ``RetrySettings``), Stripe
+through the domain's own ``gateway`` (``latest_invoice`` lives in ``billing_kit.stripe_client``),
+errors from the domain's own ``errors``, wiring (engines, Stripe clients, the sweeper) from
+the parent's ``app`` and ``cli``. The libraries are governed by the layer rules above."""
+DOMAIN_USERS = frozenset({"app", "consumers", "cli"})
+"""The parent's modules that may import its ``saas_fees``: ``app`` mounts its routes, starts the
+retry runner and joins its pending-record sweeps to the service's sweeper; ``consumers`` route
+the domain's events to it; ``cli`` runs the retries alone (``python -m invoicing retries``;
+``__main__`` reaches it through ``cli``)."""
+SERVICES_WITH_DOMAIN = ("invoicing", "subscriptions")
+
+
+def _room(service: str, module: str) -> str | None:
+    """The service's room a module belongs to (``invoicing.saas_fees.api`` → ``saas_fees``),
+    None for a module of another package or the service package itself."""
+    head, _, rest = module.partition(".")
+    return rest.split(".", 1)[0] if head == service and rest else None
+
+
+def domain_violations(graph: grimp.ImportGraph, service: str) -> list[str]:
+    """Imports that break the fence around ``<service>.saas_fees``: the domain importing a
+    parent module other than ``DOMAIN_USES``, or a parent module other than ``DOMAIN_USERS``
+    importing the domain."""
+    found = []
+    for module in sorted(graph.modules):
+        room = _room(service, module)
+        if room is None and module != service:
+            continue
+        for target in sorted(graph.find_modules_directly_imported_by(module)):
+            target_room = _room(service, target)
+            if target_room is None and target != service:
+                continue  # another package: the layer rules above decide
+            if room == DOMAIN and target_room != DOMAIN and target_room not in DOMAIN_USES:
+                found.append(f"  {module} -> {target} (the domain may use only {_rooms()})")
+            if room != DOMAIN and target_room == DOMAIN and room not in DOMAIN_USERS:
+                users = ", ".join(sorted(DOMAIN_USERS))
+                found.append(f"  {module} -> {target} (only {users} may use {DOMAIN})")
+    return found
+
+
+def _rooms() -> str:
+    return ", ".join(sorted(DOMAIN_USES))
+
+
+def test_the_domain_fence_catches_both_directions() -> None:
+    graph = grimp.ImportGraph()
+    for module in (
+        "svc",
+        "svc.app",
+        "svc.api",
+        "svc.settings",
+        "svc.models",
+        "svc.saas_fees",
+        "svc.saas_fees.service",
+        "svc.saas_fees.models",
+    ):
+        graph.add_module(module)
+    graph.add_import(importer="svc.app", imported="svc.saas_fees.service")  # allowed
+    graph.add_import(importer="svc.saas_fees.service", imported="svc.saas_fees.models")
+    graph.add_import(importer="svc.saas_fees.models", imported="svc.models")  # allowed
+    graph.add_import(importer="svc.saas_fees.service", imported="svc.settings")
+    graph.add_import(importer="svc.api", imported="svc.saas_fees.models")
+    assert domain_violations(graph, "svc") == [
+        "  svc.api -> svc.saas_fees.models (only app, cli, consumers may use saas_fees)",
+        "  svc.saas_fees.service -> svc.settings (the domain may use only models, repository, "
+        "rules)",
+    ]
+
+
+@pytest.mark.parametrize("service", SERVICES_WITH_DOMAIN)
+def test_the_saas_fees_domain_is_fenced_off_from_the_rest_of_its_service(service: str) -> None:
+    """A service's ``saas_fees`` is a room of its own: it uses only the parent's rules,
+    repository and models, and only the parent's app, consumers and cli use it."""
+    graph = _graph()
+    assert f"{service}.{DOMAIN}" in graph.modules
+    illegal = domain_violations(graph, service)
+    assert not illegal, f"{service}.{DOMAIN} is fenced off:\n" + "\n".join(illegal)
+
+
+def test_every_service_with_the_domain_is_fenced() -> None:
+    """A service that grows a ``saas_fees`` subpackage joins the fence test."""
+    with_domain = {_top(module) for module in _graph().modules if module.endswith(f".{DOMAIN}")}
+    assert with_domain == set(SERVICES_WITH_DOMAIN)

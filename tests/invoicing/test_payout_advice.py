@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from invoicing.payout_advice import payout_advice
+from invoicing.saas_fees.rules import payout_advice
 
 pytestmark = pytest.mark.unit
 

@@ -25,8 +25,8 @@ import pytest
 
 from billing_devstack import ManagedProcess, free_port
 from billing_kit.pending_commands import command_id_of
-from tests.platform_billing.helpers import create_plan, retire
 from tests.reliability.rig import Rig
+from tests.saas_fees.helpers import create_plan, retire
 from tests.support.agencies import Agency, known_to_subscriptions, onboarded_agency
 from tests.support.databases import connect
 from tests.support.tokens import new_agency_id

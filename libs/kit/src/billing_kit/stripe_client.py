@@ -94,3 +94,11 @@ async def call_stripe(
         if as_failure:
             raise stripe_failed(exc) from exc
         raise
+
+
+def latest_invoice(sub: stripe.Subscription) -> tuple[str | None, stripe.Invoice | None]:
+    """The subscription's latest invoice: its id, and the invoice itself when expanded."""
+    invoice = sub.latest_invoice
+    if isinstance(invoice, stripe.Invoice):
+        return invoice.id, invoice
+    return (invoice if isinstance(invoice, str) else None), None

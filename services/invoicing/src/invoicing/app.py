@@ -10,11 +10,12 @@ from billing_contracts.invoicing_invoices import INVOICES
 from billing_kit.command_sweeper import run_sweeper
 from billing_kit.runtime import Runtime, build_app
 from billing_kit.settings import ServiceSettings
-from invoicing import api, commands, consumers, fee_api
+from invoicing import api, commands, consumers
 from invoicing.customers import KafkaCustomers
-from invoicing.fee_gateway import CollectionsStripe
-from invoicing.fee_retries import RetryRunner
 from invoicing.models import kit_tables
+from invoicing.saas_fees import api as saas_fees_api
+from invoicing.saas_fees.gateway import CollectionsStripe
+from invoicing.saas_fees.retries import RetryRunner
 from invoicing.settings import InvoicingSettings
 
 
@@ -24,7 +25,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     consumers.register(runtime)
     if isinstance(settings, InvoicingSettings) and settings.retry_runner:
         _run_retries(runtime, settings)
-    app = build_app(runtime, [api.router, fee_api.router], title="invoicing")
+    app = build_app(runtime, [api.router, saas_fees_api.router], title="invoicing")
     app.state.customers = KafkaCustomers(runtime)
     app.state.commands = commands.invoicing_commands(runtime)
     run_sweeper(runtime, commands.sweeper(runtime))

@@ -35,9 +35,9 @@ from billing_contracts.catalog_products import PRODUCTS, ProductSnapshot
 from billing_contracts.subscriptions_agency_plans import AGENCY_PLANS, AgencyPlanSnapshot
 from billing_kit.runtime import Runtime
 from invoicing import agencies
-from invoicing.fee_collections import Collections
-from invoicing.fee_gateway import CollectionsStripe
 from invoicing.mirror import Mirror, PaymentFacts
+from invoicing.saas_fees.gateway import CollectionsStripe
+from invoicing.saas_fees.service import Collections
 from invoicing.stripe_gateway import InvoicingStripe
 
 

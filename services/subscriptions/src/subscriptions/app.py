@@ -1,4 +1,4 @@
-"""Builds the subscriptions app: HTTP API (client subscriptions, the platform's plans),
+"""Builds the subscriptions app: HTTP API (client subscriptions, the SaaS fees' plans),
 catalog replicas, the Stripe status mirror, the customer request responder and the outbox
 relay."""
 
@@ -13,9 +13,11 @@ from billing_contracts.subscriptions_workspaces import WORKSPACES
 from billing_kit.command_sweeper import run_sweeper
 from billing_kit.runtime import Runtime, build_app
 from billing_kit.settings import ServiceSettings
-from subscriptions import api, commands, consumers, platform_api
+from subscriptions import api, commands, consumers
 from subscriptions.invoice_mirror import run_autopay
 from subscriptions.models import kit_tables
+from subscriptions.saas_fees import api as saas_fees_api
+from subscriptions.saas_fees import commands as saas_fees_commands
 from subscriptions.settings import SubscriptionsSettings
 
 
@@ -26,6 +28,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         publishes=(WORKSPACES, CUSTOMERS, SUBSCRIPTIONS, AGENCY_PLANS),
     )
     consumers.register(runtime)
-    run_sweeper(runtime, commands.sweeper(runtime))
+    run_sweeper(runtime, commands.sweeper(runtime, saas_fees_commands.sweeps(runtime)))
     run_autopay(runtime)
-    return build_app(runtime, [api.router, platform_api.router], title="subscriptions")
+    return build_app(runtime, [api.router, saas_fees_api.router], title="subscriptions")

@@ -1,6 +1,6 @@
 """subscriptions' subscribers: catalog's products and agency profiles into local replicas,
 Stripe's subscription events into the status mirror (client subscriptions on connected
-accounts, agencies' plans on the platform account), and the customer requests of other
+accounts, the SaaS fees' agency plans on the platform account), and the customer requests of other
 services (answered on their reply topic)."""
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from billing_kit.rpc import serve_requests
 from billing_kit.runtime import Runtime
 from subscriptions.commands import subscriptions_service
 from subscriptions.invoice_mirror import apply_invoice
-from subscriptions.platform_gateway import PlatformStripe
-from subscriptions.platform_plans import PlatformPlans
 from subscriptions.replicas import Replicas
+from subscriptions.saas_fees.gateway import PlatformStripe
+from subscriptions.saas_fees.service import PlatformPlans
 from subscriptions.service import Subscriptions
 from subscriptions.stripe_gateway import SubscriptionsStripe
 

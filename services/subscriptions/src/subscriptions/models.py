@@ -1,5 +1,7 @@
 """Tables of the subscriptions schema: replicas of catalog's agencies and products, client
-workspaces, their one Stripe customer each, and client subscriptions."""
+workspaces, their one Stripe customer each, and client subscriptions. The SaaS fees' tables
+(the platform's plans, agencies' plans) are in ``subscriptions.saas_fees.models``, on the
+same metadata."""
 
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ pending_commands = pending_commands_table(SubscriptionsTable.metadata)
 (``billing_kit.pending_commands``)."""
 
 
-def _created_at() -> Any:
+def created_at_field() -> Any:
+    """A ``created_at`` column the database fills in."""
     return Field(
         default=None,
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -79,7 +82,7 @@ class Workspace(SubscriptionsTable, table=True):
     default_days_until_due: int | None = Field(default=None, sa_type=Integer)
     """Payment terms of the workspace's new subscriptions (else 30 days)."""
     revision: int = 1
-    created_at: datetime | None = _created_at()
+    created_at: datetime | None = created_at_field()
 
     @property
     def billing_email(self) -> str | None:
@@ -99,7 +102,7 @@ class BillingCustomer(SubscriptionsTable, table=True):
     agency_id: str = Field(sa_type=String(100))
     stripe_customer_id: str = Field(sa_type=String(100), unique=True)
     email: str | None = Field(default=None, sa_type=String(320))
-    created_at: datetime | None = _created_at()
+    created_at: datetime | None = created_at_field()
 
 
 class Subscription(SubscriptionsTable, table=True):
@@ -151,44 +154,5 @@ class Subscription(SubscriptionsTable, table=True):
     hosted_invoice_url: str | None = Field(default=None, sa_type=String(2000))
     latest_invoice_created: int = Field(default=0, sa_type=BigInteger)
     """Stripe ``created`` of ``latest_invoice_id``: a newer invoice takes its place."""
-    created_at: datetime | None = _created_at()
+    created_at: datetime | None = created_at_field()
     canceled_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-
-
-class PlatformPlan(SubscriptionsTable, table=True):
-    """A SaaS-fee plan the platform charges its agencies: a Product and recurring Price on
-    the platform's own Stripe account."""
-
-    __tablename__ = "platform_plans"
-
-    id: str = Field(sa_type=String(40), primary_key=True)
-    name: str = Field(sa_type=String(99))
-    amount_cents: int = Field(sa_type=BigInteger)
-    currency: str = Field(sa_type=String(3))
-    interval: str = Field(sa_type=String(10))
-    status: str = Field(sa_type=String(20))
-    stripe_product_id: str = Field(sa_type=String(100))
-    stripe_price_id: str = Field(sa_type=String(100))
-    created_at: datetime | None = _created_at()
-
-
-class AgencyPlan(SubscriptionsTable, table=True):
-    """An agency on a platform plan: a subscription on the platform account whose customer is
-    the agency's connected account, paid from that account's Stripe balance."""
-
-    __tablename__ = "agency_plans"
-
-    id: str = Field(sa_type=String(40), primary_key=True)
-    agency_id: str = Field(sa_type=String(100), unique=True)
-    plan_id: str = Field(sa_type=String(40))
-    status: str = Field(sa_type=String(30))
-    status_seen_at: int = Field(default=0, sa_type=BigInteger)
-    """Stripe ``created`` of the newest event applied to ``status``; older ones are ignored."""
-    stripe_account_id: str = Field(sa_type=String(100))
-    stripe_subscription_id: str = Field(sa_type=String(100), unique=True)
-    stripe_payment_method_id: str = Field(sa_type=String(100))
-    billing_cycle_anchor: int = Field(sa_type=BigInteger)
-    latest_invoice_id: str | None = Field(default=None, sa_type=String(100))
-    latest_invoice_status: str | None = Field(default=None, sa_type=String(20))
-    latest_invoice_amount_due: int | None = Field(default=None, sa_type=BigInteger)
-    created_at: datetime | None = _created_at()

@@ -10,10 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from subscriptions.models import (
-    AgencyPlan,
     AgencyReplica,
     BillingCustomer,
-    PlatformPlan,
     ProductReplica,
     Subscription,
     Workspace,
@@ -159,27 +157,6 @@ async def product_names(session: AsyncSession, product_ids: Sequence[str]) -> di
         col(ProductReplica.product_id).in_(set(product_ids))
     )
     return {str(pid): str(name) for pid, name in (await session.execute(query)).all()}
-
-
-async def platform_plans(session: AsyncSession) -> Sequence[PlatformPlan]:
-    query = select(PlatformPlan).order_by(col(PlatformPlan.created_at), col(PlatformPlan.id))
-    return (await session.execute(query)).scalars().all()
-
-
-async def agency_plan(session: AsyncSession, agency_id: str) -> AgencyPlan | None:
-    query = select(AgencyPlan).where(col(AgencyPlan.agency_id) == agency_id)
-    return (await session.execute(query)).scalar_one_or_none()
-
-
-async def agency_plan_by_subscription(
-    session: AsyncSession, stripe_subscription_id: str
-) -> AgencyPlan | None:
-    query = (
-        select(AgencyPlan)
-        .where(col(AgencyPlan.stripe_subscription_id) == stripe_subscription_id)
-        .with_for_update()
-    )
-    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def autopay_waiting(session: AsyncSession, limit: int = 50) -> Sequence[Subscription]:

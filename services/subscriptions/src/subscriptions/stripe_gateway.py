@@ -28,7 +28,7 @@ from typing import Any
 import stripe
 
 from billing_kit.money import PLATFORM_FEE_PERCENT
-from billing_kit.stripe_client import account_gone, call_stripe, stripe_failed
+from billing_kit.stripe_client import account_gone, call_stripe, latest_invoice, stripe_failed
 from billing_kit.stripe_states import SUBSCRIPTION_ENDED_STATUSES
 
 REUSABLE_PAYMENT_METHOD_TYPES = frozenset({"card", "us_bank_account", "sepa_debit", "bacs_debit"})
@@ -62,14 +62,6 @@ def _id_of(value: Any) -> str:
     if isinstance(value, dict):
         return str(value["id"])
     return str(value.id)
-
-
-def latest_invoice(sub: stripe.Subscription) -> tuple[str | None, stripe.Invoice | None]:
-    """The subscription's latest invoice: its id, and the invoice itself when expanded."""
-    invoice = sub.latest_invoice
-    if isinstance(invoice, stripe.Invoice):
-        return invoice.id, invoice
-    return (invoice if isinstance(invoice, str) else None), None
 
 
 def _first_item(sub: stripe.Subscription) -> dict[str, Any]:

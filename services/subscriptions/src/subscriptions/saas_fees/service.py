@@ -28,13 +28,14 @@ from billing_kit.errors import NotFoundError
 from billing_kit.outbox import Outbox
 from billing_kit.pending_commands import PendingCommand, PendingCommands
 from subscriptions import repository
-from subscriptions.errors import (
+from subscriptions.saas_fees import repository as plans_repository
+from subscriptions.saas_fees.errors import (
     AgencyPlanExistsError,
+    AgencyPlanNotRecordedError,
     PlanArchivedError,
-    SubscriptionNotRecordedError,
 )
-from subscriptions.models import AgencyPlan, PlatformPlan
-from subscriptions.platform_gateway import PlatformStripe
+from subscriptions.saas_fees.gateway import PlatformStripe
+from subscriptions.saas_fees.models import AgencyPlan, PlatformPlan
 
 PLAN_CURRENCY = "usd"
 
@@ -100,7 +101,7 @@ class PlatformPlans:
         return plan
 
     async def list_plans(self) -> Sequence[PlatformPlan]:
-        return await repository.platform_plans(self.session)
+        return await plans_repository.platform_plans(self.session)
 
     async def start_agency_plan(self, agency_id: str, plan_id: str) -> AgencyPlan:
         agency = await repository.agency(self.session, agency_id, for_update=True)
@@ -117,7 +118,7 @@ class PlatformPlans:
         if plan.status != "active":
             raise PlanArchivedError()
         commands = self._commands()
-        existing = await repository.agency_plan(self.session, agency_id)
+        existing = await plans_repository.agency_plan(self.session, agency_id)
         if existing is not None:
             mine = await commands.current()  # this same request, finished after a crash
             if mine is not None and mine.id == existing.id:
@@ -170,7 +171,7 @@ class PlatformPlans:
         return agency_plan
 
     async def agency_plan(self, agency_id: str) -> AgencyPlan:
-        found = await repository.agency_plan(self.session, agency_id)
+        found = await plans_repository.agency_plan(self.session, agency_id)
         if found is None:
             raise NotFoundError("This agency has no plan.")
         return found
@@ -178,12 +179,12 @@ class PlatformPlans:
     async def apply_stripe_subscription(self, snapshot: StripeSubscriptionSnapshot) -> None:
         """Mirror the status Stripe reports of an agency plan, forward only; the latest
         invoice is read again when the status moves (it is what moved it)."""
-        agency_plan = await repository.agency_plan_by_subscription(
+        agency_plan = await plans_repository.agency_plan_by_subscription(
             self.session, snapshot.subscription_id
         )
         if agency_plan is None:
             if snapshot.metadata.get("agency_plan_id"):
-                raise SubscriptionNotRecordedError(snapshot.subscription_id)
+                raise AgencyPlanNotRecordedError(snapshot.subscription_id)
             return  # not one of ours
         if snapshot.stripe_created < agency_plan.status_seen_at:
             return

@@ -12,7 +12,7 @@ import pytest
 import stripe
 
 from billing_devstack import Infra
-from tests.platform_billing.helpers import (
+from tests.saas_fees.helpers import (
     DAY,
     advance_clock,
     available,

@@ -16,7 +16,7 @@ import pytest
 import stripe
 
 from tests.catalog.conftest import emulator, stripe_sdk
-from tests.platform_billing.helpers import (
+from tests.saas_fees.helpers import (
     DAY,
     advance_clock,
     card_payment,

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing_devstack import Infra
 from billing_kit.db import session_factory, unit_of_work
-from invoicing import fee_repository as repository
-from tests.platform_billing.helpers import (
+from invoicing.saas_fees import repository
+from tests.saas_fees.helpers import (
     DAY,
     advance_clock,
     available,
@@ -27,7 +27,7 @@ from tests.platform_billing.helpers import (
     set_payout_schedule,
     start_on_monday,
 )
-from tests.platform_billing.retries import retry_row, run_retries, start_retry
+from tests.saas_fees.retries import retry_row, run_retries, start_retry
 from tests.support.databases import connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]

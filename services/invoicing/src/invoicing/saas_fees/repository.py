@@ -13,8 +13,9 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from billing_contracts.subscriptions_agency_plans import AgencyPlanSnapshot
-from invoicing.models import Agency, AgencyPlan, Collection, CollectionRetry, CollectionRetryStep
+from invoicing.models import Agency
 from invoicing.repository import agency_of_account
+from invoicing.saas_fees.models import AgencyPlan, Collection, CollectionRetry, CollectionRetryStep
 
 FINISHED_STATES = ("succeeded", "failed")
 

@@ -16,9 +16,8 @@ import stripe
 import structlog
 
 from billing_kit.errors import StripeFailedError
-from billing_kit.stripe_client import call_stripe
+from billing_kit.stripe_client import call_stripe, latest_invoice
 from billing_kit.stripe_states import SUBSCRIPTION_ENDED_STATUSES
-from subscriptions.stripe_gateway import latest_invoice
 
 log = structlog.get_logger(__name__)
 

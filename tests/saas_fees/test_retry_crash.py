@@ -3,7 +3,7 @@ killed right after each Stripe call, before its result is committed, and the nex
 takes over from what was committed — the invoice ends paid exactly once and the payout
 schedule as it was.
 
-The runners run ``python -m invoicing.fee_retries`` against a database of their own (the
+The runners run ``python -m invoicing retries`` against a database of their own (the
 stack's invoicing service never sees this retry), on the stack's Stripe emulator."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import stripe
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing_devstack import Infra
-from invoicing.fee_retries import STRIPE_STEPS
-from tests.platform_billing.helpers import (
+from invoicing.saas_fees.retries import STRIPE_STEPS
+from tests.saas_fees.helpers import (
     DAY,
     advance_clock,
     available,
@@ -29,7 +29,7 @@ from tests.platform_billing.helpers import (
     set_payout_schedule,
     start_on_monday,
 )
-from tests.platform_billing.retries import retry_row, run_retries, start_retry
+from tests.saas_fees.retries import retry_row, run_retries, start_retry
 from tests.support.databases import connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]

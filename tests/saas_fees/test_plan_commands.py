@@ -12,7 +12,7 @@ import pytest
 import stripe
 
 from billing_devstack import Infra
-from tests.platform_billing.helpers import create_plan
+from tests.saas_fees.helpers import create_plan
 from tests.support.agencies import Agency
 from tests.support.crashes import posting, retried_after_crash
 

@@ -1,4 +1,4 @@
-"""The platform operator's routes for SaaS fees: plans and agencies' plans."""
+"""The platform operator's routes of the SaaS fees: plans and agencies' plans."""
 
 from __future__ import annotations
 
@@ -16,11 +16,10 @@ from billing_kit.errors import (
     documented,
 )
 from billing_kit.idempotency import IdempotentRoute
-from subscriptions.commands import platform_plans
-from subscriptions.errors import AgencyPlanExistsError, PlanArchivedError
-from subscriptions.models import AgencyPlan, PlatformPlan
-from subscriptions.platform_plans import PlatformPlans
-from subscriptions.schemas import (
+from subscriptions.saas_fees.commands import platform_plans
+from subscriptions.saas_fees.errors import AgencyPlanExistsError, PlanArchivedError
+from subscriptions.saas_fees.models import AgencyPlan, PlatformPlan
+from subscriptions.saas_fees.schemas import (
     AgencyPlanOut,
     AgencyPlanStart,
     PlanCreate,
@@ -28,8 +27,9 @@ from subscriptions.schemas import (
     PlanList,
     PlanOut,
 )
+from subscriptions.saas_fees.service import PlatformPlans
 
-router = APIRouter(prefix="/v1/platform", route_class=IdempotentRoute, tags=["platform plans"])
+router = APIRouter(prefix="/v1/platform", route_class=IdempotentRoute, tags=["saas fees"])
 
 AgencyId = Annotated[str, Path(min_length=1, max_length=100)]
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 import stripe
 
-from tests.platform_billing.helpers import create_plan, fund, put_on_plan, set_payout_schedule
+from tests.saas_fees.helpers import create_plan, fund, put_on_plan, set_payout_schedule
 from tests.support.agencies import Agency, start_onboarding
 from tests.support.tokens import Tokens
 

@@ -19,39 +19,51 @@ paid (by us or by Stripe's own retry), refused, the invoice voided, or given up 
 ``retry_give_up_seconds``.
 
 ``RetryRunner`` runs due steps one after the other with one database connection at a time,
-in the service (started with it) or alone (``python -m invoicing.fee_retries``).
+in the service (started with it) or alone (``python -m invoicing retries``).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
-import os
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Literal, Protocol, get_args
 
 import stripe
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from billing_kit.db import create_engine, session_factory, unit_of_work
+from billing_kit.db import unit_of_work
 from billing_kit.metrics import SAAS_COLLECTIONS_FAILING, SAAS_COLLECTIONS_FAILING_CENTS
 from billing_kit.outbox import Outbox
-from billing_kit.stripe_client import stripe_client
-from invoicing import fee_repository as repository
-from invoicing.fee_collections import record_step
-from invoicing.fee_gateway import CollectionsStripe
-from invoicing.models import Collection, CollectionRetry, kit_tables
-from invoicing.settings import InvoicingSettings
+from invoicing.saas_fees import repository
+from invoicing.saas_fees.gateway import CollectionsStripe
+from invoicing.saas_fees.models import Collection, CollectionRetry
+from invoicing.saas_fees.service import record_step
 
 log = structlog.get_logger(__name__)
 
 MANUAL = {"interval": "manual"}
-STRIPE_STEPS = ("record_schedule", "pause_payouts", "check_balance", "pay", "restore_payouts")
+StripeStep = Literal["record_schedule", "pause_payouts", "check_balance", "pay", "restore_payouts"]
 """The Stripe calls of the saga, by name (what ``--crash-after`` names)."""
+STRIPE_STEPS: tuple[StripeStep, ...] = get_args(StripeStep)
+
+
+class RetrySettings(Protocol):
+    """What the runner reads of the service's settings (``InvoicingSettings``'s ``retry_*``)."""
+
+    @property
+    def service_name(self) -> str: ...
+
+    @property
+    def retry_poll_seconds(self) -> float: ...
+
+    @property
+    def retry_recheck_seconds(self) -> float: ...
+
+    @property
+    def retry_give_up_seconds(self) -> float: ...
 
 
 @dataclass
@@ -187,7 +199,7 @@ class RetryRunner:
     sessions: async_sessionmaker[AsyncSession]
     outbox: Outbox
     stripe: CollectionsStripe
-    settings: InvoicingSettings
+    settings: RetrySettings
     after_stripe: Callable[[str], None] = lambda _: None
     _currencies_reported: set[str] = field(default_factory=set)
     """Currencies with failing collections reported once: set to 0 when none fail any more."""
@@ -248,53 +260,3 @@ class RetryRunner:
             except Exception:
                 log.exception("retry step failed, trying again later")
             await asyncio.sleep(self.settings.retry_poll_seconds)
-
-
-def _crash_after(step: str | None) -> Callable[[str], None]:
-    def maybe_crash(done: str) -> None:
-        if done == step:
-            print(f"crashing after {done}", flush=True)
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return maybe_crash
-
-
-async def _main(args: argparse.Namespace) -> None:
-    settings = InvoicingSettings()
-    engine = create_engine(settings.database_url, pool_size=1)
-    try:
-        async with stripe_client(
-            settings.stripe_api_key.get_secret_value(),
-            settings.stripe_api_base,
-            max_network_retries=settings.stripe_max_network_retries,
-        ) as client:
-            runner = RetryRunner(
-                session_factory(engine),
-                Outbox(kit_tables.outbox),
-                CollectionsStripe(client),
-                settings,
-                _crash_after(args.crash_after),
-            )
-            if args.until_idle:
-                await runner.run_until_idle()
-            else:
-                await runner.run_forever()
-    finally:
-        with contextlib.suppress(Exception):
-            await engine.dispose()
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Run the SaaS-fee manual retries.")
-    parser.add_argument("--until-idle", action="store_true", help="stop when nothing is due")
-    parser.add_argument(
-        "--crash-after",
-        choices=STRIPE_STEPS,
-        help="crash drill: kill this process (SIGKILL) right after this Stripe call, "
-        "before its result is committed",
-    )
-    asyncio.run(_main(parser.parse_args()))
-
-
-if __name__ == "__main__":
-    main()

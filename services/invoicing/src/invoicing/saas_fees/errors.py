@@ -1,4 +1,4 @@
-"""Errors the invoicing rules raise beyond the kit's shared ones."""
+"""Errors of the SaaS fees beyond the kit's shared ones."""
 
 from __future__ import annotations
 

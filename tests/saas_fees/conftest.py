@@ -11,8 +11,8 @@ import stripe
 
 from billing_devstack import Infra
 from tests.catalog.conftest import catalog, emulator, stripe_sdk
-from tests.platform_billing.helpers import retire
-from tests.platform_billing.retries import retries_db
+from tests.saas_fees.helpers import retire
+from tests.saas_fees.retries import retries_db
 from tests.subscriptions.conftest import subscriptions
 from tests.support.agencies import Agency, known_to_subscriptions, onboarded_agency
 from tests.support.tokens import Tokens

@@ -14,11 +14,12 @@ from billing_kit.auth import Operator, Owner
 from billing_kit.db import DbSession
 from billing_kit.errors import ForbiddenError, NotFoundError, documented
 from billing_kit.idempotency import IdempotentRoute
-from invoicing import fee_repository
-from invoicing.errors import CollectionNotOpenError
-from invoicing.fee_collections import Collections
-from invoicing.fee_gateway import CollectionsStripe
-from invoicing.fee_schemas import (
+from invoicing.saas_fees import repository
+from invoicing.saas_fees.errors import CollectionNotOpenError
+from invoicing.saas_fees.gateway import CollectionsStripe
+from invoicing.saas_fees.models import AgencyPlan, Collection, CollectionRetry
+from invoicing.saas_fees.rules import payout_advice
+from invoicing.saas_fees.schemas import (
     AdviceOut,
     AgencyCollectionOut,
     AgencyPlanOut,
@@ -27,8 +28,7 @@ from invoicing.fee_schemas import (
     PlatformBilling,
     RetryOut,
 )
-from invoicing.models import AgencyPlan, Collection, CollectionRetry
-from invoicing.payout_advice import payout_advice
+from invoicing.saas_fees.service import Collections
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1", route_class=IdempotentRoute, tags=["saas fees"])
@@ -138,11 +138,11 @@ async def platform_billing(principal: Owner, collections: CollectionsService) ->
 async def _advice(collections: Collections, plan: AgencyPlan) -> list[AdviceOut]:
     """The advice for the agency's payout schedule as Stripe has it now (none when Stripe
     cannot tell: the page still shows the plan and its invoices)."""
-    account = await fee_repository.agency_account(collections.session, plan.agency_id)
+    account = await repository.agency_account(collections.session, plan.agency_id)
     if account is None:
         return []
     # While a retry holds payouts on manual, the schedule it will put back is the agency's.
-    schedule = await fee_repository.paused_schedule(collections.session, account)
+    schedule = await repository.paused_schedule(collections.session, account)
     if schedule is None:
         try:
             schedule = await collections.stripe.payout_schedule(account)

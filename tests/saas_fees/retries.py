@@ -1,4 +1,4 @@
-"""The SaaS-fee retry runner driven as the service runs it (``python -m invoicing.fee_retries``)
+"""The SaaS-fee retry runner driven as the service runs it (``python -m invoicing retries``)
 against a migrated database of the test's own: the stack's invoicing never sees these retries."""
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from billing_devstack import Infra
 from billing_kit.db import create_engine, session_factory, unit_of_work
 from billing_kit.outbox import Outbox
 from billing_kit.stripe_client import stripe_client
-from invoicing.fee_collections import Collections
-from invoicing.fee_gateway import CollectionsStripe
-from invoicing.models import Collection, CollectionRetry, kit_tables
+from invoicing.models import kit_tables
+from invoicing.saas_fees.gateway import CollectionsStripe
+from invoicing.saas_fees.models import Collection, CollectionRetry
+from invoicing.saas_fees.service import Collections
 from tests.support.databases import migrated_database
 
 
@@ -77,7 +78,7 @@ def run_retries(
         "BILLING_ENV": "development",
         **(env or {}),
     }
-    command = [sys.executable, "-m", "invoicing.fee_retries", "--until-idle"]
+    command = [sys.executable, "-m", "invoicing", "retries", "--until-idle"]
     if crash_after is not None:
         command += ["--crash-after", crash_after]
     return subprocess.run(
