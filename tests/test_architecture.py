@@ -8,8 +8,10 @@ module, local and `TYPE_CHECKING` ones included, so hiding one does not pass. Th
 - every package imports only the layers below it: services never import each other, the
   libraries never import a service or a tool. As the allowed imports form no cycle, no cycle
   can run between packages either;
-- a service's ``saas_fees`` domain is fenced: it imports only its parent's ``rules``,
-  ``repository`` and ``models``, and only the parent's ``app``, ``consumers`` and ``cli`` import it.
+- a domain inside a service (a subpackage: ``saas_fees`` in invoicing and subscriptions,
+  ``back_office`` in revenue) is fenced: it imports only the parent modules ``DOMAINS`` allows
+  (a ``saas_fees`` only its parent's ``rules``, ``repository`` and ``models``), and only the
+  parent's ``app``, ``consumers`` and ``cli`` import it.
 """
 
 from __future__ import annotations
@@ -162,20 +164,27 @@ def test_every_package_of_the_repository_is_checked() -> None:
     assert found == set(PACKAGES)
 
 
-DOMAIN = "saas_fees"
-DOMAIN_USES = frozenset({"rules", "repository", "models"})
+SAAS_FEES_USES = frozenset({"rules", "repository", "models"})
 """The parent's modules a service's ``saas_fees`` may import: its pure rules, its queries and
 its tables (the schema's base class, the kit tables, a replica the domain reads). Nothing
 else of the parent: settings come in as a protocol (invoicing's ``RetrySettings``), Stripe
 through the domain's own ``gateway`` (``latest_invoice`` lives in ``billing_kit.stripe_client``),
 errors from the domain's own ``errors``, wiring (engines, Stripe clients, the sweeper) from
 the parent's ``app`` and ``cli``. The libraries are governed by the layer rules above."""
+DOMAINS: dict[tuple[str, str], frozenset[str]] = {
+    ("invoicing", "saas_fees"): SAAS_FEES_USES,
+    ("subscriptions", "saas_fees"): SAAS_FEES_USES,
+    # the back-office reads every agency's figures as the owner's summary does (the parent's
+    # rules and queries) and draws its page with the owner's dashboard's styles and helpers
+    ("revenue", "back_office"): SAAS_FEES_USES | {"schemas", "dashboard"},
+}
+"""Every domain inside a service (a subpackage with the service's rooms), with the parent's
+modules it may import."""
 DOMAIN_USERS = frozenset({"app", "consumers", "cli"})
-"""The parent's modules that may import its ``saas_fees``: ``app`` mounts its routes, starts the
-retry runner and joins its pending-record sweeps to the service's sweeper; ``consumers`` route
-the domain's events to it; ``cli`` runs the retries alone (``python -m invoicing retries``;
+"""The parent's modules that may import one of its domains: ``app`` mounts its routes, starts
+its runners and joins its pending-record sweeps to the service's sweeper; ``consumers`` route
+the domain's events to it; ``cli`` runs its commands alone (``python -m invoicing retries``;
 ``__main__`` reaches it through ``cli``)."""
-SERVICES_WITH_DOMAIN = ("invoicing", "subscriptions")
 
 
 def _room(service: str, module: str) -> str | None:
@@ -185,9 +194,11 @@ def _room(service: str, module: str) -> str | None:
     return rest.split(".", 1)[0] if head == service and rest else None
 
 
-def domain_violations(graph: grimp.ImportGraph, service: str) -> list[str]:
-    """Imports that break the fence around ``<service>.saas_fees``: the domain importing a
-    parent module other than ``DOMAIN_USES``, or a parent module other than ``DOMAIN_USERS``
+def domain_violations(
+    graph: grimp.ImportGraph, service: str, domain: str, uses: frozenset[str]
+) -> list[str]:
+    """Imports that break the fence around ``<service>.<domain>``: the domain importing a
+    parent module other than ``uses``, or a parent module other than ``DOMAIN_USERS``
     importing the domain."""
     found = []
     for module in sorted(graph.modules):
@@ -198,16 +209,13 @@ def domain_violations(graph: grimp.ImportGraph, service: str) -> list[str]:
             target_room = _room(service, target)
             if target_room is None and target != service:
                 continue  # another package: the layer rules above decide
-            if room == DOMAIN and target_room != DOMAIN and target_room not in DOMAIN_USES:
-                found.append(f"  {module} -> {target} (the domain may use only {_rooms()})")
-            if room != DOMAIN and target_room == DOMAIN and room not in DOMAIN_USERS:
+            if room == domain and target_room != domain and target_room not in uses:
+                rooms = ", ".join(sorted(uses))
+                found.append(f"  {module} -> {target} (the domain may use only {rooms})")
+            if room != domain and target_room == domain and room not in DOMAIN_USERS:
                 users = ", ".join(sorted(DOMAIN_USERS))
-                found.append(f"  {module} -> {target} (only {users} may use {DOMAIN})")
+                found.append(f"  {module} -> {target} (only {users} may use {domain})")
     return found
-
-
-def _rooms() -> str:
-    return ", ".join(sorted(DOMAIN_USES))
 
 
 def test_the_domain_fence_catches_both_directions() -> None:
@@ -228,24 +236,30 @@ def test_the_domain_fence_catches_both_directions() -> None:
     graph.add_import(importer="svc.saas_fees.models", imported="svc.models")  # allowed
     graph.add_import(importer="svc.saas_fees.service", imported="svc.settings")
     graph.add_import(importer="svc.api", imported="svc.saas_fees.models")
-    assert domain_violations(graph, "svc") == [
+    assert domain_violations(graph, "svc", "saas_fees", SAAS_FEES_USES) == [
         "  svc.api -> svc.saas_fees.models (only app, cli, consumers may use saas_fees)",
         "  svc.saas_fees.service -> svc.settings (the domain may use only models, repository, "
         "rules)",
     ]
 
 
-@pytest.mark.parametrize("service", SERVICES_WITH_DOMAIN)
-def test_the_saas_fees_domain_is_fenced_off_from_the_rest_of_its_service(service: str) -> None:
-    """A service's ``saas_fees`` is a room of its own: it uses only the parent's rules,
-    repository and models, and only the parent's app, consumers and cli use it."""
+@pytest.mark.parametrize(("service", "domain"), list(DOMAINS), ids="{0[0]}.{0[1]}".format)
+def test_each_domain_is_fenced_off_from_the_rest_of_its_service(service: str, domain: str) -> None:
+    """A domain inside a service is a room of its own: it uses only the parent modules it is
+    allowed (``DOMAINS``), and only the parent's app, consumers and cli use it."""
     graph = _graph()
-    assert f"{service}.{DOMAIN}" in graph.modules
-    illegal = domain_violations(graph, service)
-    assert not illegal, f"{service}.{DOMAIN} is fenced off:\n" + "\n".join(illegal)
+    assert f"{service}.{domain}" in graph.modules
+    illegal = domain_violations(graph, service, domain, DOMAINS[service, domain])
+    assert not illegal, f"{service}.{domain} is fenced off:\n" + "\n".join(illegal)
 
 
-def test_every_service_with_the_domain_is_fenced() -> None:
-    """A service that grows a ``saas_fees`` subpackage joins the fence test."""
-    with_domain = {_top(module) for module in _graph().modules if module.endswith(f".{DOMAIN}")}
-    assert with_domain == set(SERVICES_WITH_DOMAIN)
+def test_every_domain_inside_a_service_is_fenced() -> None:
+    """A service that grows a subpackage (a domain) joins the fence test."""
+    graph = _graph()
+    found = {
+        (service, module.split(".")[1])
+        for service in SERVICES
+        for module in graph.modules
+        if module.startswith(f"{service}.") and module.count(".") >= 2
+    }
+    assert found == set(DOMAINS)
