@@ -88,7 +88,11 @@ async def test_two_agencies_over_six_months_equal_what_stripe_says(
     services: dict[str, str], infra: Infra, tokens: Tokens
 ) -> None:
     assert infra.stripe_api_base is not None
-    sdk = stripe.StripeClient("sk_test_emulator", base_addresses={"api": infra.stripe_api_base})
+    sdk = stripe.StripeClient(
+        "sk_test_emulator",
+        base_addresses={"api": infra.stripe_api_base},
+        max_network_retries=2,  # a keep-alive connection the emulator closed during a long step
+    )
     async with httpx.AsyncClient(base_url=infra.stripe_api_base, timeout=60) as emulator:
         stories = [Story(await open_shop(sdk, emulator), scale) for scale in (1, 2)]
 
