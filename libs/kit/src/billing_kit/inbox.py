@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import random
 import traceback
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
@@ -76,6 +76,27 @@ class Batched:
 
 Subscriber = Handler | Batched
 """What a topic's events are given to: per event, or per batch."""
+
+
+def by_event_type(handlers: Mapping[type[Event], Handler]) -> Handler:
+    """One handler of a topic's events from a table of event class → handler (cosmicpython's
+    ``EVENT_HANDLERS``): an event goes to the handler of its class, or else of the nearest
+    base class the table names (``Event`` stands for any other type); an event the table
+    does not name is ignored, as a consumer ignores the types it has no use for."""
+    table = dict(handlers)
+    resolved: dict[type[Event], Handler | None] = {}
+
+    def handler_of(kind: type[Event]) -> Handler | None:
+        if kind not in resolved:
+            resolved[kind] = next((table[c] for c in kind.__mro__ if c in table), None)
+        return resolved[kind]
+
+    async def dispatch(session: AsyncSession, event: Event) -> None:
+        handler = handler_of(type(event))
+        if handler is not None:
+            await handler(session, event)
+
+    return dispatch
 
 
 class Received(NamedTuple):
