@@ -5,22 +5,40 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing_contracts import Topic
 from billing_contracts.billing_accounts import (
     ACCOUNTS,
     StripeAccountDeauthorized,
     StripeAccountUpdated,
 )
-from billing_contracts.envelope import Event
+from billing_kit.inbox import Subscriber, by_event_type
 from billing_kit.runtime import Runtime
 from catalog.service import Catalog
 
 
-def register(runtime: Runtime) -> None:
-    async def on_account(session: AsyncSession, event: Event) -> None:
-        catalog = Catalog.build(runtime, session)
-        if isinstance(event, StripeAccountDeauthorized):
-            await catalog.apply_deauthorization(event.payload.account_id)
-        elif isinstance(event, StripeAccountUpdated):
-            await catalog.apply_account_update(event.agency_id, event.payload)
+def handlers(runtime: Runtime) -> dict[str, tuple[Topic, Subscriber]]:
+    """What catalog does with each topic it consumes, by consumer (its group is
+    ``catalog.<consumer>``), an event at a time."""
 
-    runtime.subscribe(ACCOUNTS, "accounts", on_account)
+    async def on_account_updated(session: AsyncSession, event: StripeAccountUpdated) -> None:
+        await Catalog.build(runtime, session).apply_account_update(event.agency_id, event.payload)
+
+    async def on_deauthorized(session: AsyncSession, event: StripeAccountDeauthorized) -> None:
+        await Catalog.build(runtime, session).apply_deauthorization(event.payload.account_id)
+
+    return {
+        "accounts": (
+            ACCOUNTS,
+            by_event_type(
+                {
+                    StripeAccountUpdated: on_account_updated,
+                    StripeAccountDeauthorized: on_deauthorized,
+                }
+            ),
+        ),
+    }
+
+
+def register(runtime: Runtime) -> None:
+    for consumer, (topic, handler) in handlers(runtime).items():
+        runtime.subscribe(topic, consumer, handler)
