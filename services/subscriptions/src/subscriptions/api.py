@@ -18,7 +18,6 @@ from billing_kit.errors import (
     documented,
 )
 from billing_kit.idempotency import IdempotentRoute
-from subscriptions.commands import subscriptions_service
 from subscriptions.errors import ProductArchivedError
 from subscriptions.models import Subscription, Workspace
 from subscriptions.schemas import (
@@ -44,7 +43,7 @@ ProductPath = Annotated[str, Path(min_length=1, max_length=40)]
 
 
 def _subscriptions(request: Request, session: DbSession) -> Subscriptions:
-    return subscriptions_service(request.app.state.runtime, session)
+    return Subscriptions.build(request.app.state.runtime, session)
 
 
 BILLS_A_PRODUCT = documented(

@@ -13,26 +13,17 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_kit.command_sweeper import CommandSweeper, Sweep, completing
-from billing_kit.pending_commands import PendingCommand, PendingCommands
+from billing_kit.pending_commands import PendingCommand
 from billing_kit.runtime import Runtime
 from subscriptions.customers import CREATE_CUSTOMER
-from subscriptions.models import pending_commands
 from subscriptions.service import (
     MIGRATE_SUBSCRIPTION,
     START_SUBSCRIPTION,
     Subscriptions,
+    subscriptions_commands,
     withdraw_subscription,
 )
 from subscriptions.stripe_gateway import SubscriptionsStripe
-
-
-def subscriptions_commands(runtime: Runtime) -> PendingCommands:
-    return runtime.pending_commands(pending_commands)
-
-
-def subscriptions_service(runtime: Runtime, session: AsyncSession) -> Subscriptions:
-    stripe = SubscriptionsStripe(runtime.stripe)
-    return Subscriptions(session, runtime.outbox, stripe, subscriptions_commands(runtime))
 
 
 def sweeper(runtime: Runtime, more: Mapping[str, Sweep] | None = None) -> CommandSweeper:
@@ -42,16 +33,16 @@ def sweeper(runtime: Runtime, more: Mapping[str, Sweep] | None = None) -> Comman
     stripe = SubscriptionsStripe(runtime.stripe)
 
     async def start_subscription(session: AsyncSession, command: PendingCommand) -> None:
-        await subscriptions_service(runtime, session).make_subscription(command)
+        await Subscriptions.build(runtime, session).make_subscription(command)
 
     async def cancel_subscription(command: PendingCommand) -> None:
         await withdraw_subscription(stripe, commands, command)
 
     async def migrate_subscription(session: AsyncSession, command: PendingCommand) -> None:
-        await subscriptions_service(runtime, session).make_migration(command)
+        await Subscriptions.build(runtime, session).make_migration(command)
 
     async def create_customer(session: AsyncSession, command: PendingCommand) -> None:
-        customers = subscriptions_service(runtime, session).customers
+        customers = Subscriptions.build(runtime, session).customers
         await customers.locked_workspace(str(command.agency_id), command.request["workspace_id"])
         await customers.record_customer(command)
 

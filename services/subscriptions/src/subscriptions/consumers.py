@@ -5,9 +5,12 @@ services (answered on their reply topic)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing_contracts import Topic
 from billing_contracts.billing_invoices import STRIPE_INVOICES, StripeInvoiceSnapshot
 from billing_contracts.billing_subscriptions import (
     STRIPE_SUBSCRIPTIONS,
@@ -29,15 +32,13 @@ from billing_kit.errors import (
     ConnectRequiredError,
     NotFoundError,
 )
+from billing_kit.inbox import Subscriber
 from billing_kit.rpc import serve_requests
 from billing_kit.runtime import Runtime
-from subscriptions.commands import subscriptions_service
 from subscriptions.invoice_mirror import apply_invoice
 from subscriptions.replicas import Replicas
-from subscriptions.saas_fees.gateway import PlatformStripe
 from subscriptions.saas_fees.service import PlatformPlans
 from subscriptions.service import Subscriptions
-from subscriptions.stripe_gateway import SubscriptionsStripe
 
 log = structlog.get_logger(__name__)
 
@@ -48,7 +49,10 @@ _REPLY_ERRORS: dict[type[BillingError], CustomerRequestError] = {
 }
 
 
-def register(runtime: Runtime) -> None:
+def handlers(runtime: Runtime) -> dict[str, tuple[Topic, Subscriber]]:
+    """What subscriptions does with each topic it consumes, by consumer (its group is
+    ``subscriptions.<consumer>``), an event at a time."""
+
     async def on_product(session: AsyncSession, event: Event) -> None:
         assert event.agency_id is not None
         await Replicas(session).apply_product(event.agency_id, event.payload)  # type: ignore[arg-type]
@@ -60,22 +64,33 @@ def register(runtime: Runtime) -> None:
         snapshot = event.payload
         assert isinstance(snapshot, StripeSubscriptionSnapshot)
         if snapshot.stripe_account_id is None:  # on the platform account: an agency's plan
-            plans = PlatformPlans(session, runtime.outbox, PlatformStripe(runtime.stripe))
-            await plans.apply_stripe_subscription(snapshot)
+            await PlatformPlans.build(runtime, session).apply_stripe_subscription(snapshot)
             return
-        subscriptions = Subscriptions(session, runtime.outbox, SubscriptionsStripe(runtime.stripe))
-        await subscriptions.apply_stripe_subscription(snapshot)
+        await Subscriptions.build(runtime, session).apply_stripe_subscription(snapshot)
 
     async def on_stripe_invoice(session: AsyncSession, event: Event) -> None:
         if isinstance(event.payload, StripeInvoiceSnapshot):  # not invoice payments
             await apply_invoice(session, event.type, event.payload)
+
+    return {
+        "products": (PRODUCTS, on_product),
+        "agencies": (AGENCIES, on_agency),
+        "stripe-subscriptions": (STRIPE_SUBSCRIPTIONS, on_stripe_subscription),
+        "stripe-invoices": (STRIPE_INVOICES, on_stripe_invoice),
+    }
+
+
+def customer_requests(
+    runtime: Runtime,
+) -> Callable[[BillingCustomerRequest], Awaitable[BillingCustomerReply]]:
+    """The answer to other services' customer requests (``customer-requests``)."""
 
     async def answer(request: BillingCustomerRequest) -> BillingCustomerReply:
         """Get or create the workspace's customer, committed before the answer leaves."""
         reply = BillingCustomerReply(agency_id=request.agency_id, workspace_id=request.workspace_id)
         try:
             async with unit_of_work(runtime.sessions) as session:
-                customers = subscriptions_service(runtime, session).customers
+                customers = Subscriptions.build(runtime, session).customers
                 _, customer = await customers.ensure_customer(
                     request.agency_id, request.workspace_id
                 )
@@ -91,8 +106,10 @@ def register(runtime: Runtime) -> None:
             }
         )
 
-    runtime.subscribe(PRODUCTS, "products", on_product)
-    runtime.subscribe(AGENCIES, "agencies", on_agency)
-    runtime.subscribe(STRIPE_SUBSCRIPTIONS, "stripe-subscriptions", on_stripe_subscription)
-    runtime.subscribe(STRIPE_INVOICES, "stripe-invoices", on_stripe_invoice)
-    serve_requests(runtime, CUSTOMER_REQUESTS, "customer-requests", answer)
+    return answer
+
+
+def register(runtime: Runtime) -> None:
+    for consumer, (topic, handler) in handlers(runtime).items():
+        runtime.subscribe(topic, consumer, handler)
+    serve_requests(runtime, CUSTOMER_REQUESTS, "customer-requests", customer_requests(runtime))

@@ -31,6 +31,7 @@ from billing_kit.inbox import is_transient
 from billing_kit.money import PLATFORM_FEE_PERCENT
 from billing_kit.outbox import Outbox
 from billing_kit.pending_commands import PendingCommand, PendingCommands
+from billing_kit.runtime import Runtime
 from billing_kit.stripe_states import SUBSCRIPTION_ENDED_STATUSES
 from subscriptions import repository
 from subscriptions.customers import Customers
@@ -39,7 +40,7 @@ from subscriptions.errors import (
     ProductArchivedError,
     SubscriptionNotRecordedError,
 )
-from subscriptions.models import ProductReplica, Subscription
+from subscriptions.models import ProductReplica, Subscription, pending_commands
 from subscriptions.stripe_gateway import (
     CADENCE_INTERVALS,
     StripeSubscriptionFacts,
@@ -104,12 +105,23 @@ def _may_move(moving: Subscription | ProductReplica, product: ProductReplica) ->
         )
 
 
+def subscriptions_commands(runtime: Runtime) -> PendingCommands:
+    return runtime.pending_commands(pending_commands)
+
+
 @dataclass
 class Subscriptions:
     session: AsyncSession
     outbox: Outbox
     stripe: SubscriptionsStripe
     commands: PendingCommands | None = None
+
+    @classmethod
+    def build(cls, runtime: Runtime, session: AsyncSession) -> Subscriptions:
+        """The service for one transaction of the edge (a request, a consumed event, a
+        swept command)."""
+        stripe = SubscriptionsStripe(runtime.stripe)
+        return cls(session, runtime.outbox, stripe, subscriptions_commands(runtime))
 
     def _commands(self) -> PendingCommands:
         assert self.commands is not None, "subscriptions start with a service built with commands"

@@ -16,7 +16,6 @@ from billing_kit.errors import (
     documented,
 )
 from billing_kit.idempotency import IdempotentRoute
-from subscriptions.saas_fees.commands import platform_plans
 from subscriptions.saas_fees.errors import AgencyPlanExistsError, PlanArchivedError
 from subscriptions.saas_fees.models import AgencyPlan, PlatformPlan
 from subscriptions.saas_fees.schemas import (
@@ -35,7 +34,7 @@ AgencyId = Annotated[str, Path(min_length=1, max_length=100)]
 
 
 def _platform_plans(request: Request, session: DbSession) -> PlatformPlans:
-    return platform_plans(request.app.state.runtime, session)
+    return PlatformPlans.build(request.app.state.runtime, session)
 
 
 Plans = Annotated[PlatformPlans, Depends(_platform_plans)]

@@ -9,30 +9,25 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_kit.command_sweeper import Sweep, completing
-from billing_kit.pending_commands import PendingCommand, PendingCommands
+from billing_kit.pending_commands import PendingCommand
 from billing_kit.runtime import Runtime
-from subscriptions.models import pending_commands
 from subscriptions.saas_fees.gateway import PlatformStripe
 from subscriptions.saas_fees.models import PlatformPlan
-from subscriptions.saas_fees.service import CREATE_PLAN, START_AGENCY_PLAN, PlatformPlans
-
-
-def _commands(runtime: Runtime) -> PendingCommands:
-    return runtime.pending_commands(pending_commands)
-
-
-def platform_plans(runtime: Runtime, session: AsyncSession) -> PlatformPlans:
-    stripe = PlatformStripe(runtime.stripe)
-    return PlatformPlans(session, runtime.outbox, stripe, _commands(runtime))
+from subscriptions.saas_fees.service import (
+    CREATE_PLAN,
+    START_AGENCY_PLAN,
+    PlatformPlans,
+    plans_commands,
+)
 
 
 def sweeps(runtime: Runtime) -> dict[str, Sweep]:
     """The sweeper's handlers of the plans' kinds."""
-    commands = _commands(runtime)
+    commands = plans_commands(runtime)
     platform = PlatformStripe(runtime.stripe)
 
     async def create_plan(session: AsyncSession, command: PendingCommand) -> None:
-        await platform_plans(runtime, session).make_plan(command)
+        await PlatformPlans.build(runtime, session).make_plan(command)
 
     async def archive_plan(command: PendingCommand) -> None:
         await commands.withdraw(command.id, platform.withdraw_plan(command.id))
@@ -40,7 +35,7 @@ def sweeps(runtime: Runtime) -> dict[str, Sweep]:
     async def start_agency_plan(session: AsyncSession, command: PendingCommand) -> None:
         plan = await session.get(PlatformPlan, command.request["plan_id"])
         assert plan is not None
-        await platform_plans(runtime, session).make_agency_plan(command, plan)
+        await PlatformPlans.build(runtime, session).make_agency_plan(command, plan)
 
     async def cancel_agency_plan(command: PendingCommand) -> None:
         account_id = command.request["account_id"]

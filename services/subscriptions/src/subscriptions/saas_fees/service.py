@@ -27,7 +27,9 @@ from billing_kit.billing_gate import ensure_agency_may_bill
 from billing_kit.errors import NotFoundError
 from billing_kit.outbox import Outbox
 from billing_kit.pending_commands import PendingCommand, PendingCommands
+from billing_kit.runtime import Runtime
 from subscriptions import repository
+from subscriptions.models import pending_commands
 from subscriptions.saas_fees import repository as plans_repository
 from subscriptions.saas_fees.errors import (
     AgencyPlanExistsError,
@@ -45,12 +47,23 @@ START_AGENCY_PLAN = "start_agency_plan"
 """Kinds of the pending records of a plan and of an agency's plan."""
 
 
+def plans_commands(runtime: Runtime) -> PendingCommands:
+    """The pending records of plans (in the service's table of them)."""
+    return runtime.pending_commands(pending_commands)
+
+
 @dataclass
 class PlatformPlans:
     session: AsyncSession
     outbox: Outbox
     stripe: PlatformStripe
     commands: PendingCommands | None = None
+
+    @classmethod
+    def build(cls, runtime: Runtime, session: AsyncSession) -> PlatformPlans:
+        """The service for one transaction of the edge (a request, a consumed event, a
+        swept command)."""
+        return cls(session, runtime.outbox, PlatformStripe(runtime.stripe), plans_commands(runtime))
 
     def _commands(self) -> PendingCommands:
         assert self.commands is not None, "plans are made by a service built with commands"
