@@ -14,8 +14,9 @@ import stripe
 
 from billing_devstack import Infra
 from billing_kit.pending_commands import PendingCommand
-from invoicing.commands import invoicing_commands, sweeper
+from invoicing.commands import sweeper
 from invoicing.models import kit_tables
+from invoicing.service import invoicing_commands
 from invoicing.settings import InvoicingSettings
 from tests.invoicing.workspaces import register_workspace
 from tests.support.agencies import Agency

@@ -31,16 +31,13 @@ from invoicing.schemas import (
     SubscriptionOut,
 )
 from invoicing.service import Invoicing
-from invoicing.stripe_gateway import InvoicingStripe
 
 router = APIRouter(prefix="/v1", route_class=IdempotentRoute, tags=["invoicing"])
 
 
 def _invoicing(request: Request, session: DbSession) -> Invoicing:
-    runtime = request.app.state.runtime
     state = request.app.state
-    stripe = InvoicingStripe(runtime.stripe)
-    return Invoicing(session, runtime.outbox, stripe, state.customers, state.commands)
+    return Invoicing.build(state.runtime, session, state.customers)
 
 
 InvoicingService = Annotated[Invoicing, Depends(_invoicing)]

@@ -27,7 +27,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         _run_retries(runtime, settings)
     app = build_app(runtime, [api.router, saas_fees_api.router], title="invoicing")
     app.state.customers = KafkaCustomers(runtime)
-    app.state.commands = commands.invoicing_commands(runtime)
     run_sweeper(runtime, commands.sweeper(runtime))
     return app
 

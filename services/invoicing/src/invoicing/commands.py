@@ -9,21 +9,17 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_kit.command_sweeper import CommandSweeper, completing
-from billing_kit.pending_commands import PendingCommand, PendingCommands
+from billing_kit.pending_commands import PendingCommand
 from billing_kit.runtime import Runtime
-from invoicing.models import pending_commands
 from invoicing.service import (
     ONE_OFF_INVOICE,
     Invoicing,
     WorkspaceCustomer,
+    invoicing_commands,
     one_off_invoice,
     withdraw_one_off,
 )
 from invoicing.stripe_gateway import InvoicingStripe
-
-
-def invoicing_commands(runtime: Runtime) -> PendingCommands:
-    return runtime.pending_commands(pending_commands)
 
 
 class _NoCustomerRequests:
@@ -39,7 +35,7 @@ def sweeper(runtime: Runtime) -> CommandSweeper:
 
     async def issue(session: AsyncSession, command: PendingCommand) -> None:
         issued = await stripe.issue_one_off(one_off_invoice(command))
-        invoicing = Invoicing(session, runtime.outbox, stripe, _NoCustomerRequests(), commands)
+        invoicing = Invoicing.build(runtime, session, _NoCustomerRequests())
         await invoicing.record_one_off(command, issued)
 
     async def withdraw(command: PendingCommand) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing_contracts import Event
+from billing_contracts import Event, Topic
 from billing_contracts.billing_balances import STRIPE_BALANCES, StripeBalanceAvailable
 from billing_contracts.billing_invoices import (
     STRIPE_INVOICES,
@@ -33,12 +33,11 @@ from billing_contracts.billing_subscriptions import STRIPE_SUBSCRIPTIONS, Stripe
 from billing_contracts.catalog_agencies import AGENCIES, AgencyBillingProfile
 from billing_contracts.catalog_products import PRODUCTS, ProductSnapshot
 from billing_contracts.subscriptions_agency_plans import AGENCY_PLANS, AgencyPlanSnapshot
+from billing_kit.inbox import Subscriber, by_event_type
 from billing_kit.runtime import Runtime
 from invoicing import agencies
 from invoicing.mirror import Mirror, PaymentFacts
-from invoicing.saas_fees.gateway import CollectionsStripe
 from invoicing.saas_fees.service import Collections
-from invoicing.stripe_gateway import InvoicingStripe
 
 
 def _invoice_told(attribution: PaymentAttribution | None) -> dict[str, Any]:
@@ -105,41 +104,40 @@ async def _payment_facts(mirror: Mirror, payload: object) -> PaymentFacts | None
     return None
 
 
-def register(runtime: Runtime) -> None:
-    def mirror(session: AsyncSession) -> Mirror:
-        return Mirror(session, runtime.outbox, InvoicingStripe(runtime.stripe))
-
-    def collections(session: AsyncSession) -> Collections:
-        return Collections(session, runtime.outbox, CollectionsStripe(runtime.stripe))
+def handlers(runtime: Runtime) -> dict[str, tuple[Topic, Subscriber]]:
+    """What invoicing does with each topic it consumes, by consumer (its group is
+    ``invoicing.<consumer>``), an event at a time."""
 
     async def on_invoice(session: AsyncSession, event: Event) -> None:
         payload = event.payload
-        if (
-            isinstance(payload, StripeInvoiceSnapshot)
-            and payload.stripe_account_id is None
-            and payload.customer_account is not None
-        ):  # the platform charging an agency: a SaaS-fee collection, not a client invoice
+        if not isinstance(payload, StripeInvoiceSnapshot):
+            return
+        if payload.stripe_account_id is None and payload.customer_account is not None:
+            # the platform charging an agency: a SaaS-fee collection, not a client invoice
             failed = isinstance(event, StripeInvoicePaymentFailed)
-            await collections(session).apply_invoice(payload, failed=failed)
-        elif isinstance(event, StripeInvoicePaymentPaid):
-            await mirror(session).apply_invoice_payment(event.payload, agency_id=event.agency_id)
-        elif isinstance(payload, StripeInvoiceSnapshot):
-            await mirror(session).apply_invoice(
-                payload,
-                agency_id=event.agency_id,
-                workspace_id=event.workspace_id,
-                overdue=isinstance(event, StripeInvoiceOverdue),
-            )
+            await Collections.build(runtime, session).apply_invoice(payload, failed=failed)
+            return
+        await Mirror.build(runtime, session).apply_invoice(
+            payload,
+            agency_id=event.agency_id,
+            workspace_id=event.workspace_id,
+            overdue=isinstance(event, StripeInvoiceOverdue),
+        )
+
+    async def on_invoice_payment(session: AsyncSession, event: StripeInvoicePaymentPaid) -> None:
+        await Mirror.build(runtime, session).apply_invoice_payment(
+            event.payload, agency_id=event.agency_id
+        )
 
     async def on_payment(session: AsyncSession, event: Event) -> None:
-        found = mirror(session)
-        facts = await _payment_facts(found, event.payload)
+        mirror = Mirror.build(runtime, session)
+        facts = await _payment_facts(mirror, event.payload)
         if facts is not None:
-            await found.apply_payment(facts, agency_id=event.agency_id)
+            await mirror.apply_payment(facts, agency_id=event.agency_id)
 
     async def on_subscription(session: AsyncSession, event: Event) -> None:
         assert isinstance(event.payload, StripeSubscriptionSnapshot)
-        await mirror(session).apply_subscription(
+        await Mirror.build(runtime, session).apply_subscription(
             event.payload, agency_id=event.agency_id, workspace_id=event.workspace_id
         )
 
@@ -147,25 +145,40 @@ def register(runtime: Runtime) -> None:
         assert isinstance(event.payload, AgencyBillingProfile)
         await agencies.apply_profile(session, event.payload, event.occurred_at)
 
-    runtime.subscribe(STRIPE_INVOICES, "invoice-mirror", on_invoice)
-    runtime.subscribe(STRIPE_PAYMENTS, "invoice-payments", on_payment)
-    runtime.subscribe(STRIPE_SUBSCRIPTIONS, "subscription-mirror", on_subscription)
-
     async def on_product(session: AsyncSession, event: Event) -> None:
         assert isinstance(event.payload, ProductSnapshot)
         await agencies.apply_product(session, event.agency_id, event.payload)
 
     async def on_agency_plan(session: AsyncSession, event: Event) -> None:
         assert isinstance(event.payload, AgencyPlanSnapshot)
-        await collections(session).apply_agency_plan(event.payload, event.occurred_at)
+        await Collections.build(runtime, session).apply_agency_plan(
+            event.payload, event.occurred_at
+        )
 
-    async def on_balance(session: AsyncSession, event: Event) -> None:
-        if isinstance(event, StripeBalanceAvailable) and event.payload.balance_owner.startswith(
-            "acct_"
-        ):
-            await collections(session).signal_funds(event.payload.balance_owner)
+    async def on_balance_available(session: AsyncSession, event: StripeBalanceAvailable) -> None:
+        owner = event.payload.balance_owner
+        if owner.startswith("acct_"):  # a connected account's (not the platform's) balance
+            await Collections.build(runtime, session).signal_funds(owner)
 
-    runtime.subscribe(AGENCIES, "agencies", on_agency)
-    runtime.subscribe(PRODUCTS, "products", on_product)
-    runtime.subscribe(AGENCY_PLANS, "agency-plans", on_agency_plan)
-    runtime.subscribe(STRIPE_BALANCES, "balances", on_balance)
+    return {
+        # an invoice payment (``invoice_payment.paid``) is the mirror's; any other event
+        # carries the invoice: a client's into the mirror, the platform's into its collections
+        "invoice-mirror": (
+            STRIPE_INVOICES,
+            by_event_type({StripeInvoicePaymentPaid: on_invoice_payment, Event: on_invoice}),
+        ),
+        "invoice-payments": (STRIPE_PAYMENTS, on_payment),
+        "subscription-mirror": (STRIPE_SUBSCRIPTIONS, on_subscription),
+        "agencies": (AGENCIES, on_agency),
+        "products": (PRODUCTS, on_product),
+        "agency-plans": (AGENCY_PLANS, on_agency_plan),
+        "balances": (
+            STRIPE_BALANCES,
+            by_event_type({StripeBalanceAvailable: on_balance_available}),
+        ),
+    }
+
+
+def register(runtime: Runtime) -> None:
+    for consumer, (topic, handler) in handlers(runtime).items():
+        runtime.subscribe(topic, consumer, handler)

@@ -29,6 +29,7 @@ from billing_contracts.invoicing_invoices import (
 )
 from billing_kit.money import percent_fee_cents
 from billing_kit.outbox import Outbox
+from billing_kit.runtime import Runtime
 from billing_kit.stripe_states import InvoiceState, apply_invoice_state
 from invoicing import repository
 from invoicing.announcements import changes
@@ -80,6 +81,11 @@ class Mirror:
     session: AsyncSession
     outbox: Outbox
     stripe: InvoicingStripe
+
+    @classmethod
+    def build(cls, runtime: Runtime, session: AsyncSession) -> Mirror:
+        """The mirror for one consumed event's transaction."""
+        return cls(session, runtime.outbox, InvoicingStripe(runtime.stripe))
 
     # --- Invoices -------------------------------------------------------------------------
 

@@ -18,9 +18,10 @@ from billing_contracts.invoicing_invoices import InvoiceSnapshot
 from billing_kit.errors import NotFoundError, StripeFailedError
 from billing_kit.outbox import Outbox
 from billing_kit.pending_commands import PendingCommand, PendingCommands
+from billing_kit.runtime import Runtime
 from invoicing import agencies, repository
 from invoicing.mirror import Mirror, invoice_snapshot
-from invoicing.models import Invoice, Product, Subscription
+from invoicing.models import Invoice, Product, Subscription, pending_commands
 from invoicing.rules import application_fee_cents
 from invoicing.schemas import OneOffInvoiceCreate
 from invoicing.stripe_facts import invoice_snapshot_from_stripe
@@ -83,6 +84,10 @@ async def withdraw_one_off(
         raise failed
 
 
+def invoicing_commands(runtime: Runtime) -> PendingCommands:
+    return runtime.pending_commands(pending_commands)
+
+
 @dataclass
 class Invoicing:
     session: AsyncSession
@@ -90,6 +95,13 @@ class Invoicing:
     stripe: InvoicingStripe
     customers: Customers
     commands: PendingCommands
+
+    @classmethod
+    def build(cls, runtime: Runtime, session: AsyncSession, customers: Customers) -> Invoicing:
+        """The service for one transaction of the edge (a request, a swept command), asking
+        ``customers`` for a workspace's customer."""
+        stripe = InvoicingStripe(runtime.stripe)
+        return cls(session, runtime.outbox, stripe, customers, invoicing_commands(runtime))
 
     def _mirror(self) -> Mirror:
         return Mirror(self.session, self.outbox, self.stripe)

@@ -16,7 +16,6 @@ from billing_kit.errors import ForbiddenError, NotFoundError, documented
 from billing_kit.idempotency import IdempotentRoute
 from invoicing.saas_fees import repository
 from invoicing.saas_fees.errors import CollectionNotOpenError
-from invoicing.saas_fees.gateway import CollectionsStripe
 from invoicing.saas_fees.models import AgencyPlan, Collection, CollectionRetry
 from invoicing.saas_fees.rules import payout_advice
 from invoicing.saas_fees.schemas import (
@@ -35,8 +34,7 @@ router = APIRouter(prefix="/v1", route_class=IdempotentRoute, tags=["saas fees"]
 
 
 def _collections(request: Request, session: DbSession) -> Collections:
-    runtime = request.app.state.runtime
-    return Collections(session, runtime.outbox, CollectionsStripe(runtime.stripe))
+    return Collections.build(request.app.state.runtime, session)
 
 
 CollectionsService = Annotated[Collections, Depends(_collections)]

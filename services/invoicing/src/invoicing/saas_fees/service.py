@@ -25,6 +25,7 @@ from billing_contracts.billing_invoices import StripeInvoiceSnapshot
 from billing_contracts.subscriptions_agency_plans import AgencyPlanSnapshot
 from billing_kit.errors import NotFoundError
 from billing_kit.outbox import Outbox
+from billing_kit.runtime import Runtime
 from billing_kit.stripe_states import InvoiceState, apply_invoice_state
 from invoicing.repository import invoice_id_for
 from invoicing.saas_fees import repository
@@ -93,6 +94,11 @@ class Collections:
     session: AsyncSession
     outbox: Outbox
     stripe: CollectionsStripe
+
+    @classmethod
+    def build(cls, runtime: Runtime, session: AsyncSession) -> Collections:
+        """The service for one transaction of the edge (a request or a consumed event)."""
+        return cls(session, runtime.outbox, CollectionsStripe(runtime.stripe))
 
     async def apply_invoice(self, snapshot: StripeInvoiceSnapshot, *, failed: bool) -> None:
         """Merge a platform invoice charged to a connected account (``customer_account``)."""
