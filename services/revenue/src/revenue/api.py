@@ -22,13 +22,12 @@ from revenue.dashboard import render_dashboard
 from revenue.rules import WORKSPACES_MAX, WORKSPACES_PAGE, WorkspacePage, bounded, period
 from revenue.schemas import Currency, Mrr, PayoutDetail, PayoutList, SubscriptionList, Summary
 from revenue.service import Revenue
-from revenue.stripe_gateway import RevenueStripe
 
 router = APIRouter(prefix="/v1/revenue", tags=["revenue"])
 
 
 def _revenue(request: Request, session: DbSession) -> Revenue:
-    return Revenue(session, RevenueStripe(request.app.state.runtime.stripe))
+    return Revenue.build(request.app.state.runtime, session)
 
 
 RevenueService = Annotated[Revenue, Depends(_revenue)]

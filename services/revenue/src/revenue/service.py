@@ -22,6 +22,7 @@ from billing_contracts.billing_invoices import StripeInvoiceSnapshot
 from billing_contracts.billing_stripe import BalanceFigures, PaymentAttribution
 from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
 from billing_kit.errors import NotFoundError
+from billing_kit.runtime import Runtime
 from billing_kit.stripe_states import (
     InvoiceState,
     merge_invoice_state,
@@ -76,6 +77,12 @@ def invoice_status_applies(current: InvoiceFacts, status: str | None, seen_at: i
 class Revenue:
     session: AsyncSession
     stripe: RevenueStripe
+
+    @classmethod
+    def build(cls, runtime: Runtime, session: AsyncSession) -> Revenue:
+        """The service for one request's transaction (the consumers are given their Stripe
+        gateway by ``consumers.handlers``)."""
+        return cls(session, RevenueStripe(runtime.stripe))
 
     # --- accounts ----------------------------------------------------------------------
 
