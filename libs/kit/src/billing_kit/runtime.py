@@ -6,7 +6,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,6 +137,12 @@ class Runtime:
         self.consumes.append(topic)
         self.subscriptions.append((consumer, topic))
         self.inbox.subscribe(topic, consumer, handler)
+
+    def subscribe_all(self, handlers: Mapping[str, tuple[Topic, Subscriber]]) -> None:
+        """Subscribe a service's table of consumers: consumer → (topic, what its events are
+        given to), in the table's order."""
+        for consumer, (topic, handler) in handlers.items():
+            self.subscribe(topic, consumer, handler)
 
     def pending_commands(self, table: Table) -> PendingCommands:
         """The service's pending records (``table``), with its crash drill if armed: one

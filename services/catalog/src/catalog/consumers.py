@@ -40,5 +40,4 @@ def handlers(runtime: Runtime) -> dict[str, tuple[Topic, Subscriber]]:
 
 
 def register(runtime: Runtime) -> None:
-    for consumer, (topic, handler) in handlers(runtime).items():
-        runtime.subscribe(topic, consumer, handler)
+    runtime.subscribe_all(handlers(runtime))

@@ -240,7 +240,4 @@ def handlers(outbox: Outbox, stripe: RevenueStripe) -> dict[str, tuple[Topic, Su
 
 
 def register(runtime: Runtime) -> None:
-    for consumer, (topic, handler) in handlers(
-        runtime.outbox, RevenueStripe(runtime.stripe)
-    ).items():
-        runtime.subscribe(topic, consumer, handler)
+    runtime.subscribe_all(handlers(runtime.outbox, RevenueStripe(runtime.stripe)))

@@ -110,6 +110,5 @@ def customer_requests(
 
 
 def register(runtime: Runtime) -> None:
-    for consumer, (topic, handler) in handlers(runtime).items():
-        runtime.subscribe(topic, consumer, handler)
+    runtime.subscribe_all(handlers(runtime))
     serve_requests(runtime, CUSTOMER_REQUESTS, "customer-requests", customer_requests(runtime))

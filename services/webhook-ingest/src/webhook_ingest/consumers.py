@@ -26,5 +26,4 @@ def handlers(agencies: AgencyDirectory) -> dict[str, tuple[Topic, Subscriber]]:
 
 
 def register(runtime: Runtime, agencies: AgencyDirectory) -> None:
-    for consumer, (topic, handler) in handlers(agencies).items():
-        runtime.subscribe(topic, consumer, handler)
+    runtime.subscribe_all(handlers(agencies))
