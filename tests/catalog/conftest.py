@@ -7,8 +7,8 @@ import pytest
 import stripe
 
 from billing_devstack import Infra
-from tests.support.agencies import Agency, onboarded_agency
-from tests.support.tokens import Tokens
+from tests.helpers.agencies import Agency, onboarded_agency
+from tests.helpers.tokens import Tokens
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,9 @@ from billing_devstack import Infra
 from catalog.commands import sweeper
 from catalog.models import kit_tables
 from catalog.settings import CatalogSettings
-from tests.catalog.requests import RETAINER
-from tests.support.agencies import Agency
-from tests.support.crashes import (
+from tests.helpers.agencies import Agency
+from tests.helpers.catalog.requests import RETAINER
+from tests.helpers.crashes import (
     Request,
     crash_before_commit,
     crashing_key,
@@ -26,7 +26,7 @@ from tests.support.crashes import (
     retried_after_crash,
     sweep_once,
 )
-from tests.support.tokens import Tokens, new_agency_id
+from tests.helpers.tokens import Tokens, new_agency_id
 
 pytestmark = [pytest.mark.integration]
 

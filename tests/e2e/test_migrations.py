@@ -14,11 +14,11 @@ import stripe
 from tests.catalog.conftest import emulator, stripe_sdk
 from tests.e2e.test_payment_terms import agency, invoicing, newest_invoice, subscriptions, until
 from tests.e2e.test_subscriptions import MONTH_AND_A_BIT, advance, pay_now, use_card
-from tests.revenue.money import platform_fee
-from tests.support.agencies import Agency
-from tests.support.tokens import Tokens
-from tests.support.waiting import eventually
-from tests.support.workspaces import (
+from tests.helpers.agencies import Agency
+from tests.helpers.revenue.money import platform_fee
+from tests.helpers.tokens import Tokens
+from tests.helpers.waiting import eventually
+from tests.helpers.workspaces import (
     create_product,
     on_account,
     post_when_replicated,

@@ -16,10 +16,10 @@ import stripe
 from billing_devstack import Infra
 from tests.catalog.conftest import emulator, stripe_sdk
 from tests.e2e.test_subscriptions import MONTH_AND_A_BIT, advance, pay_now, renewals
-from tests.support.agencies import Agency, onboarded_agency
-from tests.support.tokens import Tokens
-from tests.support.waiting import eventually
-from tests.support.workspaces import (
+from tests.helpers.agencies import Agency, onboarded_agency
+from tests.helpers.tokens import Tokens
+from tests.helpers.waiting import eventually
+from tests.helpers.workspaces import (
     create_product,
     listed,
     on_account,

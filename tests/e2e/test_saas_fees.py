@@ -16,7 +16,8 @@ import pytest
 import stripe
 
 from tests.catalog.conftest import emulator, stripe_sdk
-from tests.saas_fees.helpers import (
+from tests.helpers.agencies import Agency
+from tests.helpers.saas_fees.steps import (
     DAY,
     advance_clock,
     card_payment,
@@ -28,10 +29,9 @@ from tests.saas_fees.helpers import (
     retire,
     set_payout_schedule,
 )
+from tests.helpers.tokens import Tokens
+from tests.helpers.waiting import eventually
 from tests.subscriptions.conftest import agency
-from tests.support.agencies import Agency
-from tests.support.tokens import Tokens
-from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 

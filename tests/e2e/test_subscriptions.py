@@ -15,11 +15,11 @@ import stripe
 
 from billing_devstack import Infra
 from tests.catalog.conftest import emulator, stripe_sdk
-from tests.support.agencies import Agency, onboarded_agency
-from tests.support.databases import connect
-from tests.support.tokens import Tokens
-from tests.support.waiting import eventually
-from tests.support.workspaces import (
+from tests.helpers.agencies import Agency, onboarded_agency
+from tests.helpers.databases import connect
+from tests.helpers.tokens import Tokens
+from tests.helpers.waiting import eventually
+from tests.helpers.workspaces import (
     listed,
     on_account,
     start_when_replicated,

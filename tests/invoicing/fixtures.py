@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.catalog.conftest import agency, catalog, emulator, stripe_sdk
-from tests.support.waiting import eventually
+from tests.helpers.waiting import eventually
 
 __all__ = ["agency", "catalog", "emulator", "ingest", "invoicing", "stripe_sdk", "subscriptions"]
 

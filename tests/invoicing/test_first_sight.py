@@ -18,7 +18,7 @@ from billing_devstack import Infra
 from billing_kit.db import unit_of_work
 from invoicing import repository
 from invoicing.models import Invoice
-from tests.support.databases import service_sessions
+from tests.helpers.databases import service_sessions
 
 pytestmark = [pytest.mark.integration]
 

@@ -21,8 +21,8 @@ from billing_kit.stripe_client import stripe_client
 from invoicing.mirror import Mirror, PaymentFacts
 from invoicing.models import Invoice, kit_tables
 from invoicing.stripe_gateway import InvoicingStripe
-from tests.support.agencies import Agency
-from tests.support.databases import service_sessions
+from tests.helpers.agencies import Agency
+from tests.helpers.databases import service_sessions
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

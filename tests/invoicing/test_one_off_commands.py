@@ -17,15 +17,15 @@ from billing_kit.pending_commands import PendingCommand
 from invoicing.commands import invoicing_commands, sweeper
 from invoicing.models import kit_tables
 from invoicing.settings import InvoicingSettings
-from tests.invoicing.workspaces import register_workspace
-from tests.support.agencies import Agency
-from tests.support.crashes import (
+from tests.helpers.agencies import Agency
+from tests.helpers.crashes import (
     Request,
     crash_before_commit,
     pending_commands_of,
     sweeping_runtime,
 )
-from tests.support.waiting import eventually
+from tests.helpers.invoicing.workspaces import register_workspace
+from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -23,9 +23,9 @@ from billing_contracts.billing_subscriptions import (
     StripeSubscriptionUpdated,
 )
 from billing_devstack import Infra
-from tests.support.kafka import publish
-from tests.support.tokens import Tokens, new_agency_id
-from tests.support.waiting import eventually
+from tests.helpers.kafka import publish
+from tests.helpers.tokens import Tokens, new_agency_id
+from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.integration]
 

@@ -37,7 +37,7 @@ from revenue.ledger import Ledger
 from revenue.models import LedgerEntry, PaymentLink
 from revenue.rules import FIRST_PAGE
 from revenue.stripe_gateway import RevenueStripe
-from tests.support.databases import service_sessions
+from tests.helpers.databases import service_sessions
 
 pytestmark = [pytest.mark.integration]
 

@@ -11,11 +11,11 @@ import stripe
 
 from billing_devstack import Infra
 from tests.catalog.conftest import catalog, emulator, stripe_sdk
-from tests.saas_fees.helpers import retire
-from tests.saas_fees.retries import retries_db
+from tests.helpers.agencies import Agency, known_to_subscriptions, onboarded_agency
+from tests.helpers.saas_fees.retries import retries_db
+from tests.helpers.saas_fees.steps import retire
+from tests.helpers.tokens import Tokens
 from tests.subscriptions.conftest import subscriptions
-from tests.support.agencies import Agency, known_to_subscriptions, onboarded_agency
-from tests.support.tokens import Tokens
 
 __all__ = ["catalog", "emulator", "retries_db", "stripe_sdk", "subscriptions"]
 

@@ -19,7 +19,7 @@ import uvicorn
 from billing_devstack import free_port
 from stripe_emulator.app import create_app
 from stripe_emulator.settings import Settings
-from tests.support.stripe_fixtures import stripe_resources
+from tests.helpers.stripe_fixtures import stripe_resources
 
 T = TypeVar("T")
 

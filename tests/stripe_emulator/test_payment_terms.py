@@ -8,7 +8,7 @@ import httpx
 import pytest
 import stripe
 
-from tests.stripe_emulator.agency import Agency
+from tests.helpers.stripe_emulator.agency import Agency
 from tests.stripe_emulator.conftest import Emulator
 
 pytestmark = pytest.mark.integration

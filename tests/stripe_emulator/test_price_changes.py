@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import stripe
 
-from tests.stripe_emulator.agency import Agency
+from tests.helpers.stripe_emulator.agency import Agency
 from tests.stripe_emulator.conftest import Emulator
 
 pytestmark = pytest.mark.integration

@@ -7,8 +7,8 @@ import pytest
 
 from billing_devstack import Infra
 from tests.catalog.conftest import catalog, emulator, stripe_sdk
-from tests.support.agencies import Agency, known_to_subscriptions, onboarded_agency
-from tests.support.tokens import Tokens
+from tests.helpers.agencies import Agency, known_to_subscriptions, onboarded_agency
+from tests.helpers.tokens import Tokens
 
 __all__ = ["agency", "catalog", "emulator", "stripe_sdk", "subscriptions"]
 

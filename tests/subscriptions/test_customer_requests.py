@@ -19,10 +19,10 @@ from billing_contracts.customer_requests import (
 )
 from billing_devstack import Infra
 from billing_kit.rpc import KafkaRequester
-from tests.support.agencies import Agency, start_onboarding
-from tests.support.runtimes import isolated_runtime
-from tests.support.tokens import Tokens
-from tests.support.workspaces import create_product, register_workspace, started
+from tests.helpers.agencies import Agency, start_onboarding
+from tests.helpers.runtimes import isolated_runtime
+from tests.helpers.tokens import Tokens
+from tests.helpers.workspaces import create_product, register_workspace, started
 
 pytestmark = [pytest.mark.integration]
 

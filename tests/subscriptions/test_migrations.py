@@ -12,11 +12,10 @@ import stripe
 
 from billing_devstack import Infra
 from tests.e2e.test_migrations import migrate
-from tests.subscriptions.test_subscriptions import error_of, replicated_status
-from tests.support.agencies import Agency
-from tests.support.tokens import Tokens
-from tests.support.waiting import eventually
-from tests.support.workspaces import (
+from tests.helpers.agencies import Agency
+from tests.helpers.tokens import Tokens
+from tests.helpers.waiting import eventually
+from tests.helpers.workspaces import (
     create_product,
     listed,
     on_account,
@@ -24,6 +23,7 @@ from tests.support.workspaces import (
     started,
     subscribed_workspace,
 )
+from tests.subscriptions.test_subscriptions import error_of, replicated_status
 
 pytestmark = [pytest.mark.integration]
 

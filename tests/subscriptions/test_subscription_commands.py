@@ -15,8 +15,8 @@ from billing_devstack import Infra
 from subscriptions.commands import sweeper
 from subscriptions.models import kit_tables
 from subscriptions.settings import SubscriptionsSettings
-from tests.support.agencies import Agency
-from tests.support.crashes import (
+from tests.helpers.agencies import Agency
+from tests.helpers.crashes import (
     Request,
     crash_before_commit,
     pending_commands_of,
@@ -24,8 +24,8 @@ from tests.support.crashes import (
     retried_after_crash,
     sweep_once,
 )
-from tests.support.databases import connect
-from tests.support.workspaces import listed, on_account, register_workspace, subscribed_workspace
+from tests.helpers.databases import connect
+from tests.helpers.workspaces import listed, on_account, register_workspace, subscribed_workspace
 
 pytestmark = [pytest.mark.integration]
 

@@ -8,11 +8,11 @@ import pytest
 import stripe
 
 from billing_devstack import Infra
-from tests.support.agencies import Agency, onboarded_agency, start_onboarding
-from tests.support.databases import connect
-from tests.support.tokens import Tokens
-from tests.support.waiting import eventually
-from tests.support.workspaces import (
+from tests.helpers.agencies import Agency, onboarded_agency, start_onboarding
+from tests.helpers.databases import connect
+from tests.helpers.tokens import Tokens
+from tests.helpers.waiting import eventually
+from tests.helpers.workspaces import (
     create_product,
     listed,
     on_account,

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from billing_devstack import Infra
-from tests.support.databases import connect
+from tests.helpers.databases import connect
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import stripe
 from billing_devstack import Infra
 from billing_kit.errors import UnavailableError
 from billing_kit.stripe_client import stripe_client
-from tests.revenue.money import Shop, new_workspace_id, open_shop
+from tests.helpers.revenue.money import Shop, new_workspace_id, open_shop
 from webhook_ingest.normalize import FiguresLookup
 from webhook_ingest.stripe_gateway import IngestStripe
 

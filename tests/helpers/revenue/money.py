@@ -13,7 +13,7 @@ import httpx
 import stripe
 from stripe.params import BalanceTransactionListParams
 
-from tests.support.tokens import new_agency_id
+from tests.helpers.tokens import new_agency_id
 
 LEDGER_TYPES = {
     "charge",

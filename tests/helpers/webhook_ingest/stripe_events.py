@@ -11,7 +11,7 @@ from typing import Any
 
 import stripe
 
-from tests.support.stripe_fixtures import stripe_fixture
+from tests.helpers.stripe_fixtures import stripe_fixture
 
 PLATFORM_SECRET = "whsec_test_platform"
 CONNECT_SECRET = "whsec_test_connect"

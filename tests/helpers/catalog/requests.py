@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.support.agencies import Agency
+from tests.helpers.agencies import Agency
 
 RETAINER = {"name": "Automation retainer", "cadence": "monthly", "amount_cents": 250_000}
 

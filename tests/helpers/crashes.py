@@ -18,8 +18,8 @@ from billing_kit.command_sweeper import CommandSweeper
 from billing_kit.runtime import Runtime
 from billing_kit.settings import ServiceSettings
 from billing_kit.tables import KitTables
-from tests.support.databases import connect
-from tests.support.runtimes import close_runtime, service_runtime
+from tests.helpers.databases import connect
+from tests.helpers.runtimes import close_runtime, service_runtime
 
 CRASH_PREFIX = "crash-"
 

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.revenue.money import Shop, expected_summary
-from tests.support.tokens import Tokens
-from tests.support.waiting import eventually
+from tests.helpers.revenue.money import Shop, expected_summary
+from tests.helpers.tokens import Tokens
+from tests.helpers.waiting import eventually
 
 WHOLE_RANGE = {"from": "2020-01-01", "to": "2099-12-31"}
 FIGURES = ("gross_cents", "platform_fee_cents", "stripe_fee_cents", "refunded_cents",

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from billing_contracts.topics import RequestChannel
 from billing_devstack import Infra
 from billing_kit.rpc import KafkaRequester, serve_requests
-from tests.support.runtimes import isolated_runtime
+from tests.helpers.runtimes import isolated_runtime
 
 
 class Ping(BaseModel):

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from tests.webhook_ingest.stripe_events import (
+from tests.helpers.webhook_ingest.stripe_events import (
     CONNECT_SECRET,
     fixture,
     new_id,

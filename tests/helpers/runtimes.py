@@ -14,7 +14,7 @@ from billing_kit.runtime import Runtime
 from billing_kit.settings import ServiceSettings
 from billing_kit.tables import KitTables
 from subscriptions.settings import SubscriptionsSettings
-from tests.support.databases import create_database, migrate
+from tests.helpers.databases import create_database, migrate
 
 
 def service_runtime(

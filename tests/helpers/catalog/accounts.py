@@ -11,11 +11,11 @@ import httpx
 
 from billing_contracts.billing_accounts import ACCOUNTS
 from billing_devstack import Infra
-from tests.support.agencies import Agency
-from tests.support.databases import connect
-from tests.support.kafka import read_topic
-from tests.support.waiting import eventually
-from tests.webhook_ingest.stripe_events import (
+from tests.helpers.agencies import Agency
+from tests.helpers.databases import connect
+from tests.helpers.kafka import read_topic
+from tests.helpers.waiting import eventually
+from tests.helpers.webhook_ingest.stripe_events import (
     CONNECT_SECRET,
     body_of,
     fixture,

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import stripe
 
-from tests.support.agencies import Agency
-from tests.support.waiting import eventually
+from tests.helpers.agencies import Agency
+from tests.helpers.waiting import eventually
 
 RETAINER = {"name": "Automation retainer", "cadence": "monthly", "amount_cents": 250_000}
 

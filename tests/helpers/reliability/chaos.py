@@ -13,8 +13,8 @@ import httpx
 from billing_contracts.routing import SUBSCRIPTIONS
 from billing_devstack import Stack
 from billing_devstack.processes import kill_tree
-from tests.support.databases import connect
-from tests.support.waiting import eventually
+from tests.helpers.databases import connect
+from tests.helpers.waiting import eventually
 from webhook_ingest.normalize import EVENT_TYPES, contract_event_id
 
 

@@ -7,7 +7,7 @@ import uuid
 
 import httpx
 
-from tests.support.agencies import Agency
+from tests.helpers.agencies import Agency
 
 
 async def register_workspace(subscriptions: httpx.AsyncClient, agency: Agency) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import stripe
 
-from tests.support.waiting import eventually
+from tests.helpers.waiting import eventually
 
 DAY = 86400
 

@@ -8,7 +8,7 @@ import httpx
 import stripe
 
 from billing_devstack import Infra, Stack
-from tests.support.tokens import Tokens
+from tests.helpers.tokens import Tokens
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from billing_contracts.billing_accounts import (
     StripeAccountSnapshot,
     StripeAccountUpdated,
 )
-from tests.support.databases import connect
-from tests.support.kafka import publish
-from tests.support.tokens import Tokens, new_agency_id
-from tests.support.waiting import eventually
+from tests.helpers.databases import connect
+from tests.helpers.kafka import publish
+from tests.helpers.tokens import Tokens, new_agency_id
+from tests.helpers.waiting import eventually
 
 
 @dataclass(frozen=True)

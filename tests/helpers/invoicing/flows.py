@@ -15,10 +15,10 @@ import httpx
 import stripe
 
 from invoicing.rules import application_fee_cents
-from tests.invoicing.workspaces import register_workspace
-from tests.support.agencies import Agency
-from tests.support.tokens import Tokens
-from tests.support.waiting import eventually
+from tests.helpers.agencies import Agency
+from tests.helpers.invoicing.workspaces import register_workspace
+from tests.helpers.tokens import Tokens
+from tests.helpers.waiting import eventually
 
 STATE_DEADLINE = 30.0
 """Seconds after which a state Stripe reached counts as lost rather than late."""

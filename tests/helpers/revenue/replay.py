@@ -26,8 +26,8 @@ from revenue.models import kit_tables
 from revenue.schemas import Summary
 from revenue.service import Revenue
 from revenue.stripe_gateway import RevenueStripe
-from tests.support.databases import create_database, migrate
-from tests.support.kafka import read_topic
+from tests.helpers.databases import create_database, migrate
+from tests.helpers.kafka import read_topic
 
 TOPICS = (STRIPE_PAYMENTS, STRIPE_INVOICES, STRIPE_SUBSCRIPTIONS)
 

@@ -22,7 +22,7 @@ from invoicing.models import kit_tables
 from invoicing.saas_fees.gateway import CollectionsStripe
 from invoicing.saas_fees.models import Collection, CollectionRetry
 from invoicing.saas_fees.service import Collections
-from tests.support.databases import migrated_database
+from tests.helpers.databases import migrated_database
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from billing_devstack import Infra
 from billing_kit.kafka import ensure_topics
 from billing_kit.runtime import Runtime
 from catalog.settings import CatalogSettings
-from tests.support.databases import create_database, migrate
-from tests.support.runtimes import service_runtime
-from tests.support.waiting import eventually
+from tests.helpers.databases import create_database, migrate
+from tests.helpers.runtimes import service_runtime
+from tests.helpers.waiting import eventually
 
 
 def product_revision(

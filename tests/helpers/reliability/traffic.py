@@ -20,11 +20,11 @@ from typing import Any
 import httpx
 import stripe
 
-from tests.reliability.rig import Rig
-from tests.revenue.money import LEDGER_TYPES, Shop, expected_summary
-from tests.support.databases import connect
-from tests.support.waiting import eventually
-from tests.webhook_ingest.stripe_events import CONNECT_SECRET, PLATFORM_SECRET, signed
+from tests.helpers.databases import connect
+from tests.helpers.reliability.rig import Rig
+from tests.helpers.revenue.money import LEDGER_TYPES, Shop, expected_summary
+from tests.helpers.waiting import eventually
+from tests.helpers.webhook_ingest.stripe_events import CONNECT_SECRET, PLATFORM_SECRET, signed
 
 WHOLE_RANGE = {"from": "2020-01-01", "to": "2099-12-31"}
 FIGURES = ("gross_cents", "platform_fee_cents", "stripe_fee_cents", "refunded_cents",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from billing_devstack import Stack, free_port
-from tests.support.tokens import TEST_JWT_SECRET
+from tests.helpers.tokens import TEST_JWT_SECRET
 
 SERVICE_NAMES = ("catalog", "subscriptions", "invoicing", "webhook-ingest", "revenue")
 

@@ -10,9 +10,9 @@ import asyncpg
 import httpx
 
 from billing_devstack import Stack
-from tests.support.kafka import read_topic
-from tests.support.waiting import eventually
-from tests.webhook_ingest.stripe_events import PLATFORM_SECRET, body_of, new_id, signed
+from tests.helpers.kafka import read_topic
+from tests.helpers.waiting import eventually
+from tests.helpers.webhook_ingest.stripe_events import PLATFORM_SECRET, body_of, new_id, signed
 from webhook_ingest.normalize import contract_event_id
 
 
