@@ -7,7 +7,7 @@ from typing import Unpack
 import stripe
 from stripe.params import SubscriptionCreateParams
 
-from tests.stripe_emulator.conftest import Emulator, onboarded_account
+from tests.helpers.stripe_emulator.emulator import Emulator, onboarded_account
 
 
 class Agency:

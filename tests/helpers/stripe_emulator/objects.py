@@ -6,7 +6,7 @@ from typing import Any
 
 import stripe
 
-from tests.stripe_emulator.conftest import Emulator, onboarded_account, unexpanded
+from tests.helpers.stripe_emulator.emulator import Emulator, onboarded_account, unexpanded
 
 
 def one_of_each(client: stripe.StripeClient, emulator: Emulator) -> dict[str, Any]:
