@@ -28,10 +28,8 @@ from tests.helpers.invoicing.flows import (
 )
 from tests.helpers.tokens import Tokens
 from tests.helpers.waiting import eventually
-from tests.invoicing.fixtures import agency, catalog, emulator, invoicing, stripe_sdk, subscriptions
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-__all__ = ["agency", "catalog", "emulator", "invoicing", "stripe_sdk", "subscriptions"]
 
 
 async def _shows(

@@ -11,7 +11,6 @@ import httpx
 import pytest
 import stripe
 
-from tests.catalog.conftest import emulator, stripe_sdk
 from tests.e2e.test_payment_terms import agency, invoicing, newest_invoice, subscriptions, until
 from tests.e2e.test_subscriptions import MONTH_AND_A_BIT, advance, pay_now, use_card
 from tests.helpers.agencies import Agency
@@ -28,7 +27,7 @@ from tests.helpers.workspaces import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-__all__ = ["agency", "emulator", "invoicing", "stripe_sdk", "subscriptions"]
+__all__ = ["agency", "invoicing", "subscriptions"]
 
 DAY = 86400
 

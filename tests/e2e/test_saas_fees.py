@@ -15,8 +15,8 @@ import httpx
 import pytest
 import stripe
 
-from tests.catalog.conftest import emulator, stripe_sdk
-from tests.helpers.agencies import Agency
+from billing_devstack import Infra
+from tests.helpers.agencies import Agency, known_to_subscriptions, onboarded_agency
 from tests.helpers.saas_fees.steps import (
     DAY,
     advance_clock,
@@ -31,11 +31,8 @@ from tests.helpers.saas_fees.steps import (
 )
 from tests.helpers.tokens import Tokens
 from tests.helpers.waiting import eventually
-from tests.subscriptions.conftest import agency
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
-
-__all__ = ["agency", "emulator", "stripe_sdk"]
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +45,16 @@ async def subscriptions(services: dict[str, str]) -> AsyncIterator[httpx.AsyncCl
 async def invoicing(services: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=services["invoicing"], timeout=30) as client:
         yield client
+
+
+@pytest.fixture
+async def agency(
+    catalog: httpx.AsyncClient, emulator: httpx.AsyncClient, tokens: Tokens, infra: Infra
+) -> Agency:
+    """An onboarded agency that subscriptions already knows may bill (as in
+    tests/subscriptions/conftest.py)."""
+    onboarded = await onboarded_agency(catalog, emulator, tokens, infra.kafka_bootstrap)
+    return await known_to_subscriptions(infra.database_url, onboarded)
 
 
 async def _to_the_first_of_next_month(emulator: httpx.AsyncClient) -> dt.datetime:

@@ -14,7 +14,6 @@ import pytest
 import stripe
 
 from billing_devstack import Infra
-from tests.catalog.conftest import emulator, stripe_sdk
 from tests.helpers.agencies import Agency, onboarded_agency
 from tests.helpers.databases import connect
 from tests.helpers.tokens import Tokens
@@ -28,8 +27,6 @@ from tests.helpers.workspaces import (
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-__all__ = ["emulator", "stripe_sdk"]
 
 MONTH_AND_A_BIT = 32 * 86400
 

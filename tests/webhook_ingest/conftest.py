@@ -18,8 +18,3 @@ async def db(infra: Infra) -> AsyncIterator[asyncpg.Connection]:
         yield conn
     finally:
         await conn.close()
-
-
-@pytest.fixture(scope="module")
-def ingest(services: dict[str, str]) -> str:
-    return services["webhook-ingest"]

@@ -7,32 +7,18 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing_devstack import Infra
-from billing_kit.db import create_engine, session_factory, unit_of_work
+from billing_kit.db import session_factory, unit_of_work
 from billing_kit.outbox import Outbox
 from billing_kit.stripe_client import stripe_client
 from invoicing.models import kit_tables
 from invoicing.saas_fees.gateway import CollectionsStripe
 from invoicing.saas_fees.models import Collection, CollectionRetry
 from invoicing.saas_fees.service import Collections
-from tests.helpers.databases import migrated_database
-
-
-@pytest.fixture
-async def retries_db(infra: Infra) -> AsyncIterator[tuple[str, AsyncEngine]]:
-    url = await migrated_database(infra.database_url, "invoicing")
-    engine = create_engine(url, pool_size=1)
-    try:
-        yield url, engine
-    finally:
-        await engine.dispose()
 
 
 async def start_retry(
