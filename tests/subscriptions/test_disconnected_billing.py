@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from tests.helpers.agencies import Agency
+from tests.helpers.subscriptions.reading import error_of
 from tests.helpers.waiting import eventually
 from tests.helpers.workspaces import create_product, subscribed_workspace
-from tests.subscriptions.test_subscriptions import error_of
 
 pytestmark = [pytest.mark.integration]
 

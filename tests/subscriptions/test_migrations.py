@@ -11,8 +11,9 @@ import pytest
 import stripe
 
 from billing_devstack import Infra
-from tests.e2e.test_migrations import migrate
 from tests.helpers.agencies import Agency
+from tests.helpers.e2e.subscriptions import migrate
+from tests.helpers.subscriptions.reading import error_of, replicated_status
 from tests.helpers.tokens import Tokens
 from tests.helpers.waiting import eventually
 from tests.helpers.workspaces import (
@@ -23,7 +24,6 @@ from tests.helpers.workspaces import (
     started,
     subscribed_workspace,
 )
-from tests.subscriptions.test_subscriptions import error_of, replicated_status
 
 pytestmark = [pytest.mark.integration]
 
