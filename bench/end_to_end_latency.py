@@ -28,7 +28,7 @@ from bench.pipeline import Delivery, Payments, Pipeline, make_payments, secret_f
 from bench.tooling import locked_stack
 from bench.webhook_ingest import Connection, percentile, sign
 from billing_devstack import Stack
-from tests.support.tokens import TEST_JWT_SECRET, Tokens
+from tests.helpers.tokens import TEST_JWT_SECRET, Tokens
 
 POLL = 0.1
 """Seconds between rounds of summary reads (one per agency): often enough to time latencies

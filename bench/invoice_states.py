@@ -28,10 +28,10 @@ import stripe
 from bench.tooling import locked_stack
 from bench.webhook_ingest import percentile
 from billing_devstack import Stack
-from tests.invoicing import flows
-from tests.support.agencies import Agency, known_to_subscriptions, onboarded_agency
-from tests.support.services import SERVICE_NAMES, serve_all
-from tests.support.tokens import TEST_JWT_SECRET, Tokens
+from tests.helpers.agencies import Agency, known_to_subscriptions, onboarded_agency
+from tests.helpers.invoicing import flows
+from tests.helpers.services import SERVICE_NAMES, serve_all
+from tests.helpers.tokens import TEST_JWT_SECRET, Tokens
 
 POLL = 0.01
 Expected = Callable[[dict[str, Any]], bool]

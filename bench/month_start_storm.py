@@ -53,8 +53,8 @@ from bench.pipeline import (
 )
 from bench.tooling import locked_stack
 from billing_devstack import Stack
-from tests.revenue.money import Shop
-from tests.support.databases import connect
+from tests.helpers.databases import connect
+from tests.helpers.revenue.money import Shop
 
 FINALIZE_DELAY = 3600
 """Stripe finalizes (and charges) a renewal invoice an hour after the period ends."""

@@ -21,8 +21,8 @@ from billing_devstack.broker import BROKER_ENV
 from billing_kit.db import unit_of_work
 from billing_kit.runtime import Runtime
 from catalog.settings import CatalogSettings
-from tests.support.databases import create_database, migrate
-from tests.support.products import product_created
+from tests.helpers.databases import create_database, migrate
+from tests.helpers.products import product_created
 
 
 def _event(index: int) -> ProductCreated:

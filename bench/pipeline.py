@@ -31,10 +31,10 @@ from billing_contracts.routing import SUBSCRIPTIONS
 from billing_devstack import ManagedProcess, Stack, free_port
 from billing_devstack import services as devstack_services
 from billing_devstack.emulator import webhook_secrets
-from tests.revenue.money import Shop, open_shop
-from tests.support.databases import connect
-from tests.support.tokens import TEST_JWT_SECRET
-from tests.support.waiting import eventually
+from tests.helpers.databases import connect
+from tests.helpers.revenue.money import Shop, open_shop
+from tests.helpers.tokens import TEST_JWT_SECRET
+from tests.helpers.waiting import eventually
 
 PIPELINE = ("webhook-ingest", "invoicing", "revenue")
 """The services a payment's webhooks pass through on their way to the revenue summary."""

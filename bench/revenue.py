@@ -30,9 +30,9 @@ import stripe
 from billing_devstack import Infra, Stack, default_state_dir, free_port
 from billing_devstack import services as devstack_services
 from billing_kit.migrations import upgrade
-from tests.revenue.money import new_workspace_id, open_shop
-from tests.support.databases import connect, create_database, migrate, migrations_dir
-from tests.support.tokens import TEST_JWT_SECRET, Tokens
+from tests.helpers.databases import connect, create_database, migrate, migrations_dir
+from tests.helpers.revenue.money import new_workspace_id, open_shop
+from tests.helpers.tokens import TEST_JWT_SECRET, Tokens
 
 AGENCY = "agency-bench"
 YEAR = 2026

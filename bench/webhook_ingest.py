@@ -31,7 +31,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from billing_devstack import ManagedProcess, Stack, free_port
 from billing_devstack import services as devstack_services
-from tests.support.stripe_fixtures import stripe_fixture
+from tests.helpers.stripe_fixtures import stripe_fixture
 
 TOPIC = "billing.invoices.v1"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}

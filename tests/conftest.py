@@ -12,9 +12,12 @@ import pytest
 
 from billing_devstack import Infra, Stack, default_state_dir
 from billing_devstack.broker import BROKER_ENV
-from tests.support.databases import migrate
-from tests.support.services import serve_all
-from tests.support.tokens import Tokens
+from tests.helpers.databases import migrate
+from tests.helpers.services import serve_all
+from tests.helpers.tokens import Tokens
+
+# Fixtures more than one folder uses; pytest reads this list only in this, the top conftest.
+pytest_plugins = ["tests.plugins.stack_clients", "tests.plugins.agencies"]
 
 os.environ.setdefault("BILLING_ENV", "development")  # apps built in-process by the tests
 for _variable, _value in BROKER_ENV.items():  # ... on the one test broker

@@ -9,9 +9,9 @@ import httpx
 import pytest
 import stripe
 
-from tests.catalog.requests import RETAINER, create, error_of
-from tests.support.agencies import Agency
-from tests.support.tokens import Tokens, new_agency_id
+from tests.helpers.agencies import Agency
+from tests.helpers.catalog.requests import RETAINER, create, error_of
+from tests.helpers.tokens import Tokens, new_agency_id
 
 pytestmark = [pytest.mark.integration]
 

@@ -7,9 +7,9 @@ import httpx
 import pytest
 
 from billing_devstack import Infra
-from tests.catalog.accounts import AccountWebhooks, stripe_now
-from tests.support.agencies import Agency, start_onboarding, wait_for_status
-from tests.support.tokens import Tokens
+from tests.helpers.agencies import Agency, start_onboarding, wait_for_status
+from tests.helpers.catalog.accounts import AccountWebhooks, stripe_now
+from tests.helpers.tokens import Tokens
 
 pytestmark = [pytest.mark.integration]
 

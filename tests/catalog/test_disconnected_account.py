@@ -7,9 +7,9 @@ import httpx
 import pytest
 import stripe
 
-from tests.support.agencies import start_onboarding
-from tests.support.tokens import Tokens
-from tests.support.waiting import eventually
+from tests.helpers.agencies import start_onboarding
+from tests.helpers.tokens import Tokens
+from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.integration]
 

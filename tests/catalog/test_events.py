@@ -11,11 +11,11 @@ import pytest
 from billing_contracts.catalog_agencies import AGENCIES
 from billing_contracts.catalog_products import PRODUCTS
 from billing_devstack import Infra
-from tests.support.agencies import Agency
-from tests.support.databases import connect
-from tests.support.kafka import read_topic
-from tests.support.tokens import Tokens, new_agency_id
-from tests.support.waiting import eventually
+from tests.helpers.agencies import Agency
+from tests.helpers.databases import connect
+from tests.helpers.kafka import read_topic
+from tests.helpers.tokens import Tokens, new_agency_id
+from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.integration]
 

@@ -8,10 +8,10 @@ import httpx
 import pytest
 
 from billing_devstack import Infra
-from tests.catalog.accounts import applied_by_catalog
-from tests.catalog.requests import RETAINER, create, error_of
-from tests.support.agencies import announce_account, start_onboarding, wait_for_status
-from tests.support.tokens import Tokens, new_agency_id
+from tests.helpers.agencies import announce_account, start_onboarding, wait_for_status
+from tests.helpers.catalog.accounts import applied_by_catalog
+from tests.helpers.catalog.requests import RETAINER, create, error_of
+from tests.helpers.tokens import Tokens, new_agency_id
 
 pytestmark = [pytest.mark.integration]
 

@@ -22,10 +22,10 @@ from catalog.models import Agency, kit_tables
 from catalog.schemas import ProductCreate, ProductPatch
 from catalog.service import Catalog
 from catalog.settings import CatalogSettings
-from tests.support.agencies import account_snapshot
-from tests.support.databases import migrated_database
-from tests.support.products import unsaved_product
-from tests.support.tokens import new_agency_id
+from tests.helpers.agencies import account_snapshot
+from tests.helpers.databases import migrated_database
+from tests.helpers.products import unsaved_product
+from tests.helpers.tokens import new_agency_id
 
 pytestmark = [pytest.mark.integration]
 

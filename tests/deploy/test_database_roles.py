@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from billing_devstack import Infra
 from billing_kit.db import asyncpg_dsn
 from billing_kit.migrations import upgrade
-from tests.support.databases import create_database, migrations_dir
+from tests.helpers.databases import create_database, migrations_dir
 
 pytestmark = [pytest.mark.integration]
 

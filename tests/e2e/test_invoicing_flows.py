@@ -15,8 +15,8 @@ import httpx
 import pytest
 import stripe
 
-from tests.invoicing.fixtures import agency, catalog, emulator, invoicing, stripe_sdk, subscriptions
-from tests.invoicing.flows import (
+from tests.helpers.agencies import Agency
+from tests.helpers.invoicing.flows import (
     STATE_DEADLINE,
     Client,
     charge_for_project,
@@ -26,12 +26,10 @@ from tests.invoicing.flows import (
     shows,
     subscribe,
 )
-from tests.support.agencies import Agency
-from tests.support.tokens import Tokens
-from tests.support.waiting import eventually
+from tests.helpers.tokens import Tokens
+from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-__all__ = ["agency", "catalog", "emulator", "invoicing", "stripe_sdk", "subscriptions"]
 
 
 async def _shows(

@@ -11,24 +11,28 @@ import httpx
 import pytest
 import stripe
 
-from tests.catalog.conftest import emulator, stripe_sdk
-from tests.e2e.test_payment_terms import agency, invoicing, newest_invoice, subscriptions, until
-from tests.e2e.test_subscriptions import MONTH_AND_A_BIT, advance, pay_now, use_card
-from tests.revenue.money import platform_fee
-from tests.support.agencies import Agency
-from tests.support.tokens import Tokens
-from tests.support.waiting import eventually
-from tests.support.workspaces import (
+from tests.helpers.agencies import Agency
+from tests.helpers.e2e.subscriptions import (
+    MONTH_AND_A_BIT,
+    advance,
+    migrate,
+    newest_invoice,
+    pay_now,
+    until,
+    use_card,
+)
+from tests.helpers.revenue.money import platform_fee
+from tests.helpers.tokens import Tokens
+from tests.helpers.waiting import eventually
+from tests.helpers.workspaces import (
     create_product,
     on_account,
-    post_when_replicated,
     register_workspace,
     started,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-__all__ = ["agency", "emulator", "invoicing", "stripe_sdk", "subscriptions"]
 
 DAY = 86400
 
@@ -44,18 +48,6 @@ def fee_charged(sdk: stripe.StripeClient, agency: Agency, invoice_id: str) -> in
     )
     assert intent.application_fee_amount is not None
     return intent.application_fee_amount
-
-
-async def migrate(
-    subscriptions: httpx.AsyncClient,
-    agency: Agency,
-    workspace_id: str,
-    subscription_id: str,
-    **body: Any,
-) -> httpx.Response:
-    """Migrate once subscriptions knows the target product (catalog's event may be late)."""
-    path = f"/v1/workspaces/{workspace_id}/subscriptions/{subscription_id}/migrate"
-    return await post_when_replicated(subscriptions, agency, path, body)
 
 
 async def paid_on(

@@ -14,22 +14,26 @@ import pytest
 import stripe
 
 from billing_devstack import Infra
-from tests.catalog.conftest import emulator, stripe_sdk
-from tests.e2e.test_subscriptions import MONTH_AND_A_BIT, advance, pay_now, renewals
-from tests.support.agencies import Agency, onboarded_agency
-from tests.support.tokens import Tokens
-from tests.support.waiting import eventually
-from tests.support.workspaces import (
+from tests.helpers.agencies import Agency, onboarded_agency
+from tests.helpers.e2e.subscriptions import (
+    MONTH_AND_A_BIT,
+    advance,
+    answer,
+    newest_invoice,
+    pay_now,
+    renewals,
+    until,
+)
+from tests.helpers.tokens import Tokens
+from tests.helpers.waiting import eventually
+from tests.helpers.workspaces import (
     create_product,
-    listed,
     on_account,
     register_workspace,
     started,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-__all__ = ["emulator", "stripe_sdk"]
 
 DAY = 86400
 
@@ -77,46 +81,6 @@ async def agency(
     catalog: httpx.AsyncClient, emulator: httpx.AsyncClient, tokens: Tokens, infra: Infra
 ) -> Agency:
     return await onboarded_agency(catalog, emulator, tokens, infra.kafka_bootstrap)
-
-
-async def answer(
-    subscriptions: httpx.AsyncClient, agency: Agency, workspace_id: str, subscription_id: str
-) -> dict[str, Any]:
-    (found,) = [
-        s for s in await listed(subscriptions, agency, workspace_id) if s["id"] == subscription_id
-    ]
-    return found
-
-
-async def until(
-    subscriptions: httpx.AsyncClient,
-    agency: Agency,
-    workspace_id: str,
-    subscription_id: str,
-    **wanted: Any,
-) -> dict[str, Any]:
-    """The subscription's answer once each of ``wanted`` (``latest_invoice__status`` for a
-    field of its latest invoice) holds."""
-    found: dict[str, Any] = {}
-
-    async def holds() -> bool:
-        nonlocal found
-        found = await answer(subscriptions, agency, workspace_id, subscription_id)
-        for key, value in wanted.items():
-            outer, _, inner = key.partition("__")
-            got = found[outer][inner] if inner else found[outer]
-            if got != value:
-                return False
-        return True
-
-    await eventually(holds, within=60)
-    return found
-
-
-def newest_invoice(sdk: stripe.StripeClient, agency: Agency, stripe_id: str) -> stripe.Invoice:
-    return sdk.v1.invoices.list(
-        params={"subscription": stripe_id, "limit": 1}, options=on_account(agency)
-    ).data[0]
 
 
 async def test_paid_by_card_days_later_then_renewals_charge_that_card(

@@ -17,14 +17,11 @@ import pytest
 import stripe
 
 from billing_devstack import Infra
-from tests.catalog.conftest import stripe_sdk
-from tests.revenue.money import expected_summary, platform_fee
-from tests.support.tokens import TEST_JWT_SECRET, Tokens, new_agency_id
-from tests.support.waiting import eventually
+from tests.helpers.revenue.money import expected_summary, platform_fee
+from tests.helpers.tokens import TEST_JWT_SECRET, Tokens, new_agency_id
+from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-__all__ = ["stripe_sdk"]
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADING = "## Try it"

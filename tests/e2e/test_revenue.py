@@ -23,19 +23,10 @@ import stripe
 from billing_contracts.revenue_ledger import LEDGER, LedgerEntryRecorded
 from billing_devstack import Infra
 from revenue.dashboard import money
-from tests.revenue.browser import render
-from tests.revenue.money import (
-    LEDGER_TYPES,
-    Shop,
-    expected_summary,
-    new_workspace_id,
-    open_shop,
-    platform_fee,
-)
-from tests.revenue.replay import events_of_account, replay, shuffled_with_repeats
-from tests.support.databases import connect
-from tests.support.kafka import read_topic
-from tests.support.revenue import (
+from tests.helpers.databases import connect
+from tests.helpers.kafka import read_topic
+from tests.helpers.revenue.browser import render
+from tests.helpers.revenue.figures import (
     FIGURES,
     WHOLE_RANGE,
     agency_in_overview,
@@ -45,8 +36,17 @@ from tests.support.revenue import (
     settled_payouts,
     settled_summary,
 )
-from tests.support.tokens import Tokens
-from tests.support.waiting import eventually
+from tests.helpers.revenue.money import (
+    LEDGER_TYPES,
+    Shop,
+    expected_summary,
+    new_workspace_id,
+    open_shop,
+    platform_fee,
+)
+from tests.helpers.revenue.replay import events_of_account, replay, shuffled_with_repeats
+from tests.helpers.tokens import Tokens
+from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -15,8 +15,9 @@ import httpx
 import pytest
 import stripe
 
-from tests.catalog.conftest import emulator, stripe_sdk
-from tests.saas_fees.helpers import (
+from billing_devstack import Infra
+from tests.helpers.agencies import Agency, known_to_subscriptions, onboarded_agency
+from tests.helpers.saas_fees.steps import (
     DAY,
     advance_clock,
     card_payment,
@@ -28,14 +29,10 @@ from tests.saas_fees.helpers import (
     retire,
     set_payout_schedule,
 )
-from tests.subscriptions.conftest import agency
-from tests.support.agencies import Agency
-from tests.support.tokens import Tokens
-from tests.support.waiting import eventually
+from tests.helpers.tokens import Tokens
+from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
-
-__all__ = ["agency", "emulator", "stripe_sdk"]
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +45,16 @@ async def subscriptions(services: dict[str, str]) -> AsyncIterator[httpx.AsyncCl
 async def invoicing(services: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=services["invoicing"], timeout=30) as client:
         yield client
+
+
+@pytest.fixture
+async def agency(
+    catalog: httpx.AsyncClient, emulator: httpx.AsyncClient, tokens: Tokens, infra: Infra
+) -> Agency:
+    """An onboarded agency that subscriptions already knows may bill (as in
+    tests/subscriptions/conftest.py)."""
+    onboarded = await onboarded_agency(catalog, emulator, tokens, infra.kafka_bootstrap)
+    return await known_to_subscriptions(infra.database_url, onboarded)
 
 
 async def _to_the_first_of_next_month(emulator: httpx.AsyncClient) -> dt.datetime:

@@ -20,16 +20,16 @@ import pytest
 import stripe
 
 from billing_devstack import Infra
-from tests.revenue.money import Shop, new_workspace_id, open_shop
-from tests.support.revenue import (
+from tests.helpers.revenue.figures import (
     agency_in_overview,
     check_payouts,
     days_of,
     platform_fees_earned,
     settled_summary,
 )
-from tests.support.tokens import Tokens
-from tests.support.waiting import eventually
+from tests.helpers.revenue.money import Shop, new_workspace_id, open_shop
+from tests.helpers.tokens import Tokens
+from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

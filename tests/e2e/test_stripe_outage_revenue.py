@@ -16,11 +16,17 @@ import stripe
 from billing_contracts.billing_invoices import STRIPE_INVOICES
 from billing_contracts.billing_payments import STRIPE_PAYMENTS
 from billing_devstack import Infra
-from tests.revenue.money import Shop, expected_summary, new_workspace_id, open_shop, platform_fee
-from tests.support.databases import connect
-from tests.support.kafka import read_topic
-from tests.support.tokens import Tokens
-from tests.support.waiting import eventually
+from tests.helpers.databases import connect
+from tests.helpers.kafka import read_topic
+from tests.helpers.revenue.money import (
+    Shop,
+    expected_summary,
+    new_workspace_id,
+    open_shop,
+    platform_fee,
+)
+from tests.helpers.tokens import Tokens
+from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 

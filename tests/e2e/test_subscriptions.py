@@ -14,12 +14,12 @@ import pytest
 import stripe
 
 from billing_devstack import Infra
-from tests.catalog.conftest import emulator, stripe_sdk
-from tests.support.agencies import Agency, onboarded_agency
-from tests.support.databases import connect
-from tests.support.tokens import Tokens
-from tests.support.waiting import eventually
-from tests.support.workspaces import (
+from tests.helpers.agencies import Agency, onboarded_agency
+from tests.helpers.databases import connect
+from tests.helpers.e2e.subscriptions import MONTH_AND_A_BIT, advance, pay_now, renewals, use_card
+from tests.helpers.tokens import Tokens
+from tests.helpers.waiting import eventually
+from tests.helpers.workspaces import (
     listed,
     on_account,
     start_when_replicated,
@@ -28,10 +28,6 @@ from tests.support.workspaces import (
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-__all__ = ["emulator", "stripe_sdk"]
-
-MONTH_AND_A_BIT = 32 * 86400
 
 
 @pytest.fixture(scope="module")
@@ -45,28 +41,6 @@ async def agency(
     catalog: httpx.AsyncClient, emulator: httpx.AsyncClient, tokens: Tokens, infra: Infra
 ) -> Agency:
     return await onboarded_agency(catalog, emulator, tokens, infra.kafka_bootstrap)
-
-
-def use_card(sdk: stripe.StripeClient, agency: Agency, customer_id: str, card: str) -> None:
-    """The client saves a card as their default (what the customer portal does)."""
-    method = sdk.v1.payment_methods.attach(
-        card, params={"customer": customer_id}, options=on_account(agency)
-    )
-    sdk.v1.customers.update(
-        customer_id,
-        params={"invoice_settings": {"default_payment_method": method.id}},
-        options=on_account(agency),
-    )
-
-
-async def pay_now(hosted_invoice_url: str) -> None:
-    """The client presses Pay now on Stripe's hosted invoice page."""
-    async with httpx.AsyncClient(timeout=30) as browser:
-        page = await browser.get(hosted_invoice_url)
-        assert page.status_code == 200
-        assert "open" in page.text
-        paid = await browser.post(f"{hosted_invoice_url}/pay")
-        assert "Payment succeeded" in paid.text, paid.text
 
 
 async def paid_subscription(
@@ -97,18 +71,6 @@ async def paid_subscription(
 
     await eventually(charged_from_now_on, within=60)
     return workspace_id, body
-
-
-def renewals(sdk: stripe.StripeClient, agency: Agency, stripe_subscription_id: str) -> list[str]:
-    invoices = sdk.v1.invoices.list(
-        params={"subscription": stripe_subscription_id}, options=on_account(agency)
-    ).data
-    return [f"{i.billing_reason}:{i.status}" for i in invoices]
-
-
-async def advance(emulator: httpx.AsyncClient, seconds: int) -> None:
-    response = await emulator.post("/_emulator/clock/advance", json={"seconds": seconds})
-    assert response.status_code == 200, response.text
 
 
 async def renews_paid(

@@ -12,12 +12,12 @@ import httpx
 import pytest
 
 from billing_devstack import Infra
-from tests.invoicing.invoice_events import InvoiceStory, deliver
-from tests.support.agencies import Agency, start_onboarding
-from tests.support.kafka import read_topic
-from tests.support.tokens import Tokens, new_agency_id
-from tests.support.waiting import eventually
-from tests.webhook_ingest.stripe_events import fixture, new_id, stripe_event
+from tests.helpers.agencies import Agency, start_onboarding
+from tests.helpers.invoicing.invoice_events import InvoiceStory, deliver
+from tests.helpers.kafka import read_topic
+from tests.helpers.tokens import Tokens, new_agency_id
+from tests.helpers.waiting import eventually
+from tests.helpers.webhook_ingest.stripe_events import fixture, new_id, stripe_event
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

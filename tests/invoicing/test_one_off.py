@@ -13,9 +13,9 @@ import pytest
 import stripe
 
 from invoicing.rules import application_fee_cents
-from tests.invoicing.workspaces import register_workspace
-from tests.support.agencies import Agency
-from tests.support.waiting import eventually
+from tests.helpers.agencies import Agency
+from tests.helpers.invoicing.workspaces import register_workspace
+from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -8,9 +8,9 @@ import uuid
 import httpx
 import pytest
 
-from tests.invoicing.workspaces import register_workspace
-from tests.support.agencies import Agency
-from tests.support.tokens import Tokens
+from tests.helpers.agencies import Agency
+from tests.helpers.invoicing.workspaces import register_workspace
+from tests.helpers.tokens import Tokens
 
 pytestmark = [pytest.mark.integration]
 

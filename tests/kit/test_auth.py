@@ -9,7 +9,7 @@ import pytest
 
 from billing_kit.auth import Principal, Role, decode_token
 from billing_kit.errors import NotFoundError, UnauthenticatedError
-from tests.support.tokens import TEST_JWT_SECRET, Tokens
+from tests.helpers.tokens import TEST_JWT_SECRET, Tokens
 
 pytestmark = pytest.mark.unit
 

@@ -22,10 +22,10 @@ from billing_kit.inbox import Handler, Received
 from billing_kit.logging import bind_correlation_id, correlation_id
 from billing_kit.runtime import Runtime
 from subscriptions.settings import SubscriptionsSettings
-from tests.support.databases import create_database, migrate
-from tests.support.kafka import read_topic
-from tests.support.products import product_created
-from tests.support.runtimes import service_runtime
+from tests.helpers.databases import create_database, migrate
+from tests.helpers.kafka import read_topic
+from tests.helpers.products import product_created
+from tests.helpers.runtimes import service_runtime
 
 pytestmark = [pytest.mark.integration]
 

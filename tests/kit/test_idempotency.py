@@ -10,7 +10,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.support.tokens import Tokens, new_agency_id
+from tests.helpers.tokens import Tokens, new_agency_id
 
 pytestmark = [pytest.mark.integration]
 

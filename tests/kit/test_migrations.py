@@ -9,7 +9,7 @@ import pytest
 
 from billing_devstack import Infra
 from billing_kit.migrations import check, downgrade, upgrade
-from tests.support.databases import SERVICE_DIRS, connect, create_database, migrations_dir
+from tests.helpers.databases import SERVICE_DIRS, connect, create_database, migrations_dir
 
 pytestmark = pytest.mark.integration
 

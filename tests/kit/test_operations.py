@@ -13,8 +13,8 @@ from billing_contracts.catalog_agencies import AGENCIES
 from billing_devstack import Infra, free_port
 from catalog.app import create_app
 from catalog.settings import CatalogSettings
-from tests.support.tokens import TEST_JWT_SECRET, Tokens, new_agency_id
-from tests.support.waiting import eventually
+from tests.helpers.tokens import TEST_JWT_SECRET, Tokens, new_agency_id
+from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.integration]
 

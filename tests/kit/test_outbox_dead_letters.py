@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from billing_devstack import Infra
 from billing_kit.db import unit_of_work
-from tests.kit.revisions import catalog_runtime_on_own_topic, product_revision
-from tests.support.kafka import read_topic
-from tests.support.runtimes import close_runtime
+from tests.helpers.kafka import read_topic
+from tests.helpers.kit.revisions import catalog_runtime_on_own_topic, product_revision
+from tests.helpers.runtimes import close_runtime
 
 pytestmark = [pytest.mark.integration]
 

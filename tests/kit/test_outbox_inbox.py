@@ -29,11 +29,11 @@ from catalog.settings import CatalogSettings
 from subscriptions.models import ProductReplica
 from subscriptions.replicas import Replicas
 from subscriptions.settings import SubscriptionsSettings
-from tests.support.databases import create_database, migrate
-from tests.support.products import catalog_without_stripe, record_product, unsaved_product
-from tests.support.runtimes import close_runtime, service_runtime
-from tests.support.tokens import new_agency_id
-from tests.support.waiting import eventually
+from tests.helpers.databases import create_database, migrate
+from tests.helpers.products import catalog_without_stripe, record_product, unsaved_product
+from tests.helpers.runtimes import close_runtime, service_runtime
+from tests.helpers.tokens import new_agency_id
+from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

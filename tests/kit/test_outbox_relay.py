@@ -18,12 +18,12 @@ from billing_devstack import Infra
 from billing_kit.db import unit_of_work
 from billing_kit.outbox_ops import Backlog
 from catalog.settings import CatalogSettings
-from tests.kit.revisions import catalog_runtime_on_own_topic, product_revision
-from tests.support.databases import create_database, migrate
-from tests.support.kafka import read_topic
-from tests.support.products import record_product
-from tests.support.runtimes import close_runtime, service_runtime
-from tests.support.waiting import eventually
+from tests.helpers.databases import create_database, migrate
+from tests.helpers.kafka import read_topic
+from tests.helpers.kit.revisions import catalog_runtime_on_own_topic, product_revision
+from tests.helpers.products import record_product
+from tests.helpers.runtimes import close_runtime, service_runtime
+from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.integration]
 

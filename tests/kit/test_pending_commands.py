@@ -23,8 +23,8 @@ from billing_kit.db import unit_of_work
 from billing_kit.errors import StripeFailedError, UnavailableError, ValidationFailedError
 from billing_kit.pending_commands import PendingCommand, PendingCommands, command_id_of
 from invoicing.models import kit_tables, pending_commands
-from tests.support.databases import service_sessions
-from tests.support.waiting import eventually
+from tests.helpers.databases import service_sessions
+from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.integration]
 

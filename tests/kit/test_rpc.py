@@ -11,7 +11,7 @@ import pytest
 from billing_devstack import Infra
 from billing_kit.errors import UnavailableError
 from billing_kit.rpc import KafkaRequester
-from tests.support.rpc import Ping, Pong, echo_channel, echo_requester
+from tests.helpers.rpc import Ping, Pong, echo_channel, echo_requester
 
 pytestmark = [pytest.mark.integration]
 

@@ -26,9 +26,9 @@ from billing_contracts.billing_accounts import ACCOUNTS
 from billing_devstack import Infra
 from catalog.app import create_app as create_catalog
 from catalog.settings import CatalogSettings
-from tests.support.databases import create_database, migrate
-from tests.support.waiting import eventually
-from tests.webhook_ingest.stripe_events import (
+from tests.helpers.databases import create_database, migrate
+from tests.helpers.waiting import eventually
+from tests.helpers.webhook_ingest.stripe_events import (
     CONNECT_SECRET,
     PLATFORM_SECRET,
     body_of,

@@ -10,8 +10,8 @@ import pytest
 import stripe
 
 from billing_devstack import Infra, Stack
-from tests.reliability.rig import Rig
-from tests.support.tokens import Tokens
+from tests.helpers.reliability.rig import Rig
+from tests.helpers.tokens import Tokens
 
 
 @pytest.fixture(scope="module")

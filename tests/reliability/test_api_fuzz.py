@@ -27,9 +27,13 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from billing_devstack import Infra
-from tests.support.agencies import Agency, onboarded_agency
-from tests.support.tokens import Tokens
-from tests.webhook_ingest.stripe_events import CONNECT_SECRET, PLATFORM_SECRET, signature_header
+from tests.helpers.agencies import Agency, onboarded_agency
+from tests.helpers.tokens import Tokens
+from tests.helpers.webhook_ingest.stripe_events import (
+    CONNECT_SECRET,
+    PLATFORM_SECRET,
+    signature_header,
+)
 
 Case = GeneratedCase[Any]
 

@@ -16,16 +16,16 @@ import uuid
 
 import pytest
 
-from tests.reliability.chaos import assert_all_recorded, expected_in_inboxes
-from tests.reliability.rig import Rig
-from tests.reliability.traffic import (
+from tests.helpers.reliability.chaos import assert_all_recorded, expected_in_inboxes
+from tests.helpers.reliability.rig import Rig
+from tests.helpers.reliability.traffic import (
     Plan,
     assert_money_matches_stripe,
     deliver,
     money_and_its_events,
     oldest_first,
 )
-from tests.revenue.money import open_shop
+from tests.helpers.revenue.money import open_shop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

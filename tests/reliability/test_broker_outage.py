@@ -13,12 +13,12 @@ from billing_contracts.catalog_products import PRODUCTS
 from billing_devstack import Infra, Stack
 from billing_kit.runtime import Runtime
 from catalog.settings import CatalogSettings
-from tests.support.databases import create_database, migrate
-from tests.support.kafka import keys_on, restore_topics
-from tests.support.products import record_product
-from tests.support.runtimes import close_runtime, service_runtime
-from tests.support.tokens import new_agency_id
-from tests.support.waiting import eventually
+from tests.helpers.databases import create_database, migrate
+from tests.helpers.kafka import keys_on, restore_topics
+from tests.helpers.products import record_product
+from tests.helpers.runtimes import close_runtime, service_runtime
+from tests.helpers.tokens import new_agency_id
+from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -25,13 +25,13 @@ import pytest
 
 from billing_devstack import ManagedProcess, free_port
 from billing_kit.pending_commands import command_id_of
-from tests.reliability.rig import Rig
-from tests.saas_fees.helpers import create_plan, retire
-from tests.support.agencies import Agency, known_to_subscriptions, onboarded_agency
-from tests.support.databases import connect
-from tests.support.tokens import new_agency_id
-from tests.support.waiting import eventually
-from tests.support.workspaces import RETAINER, create_product, register_workspace, started
+from tests.helpers.agencies import Agency, known_to_subscriptions, onboarded_agency
+from tests.helpers.databases import connect
+from tests.helpers.reliability.rig import Rig
+from tests.helpers.saas_fees.steps import create_plan, retire
+from tests.helpers.tokens import new_agency_id
+from tests.helpers.waiting import eventually
+from tests.helpers.workspaces import RETAINER, create_product, register_workspace, started
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.stress]
 

@@ -17,7 +17,10 @@ import pytest
 
 from billing_contracts.billing_accounts import ACCOUNTS, StripeAccountUpdated
 from billing_contracts.catalog_products import PRODUCTS
-from tests.reliability.chaos import (
+from tests.helpers.agencies import account_snapshot, start_onboarding
+from tests.helpers.kafka import publish
+from tests.helpers.products import product_created
+from tests.helpers.reliability.chaos import (
     Expected,
     assert_all_recorded,
     consumers_of,
@@ -26,19 +29,16 @@ from tests.reliability.chaos import (
     restart,
     sigkill,
 )
-from tests.reliability.rig import Rig
-from tests.reliability.traffic import (
+from tests.helpers.reliability.rig import Rig
+from tests.helpers.reliability.traffic import (
     Plan,
     assert_money_matches_stripe,
     deliver,
     money_and_its_events,
     oldest_first,
 )
-from tests.revenue.money import Shop
-from tests.support.agencies import account_snapshot, start_onboarding
-from tests.support.kafka import publish
-from tests.support.products import product_created
-from tests.support.waiting import eventually
+from tests.helpers.revenue.money import Shop
+from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.stress]
 

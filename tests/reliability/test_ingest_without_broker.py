@@ -14,10 +14,10 @@ import pytest
 
 from billing_contracts.billing_invoices import STRIPE_INVOICES
 from billing_devstack import Infra, ManagedProcess, Stack, free_port
-from tests.support.databases import connect, create_database, migrate
-from tests.support.kafka import read_topic, restore_topics
-from tests.support.waiting import eventually
-from tests.webhook_ingest.stripe_events import (
+from tests.helpers.databases import connect, create_database, migrate
+from tests.helpers.kafka import read_topic, restore_topics
+from tests.helpers.waiting import eventually
+from tests.helpers.webhook_ingest.stripe_events import (
     CONNECT_SECRET,
     PLATFORM_SECRET,
     body_of,

@@ -14,13 +14,18 @@ import httpx
 import pytest
 
 from billing_devstack.postgres import EmbeddedPostgres
-from tests.reliability.rig import Rig
-from tests.support.agencies import Agency, onboarded_agency
-from tests.support.databases import connect
-from tests.support.waiting import eventually
-from tests.support.workspaces import new_workspace_id, workspace_body
-from tests.webhook_ingest.deliveries import stored_rows
-from tests.webhook_ingest.stripe_events import CONNECT_SECRET, body_of, paid_invoice_event, signed
+from tests.helpers.agencies import Agency, onboarded_agency
+from tests.helpers.databases import connect
+from tests.helpers.reliability.rig import Rig
+from tests.helpers.waiting import eventually
+from tests.helpers.webhook_ingest.deliveries import stored_rows
+from tests.helpers.webhook_ingest.stripe_events import (
+    CONNECT_SECRET,
+    body_of,
+    paid_invoice_event,
+    signed,
+)
+from tests.helpers.workspaces import new_workspace_id, workspace_body
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 from billing_devstack import Infra
-from tests.support.agencies import Agency, onboarded_agency
-from tests.support.tokens import Tokens
-from tests.support.waiting import eventually
-from tests.support.workspaces import create_product, register_workspace, started, workspace_body
+from tests.helpers.agencies import Agency, onboarded_agency
+from tests.helpers.tokens import Tokens
+from tests.helpers.waiting import eventually
+from tests.helpers.workspaces import create_product, register_workspace, started, workspace_body
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.e2e]
 

@@ -13,8 +13,8 @@ from billing_devstack import Infra, Stack
 from billing_kit.errors import UnavailableError
 from billing_kit.kafka import ensure_topics
 from billing_kit.rpc import KafkaRequester
-from tests.support.kafka import restore_topics
-from tests.support.rpc import Ping, Pong, echo_channel, echo_requester
+from tests.helpers.kafka import restore_topics
+from tests.helpers.rpc import Ping, Pong, echo_channel, echo_requester
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

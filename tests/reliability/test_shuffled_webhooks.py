@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.reliability.rig import Rig
-from tests.reliability.traffic import (
+from tests.helpers.reliability.rig import Rig
+from tests.helpers.reliability.traffic import (
     FIGURES,
     Plan,
     deliver,
@@ -27,8 +27,8 @@ from tests.reliability.traffic import (
     stripe_invoices,
     summary_of,
 )
-from tests.revenue.money import Shop, expected_summary, open_shop
-from tests.support.waiting import eventually
+from tests.helpers.revenue.money import Shop, expected_summary, open_shop
+from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.stress]
 

@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.reliability.rig import Rig
-from tests.support.agencies import Agency, onboarded_agency
-from tests.support.waiting import eventually
-from tests.support.workspaces import (
+from tests.helpers.agencies import Agency, onboarded_agency
+from tests.helpers.reliability.rig import Rig
+from tests.helpers.waiting import eventually
+from tests.helpers.workspaces import (
     create_product,
     listed,
     on_account,

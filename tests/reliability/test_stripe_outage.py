@@ -13,8 +13,9 @@ import time
 import pytest
 
 from billing_contracts import ALL_TOPICS
-from tests.reliability.rig import Rig
-from tests.reliability.traffic import (
+from tests.helpers.kafka import read_topic
+from tests.helpers.reliability.rig import Rig
+from tests.helpers.reliability.traffic import (
     WHOLE_RANGE,
     Plan,
     assert_money_matches_stripe,
@@ -22,9 +23,8 @@ from tests.reliability.traffic import (
     money_and_its_events,
     oldest_first,
 )
-from tests.revenue.money import open_shop
-from tests.support.kafka import read_topic
-from tests.support.waiting import eventually
+from tests.helpers.revenue.money import open_shop
+from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.stress]
 

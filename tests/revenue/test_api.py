@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
 
 import httpx
 import pytest
@@ -15,7 +14,6 @@ from billing_contracts.billing_invoices import (
     StripeInvoiceFinalized,
     StripeInvoicePaid,
     StripeInvoicePaymentFailed,
-    StripeInvoiceSnapshot,
 )
 from billing_contracts.billing_subscriptions import (
     STRIPE_SUBSCRIPTIONS,
@@ -23,9 +21,10 @@ from billing_contracts.billing_subscriptions import (
     StripeSubscriptionUpdated,
 )
 from billing_devstack import Infra
-from tests.support.kafka import publish
-from tests.support.tokens import Tokens, new_agency_id
-from tests.support.waiting import eventually
+from tests.helpers.kafka import publish
+from tests.helpers.revenue.invoices import invoice_snapshot
+from tests.helpers.tokens import Tokens, new_agency_id
+from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.integration]
 
@@ -110,23 +109,6 @@ async def test_a_new_agency_has_made_nothing_over_the_days_asked(
     assert body["workspaces"] == body["months"] == []
 
 
-def _invoice(agency_id: str, account: str, subscription: str, created: int, **fields: Any) -> Any:
-    return StripeInvoiceSnapshot(
-        invoice_id=fields.pop("invoice_id"),
-        stripe_event_id=f"evt_{uuid.uuid4().hex[:20]}",
-        stripe_created=created,
-        stripe_account_id=account,
-        metadata={"agency_id": agency_id, "workspace_id": "ws-health"},
-        subscription_id=subscription,
-        currency="usd",
-        amount_due=5000,
-        amount_paid=0,
-        amount_remaining=5000,
-        created=created,
-        **fields,
-    )
-
-
 async def test_charging_health_tells_last_paid_and_failing_since_in_any_order(
     revenue: httpx.AsyncClient, tokens: Tokens, infra: Infra
 ) -> None:
@@ -134,13 +116,17 @@ async def test_charging_health_tells_last_paid_and_failing_since_in_any_order(
     sub = f"sub_{uuid.uuid4().hex[:16]}"
     first, renewal = f"in_{uuid.uuid4().hex[:16]}", f"in_{uuid.uuid4().hex[:16]}"
     t0 = int(time.time()) - 40 * 86400
-    paid = _invoice(agency_id, account, sub, t0, invoice_id=first, status="paid", paid_at=t0)
+    paid = invoice_snapshot(
+        agency_id, account, sub, t0, invoice_id=first, status="paid", paid_at=t0
+    )
     failed = [
-        _invoice(agency_id, account, sub, t0 + 31 * 86400 + n * 86400, invoice_id=renewal,
-                 status="open", attempt_count=n + 1)
+        invoice_snapshot(agency_id, account, sub, t0 + 31 * 86400 + n * 86400, invoice_id=renewal,
+                         status="open", attempt_count=n + 1)
         for n in range(3)
     ]  # fmt: skip
-    opened = _invoice(agency_id, account, sub, t0 + 31 * 86400, invoice_id=renewal, status="open")
+    opened = invoice_snapshot(
+        agency_id, account, sub, t0 + 31 * 86400, invoice_id=renewal, status="open"
+    )
     status = StripeSubscriptionSnapshot(
         subscription_id=sub,
         status="past_due",
@@ -181,7 +167,7 @@ async def test_charging_health_tells_last_paid_and_failing_since_in_any_order(
     assert _unix(health["last_paid_at"]) == t0
     assert _unix(health["failing_since"]) == failed[0].stripe_created
 
-    renewal_paid = _invoice(
+    renewal_paid = invoice_snapshot(
         agency_id, account, sub, t0 + 36 * 86400, invoice_id=renewal, status="paid",
         paid_at=t0 + 36 * 86400,
     )  # fmt: skip

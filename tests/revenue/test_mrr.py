@@ -19,10 +19,10 @@ from billing_contracts.billing_subscriptions import (
     StripeSubscriptionUpdated,
 )
 from billing_devstack import Infra
-from tests.revenue.test_api import _invoice
-from tests.support.kafka import publish
-from tests.support.tokens import Tokens, new_agency_id
-from tests.support.waiting import eventually
+from tests.helpers.kafka import publish
+from tests.helpers.revenue.invoices import invoice_snapshot
+from tests.helpers.tokens import Tokens, new_agency_id
+from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.integration]
 
@@ -66,7 +66,7 @@ async def test_mrr_moves_with_payments_migrations_and_cancellations_told_in_any_
         _subscription(agency_id, account, yearly, _at(2), "active", 1_200_006, "year"),
     ]
     paid = [
-        _invoice(agency_id, account, sub, at, invoice_id=f"in_{uuid.uuid4().hex[:16]}",
+        invoice_snapshot(agency_id, account, sub, at, invoice_id=f"in_{uuid.uuid4().hex[:16]}",
                  status="paid", paid_at=at).model_copy(
             update={"metadata": {"agency_id": agency_id, "workspace_id": f"ws-{sub[-6:]}"}}
         )

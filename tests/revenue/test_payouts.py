@@ -22,7 +22,7 @@ from revenue import repository
 from revenue.models import LedgerEntry
 from revenue.service import Revenue
 from revenue.stripe_gateway import RevenueStripe
-from tests.support.databases import service_sessions
+from tests.helpers.databases import service_sessions
 
 pytestmark = [pytest.mark.integration]
 

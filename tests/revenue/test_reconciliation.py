@@ -12,7 +12,7 @@ from revenue.models import LedgerEntry
 from revenue.reconcile import Difference, check_status, differences
 from revenue.reconciler import Reconciler
 from revenue.rules import ROLLUP_FIGURES, Figures, kind_of_balance_transaction, rollup_delta
-from tests.revenue.ledger import entry_of
+from tests.helpers.revenue.ledger import entry_of
 
 pytestmark = pytest.mark.unit
 

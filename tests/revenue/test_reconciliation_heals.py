@@ -20,12 +20,18 @@ from billing_devstack import Infra
 from billing_kit.db import create_engine, session_factory, unit_of_work
 from revenue import repository
 from revenue.rules import day_of, rollup_delta
-from tests.revenue.money import LEDGER_TYPES, Shop, expected_summary, new_workspace_id, open_shop
-from tests.revenue.replay import events_of_account
-from tests.support.databases import connect
-from tests.support.kafka import publish
-from tests.support.tokens import Tokens
-from tests.support.waiting import eventually
+from tests.helpers.databases import connect
+from tests.helpers.kafka import publish
+from tests.helpers.revenue.money import (
+    LEDGER_TYPES,
+    Shop,
+    expected_summary,
+    new_workspace_id,
+    open_shop,
+)
+from tests.helpers.revenue.replay import events_of_account
+from tests.helpers.tokens import Tokens
+from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.integration]
 

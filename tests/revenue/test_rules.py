@@ -25,7 +25,7 @@ from revenue.rules import (
 )
 from revenue.schemas import MonthFigures, Summary
 from revenue.service import invoice_status_applies
-from tests.revenue.ledger import entry_of
+from tests.helpers.revenue.ledger import entry_of
 
 pytestmark = pytest.mark.unit
 

@@ -18,7 +18,7 @@ from billing_devstack import Infra
 from billing_kit.db import create_engine, session_factory, unit_of_work
 from revenue import repository
 from revenue.rules import ROLLUP_FIGURES, WorkspacePage, rollup_delta
-from tests.support.databases import migrated_database
+from tests.helpers.databases import migrated_database
 
 pytestmark = [pytest.mark.integration]
 

@@ -1,5 +1,6 @@
-"""Fixtures of the SaaS-fee tests: the services' clients, an operator, an onboarded agency
-that subscriptions already knows may be charged."""
+"""Fixtures of the SaaS-fee tests: invoicing's client, an operator, an onboarded agency that
+subscriptions already knows may be charged, a migrated database of the test's own for the
+retry runner."""
 
 from __future__ import annotations
 
@@ -8,16 +9,14 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import stripe
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing_devstack import Infra
-from tests.catalog.conftest import catalog, emulator, stripe_sdk
-from tests.saas_fees.helpers import retire
-from tests.saas_fees.retries import retries_db
-from tests.subscriptions.conftest import subscriptions
-from tests.support.agencies import Agency, known_to_subscriptions, onboarded_agency
-from tests.support.tokens import Tokens
-
-__all__ = ["catalog", "emulator", "retries_db", "stripe_sdk", "subscriptions"]
+from billing_kit.db import create_engine
+from tests.helpers.agencies import Agency, known_to_subscriptions, onboarded_agency
+from tests.helpers.databases import migrated_database
+from tests.helpers.saas_fees.steps import retire
+from tests.helpers.tokens import Tokens
 
 
 @pytest.fixture
@@ -47,3 +46,13 @@ async def invoicing(services: dict[str, str]) -> AsyncIterator[httpx.AsyncClient
 @pytest.fixture(scope="session")
 def operator(tokens: Tokens) -> dict[str, str]:
     return tokens.headers("platform_operator")
+
+
+@pytest.fixture
+async def retries_db(infra: Infra) -> AsyncIterator[tuple[str, AsyncEngine]]:
+    url = await migrated_database(infra.database_url, "invoicing")
+    engine = create_engine(url, pool_size=1)
+    try:
+        yield url, engine
+    finally:
+        await engine.dispose()

@@ -12,7 +12,9 @@ import pytest
 import stripe
 
 from billing_devstack import Infra
-from tests.saas_fees.helpers import (
+from tests.helpers.agencies import Agency
+from tests.helpers.databases import connect
+from tests.helpers.saas_fees.steps import (
     DAY,
     advance_clock,
     available,
@@ -24,9 +26,7 @@ from tests.saas_fees.helpers import (
     set_payout_schedule,
     start_on_monday,
 )
-from tests.support.agencies import Agency
-from tests.support.databases import connect
-from tests.support.waiting import eventually
+from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

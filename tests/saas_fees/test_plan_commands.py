@@ -12,9 +12,9 @@ import pytest
 import stripe
 
 from billing_devstack import Infra
-from tests.saas_fees.helpers import create_plan
-from tests.support.agencies import Agency
-from tests.support.crashes import posting, retried_after_crash
+from tests.helpers.agencies import Agency
+from tests.helpers.crashes import posting, retried_after_crash
+from tests.helpers.saas_fees.steps import create_plan
 
 pytestmark = pytest.mark.integration
 

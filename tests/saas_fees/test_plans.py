@@ -8,9 +8,9 @@ import httpx
 import pytest
 import stripe
 
-from tests.saas_fees.helpers import create_plan, fund, put_on_plan, set_payout_schedule
-from tests.support.agencies import Agency, start_onboarding
-from tests.support.tokens import Tokens
+from tests.helpers.agencies import Agency, start_onboarding
+from tests.helpers.saas_fees.steps import create_plan, fund, put_on_plan, set_payout_schedule
+from tests.helpers.tokens import Tokens
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from billing_devstack import Infra
 from billing_kit.db import session_factory, unit_of_work
 from invoicing.saas_fees import repository
-from tests.saas_fees.helpers import (
+from tests.helpers.databases import connect
+from tests.helpers.saas_fees.retries import retry_row, run_retries, start_retry
+from tests.helpers.saas_fees.steps import (
     DAY,
     advance_clock,
     available,
@@ -27,8 +29,6 @@ from tests.saas_fees.helpers import (
     set_payout_schedule,
     start_on_monday,
 )
-from tests.saas_fees.retries import retry_row, run_retries, start_retry
-from tests.support.databases import connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing_devstack import Infra
 from invoicing.saas_fees.retries import STRIPE_STEPS
-from tests.saas_fees.helpers import (
+from tests.helpers.databases import connect
+from tests.helpers.saas_fees.retries import retry_row, run_retries, start_retry
+from tests.helpers.saas_fees.steps import (
     DAY,
     advance_clock,
     available,
@@ -29,8 +31,6 @@ from tests.saas_fees.helpers import (
     set_payout_schedule,
     start_on_monday,
 )
-from tests.saas_fees.retries import retry_row, run_retries, start_retry
-from tests.support.databases import connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import stripe
 
-from tests.stripe_emulator.agency import Agency
-from tests.stripe_emulator.conftest import Emulator, expanded, unexpanded
+from tests.helpers.stripe_emulator.agency import Agency
+from tests.helpers.stripe_emulator.emulator import Emulator, expanded, unexpanded
 
 pytestmark = pytest.mark.integration
 DAY = 86400

@@ -8,7 +8,7 @@ import time
 import pytest
 import stripe
 
-from tests.stripe_emulator.conftest import Emulator, Receiver, onboarded_account
+from tests.helpers.stripe_emulator.emulator import Emulator, Receiver, onboarded_account
 
 pytestmark = pytest.mark.integration
 DAY = 86400

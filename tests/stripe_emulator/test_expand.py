@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import stripe
 
-from tests.stripe_emulator.conftest import API_KEY, Emulator
-from tests.stripe_emulator.objects import one_of_each
-from tests.stripe_emulator.shapes import expandable_paths
+from tests.helpers.stripe_emulator.emulator import API_KEY, Emulator
+from tests.helpers.stripe_emulator.objects import one_of_each
+from tests.helpers.stripe_emulator.shapes import expandable_paths
 
 pytestmark = pytest.mark.integration
 

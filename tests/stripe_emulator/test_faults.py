@@ -6,7 +6,7 @@ import httpx
 import pytest
 import stripe
 
-from tests.stripe_emulator.conftest import API_KEY, Emulator
+from tests.helpers.stripe_emulator.emulator import API_KEY, Emulator
 
 pytestmark = pytest.mark.integration
 

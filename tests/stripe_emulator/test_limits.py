@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import stripe
 
-from tests.stripe_emulator.conftest import Emulator
+from tests.helpers.stripe_emulator.emulator import Emulator
 
 pytestmark = pytest.mark.integration
 

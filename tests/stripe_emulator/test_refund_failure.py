@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import stripe
 
-from tests.stripe_emulator.conftest import Emulator, expanded, onboarded_account, unexpanded
+from tests.helpers.stripe_emulator.emulator import Emulator, expanded, onboarded_account, unexpanded
 
 
 def _paid_charge(client: stripe.StripeClient, opts: stripe.RequestOptions, pm: str) -> str:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import stripe
 
-from tests.stripe_emulator.agency import Agency
-from tests.stripe_emulator.conftest import Emulator
+from tests.helpers.stripe_emulator.agency import Agency
+from tests.helpers.stripe_emulator.emulator import Emulator
 
 pytestmark = pytest.mark.integration
 DAY = 86400

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 import stripe
 
-from tests.stripe_emulator.conftest import Emulator
-from tests.stripe_emulator.objects import one_of_each
-from tests.stripe_emulator.shapes import shape_mismatches
+from tests.helpers.stripe_emulator.emulator import Emulator
+from tests.helpers.stripe_emulator.objects import one_of_each
+from tests.helpers.stripe_emulator.shapes import shape_mismatches
 
 pytestmark = pytest.mark.integration
 

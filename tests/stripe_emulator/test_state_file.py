@@ -11,7 +11,7 @@ import stripe
 
 from billing_devstack import free_port
 from stripe_emulator.settings import Settings
-from tests.stripe_emulator.conftest import API_KEY, serving
+from tests.helpers.stripe_emulator.emulator import API_KEY, serving
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 import stripe
 
-from tests.stripe_emulator.conftest import (
+from tests.helpers.stripe_emulator.emulator import (
     API_KEY,
     Emulator,
     expanded,

@@ -8,7 +8,7 @@ import httpx
 import pytest
 import stripe
 
-from tests.stripe_emulator.conftest import Emulator, Receiver, expanded, unexpanded
+from tests.helpers.stripe_emulator.emulator import Emulator, Receiver, expanded, unexpanded
 
 pytestmark = pytest.mark.integration
 

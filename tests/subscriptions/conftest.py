@@ -1,22 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 
 from billing_devstack import Infra
-from tests.catalog.conftest import catalog, emulator, stripe_sdk
-from tests.support.agencies import Agency, known_to_subscriptions, onboarded_agency
-from tests.support.tokens import Tokens
-
-__all__ = ["agency", "catalog", "emulator", "stripe_sdk", "subscriptions"]
-
-
-@pytest.fixture(scope="session")
-async def subscriptions(services: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=services["subscriptions"], timeout=30) as client:
-        yield client
+from tests.helpers.agencies import Agency, known_to_subscriptions, onboarded_agency
+from tests.helpers.tokens import Tokens
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.subscriptions.test_subscriptions import error_of
-from tests.support.agencies import Agency
-from tests.support.waiting import eventually
-from tests.support.workspaces import create_product, subscribed_workspace
+from tests.helpers.agencies import Agency
+from tests.helpers.subscriptions.reading import error_of
+from tests.helpers.waiting import eventually
+from tests.helpers.workspaces import create_product, subscribed_workspace
 
 pytestmark = [pytest.mark.integration]
 

@@ -11,12 +11,12 @@ import pytest
 import stripe
 
 from billing_devstack import Infra
-from tests.e2e.test_migrations import migrate
-from tests.subscriptions.test_subscriptions import error_of, replicated_status
-from tests.support.agencies import Agency
-from tests.support.tokens import Tokens
-from tests.support.waiting import eventually
-from tests.support.workspaces import (
+from tests.helpers.agencies import Agency
+from tests.helpers.e2e.subscriptions import migrate
+from tests.helpers.subscriptions.reading import error_of, replicated_status
+from tests.helpers.tokens import Tokens
+from tests.helpers.waiting import eventually
+from tests.helpers.workspaces import (
     create_product,
     listed,
     on_account,

@@ -16,11 +16,11 @@ from billing_contracts.billing_subscriptions import (
 )
 from billing_contracts.subscriptions_subscriptions import SUBSCRIPTIONS
 from billing_devstack import Infra
-from tests.support.agencies import Agency
-from tests.support.databases import connect
-from tests.support.kafka import publish, read_topic
-from tests.support.waiting import eventually
-from tests.support.workspaces import (
+from tests.helpers.agencies import Agency
+from tests.helpers.databases import connect
+from tests.helpers.kafka import publish, read_topic
+from tests.helpers.waiting import eventually
+from tests.helpers.workspaces import (
     on_account,
     started,
     subscribed_workspace,

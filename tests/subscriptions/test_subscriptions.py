@@ -8,11 +8,11 @@ import pytest
 import stripe
 
 from billing_devstack import Infra
-from tests.support.agencies import Agency, onboarded_agency, start_onboarding
-from tests.support.databases import connect
-from tests.support.tokens import Tokens
-from tests.support.waiting import eventually
-from tests.support.workspaces import (
+from tests.helpers.agencies import Agency, onboarded_agency, start_onboarding
+from tests.helpers.subscriptions.reading import error_of, replicated_status
+from tests.helpers.tokens import Tokens
+from tests.helpers.waiting import eventually
+from tests.helpers.workspaces import (
     create_product,
     listed,
     on_account,
@@ -23,11 +23,6 @@ from tests.support.workspaces import (
 )
 
 pytestmark = [pytest.mark.integration]
-
-
-def error_of(response: httpx.Response) -> dict[str, str]:
-    error: dict[str, str] = response.json()["error"]
-    return error
 
 
 async def test_start_bills_the_workspace_on_the_agency_s_account_with_the_platform_fee(
@@ -98,17 +93,6 @@ async def test_a_one_time_product_is_refused_with_the_one_off_invoice_hint(
     assert response.status_code == 422, response.text
     assert error_of(response)["code"] == "validation_error"
     assert "one-off invoice" in error_of(response)["message"]
-
-
-async def replicated_status(infra: Infra, product_id: str) -> str | None:
-    """The product's status in subscriptions' replica of catalog's products."""
-    conn = await connect(infra.database_url)
-    try:
-        query = "SELECT status FROM subscriptions.product_replicas WHERE product_id = $1"
-        status: str | None = await conn.fetchval(query, product_id)
-        return status
-    finally:
-        await conn.close()
 
 
 async def test_an_archived_product_is_refused(

@@ -9,9 +9,9 @@ import httpx
 import pytest
 import stripe
 
-from tests.support.agencies import Agency
-from tests.support.tokens import Tokens, new_agency_id
-from tests.support.workspaces import (
+from tests.helpers.agencies import Agency
+from tests.helpers.tokens import Tokens, new_agency_id
+from tests.helpers.workspaces import (
     new_workspace_id,
     on_account,
     subscribed_workspace,

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from billing_devstack import Infra
-from tests.support.databases import connect
+from tests.helpers.databases import connect
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +18,3 @@ async def db(infra: Infra) -> AsyncIterator[asyncpg.Connection]:
         yield conn
     finally:
         await conn.close()
-
-
-@pytest.fixture(scope="module")
-def ingest(services: dict[str, str]) -> str:
-    return services["webhook-ingest"]

@@ -19,17 +19,17 @@ from billing_contracts.billing_accounts import ACCOUNTS
 from billing_contracts.billing_invoices import STRIPE_INVOICES
 from billing_devstack import Infra, Stack, free_port
 from billing_devstack import services as devstack_services
-from tests.support.kafka import read_topic
-from tests.support.tokens import Tokens, new_agency_id
-from tests.support.waiting import eventually
-from tests.webhook_ingest.deliveries import (
+from tests.helpers.kafka import read_topic
+from tests.helpers.tokens import Tokens, new_agency_id
+from tests.helpers.waiting import eventually
+from tests.helpers.webhook_ingest.deliveries import (
     after_a_marker,
     ensure_endpoints,
     post_event,
     published,
     stored_rows,
 )
-from tests.webhook_ingest.stripe_events import (
+from tests.helpers.webhook_ingest.stripe_events import (
     CONNECT_SECRET,
     PLATFORM_SECRET,
     body_of,

@@ -15,10 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from billing_contracts.billing_payments import STRIPE_PAYMENTS
 from billing_devstack import Infra, Stack
-from tests.support.kafka import read_topic
-from tests.support.waiting import eventually
-from tests.webhook_ingest.deliveries import ensure_endpoints, post_event, published
-from tests.webhook_ingest.stripe_events import stripe_event
+from tests.helpers.kafka import read_topic
+from tests.helpers.waiting import eventually
+from tests.helpers.webhook_ingest.deliveries import ensure_endpoints, post_event, published
+from tests.helpers.webhook_ingest.stripe_events import stripe_event
 from webhook_ingest.normalize import contract_event_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -19,7 +19,7 @@ from billing_kit.errors import (
     PayloadTooLargeError,
     UnavailableError,
 )
-from tests.webhook_ingest.stripe_events import (
+from tests.helpers.webhook_ingest.stripe_events import (
     CONNECT_SECRET,
     PLATFORM_SECRET,
     body_of,

@@ -14,7 +14,7 @@ from billing_contracts.billing_payments import (
     StripeDisputeFundsWithdrawn,
 )
 from billing_contracts.billing_stripe import BalanceFigures, PaymentAttribution
-from tests.webhook_ingest.stripe_events import fixture, new_id, stripe_event
+from tests.helpers.webhook_ingest.stripe_events import fixture, new_id, stripe_event
 from webhook_ingest.normalize import FiguresLookup, completed, figures_lookup, normalize
 
 pytestmark = pytest.mark.unit

@@ -12,7 +12,7 @@ from billing_contracts.billing_invoices import STRIPE_INVOICES, StripeInvoicePai
 from billing_contracts.billing_payments import STRIPE_PAYMENTS, StripeChargeSucceeded
 from billing_contracts.billing_stripe import BalanceFigures
 from billing_contracts.billing_subscriptions import StripeSubscriptionUpdated
-from tests.webhook_ingest.stripe_events import (
+from tests.helpers.webhook_ingest.stripe_events import (
     fixture,
     new_id,
     paid_invoice_event,

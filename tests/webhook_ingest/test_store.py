@@ -14,10 +14,15 @@ import pytest
 from billing_contracts.billing_invoices import STRIPE_INVOICES
 from billing_devstack import Infra
 from billing_kit.outbox import Outbox
-from tests.support.tokens import Tokens
-from tests.support.waiting import eventually
-from tests.webhook_ingest.deliveries import after_a_marker, published, stored_rows
-from tests.webhook_ingest.stripe_events import PLATFORM_SECRET, body_of, paid_invoice_event, signed
+from tests.helpers.tokens import Tokens
+from tests.helpers.waiting import eventually
+from tests.helpers.webhook_ingest.deliveries import after_a_marker, published, stored_rows
+from tests.helpers.webhook_ingest.stripe_events import (
+    PLATFORM_SECRET,
+    body_of,
+    paid_invoice_event,
+    signed,
+)
 from webhook_ingest.agencies import AgencyDirectory
 from webhook_ingest.models import kit_tables
 from webhook_ingest.store import EventStore

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from billing_kit.errors import InvalidEventError, InvalidSignatureError
-from tests.webhook_ingest.stripe_events import (
+from tests.helpers.webhook_ingest.stripe_events import (
     body_of,
     paid_invoice_event,
     signature_header,

@@ -31,7 +31,7 @@ from revenue.models import InvoiceFacts, LedgerEntry, Reconciliation
 from revenue.rules import AgencyPage, WorkspacePage, rollup_delta
 from revenue.service import Revenue
 from revenue.stripe_gateway import RevenueStripe
-from tests.support.databases import service_sessions
+from tests.helpers.databases import service_sessions
 
 pytestmark = [pytest.mark.integration]
 
