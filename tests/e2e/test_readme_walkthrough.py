@@ -9,6 +9,7 @@ import asyncio
 import os
 import re
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -111,9 +112,10 @@ async def test_the_readme_walkthrough_bills_a_client_and_shows_the_revenue(
 
     # The last step: the balance paid out, its payout adding up to what Stripe settled.
     [payout] = stripe_sdk.v1.payouts.list(options=on_account).data
+    arrives = datetime.fromtimestamp(payout.arrival_date, UTC).date().isoformat()
     payouts = await owner_get(
         f"{services['revenue']}/v1/revenue/payouts", tokens, agency_id,
-        **{"from": "2020-01-01", "to": "2029-12-31"},
+        **{"from": arrives, "to": arrives},
     )  # fmt: skip
     [listed] = payouts["data"]
     assert (listed["payout_id"], listed["amount_cents"]) == (payout.id, payout.amount)

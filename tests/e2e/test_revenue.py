@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-import stripe
 
 from billing_contracts.revenue_ledger import LEDGER, LedgerEntryRecorded
 from billing_devstack import Infra
@@ -45,6 +44,7 @@ from tests.helpers.revenue.money import (
     platform_fee,
 )
 from tests.helpers.revenue.replay import events_of_account, replay, shuffled_with_repeats
+from tests.helpers.stripe_sdk import emulator_sdk
 from tests.helpers.tokens import Tokens
 from tests.helpers.waiting import eventually
 
@@ -61,7 +61,7 @@ async def revenue(services: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
 async def shop(infra: Infra) -> Shop:
     """An agency that made money every way the guide names, and is done moving it."""
     assert infra.stripe_api_base is not None
-    sdk = stripe.StripeClient("sk_test_emulator", base_addresses={"api": infra.stripe_api_base})
+    sdk = emulator_sdk(infra.stripe_api_base)
     async with httpx.AsyncClient(base_url=infra.stripe_api_base, timeout=30) as emulator:
         shop = await open_shop(sdk, emulator)
         retainer, project = new_workspace_id(), new_workspace_id()

@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-import stripe
 
 from billing_devstack import Infra
 from tests.helpers.revenue.figures import (
@@ -28,6 +27,7 @@ from tests.helpers.revenue.figures import (
     settled_summary,
 )
 from tests.helpers.revenue.money import Shop, new_workspace_id, open_shop
+from tests.helpers.stripe_sdk import emulator_sdk
 from tests.helpers.tokens import Tokens
 from tests.helpers.waiting import eventually
 
@@ -84,15 +84,12 @@ class Story:
         return found
 
 
+@pytest.mark.timeout(600)  # six months of two agencies' clock steps: ~1 min alone, more under load
 async def test_two_agencies_over_six_months_equal_what_stripe_says(
     services: dict[str, str], infra: Infra, tokens: Tokens
 ) -> None:
     assert infra.stripe_api_base is not None
-    sdk = stripe.StripeClient(
-        "sk_test_emulator",
-        base_addresses={"api": infra.stripe_api_base},
-        max_network_retries=2,  # a keep-alive connection the emulator closed during a long step
-    )
+    sdk = emulator_sdk(infra.stripe_api_base)
     async with httpx.AsyncClient(base_url=infra.stripe_api_base, timeout=60) as emulator:
         stories = [Story(await open_shop(sdk, emulator), scale) for scale in (1, 2)]
 

@@ -10,6 +10,7 @@ import pytest
 import stripe
 
 from billing_devstack import Infra
+from tests.helpers.stripe_sdk import emulator_sdk
 from tests.helpers.waiting import eventually
 
 
@@ -58,4 +59,4 @@ async def emulator(infra: Infra) -> AsyncIterator[httpx.AsyncClient]:
 def stripe_sdk(infra: Infra) -> stripe.StripeClient:
     """The official SDK, to look at what the services made on Stripe."""
     assert infra.stripe_api_base is not None
-    return stripe.StripeClient("sk_test_emulator", base_addresses={"api": infra.stripe_api_base})
+    return emulator_sdk(infra.stripe_api_base)

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import stripe
 
 from billing_devstack import Infra, Stack
 from tests.helpers.reliability.rig import Rig
+from tests.helpers.stripe_sdk import emulator_sdk
 from tests.helpers.tokens import Tokens
 
 
@@ -19,7 +19,7 @@ async def rig(
     stack: Stack, infra: Infra, tokens: Tokens, services: dict[str, str]
 ) -> AsyncIterator[Rig]:
     assert infra.stripe_api_base is not None
-    sdk = stripe.StripeClient("sk_test_emulator", base_addresses={"api": infra.stripe_api_base})
+    sdk = emulator_sdk(infra.stripe_api_base)
     clients = {name: httpx.AsyncClient(base_url=url, timeout=30) for name, url in services.items()}
     try:
         async with httpx.AsyncClient(base_url=infra.stripe_api_base, timeout=30) as emulator:

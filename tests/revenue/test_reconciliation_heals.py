@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-import stripe
 
 from billing_contracts.billing_payments import STRIPE_PAYMENTS, StripeRefundSnapshot
 from billing_devstack import Infra
@@ -30,6 +29,7 @@ from tests.helpers.revenue.money import (
     open_shop,
 )
 from tests.helpers.revenue.replay import events_of_account
+from tests.helpers.stripe_sdk import emulator_sdk
 from tests.helpers.tokens import Tokens
 from tests.helpers.waiting import eventually
 
@@ -43,7 +43,7 @@ FIGURES = ("gross_cents", "platform_fee_cents", "stripe_fee_cents", "refunded_ce
 @pytest.fixture
 async def shop(infra: Infra) -> AsyncIterator[Shop]:
     assert infra.stripe_api_base is not None
-    sdk = stripe.StripeClient("sk_test_emulator", base_addresses={"api": infra.stripe_api_base})
+    sdk = emulator_sdk(infra.stripe_api_base)
     async with httpx.AsyncClient(base_url=infra.stripe_api_base, timeout=30) as emulator:
         yield await open_shop(sdk, emulator)
 

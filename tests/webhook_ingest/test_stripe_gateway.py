@@ -10,12 +10,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import stripe
 
 from billing_devstack import Infra
 from billing_kit.errors import UnavailableError
 from billing_kit.stripe_client import stripe_client
 from tests.helpers.revenue.money import Shop, new_workspace_id, open_shop
+from tests.helpers.stripe_sdk import emulator_sdk
 from webhook_ingest.normalize import FiguresLookup
 from webhook_ingest.stripe_gateway import IngestStripe
 
@@ -33,7 +33,7 @@ async def emulator(infra: Infra) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def shop(infra: Infra, emulator: httpx.AsyncClient) -> Shop:
     assert infra.stripe_api_base is not None
-    sdk = stripe.StripeClient("sk_test_emulator", base_addresses={"api": infra.stripe_api_base})
+    sdk = emulator_sdk(infra.stripe_api_base)
     return await open_shop(sdk, emulator)
 
 
