@@ -18,6 +18,7 @@ import pytest
 import stripe
 
 from billing_devstack import Infra
+from tests.helpers.revenue.figures import FIGURES
 from tests.helpers.revenue.money import expected_summary, platform_fee
 from tests.helpers.tokens import TEST_JWT_SECRET, Tokens, new_agency_id
 from tests.helpers.waiting import eventually
@@ -27,8 +28,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 HEADING = "## Try it"
 RETAINER_CENTS = 250_000
-FIGURES = ("gross_cents", "platform_fee_cents", "stripe_fee_cents", "refunded_cents",
-           "disputed_cents", "net_cents")  # fmt: skip
 
 
 def walkthrough_blocks() -> list[str]:

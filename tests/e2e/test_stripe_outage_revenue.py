@@ -18,6 +18,7 @@ from billing_contracts.billing_payments import STRIPE_PAYMENTS
 from billing_devstack import Infra
 from tests.helpers.databases import connect
 from tests.helpers.kafka import read_topic
+from tests.helpers.revenue.figures import FIGURES, WHOLE_RANGE
 from tests.helpers.revenue.money import (
     Shop,
     expected_summary,
@@ -30,9 +31,6 @@ from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
-WHOLE_RANGE = {"from": "2020-01-01", "to": "2099-12-31"}
-FIGURES = ("gross_cents", "platform_fee_cents", "stripe_fee_cents", "refunded_cents",
-           "disputed_cents", "net_cents")  # fmt: skip
 EVERY_READ_FAILS = {"fail_next": {"count": 1_000_000, "status": 500, "method": "GET"}}
 LONGER_THAN_A_CONSUMER_S_RETRIES = 20.0
 """Seconds the outage lasts after the dispute was told: a consumer counting Stripe's errors

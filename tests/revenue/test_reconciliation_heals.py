@@ -21,6 +21,7 @@ from revenue import repository
 from revenue.rules import day_of, rollup_delta
 from tests.helpers.databases import connect
 from tests.helpers.kafka import publish
+from tests.helpers.revenue.figures import FIGURES, summary_of
 from tests.helpers.revenue.money import (
     LEDGER_TYPES,
     Shop,
@@ -35,10 +36,6 @@ from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.integration]
 
-WHOLE_RANGE = {"from": "2020-01-01", "to": "2099-12-31"}
-FIGURES = ("gross_cents", "platform_fee_cents", "stripe_fee_cents", "refunded_cents",
-           "disputed_cents", "net_cents")  # fmt: skip
-
 
 @pytest.fixture
 async def shop(infra: Infra) -> AsyncIterator[Shop]:
@@ -46,14 +43,6 @@ async def shop(infra: Infra) -> AsyncIterator[Shop]:
     sdk = emulator_sdk(infra.stripe_api_base)
     async with httpx.AsyncClient(base_url=infra.stripe_api_base, timeout=30) as emulator:
         yield await open_shop(sdk, emulator)
-
-
-async def _summary(revenue: httpx.AsyncClient, tokens: Tokens, shop: Shop) -> dict[str, Any]:
-    owner = tokens.headers("owner", shop.agency_id)
-    response = await revenue.get("/v1/revenue/summary", params=WHOLE_RANGE, headers=owner)
-    assert response.status_code == 200, response.text
-    found: dict[str, Any] = response.json()
-    return found
 
 
 async def _matches_stripe(
@@ -65,7 +54,7 @@ async def _matches_stripe(
     seen: dict[str, Any] = {}
 
     async def agrees() -> bool:
-        seen.update(await _summary(revenue, tokens, shop))
+        seen.update(await summary_of(revenue, tokens, shop))
         checked = seen["reconciliation"]
         return (
             {name: seen[name] for name in FIGURES} == expected
@@ -241,7 +230,7 @@ async def test_movements_the_consumers_never_got_are_healed_on_schedule_and_coun
         await eventually(consumed, within=30)
     finally:
         await conn.close()
-    again = await _summary(revenue, tokens, shop)
+    again = await summary_of(revenue, tokens, shop)
     assert {name: again[name] for name in FIGURES} == {name: summary[name] for name in FIGURES}
     assert await _ledger_rows(infra, shop.agency_id) == rows
 
