@@ -49,10 +49,11 @@ browser:
 test: install browser
 	$(UV) run pytest -m "not stress" $(PYTEST_ARGS)
 
-# The fast tier: every rule and every test that needs no infrastructure (marked `unit`), no
-# stack started; seconds, so run it while editing. `make test` runs these too.
+# The fast tier: every rule and every test that needs no infrastructure (marked `unit`) but
+# those that start processes or build every app (also `slow`); no stack, seconds, so run it
+# while editing. `make test` runs them all.
 test-unit: install
-	$(UV) run pytest -m unit $(PYTEST_ARGS)
+	$(UV) run pytest -m "unit and not slow" $(PYTEST_ARGS)
 
 # The long fault runs (10,000 shuffled and repeated webhooks; consumers SIGKILLed ten times
 # mid-stream): about eight minutes on two cores, so apart from `make test`.

@@ -12,7 +12,7 @@ import pytest
 from billing_kit.api_docs import COMMITTED, collect, render, service_packages
 from billing_kit.errors import METHOD_NOT_ALLOWED, OTHER_HTTP_ERROR, BillingError
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.slow]  # no infrastructure, but seconds each
 
 
 def test_the_committed_api_reference_is_current() -> None:

@@ -21,7 +21,7 @@ from billing_kit.auth import Principal, Role, decode_token, require_roles
 from billing_kit.errors import install_error_handlers
 from billing_kit.settings import DEV_JWT_SECRET
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.slow]  # no infrastructure, but seconds each
 
 HEADER = "Authorization: Bearer "
 

@@ -39,6 +39,7 @@ def _run(package: str, *args: str, **env: str) -> subprocess.CompletedProcess[st
 
 
 @pytest.mark.unit
+@pytest.mark.slow  # starts the service's process: seconds
 @pytest.mark.parametrize("package", PACKAGES)
 def test_help_lists_the_service_s_commands(package: str) -> None:
     result = _run(package, "--help")
@@ -49,6 +50,7 @@ def test_help_lists_the_service_s_commands(package: str) -> None:
 
 
 @pytest.mark.unit
+@pytest.mark.slow  # starts the service's process: seconds
 def test_an_unknown_command_is_refused_with_usage() -> None:
     result = _run("catalog", "serv")
     assert result.returncode == 2
@@ -56,6 +58,7 @@ def test_an_unknown_command_is_refused_with_usage() -> None:
 
 
 @pytest.mark.unit
+@pytest.mark.slow  # starts the service's process: seconds
 @pytest.mark.parametrize(
     ("package", "named"),
     [
@@ -81,6 +84,7 @@ def test_production_without_its_secrets_refuses_to_start_in_one_line(
 
 
 @pytest.mark.unit
+@pytest.mark.slow  # starts the service's process: seconds
 def test_the_public_development_secret_is_refused_in_production() -> None:
     result = _run(
         "catalog",
@@ -94,6 +98,7 @@ def test_the_public_development_secret_is_refused_in_production() -> None:
 
 
 @pytest.mark.unit
+@pytest.mark.slow  # starts the service's process: seconds
 def test_development_mode_starts_and_stays_alive_without_database_or_broker() -> None:
     port = free_port()
     process = subprocess.Popen(

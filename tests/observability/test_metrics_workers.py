@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from billing_devstack import free_port
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.slow]  # no infrastructure, but seconds each
 
 REQUESTS = 40
 
