@@ -68,7 +68,7 @@ def test_every_agency_of_the_page_has_a_row_and_the_next_page_a_link() -> None:
     assert "|0.00 %|" in second
     assert "|yes|" in second
     assert "|no plan|" in second
-    assert "agencies_after=agency-02" in shown
+    assert "agencies_limit=2&amp;agencies_after=agency-02" in shown
     assert "agencies_after" not in render_back_office(_overview(agencies))
 
 

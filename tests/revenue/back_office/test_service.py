@@ -73,53 +73,75 @@ async def _record(
     await repository.remember_account(session, f"acct_{agency}", agency)
 
 
-async def _overview(sessions: Sessions, limit: int, after: str | None = None) -> PlatformOverview:
+async def _overview(
+    sessions: Sessions, limit: int, after: str | None = None, days: tuple[date, date] = (START, END)
+) -> PlatformOverview:
     async with unit_of_work(sessions) as session:
-        return await BackOffice(session).overview("usd", START, END, AgencyPage(limit, after))
+        return await BackOffice(session).overview("usd", *days, AgencyPage(limit, after))
 
 
-async def _all_agencies(sessions: Sessions, limit: int) -> tuple[PlatformOverview, list[str]]:
+async def _all_agencies(
+    sessions: Sessions, limit: int, days: tuple[date, date]
+) -> tuple[PlatformOverview, list[str]]:
     """The first page, and every agency listed by following ``agencies_next``."""
-    first = page = await _overview(sessions, limit)
+    first = page = await _overview(sessions, limit, days=days)
     listed = [a.agency_id for a in page.agencies]
     while page.agencies_next is not None:
-        page = await _overview(sessions, limit, page.agencies_next)
+        page = await _overview(sessions, limit, page.agencies_next, days)
         assert page.gmv_cents == first.gmv_cents  # the totals count every agency on any page
         listed += [a.agency_id for a in page.agencies]
     return first, listed
 
 
+PERIODS = [
+    (START, END),  # whole months
+    (date(2027, 3, 17), date(2027, 5, 9)),  # edge days and a whole month
+    (date(2027, 4, 30), date(2027, 4, 30)),  # one day
+    (date(2026, 12, 20), date(2028, 1, 3)),  # edge days, whole months of two years
+]
+
+
+@pytest.mark.parametrize("days", PERIODS, ids=[f"{s}..{e}" for s, e in PERIODS])
 async def test_each_agency_has_its_own_summarys_figures_and_the_totals_are_their_sums(
-    sessions: Sessions,
+    sessions: Sessions, days: tuple[date, date]
 ) -> None:
     rng = random.Random(7)
     agencies = sorted(_id("agency") for _ in range(5))
+    first_day, last_day = days
+    edges = [first_day - timedelta(days=1), first_day, last_day, last_day + timedelta(days=1)]
+    recorded: list[tuple[str, date, int, int]] = []  # agency, day, gross, platform fee
     async with unit_of_work(sessions) as session:
         for agency in agencies:
-            for _ in range(rng.randint(1, 6)):
-                day = START - timedelta(days=20) + timedelta(days=rng.randint(0, 130))
-                at = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=9)
+            moved_on = edges + [START + timedelta(days=rng.randint(-40, 130)) for _ in range(4)]
+            for day in moved_on:
+                at = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=23)
                 gross = rng.randint(100, 90_000)
                 await _record(session, agency, "charge", gross, gross // 200, at)
-            refunded = IN_PERIOD - timedelta(days=rng.randint(0, 30))
-            await _record(session, agency, "refund", -500, 0, refunded)
-    summaries = {}
+                recorded.append((agency, day, gross, gross // 200))
+            await _record(session, agency, "refund", -500, 0, IN_PERIOD)  # not GMV
+    wanted = {
+        agency: (
+            sum(g for a, d, g, _ in recorded if a == agency and first_day <= d <= last_day),
+            sum(f for a, d, _, f in recorded if a == agency and first_day <= d <= last_day),
+        )
+        for agency in agencies
+    }
     async with unit_of_work(sessions) as session:
         for agency in agencies:
-            text = await repository.summary_json(
-                session, agency, "usd", START, END, WorkspacePage(limit=10)
+            summary = json.loads(
+                await repository.summary_json(
+                    session, agency, "usd", *days, WorkspacePage(limit=10)
+                )
             )
-            summaries[agency] = json.loads(text)
+            assert (summary["gross_cents"], summary["platform_fee_cents"]) == wanted[agency]
     for limit in (1, 2, 100):
-        first, listed = await _all_agencies(sessions, limit)
+        first, listed = await _all_agencies(sessions, limit, days)
         assert listed == agencies
-        rows = {a.agency_id: a for a in (await _overview(sessions, 100)).agencies}
+        rows = {a.agency_id: a for a in (await _overview(sessions, 100, days=days)).agencies}
         for agency in agencies:
-            assert rows[agency].gmv_cents == summaries[agency]["gross_cents"]
-            assert rows[agency].platform_fees_cents == summaries[agency]["platform_fee_cents"]
-        assert first.gmv_cents == sum(s["gross_cents"] for s in summaries.values())
-        assert first.platform_fees_cents == sum(s["platform_fee_cents"] for s in summaries.values())
-    assert first.gmv_cents > 0
+            assert (rows[agency].gmv_cents, rows[agency].platform_fees_cents) == wanted[agency]
+        assert first.gmv_cents == sum(gmv for gmv, _ in wanted.values()) > 0
+        assert first.platform_fees_cents == sum(fee for _, fee in wanted.values())
 
 
 async def test_rates_count_the_invoices_charged_and_the_disputes_opened_in_the_days(
@@ -196,6 +218,8 @@ async def test_saas_figures_follow_the_latest_announcement_whatever_order_they_c
         ]
         once, twice = _id("c"), _id("c")
         announcements += [
+            # announced before collections carried Stripe's paid_at: collected when told
+            (_collection(_id("c"), paying, "paid", 1), told[1]),
             (_collection(once, paying, "open", 0), told[0]),
             (_collection(once, paying, "paid", 1, paid_at), told[2]),
             (_collection(twice, failing, "open", 1), told[1]),
@@ -210,7 +234,7 @@ async def test_saas_figures_follow_the_latest_announcement_whatever_order_they_c
                     await BackOffice(session).apply_collection(snapshot, at)
         overview = await _overview(sessions, 1_000)
         assert overview.saas_mrr_cents == run * (4_900 + 4_900 + 8_333)  # 100,001 / 12 half-up
-        assert overview.saas_collected_cents == run * 4_900  # the yearly fee: paid after
+        assert overview.saas_collected_cents == run * 4_900 * 2  # the yearly fee: paid after
         assert overview.saas_failing_cents == run * 4_900  # open after two attempts
         statuses = {a.agency_id: a.saas_plan_status for a in overview.agencies}
         assert {paying: "active", failing: "past_due", yearly: "active"}.items() <= (
@@ -257,7 +281,17 @@ async def test_the_balance_covers_the_next_fee_once_payouts_and_fees_paid_since_
     async with unit_of_work(sessions) as session:
         failed = payout.model_copy(update={"status": "failed", "stripe_created": told_at + 99})
         await _revenue(session).apply_payout(agency, failed)
-    assert await covers() is True  # the failed payout's 6,000 came back
+    assert await covers() is True  # the failed payout's 6,000 came back: 7,100 left
+    async with unit_of_work(sessions) as session:
+        owed = _collection(_id("c"), agency, "open", 1).model_copy(
+            update={"amount_due_cents": 8_000}
+        )
+        await BackOffice(session).apply_collection(owed, IN_PERIOD)
+    assert await covers() is False  # the next fee is the open invoice's 8,000
+    async with unit_of_work(sessions) as session:
+        ended = _plan(agency, "canceled", 4_900)
+        await BackOffice(session).apply_agency_plan(ended, IN_PERIOD + timedelta(days=1))
+    assert await covers() is None  # an ended plan charges nothing more
 
 
 async def test_accounts_not_reconciled_are_counted_and_name_their_agency(

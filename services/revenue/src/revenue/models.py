@@ -99,6 +99,8 @@ class AgencyRollup(_RollupFigures, table=True):
     summary's months and totals read a row per month, not one per workspace and month."""
 
     __tablename__ = "agency_rollups"
+    # the platform's totals: every agency's rows of one currency and period
+    __table_args__ = (Index(None, "currency", "grain", "period_start"),)
 
     agency_id: str = Field(primary_key=True, max_length=100)
     currency: str = Field(primary_key=True, max_length=3)
@@ -186,7 +188,10 @@ class Payout(RevenueTable, table=True):
     """A payout of a connected account to its bank, as Stripe last described it."""
 
     __tablename__ = "payouts"
-    __table_args__ = (Index(None, "agency_id", "arrival_date"),)
+    __table_args__ = (
+        Index(None, "agency_id", "arrival_date"),
+        Index(None, "stripe_account_id", "currency", "created"),
+    )
 
     payout_id: str = Field(primary_key=True, max_length=100)
     stripe_account_id: str = Field(max_length=100)

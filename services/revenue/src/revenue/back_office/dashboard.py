@@ -48,10 +48,11 @@ def agency_bars(overview: PlatformOverview) -> list[AgencyBar]:
 
 def render_back_office(overview: PlatformOverview) -> str:
     next_agencies = None
-    if overview.agencies_next is not None:
+    if overview.agencies_next is not None:  # a page with more after it is full: its size
         next_agencies = urlencode(
             {"from": overview.period_from.isoformat(), "to": overview.period_to.isoformat(),
-             "currency": overview.currency, "agencies_after": overview.agencies_next}
+             "currency": overview.currency, "agencies_limit": len(overview.agencies),
+             "agencies_after": overview.agencies_next}
         )  # fmt: skip
     return TEMPLATES.get_template("back_office.html.j2").render(
         overview=overview,

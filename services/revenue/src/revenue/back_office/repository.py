@@ -61,20 +61,22 @@ async def platform_totals(
     and failing now, and how many accounts are not reconciled."""
     in_spans, params = _in_spans(spans(start, end, years=False))
     statement = text(f"""
-    SELECT
-      (SELECT coalesce(sum(gross_cents), 0) FROM revenue.agency_rollups
-       WHERE currency = :currency AND {in_spans}) AS gmv_cents,
-      (SELECT coalesce(sum(platform_fee_cents), 0) FROM revenue.agency_rollups
-       WHERE currency = :currency AND {in_spans}) AS platform_fees_cents,
+    WITH money AS (
+      SELECT coalesce(sum(gross_cents), 0) AS gmv_cents,
+             coalesce(sum(platform_fee_cents), 0) AS platform_fees_cents
+      FROM revenue.agency_rollups WHERE currency = :currency AND {in_spans})
+    SELECT money.gmv_cents, money.platform_fees_cents,
       (SELECT coalesce(sum(amount_due_cents), 0) FROM revenue.saas_collections
        WHERE currency = :currency AND status = 'paid'
-         AND paid_at >= :start AND paid_at < :end) AS saas_collected_cents,
+         AND coalesce(paid_at, told_at) >= :start AND coalesce(paid_at, told_at) < :end)
+         AS saas_collected_cents,
       (SELECT coalesce(sum(amount_due_cents), 0) FROM revenue.saas_collections
        WHERE currency = :currency AND status = 'open' AND attempt_count > 0)
          AS saas_failing_cents,
       (SELECT {RECONCILED} FROM revenue.reconciliations) AS status,
       (SELECT count(*) FROM revenue.reconciliations WHERE status <> 'reconciled')
-         AS accounts_mismatched""")
+         AS accounts_mismatched
+    FROM money""")
     found = await session.execute(
         statement, {"currency": currency, **_day_bounds(start, end), **params}
     )
@@ -154,19 +156,26 @@ async def agency_rows(
         AS available_cents
       FROM revenue.agency_plans AS p JOIN revenue.account_balances AS b
         ON b.stripe_account_id = p.stripe_account_id AND b.currency = p.currency
-      WHERE p.agency_id IN (SELECT agency_id FROM page))
+      WHERE p.agency_id IN (SELECT agency_id FROM page)),
+    owed AS (
+      SELECT agency_id, sum(amount_due_cents) AS open_cents FROM revenue.saas_collections
+      WHERE agency_id IN (SELECT agency_id FROM page) AND status = 'open'
+      GROUP BY agency_id)
     SELECT page.agency_id, coalesce(gmv_cents, 0) AS gmv_cents,
            coalesce(fees_cents, 0) AS platform_fees_cents, coalesce(invoices, 0) AS invoices,
            coalesce(declined, 0) AS declined, coalesce(charges, 0) AS charges,
            coalesce(disputes, 0) AS disputes,
            coalesce(client_workspaces, 0) AS client_workspaces,
            coalesce(reconciliation, 'unchecked') AS reconciliation,
-           plan.status AS saas_plan_status, plan.amount_cents AS saas_fee_cents,
+           plan.status AS saas_plan_status,
+           CASE WHEN plan.status NOT IN ('canceled', 'incomplete_expired')
+                THEN coalesce(owed.open_cents, plan.amount_cents) END AS saas_fee_cents,
            balances.available_cents
     FROM page
     LEFT JOIN money USING (agency_id) LEFT JOIN charged USING (agency_id)
     LEFT JOIN moved USING (agency_id) LEFT JOIN workspaces USING (agency_id)
     LEFT JOIN checked USING (agency_id) LEFT JOIN balances USING (agency_id)
+    LEFT JOIN owed USING (agency_id)
     LEFT JOIN revenue.agency_plans AS plan USING (agency_id)""")
     bounds = _day_bounds(start, end)
     found = await session.execute(

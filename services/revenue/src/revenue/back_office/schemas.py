@@ -36,9 +36,10 @@ class AgencyOverview(BaseModel):
     """The status of the platform's SaaS-fee plan for it (Stripe's subscription status);
     null without a plan."""
     balance_covers_next_fee: bool | None
-    """Whether its available Stripe balance covers its next SaaS fee: the balance Stripe
-    last told (``balance.available``) less the payouts and SaaS fees paid from it since;
-    null without a plan or before Stripe told its balance."""
+    """Whether its available Stripe balance covers its next SaaS fee (its open SaaS-fee
+    invoices when it has any, else its plan's amount): the balance Stripe last told
+    (``balance.available``) less the payouts and SaaS fees paid from it since; null without
+    a plan, once the plan ended, or before Stripe told its balance."""
     reconciliation: ReconciliationStatus
 
 
@@ -58,7 +59,8 @@ class PlatformOverview(BaseModel):
     """What the agencies' SaaS-fee plans bring in per month now (``active`` or
     ``past_due``; a yearly plan as a twelfth)."""
     saas_collected_cents: int
-    """SaaS fees paid from agencies' balances in the days."""
+    """SaaS fees paid from agencies' balances in the days (by Stripe's ``paid_at``; for a
+    collection announced before it was carried, when it was announced paid)."""
     saas_failing_cents: int
     """SaaS fees open now after a failed attempt."""
     reconciliation: PlatformReconciliation
