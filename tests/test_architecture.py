@@ -8,8 +8,10 @@ module, local and `TYPE_CHECKING` ones included, so hiding one does not pass. Th
 - every package imports only the layers below it: services never import each other, the
   libraries never import a service or a tool. As the allowed imports form no cycle, no cycle
   can run between packages either;
-- a domain inside a service (a subpackage: ``saas_fees`` in invoicing and subscriptions,
-  ``back_office`` in revenue) is fenced: it imports only the parent modules ``DOMAINS`` allows
+- every service has the same rooms (``ROOMS``): each of its modules is a room, or a room
+  split into a package of modules by responsibility, or a domain;
+- a domain inside a service (a subpackage with the same rooms: ``saas_fees`` in invoicing and
+  subscriptions, ``back_office`` in revenue) is fenced: it imports only the parent modules ``DOMAINS`` allows
   (a ``saas_fees`` only its parent's ``rules``, ``repository`` and ``models``), and only the
   parent's ``app``, ``consumers`` and ``cli`` import it.
 """
@@ -175,8 +177,8 @@ DOMAINS: dict[tuple[str, str], frozenset[str]] = {
     ("invoicing", "saas_fees"): SAAS_FEES_USES,
     ("subscriptions", "saas_fees"): SAAS_FEES_USES,
     # the back-office reads every agency's figures as the owner's summary does (the parent's
-    # rules and queries) and draws its page with the owner's dashboard's styles and helpers
-    ("revenue", "back_office"): SAAS_FEES_USES | {"schemas", "dashboard"},
+    # rules and queries) and draws its page with the owner's pages' styles and helpers
+    ("revenue", "back_office"): SAAS_FEES_USES | {"schemas", "api"},
 }
 """Every domain inside a service (a subpackage with the service's rooms), with the parent's
 modules it may import."""
@@ -254,12 +256,141 @@ def test_each_domain_is_fenced_off_from_the_rest_of_its_service(service: str, do
 
 
 def test_every_domain_inside_a_service_is_fenced() -> None:
-    """A service that grows a subpackage (a domain) joins the fence test."""
+    """A service that grows a subpackage other than a room (a domain) joins the fence test."""
     graph = _graph()
     found = {
         (service, module.split(".")[1])
         for service in SERVICES
         for module in graph.modules
-        if module.startswith(f"{service}.") and module.count(".") >= 2
+        if module.startswith(f"{service}.")
+        and module.count(".") >= 2
+        and module.split(".")[1] not in ROOMS
     }
     assert found == set(DOMAINS)
+
+
+ROOMS = frozenset(
+    {
+        "app",  # builds the FastAPI app and the broker; the one place objects are wired
+        "settings",  # one BaseSettings with the service's env prefix
+        "api",  # routes (and the pages people read): parse, authorize, call, shape
+        "schemas",  # request and response models
+        "consumers",  # the table of event type -> handler
+        "service",  # the rules behind the API and the consumers; never commits
+        "rules",  # pure functions of the domain
+        "errors",  # the errors this service raises
+        "repository",  # every query, and only queries
+        "models",  # the tables of the service's schema
+        "replicas",  # what it keeps of other services' data, fed by their events
+        "stripe_gateway",  # every Stripe call
+        "cli",  # its commands (``python -m <package> ...``)
+    }
+)
+"""The rooms of every service and of every domain inside one. A room is a module, or a package
+when it outgrows one (its modules split it by responsibility: ``invoicing/service/mirror.py``)."""
+SERVICE_ROOMS = frozenset(
+    {"app", "settings", "api", "schemas", "consumers", "service", "repository", "models"}
+)
+"""The rooms every service has; the others where it needs them (``stripe_gateway`` where it
+calls Stripe, ``replicas`` where it keeps another service's data, ...)."""
+DOMAIN_ROOMS = frozenset({"api", "schemas", "service", "repository", "models"})
+"""The rooms every domain inside a service has."""
+ENTRY_FILES = frozenset({"__init__.py", "__main__.py", "py.typed"})
+
+
+def _is_package(path: Path) -> bool:
+    return path.is_dir() and (path / "__init__.py").exists()
+
+
+def room_plan_violations(
+    package: Path, domains: frozenset[str], required: frozenset[str]
+) -> list[str]:
+    """Where the package at ``package`` leaves the room plan: a module that is no room, a
+    subpackage that is neither a room nor one of ``domains`` (whose own plan is checked the
+    same way, with no domains of their own), a package inside a room, a required room missing."""
+    found: list[str] = []
+    rooms: set[str] = set()
+    for entry in sorted(package.iterdir()):
+        name = f"{package.name}/{entry.name}"
+        if entry.name in ENTRY_FILES or entry.name == "__pycache__":
+            continue
+        if entry.is_dir() and not _is_package(entry):
+            continue  # data beside the code (templates)
+        if entry.suffix == ".py" and entry.stem in ROOMS:
+            rooms.add(entry.stem)
+        elif _is_package(entry) and entry.name in ROOMS:
+            rooms.add(entry.name)
+            found += [
+                f"{name}/{inner.name}: a room's package holds modules, not packages"
+                for inner in sorted(entry.iterdir())
+                if _is_package(inner)
+            ]
+        elif _is_package(entry) and entry.name in domains:
+            found += [
+                f"{package.name}/{line}"
+                for line in room_plan_violations(entry, frozenset(), DOMAIN_ROOMS)
+            ]
+        else:
+            found.append(f"{name}: not a room")
+    found += [f"{package.name}: no {room}" for room in sorted(required - rooms)]
+    return found
+
+
+def _service_package(service: str) -> Path:
+    root = Path(__file__).resolve().parents[1]
+    (package,) = root.glob(f"services/*/src/{service}")
+    return package
+
+
+def test_the_room_plan_check_finds_what_breaks_it(tmp_path: Path) -> None:
+    package = tmp_path / "svc"
+    for module in ("__init__", "__main__", "app", "settings", "api", "schemas", "consumers"):
+        (package / f"{module}.py").parent.mkdir(parents=True, exist_ok=True)
+        (package / f"{module}.py").write_text("")
+    for module in ("__init__", "mirror"):  # a room split by responsibility
+        (package / "service" / f"{module}.py").parent.mkdir(exist_ok=True)
+        (package / "service" / f"{module}.py").write_text("")
+    (package / "models.py").write_text("")
+    (package / "fee_api.py").write_text("")  # a domain kept flat by a prefix
+    (package / "templates").mkdir()
+    (package / "templates" / "page.html").write_text("")
+    domain = package / "saas_fees"
+    for module in ("__init__", "api", "schemas", "service", "models", "helpers"):
+        (domain / f"{module}.py").parent.mkdir(exist_ok=True)
+        (domain / f"{module}.py").write_text("")
+    (package / "api.py").unlink()
+    (package / "api" / "nested").mkdir(parents=True)
+    for path in (package / "api" / "__init__.py", package / "api" / "nested" / "__init__.py"):
+        path.write_text("")
+    assert room_plan_violations(package, frozenset({"saas_fees"}), SERVICE_ROOMS) == [
+        "svc/api/nested: a room's package holds modules, not packages",
+        "svc/fee_api.py: not a room",
+        "svc/saas_fees/helpers.py: not a room",
+        "svc/saas_fees: no repository",
+        "svc: no repository",
+    ]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_has_the_same_rooms(service: str) -> None:
+    """A reader who knows one service knows all five: the same rooms in each (``ROOMS``), a
+    domain inside one as a subpackage with the same rooms."""
+    domains = frozenset(domain for owner, domain in DOMAINS if owner == service)
+    package = _service_package(service)
+    assert room_plan_violations(package, domains, SERVICE_ROOMS) == []
+
+
+MODULE_LINES = 400
+"""A module of a service stays readable in one sitting; past this, split it by responsibility
+(a room becomes a package)."""
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_no_module_of_a_service_outgrows_its_room(service: str) -> None:
+    package = _service_package(service)
+    too_long = [
+        f"{path.relative_to(package.parent)}: {lines} lines"
+        for path in sorted(package.rglob("*.py"))
+        if (lines := len(path.read_text().splitlines())) > MODULE_LINES
+    ]
+    assert too_long == []
