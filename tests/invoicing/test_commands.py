@@ -14,9 +14,9 @@ import stripe
 
 from billing_devstack import Infra
 from billing_kit.pending_commands import PendingCommand
-from invoicing.commands import sweeper
 from invoicing.models import kit_tables
 from invoicing.service import invoicing_commands
+from invoicing.service.commands import sweeper
 from invoicing.settings import InvoicingSettings
 from tests.helpers.agencies import Agency
 from tests.helpers.crashes import (

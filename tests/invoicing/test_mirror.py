@@ -18,8 +18,8 @@ from billing_devstack import Infra
 from billing_kit.db import unit_of_work
 from billing_kit.outbox import Outbox
 from billing_kit.stripe_client import stripe_client
-from invoicing.mirror import Mirror, PaymentFacts
 from invoicing.models import Invoice, kit_tables
+from invoicing.service.mirror import Mirror, PaymentFacts
 from invoicing.stripe_gateway import InvoicingStripe
 from tests.helpers.agencies import Agency
 from tests.helpers.databases import service_sessions

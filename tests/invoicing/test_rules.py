@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from billing_contracts.invoicing_invoices import InvoiceDispute, InvoiceSnapshot
-from invoicing.announcements import changes
 from invoicing.rules import (
     application_fee_cents,
+    changes,
     dispute_state_key,
     is_past_due,
 )

@@ -16,7 +16,7 @@ import stripe
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing_devstack import Infra
-from invoicing.saas_fees.retries import STRIPE_STEPS
+from invoicing.saas_fees.service.retries import STRIPE_STEPS
 from tests.helpers.databases import connect
 from tests.helpers.saas_fees.retries import retry_row, run_retries, start_retry
 from tests.helpers.saas_fees.steps import (

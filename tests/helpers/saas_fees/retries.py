@@ -16,9 +16,9 @@ from billing_kit.db import session_factory, unit_of_work
 from billing_kit.outbox import Outbox
 from billing_kit.stripe_client import stripe_client
 from invoicing.models import kit_tables
-from invoicing.saas_fees.gateway import CollectionsStripe
 from invoicing.saas_fees.models import Collection, CollectionRetry
 from invoicing.saas_fees.service import Collections
+from invoicing.saas_fees.stripe_gateway import CollectionsStripe
 
 
 async def start_retry(

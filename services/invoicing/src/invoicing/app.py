@@ -10,12 +10,13 @@ from billing_contracts.invoicing_invoices import INVOICES
 from billing_kit.command_sweeper import run_sweeper
 from billing_kit.runtime import Runtime, build_app
 from billing_kit.settings import ServiceSettings
-from invoicing import api, commands, consumers
-from invoicing.customers import KafkaCustomers
+from invoicing import api, consumers
 from invoicing.models import kit_tables
 from invoicing.saas_fees import api as saas_fees_api
-from invoicing.saas_fees.gateway import CollectionsStripe
-from invoicing.saas_fees.retries import RetryRunner
+from invoicing.saas_fees.service.retries import RetryRunner
+from invoicing.saas_fees.stripe_gateway import CollectionsStripe
+from invoicing.service import commands
+from invoicing.service.customers import KafkaCustomers
 from invoicing.settings import InvoicingSettings
 
 

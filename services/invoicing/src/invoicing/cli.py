@@ -23,8 +23,8 @@ from billing_kit.db import create_engine, session_factory
 from billing_kit.outbox import Outbox
 from billing_kit.stripe_client import stripe_client
 from invoicing.models import kit_tables
-from invoicing.saas_fees.gateway import CollectionsStripe
-from invoicing.saas_fees.retries import RetryRunner, StripeStep
+from invoicing.saas_fees.service.retries import RetryRunner, StripeStep
+from invoicing.saas_fees.stripe_gateway import CollectionsStripe
 from invoicing.settings import InvoicingSettings
 
 

@@ -35,9 +35,9 @@ from billing_contracts.catalog_products import PRODUCTS, ProductSnapshot
 from billing_contracts.subscriptions_agency_plans import AGENCY_PLANS, AgencyPlanSnapshot
 from billing_kit.inbox import Subscriber, by_event_type
 from billing_kit.runtime import Runtime
-from invoicing import agencies
-from invoicing.mirror import Mirror, PaymentFacts
+from invoicing import replicas
 from invoicing.saas_fees.service import Collections
+from invoicing.service.mirror import Mirror, PaymentFacts
 
 
 def _invoice_told(attribution: PaymentAttribution | None) -> dict[str, Any]:
@@ -143,11 +143,11 @@ def handlers(runtime: Runtime) -> dict[str, tuple[Topic, Subscriber]]:
 
     async def on_agency(session: AsyncSession, event: Event) -> None:
         assert isinstance(event.payload, AgencyBillingProfile)
-        await agencies.apply_profile(session, event.payload, event.occurred_at)
+        await replicas.apply_profile(session, event.payload, event.occurred_at)
 
     async def on_product(session: AsyncSession, event: Event) -> None:
         assert isinstance(event.payload, ProductSnapshot)
-        await agencies.apply_product(session, event.agency_id, event.payload)
+        await replicas.apply_product(session, event.agency_id, event.payload)
 
     async def on_agency_plan(session: AsyncSession, event: Event) -> None:
         assert isinstance(event.payload, AgencyPlanSnapshot)

@@ -5,7 +5,7 @@ balance, with why its last payment failed and when Stripe retries it on its own 
 Each invoice event is merged with the invoice mirror's ordering rules, so duplicates and late
 events change nothing; a change is announced on ``invoicing.collections.v1`` beside it.
 Starting a retry locks the collection first, so asking twice at once gives the same retry.
-The retry's steps themselves run in ``invoicing.saas_fees.retries``, outside any consumer.
+The retry's steps themselves run in ``invoicing.saas_fees.service.retries``, outside any consumer.
 
 No HTTP and no SQL text here, and never a commit: the edge owns the transaction.
 """
@@ -30,8 +30,8 @@ from billing_kit.stripe_states import InvoiceState, apply_invoice_state
 from invoicing.repository import invoice_id_for
 from invoicing.saas_fees import repository
 from invoicing.saas_fees.errors import CollectionNotOpenError
-from invoicing.saas_fees.gateway import CollectionsStripe
 from invoicing.saas_fees.models import AgencyPlan, Collection, CollectionRetry, CollectionRetryStep
+from invoicing.saas_fees.stripe_gateway import CollectionsStripe
 
 FINISHED = frozenset({"succeeded", "failed"})
 

@@ -38,9 +38,9 @@ from billing_kit.db import unit_of_work
 from billing_kit.metrics import SAAS_COLLECTIONS_FAILING, SAAS_COLLECTIONS_FAILING_CENTS
 from billing_kit.outbox import Outbox
 from invoicing.saas_fees import repository
-from invoicing.saas_fees.gateway import CollectionsStripe
 from invoicing.saas_fees.models import Collection, CollectionRetry
 from invoicing.saas_fees.service import record_step
+from invoicing.saas_fees.stripe_gateway import CollectionsStripe
 
 log = structlog.get_logger(__name__)
 

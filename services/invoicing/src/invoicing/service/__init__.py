@@ -19,13 +19,12 @@ from billing_kit.errors import NotFoundError, StripeFailedError
 from billing_kit.outbox import Outbox
 from billing_kit.pending_commands import PendingCommand, PendingCommands
 from billing_kit.runtime import Runtime
-from invoicing import agencies, repository
-from invoicing.mirror import Mirror, invoice_snapshot
+from invoicing import replicas, repository
 from invoicing.models import Invoice, Product, Subscription, pending_commands
 from invoicing.rules import application_fee_cents
 from invoicing.schemas import OneOffInvoiceCreate
-from invoicing.stripe_facts import invoice_snapshot_from_stripe
-from invoicing.stripe_gateway import InvoicingStripe, OneOffInvoice
+from invoicing.service.mirror import Mirror, invoice_snapshot
+from invoicing.stripe_gateway import InvoicingStripe, OneOffInvoice, invoice_snapshot_from_stripe
 
 PORTAL_SUBSCRIPTION_STATUSES = ("incomplete", "active", "trialing", "past_due", "unpaid")
 """Every subscription not ended: awaiting its first payment, active, past due or unpaid."""
@@ -113,7 +112,7 @@ class Invoicing:
         emails the pay link; the platform's fee is 0.5 % of the subtotal. Its pending record
         is committed before Stripe is called (the same ``Idempotency-Key`` finishes the same
         record); if Stripe refuses a step, what was made is removed and nothing is kept."""
-        account_id = await agencies.billing_account(self.session, agency_id)
+        account_id = await replicas.billing_account(self.session, agency_id)
         customer = await self.customers.customer_for(agency_id, workspace_id)
         pending = await self.commands.open(
             self.session,

@@ -32,15 +32,18 @@ from billing_kit.outbox import Outbox
 from billing_kit.runtime import Runtime
 from billing_kit.stripe_states import InvoiceState, apply_invoice_state
 from invoicing import repository
-from invoicing.announcements import changes
 from invoicing.models import Invoice, Payment, Subscription
 from invoicing.rules import (
+    changes,
     dispute_state_key,
     is_past_due,
     refunded_total,
 )
-from invoicing.stripe_facts import invoice_snapshot_from_stripe, subscription_snapshot_from_stripe
-from invoicing.stripe_gateway import InvoicingStripe
+from invoicing.stripe_gateway import (
+    InvoicingStripe,
+    invoice_snapshot_from_stripe,
+    subscription_snapshot_from_stripe,
+)
 
 
 def _at(timestamp: int | None) -> datetime | None:
