@@ -38,15 +38,15 @@ one, from the leaf."""
 # Leaf first: the first frame of a sample that matches decides its room.
 ROOMS: Rooms = [
     ("verify signature + parse (HMAC, orjson)", ("verification.py", "hmac.py", "stripe/")),
-    ("normalize to the contract event", ("normalize.py", "snapshots.py", "agencies.py")),
+    ("normalize to the contract event", ("normalize.py", "snapshots.py", "replicas.py")),
     ("outbox relay (aiokafka, batches)", ("aiokafka/", "billing_kit/outbox.py", "kafka/")),
     ("asyncpg (protocol, codecs)", ("asyncpg/",)),
-    ("group commit (batching, SQL arrays)", ("group_commit.py", "repository.py", "store.py")),
+    ("group commit (batching, SQL arrays)", ("webhook_ingest/repository/",)),
     ("enricher", ("enrichment.py",)),
     ("metrics (prometheus-client)", ("prometheus_client/",)),
     ("logging", ("structlog/", "logging/")),
     ("HTTP server (uvicorn, httptools)", ("uvicorn/", "httptools", "h11/")),
-    ("fast lane (ASGI, body, answer)", ("fast_lane.py", "service.py")),
+    ("fast lane (ASGI, body, answer)", ("fast_lane.py", "service/__init__.py")),
     ("event loop (asyncio, uvloop)", ("asyncio/", "uvloop", "selectors.py", "epoll")),
     ("Python runtime / GC", ("libpython", "python3", "_PyEval", "gc_collect", "PyObject")),
 ]

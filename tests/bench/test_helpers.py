@@ -56,10 +56,10 @@ def test_events_carry_each_real_object_under_a_fresh_id_with_its_type() -> None:
 
 @pytest.mark.unit
 def test_a_profile_sample_counts_for_its_innermost_known_frame() -> None:
-    commit = "flush (webhook_ingest/group_commit.py:80)"
+    commit = "flush (webhook_ingest/repository/group_commit.py:80)"
     asyncpg = "execute (asyncpg/connection.py:300)"
-    verify = "verify (webhook_ingest/verification.py:40)"
-    lane = "webhook (webhook_ingest/fast_lane.py:100)"
+    verify = "verify (webhook_ingest/rules/verification.py:40)"
+    lane = "webhook (webhook_ingest/api/fast_lane.py:100)"
     assert room_of(f"run (uvicorn/server.py:1);{lane};{verify}").startswith("verify signature")
     assert room_of(f"{lane};{commit};{asyncpg}").startswith("asyncpg")
     assert room_of(f"{lane};{commit}").startswith("group commit")

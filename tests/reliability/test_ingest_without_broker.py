@@ -24,7 +24,7 @@ from tests.helpers.webhook_ingest.stripe_events import (
     paid_invoice_event,
     signed,
 )
-from webhook_ingest.normalize import contract_event_id
+from webhook_ingest.rules.normalize import contract_event_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -9,7 +9,7 @@ import pytest
 
 from billing_kit.errors import UnavailableError
 from webhook_ingest import repository
-from webhook_ingest.enrichment import Enricher
+from webhook_ingest.service.enrichment import Enricher
 from webhook_ingest.settings import WebhookIngestSettings
 
 pytestmark = pytest.mark.unit

@@ -19,7 +19,7 @@ from tests.helpers.kafka import read_topic
 from tests.helpers.waiting import eventually
 from tests.helpers.webhook_ingest.deliveries import ensure_endpoints, post_event, published
 from tests.helpers.webhook_ingest.stripe_events import stripe_event
-from webhook_ingest.normalize import contract_event_id
+from webhook_ingest.rules.normalize import contract_event_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

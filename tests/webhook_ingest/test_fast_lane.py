@@ -1,6 +1,6 @@
-"""The webhook fast lane (``fast_lane.IngestApp``) in process: its error answers are the API's
-error body, as the kit's error handler renders each error; the rest goes to FastAPI, whose
-OpenAPI document describes the webhook endpoints."""
+"""The webhook fast lane (``api.fast_lane.IngestApp``) in process: its error answers are the
+API's error body, as the kit's error handler renders each error; the rest goes to FastAPI,
+whose OpenAPI document describes the webhook endpoints."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ from tests.helpers.webhook_ingest.stripe_events import (
     signature_header,
     signed,
 )
+from webhook_ingest.api.fast_lane import IngestApp
 from webhook_ingest.app import create_app
-from webhook_ingest.fast_lane import IngestApp
 from webhook_ingest.settings import WebhookIngestSettings
 
 

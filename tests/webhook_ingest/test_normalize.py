@@ -18,7 +18,7 @@ from tests.helpers.webhook_ingest.stripe_events import (
     paid_invoice_event,
     stripe_event,
 )
-from webhook_ingest.normalize import (
+from webhook_ingest.rules.normalize import (
     EVENT_TYPES,
     contract_event_id,
     figures_lookup,

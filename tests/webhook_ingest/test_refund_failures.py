@@ -8,7 +8,7 @@ import pytest
 from billing_contracts.billing_payments import STRIPE_PAYMENTS, StripeRefundSnapshot
 from billing_contracts.billing_stripe import BalanceFigures
 from tests.helpers.webhook_ingest.stripe_events import fixture, new_id, stripe_event
-from webhook_ingest.normalize import FiguresLookup, completed, figures_lookup, normalize
+from webhook_ingest.rules.normalize import FiguresLookup, completed, figures_lookup, normalize
 
 pytestmark = pytest.mark.unit
 

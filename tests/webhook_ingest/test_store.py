@@ -23,9 +23,9 @@ from tests.helpers.webhook_ingest.stripe_events import (
     paid_invoice_event,
     signed,
 )
-from webhook_ingest.agencies import AgencyDirectory
 from webhook_ingest.models import kit_tables
-from webhook_ingest.store import EventStore
+from webhook_ingest.replicas import AgencyDirectory
+from webhook_ingest.repository.store import EventStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -16,7 +16,7 @@ from billing_kit.errors import UnavailableError
 from billing_kit.stripe_client import stripe_client
 from tests.helpers.revenue.money import Shop, new_workspace_id, open_shop
 from tests.helpers.stripe_sdk import emulator_sdk
-from webhook_ingest.normalize import FiguresLookup
+from webhook_ingest.rules.normalize import FiguresLookup
 from webhook_ingest.stripe_gateway import IngestStripe
 
 pytestmark = [pytest.mark.integration]

@@ -14,7 +14,7 @@ from tests.helpers.webhook_ingest.stripe_events import (
     signature_header,
     signed,
 )
-from webhook_ingest.verification import SignatureVerifier, parse_event
+from webhook_ingest.rules.verification import SignatureVerifier, parse_event
 
 pytestmark = pytest.mark.unit
 

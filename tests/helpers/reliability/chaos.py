@@ -15,7 +15,7 @@ from billing_devstack import Stack
 from billing_devstack.processes import kill_tree
 from tests.helpers.databases import connect
 from tests.helpers.waiting import eventually
-from webhook_ingest.normalize import EVENT_TYPES, contract_event_id
+from webhook_ingest.rules.normalize import EVENT_TYPES, contract_event_id
 
 
 def sigkill(stack: Stack, name: str) -> None:

@@ -13,7 +13,7 @@ from billing_devstack import Stack
 from tests.helpers.kafka import read_topic
 from tests.helpers.waiting import eventually
 from tests.helpers.webhook_ingest.stripe_events import PLATFORM_SECRET, body_of, new_id, signed
-from webhook_ingest.normalize import contract_event_id
+from webhook_ingest.rules.normalize import contract_event_id
 
 
 async def stored_rows(db: asyncpg.Connection, *event_ids: str) -> int:

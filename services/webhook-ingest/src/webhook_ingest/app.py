@@ -6,13 +6,13 @@ from __future__ import annotations
 from billing_kit.runtime import Runtime, build_app
 from billing_kit.settings import ServiceSettings
 from webhook_ingest import api, consumers
-from webhook_ingest.agencies import AgencyDirectory
-from webhook_ingest.enrichment import Enricher
-from webhook_ingest.fast_lane import IngestApp
+from webhook_ingest.api.fast_lane import IngestApp
 from webhook_ingest.models import kit_tables
-from webhook_ingest.normalize import PUBLISHED_TOPICS
+from webhook_ingest.replicas import AgencyDirectory
+from webhook_ingest.repository.store import EventStore
+from webhook_ingest.rules.normalize import PUBLISHED_TOPICS
+from webhook_ingest.service.enrichment import Enricher
 from webhook_ingest.settings import WebhookIngestSettings
-from webhook_ingest.store import EventStore
 from webhook_ingest.stripe_gateway import IngestStripe
 
 

@@ -12,11 +12,11 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from billing_kit.runtime import Runtime
-from webhook_ingest.agencies import AgencyDirectory
 from webhook_ingest.models import kit_tables
+from webhook_ingest.replicas import AgencyDirectory
+from webhook_ingest.repository.store import EventStore
 from webhook_ingest.service import Replay, ReplayReport
 from webhook_ingest.settings import WebhookIngestSettings
-from webhook_ingest.store import EventStore
 from webhook_ingest.stripe_gateway import IngestStripe
 
 _MOMENT = TypeAdapter(datetime)

@@ -9,7 +9,7 @@ from billing_contracts.catalog_agencies import AGENCIES, AgencyConnectStatusChan
 from billing_kit.inbox import Subscriber, by_event_type
 from billing_kit.runtime import Runtime
 from webhook_ingest import repository
-from webhook_ingest.agencies import AgencyDirectory
+from webhook_ingest.replicas import AgencyDirectory
 
 
 def handlers(agencies: AgencyDirectory) -> dict[str, tuple[Topic, Subscriber]]:

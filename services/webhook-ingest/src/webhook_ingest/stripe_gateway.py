@@ -27,8 +27,8 @@ from billing_contracts.billing_stripe import BalanceFigures, PaymentAttribution
 from billing_contracts.billing_subscriptions import StripeSubscriptionState
 from billing_kit.errors import UnavailableError
 from billing_kit.stripe_client import stripe_failed
-from webhook_ingest.normalize import FiguresLookup
-from webhook_ingest.snapshots import figures_from_balance_transaction, id_of, metadata_of
+from webhook_ingest.rules.normalize import FiguresLookup
+from webhook_ingest.rules.snapshots import figures_from_balance_transaction, id_of, metadata_of
 
 log = structlog.get_logger(__name__)
 

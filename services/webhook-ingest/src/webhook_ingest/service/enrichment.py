@@ -29,8 +29,8 @@ from billing_kit.errors import UnavailableError
 from billing_kit.metrics import WEBHOOK_HELD_EVENTS, WEBHOOK_HELD_OLDEST_AGE
 from billing_kit.outbox import Outbox
 from webhook_ingest import repository
-from webhook_ingest.normalize import FiguresLookup, completed
-from webhook_ingest.store import EventStore
+from webhook_ingest.repository.store import EventStore
+from webhook_ingest.rules.normalize import FiguresLookup, completed
 from webhook_ingest.stripe_gateway import IngestStripe
 
 log = structlog.get_logger(__name__)

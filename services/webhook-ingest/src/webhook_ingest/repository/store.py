@@ -1,6 +1,6 @@
 """The ingest hot path's storage: a lean asyncpg pool of its own, a group commit, and what
 becomes of each verified event — its row, and its contract event for the outbox (or held
-back until Stripe's figures are read, ``enrichment.py``).
+back until Stripe's figures are read, ``service/enrichment.py``).
 
 A verified event is always stored: one that cannot be normalized, or whose JSON Postgres
 refuses, is kept (raw if need be) and marked for an operator's attention instead of being
@@ -22,8 +22,8 @@ import structlog
 from billing_kit.db import asyncpg_dsn
 from billing_kit.outbox import Outbox
 from webhook_ingest import repository
-from webhook_ingest.agencies import AgencyDirectory
-from webhook_ingest.group_commit import (
+from webhook_ingest.replicas import AgencyDirectory
+from webhook_ingest.repository.group_commit import (
     REFUSED,
     EventRow,
     GroupCommit,
@@ -31,7 +31,7 @@ from webhook_ingest.group_commit import (
     OutboxRow,
     columns,
 )
-from webhook_ingest.normalize import figures_lookup, normalize
+from webhook_ingest.rules.normalize import figures_lookup, normalize
 
 log = structlog.get_logger(__name__)
 

@@ -1,5 +1,6 @@
 """webhook-ingest routes: the operator's replay, and the OpenAPI description of Stripe's two
-webhook endpoints, which the fast lane (``fast_lane.py``) answers before any route is matched.
+webhook endpoints, which the fast lane (``api/fast_lane.py``) answers before any route is
+matched.
 
 A webhook answers 200 only after the event and its contract event committed (one atomic
 statement, ``repository.STORE_EVENTS``); 503 when it cannot be stored, so Stripe delivers
@@ -25,12 +26,12 @@ from billing_kit.errors import (
     UnavailableError,
     documented,
 )
+from webhook_ingest.repository.store import EventStore
+from webhook_ingest.rules.verification import SignatureVerifier
 from webhook_ingest.schemas import Received, ReplayOut, ReplayRequest
 from webhook_ingest.service import Endpoint, Replay
 from webhook_ingest.settings import WebhookIngestSettings
-from webhook_ingest.store import EventStore
 from webhook_ingest.stripe_gateway import IngestStripe
-from webhook_ingest.verification import SignatureVerifier
 
 router = APIRouter(tags=["webhook-ingest"])
 

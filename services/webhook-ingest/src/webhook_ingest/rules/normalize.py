@@ -17,7 +17,7 @@ from typing import Any
 from billing_contracts import ALL_TOPICS, Event, Topic
 from billing_contracts.billing_stripe import BalanceFigures
 from billing_contracts.envelope import Payload
-from webhook_ingest.snapshots import (
+from webhook_ingest.rules.snapshots import (
     SNAPSHOTS,
     StripeObject,
     dig,

@@ -1,7 +1,7 @@
 """The webhook-ingest rules: each verified Stripe event is stored once with its normalized
-contract event (``store.EventStore``); figures an event lacks are read from Stripe only
-after it is durable (``enrichment.Enricher``); replay walks Stripe's event list through that
-same path.
+contract event (``repository.store.EventStore``); figures an event lacks are read from Stripe
+only after it is durable (``service.enrichment.Enricher``); replay walks Stripe's event list
+through that same path.
 
 No HTTP here, and no SQL text.
 """
@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import structlog
 
-from webhook_ingest.store import EventStore
+from webhook_ingest.repository.store import EventStore
 from webhook_ingest.stripe_gateway import IngestStripe
 
 log = structlog.get_logger(__name__)

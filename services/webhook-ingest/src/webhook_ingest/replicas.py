@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from webhook_ingest import repository
-from webhook_ingest.normalize import agency_from_metadata
+from webhook_ingest.rules.normalize import agency_from_metadata
 
 
 class AgencyDirectory:

@@ -32,8 +32,8 @@ from billing_kit.metrics import WEBHOOK_VERIFICATION_FAILURES
 from billing_kit.observability import HTTP_LATENCY, HTTP_REQUESTS
 from billing_kit.tracing import server_span
 from webhook_ingest.api import ANSWERS, WEBHOOK_PATHS, Receiver
+from webhook_ingest.rules.verification import parse_event
 from webhook_ingest.service import Endpoint, ingest
-from webhook_ingest.verification import parse_event
 
 log = structlog.get_logger(__name__)
 
