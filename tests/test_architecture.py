@@ -173,7 +173,8 @@ its tables (the schema's base class, the kit tables, a replica the domain reads)
 else of the parent: settings come in as a protocol (invoicing's ``RetrySettings``), Stripe
 through the domain's own ``stripe_gateway`` (``latest_invoice`` lives in
 ``billing_kit.stripe_client``), errors from the domain's own ``errors``, wiring (engines,
-Stripe clients, the sweeper) from the parent's ``app`` and ``cli``. The libraries are governed by the layer rules above."""
+Stripe clients, the sweeper) from the parent's ``app`` and ``cli``. The libraries are
+governed by the layer rules above."""
 DOMAINS: dict[tuple[str, str], frozenset[str]] = {
     ("invoicing", "saas_fees"): SAAS_FEES_USES,
     ("subscriptions", "saas_fees"): SAAS_FEES_USES,
