@@ -35,10 +35,10 @@ from billing_kit.errors import (
 from billing_kit.inbox import Subscriber
 from billing_kit.rpc import serve_requests
 from billing_kit.runtime import Runtime
-from subscriptions.invoice_mirror import apply_invoice
 from subscriptions.replicas import Replicas
 from subscriptions.saas_fees.service import PlatformPlans
 from subscriptions.service import Subscriptions
+from subscriptions.service.invoice_mirror import apply_invoice
 
 log = structlog.get_logger(__name__)
 

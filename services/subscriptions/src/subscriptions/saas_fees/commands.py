@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing_kit.command_sweeper import Sweep, completing
 from billing_kit.pending_commands import PendingCommand
 from billing_kit.runtime import Runtime
-from subscriptions.saas_fees.gateway import PlatformStripe
 from subscriptions.saas_fees.models import PlatformPlan
 from subscriptions.saas_fees.service import (
     CREATE_PLAN,
@@ -19,6 +18,7 @@ from subscriptions.saas_fees.service import (
     PlatformPlans,
     plans_commands,
 )
+from subscriptions.saas_fees.stripe_gateway import PlatformStripe
 
 
 def sweeps(runtime: Runtime) -> dict[str, Sweep]:

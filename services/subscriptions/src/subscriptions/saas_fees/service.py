@@ -36,8 +36,8 @@ from subscriptions.saas_fees.errors import (
     AgencyPlanNotRecordedError,
     PlanArchivedError,
 )
-from subscriptions.saas_fees.gateway import PlatformStripe
 from subscriptions.saas_fees.models import AgencyPlan, PlatformPlan
+from subscriptions.saas_fees.stripe_gateway import PlatformStripe
 
 PLAN_CURRENCY = "usd"
 

@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing_kit.command_sweeper import CommandSweeper, Sweep, completing
 from billing_kit.pending_commands import PendingCommand
 from billing_kit.runtime import Runtime
-from subscriptions.customers import CREATE_CUSTOMER
 from subscriptions.service import (
     MIGRATE_SUBSCRIPTION,
     START_SUBSCRIPTION,
@@ -23,6 +22,7 @@ from subscriptions.service import (
     subscriptions_commands,
     withdraw_subscription,
 )
+from subscriptions.service.customers import CREATE_CUSTOMER
 from subscriptions.stripe_gateway import SubscriptionsStripe
 
 

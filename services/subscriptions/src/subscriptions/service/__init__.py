@@ -34,19 +34,19 @@ from billing_kit.pending_commands import PendingCommand, PendingCommands
 from billing_kit.runtime import Runtime
 from billing_kit.stripe_states import SUBSCRIPTION_ENDED_STATUSES
 from subscriptions import repository
-from subscriptions.customers import Customers
 from subscriptions.errors import (
     OneTimeProductError,
     ProductArchivedError,
     SubscriptionNotRecordedError,
 )
 from subscriptions.models import ProductReplica, Subscription, pending_commands
+from subscriptions.service.customers import Customers
+from subscriptions.service.workspaces import Workspaces
 from subscriptions.stripe_gateway import (
     CADENCE_INTERVALS,
     StripeSubscriptionFacts,
     SubscriptionsStripe,
 )
-from subscriptions.workspaces import Workspaces
 
 DEFAULT_DAYS_UNTIL_DUE = 30
 """Payment terms of a subscription when neither the request nor the workspace says."""
