@@ -66,7 +66,8 @@ def handlers(runtime: Runtime) -> dict[str, tuple[Topic, Subscriber]]:
         if snapshot.stripe_account_id is None:  # on the platform account: an agency's plan
             await PlatformPlans.build(runtime, session).apply_stripe_subscription(snapshot)
             return
-        await Subscriptions.build(runtime, session).apply_stripe_subscription(snapshot)
+        mirror = Subscriptions.build(runtime, session).status_mirror
+        await mirror.apply_stripe_subscription(snapshot)
 
     async def on_stripe_invoice(session: AsyncSession, event: Event) -> None:
         if isinstance(event.payload, StripeInvoiceSnapshot):  # not invoice payments
