@@ -12,8 +12,8 @@ import pytest
 import stripe
 
 from billing_devstack import Infra
-from catalog.commands import sweeper
 from catalog.models import kit_tables
+from catalog.service.commands import sweeper
 from catalog.settings import CatalogSettings
 from tests.helpers.agencies import Agency
 from tests.helpers.catalog.requests import RETAINER

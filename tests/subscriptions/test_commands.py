@@ -12,8 +12,8 @@ import pytest
 import stripe
 
 from billing_devstack import Infra
-from subscriptions.commands import sweeper
 from subscriptions.models import kit_tables
+from subscriptions.service.commands import sweeper
 from subscriptions.settings import SubscriptionsSettings
 from tests.helpers.agencies import Agency
 from tests.helpers.crashes import (

@@ -9,8 +9,9 @@ from billing_contracts.catalog_products import PRODUCTS
 from billing_kit.command_sweeper import run_sweeper
 from billing_kit.runtime import Runtime, build_app
 from billing_kit.settings import ServiceSettings
-from catalog import api, commands, consumers
+from catalog import api, consumers
 from catalog.models import kit_tables
+from catalog.service import commands
 from catalog.settings import CatalogSettings
 
 

@@ -179,7 +179,7 @@ async def migrate_subscription(
     without proration (``next_renewal``, the default; ``scheduled_product_id`` shows the
     change until then), or at once with Stripe's proration on the next invoice (``now``).
     Its invoices so far stay as billed; the platform's fee stays 0.5 %."""
-    subscription = await subscriptions.migrate_subscription(
+    subscription = await subscriptions.migrations.migrate_subscription(
         principal.require_agency(), workspace_id, subscription_id, body.product_id, body.when
     )
     return (await _subscriptions_out(subscriptions, [subscription]))[0]
@@ -205,7 +205,7 @@ async def migrate_product_subscriptions(
 ) -> MigrationAccepted:
     """Move every live subscription on the product to ``to_product_id`` ("move everyone off
     the old price"): each move is recorded now and made right after the answer."""
-    moving = await subscriptions.migrate_product(
+    moving = await subscriptions.migrations.migrate_product(
         principal.require_agency(), product_id, body.to_product_id, body.when
     )
     subscriptions.work_soon(moving)

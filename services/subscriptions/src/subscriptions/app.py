@@ -13,11 +13,12 @@ from billing_contracts.subscriptions_workspaces import WORKSPACES
 from billing_kit.command_sweeper import run_sweeper
 from billing_kit.runtime import Runtime, build_app
 from billing_kit.settings import ServiceSettings
-from subscriptions import api, commands, consumers
-from subscriptions.invoice_mirror import run_autopay
+from subscriptions import api, consumers
 from subscriptions.models import kit_tables
 from subscriptions.saas_fees import api as saas_fees_api
-from subscriptions.saas_fees import commands as saas_fees_commands
+from subscriptions.saas_fees import service as saas_fees_service
+from subscriptions.service import commands
+from subscriptions.service.invoice_mirror import run_autopay
 from subscriptions.settings import SubscriptionsSettings
 
 
@@ -28,6 +29,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         publishes=(WORKSPACES, CUSTOMERS, SUBSCRIPTIONS, AGENCY_PLANS),
     )
     consumers.register(runtime)
-    run_sweeper(runtime, commands.sweeper(runtime, saas_fees_commands.sweeps(runtime)))
+    run_sweeper(runtime, commands.sweeper(runtime, saas_fees_service.sweeps(runtime)))
     run_autopay(runtime)
     return build_app(runtime, [api.router, saas_fees_api.router], title="subscriptions")

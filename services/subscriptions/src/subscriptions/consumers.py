@@ -35,10 +35,10 @@ from billing_kit.errors import (
 from billing_kit.inbox import Subscriber
 from billing_kit.rpc import serve_requests
 from billing_kit.runtime import Runtime
-from subscriptions.invoice_mirror import apply_invoice
 from subscriptions.replicas import Replicas
 from subscriptions.saas_fees.service import PlatformPlans
 from subscriptions.service import Subscriptions
+from subscriptions.service.invoice_mirror import apply_invoice
 
 log = structlog.get_logger(__name__)
 
@@ -66,7 +66,8 @@ def handlers(runtime: Runtime) -> dict[str, tuple[Topic, Subscriber]]:
         if snapshot.stripe_account_id is None:  # on the platform account: an agency's plan
             await PlatformPlans.build(runtime, session).apply_stripe_subscription(snapshot)
             return
-        await Subscriptions.build(runtime, session).apply_stripe_subscription(snapshot)
+        mirror = Subscriptions.build(runtime, session).status_mirror
+        await mirror.apply_stripe_subscription(snapshot)
 
     async def on_stripe_invoice(session: AsyncSession, event: Event) -> None:
         if isinstance(event.payload, StripeInvoiceSnapshot):  # not invoice payments

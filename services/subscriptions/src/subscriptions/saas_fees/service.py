@@ -8,6 +8,12 @@ second is refused; a plan or an agency plan is written with its event only once 
 every object, so a Stripe failure leaves no row behind. The status only moves forward, as
 for client subscriptions.
 
+The pending records' sweeps (``sweeps``): a platform plan or an agency's plan left pending by
+a crash or an unknown outcome is made with the same keys and recorded (with the events the
+request would have published), or, when Stripe refuses it, undone on Stripe (the plan's
+product archived, the agency's subscription canceled). They join the service's sweeper
+(``subscriptions.service.commands.sweeper``, wired by ``app``).
+
 No HTTP and no SQL text here, and never a commit: the edge owns the transaction. The one
 exception is a command's pending record, committed on its own before Stripe is called
 (``billing_kit.pending_commands``), so a crash cannot lose what Stripe made.
@@ -24,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing_contracts import subscriptions_agency_plans as contract
 from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
 from billing_kit.billing_gate import ensure_agency_may_bill
+from billing_kit.command_sweeper import Sweep, completing
 from billing_kit.errors import NotFoundError
 from billing_kit.outbox import Outbox
 from billing_kit.pending_commands import PendingCommand, PendingCommands
@@ -36,8 +43,8 @@ from subscriptions.saas_fees.errors import (
     AgencyPlanNotRecordedError,
     PlanArchivedError,
 )
-from subscriptions.saas_fees.gateway import PlatformStripe
 from subscriptions.saas_fees.models import AgencyPlan, PlatformPlan
+from subscriptions.saas_fees.stripe_gateway import PlatformStripe
 
 PLAN_CURRENCY = "usd"
 
@@ -247,3 +254,29 @@ class PlatformPlans:
                 ),
             ),
         )
+
+
+def sweeps(runtime: Runtime) -> dict[str, Sweep]:
+    """The sweeper's handlers of the plans' kinds."""
+    commands = plans_commands(runtime)
+    platform = PlatformStripe(runtime.stripe)
+
+    async def create_plan(session: AsyncSession, command: PendingCommand) -> None:
+        await PlatformPlans.build(runtime, session).make_plan(command)
+
+    async def archive_plan(command: PendingCommand) -> None:
+        await commands.withdraw(command.id, platform.withdraw_plan(command.id))
+
+    async def start_agency_plan(session: AsyncSession, command: PendingCommand) -> None:
+        plan = await session.get(PlatformPlan, command.request["plan_id"])
+        assert plan is not None
+        await PlatformPlans.build(runtime, session).make_agency_plan(command, plan)
+
+    async def cancel_agency_plan(command: PendingCommand) -> None:
+        account_id = command.request["account_id"]
+        await commands.withdraw(command.id, platform.withdraw_agency_plan(account_id, command.id))
+
+    return {
+        CREATE_PLAN: completing(commands, create_plan, archive_plan),
+        START_AGENCY_PLAN: completing(commands, start_agency_plan, cancel_agency_plan),
+    }

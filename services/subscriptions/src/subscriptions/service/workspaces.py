@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing_contracts import subscriptions_workspaces as contract
 from billing_kit.outbox import Outbox
 from subscriptions import repository
-from subscriptions.customers import Customers
 from subscriptions.models import Workspace
 from subscriptions.schemas import WorkspacePut
+from subscriptions.service.customers import Customers
 
 
 def _members(before: list[dict[str, Any]], wanted: WorkspacePut) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@ customer) left pending by a crash or an unknown outcome is made with the same ke
 recorded (with the events the request would have published), or, when Stripe refuses it,
 undone on Stripe (the subscription canceled). A subscription's move to another product is
 made again with its keys (changing nothing more when it was made), or recorded failed when
-Stripe refuses it. The SaaS fees' plans are swept the same way (``saas_fees.commands``)."""
+Stripe refuses it. The SaaS fees' plans are swept the same way (``saas_fees.service.sweeps``)."""
 
 from __future__ import annotations
 
@@ -15,20 +15,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing_kit.command_sweeper import CommandSweeper, Sweep, completing
 from billing_kit.pending_commands import PendingCommand
 from billing_kit.runtime import Runtime
-from subscriptions.customers import CREATE_CUSTOMER
 from subscriptions.service import (
-    MIGRATE_SUBSCRIPTION,
     START_SUBSCRIPTION,
     Subscriptions,
     subscriptions_commands,
     withdraw_subscription,
 )
+from subscriptions.service.customers import CREATE_CUSTOMER
+from subscriptions.service.migrations import MIGRATE_SUBSCRIPTION
 from subscriptions.stripe_gateway import SubscriptionsStripe
 
 
 def sweeper(runtime: Runtime, more: Mapping[str, Sweep] | None = None) -> CommandSweeper:
     """The sweeper of client subscriptions and customers, and of the kinds ``more`` handles
-    (the SaaS fees' plans: ``saas_fees.commands.sweeps``, joined by ``app``)."""
+    (the SaaS fees' plans: ``saas_fees.service.sweeps``, joined by ``app``)."""
     commands = subscriptions_commands(runtime)
     stripe = SubscriptionsStripe(runtime.stripe)
 
@@ -39,7 +39,7 @@ def sweeper(runtime: Runtime, more: Mapping[str, Sweep] | None = None) -> Comman
         await withdraw_subscription(stripe, commands, command)
 
     async def migrate_subscription(session: AsyncSession, command: PendingCommand) -> None:
-        await Subscriptions.build(runtime, session).make_migration(command)
+        await Subscriptions.build(runtime, session).migrations.make_migration(command)
 
     async def create_customer(session: AsyncSession, command: PendingCommand) -> None:
         customers = Subscriptions.build(runtime, session).customers
