@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from revenue.dashboard import chart_bars, money
+from revenue.api.pages import chart_bars, money
+from revenue.cli import differences
 from revenue.models import InvoiceFacts
-from revenue.reconcile import differences
 from revenue.rules import (
     ROLLUP_FIGURES,
     Figures,

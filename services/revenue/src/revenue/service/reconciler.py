@@ -34,10 +34,10 @@ from billing_kit.inbox import conflict_of
 from billing_kit.metrics import RECONCILIATION_CHECKS, RECONCILIATION_DIFFERENCES
 from billing_kit.outbox import Outbox
 from revenue import repository
-from revenue.ledger import Ledger, Movement
+from revenue.cli import Difference, check_status, differences
 from revenue.models import LedgerEntry, Reconciliation
-from revenue.reconcile import Difference, check_status, differences
 from revenue.rules import Figures, from_unix, kind_of_balance_transaction
+from revenue.service.ledger import Ledger, Movement
 from revenue.stripe_gateway import RevenueStripe
 
 log = structlog.get_logger(__name__)

@@ -4,7 +4,7 @@ connected account against Stripe's balance transactions of the same days (UTC, i
 Prints every difference — a movement Stripe has and the ledger lacks, an entry Stripe does
 not know, figures or a day that disagree — and exits 1 on any, 0 when they match to the
 cent. The service itself runs the same comparison on a schedule and heals what it finds
-(``revenue.reconciler``).
+(``revenue.service.reconciler``).
 """
 
 from __future__ import annotations
