@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from revenue.cli import Difference, check_status, differences
 from revenue.models import LedgerEntry
 from revenue.rules import ROLLUP_FIGURES, Figures, kind_of_balance_transaction, rollup_delta
-from revenue.service.reconciler import Reconciler
+from revenue.service.reconciler import Difference, Reconciler, check_status, differences
 from tests.helpers.revenue.ledger import entry_of
 
 pytestmark = pytest.mark.unit

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from revenue.api.pages import chart_bars, money
-from revenue.cli import differences
 from revenue.models import InvoiceFacts
 from revenue.rules import (
     ROLLUP_FIGURES,
@@ -25,6 +24,7 @@ from revenue.rules import (
 )
 from revenue.schemas import MonthFigures, Summary
 from revenue.service import invoice_status_applies
+from revenue.service.reconciler import differences
 from tests.helpers.revenue.ledger import entry_of
 
 pytestmark = pytest.mark.unit
