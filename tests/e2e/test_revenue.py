@@ -21,7 +21,7 @@ import pytest
 
 from billing_contracts.revenue_ledger import LEDGER, LedgerEntryRecorded
 from billing_devstack import Infra
-from revenue.dashboard import money
+from revenue.api.pages import money
 from tests.helpers.databases import connect
 from tests.helpers.kafka import read_topic
 from tests.helpers.revenue.browser import render

@@ -33,9 +33,9 @@ from billing_kit.db import unit_of_work
 from billing_kit.outbox import Outbox
 from revenue import repository
 from revenue.consumers import apply_payment_events
-from revenue.ledger import Ledger
 from revenue.models import LedgerEntry, PaymentLink
 from revenue.rules import FIRST_PAGE
+from revenue.service.ledger import Ledger
 from revenue.stripe_gateway import RevenueStripe
 from tests.helpers.databases import service_sessions
 

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 
 from revenue.models import LedgerEntry
-from revenue.reconcile import Difference, check_status, differences
-from revenue.reconciler import Reconciler
 from revenue.rules import ROLLUP_FIGURES, Figures, kind_of_balance_transaction, rollup_delta
+from revenue.service.reconciler import Difference, Reconciler, check_status, differences
 from tests.helpers.revenue.ledger import entry_of
 
 pytestmark = pytest.mark.unit
@@ -136,8 +135,8 @@ class FakeReconciler(Reconciler):
 async def test_the_schedule_checks_again_soon_after_healing_or_an_outage(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from revenue import reconciler as module
     from revenue import repository
+    from revenue.service import reconciler as module
 
     stripe = FakeStripe([PAID, REFUNDED, GIVEN_BACK])
     fake = FakeReconciler(stripe, {"txn_paid": entry_of(PAID), "txn_refunded": entry_of(REFUNDED)})
@@ -170,7 +169,7 @@ async def test_the_schedule_checks_again_soon_after_healing_or_an_outage(
 def test_the_dashboard_tells_how_the_figures_compare_with_stripe() -> None:
     from datetime import date
 
-    from revenue.dashboard import render_dashboard
+    from revenue.api.pages import render_dashboard
     from revenue.schemas import Reconciliation, Summary
 
     def shown(reconciliation: Reconciliation) -> str:

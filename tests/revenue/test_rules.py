@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from revenue.dashboard import chart_bars, money
+from revenue.api.pages import chart_bars, money
 from revenue.models import InvoiceFacts
-from revenue.reconcile import differences
 from revenue.rules import (
     ROLLUP_FIGURES,
     Figures,
@@ -25,6 +24,7 @@ from revenue.rules import (
 )
 from revenue.schemas import MonthFigures, Summary
 from revenue.service import invoice_status_applies
+from revenue.service.reconciler import differences
 from tests.helpers.revenue.ledger import entry_of
 
 pytestmark = pytest.mark.unit

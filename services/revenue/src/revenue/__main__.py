@@ -1,5 +1,5 @@
 from billing_kit.cli import run
-from revenue import reconcile
+from revenue import cli
 from revenue.settings import RevenueSettings
 
 
@@ -9,7 +9,7 @@ def main() -> None:
         RevenueSettings,
         "revenue.app:create_app",
         __file__,
-        commands={"reconcile": reconcile.run},
+        commands={"reconcile": cli.run},
     )
 
 

@@ -11,7 +11,7 @@ from billing_kit.settings import ServiceSettings
 from revenue import api, consumers
 from revenue.back_office import api as back_office_api
 from revenue.models import kit_tables
-from revenue.reconciler import Reconciler
+from revenue.service.reconciler import Reconciler
 from revenue.settings import RevenueSettings
 from revenue.stripe_gateway import RevenueStripe
 

@@ -37,9 +37,9 @@ from billing_kit.inbox import Batched, Subscriber
 from billing_kit.outbox import Outbox
 from billing_kit.runtime import Runtime
 from revenue.back_office.service import BackOffice
-from revenue.ledger import Ledger, Movement, carried_movements
 from revenue.rules import Figures, from_unix
 from revenue.service import Revenue
+from revenue.service.ledger import Ledger, Movement, carried_movements
 from revenue.stripe_gateway import RevenueStripe
 
 _REFUND_MOVED = {None, "pending", "succeeded", "requires_action", "failed"}

@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from revenue.back_office.dashboard import AGENCY_BARS, agency_bars, render_back_office
+from revenue.back_office.api import AGENCY_BARS, agency_bars, render_back_office
 from revenue.back_office.schemas import AgencyOverview, PlatformOverview, PlatformReconciliation
 
 pytestmark = [pytest.mark.unit]

@@ -1,8 +1,8 @@
 """The pages people read, server-rendered (no scripts, no front-end build, charts drawn as
 inline SVG): the owner's revenue dashboard (totals, a month-by-month chart, MRR and its
 movements, the per-workspace table, the payouts that reached the bank and the subscriptions
-that stopped charging) and the platform operator's back-office (the platform's figures, GMV by
-agency, each agency's health, a banner when any account is not reconciled)."""
+that stopped charging), and the templates, chart scale and money formatting the platform
+operator's back-office draws its page with (``revenue.back_office.api``)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """revenue routes (owner only): the summary, MRR, payouts, charging health and the dashboard
-page. The platform operator's are in ``revenue.back_office``."""
+page (drawn by ``revenue.api.pages``). The platform operator's are in
+``revenue.back_office``."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from billing_kit.errors import (
     ValidationFailedError,
     documented,
 )
-from revenue.dashboard import render_dashboard
+from revenue.api.pages import render_dashboard
 from revenue.rules import WORKSPACES_MAX, WORKSPACES_PAGE, WorkspacePage, bounded, period
 from revenue.schemas import Currency, Mrr, PayoutDetail, PayoutList, SubscriptionList, Summary
 from revenue.service import Revenue

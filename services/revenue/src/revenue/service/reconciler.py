@@ -8,7 +8,8 @@ idempotent path (``Ledger.correct`` → ``Ledger.record``, keyed by the balance 
 when the late event arrives too, it changes nothing, so nothing is counted twice. A
 difference is applied once it has been seen for ``settle`` seconds, so a movement whose
 event is on its way is left to its event. An entry Stripe does not have is never removed:
-it is logged and counted for an operator (``revenue reconcile`` lists it).
+it is logged and counted for an operator (``revenue reconcile``, ``revenue.cli``, runs the
+same comparison, ``differences``, and lists it).
 
 This is the one place revenue reads Stripe on its own. A Stripe failure is logged, counted
 and checked again ``retry`` seconds later, never raised: once Stripe answers again, every
@@ -20,9 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Literal
 
 import stamina
 import stripe
@@ -34,10 +36,9 @@ from billing_kit.inbox import conflict_of
 from billing_kit.metrics import RECONCILIATION_CHECKS, RECONCILIATION_DIFFERENCES
 from billing_kit.outbox import Outbox
 from revenue import repository
-from revenue.ledger import Ledger, Movement
 from revenue.models import LedgerEntry, Reconciliation
-from revenue.reconcile import Difference, check_status, differences
-from revenue.rules import Figures, from_unix, kind_of_balance_transaction
+from revenue.rules import Figures, day_of, from_unix, kind_of_balance_transaction
+from revenue.service.ledger import Ledger, Movement
 from revenue.stripe_gateway import RevenueStripe
 
 log = structlog.get_logger(__name__)
@@ -50,6 +51,95 @@ def _id_of(value: Any) -> str | None:
     if isinstance(value, dict):
         value = value.get("id")
     return value if isinstance(value, str) else None
+
+
+DifferenceKind = Literal["missing", "different", "unknown"]
+
+
+@dataclass(frozen=True)
+class Difference:
+    entry_id: str
+    problem: str
+    kind: DifferenceKind = "different"
+    """``missing``: Stripe has the movement, the ledger not; ``different``: the entry's
+    figures or day are not Stripe's; ``unknown``: Stripe has no such movement in the period."""
+    transaction: dict[str, Any] | None = None
+    """Stripe's balance transaction (none for ``unknown``)."""
+
+    def __str__(self) -> str:
+        return f"{self.entry_id}: {self.problem}"
+
+
+_Compared = tuple[str, str, int, int, int, int, date | None]
+
+
+def _figures_of(entry: LedgerEntry) -> _Compared:
+    return (
+        entry.kind,
+        entry.currency,
+        entry.gross_cents,
+        entry.stripe_fee_cents,
+        entry.platform_fee_cents,
+        entry.net_cents,
+        day_of(entry.occurred_at),
+    )
+
+
+def check_status(found: list[Difference]) -> str:
+    """What one check of an account says: ``reconciled`` when nothing differed; ``mismatch``
+    when the ledger holds an entry Stripe does not have (never removed by itself: left for
+    an operator); else ``healing`` (what differed was applied and is confirmed next time)."""
+    if not found:
+        return "reconciled"
+    return "mismatch" if any(d.kind == "unknown" for d in found) else "healing"
+
+
+def differences(
+    transactions: Iterable[dict[str, Any]], entries: Sequence[LedgerEntry]
+) -> list[Difference]:
+    """What differs between Stripe's balance transactions and the ledger's entries."""
+    ledger = {entry.entry_id: entry for entry in entries}
+    found: list[Difference] = []
+    seen: set[str] = set()
+    for txn in transactions:
+        kind = kind_of_balance_transaction(txn)
+        if kind is None:
+            continue
+        figures = Figures.from_stripe(txn)
+        seen.add(figures.balance_transaction_id)
+        entry = ledger.get(figures.balance_transaction_id)
+        # An entry's day is its balance transaction's ``created``.
+        day = day_of(from_unix(figures.created)) if figures.created is not None else None
+        expected: _Compared = (
+            kind,
+            figures.currency,
+            figures.gross,
+            figures.stripe_fee,
+            figures.platform_fee,
+            figures.net,
+            day,
+        )
+        txn_id = figures.balance_transaction_id
+        if entry is None:
+            found.append(Difference(txn_id, f"missing from the ledger: {expected}", "missing", txn))
+            continue
+        has = _figures_of(entry)
+        if day is None:
+            has = (*has[:-1], None)
+        if has != expected:
+            found.append(
+                Difference(txn_id, f"ledger has {has}, Stripe has {expected}", "different", txn)
+            )
+    for entry_id, entry in ledger.items():
+        if entry_id not in seen:
+            found.append(
+                Difference(
+                    entry_id,
+                    f"not a movement of this period on Stripe: {_figures_of(entry)}",
+                    "unknown",
+                )
+            )
+    return found
 
 
 class Reconciler:

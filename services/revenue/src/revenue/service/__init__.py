@@ -1,6 +1,8 @@
-"""revenue's rules besides the ledger itself: what it knows of invoices, subscriptions and
-accounts (to attribute movements and to tell whether subscriptions still charge), and the
-owner's summary read from the rollups.
+"""revenue's rules besides the ledger itself (``service.ledger``), one ``Revenue``: what it
+knows of invoices, subscriptions, accounts and names (to attribute movements and to tell
+whether subscriptions still charge; this module), the payouts (``service.payouts``) and
+what the owner reads: the summary from the rollups, MRR, charging health
+(``service.summary``). The scheduled reconciliation with Stripe is ``service.reconciler``.
 
 No HTTP and no SQL text here, and never a commit: the edge owns the transaction. Stripe does
 not order events, so every fact is applied monotonically: a status only moves forward
@@ -12,16 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing_contracts.billing_balances import StripePayoutSnapshot
 from billing_contracts.billing_invoices import StripeInvoiceSnapshot
-from billing_contracts.billing_stripe import BalanceFigures, PaymentAttribution
+from billing_contracts.billing_stripe import PaymentAttribution
 from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
-from billing_kit.errors import NotFoundError
 from billing_kit.runtime import Runtime
 from billing_kit.stripe_states import (
     InvoiceState,
@@ -29,35 +27,11 @@ from billing_kit.stripe_states import (
     subscription_status_applies,
 )
 from revenue import repository
-from revenue.models import (
-    DisplayName,
-    InvoiceFacts,
-    Payout,
-    PayoutTransaction,
-    SubscriptionStateRow,
-)
-from revenue.rules import (
-    FIRST_PAGE,
-    MRR_STATUSES,
-    Figures,
-    WorkspacePage,
-    day_of,
-    from_unix,
-    kind_of_figures,
-    monthly_cents,
-    mrr_months,
-    payout_figures,
-    payout_status_applies,
-)
-from revenue.schemas import (
-    Mrr,
-    MrrMonthOut,
-    Names,
-    PayoutDetail,
-    PayoutSummary,
-    PayoutTransactionOut,
-    SubscriptionCharging,
-)
+from revenue.models import DisplayName, InvoiceFacts, SubscriptionStateRow
+from revenue.rules import MRR_STATUSES, monthly_cents
+from revenue.schemas import Names
+from revenue.service.payouts import Payouts
+from revenue.service.summary import OwnerReads
 from revenue.stripe_gateway import RevenueStripe, merged_metadata, subscription_of
 
 
@@ -74,7 +48,7 @@ def invoice_status_applies(current: InvoiceFacts, status: str | None, seen_at: i
 
 
 @dataclass
-class Revenue:
+class Revenue(OwnerReads, Payouts):
     session: AsyncSession
     stripe: RevenueStripe
 
@@ -246,26 +220,6 @@ class Revenue:
         if snapshot.stripe_account_id is not None and state is not None:
             await repository.record_subscription_state(self.session, state)
 
-    async def mrr(
-        self, agency_id: str, first: date, last: date, currency: str, workspace_id: str | None
-    ) -> Mrr:
-        """MRR at the end of each month from ``first`` to ``last`` and its movements."""
-        histories = await repository.mrr_histories(
-            self.session, [agency_id], currency, workspace_id
-        )
-        months = mrr_months(histories.get(agency_id, []), first, last)
-        return Mrr(
-            currency=currency,
-            arr_cents=months[-1].mrr_cents * 12 if months else 0,
-            months=[
-                MrrMonthOut(
-                    month=f"{m.month.year:04d}-{m.month.month:02d}",  # (strftime: "96-04")
-                    **{k: v for k, v in vars(m).items() if k != "month"},
-                )
-                for m in months
-            ],
-        )
-
     # --- names -----------------------------------------------------------------------
 
     async def remember_name(
@@ -282,145 +236,6 @@ class Revenue:
             workspaces=await repository.names_of(self.session, agency_id, "workspace"),
             products=await repository.names_of(self.session, agency_id, "product"),
         )
-
-    # --- payouts ---------------------------------------------------------------------
-
-    async def apply_payout(self, agency_hint: str | None, snapshot: StripePayoutSnapshot) -> None:
-        """A connected account's payout as its event tells it: the status in its order, and
-        the balance transactions it settled once they are told (on ``payout.paid``)."""
-        account = snapshot.stripe_account_id
-        if account is None:
-            return  # the platform's own payouts are not an agency's
-        told_at = snapshot.stripe_created
-        agency = await repository.agency_of_account(self.session, account) or agency_hint
-        arrival = day_of(from_unix(snapshot.arrival_date or snapshot.created or told_at))
-        row = await repository.payout_locked(
-            self.session,
-            Payout(
-                payout_id=snapshot.payout_id,
-                stripe_account_id=account,
-                agency_id=agency,
-                status=snapshot.status,
-                status_seen_at=told_at,
-                amount_cents=snapshot.amount,
-                currency=snapshot.currency,
-                arrival_date=arrival,
-                automatic=bool(snapshot.automatic),
-                created=snapshot.created or told_at,
-            ),
-        )
-        row.agency_id = row.agency_id or agency
-        if told_at >= row.status_seen_at:
-            row.arrival_date = arrival  # Stripe may move it until the money arrives
-        if payout_status_applies(row.status, row.status_seen_at, snapshot.status, told_at):
-            row.status, row.status_seen_at = snapshot.status, told_at
-        if snapshot.balance_transactions is not None and not row.transactions_known:
-            await repository.save_payout_transactions(
-                self.session,
-                [_settled(snapshot.payout_id, f) for f in snapshot.balance_transactions],
-            )
-            row.transactions_known = True
-        await self.session.flush()
-
-    async def payouts(self, agency_id: str, first: date, last: date) -> list[PayoutSummary]:
-        """The agency's payouts arriving from ``first`` to ``last``, latest first."""
-        rows = await repository.payouts_of(self.session, agency_id, first, last, PAYOUTS_MAX)
-        sums = await repository.payout_sums(self.session, [row.payout_id for row in rows])
-        summaries = []
-        for row in rows:
-            by_kind, count = sums.get(row.payout_id, ({}, 0))
-            summaries.append(PayoutSummary(**_payout_fields(row, by_kind), transactions=count))
-        return summaries
-
-    async def payout(self, agency_id: str, payout_id: str) -> PayoutDetail:
-        """One of the agency's payouts with the balance transactions it settled."""
-        row = await repository.payout_of_agency(self.session, agency_id, payout_id)
-        if row is None:
-            raise NotFoundError("No such payout.")
-        sums = await repository.payout_sums(self.session, [payout_id])
-        settled = await repository.payout_transactions(self.session, payout_id)
-        return PayoutDetail(
-            **_payout_fields(row, sums.get(payout_id, ({}, 0))[0]),
-            transactions=[
-                PayoutTransactionOut(
-                    balance_transaction_id=t["balance_transaction_id"],
-                    type=t["type"],
-                    workspace_id=t["workspace_id"],
-                    invoice_id=t["invoice_id"],
-                    gross_cents=t["gross_cents"],
-                    fee_cents=t["gross_cents"] - t["net_cents"],
-                    net_cents=t["net_cents"],
-                    created=t["created"],
-                )
-                for t in settled
-            ],
-        )
-
-    # --- what the owner reads --------------------------------------------------------
-
-    async def summary_json(
-        self,
-        agency_id: str,
-        start: date,
-        end: date,
-        currency: str,
-        page: WorkspacePage = FIRST_PAGE,
-    ) -> str:
-        """The summary (the shape of ``Summary``) as JSON text, built where the rollups are:
-        an owner may have 10,000 workspaces, and building as many objects per request in
-        Python is what its latency was made of."""
-        return await repository.summary_json(self.session, agency_id, currency, start, end, page)
-
-    async def charging_health(self, agency_id: str) -> list[SubscriptionCharging]:
-        rows = await repository.charging_health(self.session, agency_id)
-        return [
-            SubscriptionCharging(
-                subscription_id=row.subscription_id,
-                workspace_id=row.workspace_id,
-                status=row.status,
-                stripe_product_id=row.stripe_product_id,
-                last_paid_at=from_unix(row.last_paid_at) if row.last_paid_at else None,
-                failing_since=from_unix(row.failing_since) if row.failing_since else None,
-            )
-            for row in rows
-        ]
-
-
-PAYOUTS_MAX = 10_000
-"""The most payouts one answer lists (ten years of daily payouts in a few currencies)."""
-
-
-def _settled(payout_id: str, figures: BalanceFigures) -> PayoutTransaction:
-    found = Figures.from_contract(figures)
-    return PayoutTransaction(
-        payout_id=payout_id,
-        balance_transaction_id=figures.balance_transaction_id,
-        type=figures.type or "",
-        kind=kind_of_figures(figures),
-        source_id=figures.source,
-        currency=figures.currency,
-        gross_cents=found.gross,
-        stripe_fee_cents=found.stripe_fee,
-        platform_fee_cents=found.platform_fee,
-        net_cents=found.net,
-        created=from_unix(figures.created or 0),
-    )
-
-
-def _payout_fields(row: Payout, sums: repository.PayoutSums) -> dict[str, Any]:
-    """A payout's fields as the API shows them, its figures from its transactions' sums."""
-    figures = payout_figures(sums)
-    del figures["net_cents"]  # the payout's amount (equal once its transactions are known)
-    return {
-        "payout_id": row.payout_id,
-        "status": row.status,
-        "arrival_date": row.arrival_date,
-        "automatic": row.automatic,
-        "currency": row.currency,
-        "amount_cents": row.amount_cents,
-        "transactions_known": row.transactions_known,
-        **figures,
-    }
 
 
 def _state_of(snapshot: StripeSubscriptionSnapshot) -> SubscriptionStateRow | None:
