@@ -9,9 +9,10 @@ the agency cancels them.
 The service room, split by responsibility: this module, and beside it ``customers`` (the one
 Stripe customer of each workspace), ``workspaces``, ``migrations`` (the move to another
 product), ``status_mirror`` (what Stripe reports of a subscription, forward only),
-``invoice_mirror`` (its latest invoice, and autopay), ``announcements`` (its events) and
-``commands`` (the pending records' sweeper). ``Subscriptions`` reaches the others for one
-transaction of the edge.
+``invoice_mirror`` (its latest invoice, and autopay), ``announcements`` (its events),
+``commands`` (the pending records' sweeper) and ``ports`` (what the room needs of the
+repository, Stripe, the outbox and the pending records). ``Subscriptions`` reaches the others
+for one transaction of the edge; ``build`` wires the real ports, the unit tests fakes.
 
 No HTTP and no SQL text here, and never a commit: the edge owns the transaction. The one
 exception is a command's pending record, committed on its own before Stripe is called
