@@ -9,17 +9,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_contracts.catalog_agencies import AgencyBillingProfile
 from billing_contracts.catalog_products import ProductSnapshot
-from subscriptions import repository
+from subscriptions.repository import SubscriptionsRepository
 
 
 @dataclass
 class Replicas:
     session: AsyncSession
 
+    @property
+    def repository(self) -> SubscriptionsRepository:
+        return SubscriptionsRepository(self.session)
+
     async def apply_product(self, agency_id: str, snapshot: ProductSnapshot) -> None:
         """Keep the newest revision of a product; older or repeated snapshots change nothing."""
-        await repository.upsert_product(
-            self.session,
+        await self.repository.upsert_product(
             {
                 "product_id": snapshot.product_id,
                 "agency_id": agency_id,
@@ -35,8 +38,7 @@ class Replicas:
         )
 
     async def apply_agency(self, profile: AgencyBillingProfile) -> None:
-        await repository.upsert_agency(
-            self.session,
+        await self.repository.upsert_agency(
             {
                 "agency_id": profile.agency_id,
                 "stripe_account_id": profile.stripe_account_id,

@@ -35,8 +35,8 @@ from billing_kit.errors import NotFoundError
 from billing_kit.outbox import Outbox
 from billing_kit.pending_commands import PendingCommand, PendingCommands
 from billing_kit.runtime import Runtime
-from subscriptions import repository
 from subscriptions.models import pending_commands
+from subscriptions.repository import SubscriptionsRepository
 from subscriptions.saas_fees import repository as plans_repository
 from subscriptions.saas_fees.errors import (
     AgencyPlanExistsError,
@@ -124,7 +124,7 @@ class PlatformPlans:
         return await plans_repository.platform_plans(self.session)
 
     async def start_agency_plan(self, agency_id: str, plan_id: str) -> AgencyPlan:
-        agency = await repository.agency(self.session, agency_id, for_update=True)
+        agency = await SubscriptionsRepository(self.session).agency(agency_id, for_update=True)
         account_id = agency.stripe_account_id if agency else None
         # The platform charges what the agency owes even while it may not bill its clients.
         ensure_agency_may_bill(

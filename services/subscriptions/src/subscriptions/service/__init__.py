@@ -9,9 +9,10 @@ the agency cancels them.
 The service room, split by responsibility: this module, and beside it ``customers`` (the one
 Stripe customer of each workspace), ``workspaces``, ``migrations`` (the move to another
 product), ``status_mirror`` (what Stripe reports of a subscription, forward only),
-``invoice_mirror`` (its latest invoice, and autopay), ``announcements`` (its events) and
-``commands`` (the pending records' sweeper). ``Subscriptions`` reaches the others for one
-transaction of the edge.
+``invoice_mirror`` (its latest invoice, and autopay), ``announcements`` (its events),
+``commands`` (the pending records' sweeper) and ``ports`` (what the room needs of the
+repository, Stripe, the outbox and the pending records). ``Subscriptions`` reaches the others
+for one transaction of the edge; ``build`` wires the real ports, the unit tests fakes.
 
 No HTTP and no SQL text here, and never a commit: the edge owns the transaction. The one
 exception is a command's pending record, committed on its own before Stripe is called
@@ -29,16 +30,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing_contracts import subscriptions_subscriptions as contract
 from billing_kit.errors import NotFoundError
 from billing_kit.money import PLATFORM_FEE_PERCENT
-from billing_kit.outbox import Outbox
 from billing_kit.pending_commands import PendingCommand, PendingCommands
 from billing_kit.runtime import Runtime
 from billing_kit.stripe_states import SUBSCRIPTION_ENDED_STATUSES
-from subscriptions import repository
 from subscriptions.errors import OneTimeProductError, ProductArchivedError
 from subscriptions.models import Subscription, pending_commands
+from subscriptions.repository import SubscriptionsRepository
 from subscriptions.service.announcements import announce
 from subscriptions.service.customers import Customers
 from subscriptions.service.migrations import Migrations
+from subscriptions.service.ports import Commands, Publisher, Repository, StripeGateway
 from subscriptions.service.status_mirror import StatusMirror
 from subscriptions.service.workspaces import Workspaces
 from subscriptions.stripe_gateway import SubscriptionsStripe
@@ -52,7 +53,7 @@ START_SUBSCRIPTION = "start_subscription"
 
 
 async def withdraw_subscription(
-    stripe: SubscriptionsStripe, commands: PendingCommands, pending: PendingCommand
+    stripe: StripeGateway, commands: Commands, pending: PendingCommand
 ) -> None:
     """Cancel what a subscription's command made on Stripe and mark it failed; when Stripe
     cannot be reached for that, it is left ``undoing`` for the sweeper."""
@@ -67,37 +68,39 @@ def subscriptions_commands(runtime: Runtime) -> PendingCommands:
 
 @dataclass
 class Subscriptions:
-    session: AsyncSession
-    outbox: Outbox
-    stripe: SubscriptionsStripe
-    commands: PendingCommands | None = None
+    repository: Repository
+    outbox: Publisher
+    stripe: StripeGateway
+    commands: Commands | None = None
 
     @classmethod
     def build(cls, runtime: Runtime, session: AsyncSession) -> Subscriptions:
         """The service for one transaction of the edge (a request, a consumed event, a
         swept command)."""
         stripe = SubscriptionsStripe(runtime.stripe)
-        return cls(session, runtime.outbox, stripe, subscriptions_commands(runtime))
+        repository = SubscriptionsRepository(session)
+        return cls(repository, runtime.outbox, stripe, subscriptions_commands(runtime))
 
-    def _commands(self) -> PendingCommands:
+    def _commands(self) -> Commands:
         assert self.commands is not None, "subscriptions start with a service built with commands"
         return self.commands
 
     @property
     def customers(self) -> Customers:
-        return Customers(self.session, self.outbox, self.stripe, self.commands)
+        return Customers(self.repository, self.outbox, self.stripe, self.commands)
 
     @property
     def workspaces(self) -> Workspaces:
-        return Workspaces(self.session, self.outbox, self.customers)
+        return Workspaces(self.repository, self.outbox, self.customers)
 
     @property
     def migrations(self) -> Migrations:
-        return Migrations(self.session, self.outbox, self.stripe, self.customers, self._commands())
+        commands = self._commands()
+        return Migrations(self.repository, self.outbox, self.stripe, self.customers, commands)
 
     @property
     def status_mirror(self) -> StatusMirror:
-        return StatusMirror(self.session, self.outbox, self.stripe)
+        return StatusMirror(self.repository, self.outbox, self.stripe)
 
     async def start_subscription(
         self,
@@ -106,11 +109,11 @@ class Subscriptions:
         product_id: str,
         days_until_due: int | None = None,
     ) -> Subscription:
-        workspace = await repository.workspace(self.session, workspace_id)
+        workspace = await self.repository.workspace(workspace_id)
         if workspace is None or workspace.agency_id != agency_id:
             raise NotFoundError("No such workspace.")
         await self.customers.billing_account(agency_id)
-        product = await repository.product(self.session, agency_id, product_id)
+        product = await self.repository.product(agency_id, product_id)
         if product is None:
             raise NotFoundError("No such product.")
         if product.cadence not in ("monthly", "yearly"):
@@ -121,7 +124,7 @@ class Subscriptions:
         terms = days_until_due or workspace.default_days_until_due or DEFAULT_DAYS_UNTIL_DUE
         commands = self._commands()
         pending = await commands.open(
-            self.session,
+            self.repository.session,
             START_SUBSCRIPTION,
             {
                 "workspace_id": workspace_id,
@@ -138,7 +141,7 @@ class Subscriptions:
             agency_id=agency_id,
         )
         if pending.status == "done":
-            made = await repository.subscription(self.session, agency_id, workspace_id, pending.id)
+            made = await self.repository.subscription(agency_id, workspace_id, pending.id)
             if made is not None:
                 return made
         try:
@@ -190,34 +193,32 @@ class Subscriptions:
             latest_invoice_created=facts.latest_invoice_created,
             created_at=datetime.now(UTC),
         )
-        self.session.add(subscription)
-        await self.session.flush()
-        await announce(self.session, self.outbox, subscription, contract.SubscriptionStarted)
+        self.repository.add(subscription)
+        await self.repository.flush()
+        await announce(self.repository, self.outbox, subscription, contract.SubscriptionStarted)
         await self._commands().finish(
-            self.session, pending, {"stripe_subscription_id": facts.subscription_id}
+            self.repository.session, pending, {"stripe_subscription_id": facts.subscription_id}
         )
         return subscription
 
     async def product_names(self, product_ids: Sequence[str]) -> dict[str, str]:
-        return await repository.product_names(self.session, product_ids)
+        return await self.repository.product_names(product_ids)
 
     def work_soon(self, command_ids: Sequence[str]) -> None:
         """Have the sweeper work these records right after the answer."""
         self._commands().work_soon(command_ids)
 
     async def list_subscriptions(self, agency_id: str, workspace_id: str) -> Sequence[Subscription]:
-        workspace = await repository.workspace(self.session, workspace_id)
+        workspace = await self.repository.workspace(workspace_id)
         if workspace is None or workspace.agency_id != agency_id:
             raise NotFoundError("No such workspace.")
-        return await repository.subscriptions(self.session, agency_id, workspace_id)
+        return await self.repository.subscriptions(agency_id, workspace_id)
 
     async def cancel_subscription(
         self, agency_id: str, workspace_id: str, subscription_id: str
     ) -> Subscription:
         """Cancel in Stripe now; the row and everything billed under it stay."""
-        subscription = await repository.subscription(
-            self.session, agency_id, workspace_id, subscription_id
-        )
+        subscription = await self.repository.subscription(agency_id, workspace_id, subscription_id)
         if subscription is None:
             raise NotFoundError("No such subscription.")
         if subscription.status in SUBSCRIPTION_ENDED_STATUSES:
@@ -228,8 +229,7 @@ class Subscriptions:
         previous = subscription.status
         subscription.status = "canceled"
         subscription.canceled_at = datetime.now(UTC)
-        await self.session.flush()
-        await announce(
-            self.session, self.outbox, subscription, contract.SubscriptionCanceled, previous
-        )
+        await self.repository.flush()
+        canceled = contract.SubscriptionCanceled
+        await announce(self.repository, self.outbox, subscription, canceled, previous)
         return subscription

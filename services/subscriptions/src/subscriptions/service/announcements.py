@@ -3,11 +3,9 @@ an event of ``subscriptions.subscriptions.v1`` in the transaction that made the 
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from billing_contracts import subscriptions_subscriptions as contract
-from billing_kit.outbox import Outbox
 from subscriptions.models import Subscription
+from subscriptions.service.ports import Publisher, Repository
 
 SubscriptionEvent = (
     type[contract.SubscriptionStarted]
@@ -42,14 +40,14 @@ def subscription_snapshot(
 
 
 async def announce(
-    session: AsyncSession,
-    outbox: Outbox,
+    repository: Repository,
+    outbox: Publisher,
     subscription: Subscription,
     event_type: SubscriptionEvent,
     previous_status: str | None = None,
 ) -> None:
     await outbox.add(
-        session,
+        repository.session,
         contract.SUBSCRIPTIONS,
         event_type(
             agency_id=subscription.agency_id,

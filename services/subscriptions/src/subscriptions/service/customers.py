@@ -12,16 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from billing_contracts import subscriptions_customers as contract
 from billing_kit.billing_gate import ensure_agency_may_bill
 from billing_kit.errors import NotFoundError, StripeFailedError
-from billing_kit.outbox import Outbox
-from billing_kit.pending_commands import PendingCommand, PendingCommands, command_id_of
-from subscriptions import repository
+from billing_kit.pending_commands import PendingCommand, command_id_of
 from subscriptions.models import BillingCustomer, Workspace
-from subscriptions.stripe_gateway import SubscriptionsStripe
+from subscriptions.service.ports import Commands, Publisher, Repository, StripeGateway
 
 CREATE_CUSTOMER = "create_customer"
 """Kind of the pending record of a workspace's customer (one per workspace and account)."""
@@ -29,18 +25,18 @@ CREATE_CUSTOMER = "create_customer"
 
 @dataclass
 class Customers:
-    session: AsyncSession
-    outbox: Outbox
-    stripe: SubscriptionsStripe
-    commands: PendingCommands | None = None
+    repository: Repository
+    outbox: Publisher
+    stripe: StripeGateway
+    commands: Commands | None = None
 
-    def _commands(self) -> PendingCommands:
+    def _commands(self) -> Commands:
         assert self.commands is not None, "customers are made by a service built with commands"
         return self.commands
 
     async def locked_workspace(self, agency_id: str, workspace_id: str) -> Workspace:
         """The agency's workspace, locked for this transaction; another agency's is not found."""
-        workspace = await repository.workspace(self.session, workspace_id, for_update=True)
+        workspace = await self.repository.workspace(workspace_id, for_update=True)
         if workspace is None or workspace.agency_id != agency_id:
             raise NotFoundError("No such workspace.")
         return workspace
@@ -48,7 +44,7 @@ class Customers:
     async def billing_account(self, agency_id: str) -> str:
         """The agency's connected account, once it may bill (``connect_required`` before
         onboarding, then ``agency_suspended`` while suspended)."""
-        agency = await repository.agency(self.session, agency_id)
+        agency = await self.repository.agency(agency_id)
         account_id = agency.stripe_account_id if agency else None
         ensure_agency_may_bill(
             charges_enabled=bool(agency and agency.charges_enabled and account_id),
@@ -63,7 +59,7 @@ class Customers:
         """The workspace's Stripe customer on the agency's account, made on first need."""
         workspace = await self.locked_workspace(agency_id, workspace_id)
         account_id = await self.billing_account(agency_id)
-        customer = await repository.billing_customer(self.session, workspace_id, account_id)
+        customer = await self.repository.billing_customer(workspace_id, account_id)
         if customer is not None:
             return workspace, customer
         commands = self._commands()
@@ -74,7 +70,7 @@ class Customers:
             "email": workspace.billing_email,
         }
         pending = await commands.open(
-            self.session,
+            self.repository.session,
             CREATE_CUSTOMER,
             request,
             agency_id=agency_id,
@@ -99,10 +95,9 @@ class Customers:
             name=request["name"],
             email=request["email"],
         )
-        await self._commands().finish(
-            self.session, pending, {"stripe_customer_id": stripe_customer_id}
-        )
-        known = await repository.billing_customer(self.session, workspace_id, account_id)
+        session = self.repository.session
+        await self._commands().finish(session, pending, {"stripe_customer_id": stripe_customer_id})
+        known = await self.repository.billing_customer(workspace_id, account_id)
         if known is not None:
             return known
         customer = BillingCustomer(
@@ -112,10 +107,10 @@ class Customers:
             stripe_customer_id=stripe_customer_id,
             email=request["email"],
         )
-        self.session.add(customer)
-        await self.session.flush()
+        self.repository.add(customer)
+        await self.repository.flush()
         await self.outbox.add(
-            self.session,
+            session,
             contract.CUSTOMERS,
             contract.CustomerLinked(
                 agency_id=agency_id,
@@ -133,10 +128,10 @@ class Customers:
     async def follow_recipient(self, workspace: Workspace) -> None:
         """Point the workspace's Stripe customers at its current billing recipient."""
         email = workspace.billing_email
-        for customer in await repository.billing_customers(self.session, workspace.id):
+        for customer in await self.repository.billing_customers(workspace.id):
             if customer.email != email:
                 await self.stripe.update_customer_email(
                     customer.stripe_account_id, customer.stripe_customer_id, email
                 )
                 customer.email = email
-        await self.session.flush()
+        await self.repository.flush()

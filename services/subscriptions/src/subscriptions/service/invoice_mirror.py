@@ -25,7 +25,7 @@ from billing_contracts.billing_invoices import StripeInvoiceSnapshot
 from billing_kit.db import unit_of_work
 from billing_kit.runtime import Runtime
 from billing_kit.stripe_states import SUBSCRIPTION_ENDED_STATUSES, invoice_progress
-from subscriptions import repository
+from subscriptions.repository import SubscriptionsRepository
 from subscriptions.stripe_gateway import SubscriptionsStripe
 
 log = structlog.get_logger(__name__)
@@ -37,7 +37,8 @@ async def apply_invoice(
     """Bring the subscription's latest invoice up to date with one invoice event."""
     if invoice.subscription_id is None or invoice.stripe_account_id is None:
         return
-    subscription = await repository.subscription_by_stripe_id(session, invoice.subscription_id)
+    repository = SubscriptionsRepository(session)
+    subscription = await repository.subscription_by_stripe_id(invoice.subscription_id)
     if subscription is None or event_type == "invoice.deleted":
         return
     created = invoice.created or 0
@@ -64,7 +65,7 @@ async def apply_invoice(
         and invoice.amount_paid > 0
     ):
         subscription.autopay_invoice_id = invoice.invoice_id
-    await session.flush()
+    await repository.flush()
 
 
 @dataclass
@@ -85,7 +86,7 @@ class Autopay:
                     s.stripe_subscription_id,
                     s.autopay_invoice_id,
                 )
-                for s in await repository.autopay_waiting(session)
+                for s in await SubscriptionsRepository(session).autopay_waiting()
             ]
         stripe_gateway = SubscriptionsStripe(self.runtime.stripe)
         settled = 0
@@ -108,7 +109,8 @@ class Autopay:
                 )
                 continue
             async with unit_of_work(self.runtime.sessions) as session:
-                await repository.settle_autopay(session, subscription_id, invoice_id, method)
+                repository = SubscriptionsRepository(session)
+                await repository.settle_autopay(subscription_id, invoice_id, method)
             settled += 1
         return settled
 

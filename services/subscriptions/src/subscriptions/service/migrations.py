@@ -15,25 +15,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from billing_contracts import subscriptions_subscriptions as contract
 from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
 from billing_kit.errors import NotFoundError, ValidationFailedError
 from billing_kit.inbox import is_transient
-from billing_kit.outbox import Outbox
-from billing_kit.pending_commands import PendingCommand, PendingCommands
+from billing_kit.pending_commands import PendingCommand
 from billing_kit.stripe_states import SUBSCRIPTION_ENDED_STATUSES
-from subscriptions import repository
 from subscriptions.errors import OneTimeProductError, ProductArchivedError
 from subscriptions.models import ProductReplica, Subscription
 from subscriptions.service.announcements import announce
 from subscriptions.service.customers import Customers
-from subscriptions.stripe_gateway import (
-    CADENCE_INTERVALS,
-    StripeSubscriptionFacts,
-    SubscriptionsStripe,
-)
+from subscriptions.service.ports import Commands, Publisher, Repository, StripeGateway
+from subscriptions.stripe_gateway import CADENCE_INTERVALS, StripeSubscriptionFacts
 
 MIGRATE_SUBSCRIPTION = "migrate_subscription"
 """Kind of the pending record of a subscription's move to another product."""
@@ -74,8 +67,8 @@ def _take_latest_invoice(subscription: Subscription, facts: StripeSubscriptionFa
 
 
 async def renewed_on_scheduled_price(
-    session: AsyncSession,
-    outbox: Outbox,
+    repository: Repository,
+    outbox: Publisher,
     subscription: Subscription,
     snapshot: StripeSubscriptionSnapshot,
 ) -> None:
@@ -86,7 +79,7 @@ async def renewed_on_scheduled_price(
     if item.price_id != subscription.scheduled_price_id:
         return
     product = await repository.product(
-        session, subscription.agency_id, str(subscription.scheduled_product_id)
+        subscription.agency_id, str(subscription.scheduled_product_id)
     )
     amount = (item.unit_amount or 0) * (item.quantity or 1)
     _bill(
@@ -99,17 +92,17 @@ async def renewed_on_scheduled_price(
         },
     )
     subscription.scheduled_product_id = subscription.scheduled_price_id = None
-    await session.flush()
-    await announce(session, outbox, subscription, contract.SubscriptionProductChanged)
+    await repository.flush()
+    await announce(repository, outbox, subscription, contract.SubscriptionProductChanged)
 
 
 @dataclass
 class Migrations:
-    session: AsyncSession
-    outbox: Outbox
-    stripe: SubscriptionsStripe
+    repository: Repository
+    outbox: Publisher
+    stripe: StripeGateway
     customers: Customers
-    commands: PendingCommands
+    commands: Commands
 
     async def migrate_subscription(
         self, agency_id: str, workspace_id: str, subscription_id: str, product_id: str, when: str
@@ -117,9 +110,7 @@ class Migrations:
         """Move the subscription to another product: from its next renewal without proration
         (``next_renewal``), or at once with Stripe's proration on the next invoice (``now``).
         Its invoices so far stay as they were billed; the fee stays the platform's."""
-        subscription = await repository.subscription(
-            self.session, agency_id, workspace_id, subscription_id
-        )
+        subscription = await self.repository.subscription(agency_id, workspace_id, subscription_id)
         if subscription is None:
             raise NotFoundError("No such subscription.")
         await self.customers.billing_account(agency_id)
@@ -144,12 +135,12 @@ class Migrations:
         each, worked right after the answer and by the sweeper after a crash); the ids of
         those records."""
         await self.customers.billing_account(agency_id)
-        source = await repository.product(self.session, agency_id, product_id)
+        source = await self.repository.product(agency_id, product_id)
         if source is None:
             raise NotFoundError("No such product.")
         target = await self._migration_target(agency_id, to_product_id, source)
-        moving = await repository.live_subscriptions_of_product(
-            self.session, agency_id, product_id, SUBSCRIPTION_ENDED_STATUSES
+        moving = await self.repository.live_subscriptions_of_product(
+            agency_id, product_id, SUBSCRIPTION_ENDED_STATUSES
         )
         records = []
         for subscription in moving:
@@ -163,7 +154,7 @@ class Migrations:
         self, agency_id: str, product_id: str, moving: Subscription | ProductReplica
     ) -> ProductReplica:
         """The product a subscription (or a product's subscriptions) may move to."""
-        product = await repository.product(self.session, agency_id, product_id)
+        product = await self.repository.product(agency_id, product_id)
         if product is None:
             raise NotFoundError("No such product.")
         if product.cadence not in CADENCE_INTERVALS:
@@ -191,7 +182,7 @@ class Migrations:
             "amount_cents": product.amount_cents,
         }
         return await self.commands.open(
-            self.session, MIGRATE_SUBSCRIPTION, request, agency_id=agency_id, keyed=keyed
+            self.repository.session, MIGRATE_SUBSCRIPTION, request, agency_id=agency_id, keyed=keyed
         )
 
     async def make_migration(self, pending: PendingCommand) -> Subscription:
@@ -199,7 +190,7 @@ class Migrations:
         it was made), the subscription as it now bills and its record marked done, in this
         transaction."""
         request = pending.request
-        subscription = await repository.subscription_by_id(self.session, request["subscription_id"])
+        subscription = await self.repository.subscription_by_id(request["subscription_id"])
         assert subscription is not None
         account, stripe_id = subscription.stripe_account_id, subscription.stripe_subscription_id
         product_id, price_id = request["product_id"], request["price_id"]
@@ -210,10 +201,9 @@ class Migrations:
             _take_latest_invoice(subscription, facts)
             if product_id != subscription.product_id:
                 _bill(subscription, product_id, price_id, request)
-                await self.session.flush()
-                await announce(
-                    self.session, self.outbox, subscription, contract.SubscriptionProductChanged
-                )
+                await self.repository.flush()
+                changed = contract.SubscriptionProductChanged
+                await announce(self.repository, self.outbox, subscription, changed)
         else:
             await self.stripe.migrate_at_renewal(
                 account, stripe_id, price_id, request["cadence"], pending.id
@@ -221,6 +211,6 @@ class Migrations:
             waiting = product_id != subscription.product_id
             subscription.scheduled_product_id = product_id if waiting else None
             subscription.scheduled_price_id = price_id if waiting else None
-        await self.session.flush()
-        await self.commands.finish(self.session, pending, {"product_id": product_id})
+        await self.repository.flush()
+        await self.commands.finish(self.repository.session, pending, {"product_id": product_id})
         return subscription

@@ -13,30 +13,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from billing_contracts import subscriptions_subscriptions as contract
 from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
-from billing_kit.outbox import Outbox
 from billing_kit.stripe_states import SUBSCRIPTION_ENDED_STATUSES
-from subscriptions import repository
 from subscriptions.errors import SubscriptionNotRecordedError
 from subscriptions.service.announcements import announce
 from subscriptions.service.migrations import renewed_on_scheduled_price
-from subscriptions.stripe_gateway import SubscriptionsStripe
+from subscriptions.service.ports import Publisher, Repository, StripeGateway
 
 
 @dataclass
 class StatusMirror:
-    session: AsyncSession
-    outbox: Outbox
-    stripe: SubscriptionsStripe
+    repository: Repository
+    outbox: Publisher
+    stripe: StripeGateway
 
     async def apply_stripe_subscription(self, snapshot: StripeSubscriptionSnapshot) -> None:
         """Mirror the status Stripe reports, forward only."""
-        subscription = await repository.subscription_by_stripe_id(
-            self.session, snapshot.subscription_id
-        )
+        subscription = await self.repository.subscription_by_stripe_id(snapshot.subscription_id)
         if subscription is None:
             if snapshot.metadata.get("subscription_id"):
                 raise SubscriptionNotRecordedError(snapshot.subscription_id)
@@ -63,18 +57,17 @@ class StatusMirror:
         subscription.current_period_end = (
             snapshot.current_period_end or subscription.current_period_end
         )
-        await renewed_on_scheduled_price(self.session, self.outbox, subscription, snapshot)
+        await renewed_on_scheduled_price(self.repository, self.outbox, subscription, snapshot)
         if snapshot.latest_invoice_id and subscription.latest_invoice_id is None:
             subscription.latest_invoice_id = snapshot.latest_invoice_id  # the invoice mirror
             # brings its status and page (``invoice_mirror``)
         if status == subscription.status:
-            await self.session.flush()
+            await self.repository.flush()
             return
         previous = subscription.status
         subscription.status = status
         if status == "canceled" and subscription.canceled_at is None:
             subscription.canceled_at = datetime.now(UTC)
-        await self.session.flush()
-        await announce(
-            self.session, self.outbox, subscription, contract.SubscriptionStatusChanged, previous
-        )
+        await self.repository.flush()
+        changed = contract.SubscriptionStatusChanged
+        await announce(self.repository, self.outbox, subscription, changed, previous)

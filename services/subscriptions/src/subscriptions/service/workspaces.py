@@ -11,14 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from billing_contracts import subscriptions_workspaces as contract
-from billing_kit.outbox import Outbox
-from subscriptions import repository
 from subscriptions.models import Workspace
 from subscriptions.schemas import WorkspacePut
 from subscriptions.service.customers import Customers
+from subscriptions.service.ports import Publisher, Repository
 
 
 def _members(before: list[dict[str, Any]], wanted: WorkspacePut) -> list[dict[str, Any]]:
@@ -61,17 +58,15 @@ def workspace_snapshot(workspace: Workspace) -> contract.WorkspaceSnapshot:
 
 @dataclass
 class Workspaces:
-    session: AsyncSession
-    outbox: Outbox
+    repository: Repository
+    outbox: Publisher
     customers: Customers
 
     async def put_workspace(
         self, agency_id: str, workspace_id: str, wanted: WorkspacePut
     ) -> Workspace:
         """Register the workspace, or bring it to ``wanted``; another agency's is not found."""
-        registered = await repository.register_workspace(
-            self.session, workspace_id, agency_id, wanted.name
-        )
+        registered = await self.repository.register_workspace(workspace_id, agency_id, wanted.name)
         workspace = await self.customers.locked_workspace(agency_id, workspace_id)
         contact = wanted.billing_contact
         values = {
@@ -87,12 +82,12 @@ class Workspaces:
         for key, value in values.items():
             setattr(workspace, key, value)
         workspace.revision += 1
-        await self.session.flush()
+        await self.repository.flush()
         if workspace.billing_email != recipient:
             await self.customers.follow_recipient(workspace)
         event_type = contract.WorkspaceRegistered if registered else contract.WorkspaceUpdated
         await self.outbox.add(
-            self.session,
+            self.repository.session,
             contract.WORKSPACES,
             event_type(
                 agency_id=agency_id,
@@ -103,5 +98,5 @@ class Workspaces:
         return workspace
 
     async def stripe_customer_id(self, workspace_id: str) -> str | None:
-        linked = await repository.billing_customers(self.session, workspace_id)
+        linked = await self.repository.billing_customers(workspace_id)
         return linked[0].stripe_customer_id if linked else None
