@@ -19,6 +19,7 @@ from billing_kit.db import unit_of_work
 from billing_kit.outbox import Outbox
 from billing_kit.stripe_client import stripe_client
 from invoicing.models import Invoice, kit_tables
+from invoicing.repository import InvoicingRepository
 from invoicing.service.mirror import Mirror, PaymentFacts
 from invoicing.stripe_gateway import InvoicingStripe
 from tests.helpers.agencies import Agency
@@ -62,7 +63,12 @@ async def test_a_payment_of_an_unknown_invoice_brings_the_invoice_from_stripe(
         stripe_client("sk_test_gaps", infra.stripe_api_base) as client,
         unit_of_work(sessions) as session,
     ):
-        mirror = Mirror(session, Outbox(kit_tables.outbox), InvoicingStripe(client))
+        mirror = Mirror(
+            session,
+            InvoicingRepository(session),
+            Outbox(kit_tables.outbox),
+            InvoicingStripe(client),
+        )
         await mirror.apply_payment(
             PaymentFacts(
                 payment_intent_id=intent, account=agency.account_id, stripe_created=int(time.time())
