@@ -28,9 +28,9 @@ async def apply_profile(
     agency.profile_at = occurred_at
 
 
-async def billing_account(session: AsyncSession, agency_id: str) -> str:
-    """The connected account an agency bills through; raises the gate's errors otherwise."""
-    agency: Agency | None = await repository.agency(session, agency_id)
+def billing_account(agency: Agency | None) -> str:
+    """The connected account an agency (its replica, None: not heard of yet) bills through;
+    raises the gate's errors otherwise."""
     ensure_agency_may_bill(
         charges_enabled=bool(agency and agency.charges_enabled and agency.stripe_account_id),
         suspended=bool(agency and agency.suspended),

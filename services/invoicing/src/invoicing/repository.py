@@ -250,3 +250,78 @@ async def remember_refund(
 async def refunds_of(session: AsyncSession, payment_intent_id: str) -> Sequence[Refund]:
     query = select(Refund).where(col(Refund.payment_intent_id) == payment_intent_id)
     return (await session.execute(query)).scalars().all()
+
+
+class InvoicingRepository:
+    """The queries above for one transaction (``session``), as the service's ports ask for
+    them (``invoicing.service.ports``). Each method calls the function of its name."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    async def agency(self, agency_id: str) -> Agency | None:
+        return await agency(self.session, agency_id)
+
+    async def agency_of_account(self, account_id: str) -> str | None:
+        return await agency_of_account(self.session, account_id)
+
+    async def invoice(self, stripe_invoice_id: str, *, for_update: bool = False) -> Invoice | None:
+        return await invoice(self.session, stripe_invoice_id, for_update=for_update)
+
+    async def ensure_invoice(self, values: dict[str, Any]) -> Invoice:
+        return await ensure_invoice(self.session, values)
+
+    async def workspace_invoices(
+        self, agency_id: str, workspace_id: str, *, outstanding: bool = False
+    ) -> Sequence[Invoice]:
+        return await workspace_invoices(
+            self.session, agency_id, workspace_id, outstanding=outstanding
+        )
+
+    async def open_invoices_of_subscription(self, stripe_subscription_id: str) -> Sequence[str]:
+        return await open_invoices_of_subscription(self.session, stripe_subscription_id)
+
+    async def payments_of(self, stripe_invoice_ids: Sequence[str]) -> Sequence[Payment]:
+        return await payments_of(self.session, stripe_invoice_ids)
+
+    async def ensure_payment(self, payment_intent_id: str, account: str | None) -> Payment:
+        return await ensure_payment(self.session, payment_intent_id, account)
+
+    async def payment_by_charge(self, charge_id: str) -> Payment | None:
+        return await payment_by_charge(self.session, charge_id)
+
+    async def subscription(self, stripe_subscription_id: str) -> Subscription | None:
+        return await subscription(self.session, stripe_subscription_id)
+
+    async def ensure_subscription(self, stripe_subscription_id: str, status: str) -> Subscription:
+        return await ensure_subscription(self.session, stripe_subscription_id, status)
+
+    async def workspace_subscriptions(
+        self, agency_id: str, workspace_id: str, statuses: Sequence[str]
+    ) -> Sequence[Subscription]:
+        return await workspace_subscriptions(self.session, agency_id, workspace_id, statuses)
+
+    async def workspace_held_by_another_agency(self, agency_id: str, workspace_id: str) -> bool:
+        return await workspace_held_by_another_agency(self.session, agency_id, workspace_id)
+
+    async def workspace_customer(self, agency_id: str, workspace_id: str) -> tuple[str, str] | None:
+        return await workspace_customer(self.session, agency_id, workspace_id)
+
+    async def workspace_of_customer(
+        self, account_id: str | None, customer_id: str | None
+    ) -> str | None:
+        return await workspace_of_customer(self.session, account_id, customer_id)
+
+    async def products_billed(self, subscriptions: Sequence[Subscription]) -> dict[str, Product]:
+        return await products_billed(self.session, subscriptions)
+
+    async def remember_refund(
+        self, refund_id: str, payment_intent_id: str, amount: int, *, failed: bool
+    ) -> None:
+        await remember_refund(self.session, refund_id, payment_intent_id, amount, failed=failed)
+
+    async def refunds_of(self, payment_intent_id: str) -> Sequence[Refund]:
+        return await refunds_of(self.session, payment_intent_id)

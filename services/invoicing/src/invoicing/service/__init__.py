@@ -16,14 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_contracts.invoicing_invoices import InvoiceSnapshot
 from billing_kit.errors import NotFoundError, StripeFailedError
-from billing_kit.outbox import Outbox
 from billing_kit.pending_commands import PendingCommand, PendingCommands
 from billing_kit.runtime import Runtime
-from invoicing import replicas, repository
+from invoicing import replicas
 from invoicing.models import Invoice, Product, Subscription, pending_commands
+from invoicing.repository import InvoicingRepository
 from invoicing.rules import application_fee_cents
 from invoicing.schemas import OneOffInvoiceCreate
 from invoicing.service.mirror import Mirror, invoice_snapshot
+from invoicing.service.ports import Commands, Publisher, Repository, StripeGateway
 from invoicing.stripe_gateway import InvoicingStripe, OneOffInvoice, invoice_snapshot_from_stripe
 
 PORTAL_SUBSCRIPTION_STATUSES = ("incomplete", "active", "trialing", "past_due", "unpaid")
@@ -72,7 +73,7 @@ def one_off_invoice(pending: PendingCommand) -> OneOffInvoice:
 
 
 async def withdraw_one_off(
-    stripe: InvoicingStripe, commands: PendingCommands, pending: PendingCommand
+    stripe: StripeGateway, commands: Commands, pending: PendingCommand
 ) -> None:
     """Remove what a one-off invoice made on Stripe and mark its command failed; when Stripe
     cannot be reached for that, it is left ``undoing`` for the sweeper."""
@@ -90,20 +91,28 @@ def invoicing_commands(runtime: Runtime) -> PendingCommands:
 @dataclass
 class Invoicing:
     session: AsyncSession
-    outbox: Outbox
-    stripe: InvoicingStripe
+    """The edge's transaction: the outbox rows and the pending records join it."""
+    repository: Repository
+    outbox: Publisher
+    stripe: StripeGateway
     customers: Customers
-    commands: PendingCommands
+    commands: Commands
 
     @classmethod
     def build(cls, runtime: Runtime, session: AsyncSession, customers: Customers) -> Invoicing:
         """The service for one transaction of the edge (a request, a swept command), asking
         ``customers`` for a workspace's customer."""
-        stripe = InvoicingStripe(runtime.stripe)
-        return cls(session, runtime.outbox, stripe, customers, invoicing_commands(runtime))
+        return cls(
+            session,
+            InvoicingRepository(session),
+            runtime.outbox,
+            InvoicingStripe(runtime.stripe),
+            customers,
+            invoicing_commands(runtime),
+        )
 
     def _mirror(self) -> Mirror:
-        return Mirror(self.session, self.outbox, self.stripe)
+        return Mirror(self.session, self.repository, self.outbox, self.stripe)
 
     async def charge_for_project(
         self, agency_id: str, workspace_id: str, command: OneOffInvoiceCreate
@@ -112,7 +121,7 @@ class Invoicing:
         emails the pay link; the platform's fee is 0.5 % of the subtotal. Its pending record
         is committed before Stripe is called (the same ``Idempotency-Key`` finishes the same
         record); if Stripe refuses a step, what was made is removed and nothing is kept."""
-        account_id = await replicas.billing_account(self.session, agency_id)
+        account_id = replicas.billing_account(await self.repository.agency(agency_id))
         customer = await self.customers.customer_for(agency_id, workspace_id)
         pending = await self.commands.open(
             self.session,
@@ -169,25 +178,23 @@ class Invoicing:
         self, agency_id: str, workspace_id: str, *, outstanding: bool = False
     ) -> list[InvoiceSnapshot]:
         await self._refuse_another_agencys(agency_id, workspace_id)
-        rows = await repository.workspace_invoices(
-            self.session, agency_id, workspace_id, outstanding=outstanding
+        rows = await self.repository.workspace_invoices(
+            agency_id, workspace_id, outstanding=outstanding
         )
         return await self._snapshots(rows)
 
     async def _refuse_another_agencys(self, agency_id: str, workspace_id: str) -> None:
         """Another agency's workspace reads as no workspace at all, never as an empty one."""
-        if await repository.workspace_held_by_another_agency(self.session, agency_id, workspace_id):
+        if await self.repository.workspace_held_by_another_agency(agency_id, workspace_id):
             raise NotFoundError("No such workspace.")
 
     async def _snapshots(self, rows: Sequence[Invoice]) -> list[InvoiceSnapshot]:
-        payments = await repository.payments_of(
-            self.session, [row.stripe_invoice_id for row in rows]
-        )
+        payments = await self.repository.payments_of([row.stripe_invoice_id for row in rows])
         subscriptions: dict[str, Subscription | None] = {}
         for row in rows:
             sub_id = row.stripe_subscription_id
             if sub_id and sub_id not in subscriptions:
-                subscriptions[sub_id] = await repository.subscription(self.session, sub_id)
+                subscriptions[sub_id] = await self.repository.subscription(sub_id)
         return [
             invoice_snapshot(
                 row,
@@ -202,15 +209,15 @@ class Invoicing:
     ) -> list[tuple[Subscription, Product | None]]:
         """Each subscription not ended, with the product it bills now."""
         await self._refuse_another_agencys(agency_id, workspace_id)
-        found = await repository.workspace_subscriptions(
-            self.session, agency_id, workspace_id, PORTAL_SUBSCRIPTION_STATUSES
+        found = await self.repository.workspace_subscriptions(
+            agency_id, workspace_id, PORTAL_SUBSCRIPTION_STATUSES
         )
-        products = await repository.products_billed(self.session, found)
+        products = await self.repository.products_billed(found)
         return [(sub, products.get(sub.stripe_price_id or "")) for sub in found]
 
     async def payment_methods_url(self, agency_id: str, workspace_id: str, return_url: str) -> str:
         """A Stripe customer-portal session where the client adds or updates a card."""
-        known = await repository.workspace_customer(self.session, agency_id, workspace_id)
+        known = await self.repository.workspace_customer(agency_id, workspace_id)
         if known is not None:
             account_id, customer_id = known
         else:

@@ -28,17 +28,17 @@ from billing_contracts.invoicing_invoices import (
     InvoiceSnapshot,
 )
 from billing_kit.money import percent_fee_cents
-from billing_kit.outbox import Outbox
 from billing_kit.runtime import Runtime
 from billing_kit.stripe_states import InvoiceState, apply_invoice_state
-from invoicing import repository
 from invoicing.models import Invoice, Payment, Subscription
+from invoicing.repository import InvoicingRepository
 from invoicing.rules import (
     changes,
     dispute_state_key,
     is_past_due,
     refunded_total,
 )
+from invoicing.service.ports import MirrorRepository, MirrorStripe, Publisher
 from invoicing.stripe_gateway import (
     InvoicingStripe,
     invoice_snapshot_from_stripe,
@@ -82,13 +82,17 @@ class PaymentFacts:
 @dataclass
 class Mirror:
     session: AsyncSession
-    outbox: Outbox
-    stripe: InvoicingStripe
+    """The consumer's transaction: the outbox rows join it."""
+    repository: MirrorRepository
+    outbox: Publisher
+    stripe: MirrorStripe
 
     @classmethod
     def build(cls, runtime: Runtime, session: AsyncSession) -> Mirror:
         """The mirror for one consumed event's transaction."""
-        return cls(session, runtime.outbox, InvoicingStripe(runtime.stripe))
+        return cls(
+            session, InvoicingRepository(session), runtime.outbox, InvoicingStripe(runtime.stripe)
+        )
 
     # --- Invoices -------------------------------------------------------------------------
 
@@ -103,8 +107,7 @@ class Mirror:
         """Merge an invoice snapshot; only connected accounts' invoices are client invoices."""
         if snapshot.stripe_account_id is None:
             return None
-        row = await repository.ensure_invoice(
-            self.session,
+        row = await self.repository.ensure_invoice(
             {
                 "stripe_invoice_id": snapshot.invoice_id,
                 "stripe_account_id": snapshot.stripe_account_id,
@@ -119,7 +122,7 @@ class Mirror:
             row.agency_id
             or agency_id
             or snapshot.metadata.get("agency_id")
-            or await repository.agency_of_account(self.session, snapshot.stripe_account_id)
+            or await self.repository.agency_of_account(snapshot.stripe_account_id)
         )
         row.workspace_id = row.workspace_id or workspace_id or snapshot.metadata.get("workspace_id")
         row.stripe_customer_id = row.stripe_customer_id or snapshot.customer_id
@@ -142,8 +145,8 @@ class Mirror:
             row.last_payment_error = snapshot.last_payment_error_message
         if row.workspace_id is None:
             # Made without our metadata (in Stripe's dashboard, say): the customer tells.
-            row.workspace_id = await repository.workspace_of_customer(
-                self.session, row.stripe_account_id, row.stripe_customer_id
+            row.workspace_id = await self.repository.workspace_of_customer(
+                row.stripe_account_id, row.stripe_customer_id
             )
         await self.announce(row)
         return row
@@ -180,23 +183,20 @@ class Mirror:
     async def apply_payment(self, facts: PaymentFacts, *, agency_id: str | None) -> None:
         if facts.account is None:
             return
-        payment = await repository.ensure_payment(
-            self.session, facts.payment_intent_id, facts.account
-        )
+        payment = await self.repository.ensure_payment(facts.payment_intent_id, facts.account)
         payment.charge_id = payment.charge_id or facts.charge_id
         if facts.application_fee is not None:
             payment.application_fee = facts.application_fee
         if facts.amount_refunded is not None:
             payment.refunded_by_charge = max(payment.refunded_by_charge, facts.amount_refunded)
         if facts.refund_id is not None:
-            await repository.remember_refund(
-                self.session,
+            await self.repository.remember_refund(
                 facts.refund_id,
                 facts.payment_intent_id,
                 facts.refund_amount,
                 failed=facts.refund_failed,
             )
-        refunds = await repository.refunds_of(self.session, facts.payment_intent_id)
+        refunds = await self.repository.refunds_of(facts.payment_intent_id)
         payment.amount_refunded = refunded_total(
             payment.refunded_by_charge, [(r.amount, r.failed) for r in refunds]
         )
@@ -215,7 +215,7 @@ class Mirror:
             payment.stripe_invoice_id = await self.stripe.invoice_of_payment_intent(
                 facts.account, facts.payment_intent_id
             )
-        await self.session.flush()
+        await self.repository.flush()
         if payment.stripe_invoice_id is None:
             return  # not (yet) known to pay an invoice; the link comes with invoice_payment.paid
         await self.refresh(
@@ -228,14 +228,14 @@ class Mirror:
     async def refresh(
         self, stripe_invoice_id: str, *, account: str, agency_id: str | None, seen_at: int
     ) -> None:
-        row = await repository.invoice(self.session, stripe_invoice_id, for_update=True)
+        row = await self.repository.invoice(stripe_invoice_id, for_update=True)
         if row is None:
             await self.fill_gap(account, stripe_invoice_id, agency_id, seen_at)
             return
         await self.announce(row)
 
     async def payment_of_charge(self, charge_id: str) -> Payment | None:
-        return await repository.payment_by_charge(self.session, charge_id)
+        return await self.repository.payment_by_charge(charge_id)
 
     # --- Subscriptions ----------------------------------------------------------------------
 
@@ -249,9 +249,7 @@ class Mirror:
         account = snapshot.stripe_account_id
         if account is None:
             return
-        row = await repository.ensure_subscription(
-            self.session, snapshot.subscription_id, snapshot.status
-        )
+        row = await self.repository.ensure_subscription(snapshot.subscription_id, snapshot.status)
         if snapshot.stripe_created == row.seen_at and snapshot.status != row.status:
             # Two states within one second: only Stripe knows which is current, and the
             # event carries what Stripe answered after it (older events: ask Stripe).
@@ -266,10 +264,10 @@ class Mirror:
             return
         before = row.status
         self._merge_subscription(row, snapshot, agency_id, workspace_id)
-        await self.session.flush()
+        await self.repository.flush()
         if before != row.status:
-            for stripe_invoice_id in await repository.open_invoices_of_subscription(
-                self.session, row.stripe_subscription_id
+            for stripe_invoice_id in await self.repository.open_invoices_of_subscription(
+                row.stripe_subscription_id
             ):
                 await self.refresh(
                     stripe_invoice_id,
@@ -307,9 +305,9 @@ class Mirror:
     # --- Announcing -------------------------------------------------------------------------
 
     async def snapshot(self, row: Invoice) -> InvoiceSnapshot:
-        payments = await repository.payments_of(self.session, [row.stripe_invoice_id])
+        payments = await self.repository.payments_of([row.stripe_invoice_id])
         subscription = (
-            await repository.subscription(self.session, row.stripe_subscription_id)
+            await self.repository.subscription(row.stripe_subscription_id)
             if row.stripe_subscription_id
             else None
         )
@@ -319,7 +317,7 @@ class Mirror:
         """Publish what changed since the last announcement (nothing when nothing did).
         A draft is not announced: it may still be deleted, and nobody owes it yet."""
         if row.status == "draft":
-            await self.session.flush()
+            await self.repository.flush()
             return
         current = await self.snapshot(row)
         events = changes(row.announced, current)
@@ -328,7 +326,7 @@ class Mirror:
         row.revision += 1
         current = current.model_copy(update={"revision": row.revision})
         row.announced = current.model_dump(mode="json", exclude={"revision"})
-        await self.session.flush()
+        await self.repository.flush()
         await self.outbox.add(
             self.session,
             INVOICES,

@@ -1,0 +1,144 @@
+"""What invoicing's rules need of the world, as the rules use it: its queries and rows
+(``invoicing.repository.InvoicingRepository``), Stripe
+(``invoicing.stripe_gateway.InvoicingStripe``), the outbox and the pending records (the kit's
+``Outbox`` and ``PendingCommands``).
+
+``Mirror.build`` and ``Invoicing.build`` wire the real objects; the fast tests wire fakes that
+keep their state in memory (``tests/helpers/invoicing/fakes.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing_contracts import Event, Topic
+from billing_kit.errors import StripeFailedError
+from billing_kit.pending_commands import PendingCommand
+from invoicing.models import Agency, Invoice, Payment, Product, Refund, Subscription
+from invoicing.stripe_gateway import OneOffInvoice
+
+
+class MirrorRepository(Protocol):
+    """The mirror's queries of one transaction (``invoicing.repository`` documents each);
+    an ``ensure_*`` row is inserted on first sight and locked for the transaction."""
+
+    async def flush(self) -> None:
+        """Write what changed so far (the edge commits it)."""
+
+    async def agency_of_account(self, account_id: str) -> str | None: ...
+
+    async def invoice(
+        self, stripe_invoice_id: str, *, for_update: bool = False
+    ) -> Invoice | None: ...
+
+    async def ensure_invoice(self, values: dict[str, Any]) -> Invoice: ...
+
+    async def open_invoices_of_subscription(self, stripe_subscription_id: str) -> Sequence[str]:
+        """The ids of the subscription's open invoices, in key order."""
+
+    async def payments_of(self, stripe_invoice_ids: Sequence[str]) -> Sequence[Payment]:
+        """The payments of these invoices, by payment intent id."""
+
+    async def ensure_payment(self, payment_intent_id: str, account: str | None) -> Payment: ...
+
+    async def payment_by_charge(self, charge_id: str) -> Payment | None: ...
+
+    async def subscription(self, stripe_subscription_id: str) -> Subscription | None: ...
+
+    async def ensure_subscription(
+        self, stripe_subscription_id: str, status: str
+    ) -> Subscription: ...
+
+    async def workspace_of_customer(
+        self, account_id: str | None, customer_id: str | None
+    ) -> str | None: ...
+
+    async def remember_refund(
+        self, refund_id: str, payment_intent_id: str, amount: int, *, failed: bool
+    ) -> None: ...
+
+    async def refunds_of(self, payment_intent_id: str) -> Sequence[Refund]: ...
+
+
+class Repository(MirrorRepository, Protocol):
+    """Every query of ``Invoicing``: the mirror's (it mirrors what it issues) and the
+    portal's."""
+
+    async def agency(self, agency_id: str) -> Agency | None: ...
+
+    async def workspace_invoices(
+        self, agency_id: str, workspace_id: str, *, outstanding: bool = False
+    ) -> Sequence[Invoice]:
+        """The workspace's invoices past draft (``outstanding``: the open ones), newest first."""
+
+    async def workspace_subscriptions(
+        self, agency_id: str, workspace_id: str, statuses: Sequence[str]
+    ) -> Sequence[Subscription]: ...
+
+    async def workspace_held_by_another_agency(self, agency_id: str, workspace_id: str) -> bool: ...
+
+    async def workspace_customer(
+        self, agency_id: str, workspace_id: str
+    ) -> tuple[str, str] | None: ...
+
+    async def products_billed(
+        self, subscriptions: Sequence[Subscription]
+    ) -> dict[str, Product]: ...
+
+
+class MirrorStripe(Protocol):
+    """What the mirror asks of Stripe to fill a gap (``InvoicingStripe`` documents each):
+    None when Stripe has no such object; a Stripe error raised as Stripe's, to be waited out."""
+
+    async def invoice(self, account_id: str, invoice_id: str) -> dict[str, Any] | None: ...
+
+    async def invoice_of_payment_intent(
+        self, account_id: str, payment_intent_id: str
+    ) -> str | None: ...
+
+    async def subscription(
+        self, account_id: str, subscription_id: str
+    ) -> dict[str, Any] | None: ...
+
+
+class StripeGateway(MirrorStripe, Protocol):
+    """Every Stripe call of ``Invoicing``: the mirror's, one-off invoices and the portal."""
+
+    async def issue_one_off(self, command: OneOffInvoice) -> dict[str, Any]: ...
+
+    async def withdraw_one_off(
+        self, account_id: str, customer_id: str, one_off_id: str
+    ) -> None: ...
+
+    async def customer_portal_url(
+        self, account_id: str, customer_id: str, return_url: str
+    ) -> str: ...
+
+
+class Publisher(Protocol):
+    """The outbox: events written in the caller's transaction (``billing_kit.outbox``)."""
+
+    async def add(self, session: AsyncSession, topic: Topic, *events: Event) -> None: ...
+
+
+class Commands(Protocol):
+    """The pending records of invoicing's commands (``billing_kit.pending_commands``)."""
+
+    async def open(
+        self,
+        session: AsyncSession,
+        kind: str,
+        request: Mapping[str, Any],
+        *,
+        agency_id: str | None = None,
+    ) -> PendingCommand: ...
+
+    async def finish(
+        self, session: AsyncSession, command: PendingCommand, result: Mapping[str, Any]
+    ) -> None: ...
+
+    async def withdraw(
+        self, command_id: str, undo: Awaitable[None]
+    ) -> StripeFailedError | None: ...
