@@ -151,21 +151,12 @@ def left_pending(fakes: CatalogFakes) -> PendingCommand:
     return fakes.commands.put(CREATE_PRODUCT, request, agency_id=AGENCY)
 
 
-def made_before_the_crash(fakes: CatalogFakes, record: PendingCommand) -> StripeProduct:
+async def made_before_the_crash(fakes: CatalogFakes, record: PendingCommand) -> StripeProduct:
     """What Stripe made, under the record's keys, before the crash."""
-    made = StripeProduct(
-        account_id="acct_onboarded",
-        product_id=record.id,
-        stripe_product_id="prod_before_crash",
-        stripe_price_id="price_before_crash",
-        name="Automation retainer",
-        description=None,
-        cadence="monthly",
-        amount_cents=250_000,
-        currency="usd",
+    await fakes.stripe.create_product_with_price(
+        agency_id=AGENCY, product_id=record.id, **record.request
     )
-    fakes.stripe.products[record.id] = made
-    return made
+    return fakes.stripe.products[record.id]
 
 
 @pytest.mark.unit
@@ -173,15 +164,15 @@ async def test_a_swept_product_is_made_with_the_request_s_keys_and_announced() -
     fakes = CatalogFakes()
     fakes.onboarded(AGENCY)
     record = left_pending(fakes)
-    made = made_before_the_crash(fakes, record)
+    made = await made_before_the_crash(fakes, record)
     await sweeps_of(fakes).make_product(fakes.session, record)
 
     assert list(fakes.stripe.products.values()) == [made]
     product = fakes.repository.rows[record.id]
     assert (product.agency_id, product.stripe_product_id, product.stripe_price_id) == (
         AGENCY,
-        "prod_before_crash",
-        "price_before_crash",
+        made.stripe_product_id,
+        made.stripe_price_id,
     )
     assert fakes.published() == [("catalog.products.v1", "product.created", record.id)]
     assert fakes.commands.status(record.id) == "done"
@@ -191,7 +182,7 @@ async def test_a_swept_product_is_made_with_the_request_s_keys_and_announced() -
 async def test_a_swept_product_that_cannot_be_made_is_withdrawn_and_failed() -> None:
     fakes = CatalogFakes()
     record = left_pending(fakes)
-    made = made_before_the_crash(fakes, record)
+    made = await made_before_the_crash(fakes, record)
     await sweeps_of(fakes).withdraw_product(record)
     assert (made.active, made.price_active) == (False, False)
     assert fakes.commands.status(record.id) == "failed"

@@ -232,7 +232,7 @@ RETAINER = ProductCreate(name="Automation retainer", cadence="monthly", amount_c
 def profile(
     fakes: CatalogFakes, status: ConnectStatus, *, agency_id: str = AGENCY
 ) -> AgencyBillingProfile:
-    """The billing profile an agency event should carry, read from the fakes' Stripe."""
+    """The billing profile an agency event carries with ``status`` (the rest as stored)."""
     agency = fakes.repository.agencies[agency_id]
     return AgencyBillingProfile(
         agency_id=agency_id,
@@ -569,29 +569,27 @@ async def test_a_product_stripe_refuses_is_withdrawn_and_its_record_failed() -> 
 
 
 @pytest.mark.unit
-async def test_a_product_row_the_database_refuses_is_withdrawn_from_stripe() -> None:
+@pytest.mark.parametrize(
+    ("stripe_away", "left_active", "record_status"),
+    [(False, False, "failed"), (True, True, "undoing")],
+    ids=["withdrawn", "Stripe away for the undo"],
+)
+async def test_a_product_row_the_database_refuses_is_withdrawn_from_stripe(
+    stripe_away: bool, left_active: bool, record_status: str
+) -> None:
+    """What Stripe made is archived and the record failed; when Stripe cannot be reached for
+    that, the record is left undoing for the sweeper. The error is the command's own."""
     fakes = CatalogFakes()
     fakes.onboarded(AGENCY)
     fakes.repository.refused_names.add(RETAINER.name)
+    if stripe_away:
+        fakes.stripe.failing.add("withdraw_product")
     with pytest.raises(IntegrityError):
         await fakes.catalog().create_product(AGENCY, RETAINER)
     [made] = fakes.stripe.products.values()
-    assert (made.active, made.price_active) == (False, False)
-    assert fakes.commands.status(made.product_id) == "failed"
+    assert (made.active, made.price_active) == (left_active, left_active)
+    assert fakes.commands.status(made.product_id) == record_status
     assert (fakes.repository.rows, fakes.outbox.published) == ({}, [])
-
-
-@pytest.mark.unit
-async def test_an_undo_stripe_cannot_take_leaves_the_record_undoing() -> None:
-    fakes = CatalogFakes()
-    fakes.onboarded(AGENCY)
-    fakes.repository.refused_names.add(RETAINER.name)
-    fakes.stripe.failing.add("withdraw_product")
-    with pytest.raises(IntegrityError):  # the command's own failure, not the undo's
-        await fakes.catalog().create_product(AGENCY, RETAINER)
-    [made] = fakes.stripe.products.values()
-    assert made.active is True
-    assert fakes.commands.status(made.product_id) == "undoing"
 
 
 @pytest.mark.unit
@@ -695,18 +693,6 @@ async def test_a_price_field_is_refused_before_stripe_is_asked(change: dict[str,
 
 
 @pytest.mark.unit
-async def test_a_rename_stripe_refuses_changes_nothing() -> None:
-    fakes = CatalogFakes()
-    product = await product_of(fakes)
-    fakes.stripe.failing.add("rename_product")
-    with pytest.raises(StripeFailedError):
-        await fakes.catalog().update_product(AGENCY, product.id, ProductPatch(name="New"))
-    assert (product.name, product.revision) == ("Automation retainer", 1)
-    assert fakes.stripe.products[product.id].name == "Automation retainer"
-    assert fakes.outbox.published == []
-
-
-@pytest.mark.unit
 async def test_archiving_deactivates_the_price_and_product_once() -> None:
     fakes = CatalogFakes()
     product = await product_of(fakes)
@@ -721,12 +707,20 @@ async def test_archiving_deactivates_the_price_and_product_once() -> None:
 
 
 @pytest.mark.unit
-async def test_an_archive_stripe_refuses_changes_nothing() -> None:
+@pytest.mark.parametrize("refused", ["rename_product", "archive"])
+async def test_a_change_stripe_refuses_changes_nothing(refused: str) -> None:
     fakes = CatalogFakes()
     product = await product_of(fakes)
-    fakes.stripe.failing.add("archive")
+    fakes.stripe.failing.add(refused)
+    catalog = fakes.catalog()
+    change = (
+        catalog.archive_product(AGENCY, product.id)
+        if refused == "archive"
+        else catalog.update_product(AGENCY, product.id, ProductPatch(name="New"))
+    )
     with pytest.raises(StripeFailedError):
-        await fakes.catalog().archive_product(AGENCY, product.id)
-    assert (product.status, product.revision) == ("active", 1)
-    assert fakes.stripe.products[product.id].active is True
+        await change
+    assert (product.name, product.status, product.revision) == ("Automation retainer", "active", 1)
+    made = fakes.stripe.products[product.id]
+    assert (made.name, made.active) == ("Automation retainer", True)
     assert fakes.outbox.published == []

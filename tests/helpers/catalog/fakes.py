@@ -155,32 +155,17 @@ class FakeStripe:
         self.links += 1
         return f"https://connect.stripe.test/setup/{account_id}/{self.links}", 1_900_000_000
 
-    async def create_product_with_price(
-        self,
-        *,
-        account_id: str,
-        agency_id: str,
-        product_id: str,
-        name: str,
-        description: str | None,
-        cadence: str,
-        amount_cents: int,
-        currency: str,
-    ) -> StripeProductIds:
+    async def create_product_with_price(self, **request: Any) -> StripeProductIds:
+        """Both, under our product id's keys (``CatalogStripe`` names the parameters)."""
         self._call("create_product_with_price")
         number = len(self.products) + 1
+        del request["agency_id"]  # in the metadata only
         made = self.products.setdefault(
-            product_id,
+            request["product_id"],
             StripeProduct(
-                account_id=account_id,
-                product_id=product_id,
                 stripe_product_id=f"prod_{number:04d}",
                 stripe_price_id=f"price_{number:04d}",
-                name=name,
-                description=description,
-                cadence=cadence,
-                amount_cents=amount_cents,
-                currency=currency,
+                **request,
             ),
         )
         return StripeProductIds(product_id=made.stripe_product_id, price_id=made.stripe_price_id)
