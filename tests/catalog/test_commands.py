@@ -1,7 +1,8 @@
 """A new product or connected account leaves nothing half-made on Stripe: the same
 ``Idempotency-Key`` after a crash between Stripe's answer and the commit ends in the one
 Stripe product and price, and the sweeper finishes a product or an account a crash left
-pending."""
+pending. The sweeper's handlers of each kind are also run in memory, on fakes of the
+service's ports (those tests are marked ``unit``)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,18 @@ from typing import Any
 import httpx
 import pytest
 import stripe
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing_contracts.catalog_agencies import AgencyBillingProfile
 from billing_devstack import Infra
+from billing_kit.pending_commands import PendingCommand, command_id_of
 from catalog.models import kit_tables
-from catalog.service.commands import sweeper
+from catalog.schemas import ProductCreate
+from catalog.service import CREATE_ACCOUNT, CREATE_PRODUCT, Catalog
+from catalog.service.commands import CatalogSweeps, sweeper
 from catalog.settings import CatalogSettings
 from tests.helpers.agencies import Agency
+from tests.helpers.catalog.fakes import CatalogFakes, StripeProduct
 from tests.helpers.catalog.requests import RETAINER
 from tests.helpers.crashes import (
     Request,
@@ -122,3 +129,113 @@ async def test_a_connected_account_a_crash_left_behind_is_the_agency_s_one_accou
     assert again.status_code == 200, again.text
     assert again.json()["account_id"] == account_id
     assert _accounts_of(stripe_sdk, agency_id) == [account_id]
+
+
+# --- in memory: what the sweeper does with each kind, on fakes of the service's ports ------
+
+AGENCY = "agency-fake"
+
+
+def sweeps_of(fakes: CatalogFakes) -> CatalogSweeps:
+    def catalog(session: AsyncSession) -> Catalog:
+        assert session is fakes.session, "a Catalog outside the sweeper's transaction"
+        return fakes.catalog()
+
+    return CatalogSweeps(catalog, fakes.commands, lambda: fakes.stripe)
+
+
+def left_pending(fakes: CatalogFakes) -> PendingCommand:
+    """A product's record a crash left pending."""
+    command = ProductCreate.model_validate(RETAINER)
+    request = {"account_id": "acct_onboarded", **command.model_dump(mode="json")}
+    return fakes.commands.put(CREATE_PRODUCT, request, agency_id=AGENCY)
+
+
+async def made_before_the_crash(fakes: CatalogFakes, record: PendingCommand) -> StripeProduct:
+    """What Stripe made, under the record's keys, before the crash."""
+    await fakes.stripe.create_product_with_price(
+        agency_id=AGENCY, product_id=record.id, **record.request
+    )
+    return fakes.stripe.products[record.id]
+
+
+@pytest.mark.unit
+async def test_a_swept_product_is_made_with_the_request_s_keys_and_announced() -> None:
+    fakes = CatalogFakes()
+    fakes.onboarded(AGENCY)
+    record = left_pending(fakes)
+    made = await made_before_the_crash(fakes, record)
+    await sweeps_of(fakes).make_product(fakes.session, record)
+
+    assert list(fakes.stripe.products.values()) == [made]
+    product = fakes.repository.rows[record.id]
+    assert (product.agency_id, product.stripe_product_id, product.stripe_price_id) == (
+        AGENCY,
+        made.stripe_product_id,
+        made.stripe_price_id,
+    )
+    assert fakes.published() == [("catalog.products.v1", "product.created", record.id)]
+    assert fakes.commands.status(record.id) == "done"
+
+
+@pytest.mark.unit
+async def test_a_swept_product_that_cannot_be_made_is_withdrawn_and_failed() -> None:
+    fakes = CatalogFakes()
+    record = left_pending(fakes)
+    made = await made_before_the_crash(fakes, record)
+    await sweeps_of(fakes).withdraw_product(record)
+    assert (made.active, made.price_active) == (False, False)
+    assert fakes.commands.status(record.id) == "failed"
+    assert fakes.outbox.published == []
+
+
+@pytest.mark.unit
+async def test_a_withdrawal_stripe_cannot_take_is_left_undoing_for_the_next_round() -> None:
+    fakes = CatalogFakes()
+    record = left_pending(fakes)
+    fakes.stripe.failing.add("withdraw_product")
+    await sweeps_of(fakes).withdraw_product(record)
+    assert fakes.commands.status(record.id) == "undoing"
+
+
+@pytest.mark.unit
+async def test_a_swept_account_is_put_on_the_agency_s_profile_and_announced() -> None:
+    fakes = CatalogFakes()
+    record = fakes.commands.put(
+        CREATE_ACCOUNT, {}, agency_id=AGENCY, id=command_id_of("account", AGENCY)
+    )
+    await sweeps_of(fakes).create_account(fakes.session, record)
+
+    account_id = fakes.stripe.accounts[f"catalog:account:{AGENCY}"]
+    assert fakes.repository.agencies[AGENCY].stripe_account_id == account_id
+    assert [p.event.payload for p in fakes.outbox.published] == [
+        AgencyBillingProfile(
+            agency_id=AGENCY,
+            stripe_account_id=account_id,
+            connect_status="pending",
+            charges_enabled=False,
+            suspended=False,
+        )
+    ]
+    assert fakes.commands.records[record.id].result == {"stripe_account_id": account_id}
+    assert fakes.commands.status(record.id) == "done"
+
+
+@pytest.mark.unit
+async def test_a_swept_account_keeps_the_one_already_on_the_profile() -> None:
+    fakes = CatalogFakes()
+    fakes.onboarded(AGENCY, "acct_kept")
+    record = fakes.commands.put(CREATE_ACCOUNT, {}, agency_id=AGENCY)
+    await sweeps_of(fakes).create_account(fakes.session, record)
+    assert fakes.repository.agencies[AGENCY].stripe_account_id == "acct_kept"
+    assert fakes.outbox.published == []
+    assert fakes.commands.status(record.id) == "done"
+
+
+@pytest.mark.unit
+async def test_an_account_stripe_refused_is_settled_failed() -> None:
+    fakes = CatalogFakes()
+    record = fakes.commands.put(CREATE_ACCOUNT, {}, agency_id=AGENCY)
+    await sweeps_of(fakes).no_account(record)
+    assert fakes.commands.status(record.id) == "failed"
+    assert fakes.stripe.calls == []

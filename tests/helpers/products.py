@@ -6,10 +6,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from billing_contracts.catalog_products import ProductCreated, ProductSnapshot
 from billing_kit.db import unit_of_work
 from billing_kit.runtime import Runtime
 from catalog.models import Product
+from catalog.repository import CatalogRepository
 from catalog.service import Catalog
 
 
@@ -33,9 +36,10 @@ def unsaved_product(agency_id: str, **overrides: object) -> Product:
     return Product(**values)
 
 
-def catalog_without_stripe(runtime: Runtime, session: object) -> Catalog:
+def catalog_without_stripe(runtime: Runtime, session: AsyncSession) -> Catalog:
     # Recording a product touches no Stripe: the gateway is never called on this path.
-    return Catalog(session, runtime.outbox, stripe=None)  # type: ignore[arg-type]
+    repository = CatalogRepository(session)
+    return Catalog(session, repository, runtime.outbox, stripe=None)  # type: ignore[arg-type]
 
 
 async def record_product(runtime: Runtime, agency_id: str) -> Product:

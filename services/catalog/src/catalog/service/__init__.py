@@ -32,13 +32,13 @@ from billing_contracts.catalog_products import (
     ProductUpdated,
 )
 from billing_kit.errors import ConnectRequiredError, NotFoundError, StripeFailedError
-from billing_kit.outbox import Outbox
 from billing_kit.pending_commands import PendingCommand, PendingCommands, command_id_of
 from billing_kit.runtime import Runtime
-from catalog import repository
 from catalog.errors import PriceImmutableError
 from catalog.models import Agency, Product, pending_commands
+from catalog.repository import CatalogRepository
 from catalog.schemas import ProductCreate, ProductPatch
+from catalog.service.ports import Commands, Publisher, Repository, StripeGateway
 from catalog.stripe_gateway import AccountState, AccountUnknownError, CatalogStripe
 
 log = structlog.get_logger(__name__)
@@ -98,7 +98,7 @@ def catalog_commands(runtime: Runtime) -> PendingCommands:
 
 
 async def withdraw_product(
-    stripe: CatalogStripe, commands: PendingCommands, pending: PendingCommand
+    stripe: StripeGateway, commands: Commands, pending: PendingCommand
 ) -> None:
     """Archive what a product's command made on Stripe and mark it failed; when Stripe
     cannot be reached for that, it is left ``undoing`` for the sweeper."""
@@ -115,32 +115,38 @@ async def withdraw_product(
 @dataclass
 class Catalog:
     session: AsyncSession
-    outbox: Outbox
-    stripe: CatalogStripe
-    commands: PendingCommands | None = None
+    """The edge's transaction: the outbox rows and the pending records join it."""
+    repository: Repository
+    outbox: Publisher
+    stripe: StripeGateway
+    commands: Commands | None = None
 
     @classmethod
     def build(cls, runtime: Runtime, session: AsyncSession) -> Catalog:
         """The service for one transaction of the edge (a request or a consumed event)."""
         return cls(
-            session, runtime.outbox, CatalogStripe(runtime.stripe), catalog_commands(runtime)
+            session,
+            CatalogRepository(session),
+            runtime.outbox,
+            CatalogStripe(runtime.stripe),
+            catalog_commands(runtime),
         )
 
-    def _commands(self) -> PendingCommands:
+    def _commands(self) -> Commands:
         assert self.commands is not None, "products are made by a Catalog built with commands"
         return self.commands
 
     # --- Connect onboarding -------------------------------------------------------------
 
     async def connect_profile(self, agency_id: str) -> Agency | None:
-        return await repository.agency(self.session, agency_id)
+        return await self.repository.agency(agency_id)
 
     async def start_onboarding(
         self, agency_id: str, *, return_url: str, refresh_url: str
     ) -> tuple[str, str, int]:
         """Create the connected account on first call, then a fresh single-use link; an
         account Stripe no longer knows is recorded as disconnected and a new one made."""
-        agency = await repository.ensure_agency(self.session, agency_id)
+        agency = await self.repository.ensure_agency(agency_id)
         if agency.stripe_account_id is not None:
             try:
                 url, expires_at = await self.stripe.onboarding_link(
@@ -173,7 +179,7 @@ class Catalog:
 
     async def apply_deauthorization(self, account_id: str) -> None:
         """The account revoked the platform's access (``account.application.deauthorized``)."""
-        agency = await repository.agency_by_account(self.session, account_id)
+        agency = await self.repository.agency_by_account(account_id)
         if agency is not None:
             await self.disconnect(agency, account_id)
 
@@ -185,7 +191,7 @@ class Catalog:
         agency.disconnected_account_id = account_id
         agency.stripe_account_id = None
         agency.charges_enabled = agency.payouts_enabled = agency.details_submitted = False
-        await self.session.flush()
+        await self.repository.flush()
         await self._announce_connect_status(agency)
 
     async def record_account(self, agency: Agency, pending: PendingCommand) -> None:
@@ -199,7 +205,7 @@ class Catalog:
         if agency.stripe_account_id is not None:
             return
         agency.stripe_account_id = account_id
-        await self.session.flush()
+        await self.repository.flush()
         await self._announce_connect_status(agency)
 
     async def apply_account_update(
@@ -208,11 +214,11 @@ class Catalog:
         """Apply Stripe's view of the account, monotonically: an event older than one already
         applied is ignored, and when two events share Stripe's ``created`` second (Stripe does
         not order them) and disagree, Stripe itself says which state is current."""
-        agency = await repository.agency_by_account(self.session, snapshot.account_id)
+        agency = await self.repository.agency_by_account(snapshot.account_id)
         if agency is None:
             if agency_id is None:
                 return  # not one of ours
-            agency = await repository.ensure_agency(self.session, agency_id)
+            agency = await self.repository.ensure_agency(agency_id)
             if agency.disconnected_account_id == snapshot.account_id:
                 return  # Stripe no longer knows it for us
             if agency.stripe_account_id not in (None, snapshot.account_id):
@@ -232,7 +238,7 @@ class Catalog:
         agency.charges_enabled = state.charges_enabled
         agency.payouts_enabled = state.payouts_enabled
         agency.details_submitted = state.details_submitted
-        await self.session.flush()
+        await self.repository.flush()
         if connect_status(agency) != before:
             await self._announce_connect_status(agency)
 
@@ -246,12 +252,12 @@ class Catalog:
     # --- Suspension -----------------------------------------------------------------------
 
     async def set_suspension(self, agency_id: str, suspended: bool, reason: str | None) -> Agency:
-        agency = await repository.ensure_agency(self.session, agency_id)
+        agency = await self.repository.ensure_agency(agency_id)
         if agency.suspended == suspended and (not suspended or agency.suspension_reason == reason):
             return agency
         agency.suspended = suspended
         agency.suspension_reason = reason if suspended else None
-        await self.session.flush()
+        await self.repository.flush()
         event_type = AgencySuspended if suspended else AgencyUnsuspended
         await self.outbox.add(
             self.session,
@@ -267,7 +273,7 @@ class Catalog:
         pending record is committed first and its id is the product's, so the same
         ``Idempotency-Key`` after a crash ends in the same Stripe objects; if Stripe refuses
         or the row cannot be written, what Stripe made is archived again."""
-        agency = await repository.agency(self.session, agency_id)
+        agency = await self.repository.agency(agency_id)
         if agency is None or agency.stripe_account_id is None or not agency.charges_enabled:
             raise ConnectRequiredError()
         commands = self._commands()
@@ -278,7 +284,7 @@ class Catalog:
             agency_id=agency_id,
         )
         if pending.status == "done":
-            made = await repository.product(self.session, agency_id, pending.id)
+            made = await self.repository.product(agency_id, pending.id)
             if made is not None:
                 return made
         try:
@@ -328,8 +334,8 @@ class Catalog:
 
     async def record_product(self, product: Product) -> None:
         """Store a new product and announce it, in the caller's transaction."""
-        self.session.add(product)
-        await self.session.flush()
+        self.repository.add(product)
+        await self.repository.flush()
         await self.outbox.add(
             self.session,
             PRODUCTS,
@@ -337,16 +343,16 @@ class Catalog:
         )
 
     async def list_products(self, agency_id: str, status: str | None) -> Sequence[Product]:
-        return await repository.products(self.session, agency_id, status)
+        return await self.repository.products(agency_id, status)
 
     async def get_product(self, agency_id: str, product_id: str) -> Product:
-        product = await repository.product(self.session, agency_id, product_id)
+        product = await self.repository.product(agency_id, product_id)
         if product is None:
             raise NotFoundError("No such product.")
         return product
 
     async def update_product(self, agency_id: str, product_id: str, patch: ProductPatch) -> Product:
-        product = await repository.product(self.session, agency_id, product_id, for_update=True)
+        product = await self.repository.product(agency_id, product_id, for_update=True)
         if product is None:
             raise NotFoundError("No such product.")
         if patch.asks_for_a_new_price():
@@ -364,7 +370,7 @@ class Catalog:
         return product
 
     async def archive_product(self, agency_id: str, product_id: str) -> Product:
-        product = await repository.product(self.session, agency_id, product_id, for_update=True)
+        product = await self.repository.product(agency_id, product_id, for_update=True)
         if product is None:
             raise NotFoundError("No such product.")
         if product.status == "archived":
@@ -380,7 +386,7 @@ class Catalog:
         self, product: Product, event_type: type[ProductUpdated] | type[ProductArchived]
     ) -> None:
         product.revision += 1
-        await self.session.flush()
+        await self.repository.flush()
         await self.outbox.add(
             self.session,
             PRODUCTS,

@@ -5,6 +5,8 @@ connected account Stripe made before a crash is put on its profile."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing_kit.command_sweeper import CommandSweeper, completing
 from billing_kit.pending_commands import PendingCommand
 from billing_kit.runtime import Runtime
-from catalog import repository
 from catalog.service import (
     CREATE_ACCOUNT,
     CREATE_PRODUCT,
@@ -20,31 +21,51 @@ from catalog.service import (
     catalog_commands,
     withdraw_product,
 )
+from catalog.service.ports import Commands, StripeGateway
 from catalog.stripe_gateway import CatalogStripe
+
+
+@dataclass
+class CatalogSweeps:
+    """What the sweeper does with a stale record of each kind: complete it in the sweeper's
+    transaction (a ``Catalog`` of that session), or undo it (with the Stripe gateway
+    ``stripe`` makes when first needed)."""
+
+    catalog: Callable[[AsyncSession], Catalog]
+    commands: Commands
+    stripe: Callable[[], StripeGateway]
+
+    async def make_product(self, session: AsyncSession, command: PendingCommand) -> None:
+        await self.catalog(session).make_product(command)
+
+    async def withdraw_product(self, command: PendingCommand) -> None:
+        await withdraw_product(self.stripe(), self.commands, command)
+
+    async def create_account(self, session: AsyncSession, command: PendingCommand) -> None:
+        catalog = self.catalog(session)
+        agency = await catalog.repository.ensure_agency(str(command.agency_id))
+        await catalog.record_account(agency, command)
+
+    async def no_account(self, command: PendingCommand) -> None:
+        await self.commands.settle(command.id, "failed")  # Stripe refused it: nothing was made
 
 
 def sweeper(runtime: Runtime) -> CommandSweeper:
     commands = catalog_commands(runtime)
 
-    async def make(session: AsyncSession, command: PendingCommand) -> None:
-        await Catalog.build(runtime, session).make_product(command)
+    def catalog(session: AsyncSession) -> Catalog:
+        return Catalog.build(runtime, session)
 
-    async def create_account(session: AsyncSession, command: PendingCommand) -> None:
-        agency = await repository.ensure_agency(session, str(command.agency_id))
-        await Catalog.build(runtime, session).record_account(agency, command)
+    def stripe() -> StripeGateway:
+        return CatalogStripe(runtime.stripe)
 
-    async def no_account(command: PendingCommand) -> None:
-        await commands.settle(command.id, "failed")  # Stripe refused it: nothing was made
-
-    async def withdraw(command: PendingCommand) -> None:
-        await withdraw_product(CatalogStripe(runtime.stripe), commands, command)
-
+    sweeps = CatalogSweeps(catalog, commands, stripe)
     settings = runtime.settings
     return CommandSweeper(
         commands,
         {
-            CREATE_PRODUCT: completing(commands, make, withdraw),
-            CREATE_ACCOUNT: completing(commands, create_account, no_account),
+            CREATE_PRODUCT: completing(commands, sweeps.make_product, sweeps.withdraw_product),
+            CREATE_ACCOUNT: completing(commands, sweeps.create_account, sweeps.no_account),
         },
         after=timedelta(seconds=settings.command_sweep_after_seconds),
         every_seconds=settings.command_sweep_every_seconds,
