@@ -186,7 +186,7 @@ async def test_a_withdrawal_stripe_cannot_make_leaves_the_record_undoing_for_the
 
 async def test_the_same_idempotency_key_again_answers_the_invoice_already_made() -> None:
     world = _world()
-    world.commands.key = "key-1"
+    world.commands.idempotency_key = "key-1"
     first = await _charge(world)
     second = await _charge(world)
 
@@ -202,7 +202,7 @@ async def test_a_crash_before_the_commit_is_finished_by_the_same_key() -> None:
     still pending and nothing was mirrored; the retry makes the same Stripe calls under the
     record's keys, so Stripe keeps one invoice, and it is announced once."""
     world = _world()
-    world.commands.key = "key-1"
+    world.commands.idempotency_key = "key-1"
 
     async def crash(invoicing: Invoicing) -> None:
         await invoicing.charge_for_project(AGENCY, WORKSPACE, PROJECT)

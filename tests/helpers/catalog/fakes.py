@@ -4,20 +4,19 @@ them into a ``Catalog`` as ``Catalog.build`` wires the real ones, around one tra
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Awaitable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_contracts import Event, Topic
-from billing_kit.errors import StripeFailedError, UnavailableError, ValidationFailedError
-from billing_kit.pending_commands import PendingCommand, Status
+from billing_kit.errors import StripeFailedError
 from catalog.models import Agency, Product
 from catalog.service import Catalog
 from catalog.stripe_gateway import AccountState, AccountUnknownError, StripeProductIds
+from tests.helpers.pending_commands import FakeCommands
 
 NOT_ONBOARDED = AccountState(charges_enabled=False, payouts_enabled=False, details_submitted=False)
 
@@ -189,76 +188,6 @@ class FakeStripe:
         made = self.products.get(product_id)
         if made is not None:
             made.active = made.price_active = False
-
-
-class FakeCommands:
-    """Pending records by id, opened and finished in the transaction's own session.
-    ``idempotency_key`` stands for the request's ``Idempotency-Key`` (None: no key)."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-        self.records: dict[str, PendingCommand] = {}
-        self.by_key: dict[str, str] = {}
-        self.idempotency_key: str | None = None
-
-    def put(self, kind: str, request: Mapping[str, Any], **values: Any) -> PendingCommand:
-        """A record as a request (or a crash) left it."""
-        values = {"id": str(uuid.uuid4()), "agency_id": None, "status": "pending", **values}
-        record = PendingCommand(kind=kind, request=dict(request), result=None, attempts=0, **values)
-        self.records[record.id] = record
-        return record
-
-    def status(self, command_id: str) -> Status:
-        return self.records[command_id].status
-
-    async def open(
-        self,
-        session: AsyncSession,
-        kind: str,
-        request: Mapping[str, Any],
-        *,
-        agency_id: str | None = None,
-        command_id: str | None = None,
-    ) -> PendingCommand:
-        assert session is self.session, "a record held outside the command's transaction"
-        key = None if command_id is not None else self.idempotency_key
-        known_id = command_id if command_id is not None else self.by_key.get(key or "")
-        record = self.records.get(known_id or "")
-        if record is None or record.status == "failed":  # a failed one starts over
-            new_id = command_id or str(uuid.uuid4())
-            record = self.put(kind, request, agency_id=agency_id, id=new_id)
-            if key is not None:
-                self.by_key[key] = record.id
-        if key is not None and record.request != dict(request):
-            raise ValidationFailedError("This Idempotency-Key was already used.")
-        if record.status == "undoing":
-            raise UnavailableError()
-        return record
-
-    async def finish(
-        self, session: AsyncSession, command: PendingCommand, result: Mapping[str, Any]
-    ) -> None:
-        assert session is self.session, "a record finished outside the command's transaction"
-        if self.status(command.id) != "pending":
-            raise UnavailableError()
-        self.records[command.id] = replace(command, status="done", result=dict(result))
-
-    async def settle(
-        self, command_id: str, status: Status, result: Mapping[str, Any] | None = None
-    ) -> None:
-        record = self.records[command_id]
-        if record.status != "done":
-            kept = record.result if result is None else dict(result)
-            self.records[command_id] = replace(record, status=status, result=kept)
-
-    async def withdraw(self, command_id: str, undo: Awaitable[None]) -> StripeFailedError | None:
-        try:
-            await undo
-        except StripeFailedError as exc:
-            await self.settle(command_id, "undoing")
-            return exc
-        await self.settle(command_id, "failed")
-        return None
 
 
 class CatalogFakes:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
@@ -25,16 +25,13 @@ from billing_contracts import Event, Topic
 from billing_kit.errors import (
     BillingError,
     NotFoundError,
-    StripeFailedError,
-    UnavailableError,
-    ValidationFailedError,
 )
-from billing_kit.pending_commands import PendingCommand, Status
 from invoicing.models import Agency, Invoice, Payment, Product, Refund, Subscription
 from invoicing.repository import invoice_id_for
 from invoicing.service import Invoicing, WorkspaceCustomer
 from invoicing.service.mirror import Mirror
 from invoicing.stripe_gateway import OneOffInvoice
+from tests.helpers.pending_commands import FakeCommands
 
 Row = TypeVar("Row", Agency, Invoice, Payment, Refund, Subscription, Product)
 T = TypeVar("T")
@@ -341,74 +338,6 @@ class FakeStripe:
 
 
 @dataclass
-class FakeCommands:
-    """The kit's ``PendingCommands`` of one schema: records by id, mapped from the request's
-    ``Idempotency-Key`` (``key``, None: the request has none). ``open`` and ``withdraw``
-    commit at once; ``finish`` joins the caller's transaction."""
-
-    records: dict[str, PendingCommand] = field(default_factory=dict)
-    key: str | None = None
-    by_key: dict[str, str] = field(default_factory=dict)
-    finishing: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-
-    async def open(
-        self,
-        session: AsyncSession,
-        kind: str,
-        request: Mapping[str, Any],
-        *,
-        agency_id: str | None = None,
-    ) -> PendingCommand:
-        known = self.records.get(self.by_key.get(self.key or "", ""))
-        if known is not None and known.status != "failed":
-            if known.request != dict(request):
-                raise ValidationFailedError("This Idempotency-Key was already used.")
-            if known.status == "undoing":
-                raise UnavailableError("An earlier attempt is being undone.")
-            return known
-        command = PendingCommand(
-            id=str(uuid.uuid4()),
-            kind=kind,
-            agency_id=agency_id,
-            request=dict(request),
-            result=None,
-            status="pending",
-            attempts=0,
-        )
-        self.records[command.id] = command
-        if self.key is not None:
-            self.by_key[self.key] = command.id
-        return command
-
-    async def finish(
-        self, session: AsyncSession, command: PendingCommand, result: Mapping[str, Any]
-    ) -> None:
-        if self.records[command.id].status != "pending":
-            raise UnavailableError("This request was settled meanwhile.")
-        self.finishing.append((command.id, dict(result)))
-
-    def commit(self) -> None:
-        for command_id, result in self.finishing:
-            self.records[command_id] = replace(
-                self.records[command_id], status="done", result=result
-            )
-        self.finishing.clear()
-
-    def _settle(self, command_id: str, status: Status) -> None:
-        if self.records[command_id].status != "done":
-            self.records[command_id] = replace(self.records[command_id], status=status)
-
-    async def withdraw(self, command_id: str, undo: Awaitable[None]) -> StripeFailedError | None:
-        try:
-            await undo
-        except StripeFailedError as exc:
-            self._settle(command_id, "undoing")
-            return exc
-        self._settle(command_id, "failed")
-        return None
-
-
-@dataclass
 class FakeCustomers:
     """The workspaces' customers subscriptions would answer with; ``refusal`` is raised
     instead (its error for the request), an unknown workspace is not found."""
@@ -434,7 +363,7 @@ class FakeUnitOfWork:
     tables: FakeTables = field(default_factory=FakeTables)
     outbox: FakeOutbox = field(default_factory=FakeOutbox)
     stripe: FakeStripe = field(default_factory=FakeStripe)
-    commands: FakeCommands = field(default_factory=FakeCommands)
+    commands: FakeCommands = field(default_factory=lambda: FakeCommands(defer_finish=True))
     customers: FakeCustomers = field(default_factory=FakeCustomers)
     sessions: list[AsyncSession] = field(default_factory=list)
     """The session of each transaction, in order: what the outbox rows name theirs by."""
@@ -450,7 +379,7 @@ class FakeUnitOfWork:
         except BaseException:
             self.tables = kept
             del self.outbox.published[published:]
-            self.commands.finishing.clear()
+            self.commands.rollback()
             raise
         self.commands.commit()
 

@@ -14,9 +14,8 @@ records refuse any other. ``Fakes`` holds one of each and builds the service on 
 from __future__ import annotations
 
 import itertools
-import uuid
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
@@ -25,8 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
 from billing_contracts import Event, Topic
-from billing_kit.errors import StripeFailedError, UnavailableError, ValidationFailedError
-from billing_kit.pending_commands import PendingCommand, Status
 from billing_kit.stripe_states import SUBSCRIPTION_ENDED_STATUSES
 from subscriptions.models import (
     AgencyReplica,
@@ -37,6 +34,7 @@ from subscriptions.models import (
 )
 from subscriptions.service import Subscriptions
 from subscriptions.stripe_gateway import StripeSubscriptionFacts
+from tests.helpers.pending_commands import FakeCommands
 
 STARTED = 1_760_000_000
 """Stripe's clock when a fake starts (Unix seconds); each object made moves it on."""
@@ -350,85 +348,6 @@ class FakeOutbox:
 
     def types(self) -> list[str]:
         return [p.type for p in self.published]
-
-
-@dataclass
-class FakeCommands:
-    """Pending records as ``billing_kit.pending_commands`` keeps them: opened (committed on
-    their own) before Stripe is called, ``done`` in the service's transaction, settled
-    ``failed`` or ``undoing`` on their own."""
-
-    session: AsyncSession
-    records: dict[str, PendingCommand] = field(default_factory=dict)
-    idempotency_key: str | None = None
-    """The ``Idempotency-Key`` of the request being served, if it carries one."""
-    by_key: dict[str, str] = field(default_factory=dict)
-    asked: list[str] = field(default_factory=list)
-
-    async def open(
-        self,
-        session: AsyncSession,
-        kind: str,
-        request: Mapping[str, Any],
-        *,
-        agency_id: str | None = None,
-        command_id: str | None = None,
-        keyed: bool = True,
-    ) -> PendingCommand:
-        _in(self.session, session)
-        key = self.idempotency_key if keyed and command_id is None else None
-        known = self.records.get(command_id or self.by_key.get(key or "", ""))
-        if known is None or known.status == "failed":
-            new = PendingCommand(
-                id=command_id or str(uuid.uuid4()),
-                kind=kind,
-                agency_id=agency_id,
-                request=dict(request),
-                result=None,
-                status="pending",
-                attempts=0,
-            )
-            if known is not None:
-                self.records.pop(known.id)
-            self.records[new.id] = known = new
-            if key is not None:
-                self.by_key[key] = new.id
-        if key is not None and known.request != dict(request):
-            raise ValidationFailedError("This Idempotency-Key was already used.")
-        if known.status in ("undoing", "failed"):
-            raise UnavailableError("An earlier attempt is being undone.")
-        return known
-
-    async def finish(
-        self, session: AsyncSession, command: PendingCommand, result: Mapping[str, Any]
-    ) -> None:
-        _in(self.session, session)
-        if self.records[command.id].status != "pending":
-            raise UnavailableError("This request was settled meanwhile.")
-        self.records[command.id] = replace(command, status="done", result=dict(result))
-
-    async def settle(
-        self, command_id: str, status: Status, result: Mapping[str, Any] | None = None
-    ) -> None:
-        record = self.records[command_id]
-        if record.status != "done":
-            kept = record.result if result is None else dict(result)
-            self.records[command_id] = replace(record, status=status, result=kept)
-
-    async def withdraw(self, command_id: str, undo: Awaitable[None]) -> StripeFailedError | None:
-        try:
-            await undo
-        except StripeFailedError as exc:
-            await self.settle(command_id, "undoing")
-            return exc
-        await self.settle(command_id, "failed")
-        return None
-
-    def work_soon(self, command_ids: Iterable[str]) -> None:
-        self.asked.extend(command_ids)
-
-    def statuses(self) -> dict[str, Status]:
-        return {c.id: c.status for c in self.records.values()}
 
 
 AGENCY = "ag-1"

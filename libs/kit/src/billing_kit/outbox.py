@@ -16,7 +16,7 @@ import zlib
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -79,6 +79,13 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("headers", JSONB, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
+
+
+class Publisher(Protocol):
+    """The port a service's rules write events through: ``Outbox`` in the services, an
+    in-memory fake in their unit tests."""
+
+    async def add(self, session: AsyncSession, topic: Topic, *events: Event) -> None: ...
 
 
 class Outbox:

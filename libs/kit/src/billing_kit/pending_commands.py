@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import structlog
 from prometheus_client import Gauge
@@ -121,6 +121,36 @@ class PendingCommand:
             status=row.status,
             attempts=row.attempts,
         )
+
+
+class Commands(Protocol):
+    """The port a service's rules use for its pending records: ``PendingCommands`` in the
+    services, an in-memory fake in their unit tests."""
+
+    async def open(
+        self,
+        session: AsyncSession,
+        kind: str,
+        request: Mapping[str, Any],
+        *,
+        agency_id: str | None = None,
+        command_id: str | None = None,
+        keyed: bool = True,
+    ) -> PendingCommand: ...
+
+    async def finish(
+        self, session: AsyncSession, command: PendingCommand, result: Mapping[str, Any]
+    ) -> None: ...
+
+    async def settle(
+        self, command_id: str, status: Status, result: Mapping[str, Any] | None = None
+    ) -> None: ...
+
+    async def withdraw(
+        self, command_id: str, undo: Awaitable[None]
+    ) -> StripeFailedError | None: ...
+
+    def work_soon(self, command_ids: Iterable[str]) -> None: ...
 
 
 class PendingCommands:

@@ -32,13 +32,14 @@ from billing_contracts.catalog_products import (
     ProductUpdated,
 )
 from billing_kit.errors import ConnectRequiredError, NotFoundError, StripeFailedError
-from billing_kit.pending_commands import PendingCommand, PendingCommands, command_id_of
+from billing_kit.outbox import Publisher
+from billing_kit.pending_commands import Commands, PendingCommand, PendingCommands, command_id_of
 from billing_kit.runtime import Runtime
 from catalog.errors import PriceImmutableError
 from catalog.models import Agency, Product, pending_commands
 from catalog.repository import CatalogRepository
 from catalog.schemas import ProductCreate, ProductPatch
-from catalog.service.ports import Commands, Publisher, Repository, StripeGateway
+from catalog.service.ports import Repository, StripeGateway
 from catalog.stripe_gateway import AccountState, AccountUnknownError, CatalogStripe
 
 log = structlog.get_logger(__name__)

@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_kit.command_sweeper import CommandSweeper, completing
-from billing_kit.pending_commands import PendingCommand
+from billing_kit.pending_commands import Commands, PendingCommand
 from billing_kit.runtime import Runtime
 from catalog.service import (
     CREATE_ACCOUNT,
@@ -21,7 +21,7 @@ from catalog.service import (
     catalog_commands,
     withdraw_product,
 )
-from catalog.service.ports import Commands, StripeGateway
+from catalog.service.ports import StripeGateway
 from catalog.stripe_gateway import CatalogStripe
 
 

@@ -7,14 +7,9 @@ memory (``tests/helpers/catalog/fakes.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from billing_contracts import Event, Topic
-from billing_kit.errors import StripeFailedError
-from billing_kit.pending_commands import PendingCommand, Status
 from catalog.models import Agency, Product
 from catalog.stripe_gateway import AccountState, StripeProductIds
 
@@ -77,35 +72,3 @@ class StripeGateway(Protocol):
     ) -> None: ...
 
     async def withdraw_product(self, account_id: str, product_id: str) -> None: ...
-
-
-class Publisher(Protocol):
-    """The outbox: events written in the caller's transaction (``billing_kit.outbox``)."""
-
-    async def add(self, session: AsyncSession, topic: Topic, *events: Event) -> None: ...
-
-
-class Commands(Protocol):
-    """The pending records of catalog's commands (``billing_kit.pending_commands``)."""
-
-    async def open(
-        self,
-        session: AsyncSession,
-        kind: str,
-        request: Mapping[str, Any],
-        *,
-        agency_id: str | None = None,
-        command_id: str | None = None,
-    ) -> PendingCommand: ...
-
-    async def finish(
-        self, session: AsyncSession, command: PendingCommand, result: Mapping[str, Any]
-    ) -> None: ...
-
-    async def settle(
-        self, command_id: str, status: Status, result: Mapping[str, Any] | None = None
-    ) -> None: ...
-
-    async def withdraw(
-        self, command_id: str, undo: Awaitable[None]
-    ) -> StripeFailedError | None: ...

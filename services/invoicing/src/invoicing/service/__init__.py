@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_contracts.invoicing_invoices import InvoiceSnapshot
 from billing_kit.errors import NotFoundError, StripeFailedError
-from billing_kit.pending_commands import PendingCommand, PendingCommands
+from billing_kit.outbox import Publisher
+from billing_kit.pending_commands import Commands, PendingCommand, PendingCommands
 from billing_kit.runtime import Runtime
 from invoicing import replicas
 from invoicing.models import Invoice, Product, Subscription, pending_commands
@@ -24,7 +25,7 @@ from invoicing.repository import InvoicingRepository
 from invoicing.rules import application_fee_cents
 from invoicing.schemas import OneOffInvoiceCreate
 from invoicing.service.mirror import Mirror, invoice_snapshot
-from invoicing.service.ports import Commands, Publisher, Repository, StripeGateway
+from invoicing.service.ports import Repository, StripeGateway
 from invoicing.stripe_gateway import InvoicingStripe, OneOffInvoice, invoice_snapshot_from_stripe
 
 PORTAL_SUBSCRIPTION_STATUSES = ("incomplete", "active", "trialing", "past_due", "unpaid")

@@ -28,6 +28,7 @@ from billing_contracts.invoicing_invoices import (
     InvoiceSnapshot,
 )
 from billing_kit.money import percent_fee_cents
+from billing_kit.outbox import Publisher
 from billing_kit.runtime import Runtime
 from billing_kit.stripe_states import InvoiceState, apply_invoice_state
 from invoicing.models import Invoice, Payment, Subscription
@@ -38,7 +39,7 @@ from invoicing.rules import (
     is_past_due,
     refunded_total,
 )
-from invoicing.service.ports import MirrorRepository, MirrorStripe, Publisher
+from invoicing.service.ports import MirrorRepository, MirrorStripe
 from invoicing.stripe_gateway import (
     InvoicingStripe,
     invoice_snapshot_from_stripe,

@@ -8,14 +8,9 @@ keep their state in memory (``tests/helpers/invoicing/fakes.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from billing_contracts import Event, Topic
-from billing_kit.errors import StripeFailedError
-from billing_kit.pending_commands import PendingCommand
 from invoicing.models import Agency, Invoice, Payment, Product, Refund, Subscription
 from invoicing.stripe_gateway import OneOffInvoice
 
@@ -115,30 +110,3 @@ class StripeGateway(MirrorStripe, Protocol):
     async def customer_portal_url(
         self, account_id: str, customer_id: str, return_url: str
     ) -> str: ...
-
-
-class Publisher(Protocol):
-    """The outbox: events written in the caller's transaction (``billing_kit.outbox``)."""
-
-    async def add(self, session: AsyncSession, topic: Topic, *events: Event) -> None: ...
-
-
-class Commands(Protocol):
-    """The pending records of invoicing's commands (``billing_kit.pending_commands``)."""
-
-    async def open(
-        self,
-        session: AsyncSession,
-        kind: str,
-        request: Mapping[str, Any],
-        *,
-        agency_id: str | None = None,
-    ) -> PendingCommand: ...
-
-    async def finish(
-        self, session: AsyncSession, command: PendingCommand, result: Mapping[str, Any]
-    ) -> None: ...
-
-    async def withdraw(
-        self, command_id: str, undo: Awaitable[None]
-    ) -> StripeFailedError | None: ...

@@ -30,7 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing_contracts import subscriptions_subscriptions as contract
 from billing_kit.errors import NotFoundError
 from billing_kit.money import PLATFORM_FEE_PERCENT
-from billing_kit.pending_commands import PendingCommand, PendingCommands
+from billing_kit.outbox import Publisher
+from billing_kit.pending_commands import Commands, PendingCommand, PendingCommands
 from billing_kit.runtime import Runtime
 from billing_kit.stripe_states import SUBSCRIPTION_ENDED_STATUSES
 from subscriptions.errors import OneTimeProductError, ProductArchivedError
@@ -39,7 +40,7 @@ from subscriptions.repository import SubscriptionsRepository
 from subscriptions.service.announcements import announce
 from subscriptions.service.customers import Customers
 from subscriptions.service.migrations import Migrations
-from subscriptions.service.ports import Commands, Publisher, Repository, StripeGateway
+from subscriptions.service.ports import Repository, StripeGateway
 from subscriptions.service.status_mirror import StatusMirror
 from subscriptions.service.workspaces import Workspaces
 from subscriptions.stripe_gateway import SubscriptionsStripe

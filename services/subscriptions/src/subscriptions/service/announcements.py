@@ -4,8 +4,9 @@ an event of ``subscriptions.subscriptions.v1`` in the transaction that made the 
 from __future__ import annotations
 
 from billing_contracts import subscriptions_subscriptions as contract
+from billing_kit.outbox import Publisher
 from subscriptions.models import Subscription
-from subscriptions.service.ports import Publisher, Repository
+from subscriptions.service.ports import Repository
 
 SubscriptionEvent = (
     type[contract.SubscriptionStarted]

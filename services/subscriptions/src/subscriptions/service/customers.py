@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from billing_contracts import subscriptions_customers as contract
 from billing_kit.billing_gate import ensure_agency_may_bill
 from billing_kit.errors import NotFoundError, StripeFailedError
-from billing_kit.pending_commands import PendingCommand, command_id_of
+from billing_kit.outbox import Publisher
+from billing_kit.pending_commands import Commands, PendingCommand, command_id_of
 from subscriptions.models import BillingCustomer, Workspace
-from subscriptions.service.ports import Commands, Publisher, Repository, StripeGateway
+from subscriptions.service.ports import Repository, StripeGateway
 
 CREATE_CUSTOMER = "create_customer"
 """Kind of the pending record of a workspace's customer (one per workspace and account)."""

@@ -19,13 +19,14 @@ from billing_contracts import subscriptions_subscriptions as contract
 from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
 from billing_kit.errors import NotFoundError, ValidationFailedError
 from billing_kit.inbox import is_transient
-from billing_kit.pending_commands import PendingCommand
+from billing_kit.outbox import Publisher
+from billing_kit.pending_commands import Commands, PendingCommand
 from billing_kit.stripe_states import SUBSCRIPTION_ENDED_STATUSES
 from subscriptions.errors import OneTimeProductError, ProductArchivedError
 from subscriptions.models import ProductReplica, Subscription
 from subscriptions.service.announcements import announce
 from subscriptions.service.customers import Customers
-from subscriptions.service.ports import Commands, Publisher, Repository, StripeGateway
+from subscriptions.service.ports import Repository, StripeGateway
 from subscriptions.stripe_gateway import CADENCE_INTERVALS, StripeSubscriptionFacts
 
 MIGRATE_SUBSCRIPTION = "migrate_subscription"

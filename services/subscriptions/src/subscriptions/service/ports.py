@@ -8,15 +8,12 @@ records write in it (an event and the change it announces commit together)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
-from billing_contracts import Event, Topic
-from billing_kit.errors import StripeFailedError
-from billing_kit.pending_commands import PendingCommand, Status
 from subscriptions.models import (
     AgencyReplica,
     BillingCustomer,
@@ -119,39 +116,3 @@ class StripeGateway(Protocol):
         cadence: str,
         migration_id: str,
     ) -> StripeSubscriptionFacts: ...
-
-
-class Publisher(Protocol):
-    """The outbox (``billing_kit.outbox.Outbox``): events written in the caller's transaction."""
-
-    async def add(self, session: AsyncSession, topic: Topic, *events: Event) -> None: ...
-
-
-class Commands(Protocol):
-    """The pending records of commands that make Stripe objects
-    (``billing_kit.pending_commands.PendingCommands``)."""
-
-    async def open(
-        self,
-        session: AsyncSession,
-        kind: str,
-        request: Mapping[str, Any],
-        *,
-        agency_id: str | None = None,
-        command_id: str | None = None,
-        keyed: bool = True,
-    ) -> PendingCommand: ...
-
-    async def finish(
-        self, session: AsyncSession, command: PendingCommand, result: Mapping[str, Any]
-    ) -> None: ...
-
-    async def settle(
-        self, command_id: str, status: Status, result: Mapping[str, Any] | None = None
-    ) -> None: ...
-
-    async def withdraw(
-        self, command_id: str, undo: Awaitable[None]
-    ) -> StripeFailedError | None: ...
-
-    def work_soon(self, command_ids: Iterable[str]) -> None: ...

@@ -15,11 +15,12 @@ from datetime import UTC, datetime
 
 from billing_contracts import subscriptions_subscriptions as contract
 from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
+from billing_kit.outbox import Publisher
 from billing_kit.stripe_states import SUBSCRIPTION_ENDED_STATUSES
 from subscriptions.errors import SubscriptionNotRecordedError
 from subscriptions.service.announcements import announce
 from subscriptions.service.migrations import renewed_on_scheduled_price
-from subscriptions.service.ports import Publisher, Repository, StripeGateway
+from subscriptions.service.ports import Repository, StripeGateway
 
 
 @dataclass

@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from billing_contracts import subscriptions_workspaces as contract
+from billing_kit.outbox import Publisher
 from subscriptions.models import Workspace
 from subscriptions.schemas import WorkspacePut
 from subscriptions.service.customers import Customers
-from subscriptions.service.ports import Publisher, Repository
+from subscriptions.service.ports import Repository
 
 
 def _members(before: list[dict[str, Any]], wanted: WorkspacePut) -> list[dict[str, Any]]:
