@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from fractions import Fraction
 
-from revenue.rules.periods import next_month
+from revenue.rules.periods import from_day, next_month
 
 MRR_STATUSES = frozenset({"active", "past_due"})
 """A subscription brings in recurring revenue while ``active`` or ``past_due`` (it is still
@@ -76,7 +76,7 @@ class MrrMonth:
 
 def _end_of_month(month: date) -> int:
     """The first second after ``month`` (unix)."""
-    return int(datetime.combine(next_month(month), datetime.min.time(), UTC).timestamp())
+    return int(from_day(next_month(month)).timestamp())
 
 
 def mrr_months(histories: Sequence[SubscriptionHistory], first: date, last: date) -> list[MrrMonth]:
