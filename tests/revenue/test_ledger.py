@@ -122,14 +122,14 @@ def apply(request: pytest.FixtureRequest, sessions: Sessions) -> Apply:
     async def one_by_one(*events: Event) -> None:
         for event in events:
             async with unit_of_work(sessions) as session:
-                await apply_payment_events(Ledger(session, outbox, stripe), [event])
+                await apply_payment_events(Ledger.of(session, outbox, stripe), [event])
 
     async def batched(*events: Event) -> None:
         once: dict[uuid.UUID, Event] = {}
         for event in events:
             once.setdefault(event.event_id, event)
         async with unit_of_work(sessions) as session:
-            await apply_payment_events(Ledger(session, outbox, stripe), list(once.values()))
+            await apply_payment_events(Ledger.of(session, outbox, stripe), list(once.values()))
 
     return one_by_one if request.param == "event by event" else batched
 

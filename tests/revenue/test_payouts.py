@@ -70,7 +70,7 @@ def _payout(
 async def _apply(sessions: Sessions, agency: str, *snapshots: StripePayoutSnapshot) -> None:
     for snapshot in snapshots:
         async with unit_of_work(sessions) as session:
-            await Revenue(session, cast(RevenueStripe, None)).apply_payout(agency, snapshot)
+            await Revenue.of(session, cast(RevenueStripe, None)).apply_payout(agency, snapshot)
 
 
 async def test_a_payout_adds_up_to_its_amount_whatever_order_its_events_come_in(
@@ -111,7 +111,7 @@ async def test_a_payout_adds_up_to_its_amount_whatever_order_its_events_come_in(
     )  # fmt: skip
 
     async with unit_of_work(sessions) as session:
-        revenue = Revenue(session, cast(RevenueStripe, None))
+        revenue = Revenue.of(session, cast(RevenueStripe, None))
         [listed] = await revenue.payouts(agency, date(2026, 3, 1), date(2026, 3, 31))
         detail = await revenue.payout(agency, payout_id)
         assert await revenue.payouts(agency, date(2026, 4, 1), date(2026, 4, 30)) == []
@@ -147,7 +147,7 @@ async def test_a_payout_that_failed_stays_failed_and_one_not_reconciled_shows_no
         _payout(payout_id, account, "pending", 600),
     )  # fmt: skip
     async with unit_of_work(sessions) as session:
-        [listed] = await Revenue(session, cast(RevenueStripe, None)).payouts(
+        [listed] = await Revenue.of(session, cast(RevenueStripe, None)).payouts(
             agency, date(2026, 1, 1), date(2026, 12, 31)
         )
         row = await repository.payout_of_agency(session, agency, payout_id)

@@ -116,7 +116,7 @@ async def replay(
                     async with unit_of_work(sessions) as session:
                         await _apply(handler, session, batch)
             async with unit_of_work(sessions) as session:
-                found = await Revenue(session, gateway).summary_json(
+                found = await Revenue.of(session, gateway).summary_json(
                     agency_id, date(2020, 1, 1), date(2099, 12, 31), "usd"
                 )
     finally:

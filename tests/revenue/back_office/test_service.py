@@ -51,7 +51,7 @@ def _id(prefix: str) -> str:
 
 
 def _revenue(session: AsyncSession) -> Revenue:
-    return Revenue(session, cast(RevenueStripe, None))  # nothing here reads Stripe
+    return Revenue.of(session, cast(RevenueStripe, None))  # nothing here reads Stripe
 
 
 async def _record(

@@ -169,30 +169,30 @@ def handlers(outbox: Outbox, stripe: RevenueStripe) -> dict[str, tuple[Topic, Su
     so that a new one reads the topic from its start (the history is its input)."""
 
     async def on_payments(session: AsyncSession, events: Sequence[Event]) -> None:
-        await apply_payment_events(Ledger(session, outbox, stripe), events)
+        await apply_payment_events(Ledger.of(session, outbox, stripe), events)
 
     async def on_invoices(session: AsyncSession, events: Sequence[Event]) -> None:
-        await Revenue(session, stripe).apply_invoices(
+        await Revenue.of(session, stripe).apply_invoices(
             [(e.agency_id, e.type, e.payload) for e in events
              if isinstance(e.payload, StripeInvoiceSnapshot)]
         )  # fmt: skip
 
     async def on_subscription(session: AsyncSession, event: Event) -> None:
         if isinstance(event.payload, StripeSubscriptionSnapshot):
-            await Revenue(session, stripe).apply_subscription(event.agency_id, event.payload)
+            await Revenue.of(session, stripe).apply_subscription(event.agency_id, event.payload)
 
     async def on_subscription_state(session: AsyncSession, event: Event) -> None:
         if isinstance(event.payload, StripeSubscriptionSnapshot):
-            await Revenue(session, stripe).record_subscription_state(event.payload)
+            await Revenue.of(session, stripe).record_subscription_state(event.payload)
 
     async def on_payout(session: AsyncSession, event: Event) -> None:
         if isinstance(event.payload, StripePayoutSnapshot):
-            await Revenue(session, stripe).apply_payout(event.agency_id, event.payload)
+            await Revenue.of(session, stripe).apply_payout(event.agency_id, event.payload)
 
     async def on_workspace(session: AsyncSession, event: Event) -> None:
         workspace = event.payload
         if isinstance(workspace, WorkspaceSnapshot) and event.agency_id:
-            await Revenue(session, stripe).remember_name(
+            await Revenue.of(session, stripe).remember_name(
                 "workspace", workspace.workspace_id, event.agency_id, workspace.name,
                 workspace.revision,
             )  # fmt: skip
@@ -200,7 +200,7 @@ def handlers(outbox: Outbox, stripe: RevenueStripe) -> dict[str, tuple[Topic, Su
     async def on_product(session: AsyncSession, event: Event) -> None:
         product = event.payload
         if isinstance(product, ProductSnapshot) and event.agency_id:
-            await Revenue(session, stripe).remember_name(
+            await Revenue.of(session, stripe).remember_name(
                 "product", product.stripe_product_id, event.agency_id, product.name,
                 product.revision,
             )  # fmt: skip
@@ -208,7 +208,7 @@ def handlers(outbox: Outbox, stripe: RevenueStripe) -> dict[str, tuple[Topic, Su
     async def on_agency(session: AsyncSession, event: Event) -> None:
         profile = event.payload
         if isinstance(profile, AgencyBillingProfile) and profile.stripe_account_id:
-            await Revenue(session, stripe).remember_account(
+            await Revenue.of(session, stripe).remember_account(
                 profile.stripe_account_id, profile.agency_id, owner=True
             )
 

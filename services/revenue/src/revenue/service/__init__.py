@@ -4,10 +4,11 @@ whether subscriptions still charge; this module), the payouts (``service.payouts
 what the owner reads: the summary from the rollups, MRR, charging health
 (``service.summary``). The scheduled reconciliation with Stripe is ``service.reconciler``.
 
-No HTTP and no SQL text here, and never a commit: the edge owns the transaction. Stripe does
-not order events, so every fact is applied monotonically: a status only moves forward
-(``billing_kit.stripe_states``: an invoice's by how far it got, then in Stripe's time), a paid
-invoice stays paid, a first failure only gets earlier.
+No HTTP and no SQL text here, and never a commit: the edge owns the transaction. The queries
+and Stripe's reads are ports (``service.ports``), wired by ``Revenue.build`` / ``Revenue.of``.
+Stripe does not order events, so every fact is applied monotonically: a status only moves
+forward (``billing_kit.stripe_states``: an invoice's by how far it got, then in Stripe's
+time), a paid invoice stays paid, a first failure only gets earlier.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from billing_kit.stripe_states import (
     merge_invoice_state,
     subscription_status_applies,
 )
-from revenue import repository
 from revenue.models import DisplayName, InvoiceFacts, SubscriptionStateRow
+from revenue.repository.transaction import RevenueRepository
 from revenue.rules import MRR_STATUSES, monthly_cents
 from revenue.schemas import Names
 from revenue.service.payouts import Payouts
+from revenue.service.ports import FactsStripe, Repository
 from revenue.service.summary import OwnerReads
 from revenue.stripe_gateway import RevenueStripe, merged_metadata, subscription_of
 
@@ -49,26 +51,31 @@ def invoice_status_applies(current: InvoiceFacts, status: str | None, seen_at: i
 
 @dataclass
 class Revenue(OwnerReads, Payouts):
-    session: AsyncSession
-    stripe: RevenueStripe
+    repository: Repository
+    stripe: FactsStripe
 
     @classmethod
     def build(cls, runtime: Runtime, session: AsyncSession) -> Revenue:
-        """The service for one request's transaction (the consumers are given their Stripe
-        gateway by ``consumers.handlers``)."""
-        return cls(session, RevenueStripe(runtime.stripe))
+        """The service for one request's transaction."""
+        return cls.of(session, RevenueStripe(runtime.stripe))
+
+    @classmethod
+    def of(cls, session: AsyncSession, stripe: FactsStripe) -> Revenue:
+        """The service over the edge's transaction, with a Stripe gateway of the caller's
+        (the consumers are given theirs by ``consumers.handlers``)."""
+        return cls(RevenueRepository(session), stripe)
 
     # --- accounts ----------------------------------------------------------------------
 
     async def remember_account(
         self, account_id: str, agency_id: str, *, owner: bool = False
     ) -> None:
-        await repository.remember_account(self.session, account_id, agency_id, owner=owner)
+        await self.repository.remember_account(account_id, agency_id, owner=owner)
 
     async def agency_of(self, account_id: str, hint: str | None = None) -> str | None:
         """The agency owning a connected account: known, else the one the event names
         (webhook-ingest's replica of catalog's agencies), else the account's metadata."""
-        known = await repository.agency_of_account(self.session, account_id)
+        known = await self.repository.agency_of_account(account_id)
         if known is not None:
             return known
         found = hint or await self.stripe.agency_of_account(account_id)
@@ -86,7 +93,7 @@ class Revenue(OwnerReads, Payouts):
         together, and each subscription met registered with what its first invoice told."""
         told = [event for event in events if event[2].stripe_account_id is not None]
         # (the platform's own invoices, SaaS fees, are not client revenue)
-        invoices = await repository.invoices_locked(self.session, {s.invoice_id for *_, s in told})
+        invoices = await self.repository.invoices_locked({s.invoice_id for *_, s in told})
         subscriptions: dict[str, tuple[str, str | None]] = {}
         for agency_hint, event_type, snapshot in told:
             facts = invoices[snapshot.invoice_id]
@@ -95,8 +102,8 @@ class Revenue(OwnerReads, Payouts):
                 subscriptions.setdefault(
                     facts.subscription_id, (facts.agency_id, facts.workspace_id)
                 )
-        await self.session.flush()
-        await repository.register_subscriptions(self.session, subscriptions)
+        await self.repository.flush()
+        await self.repository.register_subscriptions(subscriptions)
 
     async def _apply_invoice_event(
         self,
@@ -137,10 +144,10 @@ class Revenue(OwnerReads, Payouts):
         """Whose invoice it is: known from its events, else from what a payment's event
         carries (``told``), else (an older event) read from Stripe. Known facts are read
         without a lock (they never change once known); only filling them in locks the row."""
-        known = await repository.invoice(self.session, invoice_id)
+        known = await self.repository.invoice(invoice_id)
         if known is not None and known.agency_id is not None:
             return known
-        facts = await repository.invoice(self.session, invoice_id, for_update=True)
+        facts = await self.repository.invoice(invoice_id, for_update=True)
         assert facts is not None
         if facts.agency_id is None and told is not None:
             self._fill(
@@ -151,7 +158,7 @@ class Revenue(OwnerReads, Payouts):
                 subscription=told.subscription_id,
                 created=told.invoice_created,
             )
-            await self.session.flush()
+            await self.repository.flush()
         elif facts.agency_id is None:
             invoice = await self.stripe.invoice(account, invoice_id)
             metadata = merged_metadata(invoice)
@@ -163,7 +170,7 @@ class Revenue(OwnerReads, Payouts):
                 subscription=subscription_of(invoice),
                 created=invoice.get("created"),
             )
-            await self.session.flush()
+            await self.repository.flush()
         return facts
 
     @staticmethod
@@ -193,11 +200,8 @@ class Revenue(OwnerReads, Payouts):
         agency = snapshot.metadata.get("agency_id") or agency_hint or await self.agency_of(account)
         if agency is None:
             return
-        health = await repository.ensure_subscription(
-            self.session,
-            snapshot.subscription_id,
-            agency,
-            snapshot.metadata.get("workspace_id"),
+        health = await self.repository.ensure_subscription(
+            snapshot.subscription_id, agency, snapshot.metadata.get("workspace_id")
         )
         health.workspace_id = health.workspace_id or snapshot.metadata.get("workspace_id")
         product = snapshot.items[0].product_id if snapshot.items else None
@@ -212,13 +216,13 @@ class Revenue(OwnerReads, Payouts):
             health.status_seen_at = snapshot.stripe_created
             health.stripe_product_id = product or health.stripe_product_id
         health.stripe_product_id = health.stripe_product_id or product
-        await self.session.flush()
+        await self.repository.flush()
 
     async def record_subscription_state(self, snapshot: StripeSubscriptionSnapshot) -> None:
         """The subscription as the event tells it, kept as told (MRR's input)."""
         state = _state_of(snapshot)
         if snapshot.stripe_account_id is not None and state is not None:
-            await repository.record_subscription_state(self.session, state)
+            await self.repository.record_subscription_state(state)
 
     # --- names -----------------------------------------------------------------------
 
@@ -226,15 +230,14 @@ class Revenue(OwnerReads, Payouts):
         self, kind: str, key: str, agency_id: str, name: str, revision: int
     ) -> None:
         """What a workspace or a product is called (its latest revision wins)."""
-        await repository.remember_name(
-            self.session,
-            DisplayName(kind=kind, key=key, agency_id=agency_id, name=name, revision=revision),
+        await self.repository.remember_name(
+            DisplayName(kind=kind, key=key, agency_id=agency_id, name=name, revision=revision)
         )
 
     async def names(self, agency_id: str) -> Names:
         return Names(
-            workspaces=await repository.names_of(self.session, agency_id, "workspace"),
-            products=await repository.names_of(self.session, agency_id, "product"),
+            workspaces=await self.repository.names_of(agency_id, "workspace"),
+            products=await self.repository.names_of(agency_id, "product"),
         )
 
 

@@ -28,9 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing_contracts.billing_stripe import BalanceFigures, PaymentAttribution
 from billing_contracts.revenue_ledger import LEDGER, LedgerEntryRecorded, LedgerKind
 from billing_contracts.revenue_ledger import LedgerEntry as LedgerEntryPayload
-from billing_kit.outbox import Outbox
-from revenue import repository
+from billing_kit.outbox import Publisher
 from revenue.models import InvoiceFacts, LedgerEntry, PaymentLink
+from revenue.repository.transaction import RevenueRepository
 from revenue.rules import (
     ROLLUP_FIGURES,
     Figures,
@@ -41,7 +41,7 @@ from revenue.rules import (
     rollup_delta,
 )
 from revenue.service import Revenue
-from revenue.stripe_gateway import RevenueStripe
+from revenue.service.ports import Repository, StripeGateway
 
 _ENTRY_EVENT_IDS = uuid.UUID("0c6f1f3e-5a4b-4d7e-8a53-2f5e7c1d9b42")
 
@@ -79,12 +79,19 @@ class Movement:
 @dataclass
 class Ledger:
     session: AsyncSession
-    outbox: Outbox
-    stripe: RevenueStripe
+    """The edge's transaction, where the entries' events are written beside them."""
+    repository: Repository
+    outbox: Publisher
+    stripe: StripeGateway
+
+    @classmethod
+    def of(cls, session: AsyncSession, outbox: Publisher, stripe: StripeGateway) -> Ledger:
+        """The ledger over the edge's transaction (the consumers' and the reconciler's)."""
+        return cls(session, RevenueRepository(session), outbox, stripe)
 
     @property
     def facts(self) -> Revenue:
-        return Revenue(self.session, self.stripe)
+        return Revenue(self.repository, self.stripe)
 
     async def record(self, movement: Movement) -> bool:
         """Record the movement once; True when it was new."""
@@ -98,7 +105,7 @@ class Ledger:
         for movement in movements:
             entry = _entry(movement, links[movement.charge_id])
             entries.setdefault(entry.entry_id, entry)
-        new = await repository.record_entries(self.session, list(entries.values()))
+        new = await self.repository.record_entries(list(entries.values()))
         recorded = [entry for entry in entries.values() if entry.entry_id in new]
         for entry in recorded:
             self._add_to_rollups(entry, _rollup_of(entry), 1)
@@ -109,7 +116,7 @@ class Ledger:
         """Make a recorded entry say what Stripe says (its kind, figures and day), its
         rollups moved by the difference; recorded when missing. True when it changed."""
         figures = movement.figures
-        entry = await repository.ledger_entry(self.session, figures.balance_transaction_id)
+        entry = await self.repository.ledger_entry(figures.balance_transaction_id)
         if entry is None:
             return await self.record(movement)
         occurred_at = from_unix(figures.created) if figures.created else movement.occurred_at
@@ -121,7 +128,7 @@ class Ledger:
         after = _rollup_of(entry)
         if after == before:
             return False
-        await self.session.flush()
+        await self.repository.flush()
         self._add_to_rollups(entry, before, -1)
         self._add_to_rollups(entry, after, 1)
         return True
@@ -129,8 +136,7 @@ class Ledger:
     def _add_to_rollups(self, entry: LedgerEntry, rollup: _Rollup, sign: int) -> None:
         """Add an entry's figures to its rollups (``sign`` -1: take them out)."""
         day, currency, delta = rollup
-        repository.add_to_rollups(
-            self.session,
+        self.repository.add_to_rollups(
             agency_id=entry.agency_id,
             workspace_id=entry.workspace_id or "",
             day=day,
@@ -163,13 +169,13 @@ class Ledger:
         firsts: dict[str, Movement] = {}
         for movement in movements:
             firsts.setdefault(movement.charge_id, movement)
-        links = await repository.payment_links(self.session, firsts)
+        links = await self.repository.payment_links(firsts)
         unknown = [movement for charge, movement in firsts.items() if charge not in links]
         if not unknown:
             return links
-        owners = await repository.agencies_of_accounts(self.session, {m.account for m in unknown})
-        invoices = await repository.known_invoices(
-            self.session, [i for m in unknown if (i := _told_invoice(m)) is not None]
+        owners = await self.repository.agencies_of_accounts({m.account for m in unknown})
+        invoices = await self.repository.known_invoices(
+            [i for m in unknown if (i := _told_invoice(m)) is not None]
         )
         told: list[PaymentLink] = []
         for movement in unknown:
@@ -181,7 +187,7 @@ class Ledger:
                 continue
             told.append(_link(movement.charge_id, attribution.payment_intent_id, invoice_id,
                               owner, attribution.workspace_id, facts))  # fmt: skip
-        return links | await repository.save_payment_links(self.session, told)
+        return links | await self.repository.save_payment_links(told)
 
     async def attribution(self, movement: Movement) -> PaymentLink:
         """Where a movement's charge belongs."""
@@ -191,7 +197,7 @@ class Ledger:
         """Where a charge not linked yet belongs, resolved and kept: from what the event
         carries, else (an older event) from Stripe."""
         account, charge_id = movement.account, movement.charge_id
-        owner = await repository.agency_of_account(self.session, account)
+        owner = await self.repository.agency_of_account(account)
         told = movement.attribution
         if told is not None:
             payment_intent, invoice_id = told.payment_intent_id, told.invoice_id
@@ -218,9 +224,9 @@ class Ledger:
         agency_id = owner or agency_id or await self.facts.agency_of(account, movement.agency_hint)
         if owner is None and agency_id is not None:
             # Whose account it is, from now on (an account with movements is reconciled).
-            await repository.remember_account(self.session, account, agency_id)
+            await self.repository.remember_account(account, agency_id)
         link = _link(charge_id, payment_intent, invoice_id, agency_id, workspace_id, facts)
-        return (await repository.save_payment_links(self.session, [link]))[charge_id]
+        return (await self.repository.save_payment_links([link]))[charge_id]
 
 
 def _told_invoice(movement: Movement) -> str | None:

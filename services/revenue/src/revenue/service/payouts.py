@@ -6,13 +6,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from billing_contracts.billing_balances import StripePayoutSnapshot
 from billing_contracts.billing_stripe import BalanceFigures
 from billing_kit.errors import NotFoundError
-from revenue import repository
 from revenue.models import Payout, PayoutTransaction
+from revenue.repository import PayoutSums
 from revenue.rules import (
     Figures,
     day_of,
@@ -22,12 +20,13 @@ from revenue.rules import (
     payout_status_applies,
 )
 from revenue.schemas import PayoutDetail, PayoutSummary, PayoutTransactionOut
+from revenue.service.ports import PayoutsRepository
 
 
 class Payouts:
     """``Revenue``'s payouts (a part of it: ``revenue.service.Revenue``)."""
 
-    session: AsyncSession
+    repository: PayoutsRepository
 
     async def apply_payout(self, agency_hint: str | None, snapshot: StripePayoutSnapshot) -> None:
         """A connected account's payout as its event tells it: the status in its order, and
@@ -36,10 +35,9 @@ class Payouts:
         if account is None:
             return  # the platform's own payouts are not an agency's
         told_at = snapshot.stripe_created
-        agency = await repository.agency_of_account(self.session, account) or agency_hint
+        agency = await self.repository.agency_of_account(account) or agency_hint
         arrival = day_of(from_unix(snapshot.arrival_date or snapshot.created or told_at))
-        row = await repository.payout_locked(
-            self.session,
+        row = await self.repository.payout_locked(
             Payout(
                 payout_id=snapshot.payout_id,
                 stripe_account_id=account,
@@ -59,17 +57,16 @@ class Payouts:
         if payout_status_applies(row.status, row.status_seen_at, snapshot.status, told_at):
             row.status, row.status_seen_at = snapshot.status, told_at
         if snapshot.balance_transactions is not None and not row.transactions_known:
-            await repository.save_payout_transactions(
-                self.session,
+            await self.repository.save_payout_transactions(
                 [_settled(snapshot.payout_id, f) for f in snapshot.balance_transactions],
             )
             row.transactions_known = True
-        await self.session.flush()
+        await self.repository.flush()
 
     async def payouts(self, agency_id: str, first: date, last: date) -> list[PayoutSummary]:
         """The agency's payouts arriving from ``first`` to ``last``, latest first."""
-        rows = await repository.payouts_of(self.session, agency_id, first, last, PAYOUTS_MAX)
-        sums = await repository.payout_sums(self.session, [row.payout_id for row in rows])
+        rows = await self.repository.payouts_of(agency_id, first, last, PAYOUTS_MAX)
+        sums = await self.repository.payout_sums([row.payout_id for row in rows])
         summaries = []
         for row in rows:
             by_kind, count = sums.get(row.payout_id, ({}, 0))
@@ -78,11 +75,11 @@ class Payouts:
 
     async def payout(self, agency_id: str, payout_id: str) -> PayoutDetail:
         """One of the agency's payouts with the balance transactions it settled."""
-        row = await repository.payout_of_agency(self.session, agency_id, payout_id)
+        row = await self.repository.payout_of_agency(agency_id, payout_id)
         if row is None:
             raise NotFoundError("No such payout.")
-        sums = await repository.payout_sums(self.session, [payout_id])
-        settled = await repository.payout_transactions(self.session, payout_id)
+        sums = await self.repository.payout_sums([payout_id])
+        settled = await self.repository.payout_transactions(payout_id)
         return PayoutDetail(
             **_payout_fields(row, sums.get(payout_id, ({}, 0))[0]),
             transactions=[
@@ -122,7 +119,7 @@ def _settled(payout_id: str, figures: BalanceFigures) -> PayoutTransaction:
     )
 
 
-def _payout_fields(row: Payout, sums: repository.PayoutSums) -> dict[str, Any]:
+def _payout_fields(row: Payout, sums: PayoutSums) -> dict[str, Any]:
     """A payout's fields as the API shows them, its figures from its transactions' sums."""
     figures = payout_figures(sums)
     del figures["net_cents"]  # the payout's amount (equal once its transactions are known)

@@ -296,11 +296,11 @@ class Reconciler:
             occurred_at=from_unix(figures.created or int(time.time())),
         )
         async with unit_of_work(self.sessions) as session:  # whose it is (may read Stripe)
-            await Ledger(session, self.outbox, self.stripe).attribution(movement)
+            await Ledger.of(session, self.outbox, self.stripe).attribution(movement)
         async for attempt in stamina.retry_context(on=_conflict, attempts=5, wait_max=0.5):
             with attempt:  # a deadlock with a consumer's batch undoes this side: again
                 async with unit_of_work(self.sessions) as session:
-                    return await Ledger(session, self.outbox, self.stripe).correct(movement)
+                    return await Ledger.of(session, self.outbox, self.stripe).correct(movement)
         raise AssertionError("unreachable: the last attempt raises")
 
     async def _charge_of(self, txn: dict[str, Any]) -> str | None:

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from revenue import repository
 from revenue.rules import FIRST_PAGE, WorkspacePage, from_unix, mrr_months
 from revenue.schemas import Mrr, MrrMonthOut, SubscriptionCharging
+from revenue.service.ports import ReadsRepository
 
 
 class OwnerReads:
     """``Revenue``'s reads for the owner (a part of it: ``revenue.service.Revenue``)."""
 
-    session: AsyncSession
+    repository: ReadsRepository
 
     async def summary_json(
         self,
@@ -28,10 +26,10 @@ class OwnerReads:
         """The summary (the shape of ``Summary``) as JSON text, built where the rollups are:
         an owner may have 10,000 workspaces, and building as many objects per request in
         Python is what its latency was made of."""
-        return await repository.summary_json(self.session, agency_id, currency, start, end, page)
+        return await self.repository.summary_json(agency_id, currency, start, end, page)
 
     async def charging_health(self, agency_id: str) -> list[SubscriptionCharging]:
-        rows = await repository.charging_health(self.session, agency_id)
+        rows = await self.repository.charging_health(agency_id)
         return [
             SubscriptionCharging(
                 subscription_id=row.subscription_id,
@@ -48,9 +46,7 @@ class OwnerReads:
         self, agency_id: str, first: date, last: date, currency: str, workspace_id: str | None
     ) -> Mrr:
         """MRR at the end of each month from ``first`` to ``last`` and its movements."""
-        histories = await repository.mrr_histories(
-            self.session, [agency_id], currency, workspace_id
-        )
+        histories = await self.repository.mrr_histories([agency_id], currency, workspace_id)
         months = mrr_months(histories.get(agency_id, []), first, last)
         return Mrr(
             currency=currency,
