@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing_contracts import Event, Topic
 from billing_kit.errors import StripeFailedError
 from catalog.models import Agency, Product
 from catalog.service import Catalog
 from catalog.stripe_gateway import AccountState, AccountUnknownError, StripeProductIds
+from tests.helpers.outbox import FakeOutbox
 from tests.helpers.pending_commands import FakeCommands
 
 NOT_ONBOARDED = AccountState(charges_enabled=False, payouts_enabled=False, details_submitted=False)
@@ -64,31 +64,6 @@ class FakeRepository:
         self.rows.update((p.id, p) for p in self.unflushed)
         self.unflushed.clear()
         self.flushes += 1
-
-
-@dataclass(frozen=True)
-class Published:
-    """One outbox row: the topic, the event's type and key, and the event itself."""
-
-    topic: str
-    event_type: str
-    key: str
-    event: Event
-
-
-class FakeOutbox:
-    """The events written, in order; only in the transaction's own session."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-        self.published: list[Published] = []
-
-    async def add(self, session: AsyncSession, topic: Topic, *events: Event) -> None:
-        assert session is self.session, "an event written outside the change's transaction"
-        for evt in events:
-            if type(evt) not in topic.events:
-                raise TypeError(f"{type(evt).__name__} is not an event of {topic.name}")
-            self.published.append(Published(topic.name, evt.type, evt.aggregate_id(), evt))
 
 
 @dataclass

@@ -21,7 +21,6 @@ from typing import Any, TypeVar, cast
 import sqlalchemy
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing_contracts import Event, Topic
 from billing_kit.errors import (
     BillingError,
     NotFoundError,
@@ -31,6 +30,7 @@ from invoicing.repository import invoice_id_for
 from invoicing.service import Invoicing, WorkspaceCustomer
 from invoicing.service.mirror import Mirror
 from invoicing.stripe_gateway import OneOffInvoice
+from tests.helpers.outbox import FakeOutbox
 from tests.helpers.pending_commands import FakeCommands
 
 Row = TypeVar("Row", Agency, Invoice, Payment, Refund, Subscription, Product)
@@ -217,35 +217,6 @@ class FakeRepository:
     async def refunds_of(self, payment_intent_id: str) -> Sequence[Refund]:
         refunds = self.tables.refunds.values()
         return [r for r in refunds if r.payment_intent_id == payment_intent_id]
-
-
-@dataclass(frozen=True)
-class Published:
-    """One outbox row: what the relay would publish once its transaction commits."""
-
-    session: AsyncSession
-    topic: str
-    event_type: str
-    key: str
-    event: Event
-
-
-@dataclass
-class FakeOutbox:
-    """The kit's ``Outbox``: refuses an event not of the topic, as the real one does."""
-
-    published: list[Published] = field(default_factory=list)
-
-    async def add(self, session: AsyncSession, topic: Topic, *events: Event) -> None:
-        for event in events:
-            if type(event) not in topic.events:
-                raise TypeError(f"{type(event).__name__} is not an event of {topic.name}")
-            self.published.append(
-                Published(session, topic.name, event.type, event.aggregate_id(), event)
-            )
-
-    def types(self) -> list[str]:
-        return [row.event_type for row in self.published]
 
 
 @dataclass
