@@ -36,7 +36,8 @@ from subscriptions.errors import (
 from subscriptions.models import Subscription
 from subscriptions.schemas import BillingContactIn, ClientMemberIn, WorkspacePut
 from subscriptions.service.customers import CREATE_CUSTOMER
-from tests.helpers.subscriptions.fakes import ACCOUNT, AGENCY, Fakes, Published
+from tests.helpers.outbox import Published
+from tests.helpers.subscriptions.fakes import ACCOUNT, AGENCY, Fakes
 
 pytestmark = pytest.mark.unit
 
@@ -61,7 +62,7 @@ def fakes() -> Fakes:
 
 def sent(fakes: Fakes) -> list[tuple[str, str, str]]:
     """What the outbox holds: topic, event type and key of each event, in order."""
-    return [(p.topic, p.type, p.key) for p in fakes.outbox.published]
+    return [(p.topic, p.event_type, p.key) for p in fakes.outbox.published]
 
 
 def snapshot_of(published: Published) -> contract.SubscriptionSnapshot:
@@ -144,7 +145,7 @@ class TestStartSubscription:
         assert first.id != second.id
         assert first.stripe_customer_id == second.stripe_customer_id == "cus_1"
         assert fakes.stripe.calls.count("create_customer") == 1
-        assert [p.type for p in fakes.outbox.published] == [
+        assert [p.event_type for p in fakes.outbox.published] == [
             "customer.linked",
             "subscription.started",
             "subscription.started",
@@ -248,7 +249,7 @@ class TestStartSubscription:
         assert again is first
         assert fakes.stripe.calls.count("create_subscription") == 1
         assert len(fakes.stripe.subscriptions) == 1
-        assert [p.type for p in fakes.outbox.published].count("subscription.started") == 1
+        assert [p.event_type for p in fakes.outbox.published].count("subscription.started") == 1
 
     async def test_the_same_key_after_a_crash_finishes_the_one_stripe_subscription(
         self, fakes: Fakes
@@ -420,7 +421,7 @@ class TestStatusMirror:
         )
         assert row.status == "past_due"
         assert fakes.stripe.calls == []
-        assert [p.type for p in fakes.outbox.published] == ["subscription.status_changed"]
+        assert [p.event_type for p in fakes.outbox.published] == ["subscription.status_changed"]
 
     async def test_the_same_second_without_stripe_s_answer_asks_stripe(
         self, fakes: Fakes, row: Subscription
@@ -437,7 +438,7 @@ class TestStatusMirror:
         assert row.canceled_at is not None
         await mirror.apply_stripe_subscription(told(row, "active", 10))
         assert row.status == "canceled"
-        assert [p.type for p in fakes.outbox.published] == ["subscription.status_changed"]
+        assert [p.event_type for p in fakes.outbox.published] == ["subscription.status_changed"]
 
     async def test_an_event_of_ours_not_recorded_yet_is_retried(self, fakes: Fakes) -> None:
         event = StripeSubscriptionSnapshot(

@@ -23,7 +23,6 @@ from typing import Any, cast
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
-from billing_contracts import Event, Topic
 from billing_kit.stripe_states import SUBSCRIPTION_ENDED_STATUSES
 from subscriptions.models import (
     AgencyReplica,
@@ -34,6 +33,7 @@ from subscriptions.models import (
 )
 from subscriptions.service import Subscriptions
 from subscriptions.stripe_gateway import StripeSubscriptionFacts
+from tests.helpers.outbox import FakeOutbox
 from tests.helpers.pending_commands import FakeCommands
 
 STARTED = 1_760_000_000
@@ -324,30 +324,6 @@ class FakeStripe:
         sub.scheduled_price_id = None if price_id == sub.price_id else price_id
         self._answer(failure)
         return sub.facts()
-
-
-@dataclass(frozen=True)
-class Published:
-    topic: str
-    type: str
-    key: str
-    event: Event
-
-
-@dataclass
-class FakeOutbox:
-    session: AsyncSession
-    published: list[Published] = field(default_factory=list)
-
-    async def add(self, session: AsyncSession, topic: Topic, *events: Event) -> None:
-        _in(self.session, session)
-        for event in events:
-            if type(event) not in topic.events:  # as the kit's outbox refuses it
-                raise TypeError(f"{type(event).__name__} is not an event of {topic.name}")
-            self.published.append(Published(topic.name, event.type, event.aggregate_id(), event))
-
-    def types(self) -> list[str]:
-        return [p.type for p in self.published]
 
 
 AGENCY = "ag-1"
