@@ -20,7 +20,7 @@ from bench.end_to_end_latency import bench_end_to_end_latency
 from bench.invoice_states import bench_invoice_states
 from bench.month_start_storm import STORM_STATE, bench_month_start_storm
 from bench.scale_out import bench_scale_out
-from bench.tooling import locked_stack
+from bench.tooling import locked_stack, machine_reference
 from billing_devstack import Stack
 
 
@@ -78,6 +78,7 @@ def main() -> None:
         help="offered rates of the dj-stripe side by side (empty: skip it)",
     )
     args = parser.parse_args()
+    print(json.dumps(machine_reference()), flush=True)
     with locked_stack("make bench") as stack:
         run_benchmarks(stack, args)
     print("== month-start storm: 2,000 subscriptions on 20 accounts renewing at one tick")

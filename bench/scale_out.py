@@ -32,7 +32,7 @@ from bench.pipeline import (
     offer_in_streams,
     until,
 )
-from bench.tooling import locked_stack
+from bench.tooling import locked_stack, machine_reference
 from billing_devstack import Stack
 
 
@@ -107,6 +107,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=12)
     parser.add_argument("--invoices", type=int, default=1500)
     args = parser.parse_args()
+    print(json.dumps(machine_reference()), flush=True)
     with locked_stack("bench.scale_out") as stack:
         bench_scale_out(stack, args.accounts, args.invoices)
 

@@ -10,13 +10,43 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from billing_devstack import Stack, default_state_dir, repo_root
 
 LOCK = Path("/tmp/billing-stack.lock")
 OWNER = Path("/tmp/billing-stack.owner")
+
+
+def machine_reference() -> dict[str, Any]:
+    """What the machine is, for comparing figures taken on different ones: its processor, its
+    cores and how long a fixed piece of pure Python (ten million additions in a loop) takes,
+    the best of three. The services' CPU per event scales with that figure: a machine twice as
+    slow at it applies half as many events per second."""
+    best = float("inf")
+    for _ in range(3):
+        began = time.perf_counter()
+        total = 0
+        for n in range(10_000_000):
+            total += n
+        best = min(best, time.perf_counter() - began)
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown",
+    )
+    return {
+        "bench": "machine",
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "reference_loop_s": round(best, 3),
+    }
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ from bench import djstripe, ladder
 from bench.end_to_end_latency import paced
 from bench.pipeline import Delivery
 from bench.profile_ingest import room_of, rooms
+from bench.tooling import machine_reference
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,3 +96,12 @@ def test_paced_deliveries_interleave_accounts_and_keep_each_account_s_order() ->
     offered = [delivery("a", n) for n in range(3)] + [delivery("b", n) for n in range(2)]
     order = [d.event_id for d in paced(offered)]
     assert order == ["evt_a0", "evt_b0", "evt_a1", "evt_b1", "evt_a2"]
+
+
+@pytest.mark.unit
+def test_the_machine_reference_names_the_processor_and_times_the_fixed_loop() -> None:
+    found = machine_reference()
+    assert found["bench"] == "machine"
+    assert found["cpu"] != "unknown"  # read from /proc/cpuinfo
+    assert found["cores"] >= 1
+    assert 0 < found["reference_loop_s"] < 60
