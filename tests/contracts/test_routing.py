@@ -57,7 +57,9 @@ def test_the_document_lists_receivers_servers_and_dead_letter_topics() -> None:
     }
     expected = {(s.group, "#/channels/" + s.topic.name.replace(".", "_")) for s in SUBSCRIPTIONS}
     assert receives == expected
-    assert ("catalog.accounts", "#/channels/billing_accounts_v1") in receives
+    assert ("catalog", "#/channels/billing_accounts_v1") in receives  # one group per service
+    titles = [op["title"] for op in document["operations"].values() if op["action"] == "receive"]
+    assert "revenue.subscription-states consumes billing.subscriptions.v1" in titles
     addresses = {channel["address"] for channel in document["channels"].values()}
     assert {topic.dlq for topic in ALL_TOPICS} <= addresses
     assert set(document["servers"]) == {"embedded", "production"}

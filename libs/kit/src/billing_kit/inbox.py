@@ -243,14 +243,7 @@ class Inbox:
         async def on_batch(message: KafkaMessage) -> None:
             records = message.raw_message
             assert isinstance(records, tuple)
-            split = by_topic(records)
-            # The consumers apply their parts side by side, each its own in order; an error
-            # in any leaves the whole batch uncommitted, to be read again.
-            async with asyncio.TaskGroup() as applying:
-                for consumer in self._table:
-                    part = split.get(consumer.topic.name)
-                    if part:
-                        applying.create_task(self._apply_part(consumer, message, part))
+            await self.apply_records(records, message.consumer)
 
         on_batch.__name__ = f"{self.service.replace('.', '_').replace('-', '_')}_consumers"
         self._subscriber = self.broker.subscriber(
@@ -281,27 +274,39 @@ class Inbox:
         if earlier:
             await take_over(bootstrap_servers, self.group, earlier)
 
-    async def _apply_part(
-        self, consumer: Consumer, message: KafkaMessage, records: Sequence[Any]
-    ) -> None:
+    async def apply_records(self, records: Sequence[Any], reader: object = None) -> None:
+        """A batch the group received (Kafka records, of any of the table's topics), split
+        by topic: each consumer of a topic applies its part in order, beside the others; an
+        error of one is raised once the others are done (and the batch is read again: what
+        they applied, their inboxes skip). ``reader``: the Kafka consumer that read them,
+        to tell how far behind they are."""
+        split = by_topic(records)
+        parts = [
+            self._apply_part(consumer, split[consumer.topic.name], reader)
+            for consumer in self._table
+            if consumer.topic.name in split
+        ]
+        for outcome in await asyncio.gather(*parts, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _apply_part(self, consumer: Consumer, records: Sequence[Any], reader: object) -> None:
         for chunk in chunks(records, self.max_batch):
             received = [Received(r.value or b"", r.key, r.headers) for r in chunk]
             await self.deliver_batch(consumer.topic, consumer.name, consumer.handler, received)
-        self._report_lag(consumer, message, records)
+        if isinstance(reader, AIOKafkaConsumer):
+            self._report_lag(consumer, reader, records)
 
     def _report_lag(
-        self, consumer: Consumer, message: KafkaMessage, records: Sequence[Any]
+        self, consumer: Consumer, reader: AIOKafkaConsumer, records: Sequence[Any]
     ) -> None:
         """How far behind its partitions' ends the consumer is after this batch."""
-        kafka = message.consumer
-        if not isinstance(kafka, AIOKafkaConsumer):
-            return  # (a test's broker)
         last: dict[int, int] = {}
         for record in records:
             last[record.partition] = max(last.get(record.partition, -1), record.offset)
         topic = consumer.topic.name
         for partition, offset in last.items():
-            end = kafka.highwater(TopicPartition(topic, partition))
+            end = reader.highwater(TopicPartition(topic, partition))
             if end is not None:
                 CONSUMER_LAG.labels(self.service, topic, consumer.name, str(partition)).set(
                     max(0, end - offset - 1)
