@@ -417,7 +417,8 @@ class Inbox:
                         "duplicate event ignored", consumer=consumer, event_id=str(evt.event_id)
                     )
             if isinstance(handler, Batched):
-                with batch_span(topic.name, consumer, [(e.event_id, r.headers) for e, r in new]):
+                traced = [(e.event_id, r.headers) for e, r in new]
+                with batch_span(topic.name, self.group, consumer, traced):
                     await handler.apply(session, [evt for evt, _ in new])
             else:
                 await self._apply_each(topic, consumer, handler, session, new)
@@ -470,7 +471,8 @@ class Inbox:
                 TRACER.start_as_current_span(
                     f"apply {topic.name}",
                     attributes={
-                        "messaging.consumer.group.name": consumer,
+                        "messaging.consumer.group.name": self.group,
+                        "billing.consumer": consumer,
                         "event.id": str(evt.event_id),
                     },
                 ) as span,
