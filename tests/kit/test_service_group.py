@@ -20,7 +20,7 @@ from billing_contracts.routing import SUBSCRIPTIONS
 from billing_kit.consumer_group import earliest_positions
 from billing_kit.inbox import Inbox, Received, Subscriber, inbox_table
 from billing_kit.kafka import new_broker
-from tests.contracts.test_routing import runtime_of
+from tests.helpers.runtimes import runtime_of
 
 pytestmark = pytest.mark.unit
 
