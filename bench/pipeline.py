@@ -39,7 +39,8 @@ from tests.helpers.waiting import eventually
 PIPELINE = ("webhook-ingest", "invoicing", "revenue")
 """The services a payment's webhooks pass through on their way to the revenue summary."""
 CONSUMERS = ("invoicing", "revenue")
-"""Those of them that consume the broker's topics (a replica joins their consumer groups)."""
+"""Those of them that consume the broker's topics (a replica joins its service's consumer
+group)."""
 AMOUNT_CENTS = 10_000
 _PATHS = ("/stripe/webhooks", "/stripe/webhooks/connect")  # the platform's, connected accounts'
 
@@ -74,7 +75,7 @@ class Payments:
 
 @dataclass
 class Pipeline:
-    """The pipeline's services, each consumer service with ``replicas`` processes (one
+    """The pipeline's services, each consumer service with ``replicas`` processes (in its one
     consumer group)."""
 
     stack: Stack
@@ -175,28 +176,32 @@ async def until(check: Callable[[], Awaitable[bool]], within: float) -> bool:
     return False
 
 
-def _groups_of(prefixes: dict[str, str]) -> Iterator[tuple[str, str]]:
-    """(consumer group, topic) of each subscription of the services named in ``prefixes``,
-    whose groups are named ``<prefix>.<consumer>``."""
-    for subscription in SUBSCRIPTIONS:
-        prefix = prefixes.get(subscription.service)
-        if prefix is not None:
-            yield f"{prefix}.{subscription.consumer}", subscription.topic.name
+def _groups_of(prefixes: dict[str, str]) -> Iterator[tuple[str, list[str]]]:
+    """(consumer group, its topics) of each service named in ``prefixes``: a service's
+    table is read by one consumer group, named ``<prefix>``."""
+    for service, prefix in prefixes.items():
+        topics = [s.topic.name for s in SUBSCRIPTIONS if s.service == service]
+        if topics:
+            yield prefix, list(dict.fromkeys(topics))
 
 
 @contextlib.asynccontextmanager
 async def _offsets_of(
-    bootstrap: str, group: str, topic: str
+    bootstrap: str, group: str, topics: Sequence[str]
 ) -> AsyncIterator[tuple[AIOKafkaConsumer, dict[TopicPartition, int]]]:
-    """A consumer of ``group`` that never joins it (nothing subscribed), and where each of
-    the topic's partitions ends now."""
+    """A consumer of ``group`` that never joins it (nothing subscribed), and where each
+    partition of ``topics`` ends now."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
     )
     await consumer.start()
     try:
         await consumer.topics()  # fresh metadata
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in consumer.partitions_for_topic(topic) or ()
+        ]
         yield consumer, await consumer.end_offsets(partitions) if partitions else {}
     finally:
         await consumer.stop()
@@ -205,8 +210,8 @@ async def _offsets_of(
 async def start_at_topic_ends(bootstrap: str, prefixes: dict[str, str]) -> None:
     """Commit the new groups' offsets where their topics end: they read only what comes next
     (a topic not made yet is read from its start)."""
-    for group, topic in _groups_of(prefixes):
-        async with _offsets_of(bootstrap, group, topic) as (consumer, ends):
+    for group, topics in _groups_of(prefixes):
+        async with _offsets_of(bootstrap, group, topics) as (consumer, ends):
             if ends:
                 consumer.assign(list(ends))
                 await consumer.commit(ends)
@@ -215,8 +220,8 @@ async def start_at_topic_ends(bootstrap: str, prefixes: dict[str, str]) -> None:
 async def unread_events(bootstrap: str, prefixes: dict[str, str]) -> int:
     """Events on the services' topics not yet committed by their consumer groups."""
     unread = 0
-    for group, topic in _groups_of(prefixes):
-        async with _offsets_of(bootstrap, group, topic) as (consumer, ends):
+    for group, topics in _groups_of(prefixes):
+        async with _offsets_of(bootstrap, group, topics) as (consumer, ends):
             for partition, end in ends.items():
                 unread += max(0, end - (await consumer.committed(partition) or 0))
     return unread

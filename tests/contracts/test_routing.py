@@ -3,39 +3,16 @@ service's runtime, built in development mode (no connection needed), against the
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
-from uvicorn.importer import import_from_string
 
 from billing_contracts import ALL_TOPICS
 from billing_contracts.asyncapi import build_document
 from billing_contracts.routing import PUBLICATIONS, SUBSCRIPTIONS
-from billing_kit.runtime import Runtime
-from billing_kit.settings import ServiceSettings
+from tests.helpers.runtimes import runtime_of
 
 pytestmark = pytest.mark.unit
 
 PACKAGES = ("catalog", "subscriptions", "invoicing", "webhook_ingest", "revenue")
-
-
-def settings_type(package: str) -> type[ServiceSettings]:
-    module = importlib.import_module(f"{package}.settings")
-    [found] = [
-        value
-        for value in vars(module).values()
-        if isinstance(value, type)
-        and issubclass(value, ServiceSettings)
-        and value.__module__ == module.__name__
-    ]
-    return found
-
-
-def runtime_of(package: str) -> Runtime:
-    settings = settings_type(package)(billing_env="development")
-    app = import_from_string(f"{package}.app:create_app")(settings)
-    runtime: Runtime = app.state.runtime
-    return runtime
 
 
 @pytest.mark.parametrize("package", PACKAGES)
@@ -57,7 +34,9 @@ def test_the_document_lists_receivers_servers_and_dead_letter_topics() -> None:
     }
     expected = {(s.group, "#/channels/" + s.topic.name.replace(".", "_")) for s in SUBSCRIPTIONS}
     assert receives == expected
-    assert ("catalog.accounts", "#/channels/billing_accounts_v1") in receives
+    assert ("catalog", "#/channels/billing_accounts_v1") in receives  # one group per service
+    titles = [op["title"] for op in document["operations"].values() if op["action"] == "receive"]
+    assert "revenue.subscription-states consumes billing.subscriptions.v1" in titles
     addresses = {channel["address"] for channel in document["channels"].values()}
     assert {topic.dlq for topic in ALL_TOPICS} <= addresses
     assert set(document["servers"]) == {"embedded", "production"}

@@ -4,8 +4,11 @@ of the test's choosing."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Sequence
 from typing import Any
+
+from uvicorn.importer import import_from_string
 
 import subscriptions.models
 from billing_contracts import Topic
@@ -50,3 +53,24 @@ async def isolated_runtime(infra: Infra, prefix: str, **settings: Any) -> Runtim
     return service_runtime(
         SubscriptionsSettings, subscriptions.models.kit_tables, infra, url, **settings
     )
+
+
+def settings_type(package: str) -> type[ServiceSettings]:
+    module = importlib.import_module(f"{package}.settings")
+    [found] = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, ServiceSettings)
+        and value.__module__ == module.__name__
+    ]
+    return found
+
+
+def runtime_of(package: str) -> Runtime:
+    """The runtime of the service ``package`` as its app builds it, in development mode (no
+    connection made)."""
+    settings = settings_type(package)(billing_env="development")
+    app = import_from_string(f"{package}.app:create_app")(settings)
+    runtime: Runtime = app.state.runtime
+    return runtime

@@ -269,7 +269,7 @@ async def test_an_undecodable_message_in_a_batch_dead_letters_and_the_rest_apply
 async def test_a_deadlock_between_consumers_of_one_service_is_undone_and_applied_again(
     runtime: Runtime,
 ) -> None:
-    """Two consumer groups of one service commit concurrently, and their handlers lock the
+    """Two consumers of one service commit concurrently, and their handlers lock the
     same two things in opposite orders, each holding its first until the other holds its
     own: Postgres undoes one side of the deadlock, which is applied again. Every event is
     applied once, and the conflict is counted."""

@@ -57,7 +57,7 @@ def spans() -> Iterator[InMemorySpanExporter]:
 
 @pytest.fixture(scope="module")
 async def ingest_and_catalog(infra: Infra) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
-    """A webhook-ingest client, and catalog's consumer group for account updates."""
+    """A webhook-ingest client, and catalog's consumer of account updates."""
     url = await create_database(infra.database_url, "trace")
     await asyncio.to_thread(migrate, url, ["webhook_ingest", "catalog"])
     prefix = f"trace-{uuid.uuid4().hex[:8]}"
@@ -81,7 +81,7 @@ async def ingest_and_catalog(infra: Infra) -> AsyncIterator[tuple[httpx.AsyncCli
         await running.enter_async_context(catalog.router.lifespan_context(catalog))
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=ingest), base_url="http://t")
         await running.enter_async_context(client)
-        yield client, f"{prefix}-catalog.accounts"
+        yield client, f"{prefix}-catalog"
 
 
 def account_updated() -> tuple[str, bytes]:
@@ -101,7 +101,7 @@ def account_updated() -> tuple[str, bytes]:
 async def test_one_webhook_is_one_trace_through_to_the_consumer(
     spans: InMemorySpanExporter, ingest_and_catalog: tuple[httpx.AsyncClient, str]
 ) -> None:
-    ingest, catalog_group = ingest_and_catalog
+    ingest, catalog_group = ingest_and_catalog  # the group reads for each consumer of catalog
     stripe_event_id, body = account_updated()
     answer = await ingest.post(
         "/stripe/webhooks/connect", content=body, headers=signed(body, CONNECT_SECRET)
@@ -135,6 +135,7 @@ async def test_one_webhook_is_one_trace_through_to_the_consumer(
         and s.context.trace_id == request.context.trace_id
     ]
     assert apply.name == f"apply {ACCOUNTS.name}"
+    assert attribute(apply, "billing.consumer") == f"{catalog_group}.accounts"
     assert attribute(apply, "event.applied") is True
     # The event's consumer span continues the request's span, whose context the outbox row
     # stored and the Kafka message carried; the inbox's span is inside the consumer's.

@@ -59,8 +59,8 @@ async def inbox_counts(
                 f"SELECT count(*) FROM {service}.inbox"
                 " WHERE consumer = $1 AND event_id = ANY($2::uuid[])"
             )
-            group = f"{service}.{consumer}"  # the inbox names a consumer by its group
-            counts[service, consumer] = int(await conn.fetchval(query, group, list(ids)))
+            name = f"{service}.{consumer}"  # the inbox's name of the consumer
+            counts[service, consumer] = int(await conn.fetchval(query, name, list(ids)))
         return counts
     finally:
         await conn.close()

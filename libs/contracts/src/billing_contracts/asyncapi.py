@@ -80,15 +80,18 @@ def build_document() -> dict[str, Any]:
         group = {"type": "string", "enum": [subscription.group]}
         operations[f"{prefix}_receives_{channel_id}"] = {
             "action": "receive",
-            "title": f"{subscription.group} consumes {subscription.topic.name}",
-            "summary": f"Applied once per event (inbox) by {subscription.service}.",
+            "title": f"{subscription.name} consumes {subscription.topic.name}",
+            "summary": (
+                f"Applied once per event (inbox) by {subscription.service}; read by its "
+                f"consumer group `{subscription.group}`, as every topic it consumes."
+            ),
             "channel": {"$ref": f"#/channels/{channel_id}"},
             "tags": [{"name": subscription.service}],
             "bindings": {"kafka": {"groupId": group, "bindingVersion": "0.5.0"}},
         }
         operations[f"{prefix}_dead_letters_{channel_id}"] = {
             "action": "send",
-            "title": f"{subscription.group} dead-letters {subscription.topic.name}",
+            "title": f"{subscription.name} dead-letters {subscription.topic.name}",
             "summary": "Messages this consumer gave up on.",
             "channel": {"$ref": f"#/channels/{channel_id}_dlq"},
             "tags": [{"name": subscription.service}],
@@ -114,7 +117,10 @@ def build_document() -> dict[str, Any]:
         "description": "The original record's headers, and why it was given up on.",
         "properties": {
             "x-original-topic": {"type": "string"},
-            "x-consumer": {"type": "string", "description": "The consumer group that failed."},
+            "x-consumer": {
+                "type": "string",
+                "description": "The consumer that failed (`<service>.<consumer>`).",
+            },
             "x-attempts": {"type": "string", "description": "Attempts made (decimal)."},
             "x-error-type": {"type": "string"},
             "x-error": {"type": "string"},

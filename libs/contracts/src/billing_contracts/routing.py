@@ -21,7 +21,8 @@ from billing_contracts.topics import Topic
 
 @dataclass(frozen=True)
 class Subscription:
-    """A consumer of a service: consumer group ``<service>.<consumer>`` on ``topic``."""
+    """A consumer of a service on ``topic``, read by the service's consumer group (one per
+    service, named after it) under the name ``<service>.<consumer>``."""
 
     service: str
     consumer: str
@@ -29,6 +30,12 @@ class Subscription:
 
     @property
     def group(self) -> str:
+        """The consumer group that reads the topic for it: its service's."""
+        return self.service
+
+    @property
+    def name(self) -> str:
+        """What its inbox rows, dead letters (``x-consumer``) and metrics carry."""
         return f"{self.service}.{self.consumer}"
 
 

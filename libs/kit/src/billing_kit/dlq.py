@@ -4,8 +4,8 @@ came from once their cause is fixed.
 Every consumer of a topic dead-letters into the same ``.dlq``; the ``x-consumer`` header says
 whose a message is, so a service sees and re-drives only its own. What it re-drove is
 remembered as the committed offsets of its consumer group ``<service>.dlq-redrive``: a message
-is re-driven once. Re-driving publishes to the original topic, where every consumer group
-sees the event again; those that applied it already find it in their inbox and skip it.
+is re-driven once. Re-driving publishes to the original topic, where every consumer sees the
+event again; those that applied it already find it in their inbox and skip it.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class _Pending:
 
 
 class DeadLetterQueues:
-    """The ``.dlq`` topics as seen by one service (its consumer groups ``<service>.*``)."""
+    """The ``.dlq`` topics as seen by one service (its consumers ``<service>.*``)."""
 
     def __init__(self, bootstrap_servers: str, service: str) -> None:
         self.bootstrap_servers = bootstrap_servers

@@ -2,21 +2,24 @@
 one transaction, and the Kafka offset is committed only after that. A redelivered event finds
 its inbox row and changes nothing.
 
-Messages come in batches (what the broker has for the consumer, up to ``max_batch``): a batch
-is applied in order in one transaction (one inbox insert for all, each handler's writes
-flushed before the next event is read), then one offset commit. If anything in a batch
-fails, the batch is rolled back and its events are applied one by one as below, so a batch
-changes only how often the database and the broker are asked, never what is applied.
+A service's consumers read the broker as one consumer group (``billing_kit.consumer_group``).
+Messages come in batches (what the broker has for the group), split by topic: each consumer
+of a topic applies its part in order, up to ``max_batch`` in one transaction (one inbox
+insert for all, each handler's writes flushed before the next event is read); the batch's
+offsets are committed once every part is applied. If anything in a transaction fails, it is
+rolled back and its events are applied one by one as below, so a batch changes only how
+often the database and the broker are asked, never what is applied.
 
-Nothing serializes a service's transactions: batches of different consumers, of different
-partitions and of different replicas commit concurrently. The order of events comes from
+Nothing serializes a service's transactions: the parts of a batch of different consumers,
+and the batches of different replicas, commit concurrently. The order of events comes from
 their partition (each topic is keyed by the aggregate, or the connected account, whose rows
 its handlers write), and handlers take rows in one order. A transaction Postgres undoes for
 a conflict with a concurrent one (a deadlock, a serialization failure) is applied again and
 counted (``consumer_transaction_conflicts_total``).
 
 Failures: infrastructure errors (database unreachable, Stripe away) are retried without
-limit, so the consumer waits out an outage in order; any other error is retried a bounded
+limit, so the consumer waits out an outage in order (and the service's other consumers wait
+for their next batch with it); any other error is retried a bounded
 number of times, then the message goes to ``<topic>.dlq`` with the error attached and the
 consumer moves on.
 """
@@ -46,6 +49,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing_contracts import Event, Topic
+from billing_kit.consumer_group import by_topic, chunks, take_over
 from billing_kit.db import unit_of_work
 from billing_kit.errors import StripeFailedError, UnavailableError
 from billing_kit.logging import bind_causation_id, bind_correlation_id
@@ -76,6 +80,16 @@ class Batched:
 
 Subscriber = Handler | Batched
 """What a topic's events are given to: per event, or per batch."""
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """One consumer of the service's table."""
+
+    topic: Topic
+    name: str
+    """``<service>.<consumer>``: the name its inbox rows, dead letters and metrics carry."""
+    handler: Subscriber
 
 
 def by_event_type(handlers: Mapping[type[Event], Handler]) -> Handler:
@@ -171,7 +185,8 @@ class _Outcomes:
 
 
 class Inbox:
-    """Registers idempotent subscribers on a FastStream Kafka broker."""
+    """A service's idempotent consumers, read from a FastStream Kafka broker as one
+    consumer group."""
 
     def __init__(
         self,
@@ -200,22 +215,40 @@ class Inbox:
         self.max_batch = max_batch
         self.batch_wait_ms = batch_wait_ms
         self._outcomes: dict[tuple[str, str], _Outcomes] = {}
+        self._table: list[Consumer] = []
+        self._subscriber: Any = None
 
     def subscribe(self, topic: Topic, consumer: str, handler: Subscriber) -> None:
-        """Consume ``topic`` as consumer group ``<service>.<consumer>`` into ``handler``."""
-        name = f"{self.service}.{consumer}"
+        """Add consumer ``<service>.<consumer>`` of ``topic`` into ``handler`` to the service's
+        table, read by the service's one consumer group (``consume``)."""
+        assert self._subscriber is None, "the table is complete once the service consumes"
+        self._table.append(Consumer(topic, f"{self.service}.{consumer}", handler))
+
+    @property
+    def group(self) -> str:
+        """The consumer group the service's table is read by."""
+        return self.service
+
+    @property
+    def consumers(self) -> tuple[Consumer, ...]:
+        """The service's table, in its order."""
+        return tuple(self._table)
+
+    def consume(self) -> None:
+        """Read the table's topics as one consumer group (once: later calls change nothing)."""
+        if self._subscriber is not None or not self._table:
+            return
+        topics = list(dict.fromkeys(c.topic.name for c in self._table))
 
         async def on_batch(message: KafkaMessage) -> None:
             records = message.raw_message
             assert isinstance(records, tuple)
-            received = [Received(r.value or b"", r.key, r.headers) for r in records]
-            await self.deliver_batch(topic, name, handler, received)
-            self._report_lag(topic, name, message, records)
+            await self.apply_records(records, message.consumer)
 
-        on_batch.__name__ = f"{consumer}_{topic.name.replace('.', '_')}"
-        self.broker.subscriber(
-            topic.name,
-            group_id=name,
+        on_batch.__name__ = f"{self.service.replace('.', '_').replace('-', '_')}_consumers"
+        self._subscriber = self.broker.subscriber(
+            *topics,
+            group_id=self.group,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             session_timeout_ms=self.session_timeout_ms,
@@ -223,27 +256,59 @@ class Inbox:
             fetch_max_wait_ms=self.fetch_max_wait_ms,
             fetch_min_bytes=self.fetch_min_bytes,
             batch=True,
-            max_records=self.max_batch,
+            # Each consumer still applies at most ``max_batch`` in a transaction.
+            max_records=self.max_batch * len(topics),
             # How long a poll waits for messages (then FastStream pauses as long again):
             # the most an idle consumer adds to an event's way.
             batch_timeout_ms=self.batch_wait_ms,
-            title=f"{name}:{topic.name}",
-        )(on_batch)
+            title=f"{self.group}:{','.join(topics)}",
+        )
+        self._subscriber(on_batch)
+
+    async def take_over(self, bootstrap_servers: str) -> None:
+        """Before the group first reads: start it where the table's consumers, each a
+        consumer group of its own until then, had got to (``consumer_group``)."""
+        earlier: dict[str, list[str]] = {}
+        for consumer in self._table:
+            earlier.setdefault(consumer.topic.name, []).append(consumer.name)
+        if earlier:
+            await take_over(bootstrap_servers, self.group, earlier)
+
+    async def apply_records(self, records: Sequence[Any], reader: object = None) -> None:
+        """A batch the group received (Kafka records, of any of the table's topics), split
+        by topic: each consumer of a topic applies its part in order, beside the others; an
+        error of one is raised once the others are done (and the batch is read again: what
+        they applied, their inboxes skip). ``reader``: the Kafka consumer that read them,
+        to tell how far behind they are."""
+        split = by_topic(records)
+        parts = [
+            self._apply_part(consumer, split[consumer.topic.name], reader)
+            for consumer in self._table
+            if consumer.topic.name in split
+        ]
+        for outcome in await asyncio.gather(*parts, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _apply_part(self, consumer: Consumer, records: Sequence[Any], reader: object) -> None:
+        for chunk in chunks(records, self.max_batch):
+            received = [Received(r.value or b"", r.key, r.headers) for r in chunk]
+            await self.deliver_batch(consumer.topic, consumer.name, consumer.handler, received)
+        if isinstance(reader, AIOKafkaConsumer):
+            self._report_lag(consumer, reader, records)
 
     def _report_lag(
-        self, topic: Topic, consumer: str, message: KafkaMessage, records: tuple[Any, ...]
+        self, consumer: Consumer, reader: AIOKafkaConsumer, records: Sequence[Any]
     ) -> None:
         """How far behind its partitions' ends the consumer is after this batch."""
-        kafka = message.consumer
-        if not isinstance(kafka, AIOKafkaConsumer):
-            return  # (a test's broker)
         last: dict[int, int] = {}
         for record in records:
             last[record.partition] = max(last.get(record.partition, -1), record.offset)
+        topic = consumer.topic.name
         for partition, offset in last.items():
-            end = kafka.highwater(TopicPartition(topic.name, partition))
+            end = reader.highwater(TopicPartition(topic, partition))
             if end is not None:
-                CONSUMER_LAG.labels(self.service, topic.name, consumer, str(partition)).set(
+                CONSUMER_LAG.labels(self.service, topic, consumer.name, str(partition)).set(
                     max(0, end - offset - 1)
                 )
 
@@ -352,7 +417,8 @@ class Inbox:
                         "duplicate event ignored", consumer=consumer, event_id=str(evt.event_id)
                     )
             if isinstance(handler, Batched):
-                with batch_span(topic.name, consumer, [(e.event_id, r.headers) for e, r in new]):
+                traced = [(e.event_id, r.headers) for e, r in new]
+                with batch_span(topic.name, self.group, consumer, traced):
                     await handler.apply(session, [evt for evt, _ in new])
             else:
                 await self._apply_each(topic, consumer, handler, session, new)
@@ -405,7 +471,8 @@ class Inbox:
                 TRACER.start_as_current_span(
                     f"apply {topic.name}",
                     attributes={
-                        "messaging.consumer.group.name": consumer,
+                        "messaging.consumer.group.name": self.group,
+                        "billing.consumer": consumer,
                         "event.id": str(evt.event_id),
                     },
                 ) as span,

@@ -59,7 +59,8 @@ class Runtime:
     publishes: Sequence[Topic] = ()
     consumes: list[Topic] = field(default_factory=list)
     subscriptions: list[tuple[str, Topic]] = field(default_factory=list)
-    """``(consumer, topic)`` of each subscriber (consumer group ``<service>.<consumer>``)."""
+    """``(consumer, topic)`` of each consumer of the table (``<service>.<consumer>``, all
+    read by the service's one consumer group)."""
 
     def __post_init__(self) -> None:
         name = self.settings.service_name
@@ -140,7 +141,7 @@ class Runtime:
 
     def subscribe_all(self, handlers: Mapping[str, tuple[Topic, Subscriber]]) -> None:
         """Subscribe a service's table of consumers: consumer → (topic, what its events are
-        given to), in the table's order."""
+        given to), in the table's order; the whole table is read as one consumer group."""
         for consumer, (topic, handler) in handlers.items():
             self.subscribe(topic, consumer, handler)
 
@@ -273,9 +274,12 @@ class Runtime:
     async def _start_broker(self) -> None:
         """What ``broker.start()`` does, with the subscribers started together: each one's
         start waits for its consumer group to hand it partitions (a join, ~3 s on the
-        embedded broker), and one after another that was 21 s for invoicing's seven."""
+        embedded broker). The service's consumer group first takes over, if it is new,
+        from the consumer groups its consumers were before."""
+        self.inbox.consume()
         try:
             await self.broker.connect()
+            await self._take_over()
             try:
                 async with asyncio.TaskGroup() as starting:
                     for subscriber in self.broker.subscribers:
@@ -288,6 +292,16 @@ class Runtime:
         except Exception:
             await self.broker.stop()  # a half-made connection is dropped before the next try
             raise
+
+    async def _take_over(self) -> None:
+        try:
+            await self.inbox.take_over(self.settings.kafka_bootstrap_servers)
+        except Exception as exc:
+            if broker_unreachable(exc):
+                raise
+            # Refused: the group reads from the topics' beginnings, its inbox skipping what
+            # its consumers applied already.
+            log.error("consumer group could not take over", error=repr(exc))
 
     async def _until_broker_answers(self, step: Callable[[], Awaitable[None]]) -> None:
         async for attempt in stamina.retry_context(

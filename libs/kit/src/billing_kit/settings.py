@@ -120,7 +120,9 @@ class ServiceSettings(BaseSettings):
     """Largest event the relay publishes (Kafka's default ``message.max.bytes``); a larger
     one goes to ``outbox_dead_letters``."""
     consumer_group_prefix: str | None = None
-    """Consumer groups are ``<prefix>.<consumer>``; the prefix defaults to the service name."""
+    """The service's consumer group is ``<prefix>``, its consumers (inbox rows, dead letters,
+    metrics) ``<prefix>.<consumer>`` and a responder's group ``<prefix>.<responder>``; the
+    prefix defaults to the service name."""
     consumer_session_timeout_ms: int = 6000
     """Short enough that a dead replica's partitions move on quickly (and the first group
     join, which some brokers hold for half of it, stays short)."""
@@ -136,7 +138,8 @@ class ServiceSettings(BaseSettings):
     360, ``bench/scale_out.py``, 2026-12-06), while the portal's p95 for a paid invoice went
     from 140 ms to 1.1 s (``bench/invoice_states.py``); so 1 byte: answer at once."""
     consumer_max_batch: int = 200
-    """Most messages a consumer applies in one transaction and one offset commit."""
+    """Most messages a consumer applies in one transaction; the service's consumer group
+    takes up to this many per topic it reads in one poll, committed together."""
     consumer_batch_wait_ms: int = 20
     """How long an idle consumer's poll waits for messages before it pauses as long again:
     the most a quiet consumer adds to an event's way."""

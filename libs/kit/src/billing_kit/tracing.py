@@ -64,10 +64,14 @@ def message_span(destination: str, headers: Sequence[tuple[str, bytes]]) -> Iter
 
 @contextmanager
 def batch_span(
-    destination: str, consumer: str, messages: Sequence[tuple[object, Sequence[tuple[str, bytes]]]]
+    destination: str,
+    group: str,
+    consumer: str,
+    messages: Sequence[tuple[object, Sequence[tuple[str, bytes]]]],
 ) -> Iterator[trace.Span]:
-    """The span of a batch applied together (``Batched``): linked to the trace of each of its
-    messages (their headers), naming their event ids."""
+    """The span of a batch applied together (``Batched``) by ``consumer`` of consumer group
+    ``group``: linked to the trace of each of its messages (their headers), naming their
+    event ids."""
     links = []
     for _, headers in messages:
         carrier = {name: value.decode(errors="replace") for name, value in headers}
@@ -80,7 +84,8 @@ def batch_span(
         attributes={
             "messaging.system": "kafka",
             "messaging.destination.name": destination,
-            "messaging.consumer.group.name": consumer,
+            "messaging.consumer.group.name": group,
+            "billing.consumer": consumer,
             "messaging.batch.message_count": len(messages),
             "event.ids": [str(event_id) for event_id, _ in messages],
         },
