@@ -4,14 +4,27 @@ webhook-ingest's own rules, then handed to the mirror as invoicing's consumers h
 
 from __future__ import annotations
 
-from billing_contracts import Event
+import random
+import uuid
+from collections.abc import Sequence
+
+from billing_contracts import Event, Topic
 from billing_contracts.billing_invoices import (
+    STRIPE_INVOICES,
+    StripeInvoiceFinalized,
     StripeInvoiceOverdue,
+    StripeInvoicePaymentFailed,
     StripeInvoicePaymentPaid,
     StripeInvoiceSnapshot,
 )
+from billing_contracts.billing_payments import STRIPE_PAYMENTS
 from billing_contracts.billing_stripe import PaymentAttribution
-from billing_contracts.billing_subscriptions import StripeSubscriptionSnapshot
+from billing_contracts.billing_subscriptions import (
+    STRIPE_SUBSCRIPTIONS,
+    StripeSubscriptionSnapshot,
+    StripeSubscriptionState,
+    StripeSubscriptionUpdated,
+)
 from invoicing.consumers import _payment_facts
 from invoicing.service.mirror import Mirror
 from tests.helpers.invoicing.invoice_events import InvoiceStory
@@ -56,3 +69,109 @@ async def deliver(mirror: Mirror, event: Event) -> None:
         facts = await _payment_facts(mirror, payload)
         if facts is not None:
             await mirror.apply_payment(facts, agency_id=event.agency_id)
+
+
+# --- Many invoices at once, as the consumers meet them ---------------------------------------
+
+MIRROR_TOPICS = (STRIPE_INVOICES, STRIPE_PAYMENTS, STRIPE_SUBSCRIPTIONS)
+
+
+def topic_of(event: Event) -> Topic:
+    return next(topic for topic in MIRROR_TOPICS if type(event) in topic.events)
+
+
+def subscription_events(account: str, start: int, subscription_id: str) -> list[Event]:
+    """A subscription falling past due and back within its second (Stripe's word carried),
+    a late state of before, and its open invoice, finalized then failing a payment."""
+    where = {"agency_id": "agency-subs", "workspace_id": "ws-subs"}
+
+    def state(status: str, second: int, told: str | None = None) -> Event:
+        payload = StripeSubscriptionSnapshot(
+            stripe_event_id=f"evt_{subscription_id}_{second}_{status}",
+            stripe_created=start + second,
+            stripe_account_id=account,
+            metadata=dict(where),
+            subscription_id=subscription_id,
+            customer_id=f"cus_{subscription_id}",
+            status=status,
+            currency="usd",
+            application_fee_percent=2.5,
+            stripe_state=None if told is None else StripeSubscriptionState(status=told),
+        )
+        return StripeSubscriptionUpdated(payload=payload, **where)
+
+    def invoice(kind: type[Event], second: int, attempts: int) -> Event:
+        payload = StripeInvoiceSnapshot(
+            stripe_event_id=f"evt_{subscription_id}_invoice_{second}",
+            stripe_created=start + second,
+            stripe_account_id=account,
+            invoice_id=f"in_{subscription_id}",
+            subscription_id=subscription_id,
+            customer_id=f"cus_{subscription_id}",
+            status="open",
+            currency="usd",
+            amount_due=4_000,
+            amount_paid=0,
+            amount_remaining=4_000,
+            subtotal=4_000,
+            attempt_count=attempts,
+            created=start,
+        )
+        return kind.model_validate({"payload": payload, **where})
+
+    return [
+        state("active", 0),
+        invoice(StripeInvoiceFinalized, 1, 0),
+        invoice(StripeInvoicePaymentFailed, 2, 1),
+        state("past_due", 10),
+        state("active", 5),  # late: changes nothing
+        state("active", 10, told="active"),  # same second: Stripe's word says which is current
+    ]
+
+
+def mixed_feed(invoices: int, seed: int, *, account: str, start: int) -> list[Event]:
+    """``invoices`` invoices' stories and two subscriptions' told at once in a shuffled order,
+    a third of the events twice (the repeat under an event id of its own, as Stripe sends an
+    event again)."""
+    rng = random.Random(seed)
+    events: list[Event] = []
+    for n in range(invoices):
+        story = InvoiceStory(
+            account=account,
+            agency_id="agency-feed",
+            workspace_id=f"ws-{n % 3}",
+            start=start + 100 * n,
+            invoice_id=f"in_feed_{seed}_{n}",
+            payment_intent_id=f"pi_feed_{seed}_{n}",
+            charge_id=f"ch_feed_{seed}_{n}",
+            dispute_id=f"dp_feed_{seed}_{n}",
+        )
+        events += told(story, attributed=n % 2 == 0)
+    for n in range(2):
+        events += subscription_events(account, start, f"sub_feed_{seed}_{n}")
+    repeats = [
+        event.model_copy(update={"event_id": uuid.uuid4()})
+        for event in rng.sample(events, len(events) // 3)
+    ]
+    mixed = events + repeats
+    rng.shuffle(mixed)
+    return mixed
+
+
+def schedule(events: Sequence[Event], max_batch: int) -> list[tuple[Topic, list[Event]]]:
+    """The batches the mirror's consumers are given: each topic's events in their order, up
+    to ``max_batch`` a batch, the topics' batches taking turns (as consumers of different
+    topics run side by side)."""
+    batches: dict[str, list[list[Event]]] = {topic.name: [] for topic in MIRROR_TOPICS}
+    for event in events:
+        runs = batches[topic_of(event).name]
+        if not runs or len(runs[-1]) == max_batch:
+            runs.append([])
+        runs[-1].append(event)
+    turns: list[tuple[Topic, list[Event]]] = []
+    for step in range(max(len(runs) for runs in batches.values())):
+        for topic in MIRROR_TOPICS:
+            runs = batches[topic.name]
+            if step < len(runs):
+                turns.append((topic, runs[step]))
+    return turns

@@ -1,0 +1,36 @@
+"""The invoice mirror's consumers on a database of their own, a batch at a time: many
+invoices' events, shuffled and some twice, end in the same rows and the same announcements
+whether each event is applied in a transaction of its own or a batch together, and a batch
+takes a few statements whatever its size."""
+
+from __future__ import annotations
+
+import pytest
+
+from billing_devstack import Infra
+from tests.helpers.invoicing.mirror_feed import mixed_feed, schedule
+from tests.helpers.invoicing.replay import replay
+
+pytestmark = [pytest.mark.integration]
+
+START = 1_780_000_000
+
+
+async def test_batches_leave_what_one_event_at_a_time_leaves(infra: Infra) -> None:
+    events = mixed_feed(12, seed=7, account="acct_batches", start=START)
+    batches = schedule(events, max_batch=200)
+
+    alone = await replay(infra, batches, one_at_a_time=True)
+    together = await replay(infra, batches)
+
+    assert together.tables == alone.tables
+    assert together.announced == alone.announced
+    assert len(alone.tables["invoices"]) == 14
+    assert {kind for _, kind, _ in alone.announced} >= {
+        "invoice.mirrored",
+        "invoice.paid",
+        "invoice.refunded",
+        "invoice.dispute_closed",
+    }
+    print("one at a time", alone.statements)
+    print("batched", together.statements)
