@@ -20,17 +20,20 @@ async def test_batches_leave_what_one_event_at_a_time_leaves(infra: Infra) -> No
     events = mixed_feed(12, seed=7, account="acct_batches", start=START)
     batches = schedule(events, max_batch=200)
 
-    alone = await replay(infra, batches, one_at_a_time=True)
+    alone = await replay(infra, batches, mirror_alone=True)
+    batches_of_one = await replay(infra, batches, one_at_a_time=True)
     together = await replay(infra, batches)
 
-    assert together.tables == alone.tables
-    assert together.announced == alone.announced
+    for replayed in (batches_of_one, together):
+        assert replayed.tables == alone.tables
+        assert replayed.announced == alone.announced
     assert len(alone.tables["invoices"]) == 14
+    assert len(alone.tables["refunds"]) == 24
+    assert sum(row["failed"] for row in alone.tables["refunds"].values()) == 12
     assert {kind for _, kind, _ in alone.announced} >= {
         "invoice.mirrored",
         "invoice.paid",
         "invoice.refunded",
         "invoice.dispute_closed",
     }
-    print("one at a time", alone.statements)
-    print("batched", together.statements)
+    print("alone", sum(n for *_, n in alone.statements), "batched", together.statements)

@@ -12,12 +12,17 @@ from billing_contracts import Event, Topic
 from billing_contracts.billing_invoices import (
     STRIPE_INVOICES,
     StripeInvoiceFinalized,
-    StripeInvoiceOverdue,
     StripeInvoicePaymentFailed,
-    StripeInvoicePaymentPaid,
     StripeInvoiceSnapshot,
 )
-from billing_contracts.billing_payments import STRIPE_PAYMENTS
+from billing_contracts.billing_payments import (
+    STRIPE_PAYMENTS,
+    StripeApplicationFeeCreated,
+    StripeApplicationFeeSnapshot,
+    StripeRefundCreated,
+    StripeRefundFailed,
+    StripeRefundSnapshot,
+)
 from billing_contracts.billing_stripe import PaymentAttribution
 from billing_contracts.billing_subscriptions import (
     STRIPE_SUBSCRIPTIONS,
@@ -25,8 +30,8 @@ from billing_contracts.billing_subscriptions import (
     StripeSubscriptionState,
     StripeSubscriptionUpdated,
 )
-from invoicing.consumers import _payment_facts
 from invoicing.service.mirror import Mirror
+from invoicing.service.mirror_batch import apply_event
 from tests.helpers.invoicing.invoice_events import InvoiceStory
 from webhook_ingest.rules.normalize import normalize
 
@@ -55,20 +60,7 @@ def told(story: InvoiceStory, *, attributed: bool) -> list[Event]:
 
 async def deliver(mirror: Mirror, event: Event) -> None:
     """What invoicing's consumers have the mirror do with one of Stripe's events."""
-    payload = event.payload
-    if isinstance(event, StripeInvoicePaymentPaid):
-        await mirror.apply_invoice_payment(event.payload, agency_id=event.agency_id)
-    elif isinstance(payload, StripeInvoiceSnapshot):
-        overdue = isinstance(event, StripeInvoiceOverdue)
-        where = {"agency_id": event.agency_id, "workspace_id": event.workspace_id}
-        await mirror.apply_invoice(payload, **where, overdue=overdue)
-    elif isinstance(payload, StripeSubscriptionSnapshot):
-        where = {"agency_id": event.agency_id, "workspace_id": event.workspace_id}
-        await mirror.apply_subscription(payload, **where)
-    else:
-        facts = await _payment_facts(mirror, payload)
-        if facts is not None:
-            await mirror.apply_payment(facts, agency_id=event.agency_id)
+    await apply_event(mirror, event)
 
 
 # --- Many invoices at once, as the consumers meet them ---------------------------------------
@@ -129,9 +121,53 @@ def subscription_events(account: str, start: int, subscription_id: str) -> list[
     ]
 
 
+def refunds_and_fee(story: InvoiceStory, *, attributed: bool) -> list[Event]:
+    """Two refunds of the story's payment, one of them failing later, and the platform's fee
+    taken from its charge (an event naming the charge only)."""
+    attribution = PaymentAttribution(
+        charge_id=story.charge_id,
+        payment_intent_id=story.payment_intent_id,
+        invoice_id=story.invoice_id,
+    )
+
+    def refund(refund_id: str, status: str, second: int, amount: int) -> Event:
+        payload = StripeRefundSnapshot(
+            stripe_event_id=f"evt_{refund_id}_{status}",
+            stripe_created=story.start + second,
+            stripe_account_id=story.account,
+            refund_id=refund_id,
+            status=status,
+            amount=amount,
+            currency="usd",
+            charge_id=story.charge_id,
+            payment_intent_id=story.payment_intent_id,
+            attribution=attribution if attributed else None,
+        )
+        kind = StripeRefundFailed if status == "failed" else StripeRefundCreated
+        return kind(payload=payload)
+
+    fee = StripeApplicationFeeSnapshot(
+        stripe_event_id=f"evt_fee_{story.charge_id}",
+        stripe_created=story.start + 20,
+        application_fee_id=f"fee_{story.charge_id}",
+        amount=75,
+        currency="usd",
+        charge_id=story.charge_id,
+        paying_account_id=story.account,
+    )
+    refunded, failing = f"re_{story.charge_id}_1", f"re_{story.charge_id}_2"
+    return [
+        refund(refunded, "succeeded", 21, 1_000),
+        refund(failing, "succeeded", 22, 500),
+        refund(failing, "failed", 23, 500),
+        StripeApplicationFeeCreated(payload=fee),
+    ]
+
+
 def mixed_feed(invoices: int, seed: int, *, account: str, start: int) -> list[Event]:
-    """``invoices`` invoices' stories and two subscriptions' told at once in a shuffled order,
-    a third of the events twice (the repeat under an event id of its own, as Stripe sends an
+    """``invoices`` invoices' stories (with refunds and fees; every other one's payment events
+    without the invoice they paid) and two subscriptions' told at once in a shuffled order, a
+    third of the events twice (the repeat under an event id of its own, as Stripe sends an
     event again)."""
     rng = random.Random(seed)
     events: list[Event] = []
@@ -147,6 +183,7 @@ def mixed_feed(invoices: int, seed: int, *, account: str, start: int) -> list[Ev
             dispute_id=f"dp_feed_{seed}_{n}",
         )
         events += told(story, attributed=n % 2 == 0)
+        events += refunds_and_fee(story, attributed=n % 2 == 0)
     for n in range(2):
         events += subscription_events(account, start, f"sub_feed_{seed}_{n}")
     repeats = [

@@ -17,8 +17,11 @@ from billing_contracts import Event, Topic
 from billing_devstack import Infra
 from billing_kit.db import unit_of_work
 from billing_kit.inbox import Batched, Subscriber
+from billing_kit.runtime import Runtime
 from invoicing.consumers import handlers
 from invoicing.models import Invoice, Payment, Refund, Subscription, kit_tables
+from invoicing.service.mirror import Mirror
+from invoicing.service.mirror_batch import apply_event
 from invoicing.settings import InvoicingSettings
 from tests.helpers.databases import migrated_database
 from tests.helpers.runtimes import close_runtime, service_runtime
@@ -49,10 +52,20 @@ async def _apply(handler: Subscriber, session: AsyncSession, batch: list[Event])
         session.expunge_all()
 
 
+def _mirror_alone(runtime: Runtime) -> Subscriber:
+    """The mirror an event at a time on the ORM's rows (``Mirror.build``, as the API runs
+    it), without the consumers' batches: what a batch must leave."""
+
+    async def apply(session: AsyncSession, event_: Event) -> None:
+        await apply_event(Mirror.build(runtime, session), event_)
+
+    return apply
+
+
 async def _tables(session: AsyncSession) -> dict[str, dict[str, dict[str, Any]]]:
     found: dict[str, dict[str, dict[str, Any]]] = {}
     for model in (Invoice, Payment, Refund, Subscription):
-        table = model.__table__  # type: ignore[attr-defined]
+        table = model.__table__  # type: ignore[union-attr]
         key = next(iter(table.primary_key.columns)).key
         rows = (await session.execute(select(table))).mappings()
         found[table.name] = {
@@ -62,15 +75,23 @@ async def _tables(session: AsyncSession) -> dict[str, dict[str, dict[str, Any]]]
 
 
 async def replay(
-    infra: Infra, batches: Sequence[tuple[Topic, list[Event]]], *, one_at_a_time: bool = False
+    infra: Infra,
+    batches: Sequence[tuple[Topic, list[Event]]],
+    *,
+    one_at_a_time: bool = False,
+    mirror_alone: bool = False,
 ) -> Replayed:
     """``batches`` applied in order by the mirror's consumers; ``one_at_a_time``: each event
-    of a batch in a transaction of its own instead."""
+    of a batch in a transaction of its own instead; ``mirror_alone``: each event in a
+    transaction of its own by the mirror alone (``Mirror`` on the ORM's rows)."""
     url = await migrated_database(infra.database_url, "invoicing")
     runtime = service_runtime(
         InvoicingSettings, kit_tables, infra, url, stripe_api_base=infra.stripe_api_base
     )
     subscribers = [handlers(runtime)[name] for name in MIRROR_CONSUMERS]
+    if mirror_alone:
+        one_at_a_time = True
+        subscribers = [(topic, _mirror_alone(runtime)) for topic, _ in subscribers]
     result = Replayed()
     counted: list[int] = [0]
 
