@@ -164,15 +164,10 @@ def refunds_and_fee(story: InvoiceStory, *, attributed: bool) -> list[Event]:
     ]
 
 
-def mixed_feed(invoices: int, seed: int, *, account: str, start: int) -> list[Event]:
-    """``invoices`` invoices' stories (with refunds and fees; every other one's payment events
-    without the invoice they paid) and two subscriptions' told at once in a shuffled order, a
-    third of the events twice (the repeat under an event id of its own, as Stripe sends an
-    event again)."""
-    rng = random.Random(seed)
-    events: list[Event] = []
-    for n in range(invoices):
-        story = InvoiceStory(
+def feed_stories(invoices: int, seed: int, *, account: str, start: int) -> list[InvoiceStory]:
+    """``invoices`` invoices' stories on one account, each a hundred seconds after the last."""
+    return [
+        InvoiceStory(
             account=account,
             agency_id="agency-feed",
             workspace_id=f"ws-{n % 3}",
@@ -182,6 +177,18 @@ def mixed_feed(invoices: int, seed: int, *, account: str, start: int) -> list[Ev
             charge_id=f"ch_feed_{seed}_{n}",
             dispute_id=f"dp_feed_{seed}_{n}",
         )
+        for n in range(invoices)
+    ]
+
+
+def mixed_feed(invoices: int, seed: int, *, account: str, start: int) -> list[Event]:
+    """The stories of ``feed_stories`` (with refunds and fees; every other one's payment
+    events without the invoice they paid) and two subscriptions' told at once in a shuffled
+    order, a third of the events twice (the repeat under an event id of its own, as Stripe
+    sends an event again)."""
+    rng = random.Random(seed)
+    events: list[Event] = []
+    for n, story in enumerate(feed_stories(invoices, seed, account=account, start=start)):
         events += told(story, attributed=n % 2 == 0)
         events += refunds_and_fee(story, attributed=n % 2 == 0)
     for n in range(2):
