@@ -13,7 +13,11 @@ from typing import Any
 import pytest
 
 from billing_contracts import Event
-from billing_contracts.billing_invoices import StripeInvoiceFinalized, StripeInvoiceSnapshot
+from billing_contracts.billing_invoices import (
+    STRIPE_INVOICES,
+    StripeInvoiceFinalized,
+    StripeInvoiceSnapshot,
+)
 from billing_contracts.billing_payments import (
     StripeApplicationFeeCreated,
     StripeApplicationFeeSnapshot,
@@ -26,7 +30,6 @@ from invoicing.models import Invoice, Payment, Refund, Subscription
 from tests.helpers.invoicing.fakes import FakeUnitOfWork
 from tests.helpers.invoicing.invoice_events import InvoiceStory
 from tests.helpers.invoicing.mirror_feed import (
-    STRIPE_INVOICES,
     deliver,
     feed_stories,
     mixed_feed,
