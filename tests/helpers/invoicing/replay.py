@@ -6,6 +6,7 @@ statements each batch took."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,8 @@ class Replayed:
     announced: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     statements: list[tuple[str, int, int]] = field(default_factory=list)
     """(topic, events, statements) of each batch."""
+    cpu_seconds: float = 0.0
+    """The process's CPU time applying the batches (the database's aside)."""
 
 
 async def _apply(handler: Subscriber, session: AsyncSession, batch: list[Event]) -> None:
@@ -82,15 +85,14 @@ async def replay(
     mirror_alone: bool = False,
 ) -> Replayed:
     """``batches`` applied in order by the mirror's consumers; ``one_at_a_time``: each event
-    of a batch in a transaction of its own instead; ``mirror_alone``: each event in a
-    transaction of its own by the mirror alone (``Mirror`` on the ORM's rows)."""
+    of a batch in a transaction of its own instead; ``mirror_alone``: each event by the
+    mirror alone (``Mirror`` on the ORM's rows), as the inbox applies an event handler."""
     url = await migrated_database(infra.database_url, "invoicing")
     runtime = service_runtime(
         InvoicingSettings, kit_tables, infra, url, stripe_api_base=infra.stripe_api_base
     )
     subscribers = [handlers(runtime)[name] for name in MIRROR_CONSUMERS]
     if mirror_alone:
-        one_at_a_time = True
         subscribers = [(topic, _mirror_alone(runtime)) for topic, _ in subscribers]
     result = Replayed()
     counted: list[int] = [0]
@@ -105,8 +107,10 @@ async def replay(
             runs = [[e] for e in batch] if one_at_a_time else [batch]
             for run in runs:
                 counted[0] = 0
+                started = time.process_time()
                 async with unit_of_work(runtime.sessions) as session:
                     await _apply(handler, session, run)
+                result.cpu_seconds += time.process_time() - started
                 result.statements.append((topic.name, len(run), counted[0]))
         event.remove(runtime.engine.sync_engine, "before_cursor_execute", count)
         async with runtime.sessions() as session:
