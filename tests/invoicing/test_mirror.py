@@ -46,7 +46,8 @@ from billing_kit.stripe_client import stripe_client
 from billing_kit.stripe_states import invoice_progress
 from invoicing.models import Invoice, Subscription, kit_tables
 from invoicing.repository import InvoicingRepository, invoice_id_for
-from invoicing.service.mirror import Mirror, PaymentFacts
+from invoicing.service.facts import PaymentFacts
+from invoicing.service.mirror import Mirror
 from invoicing.stripe_gateway import InvoicingStripe
 from tests.helpers.agencies import Agency
 from tests.helpers.databases import service_sessions

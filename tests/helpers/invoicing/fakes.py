@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +21,7 @@ from typing import Any, TypeVar, cast
 import sqlalchemy
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing_contracts import Event
 from billing_kit.errors import (
     BillingError,
     NotFoundError,
@@ -29,6 +30,7 @@ from invoicing.models import Agency, Invoice, Payment, Product, Refund, Subscrip
 from invoicing.repository import invoice_id_for
 from invoicing.service import Invoicing, WorkspaceCustomer
 from invoicing.service.mirror import Mirror
+from invoicing.service.mirror_batch import MirrorBatch
 from invoicing.stripe_gateway import OneOffInvoice
 from tests.helpers.outbox import FakeOutbox
 from tests.helpers.pending_commands import FakeCommands
@@ -71,13 +73,107 @@ class FakeTables:
         )
 
 
-class FakeRepository:
-    """``invoicing.service.ports.Repository`` over ``FakeTables``: the same answers as
-    ``invoicing.repository`` (filters, order, what an ``ensure_*`` inserts)."""
+class FakeBatchQueries:
+    """``MirrorBatchRepository``'s set-based queries over ``FakeRepository``'s tables."""
+
+    tables: FakeTables
+    queries: list[str]
+
+    def _asked(self, query: str) -> None:
+        self.queries.append(query)
+
+    async def insert_invoices(self, first_sights: Sequence[dict[str, Any]]) -> set[str]:
+        self._asked("insert_invoices")
+        inserted = {v["stripe_invoice_id"] for v in first_sights} - self.tables.invoices.keys()
+        for values in first_sights:
+            key = values["stripe_invoice_id"]
+            if key in inserted and key not in self.tables.invoices:
+                self.tables.invoices[key] = Invoice(id=invoice_id_for(key), **values)
+        return inserted
+
+    async def invoices_locked(self, stripe_invoice_ids: Collection[str]) -> dict[str, Invoice]:
+        self._asked("invoices_locked")
+        found = self.tables.invoices
+        return {key: _copied(found[key]) for key in sorted(stripe_invoice_ids) if key in found}
+
+    async def insert_payments(self, first_sights: Mapping[str, str | None]) -> set[str]:
+        self._asked("insert_payments")
+        inserted = set(first_sights) - self.tables.payments.keys()
+        for key in inserted:
+            self.tables.payments[key] = Payment(
+                payment_intent_id=key, stripe_account_id=first_sights[key]
+            )
+        return inserted
+
+    async def payments_locked(
+        self, payment_intent_ids: Collection[str], charge_ids: Collection[str] = ()
+    ) -> dict[str, Payment]:
+        self._asked("payments_locked")
+        return {
+            key: _copied(row)
+            for key, row in sorted(self.tables.payments.items())
+            if key in payment_intent_ids or (row.charge_id and row.charge_id in charge_ids)
+        }
+
+    async def payments_of_invoices(self, stripe_invoice_ids: Collection[str]) -> list[Payment]:
+        self._asked("payments_of_invoices")
+        found = sorted(self.tables.payments.items())
+        return [_copied(row) for _, row in found if row.stripe_invoice_id in stripe_invoice_ids]
+
+    async def insert_subscriptions(self, first_sights: Mapping[str, str]) -> set[str]:
+        self._asked("insert_subscriptions")
+        inserted = set(first_sights) - self.tables.subscriptions.keys()
+        for key in inserted:
+            self.tables.subscriptions[key] = Subscription(
+                stripe_subscription_id=key, status=first_sights[key], seen_at=-1
+            )
+        return inserted
+
+    async def subscriptions_of(
+        self, stripe_subscription_ids: Collection[str], *, for_update: bool = False
+    ) -> dict[str, Subscription]:
+        self._asked("subscriptions_of")
+        found = self.tables.subscriptions
+        return {key: _copied(found[key]) for key in sorted(stripe_subscription_ids) if key in found}
+
+    async def refunds_of_payments(self, payment_intent_ids: Collection[str]) -> list[Refund]:
+        self._asked("refunds_of_payments")
+        refunds = sorted(self.tables.refunds.items())
+        return [_copied(row) for _, row in refunds if row.payment_intent_id in payment_intent_ids]
+
+    async def save_invoices(self, rows: Sequence[Invoice]) -> None:
+        self._asked("save_invoices")
+        self.tables.invoices.update((row.stripe_invoice_id, _copied(row)) for row in rows)
+
+    async def save_payments(self, rows: Sequence[Payment]) -> None:
+        self._asked("save_payments")
+        self.tables.payments.update((row.payment_intent_id, _copied(row)) for row in rows)
+
+    async def save_subscriptions(self, rows: Sequence[Subscription]) -> None:
+        self._asked("save_subscriptions")
+        saved = ((row.stripe_subscription_id, _copied(row)) for row in rows)
+        self.tables.subscriptions.update(saved)
+
+    async def save_refunds(self, rows: Sequence[Refund]) -> None:
+        self._asked("save_refunds")
+        for row in rows:
+            known = self.tables.refunds.get(row.refund_id)
+            if known is None:
+                self.tables.refunds[row.refund_id] = _copied(row)
+            else:
+                known.failed = known.failed or row.failed
+
+
+class FakeRepository(FakeBatchQueries):
+    """``invoicing.service.ports.Repository`` and ``MirrorBatchRepository`` over
+    ``FakeTables``: the same answers as ``invoicing.repository`` (filters, order, what an
+    ``ensure_*`` inserts). A batch's rows are copies, the tables change only when they are
+    saved; each query a batch asks is named in ``queries``."""
 
     def __init__(self, tables: FakeTables) -> None:
         self.tables = tables
         self.flushes = 0
+        self.queries: list[str] = []
 
     async def flush(self) -> None:
         self.flushes += 1
@@ -86,6 +182,7 @@ class FakeRepository:
         return self.tables.agencies.get(agency_id)
 
     async def agency_of_account(self, account_id: str) -> str | None:
+        self._asked("agency_of_account")
         found = (a for a in self.tables.agencies.values() if a.stripe_account_id == account_id)
         return next((a.agency_id for a in found), None)
 
@@ -114,6 +211,7 @@ class FakeRepository:
         return found
 
     async def open_invoices_of_subscription(self, stripe_subscription_id: str) -> Sequence[str]:
+        self._asked("open_invoices_of_subscription")
         return sorted(
             row.stripe_invoice_id
             for row in self.tables.invoices.values()
@@ -179,6 +277,7 @@ class FakeRepository:
     async def workspace_of_customer(
         self, account_id: str | None, customer_id: str | None
     ) -> str | None:
+        self._asked("workspace_of_customer")
         if account_id is None or customer_id is None:
             return None
         rows: list[Invoice | Subscription] = [
@@ -358,6 +457,13 @@ class FakeUnitOfWork:
         """``work`` done by the mirror in one consumed event's transaction."""
         async with self.transaction() as (session, repository):
             return await work(Mirror(session, repository, self.outbox, self.stripe))
+
+    async def in_batch(self, events: Sequence[Event]) -> FakeRepository:
+        """``events`` applied by the mirror together, as one consumed batch's transaction;
+        the repository it asked."""
+        async with self.transaction() as (session, repository):
+            await MirrorBatch(session, repository, self.outbox, self.stripe).apply(events)
+        return repository
 
     async def in_invoicing(self, work: Callable[[Invoicing], Awaitable[T]]) -> T:
         """``work`` done by ``Invoicing`` in one request's transaction."""

@@ -81,7 +81,7 @@ class Invoice(InvoicingTable, table=True):
     """Stripe ``created`` of the newest invoice event applied."""
     revision: int = 0
     """Grows with every change announced on ``invoicing.invoices.v1``."""
-    announced: dict[str, Any] | None = Field(default=None, sa_type=JSONB)
+    announced: dict[str, Any] | None = Field(default=None, sa_type=JSONB(none_as_null=True))
     """The snapshot last announced, to tell what a change changed."""
     updated_at: datetime | None = Field(
         default=None,

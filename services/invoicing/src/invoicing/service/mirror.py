@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +40,7 @@ from invoicing.rules import (
     is_past_due,
     refunded_total,
 )
+from invoicing.service.facts import PaymentFacts, invoice_payment_facts
 from invoicing.service.ports import MirrorRepository, MirrorStripe
 from invoicing.stripe_gateway import (
     InvoicingStripe,
@@ -56,28 +58,17 @@ def _planned_fee(metadata: dict[str, str]) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-@dataclass(frozen=True)
-class PaymentFacts:
-    """What one payment-side event tells about a payment intent."""
-
-    payment_intent_id: str
-    account: str | None
-    charge_id: str | None = None
-    application_fee: int | None = None
-    amount_refunded: int | None = None
-    dispute_id: str | None = None
-    dispute_status: str | None = None
-    dispute_amount: int | None = None
-    dispute_reason: str | None = None
-    stripe_created: int = 0
-    stripe_invoice_id: str | None = None
-    refund_id: str | None = None
-    refund_amount: int = 0
-    refund_failed: bool = False
-    """The refund failed (or was canceled): its amount is no longer refunded."""
-    invoice_told: bool = False
-    """The event says which invoice the payment paid (``stripe_invoice_id``, None: none
-    known to Stripe yet): no need to ask Stripe."""
+def first_sight(snapshot: StripeInvoiceSnapshot) -> dict[str, Any]:
+    """The row of a client invoice first seen in ``snapshot``, before anything is merged."""
+    return {
+        "stripe_invoice_id": snapshot.invoice_id,
+        "stripe_account_id": snapshot.stripe_account_id,
+        "kind": "subscription" if snapshot.subscription_id else "one_off",
+        "status": "draft",
+        "currency": snapshot.currency,
+        "stripe_created_at": _at(snapshot.created or snapshot.stripe_created),
+        "seen_at": -1,
+    }
 
 
 @dataclass
@@ -108,17 +99,7 @@ class Mirror:
         """Merge an invoice snapshot; only connected accounts' invoices are client invoices."""
         if snapshot.stripe_account_id is None:
             return None
-        row = await self.repository.ensure_invoice(
-            {
-                "stripe_invoice_id": snapshot.invoice_id,
-                "stripe_account_id": snapshot.stripe_account_id,
-                "kind": "subscription" if snapshot.subscription_id else "one_off",
-                "status": "draft",
-                "currency": snapshot.currency,
-                "stripe_created_at": _at(snapshot.created or snapshot.stripe_created),
-                "seen_at": -1,
-            },
-        )
+        row = await self.repository.ensure_invoice(first_sight(snapshot))
         row.agency_id = (
             row.agency_id
             or agency_id
@@ -156,18 +137,9 @@ class Mirror:
         self, payment: StripeInvoicePaymentSnapshot, *, agency_id: str | None
     ) -> None:
         """``invoice_payment.paid`` links a payment intent (and its charge) to its invoice."""
-        if payment.payment_intent_id is None or payment.stripe_account_id is None:
-            return
-        await self.apply_payment(
-            PaymentFacts(
-                payment_intent_id=payment.payment_intent_id,
-                account=payment.stripe_account_id,
-                charge_id=payment.charge_id,
-                stripe_invoice_id=payment.invoice_id,
-                stripe_created=payment.stripe_created,
-            ),
-            agency_id=agency_id,
-        )
+        facts = invoice_payment_facts(payment)
+        if facts is not None:
+            await self.apply_payment(facts, agency_id=agency_id)
 
     async def fill_gap(
         self, account: str, stripe_invoice_id: str, agency_id: str | None, seen_at: int

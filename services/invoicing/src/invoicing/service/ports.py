@@ -1,5 +1,5 @@
 """What invoicing's rules need of the world, as the rules use it: its queries and rows
-(``invoicing.repository.InvoicingRepository``), Stripe
+(``invoicing.repository.InvoicingRepository``; a batch's, ``invoicing.repository.batch``), Stripe
 (``invoicing.stripe_gateway.InvoicingStripe``), the outbox and the pending records (the kit's
 ``Outbox`` and ``PendingCommands``).
 
@@ -8,7 +8,7 @@ keep their state in memory (``tests/helpers/invoicing/fakes.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from invoicing.models import Agency, Invoice, Payment, Product, Refund, Subscription
@@ -55,6 +55,58 @@ class MirrorRepository(Protocol):
     ) -> None: ...
 
     async def refunds_of(self, payment_intent_id: str) -> Sequence[Refund]: ...
+
+
+class MirrorBatchRepository(Protocol):
+    """The mirror's queries for a batch of events (``invoicing.repository.batch``): rows
+    read or locked together, each in key order and as loaded, in no session (what a batch
+    changes is written by the ``save_*`` queries, one statement a table); first sights
+    inserted together; and the few queries a batch still asks per event."""
+
+    async def agency_of_account(self, account_id: str) -> str | None: ...
+
+    async def workspace_of_customer(
+        self, account_id: str | None, customer_id: str | None
+    ) -> str | None: ...
+
+    async def open_invoices_of_subscription(self, stripe_subscription_id: str) -> Sequence[str]:
+        """The ids of the subscription's open invoices, in key order."""
+
+    async def insert_invoices(self, first_sights: Sequence[dict[str, Any]]) -> set[str]:
+        """Insert each invoice not there yet; the Stripe ids of those inserted."""
+
+    async def invoices_locked(self, stripe_invoice_ids: Collection[str]) -> dict[str, Invoice]:
+        """Those of the invoices that exist, locked, by Stripe id."""
+
+    async def insert_payments(self, first_sights: Mapping[str, str | None]) -> set[str]:
+        """Insert each payment (payment intent → account) not there yet; the payment intents
+        of those inserted."""
+
+    async def payments_locked(
+        self, payment_intent_ids: Collection[str], charge_ids: Collection[str] = ()
+    ) -> dict[str, Payment]:
+        """The payments of these payment intents or charges, locked, by payment intent."""
+
+    async def payments_of_invoices(self, stripe_invoice_ids: Collection[str]) -> list[Payment]:
+        """The payments of these invoices, unlocked."""
+
+    async def insert_subscriptions(self, first_sights: Mapping[str, str]) -> set[str]:
+        """Insert each subscription (id → status) not there yet; the ids of those inserted."""
+
+    async def subscriptions_of(
+        self, stripe_subscription_ids: Collection[str], *, for_update: bool = False
+    ) -> dict[str, Subscription]: ...
+
+    async def refunds_of_payments(self, payment_intent_ids: Collection[str]) -> list[Refund]: ...
+
+    async def save_invoices(self, rows: Sequence[Invoice]) -> None: ...
+
+    async def save_payments(self, rows: Sequence[Payment]) -> None: ...
+
+    async def save_subscriptions(self, rows: Sequence[Subscription]) -> None: ...
+
+    async def save_refunds(self, rows: Sequence[Refund]) -> None:
+        """Keep each refund; a failure, once told, stays."""
 
 
 class Repository(MirrorRepository, Protocol):
