@@ -215,10 +215,9 @@ def test_api_calls_are_counted_per_acting_account(
     client: stripe.StripeClient, fresh: Emulator
 ) -> None:
     agency = onboarded_account(client, fresh)
-    on_agency = {"stripe_account": agency}
-    customer = client.v1.customers.create(options=on_agency)
-    client.v1.customers.retrieve(customer.id, options=on_agency)
-    client.v1.customers.retrieve(customer.id, options=on_agency)
+    customer = client.v1.customers.create(options={"stripe_account": agency})
+    for _ in range(2):
+        client.v1.customers.retrieve(customer.id, options={"stripe_account": agency})
     client.v1.customers.list()
     assert fresh.control("GET", f"/requests?account={agency}") == {
         "POST create_customer": 1,
