@@ -139,7 +139,9 @@ class IngestStripe:
                 )
             intent = intent or charge["payment_intent"]
             metadata = charge["metadata"] if metadata is None else metadata
-        if paid_invoice is None and intent is not None:
+        if paid_invoice is not None and intent is not None:
+            self.invoices_paid[account, intent] = paid_invoice
+        elif intent is not None:
             paid_invoice = await self._invoice_paid_by(account, intent)
         return attribution(charge_id, intent, paid_invoice or {}, metadata or {})
 
@@ -150,6 +152,10 @@ class IngestStripe:
         }
         self.charges[account, str(charge["id"])] = kept
         return kept
+
+    def knows_invoice_paid(self, account: str | None, intent: str) -> bool:
+        """Whether the invoice the payment intent paid is known here already."""
+        return (account, intent) in self.invoices_paid
 
     async def _invoice_paid_by(self, account: str | None, intent: str) -> InvoiceFacts:
         """The invoice the payment intent paid (empty when none is known yet), read with it
