@@ -93,21 +93,24 @@ def _invoice_of(events: list[dict[str, Any]]) -> str:
     return str(next(e["data"]["object"]["id"] for e in events if e["type"] == "invoice.paid"))
 
 
-async def test_a_payment_worked_as_its_events_arrive_reads_stripe_twice(
+async def test_a_payment_worked_as_its_events_arrive_reads_stripe_at_most_twice(
     infra: Infra, shop: Shop, store: EventStore, reads: IngestStripe, db: asyncpg.Connection
 ) -> None:
-    """Its invoice once (``payment_intent.created`` comes before anything names it) and its
-    balance transaction once; its later events find both known."""
+    """Its invoice at most once (``payment_intent.created`` may come before anything stored
+    names it) and its balance transaction once: its later events find both known."""
     workspace = new_workspace_id()
     events = await _paid_one_off(infra, shop, workspace)
     enricher = Enricher(store, reads, store.outbox)
     heads: list[dict[str, Any]] = []
     bodies: list[str | Exception] = []
-    for event in events:
-        assert await store.record(event, "connect")
+    read_by: dict[str, int] = {}
+    for event in events:  # (the running service may have stored some already: the same)
+        await store.record(event, "connect")
         held = held_heads([event], shop.agency_id)
+        before = reads.reads
         heads += held
         bodies += await enricher.enrich(db, held)
+        read_by[event["type"]] = read_by.get(event["type"], 0) + reads.reads - before
 
     assert [topic_named(h["topic"]).decode(h["body"]).type for h in heads] == [
         "payment_intent.created",
@@ -116,7 +119,9 @@ async def test_a_payment_worked_as_its_events_arrive_reads_stripe_twice(
     ]
     invoice = _invoice_of(events)
     assert _told(heads, bodies) == _expected(heads, invoice, shop, workspace)
-    assert reads.reads == 2
+    assert read_by["payment_intent.created"] <= 1  # its invoice, unless the events told it
+    assert read_by["charge.succeeded"] == 1  # its balance transaction
+    assert read_by["payment_intent.succeeded"] == 0
 
 
 async def test_a_payment_worked_behind_a_backlog_is_attributed_by_its_stored_events(
@@ -127,8 +132,8 @@ async def test_a_payment_worked_behind_a_backlog_is_attributed_by_its_stored_eve
     stays so however often its events are delivered again."""
     workspace = new_workspace_id()
     events = await _paid_one_off(infra, shop, workspace)
-    for event in events:
-        assert await store.record(event, "connect")
+    for event in events:  # (the running service may have stored some already: the same)
+        await store.record(event, "connect")
     for event in events:  # delivered again: nothing changes
         assert not await store.record(event, "connect")
     heads = held_heads(events, shop.agency_id)
