@@ -209,3 +209,20 @@ async def test_async_client(async_client: stripe.StripeClient, fresh: Emulator) 
     assert [i.status for i in listed.data] == ["paid"]
     canceled = await v1.subscriptions.cancel_async(sub.id, options=opts)
     assert canceled.status == "canceled"
+
+
+def test_api_calls_are_counted_per_acting_account(
+    client: stripe.StripeClient, fresh: Emulator
+) -> None:
+    agency = onboarded_account(client, fresh)
+    customer = client.v1.customers.create(options={"stripe_account": agency})
+    for _ in range(2):
+        client.v1.customers.retrieve(customer.id, options={"stripe_account": agency})
+    client.v1.customers.list()
+    assert fresh.control("GET", f"/requests?account={agency}") == {
+        "POST create_customer": 1,
+        "GET retrieve_customer": 2,
+    }
+    assert fresh.control("GET", "/requests")["GET list_customers"] == 1
+    fresh.control("POST", "/reset")
+    assert fresh.control("GET", "/requests") == {}

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import stripe
 
 from tests.helpers.stripe_fixtures import stripe_fixture
+from webhook_ingest.rules.normalize import figures_lookup, normalize
 
 PLATFORM_SECRET = "whsec_test_platform"
 CONNECT_SECRET = "whsec_test_connect"
@@ -86,3 +90,23 @@ def signature_header(body: bytes, *secrets: str, timestamp: int | None = None) -
         hmac.new(secret.encode(), signed_payload, hashlib.sha256).hexdigest() for secret in secrets
     ]
     return ",".join([f"t={moment}", *(f"v1={signature}" for signature in signatures)])
+
+
+def held_heads(events: Sequence[dict[str, Any]], agency_id: str | None) -> list[dict[str, Any]]:
+    """The held rows (as ``repository.due_heads`` reads them) of the events that need a read
+    from Stripe before they are published, in order."""
+    heads = []
+    for index, event in enumerate(events):
+        normalized, lookup = normalize(event, agency_id), figures_lookup(event)
+        if normalized is None or lookup is None:
+            continue
+        heads.append(
+            {
+                "id": index,
+                "topic": normalized.topic.name,
+                "body": normalized.event.model_dump_json(),
+                "lookup": orjson.dumps(dataclasses.asdict(lookup)).decode(),
+                "attempts": 0,
+            }
+        )
+    return heads

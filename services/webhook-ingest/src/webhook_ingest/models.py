@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Identity, Index, String, Table, Text, func
+from sqlalchemy import BigInteger, DateTime, Identity, Index, String, Table, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import registry
@@ -31,7 +31,23 @@ class StripeEvent(IngestTable, table=True):
     """A verified Stripe event, stored once under its Stripe id."""
 
     __tablename__ = "stripe_events"
-    __table_args__ = (Index(None, "created"),)
+    __table_args__ = (
+        Index(None, "created"),
+        Index(
+            "ix_stripe_events_paid_payment_intent",
+            "account",
+            text("(payload #>> '{data,object,payment,payment_intent}')"),
+            postgresql_where=text("type = 'invoice_payment.paid'"),
+        ),
+        Index(
+            "ix_stripe_events_invoice",
+            "account",
+            text("(payload #>> '{data,object,id}')"),
+            postgresql_where=text("type LIKE 'invoice.%'"),
+        ),
+    )
+    """Besides by day: which invoice a payment intent paid and the invoice's events, so a
+    payment is attributed from the events already stored (``repository.STORED_LINKS``)."""
 
     id: str = Field(sa_type=String(255), primary_key=True)
     type: str = Field(sa_type=String(200))

@@ -90,6 +90,9 @@ class Store:
         }
     )
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    served: dict[tuple[str, str], int] = field(default_factory=dict)
+    """API calls answered since the last reset, by (acting account, "METHOD handler"): what
+    a client asked of Stripe, for tests and measurements (not kept across restarts)."""
     # Bumped by every request that may change state; the state file is written when it moved.
     revision: int = 0
 

@@ -12,6 +12,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from webhook_ingest.models import account_agencies, enrichments, kit_tables, stripe_events
+from webhook_ingest.rules.attribution import StoredLink
 
 _EVENTS = stripe_events.fullname
 _HELD = enrichments.fullname
@@ -121,6 +122,29 @@ HELD_STATE = f"""
 SELECT count(*) AS held, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS oldest
 FROM {_HELD}
 """
+STORED_LINKS = f"""
+WITH wanted AS (
+    SELECT DISTINCT account, intent FROM unnest($1::text[], $2::text[]) AS w(account, intent)
+),
+paid AS (
+    SELECT w.account, w.intent, e.created AS paid_seen,
+        e.payload #>> '{{data,object,invoice}}' AS invoice_id
+    FROM wanted w JOIN {_EVENTS} e
+        ON e.type = 'invoice_payment.paid' AND e.account = w.account
+        AND (e.payload #>> '{{data,object,payment,payment_intent}}') = w.intent
+)
+SELECT p.account, p.intent, p.invoice_id, p.paid_seen, i.created AS seen,
+    (i.payload #> '{{data,object,created}}')::text AS invoice_created,
+    (i.payload #> '{{data,object,metadata}}')::text AS metadata,
+    (i.payload #> '{{data,object,subscription}}')::text AS subscription,
+    (i.payload #> '{{data,object,parent,subscription_details}}')::text AS subscription_details
+FROM paid p LEFT JOIN {_EVENTS} i
+    ON i.type LIKE 'invoice.%' AND i.account = p.account
+    AND (i.payload #>> '{{data,object,id}}') = p.invoice_id
+"""
+"""For each (account, payment intent) of ``$1``/``$2``: every stored ``invoice_payment.paid``
+of the payment intent, with every stored event of the invoice it names (none: nulls)."""
+
 ENRICHER_LOCK = zlib.crc32(f"enricher:{_HELD}".encode())
 """One enricher works at a time (across workers and replicas): no Stripe read twice."""
 
@@ -174,6 +198,29 @@ async def store_again(
     stored = await store_events(conn, columns)
     await conn.execute(RECEIVED_AT, event_id, received_at)
     return stored
+
+
+async def stored_links(
+    conn: asyncpg.Connection, payments: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], list[StoredLink]]:
+    """What the stored events tell of the invoice each (account, payment intent) paid."""
+    if not payments:
+        return {}
+    accounts, intents = zip(*payments, strict=True)
+    found: dict[tuple[str, str], list[StoredLink]] = {}
+    for row in await conn.fetch(STORED_LINKS, list(accounts), list(intents)):
+        found.setdefault((row["account"], row["intent"]), []).append(
+            StoredLink(
+                invoice_id=row["invoice_id"],
+                paid_seen=row["paid_seen"],
+                seen=row["seen"],
+                invoice_created=row["invoice_created"],
+                metadata=row["metadata"],
+                subscription=row["subscription"],
+                subscription_details=row["subscription_details"],
+            )
+        )
+    return found
 
 
 async def due_heads(conn: asyncpg.Connection, limit: int) -> list[Any]:

@@ -2,6 +2,8 @@
 consumers would otherwise ask Stripe (balance-transaction figures, which invoice a payment
 paid and whose it is, a fee refund's movements, an invoice's payment failure) and move to the
 outbox, after the Stripe event is durable. Consumers therefore never call Stripe for them.
+Which invoice a payment paid is taken from the events already stored when they tell it for
+sure (``rules.attribution``), and read from Stripe otherwise.
 
 A Stripe outage therefore never fails a webhook: the held event waits and is retried with a
 growing delay (up to ``retry_cap``, short so that events flow again soon after Stripe is
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -30,6 +32,7 @@ from billing_kit.metrics import WEBHOOK_HELD_EVENTS, WEBHOOK_HELD_OLDEST_AGE
 from billing_kit.outbox import Outbox
 from webhook_ingest import repository
 from webhook_ingest.repository.store import EventStore
+from webhook_ingest.rules.attribution import InvoiceFacts, stored_invoice
 from webhook_ingest.rules.normalize import FiguresLookup, completed
 from webhook_ingest.stripe_gateway import IngestStripe
 
@@ -86,15 +89,15 @@ class Enricher:
         """Work the due oldest held event of each aggregate; returns how many were worked, or
         None when another worker's enricher is at it.
 
-        The batch's figures are read from Stripe concurrently (they are independent reads);
-        the held rows are then released or postponed one by one on the locked connection."""
+        Their bodies are completed (``enrich``), then the held rows released or postponed one
+        by one on the locked connection."""
         pool = await self.store.connection_pool()
         async with pool.acquire() as conn:
             if not await repository.try_lock_enricher(conn):
                 return None
             try:
                 heads = await repository.due_heads(conn, self.batch_size)
-                bodies = await asyncio.gather(*(self._enriched(head) for head in heads))
+                bodies = await self.enrich(conn, heads)
                 for head, body in zip(heads, bodies, strict=True):
                     await self._settle(conn, head, body)
                 held, oldest = await repository.held_state(conn)
@@ -108,17 +111,65 @@ class Enricher:
                     raise
         return len(heads)
 
-    async def _enriched(self, head: Any) -> str | Exception:
+    async def enrich(self, conn: Any, heads: Sequence[Any]) -> list[str | Exception]:
+        """Each held event's body completed from Stripe, or why it could not be.
+
+        Which invoice a payment intent paid comes from the events already stored when they
+        tell it (``rules.attribution.stored_invoice``), else from Stripe. The events of one
+        payment (``payment_intent.created``, ``charge.succeeded`` ...) are worked one after
+        the other, so that the later ones find what the first read; different payments are
+        read concurrently (independent reads)."""
+        lookups = [_lookup(head) for head in heads]
+        paid = await self._stored_invoices(conn, lookups)
+        bodies: list[str | Exception] = [head["body"] for head in heads]
+        payments: dict[Any, list[int]] = {}
+        for index, lookup in enumerate(lookups):
+            payments.setdefault(_payment_of(lookup, index), []).append(index)
+
+        async def work(indexes: list[int]) -> None:
+            for index in indexes:
+                bodies[index] = await self._enriched(heads[index], lookups[index], paid)
+
+        await asyncio.gather(*(work(indexes) for indexes in payments.values()))
+        return bodies
+
+    async def _stored_invoices(
+        self, conn: Any, lookups: Sequence[FiguresLookup | Exception | None]
+    ) -> dict[tuple[str, str], InvoiceFacts]:
+        """The invoices the batch's payment intents paid, as far as the stored events tell
+        them (those this worker knows already aside)."""
+        wanted = {
+            (lookup.account, lookup.attribute_payment_intent)
+            for lookup in lookups
+            if isinstance(lookup, FiguresLookup)
+            and lookup.account is not None
+            and lookup.attribute_payment_intent is not None
+            and not self.stripe.knows_invoice_paid(lookup.account, lookup.attribute_payment_intent)
+        }
+        if not wanted:
+            return {}
+        stored = await repository.stored_links(conn, sorted(wanted))
+        told = {payment: stored_invoice(links) for payment, links in stored.items()}
+        return {payment: invoice for payment, invoice in told.items() if invoice is not None}
+
+    async def _enriched(
+        self,
+        head: Any,
+        lookup: FiguresLookup | Exception | None,
+        paid: Mapping[tuple[str, str], InvoiceFacts],
+    ) -> str | Exception:
         """The held event's body completed from Stripe, or why it could not be."""
-        body: str = head["body"]
+        if lookup is None:
+            return str(head["body"])  # it only waited for its turn
+        if isinstance(lookup, Exception):
+            return lookup
+        intent = lookup.attribute_payment_intent
+        invoice = paid.get((lookup.account, intent)) if lookup.account and intent else None
         try:
-            if head["lookup"] is not None:
-                lookup = FiguresLookup(**orjson.loads(head["lookup"]))
-                found = await self.stripe.read(lookup)
-                body = completed(topic_named(head["topic"]), body, found)
+            found = await self.stripe.read(lookup, invoice)
+            return completed(topic_named(head["topic"]), head["body"], found)
         except Exception as exc:  # Stripe away (or a bug): this aggregate waits, others go on
             return exc
-        return body
 
     async def _settle(self, conn: Any, head: Any, body: str | Exception) -> None:
         failing_itself = isinstance(body, Exception) and not isinstance(body, UnavailableError)
@@ -163,3 +214,22 @@ class Enricher:
                         await task
 
         app.router.lifespan_context = lifespan
+
+
+def _lookup(head: Any) -> FiguresLookup | Exception | None:
+    """What to read for a held event (None: nothing, it only waits for its turn)."""
+    if head["lookup"] is None:
+        return None
+    try:
+        return FiguresLookup(**orjson.loads(head["lookup"]))
+    except Exception as exc:  # a lookup this version cannot take: the event fails itself
+        return exc
+
+
+def _payment_of(lookup: FiguresLookup | Exception | None, index: int) -> Any:
+    """Which payment a lookup reads about (its own index when none)."""
+    if isinstance(lookup, FiguresLookup):
+        payment = lookup.attribute_payment_intent or lookup.attribute_charge or lookup.charge_id
+        if payment is not None:
+            return (lookup.account, payment)
+    return index

@@ -162,6 +162,8 @@ def _dispatch(
         )
         return error.status, error.body()
     target, path_args = found
+    served = (account, f"{method} {target.handler.__name__}")
+    store.served[served] = store.served.get(served, 0) + 1
     base_url = (public_url or str(request.base_url)).rstrip("/")
     store.base_url = base_url
     store.request = RequestInfo(

@@ -134,6 +134,16 @@ def control_router(emulator: Emulator) -> APIRouter:
             "attempts": list(emulator.webhooks.delivered)[-1000:],
         }
 
+    @router.get("/requests")
+    async def requests(account: str | None = None) -> dict[str, int]:
+        """API calls answered since the last reset (of ``account`` only, when given), by
+        method and handler: ``{"GET retrieve_charge": 2, ...}``."""
+        counts: dict[str, int] = {}
+        for (acting, call), count in list(store.served.items()):
+            if account is None or acting == account:
+                counts[call] = counts.get(call, 0) + count
+        return counts
+
     @router.get("/platform")
     async def platform() -> dict[str, Any]:
         return {"account": store.platform_id}
