@@ -17,18 +17,13 @@ from typing import Any
 import orjson
 
 from billing_contracts.billing_stripe import PaymentAttribution
+from webhook_ingest.rules.normalize import object_metadata
 from webhook_ingest.rules.snapshots import id_of, int_or_none, metadata_of
 
 InvoiceFacts = dict[str, Any]
 """What attribution needs of an invoice: ``id``, ``created``, ``metadata``, ``subscription``
 and ``parent.subscription_details`` (its ``metadata`` and ``subscription``), as Stripe
 shapes them."""
-
-
-def tenant_metadata(invoice: Mapping[str, Any]) -> dict[str, str]:
-    """An invoice's metadata over its subscription's (where our services put the tenant)."""
-    parent = (invoice.get("parent") or {}).get("subscription_details") or {}
-    return {**metadata_of(parent.get("metadata")), **metadata_of(invoice.get("metadata"))}
 
 
 def subscription_of(invoice: Mapping[str, Any]) -> str | None:
@@ -61,7 +56,7 @@ def attribution(
 ) -> PaymentAttribution:
     """The payment's attribution: the invoice it paid (empty: none known) and that invoice's
     tenant, else the charge's (or payment intent's) ``metadata``."""
-    tenant = tenant_metadata(invoice)
+    tenant = object_metadata(invoice)
     return PaymentAttribution(
         charge_id=charge_id,
         payment_intent_id=intent,
@@ -116,7 +111,7 @@ def _stored_invoice(link: StoredLink) -> InvoiceFacts:
 
 
 def _told(invoice: InvoiceFacts) -> tuple[Any, ...]:
-    tenant = tenant_metadata(invoice)
+    tenant = object_metadata(invoice)
     return (
         invoice["id"],
         invoice["created"],
