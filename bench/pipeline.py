@@ -403,4 +403,16 @@ def consumed_outcomes(urls: Iterable[str]) -> dict[str, float]:
                 totals[outcome] = totals.get(outcome, 0.0) + float(value)
             elif line.startswith("consumer_transaction_conflicts_total{"):
                 totals["conflicts"] = totals.get("conflicts", 0.0) + float(value)
+            elif line.startswith(
+                ("consumer_transaction_events_sum{", "consumer_transaction_events_count{")
+            ):
+                kind = "events_read" if "_sum{" in line else "transactions"
+                totals[kind] = totals.get(kind, 0.0) + float(value)
     return totals
+
+
+def events_per_transaction(before: dict[str, float], after: dict[str, float]) -> float | None:
+    """Events the consumers read per transaction between two ``consumed_outcomes``."""
+    transactions = after.get("transactions", 0.0) - before.get("transactions", 0.0)
+    events = after.get("events_read", 0.0) - before.get("events_read", 0.0)
+    return round(events / transactions, 1) if transactions else None

@@ -26,6 +26,7 @@ from bench.pipeline import (
     Pipeline,
     consumed_outcomes,
     cpu_per_thousand,
+    events_per_transaction,
     ledger_entries,
     make_payments,
     mirror_states,
@@ -34,6 +35,8 @@ from bench.pipeline import (
 )
 from bench.tooling import locked_stack, machine_reference
 from billing_devstack import Stack
+
+_OUTCOMES = ("applied", "duplicate", "failed", "dead_lettered", "conflicts")
 
 
 def measure(stack: Stack, replicas: int, shops: int, invoices: int) -> dict[str, Any]:
@@ -44,6 +47,7 @@ def measure(stack: Stack, replicas: int, shops: int, invoices: int) -> dict[str,
     try:
         caught_up = pipeline.wait_caught_up()
         before = consumed_outcomes(pipeline.urls["invoicing"] + pipeline.urls["revenue"])
+        before_each = {s: consumed_outcomes(pipeline.urls[s]) for s in ("invoicing", "revenue")}
         cpu_before = pipeline.cpu_seconds()
         began = time.perf_counter()
         ingest = pipeline.urls["webhook-ingest"]
@@ -69,6 +73,7 @@ def measure(stack: Stack, replicas: int, shops: int, invoices: int) -> dict[str,
         # are) is short by what is in flight, and more so with one replica than two.
         pipeline.wait_caught_up()
         after = consumed_outcomes(pipeline.urls["invoicing"] + pipeline.urls["revenue"])
+        after_each = {s: consumed_outcomes(pipeline.urls[s]) for s in ("invoicing", "revenue")}
     finally:
         pipeline.stop()
     events = len(payments.deliveries)
@@ -87,7 +92,13 @@ def measure(stack: Stack, replicas: int, shops: int, invoices: int) -> dict[str,
         "earlier_events_read_first_s": round(caught_up, 1),
         "cpu_s_per_1000_events": cpu_per_thousand(cpu_before, cpu_after, events),
         "mirror_states": states,
-        "consumer_outcomes": {k: after.get(k, 0) - before.get(k, 0) for k in after},
+        "consumer_outcomes": {
+            k: after.get(k, 0) - before.get(k, 0) for k in after if k in _OUTCOMES
+        },
+        "events_per_transaction": {
+            service: events_per_transaction(before_each[service], after_each[service])
+            for service in ("invoicing", "revenue")
+        },
         "in_order": states == {"paid": invoices}
         and not any(after.get(k, 0) - before.get(k, 0) for k in ("failed", "dead_lettered")),
     }

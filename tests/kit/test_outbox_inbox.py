@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from sqlalchemy import event as sqlalchemy_events
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +23,7 @@ from billing_contracts.catalog_products import PRODUCTS
 from billing_contracts.envelope import Event
 from billing_devstack import Infra
 from billing_kit.db import unit_of_work
+from billing_kit.inbox import claim_statement
 from billing_kit.runtime import Runtime
 from catalog.models import Product
 from catalog.service import Catalog
@@ -226,3 +228,34 @@ async def test_a_relay_dying_after_publish_still_leads_to_one_effect(
     (event_id,) = event_ids
     assert pipeline.applied[event_id] == 1
     assert await pipeline.inbox_rows(event_ids) == 1
+
+
+async def test_inbox_claims_of_any_batch_size_are_one_statement_text(pipeline: Pipeline) -> None:
+    """A batch's inbox rows go in with one statement whose text does not depend on the
+    batch's size (prepared once per connection); it returns only the ids not claimed
+    before, once each, whatever the batch repeats."""
+    claim = claim_statement(pipeline.subscriptions.tables.inbox)
+    consumer = f"test.{uuid.uuid4().hex[:8]}"
+    texts: set[str] = set()
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "inbox" in statement:
+            texts.add(statement)
+
+    async def claimed(ids: list[uuid.UUID]) -> list[uuid.UUID]:
+        async with unit_of_work(pipeline.subscriptions.sessions) as session:
+            result = await session.execute(claim, {"consumer": consumer, "event_ids": ids})
+            return sorted(result.scalars())
+
+    engine = pipeline.subscriptions.engine.sync_engine
+    sqlalchemy_events.listen(engine, "before_cursor_execute", seen)
+    try:
+        earlier = uuid.uuid4()
+        assert await claimed([earlier]) == [earlier]
+        for size in (3, 7):
+            ids = [uuid.uuid4() for _ in range(size)]
+            # one id claimed by an earlier batch, one twice in this batch
+            assert await claimed([earlier, *ids, ids[-1]]) == sorted(ids)
+    finally:
+        sqlalchemy_events.remove(engine, "before_cursor_execute", seen)
+    assert len(texts) == 1

@@ -37,11 +37,15 @@ def asyncpg_dsn(database_url: str) -> str:
 
 
 def create_engine(database_url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
+    """The service's engine. No ping before each checkout (``pool_pre_ping``): it is a round
+    trip per transaction, ~5 % of a consumer's CPU under load. A connection Postgres dropped
+    (a restart) fails its next statement instead; SQLAlchemy then replaces every pooled
+    connection older than that, the consumer applies its batch again (an outage error) and a
+    request answers 503 ``unavailable`` once."""
     return create_async_engine(
         database_url,
         pool_size=pool_size,
         max_overflow=pool_size * 2,
-        pool_pre_ping=True,
         pool_recycle=1800,
         **kwargs,
     )

@@ -32,6 +32,13 @@ TRANSACTION_CONFLICTS = Counter(
     "(kind: deadlock or serialization_failure), each applied again",
     ["service", "consumer", "kind"],
 )
+TRANSACTION_EVENTS = Histogram(
+    "consumer_transaction_events",
+    "Events a consumer read in one transaction (new ones and duplicates): the smaller, the "
+    "more each event pays for the transaction's round trips and the broker's fetches",
+    ["service", "consumer"],
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+)
 CONSUMER_LAG = Gauge(
     "consumer_lag_events",
     "Events of a partition after the last batch its consumer applied (the partition's end as "
