@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from typing import NamedTuple
 
 import pytest
 import stripe
@@ -15,10 +16,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import subscriptions.models
+from billing_contracts.catalog_agencies import AGENCIES, AgencyBillingProfile, AgencySuspended
 from billing_contracts.catalog_products import PRODUCTS
 from billing_contracts.envelope import Event
 from billing_devstack import Infra
-from billing_kit.inbox import Handler, Received
+from billing_kit.inbox import Batched, Handler, Inbox, Received
 from billing_kit.logging import bind_correlation_id, correlation_id
 from billing_kit.runtime import Runtime
 from subscriptions.settings import SubscriptionsSettings
@@ -26,6 +28,7 @@ from tests.helpers.databases import create_database, migrate
 from tests.helpers.kafka import read_topic
 from tests.helpers.products import product_created
 from tests.helpers.runtimes import service_runtime
+from tests.helpers.tokens import new_agency_id
 
 pytestmark = [pytest.mark.integration]
 
@@ -327,3 +330,103 @@ async def test_a_deadlock_between_consumers_of_one_service_is_undone_and_applied
 
 async def _noop(session: AsyncSession, event: Event) -> None:
     return None
+
+
+class _Record(NamedTuple):
+    """What the broker hands over of a message (the fields the inbox reads)."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+    key: bytes | None = None
+    headers: Sequence[tuple[str, bytes]] = ()
+
+
+def _suspended(agency_id: str) -> AgencySuspended:
+    profile = AgencyBillingProfile(
+        agency_id=agency_id, stripe_account_id="acct_test", connect_status="enabled",
+        charges_enabled=True, suspended=True,
+    )  # fmt: skip
+    return AgencySuspended(payload=profile)
+
+
+def _records(topic: str, *events: Event) -> list[_Record]:
+    return [_Record(topic, 0, n, body.body, body.key) for n, body in enumerate(_bodies(*events))]
+
+
+async def test_consumers_sharing_a_batched_handler_apply_a_batch_in_one_transaction(
+    runtime: Runtime,
+) -> None:
+    """Two consumers of different topics given one ``Batched``: the handler sees both topics'
+    new events of a batch at once (each topic's in order), each consumer's inbox rows are its
+    own, and the same batch read again changes nothing."""
+    calls: list[list[uuid.UUID]] = []
+
+    async def apply(session: AsyncSession, events: Sequence[Event]) -> None:
+        calls.append([event.event_id for event in events])
+
+    inbox = _shared_inbox(runtime, Batched(apply))
+    products = [product_created() for _ in range(3)]
+    agencies = [_suspended(new_agency_id()) for _ in range(2)]
+    batch = [*_records(PRODUCTS.name, *products), *_records(AGENCIES.name, *agencies)]
+    before = _shared_counts(inbox)
+
+    await inbox.apply_records(batch)
+    await inbox.apply_records(batch)  # read again: every event a duplicate
+
+    assert calls == [[e.event_id for e in (*products, *agencies)], []]
+    assert _shared_counts(inbox) == {
+        name: {"applied": before[name]["applied"] + n, "duplicate": before[name]["duplicate"] + n}
+        for name, n in (("shared.products", 3), ("shared.agencies", 2))
+    }
+    for event in (*products, *agencies):
+        assert await inbox_rows(runtime, event.event_id) == 1
+
+
+async def test_a_failing_shared_batch_is_applied_consumer_by_consumer(runtime: Runtime) -> None:
+    """When the joint transaction fails, nothing of it stays: each consumer applies its
+    part on its own (and a failing event of it alone), every event once."""
+    calls: list[list[uuid.UUID]] = []
+    products = [product_created() for _ in range(2)]
+    agencies = [_suspended(new_agency_id())]
+
+    async def apply(session: AsyncSession, events: Sequence[Event]) -> None:
+        calls.append([event.event_id for event in events])
+        if len(calls) == 1:
+            raise RuntimeError("lock timeout")
+
+    inbox = _shared_inbox(runtime, Batched(apply))
+    await inbox.apply_records(
+        [*_records(PRODUCTS.name, *products), *_records(AGENCIES.name, *agencies)]
+    )
+
+    product_ids, agency_ids = [e.event_id for e in products], [e.event_id for e in agencies]
+    assert calls == [product_ids + agency_ids, product_ids, agency_ids]
+    for event in (*products, *agencies):
+        assert await inbox_rows(runtime, event.event_id) == 1
+
+
+def _shared_inbox(runtime: Runtime, handler: Batched) -> Inbox:
+    """An inbox of the test database whose consumers ``shared.products`` and
+    ``shared.agencies`` share ``handler``."""
+    inbox = Inbox(
+        runtime.broker, runtime.sessions, runtime.tables.inbox, service="shared", max_batch=50
+    )
+    inbox.subscribe(PRODUCTS, "products", handler)
+    inbox.subscribe(AGENCIES, "agencies", handler)
+    return inbox
+
+
+def _shared_counts(inbox: Inbox) -> dict[str, dict[str, float]]:
+    counts: dict[str, dict[str, float]] = {}
+    for consumer in inbox.consumers:
+        labels = {"service": "shared", "topic": consumer.topic.name, "consumer": consumer.name}
+        counts[consumer.name] = {
+            outcome: REGISTRY.get_sample_value(
+                "events_consumed_total", {**labels, "outcome": outcome}
+            )
+            or 0
+            for outcome in ("applied", "duplicate")
+        }
+    return counts

@@ -244,8 +244,10 @@ async def test_inbox_claims_of_any_batch_size_are_one_statement_text(pipeline: P
 
     async def claimed(ids: list[uuid.UUID]) -> list[uuid.UUID]:
         async with unit_of_work(pipeline.subscriptions.sessions) as session:
-            result = await session.execute(claim, {"consumer": consumer, "event_ids": ids})
-            return sorted(result.scalars())
+            result = await session.execute(
+                claim, {"consumers": [consumer] * len(ids), "event_ids": ids}
+            )
+            return sorted(row.event_id for row in result)
 
     engine = pipeline.subscriptions.engine.sync_engine
     sqlalchemy_events.listen(engine, "before_cursor_execute", seen)

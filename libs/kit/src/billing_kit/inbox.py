@@ -6,7 +6,9 @@ A service's consumers read the broker as one consumer group (``billing_kit.consu
 Messages come in batches (what the broker has for the group), split by topic: each consumer
 of a topic applies its part in order, up to ``max_batch`` in one transaction (one inbox
 insert for all, each handler's writes flushed before the next event is read); the batch's
-offsets are committed once every part is applied. If anything in a transaction fails, it is
+offsets are committed once every part is applied. Consumers that share a ``Batched``
+handler (of different topics) apply their parts of a batch in one transaction, the handler
+given all their new events at once. If anything in a transaction fails, it is
 rolled back and its events are applied one by one as below, so a batch changes only how
 often the database and the broker are asked, never what is applied.
 
@@ -74,7 +76,8 @@ class Batched:
     """A handler that applies a batch's new events together, in their order, with a few
     set-based statements instead of a few per event. It must leave what applying them one
     at a time would; a lone event (a batch undone and applied one by one, a redelivery)
-    comes to it as a list of one."""
+    comes to it as a list of one. One ``Batched`` given to consumers of several topics is
+    given their events of a batch together, in one transaction (each topic's in order)."""
 
     apply: Callable[[AsyncSession, Sequence[Any]], Awaitable[None]]
 
@@ -114,12 +117,30 @@ def by_event_type(handlers: Mapping[type[Event], Handler]) -> Handler:
     return dispatch
 
 
+def sharing_a_handler(consumers: Sequence[Consumer]) -> list[list[Consumer]]:
+    """Consumers, in table order, grouped by the ``Batched`` handler they share (applied in
+    one transaction per batch); every other consumer alone."""
+    groups: dict[int, list[Consumer]] = {}
+    for consumer in consumers:
+        shared = isinstance(consumer.handler, Batched)
+        groups.setdefault(id(consumer.handler) if shared else id(consumer), []).append(consumer)
+    return list(groups.values())
+
+
 class Received(NamedTuple):
     """One message as the broker gave it."""
 
     body: bytes
     key: bytes | None = None
     headers: Sequence[tuple[str, bytes]] = ()
+
+
+class _Part(NamedTuple):
+    """One consumer's decoded events of a batch."""
+
+    topic: Topic
+    consumer: str
+    events: list[tuple[Event, Received]]
 
 
 def inbox_table(metadata: MetaData) -> Table:
@@ -133,16 +154,20 @@ def inbox_table(metadata: MetaData) -> Table:
 
 
 def claim_statement(table: Table) -> Insert:
-    """Inbox rows of one consumer for a list of event ids (``consumer``, ``event_ids``), the
-    ids that were not there yet returned. The ids go as one array parameter, so the statement's
-    text is the same for every batch size: prepared once per connection, not once per size
-    (a ``VALUES`` list of n rows is a new statement for each n)."""
-    ids = func.unnest(bindparam("event_ids", type_=ARRAY(UUID(as_uuid=True))))
+    """Inbox rows for lists of consumers and event ids, pairwise (``consumers``,
+    ``event_ids``); the pairs that were not there yet are returned. The lists go as two array
+    parameters, so the statement's text is the same for every batch size: prepared once per
+    connection, not once per size (a ``VALUES`` list of n rows is a new statement for each n).
+    """
+    rows = select(
+        func.unnest(bindparam("consumers", type_=ARRAY(String))),
+        func.unnest(bindparam("event_ids", type_=ARRAY(UUID(as_uuid=True)))),
+    )
     return (
         insert(table)
-        .from_select(["consumer", "event_id"], select(bindparam("consumer", type_=String), ids))
+        .from_select(["consumer", "event_id"], rows)
         .on_conflict_do_nothing()
-        .returning(table.c.event_id)
+        .returning(table.c.consumer, table.c.event_id)
     )
 
 
@@ -238,6 +263,10 @@ class Inbox:
         """Add consumer ``<service>.<consumer>`` of ``topic`` into ``handler`` to the service's
         table, read by the service's one consumer group (``consume``)."""
         assert self._subscriber is None, "the table is complete once the service consumes"
+        assert not (
+            isinstance(handler, Batched)
+            and any(c.topic == topic and c.handler is handler for c in self._table)
+        ), "a Batched shared by consumers takes each topic once"
         self._table.append(Consumer(topic, f"{self.service}.{consumer}", handler))
 
     @property
@@ -297,14 +326,48 @@ class Inbox:
         they applied, their inboxes skip). ``reader``: the Kafka consumer that read them,
         to tell how far behind they are."""
         split = by_topic(records)
+        present = [consumer for consumer in self._table if consumer.topic.name in split]
         parts = [
-            self._apply_part(consumer, split[consumer.topic.name], reader)
-            for consumer in self._table
-            if consumer.topic.name in split
+            self._apply_part(group[0], split[group[0].topic.name], reader)
+            if len(group) == 1
+            else self._apply_together(group, split, reader)
+            for group in sharing_a_handler(present)
         ]
         for outcome in await asyncio.gather(*parts, return_exceptions=True):
             if isinstance(outcome, BaseException):
                 raise outcome
+
+    async def _apply_together(
+        self, group: Sequence[Consumer], split: Mapping[str, Sequence[Any]], reader: object
+    ) -> None:
+        """The parts of consumers that share a ``Batched`` handler in one transaction: one
+        inbox statement, the handler given all their new events (each consumer's in order).
+        Parts too big for one transaction, a message that does not decode, or a transaction
+        that fails are applied consumer by consumer instead (``_apply_part``)."""
+        parts: list[_Part] = []
+        for consumer in group:
+            records = split[consumer.topic.name]
+            try:
+                events = [
+                    (
+                        consumer.topic.decode(r.value or b""),
+                        Received(r.value or b"", r.key, r.headers),
+                    )
+                    for r in records
+                ]
+            except ValidationError:
+                break  # dead-lettered by its consumer's own part below
+            if len(events) > self.max_batch:
+                break
+            parts.append(_Part(consumer.topic, consumer.name, events))
+        else:
+            if await self._apply_whole_batch(group[0].handler, parts) is not None:
+                if isinstance(reader, AIOKafkaConsumer):
+                    for consumer in group:
+                        self._report_lag(consumer, reader, split[consumer.topic.name])
+                return
+        for consumer in group:
+            await self._apply_part(consumer, split[consumer.topic.name], reader)
 
     async def _apply_part(self, consumer: Consumer, records: Sequence[Any], reader: object) -> None:
         for chunk in chunks(records, self.max_batch):
@@ -344,35 +407,31 @@ class Inbox:
                 await self._dead_letter(topic, consumer, received, exc, attempts=1)
         outcomes = dict.fromkeys(range(len(messages)), False)  # dead-lettered: not applied
         if len(decoded) > 1:
-            applied = await self._apply_whole_batch(
-                topic, consumer, handler, list(decoded.values())
-            )
+            part = _Part(topic, consumer, list(decoded.values()))
+            applied = await self._apply_whole_batch(handler, [part])
             if applied is not None:
-                outcomes.update(zip(decoded, applied, strict=True))
+                outcomes.update(zip(decoded, applied[0], strict=True))
                 return list(outcomes.values())
         for n, (evt, received) in decoded.items():
             outcomes[n] = await self._traced(topic, consumer, handler, evt, received)
         return list(outcomes.values())
 
     async def _apply_whole_batch(
-        self,
-        topic: Topic,
-        consumer: str,
-        handler: Subscriber,
-        events: list[tuple[Event, Received]],
-    ) -> list[bool] | None:
-        """The batch in one transaction, applied again after a conflict with a concurrent
-        transaction; None (nothing changed) when it failed otherwise or kept conflicting."""
+        self, handler: Subscriber, parts: Sequence[_Part]
+    ) -> list[list[bool]] | None:
+        """The parts in one transaction, applied again after a conflict with a concurrent
+        transaction; per part, whether each event was new; None (nothing changed) when it
+        failed otherwise or kept conflicting."""
+        names = "+".join(part.consumer for part in parts)
         try:
-            return await self._resolving_conflicts(
-                consumer, lambda: self._apply_batch(topic, consumer, handler, events)
-            )
+            return await self._resolving_conflicts(names, lambda: self._apply_batch(handler, parts))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            BATCHES_FAILED.labels(self.service, topic.name, consumer).inc()
-            log.warning("batch failed, applying its events one by one", consumer=consumer,
-                        events=len(events), error=repr(exc))  # fmt: skip
+            for part in parts:
+                BATCHES_FAILED.labels(self.service, part.topic.name, part.consumer).inc()
+            log.warning("batch failed, applying its events one by one", consumer=names,
+                        events=sum(len(p.events) for p in parts), error=repr(exc))  # fmt: skip
             return None
 
     async def _resolving_conflicts(self, consumer: str, apply: Callable[[], Awaitable[T]]) -> T:
@@ -395,46 +454,44 @@ class Inbox:
             TRANSACTION_CONFLICTS.labels(self.service, consumer, kind).inc()
         return kind is not None
 
-    async def _apply_batch(
-        self,
-        topic: Topic,
-        consumer: str,
-        handler: Subscriber,
-        events: list[tuple[Event, Received]],
-    ) -> list[bool]:
-        """All of ``events`` in one transaction; raises (having changed nothing) if any fails."""
-        outcomes = self._outcomes_of(topic, consumer)
-        applied: list[bool] = []
+    async def _apply_batch(self, handler: Subscriber, parts: Sequence[_Part]) -> list[list[bool]]:
+        """All of the parts' events in one transaction; raises (having changed nothing) if
+        any fails. A ``Handler`` (an event at a time) takes one part only."""
+        applied: list[list[bool]] = []
         async with unit_of_work(self.sessions) as session:
             # Batches of other consumers, partitions and replicas commit concurrently: the
             # order of events comes from their partition, and a conflict with a concurrent
             # transaction (a deadlock) undoes this one, which is then applied again.
-            ids = [e.event_id for e, _ in events]
-            claimed = set(
-                (
-                    await session.execute(self._claim, {"consumer": consumer, "event_ids": ids})
-                ).scalars()
-            )
+            consumers = [part.consumer for part in parts for _ in part.events]
+            ids = [evt.event_id for part in parts for evt, _ in part.events]
+            rows = await session.execute(self._claim, {"consumers": consumers, "event_ids": ids})
+            claimed = {(row.consumer, row.event_id) for row in rows}
             new: list[tuple[Event, Received]] = []
-            for evt, received in events:
-                fresh = evt.event_id in claimed
-                claimed.discard(evt.event_id)  # a second copy in the same batch is a duplicate
-                applied.append(fresh)
-                if fresh:
-                    new.append((evt, received))
-                else:
-                    log.info(
-                        "duplicate event ignored", consumer=consumer, event_id=str(evt.event_id)
-                    )
+            for part in parts:
+                applied.append([])
+                for evt, received in part.events:
+                    fresh = (part.consumer, evt.event_id) in claimed
+                    claimed.discard((part.consumer, evt.event_id))  # a second copy: a duplicate
+                    applied[-1].append(fresh)
+                    if fresh:
+                        new.append((evt, received))
+                    else:
+                        log.info("duplicate event ignored", consumer=part.consumer,
+                                 event_id=str(evt.event_id))  # fmt: skip
             if isinstance(handler, Batched):
+                topics = ",".join(dict.fromkeys(part.topic.name for part in parts))
+                names = "+".join(part.consumer for part in parts)
                 traced = [(e.event_id, r.headers) for e, r in new]
-                with batch_span(topic.name, self.group, consumer, traced):
+                with batch_span(topics, self.group, names, traced):
                     await handler.apply(session, [evt for evt, _ in new])
             else:
-                await self._apply_each(topic, consumer, handler, session, new)
-        for fresh in applied:
-            (outcomes.applied if fresh else outcomes.duplicate).inc()
-        TRANSACTION_EVENTS.labels(self.service, consumer).observe(len(events))
+                [part] = parts
+                await self._apply_each(part.topic, part.consumer, handler, session, new)
+        for part, flags in zip(parts, applied, strict=True):
+            outcomes = self._outcomes_of(part.topic, part.consumer)
+            for fresh in flags:
+                (outcomes.applied if fresh else outcomes.duplicate).inc()
+            TRANSACTION_EVENTS.labels(self.service, part.consumer).observe(len(flags))
         return applied
 
     async def _apply_each(

@@ -45,7 +45,8 @@ def handlers(runtime: Runtime) -> dict[str, tuple[Topic, Subscriber]]:
 
     async def on_invoices(session: AsyncSession, events: Sequence[Event]) -> None:
         # The platform's invoices go to the SaaS-fee collections, one at a time in their
-        # place; the clients' between them to the mirror, together.
+        # place; the rest between them (clients' invoices, payments, subscriptions) to the
+        # mirror, together.
         run: list[Event] = []
         for event in events:
             platform = _platform_invoice(event)
@@ -60,9 +61,6 @@ def handlers(runtime: Runtime) -> dict[str, tuple[Topic, Subscriber]]:
             await session.flush()
             session.expunge_all()
         await MirrorBatch.build(runtime, session).apply(run)
-
-    async def on_mirrored(session: AsyncSession, events: Sequence[Event]) -> None:
-        await MirrorBatch.build(runtime, session).apply(events)
 
     async def on_agency(session: AsyncSession, event: Event) -> None:
         assert isinstance(event.payload, AgencyBillingProfile)
@@ -83,12 +81,14 @@ def handlers(runtime: Runtime) -> dict[str, tuple[Topic, Subscriber]]:
         if owner.startswith("acct_"):  # a connected account's (not the platform's) balance
             await Collections.build(runtime, session).signal_funds(owner)
 
+    # The mirror's a batch at a time, its three topics' events of a batch in one transaction:
+    # its invoices (a client's; the platform's go to its collections), the payments behind
+    # them and the subscriptions they bill for.
+    mirror = Batched(on_invoices)
     return {
-        # the mirror's a batch at a time: its invoices (a client's; the platform's go to its
-        # collections), the payments behind them and the subscriptions they bill for
-        "invoice-mirror": (STRIPE_INVOICES, Batched(on_invoices)),
-        "invoice-payments": (STRIPE_PAYMENTS, Batched(on_mirrored)),
-        "subscription-mirror": (STRIPE_SUBSCRIPTIONS, Batched(on_mirrored)),
+        "invoice-mirror": (STRIPE_INVOICES, mirror),
+        "invoice-payments": (STRIPE_PAYMENTS, mirror),
+        "subscription-mirror": (STRIPE_SUBSCRIPTIONS, mirror),
         "agencies": (AGENCIES, on_agency),
         "products": (PRODUCTS, on_product),
         "agency-plans": (AGENCY_PLANS, on_agency_plan),
