@@ -168,14 +168,15 @@ def handlers(outbox: Outbox, stripe: RevenueStripe) -> dict[str, tuple[Topic, Su
     the rest an event at a time. A subscription's states for MRR are a consumer of their own,
     so that a new one reads the topic from its start (the history is its input)."""
 
-    async def on_payments(session: AsyncSession, events: Sequence[Event]) -> None:
-        await apply_payment_events(Ledger.of(session, outbox, stripe), events)
-
-    async def on_invoices(session: AsyncSession, events: Sequence[Event]) -> None:
+    async def on_money(session: AsyncSession, events: Sequence[Event]) -> None:
+        # A batch's invoices and money movements in one transaction: the invoices first, so
+        # the movements of their payments find them.
         await Revenue.of(session, stripe).apply_invoices(
             [(e.agency_id, e.type, e.payload) for e in events
              if isinstance(e.payload, StripeInvoiceSnapshot)]
         )  # fmt: skip
+        payments = [e for e in events if isinstance(e, STRIPE_PAYMENTS.events)]
+        await apply_payment_events(Ledger.of(session, outbox, stripe), payments)
 
     async def on_subscription(session: AsyncSession, event: Event) -> None:
         if isinstance(event.payload, StripeSubscriptionSnapshot):
@@ -224,9 +225,10 @@ def handlers(outbox: Outbox, stripe: RevenueStripe) -> dict[str, tuple[Topic, Su
         if isinstance(event.payload, StripeBalanceSnapshot):
             await BackOffice(session).apply_balance(event.payload)
 
+    money = Batched(on_money)
     return {
-        "ledger": (STRIPE_PAYMENTS, Batched(on_payments)),
-        "invoices": (STRIPE_INVOICES, Batched(on_invoices)),
+        "ledger": (STRIPE_PAYMENTS, money),
+        "invoices": (STRIPE_INVOICES, money),
         "subscriptions": (STRIPE_SUBSCRIPTIONS, on_subscription),
         "subscription-states": (STRIPE_SUBSCRIPTIONS, on_subscription_state),
         "payouts": (STRIPE_BALANCES, on_payout),
