@@ -491,7 +491,7 @@ class Inbox:
             outcomes = self._outcomes_of(part.topic, part.consumer)
             for fresh in flags:
                 (outcomes.applied if fresh else outcomes.duplicate).inc()
-            TRANSACTION_EVENTS.labels(self.service, part.consumer).observe(len(flags))
+            TRANSACTION_EVENTS.labels(self.service, part.consumer).observe(len(ids))
         return applied
 
     async def _apply_each(

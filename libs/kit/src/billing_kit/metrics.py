@@ -34,8 +34,9 @@ TRANSACTION_CONFLICTS = Counter(
 )
 TRANSACTION_EVENTS = Histogram(
     "consumer_transaction_events",
-    "Events a consumer read in one transaction (new ones and duplicates): the smaller, the "
-    "more each event pays for the transaction's round trips and the broker's fetches",
+    "Events of each transaction a consumer applied its events in (new ones and duplicates; "
+    "with consumers sharing a handler, all of theirs): the smaller, the more each event pays "
+    "for the transaction's round trips and the broker's fetches",
     ["service", "consumer"],
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
 )
