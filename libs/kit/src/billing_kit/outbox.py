@@ -29,17 +29,20 @@ from sqlalchemy import (
     Identity,
     MetaData,
     Row,
+    Select,
     String,
     Table,
     Text,
+    bindparam,
     delete,
     event,
     func,
     insert,
     select,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from billing_contracts import Event, Topic
@@ -167,6 +170,32 @@ def new_producer(
     )
 
 
+def claim_batch(table: Table, lock_id: int) -> Select[Any]:
+    """One statement for what took three (the relay's advisory lock, its batch, removing
+    the batch): the transaction's lock on ``lock_id``, then the first ``:limit`` rows of
+    ``table`` deleted and returned in id order, if the lock was had. One row at least:
+    ``locked`` false when another relay holds the lock, the row's columns null when the
+    outbox is empty. The rows are gone only when the transaction commits, after publishing.
+
+    The lock is taken after the statement's snapshot: a row another relay removed since
+    is still seen, but the delete skips a row deleted by a committed transaction and does
+    not return it, so no row is published twice, and the batch still starts at the oldest
+    row left."""
+    lock = select(func.pg_try_advisory_xact_lock(lock_id).label("locked")).cte("relay_lock")
+    first = (
+        select(table.c.id)
+        .where(select(lock.c.locked).scalar_subquery())
+        .order_by(table.c.id)
+        .limit(bindparam("limit"))
+    )
+    taken = delete(table).where(table.c.id.in_(first)).returning(*table.c).cte("taken")
+    return (
+        select(lock.c.locked, *taken.c)
+        .select_from(lock.outerjoin(taken, true()))
+        .order_by(taken.c.id)
+    )
+
+
 class OutboxRelay:
     """Publishes committed outbox rows in batches; runs as a background task of the service."""
 
@@ -198,6 +227,7 @@ class OutboxRelay:
         """Kafka's default ``message.max.bytes``: a larger record is refused here rather than
         left to a broker that may or may not take it."""
         self.lock_id = zlib.crc32(f"outbox:{self.table.fullname}".encode())
+        self._claim = claim_batch(self.table, self.lock_id)
         self.published_total = 0
         self.failed_attempts = 0
         """Batches ``run`` could not publish (broker or database away): they stay and retry."""
@@ -207,8 +237,18 @@ class OutboxRelay:
         backoff = 0.2
         while True:
             try:
-                published = await self.relay_once()
-                backoff = 0.2
+                # One connection for as long as passes succeed: a checkout per pass cost the
+                # pool's pre-ping (BEGIN, a ping, ROLLBACK: three round trips) every time. A
+                # connection that broke fails its pass and is given back (invalidated), and
+                # the next try checks out another, as after any database outage.
+                async with self.engine.connect() as conn:
+                    while True:
+                        published = await self._relay_on(conn)
+                        backoff = 0.2
+                        if published is None:  # another replica's relay is publishing: look
+                            await asyncio.sleep(self.LOCKED_OUT_RETRY_SECONDS)  # again soon,
+                        elif published < self.batch_size:  # rows may be ours
+                            await self._wait_for_rows()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database away: rows wait, try again
@@ -217,11 +257,6 @@ class OutboxRelay:
                 await self._drop_producer()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
-                continue
-            if published is None:  # another replica's relay is publishing: look again soon,
-                await asyncio.sleep(self.LOCKED_OUT_RETRY_SECONDS)  # rows may be ours
-            elif published < self.batch_size:
-                await self._wait_for_rows()
 
     async def _wait_for_rows(self) -> None:
         with contextlib.suppress(TimeoutError):
@@ -231,25 +266,26 @@ class OutboxRelay:
     async def relay_once(self) -> int | None:
         """Publish up to one batch; returns how many rows were published and removed, or
         None when another relay holds the lock."""
-        async with self.engine.begin() as conn:
-            locked = await conn.scalar(select(func.pg_try_advisory_xact_lock(self.lock_id)))
-            if not locked:
+        async with self.engine.connect() as conn:
+            return await self._relay_on(conn)
+
+    async def _relay_on(self, conn: AsyncConnection) -> int | None:
+        """``relay_once`` on ``conn``: three round trips (BEGIN, the claim, COMMIT) whatever
+        the outcome, the claim taking the lock and the batch's rows in one statement."""
+        async with conn.begin():
+            claimed = (await conn.execute(self._claim, {"limit": self.batch_size})).all()
+            if not claimed[0].locked:
                 return None
-            rows = (
-                await conn.execute(
-                    select(self.table).order_by(self.table.c.id).limit(self.batch_size)
-                )
-            ).all()
-            if not rows:
+            if claimed[0].id is None:  # the outer join's one row: the outbox is empty
                 return 0
+            rows: Sequence[Row[Any]] = claimed
             refused = await self._publish(rows)
             if refused:
                 await conn.execute(
                     insert(self.dead_letters), [dead_letter(row, exc) for row, exc in refused]
                 )
-            await conn.execute(
-                delete(self.table).where(self.table.c.id.in_([row.id for row in rows]))
-            )
+            # Leaving the block commits: the rows go only once the broker has them (an
+            # error above rolls the claim back, and they are published again).
         self._count_published(rows, refused)
         for row, exc in refused:
             OUTBOX_DEAD_LETTERS.labels(self.name, row.topic).inc()
