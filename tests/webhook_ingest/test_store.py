@@ -23,6 +23,7 @@ from tests.helpers.webhook_ingest.stripe_events import (
     paid_invoice_event,
     signed,
 )
+from webhook_ingest import repository
 from webhook_ingest.models import kit_tables
 from webhook_ingest.replicas import AgencyDirectory
 from webhook_ingest.repository.store import EventStore
@@ -185,3 +186,39 @@ async def test_replay_publishes_a_kept_event_that_now_normalizes(
     await eventually(arrived, within=30)
     [contract] = await published(infra.kafka_bootstrap, STRIPE_INVOICES.name, event["id"])
     assert contract["payload"]["invoice_id"] == event["data"]["object"]["id"]
+
+
+async def test_held_events_are_released_together_in_held_order_and_once(
+    db: asyncpg.Connection,
+) -> None:
+    held = f"{kit_tables.outbox.schema}.enrichments"
+    outbox = kit_tables.outbox.fullname
+    key = f"ch_release_{random.getrandbits(48):x}"
+    undone = db.transaction()  # rolled back: the running relay and enricher never see these
+    await undone.start()
+    try:
+        ids = [
+            await db.fetchval(
+                f"INSERT INTO {held} (event_id, topic, key, event_type, body, headers) "
+                "VALUES (gen_random_uuid(), 'billing.payments.v1', $1, $2, '{}', '{}') "
+                "RETURNING id",
+                key,
+                event_type,
+            )
+            for event_type in ("charge.succeeded", "charge.updated", "charge.refunded")
+        ]
+        # Completed out of order, the last one left held: moved in the order held.
+        completed = [(ids[1], '{"n": 2}'), (ids[0], '{"n": 1}')]
+        assert await repository.release(db, completed) == 2
+        assert await repository.release(db, completed) == 0  # already moved: not again
+        moved = await db.fetch(
+            f"SELECT event_type, body FROM {outbox} WHERE key = $1 ORDER BY id", key
+        )
+        still_held = await db.fetch(f"SELECT id FROM {held} WHERE key = $1", key)
+    finally:
+        await undone.rollback()
+    assert [(row["event_type"], row["body"]) for row in moved] == [
+        ("charge.succeeded", '{"n": 1}'),
+        ("charge.updated", '{"n": 2}'),
+    ]
+    assert [row["id"] for row in still_held] == [ids[2]]

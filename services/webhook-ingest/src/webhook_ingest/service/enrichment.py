@@ -65,6 +65,8 @@ class Enricher:
         """Tries after which an event failing for another reason than Stripe being away is
         published without what Stripe would add."""
         self.released = 0
+        self._next_due: float | None = None
+        """Seconds until the next held event is due, as the last pass saw it (None: none)."""
         self.held_events = WEBHOOK_HELD_EVENTS.labels("webhook-ingest")
         self.held_oldest_age = WEBHOOK_HELD_OLDEST_AGE.labels("webhook-ingest")
 
@@ -89,8 +91,10 @@ class Enricher:
         """Work the due oldest held event of each aggregate; returns how many were worked, or
         None when another worker's enricher is at it.
 
-        Their bodies are completed (``enrich``), then the held rows released or postponed one
-        by one on the locked connection."""
+        Their bodies are completed (``enrich``), then the held rows postponed one by one
+        (Stripe failing) and the rest released together, on the locked connection: a pass
+        costs four or five round trips (lock, heads, maybe the stored links, release,
+        unlock with the held state), however many events it releases."""
         pool = await self.store.connection_pool()
         async with pool.acquire() as conn:
             if not await repository.try_lock_enricher(conn):
@@ -98,17 +102,25 @@ class Enricher:
             try:
                 heads = await repository.due_heads(conn, self.batch_size)
                 bodies = await self.enrich(conn, heads)
-                for head, body in zip(heads, bodies, strict=True):
-                    await self._settle(conn, head, body)
-                held, oldest = await repository.held_state(conn)
-                self.held_events.set(held)
-                self.held_oldest_age.set(oldest)
-            finally:
+                completed = [
+                    (head["id"], settled)
+                    for head, body in zip(heads, bodies, strict=True)
+                    if (settled := await self._settle(conn, head, body)) is not None
+                ]
+                if completed:
+                    self.released += await repository.release(conn, completed)
+                    self.outbox.wake()
+                state = await repository.unlock_enricher_with_state(conn)
+            except BaseException:
                 try:
                     await repository.unlock_enricher(conn)
                 except BaseException:
                     conn.terminate()  # pooled connections are not reset: the lock must go
                     raise
+                raise
+        self.held_events.set(state.held)
+        self.held_oldest_age.set(state.oldest_seconds)
+        self._next_due = state.next_due_seconds
         return len(heads)
 
     async def enrich(self, conn: Any, heads: Sequence[Any]) -> list[str | Exception]:
@@ -171,7 +183,8 @@ class Enricher:
         except Exception as exc:  # Stripe away (or a bug): this aggregate waits, others go on
             return exc
 
-    async def _settle(self, conn: Any, head: Any, body: str | Exception) -> None:
+    async def _settle(self, conn: Any, head: Any, body: str | Exception) -> str | None:
+        """The body to publish the held event with, or None when it was postponed."""
         failing_itself = isinstance(body, Exception) and not isinstance(body, UnavailableError)
         if failing_itself and head["attempts"] + 1 >= self.give_up_after:
             # Not Stripe being away but this event (a bug, an object Stripe cannot describe):
@@ -185,14 +198,13 @@ class Enricher:
             error = repr(body.__cause__ or body)[:2000]
             log.warning("figures not read, retrying", held_id=head["id"], error=error, delay=delay)
             await repository.postpone(conn, head["id"], error, delay)
-            return
-        if await repository.release(conn, head["id"], body):
-            self.released += 1
-            self.outbox.wake()
+            return None
+        return body
 
     async def _wait(self) -> None:
-        async with (await self.store.connection_pool()).acquire() as conn:
-            due_in = await repository.seconds_to_next_due(conn)
+        """Until a held event is due (as the last pass saw it) or one is held, at most the
+        idle poll."""
+        due_in = self._next_due
         timeout = self.idle_poll_seconds if due_in is None else min(due_in, self.idle_poll_seconds)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.store.held.wait(), timeout)
