@@ -97,9 +97,11 @@ class Enricher:
         unlock with the held state), however many events it releases."""
         pool = await self.store.connection_pool()
         async with pool.acquire() as conn:
-            if not await repository.try_lock_enricher(conn):
-                return None
             try:
+                # The lock is the session's: released here or the connection dropped, never
+                # left to the pool, whose release resets nothing (``LeanConnection``).
+                if not await repository.try_lock_enricher(conn):
+                    return None
                 heads = await repository.due_heads(conn, self.batch_size)
                 bodies = await self.enrich(conn, heads)
                 completed = [
