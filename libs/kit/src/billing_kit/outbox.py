@@ -237,10 +237,10 @@ class OutboxRelay:
         backoff = 0.2
         while True:
             try:
-                # One connection for as long as passes succeed: a checkout per pass cost the
-                # pool's pre-ping (BEGIN, a ping, ROLLBACK: three round trips) every time. A
-                # connection that broke fails its pass and is given back (invalidated), and
-                # the next try checks out another, as after any database outage.
+                # One connection for as long as passes succeed (no pool checkout and return
+                # per pass). A connection that broke fails its pass and is given back
+                # (invalidated), and the next try checks out another, as after any database
+                # outage.
                 async with self.engine.connect() as conn:
                     while True:
                         published = await self._relay_on(conn)
