@@ -42,8 +42,8 @@ async def test_a_batch_s_statements_do_not_change_with_its_size(infra: Infra) ->
     replayed = await replay(infra, batches)
 
     by_topic: dict[str, list[tuple[int, set[str]]]] = {}
-    for (name, events, _), texts in zip(replayed.statements, replayed.texts, strict=True):
-        by_topic.setdefault(name, []).append((events, set(texts)))
+    for (name, events, _), executed in zip(replayed.statements, replayed.texts, strict=True):
+        by_topic.setdefault(name, []).append((events, set(executed)))
     for name, runs in by_topic.items():
         print(name, "statement texts over every size:", len(set().union(*(t for _, t in runs))))
 
