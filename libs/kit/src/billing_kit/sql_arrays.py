@@ -23,12 +23,13 @@ from sqlalchemy.types import TypeEngine
 
 
 def _array_of(type_: TypeEngine[Any]) -> ARRAY[Any]:
-    """An array of ``type_``'s values, a string's without its length: a cast to
-    ``varchar(n)[]`` would cut a longer value short, where the column refuses it."""
+    """A one-dimensional array of ``type_``'s values (a JSON value that is a list stays one
+    value), a string's without its length: a cast to ``varchar(n)[]`` would cut a longer
+    value short, where the column refuses it."""
     affinity = type_._type_affinity  # (a ``TypeDecorator``'s is its implementation's)
     if affinity is not None and issubclass(affinity, String):
-        return ARRAY(String())
-    return ARRAY(type_)
+        return ARRAY(String(), dimensions=1)
+    return ARRAY(type_, dimensions=1)
 
 
 def any_of(column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
