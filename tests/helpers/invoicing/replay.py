@@ -40,6 +40,8 @@ class Replayed:
     announced: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     statements: list[tuple[str, int, int]] = field(default_factory=list)
     """(topic, events, statements) of each batch."""
+    texts: list[list[str]] = field(default_factory=list)
+    """The text of each statement of each batch, in order."""
     cpu_seconds: float = 0.0
     """The process's CPU time applying the batches (the database's aside)."""
 
@@ -95,10 +97,10 @@ async def replay(
     if mirror_alone:
         subscribers = [(topic, _mirror_alone(runtime)) for topic, _ in subscribers]
     result = Replayed()
-    counted: list[int] = [0]
+    executed: list[str] = []
 
-    def count(*_: Any) -> None:
-        counted[0] += 1
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        executed.append(statement)
 
     event.listen(runtime.engine.sync_engine, "before_cursor_execute", count)
     try:
@@ -106,12 +108,13 @@ async def replay(
             (handler,) = (handler for of, handler in subscribers if of == topic)
             runs = [[e] for e in batch] if one_at_a_time else [batch]
             for run in runs:
-                counted[0] = 0
+                executed.clear()
                 started = time.process_time()
                 async with unit_of_work(runtime.sessions) as session:
                     await _apply(handler, session, run)
                 result.cpu_seconds += time.process_time() - started
-                result.statements.append((topic.name, len(run), counted[0]))
+                result.statements.append((topic.name, len(run), len(executed)))
+                result.texts.append(list(executed))
         event.remove(runtime.engine.sync_engine, "before_cursor_execute", count)
         async with runtime.sessions() as session:
             result.tables = await _tables(session)
