@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import NamedTuple
+
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from billing_contracts import ALL_TOPICS, Event, Topic
@@ -68,3 +71,14 @@ async def restore_topics(bootstrap: str) -> None:
     """The embedded broker forgets its topics when it stops: give the running services back
     the topics they made at start-up."""
     await ensure_topics(bootstrap, SERVICE_TOPICS)
+
+
+class Record(NamedTuple):
+    """What the broker hands over of a message (the fields the inbox reads)."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+    key: bytes | None = None
+    headers: Sequence[tuple[str, bytes]] = ()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from typing import NamedTuple
 
 import pytest
 import stripe
@@ -25,7 +24,7 @@ from billing_kit.logging import bind_correlation_id, correlation_id
 from billing_kit.runtime import Runtime
 from subscriptions.settings import SubscriptionsSettings
 from tests.helpers.databases import create_database, migrate
-from tests.helpers.kafka import read_topic
+from tests.helpers.kafka import Record, read_topic
 from tests.helpers.products import product_created
 from tests.helpers.runtimes import service_runtime
 from tests.helpers.tokens import new_agency_id
@@ -332,17 +331,6 @@ async def _noop(session: AsyncSession, event: Event) -> None:
     return None
 
 
-class _Record(NamedTuple):
-    """What the broker hands over of a message (the fields the inbox reads)."""
-
-    topic: str
-    partition: int
-    offset: int
-    value: bytes
-    key: bytes | None = None
-    headers: Sequence[tuple[str, bytes]] = ()
-
-
 def _suspended(agency_id: str) -> AgencySuspended:
     profile = AgencyBillingProfile(
         agency_id=agency_id, stripe_account_id="acct_test", connect_status="enabled",
@@ -351,8 +339,8 @@ def _suspended(agency_id: str) -> AgencySuspended:
     return AgencySuspended(payload=profile)
 
 
-def _records(topic: str, *events: Event) -> list[_Record]:
-    return [_Record(topic, 0, n, body.body, body.key) for n, body in enumerate(_bodies(*events))]
+def _records(topic: str, *events: Event) -> list[Record]:
+    return [Record(topic, 0, n, body.body, body.key) for n, body in enumerate(_bodies(*events))]
 
 
 async def test_consumers_sharing_a_batched_handler_apply_a_batch_in_one_transaction(

@@ -6,7 +6,7 @@ the group starts where the consumer groups it replaces had got to, the lowest of
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 import pytest
 from aiokafka import TopicPartition
@@ -20,20 +20,10 @@ from billing_contracts.routing import SUBSCRIPTIONS
 from billing_kit.consumer_group import earliest_positions
 from billing_kit.inbox import Inbox, Received, Subscriber, inbox_table
 from billing_kit.kafka import new_broker
+from tests.helpers.kafka import Record
 from tests.helpers.runtimes import runtime_of
 
 pytestmark = pytest.mark.unit
-
-
-class Record(NamedTuple):
-    """What the broker hands over of a message (the fields the inbox reads)."""
-
-    topic: str
-    partition: int
-    offset: int
-    value: bytes
-    key: bytes | None = None
-    headers: Sequence[tuple[str, bytes]] = ()
 
 
 async def _never(session: AsyncSession, event: Any) -> None:
