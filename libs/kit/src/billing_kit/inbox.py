@@ -423,8 +423,10 @@ class Inbox:
         transaction; per part, whether each event was new; None (nothing changed) when it
         failed otherwise or kept conflicting."""
         names = "+".join(part.consumer for part in parts)
-        try:
-            return await self._resolving_conflicts(names, lambda: self._apply_batch(handler, parts))
+        try:  # a conflict is counted under the first consumer (a name dashboards know)
+            return await self._resolving_conflicts(
+                parts[0].consumer, lambda: self._apply_batch(handler, parts)
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -179,8 +179,9 @@ def claim_batch(table: Table, lock_id: int) -> Select[Any]:
 
     The lock is taken after the statement's snapshot: a row another relay removed since
     is still seen, but the delete skips a row deleted by a committed transaction and does
-    not return it, so no row is published twice, and the batch still starts at the oldest
-    row left."""
+    not return it, so no row is published twice. Such a pass (racing another replica's
+    commit) comes back short or empty, and its rows wait for the relay's next look (at most
+    ``idle_poll_seconds``)."""
     lock = select(func.pg_try_advisory_xact_lock(lock_id).label("locked")).cte("relay_lock")
     first = (
         select(table.c.id)

@@ -227,8 +227,10 @@ def handlers(outbox: Outbox, stripe: RevenueStripe) -> dict[str, tuple[Topic, Su
 
     money = Batched(on_money)
     return {
-        "ledger": (STRIPE_PAYMENTS, money),
+        # invoices before ledger: should their joint transaction fail, each consumer applies
+        # its part alone, in this order (as ``on_money`` does).
         "invoices": (STRIPE_INVOICES, money),
+        "ledger": (STRIPE_PAYMENTS, money),
         "subscriptions": (STRIPE_SUBSCRIPTIONS, on_subscription),
         "subscription-states": (STRIPE_SUBSCRIPTIONS, on_subscription_state),
         "payouts": (STRIPE_BALANCES, on_payout),

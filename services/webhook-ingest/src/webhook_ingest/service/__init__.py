@@ -73,15 +73,23 @@ class Replay:
         for account in accounts:
             endpoint: Endpoint = "platform" if account is None else "connect"
             async for page in _pages(self.stripe.events(start, end, account), REPLAY_PAGE):
-                # A page's events go to the store together: its group commit takes them in
-                # one transaction (one after the other, each waited for, a long range took
-                # minutes), in the order Stripe listed them.
-                stored = await asyncio.gather(*(ingest(self.store, e, endpoint) for e in page))
+                # A page's events go to the store together, so its group commit takes them
+                # in a few transactions (one after the other, each waited for, a long range
+                # took minutes). Their order within the page is not kept: Stripe lists newest
+                # first anyway, and the consumers order a Stripe object's events by Stripe's
+                # own times. Every event of the page is settled before an error is raised.
+                outcomes = await asyncio.gather(
+                    *(ingest(self.store, e, endpoint) for e in page), return_exceptions=True
+                )
+                stored = [o for o in outcomes if not isinstance(o, BaseException)]
                 report.scanned += len(stored)
                 report.ingested += sum(stored)
                 report.duplicates += len(stored) - sum(stored)
                 if progress is not None:
                     progress(account, report)
+                for outcome in outcomes:
+                    if isinstance(outcome, BaseException):
+                        raise outcome
         report.repaired = await self.store.retry_marked(start, end)
         report.needs_attention = await self.store.needing_attention(start, end)
         log.info(
