@@ -245,7 +245,7 @@ async def test_inbox_claims_of_any_batch_size_are_one_statement_text(pipeline: P
     async def claimed(ids: list[uuid.UUID]) -> list[uuid.UUID]:
         async with unit_of_work(pipeline.subscriptions.sessions) as session:
             result = await session.execute(
-                claim, {"consumers": [consumer] * len(ids), "event_ids": ids}
+                claim, {"consumer": [consumer] * len(ids), "event_id": ids}
             )
             return sorted(row.event_id for row in result)
 

@@ -45,8 +45,8 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry.trace import Span
 from pydantic import ValidationError
-from sqlalchemy import Column, DateTime, Insert, MetaData, String, Table, bindparam, func, select
-from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
+from sqlalchemy import Column, DateTime, Insert, MetaData, String, Table, func
+from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -62,6 +62,7 @@ from billing_kit.metrics import (
     TRANSACTION_CONFLICTS,
     TRANSACTION_EVENTS,
 )
+from billing_kit.sql_arrays import unnest_insert
 from billing_kit.tracing import TRACER, batch_span, message_span
 
 log = structlog.get_logger(__name__)
@@ -154,18 +155,11 @@ def inbox_table(metadata: MetaData) -> Table:
 
 
 def claim_statement(table: Table) -> Insert:
-    """Inbox rows for lists of consumers and event ids, pairwise (``consumers``,
-    ``event_ids``); the pairs that were not there yet are returned. The lists go as two array
-    parameters, so the statement's text is the same for every batch size: prepared once per
-    connection, not once per size (a ``VALUES`` list of n rows is a new statement for each n).
-    """
-    rows = select(
-        func.unnest(bindparam("consumers", type_=ARRAY(String))),
-        func.unnest(bindparam("event_ids", type_=ARRAY(UUID(as_uuid=True)))),
-    )
+    """Inbox rows for lists of consumers and event ids, pairwise (parameters ``consumer`` and
+    ``event_id``, one array each); the pairs that were not there yet are returned. One text
+    whatever the batch's size (``sql_arrays``)."""
     return (
-        insert(table)
-        .from_select(["consumer", "event_id"], rows)
+        unnest_insert(table, ["consumer", "event_id"])
         .on_conflict_do_nothing()
         .returning(table.c.consumer, table.c.event_id)
     )
@@ -466,7 +460,7 @@ class Inbox:
             # transaction (a deadlock) undoes this one, which is then applied again.
             consumers = [part.consumer for part in parts for _ in part.events]
             ids = [evt.event_id for part in parts for evt, _ in part.events]
-            rows = await session.execute(self._claim, {"consumers": consumers, "event_ids": ids})
+            rows = await session.execute(self._claim, {"consumer": consumers, "event_id": ids})
             claimed = {(row.consumer, row.event_id) for row in rows}
             new: list[tuple[Event, Received]] = []
             for part in parts:
