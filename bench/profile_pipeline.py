@@ -1,12 +1,13 @@
 """Where the webhook → revenue pipeline's time goes while a backlog drains: a sampling
 profile of the consumer services and the CPU of every process on the machine.
 
-    flock /tmp/billing-stack.lock uv run python -m bench.profile_pipeline --invoices 600
+    uv run python -m bench.profile_pipeline --invoices 600 [--replicas 2]
 
 Paid one-off invoices are made on the emulator (``bench/pipeline.py``), webhook-ingest,
-invoicing and revenue are started (one process each), and their real events are offered
-signed as fast as webhook-ingest answers while ``py-spy`` (in its own environment under
-``.devstack/bench/py-spy``) records each service until the ledger holds every payment.
+invoicing and revenue are started (``--replicas`` processes of each consumer service), and
+their real events are offered signed as fast as webhook-ingest answers while ``py-spy``
+(in its own environment under ``.devstack/bench/py-spy``) records each service until the
+ledger holds every payment.
 Printed: the drain's events/s, CPU seconds per process group, and per service the share
 of its samples per room (its own handlers, the inbox, SQLAlchemy, asyncpg, Stripe reads,
 FastStream); the collapsed stacks are kept for flame graphs.
@@ -48,19 +49,34 @@ def record(spy: Path, pid: int, out: Path, seconds: int) -> subprocess.Popen[byt
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def replica_pids(pipeline: Pipeline) -> dict[str, int]:
+    """Each started process by name, a second replica's as ``<service>-2`` and so on."""
+    pids: dict[str, int] = {}
+    for process in pipeline.processes:
+        if process.pid is None:
+            continue
+        name, n = process.name, 1
+        while name in pids:
+            n += 1
+            name = f"{process.name}-{n}"
+        pids[name] = process.pid
+    return pids
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=12)
     parser.add_argument("--invoices", type=int, default=600)
+    parser.add_argument("--replicas", type=int, default=1, help="processes per consumer service")
     parser.add_argument("--seconds", type=int, default=40, help="how long py-spy records")
     args = parser.parse_args()
     spy = ensure_venv(repo_root() / ".devstack" / "bench" / "py-spy", ["py-spy==0.4.*"]) / "py-spy"
     with locked_stack("bench.profile_pipeline", state="bench") as stack:
         payments = make_payments(stack, args.accounts, args.invoices)
-        pipeline = Pipeline(stack, replicas=1)
+        pipeline = Pipeline(stack, replicas=args.replicas)
         pipeline.start()
         try:
-            services = {p.name: p.pid for p in pipeline.processes if p.pid is not None}
+            services = replica_pids(pipeline)
             groups = {name: tree(pid) for name, pid in services.items()}
             groups["postgres"] = postgres_tree(stack.state_dir / "pg")
             outs = {name: stack.state_dir / f"profile-{name}.txt" for name in services}

@@ -105,7 +105,7 @@ def run_benchmarks(stack: Stack, args: argparse.Namespace) -> None:
     print("== webhook → revenue pipeline: 1 vs 2 replicas, then latency at 500 and 1,000 events/s")
     scaled = bench_scale_out(stack, shops=12, invoices=1500)
     for rate in (500.0, 1000.0):
-        bench_end_to_end_latency(stack, rate=rate, seconds=60.0, accounts=4)
+        bench_end_to_end_latency(stack, rate=rate, seconds=60.0, accounts=12)
     if args.djstripe_rates:
         print("== dj-stripe side by side")
         side_args = ["--workers", str(args.workers), "--rates", args.djstripe_rates]
