@@ -132,16 +132,12 @@ class FakeReconciler(Reconciler):
         return len(found)
 
 
-async def test_the_schedule_checks_again_soon_after_healing_or_an_outage(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def known_accounts_are(monkeypatch: pytest.MonkeyPatch, accounts: list[tuple[str, str]]) -> None:
+    """The reconciler's database: ``accounts`` are the connected accounts it knows."""
     from revenue import repository
     from revenue.service import reconciler as module
 
-    stripe = FakeStripe([PAID, REFUNDED, GIVEN_BACK])
-    fake = FakeReconciler(stripe, {"txn_paid": entry_of(PAID), "txn_refunded": entry_of(REFUNDED)})
-
-    class Accounts:
+    class NoSession:
         async def __aenter__(self) -> None:
             return None
 
@@ -149,21 +145,55 @@ async def test_the_schedule_checks_again_soon_after_healing_or_an_outage(
             return None
 
     async def known_accounts(_: object) -> list[tuple[str, str]]:
-        return [("acct_1", "agency-1")]
+        return accounts
 
-    monkeypatch.setattr(module, "unit_of_work", lambda _: Accounts())
+    monkeypatch.setattr(module, "unit_of_work", lambda _: NoSession())
     monkeypatch.setattr(repository, "known_accounts", known_accounts)
+
+
+async def test_the_schedule_checks_again_soon_after_healing_or_an_outage(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stripe = FakeStripe([PAID, REFUNDED, GIVEN_BACK])
+    fake = FakeReconciler(stripe, {"txn_paid": entry_of(PAID), "txn_refunded": entry_of(REFUNDED)})
+    known_accounts_are(monkeypatch, [("acct_1", "agency-1")])
+    regular = pytest.approx(900.0, abs=5.0)  # the interval from the sweep's start
 
     assert await fake.check_all() == 2.0  # healed the refund failure: confirm soon
     assert "txn_back" in fake.ledger
-    assert await fake.check_all() == 900.0  # reconciled: the regular interval
+    assert await fake.check_all() == regular  # reconciled: the regular interval
     stripe.away = True
     assert await fake.check_all() == 2.0  # Stripe away: logged, tried again soon
     assert await fake.check_all() == 2.0
     stripe.away = False
     assert await fake.check_all() == 2.0  # back after the outage: everything again at once
-    assert await fake.check_all() == 900.0
+    assert await fake.check_all() == regular
     assert fake.kept == [("acct_1", 1), ("acct_1", 0), ("acct_1", 0), ("acct_1", 0)]
+
+
+async def test_a_regular_sweep_spreads_its_accounts_over_half_the_interval(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    pauses: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+
+    stripe = FakeStripe([PAID])
+    fake = FakeReconciler(stripe, {"txn_paid": entry_of(PAID)})
+    known_accounts_are(monkeypatch, [(f"acct_{n}", f"agency-{n}") for n in range(4)])
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+
+    assert await fake.check_all() == pytest.approx(900.0, abs=5.0)
+    assert pauses == [112.5, 112.5, 112.5]  # 450 s over four accounts, none before the first
+    stripe.transactions = [PAID, GIVEN_BACK]  # a movement the ledger lacks
+    assert await fake.check_all() == 2.0  # healed on the first account
+    assert len(pauses) == 6
+    assert await fake.check_all() == pytest.approx(900.0, abs=5.0)
+    assert len(pauses) == 6  # what it healed confirmed at once: back to back
+    assert [n for _, n in fake.kept] == [0] * 4 + [1, 0, 0, 0] + [0] * 4
 
 
 def test_the_dashboard_tells_how_the_figures_compare_with_stripe() -> None:

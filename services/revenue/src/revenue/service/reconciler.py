@@ -154,17 +154,23 @@ class Reconciler:
         retry: float,
         settle: float,
         lookback_days: int,
+        pace: float = 0.5,
     ) -> None:
         self.sessions = sessions
         self.outbox = outbox
         self.stripe = stripe_gateway
         self.service = service
         self.every, self.retry, self.settle = every, retry, settle
+        self.pace = pace
+        """The share of the interval a regular sweep spreads its accounts over."""
         self.lookback = lookback_days * _DAY
         self.first_seen: dict[str, dict[str, float]] = {}
         """Per account, differences not yet applied: balance transaction → when first seen
         (monotonic)."""
         self.stripe_was_away = False
+        self.hurry = False
+        """Whether the next sweep checks its accounts back to back (after an outage or a
+        difference) rather than spread out."""
         self.checks = {
             outcome: RECONCILIATION_CHECKS.labels(service, outcome)
             for outcome in ("reconciled", "healing", "mismatch", "failed")
@@ -185,11 +191,21 @@ class Reconciler:
             await asyncio.sleep(wait)
 
     async def check_all(self) -> float:
-        """Check every known connected account once; the seconds until the next check."""
+        """Check every known connected account once; the seconds until the next check.
+
+        A regular sweep spreads its accounts over half the interval (``pace``): checks read
+        and compare whole pages of balance transactions, and back to back they would take
+        the process's CPU from its consumers for seconds at a time (measured: revenue's
+        batches three times slower, the ledger's p95 from 0.3 s to 0.7 s at 500 events/s).
+        The checks that follow a Stripe outage or a difference come at once."""
+        began = time.monotonic()
         async with unit_of_work(self.sessions) as session:
             accounts = await repository.known_accounts(session)
+        pause = 0.0 if self.hurry else self.pace * self.every / max(len(accounts), 1)
         soon = away = False
-        for account, agency_id in accounts:
+        for n, (account, agency_id) in enumerate(accounts):
+            if n and pause:
+                await asyncio.sleep(pause)
             try:
                 soon = await self.check(account, agency_id) > 0 or soon
             except asyncio.CancelledError:
@@ -205,14 +221,17 @@ class Reconciler:
             except Exception as exc:  # the database away, say: the next regular check
                 self.checks["failed"].inc()
                 log.warning("reconciliation failed", account=account, error=repr(exc))
+        self.hurry = True
         if away:
             self.stripe_was_away = True
             return self.retry
         if self.stripe_was_away:  # Stripe is back: what the outage hid, check it again
             self.stripe_was_away = False
             return self.retry
-        # Differences settling are not applied before ``settle``: no sooner check for them.
-        return max(self.retry, self.settle) if soon else self.every
+        if soon:  # differences settling are not applied before ``settle``: no sooner check
+            return max(self.retry, self.settle)
+        self.hurry = False
+        return max(self.every - (time.monotonic() - began), self.retry)
 
     async def check(self, account: str, agency_id: str) -> int:
         """Compare one account's ledger with Stripe and apply what settled; how many
