@@ -8,7 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from billing_devstack.emulator import StripeEmulator, register_webhook_endpoints
+from billing_devstack.emulator import (
+    StripeEmulator,
+    forget_webhook_endpoints,
+    register_webhook_endpoints,
+)
 
 pytestmark = pytest.mark.integration
 AUTH = {"Authorization": "Bearer sk_test_emulator"}
@@ -57,3 +61,14 @@ def test_receivers_registered_by_an_earlier_run_are_replaced(tmp_path: Path) -> 
         ]
     finally:
         again.stop()
+
+
+def test_forgotten_receivers_are_no_longer_registered(tmp_path: Path) -> None:
+    emulator = StripeEmulator(tmp_path, port=None).start()
+    try:
+        register_webhook_endpoints(emulator.api_base, "http://127.0.0.1:9001", {})
+        forget_webhook_endpoints(emulator.api_base)
+        listed = httpx.get(f"{emulator.api_base}/v1/webhook_endpoints", headers=AUTH).json()
+        assert listed["data"] == []
+    finally:
+        emulator.stop()

@@ -68,6 +68,13 @@ def register_webhook_endpoints(
                 )
 
 
+def forget_webhook_endpoints(api_base: str) -> None:
+    """Delete every webhook-ingest endpoint registered with the emulator: what it emits next
+    is delivered nowhere (the deliveries it still holds for them are dropped)."""
+    with httpx.Client(timeout=10.0) as client:
+        _forget_earlier_receivers(client, api_base, set())
+
+
 def _forget_earlier_receivers(client: httpx.Client, api_base: str, wanted: set[str]) -> None:
     """The emulator keeps its state across restarts: delete the webhook-ingest endpoints an
     earlier run registered on other ports, which would otherwise be retried in vain."""
