@@ -26,11 +26,10 @@ from typing import Any
 
 import httpx
 
-from bench.pipeline import Delivery, Payments, Pipeline, make_payments, secret_for
+from bench.pipeline import Delivery, Payments, Pipeline, make_payments, rows_of, secret_for
 from bench.tooling import locked_stack
 from bench.webhook_ingest import Connection, percentile, sign
 from billing_devstack import Stack
-from tests.helpers.databases import connect
 from tests.helpers.tokens import TEST_JWT_SECRET, Tokens
 
 POLL = 0.1
@@ -165,17 +164,14 @@ async def _run(stack: Stack, pipeline: Pipeline, payments: Payments, rate: float
 
 async def first_recorded(database_url: str, agency_ids: list[str]) -> dict[str, float]:
     """Workspace → when its first ledger entry's transaction began (epoch seconds)."""
-    conn = await connect(database_url)
-    try:
-        rows = await conn.fetch(
-            "SELECT workspace_id, extract(epoch FROM min(recorded_at)) AS at"
-            " FROM revenue.ledger_entries WHERE agency_id = ANY($1::text[])"
-            " AND workspace_id IS NOT NULL GROUP BY workspace_id",
-            agency_ids,
-        )
-        return {row["workspace_id"]: float(row["at"]) for row in rows}
-    finally:
-        await conn.close()
+    rows = await rows_of(
+        database_url,
+        "SELECT workspace_id, extract(epoch FROM min(recorded_at)) AS at"
+        " FROM revenue.ledger_entries WHERE agency_id = ANY($1::text[])"
+        " AND workspace_id IS NOT NULL GROUP BY workspace_id",
+        agency_ids,
+    )
+    return {row["workspace_id"]: float(row["at"]) for row in rows}
 
 
 def bench_end_to_end_latency(

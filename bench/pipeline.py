@@ -371,27 +371,31 @@ def _connection(url: str, path: str) -> Connection:
     return Connection(host, int(port), path)
 
 
-async def ledger_entries(database_url: str, agency_ids: list[str]) -> int:
+async def rows_of(database_url: str, query: str, *args: Any) -> list[Any]:
+    """``query``'s rows, read on a connection of its own (the services' tables are other
+    processes')."""
     conn = await connect(database_url)
     try:
-        query = "SELECT count(*) FROM revenue.ledger_entries WHERE agency_id = ANY($1::text[])"
-        return int(await conn.fetchval(query, agency_ids))
+        return list(await conn.fetch(query, *args))
     finally:
         await conn.close()
+
+
+async def ledger_entries(database_url: str, agency_ids: list[str]) -> int:
+    query = "SELECT count(*) FROM revenue.ledger_entries WHERE agency_id = ANY($1::text[])"
+    [row] = await rows_of(database_url, query, agency_ids)
+    return int(row[0])
 
 
 async def mirror_states(database_url: str, invoice_ids: list[str]) -> dict[str, int]:
     """Invoices of the mirror by status (each was last told ``paid``)."""
-    conn = await connect(database_url)
-    try:
-        rows = await conn.fetch(
-            "SELECT status, count(*) AS n FROM invoicing.invoices"
-            " WHERE stripe_invoice_id = ANY($1::text[]) GROUP BY status",
-            invoice_ids,
-        )
-        return {row["status"]: int(row["n"]) for row in rows}
-    finally:
-        await conn.close()
+    rows = await rows_of(
+        database_url,
+        "SELECT status, count(*) AS n FROM invoicing.invoices"
+        " WHERE stripe_invoice_id = ANY($1::text[]) GROUP BY status",
+        invoice_ids,
+    )
+    return {row["status"]: int(row["n"]) for row in rows}
 
 
 def consumed_outcomes(urls: Iterable[str]) -> dict[str, float]:
