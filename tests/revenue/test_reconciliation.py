@@ -151,49 +151,82 @@ def known_accounts_are(monkeypatch: pytest.MonkeyPatch, accounts: list[tuple[str
     monkeypatch.setattr(repository, "known_accounts", known_accounts)
 
 
+class Schedule:
+    """``run_forever``'s loop with a clock of its own: each round waits what the last one
+    said, and so do the pauses between the accounts of a sweep."""
+
+    def __init__(self, reconciler: Reconciler, monkeypatch: pytest.MonkeyPatch) -> None:
+        import asyncio
+
+        self.now = 0.0
+        self.pauses: list[float] = []
+        self.reconciler = reconciler
+        reconciler.clock = lambda: self.now
+
+        async def sleep(seconds: float) -> None:
+            self.pauses.append(seconds)
+            self.now += seconds
+
+        monkeypatch.setattr(asyncio, "sleep", sleep)
+
+    async def round(self) -> float:
+        wait = await self.reconciler.check_all()
+        self.now += wait
+        return wait
+
+
 async def test_the_schedule_checks_again_soon_after_healing_or_an_outage(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     stripe = FakeStripe([PAID, REFUNDED, GIVEN_BACK])
     fake = FakeReconciler(stripe, {"txn_paid": entry_of(PAID), "txn_refunded": entry_of(REFUNDED)})
     known_accounts_are(monkeypatch, [("acct_1", "agency-1")])
-    regular = pytest.approx(900.0, abs=5.0)  # the interval from the sweep's start
+    schedule = Schedule(fake, monkeypatch)
 
-    assert await fake.check_all() == 2.0  # healed the refund failure: confirm soon
+    assert await schedule.round() == 2.0  # healed the refund failure: confirm soon
     assert "txn_back" in fake.ledger
-    assert await fake.check_all() == regular  # reconciled: the regular interval
+    assert await schedule.round() == 898.0  # reconciled: the next sweep, 900 s after this one
     stripe.away = True
-    assert await fake.check_all() == 2.0  # Stripe away: logged, tried again soon
-    assert await fake.check_all() == 2.0
+    assert await schedule.round() == 2.0  # Stripe away: logged, tried again soon
+    assert await schedule.round() == 2.0
     stripe.away = False
-    assert await fake.check_all() == 2.0  # back after the outage: everything again at once
-    assert await fake.check_all() == regular
+    assert await schedule.round() == 2.0  # back after the outage: everything, then again
+    assert await schedule.round() == 900.0
     assert fake.kept == [("acct_1", 1), ("acct_1", 0), ("acct_1", 0), ("acct_1", 0)]
 
 
-async def test_a_regular_sweep_spreads_its_accounts_over_half_the_interval(
+async def test_a_sweep_spreads_its_accounts_and_checks_a_settling_one_again_on_the_way(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import asyncio
-
-    pauses: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        pauses.append(seconds)
-
     stripe = FakeStripe([PAID])
     fake = FakeReconciler(stripe, {"txn_paid": entry_of(PAID)})
     known_accounts_are(monkeypatch, [(f"acct_{n}", f"agency-{n}") for n in range(4)])
-    monkeypatch.setattr(asyncio, "sleep", sleep)
+    schedule = Schedule(fake, monkeypatch)
 
-    assert await fake.check_all() == pytest.approx(900.0, abs=5.0)
-    assert pauses == [112.5, 112.5, 112.5]  # 450 s over four accounts, none before the first
+    assert await schedule.round() == 562.5  # the next sweep 900 s after this one began
+    assert schedule.pauses == [112.5] * 3  # 450 s over four accounts, none before the first
     stripe.transactions = [PAID, GIVEN_BACK]  # a movement the ledger lacks
-    assert await fake.check_all() == 2.0  # healed on the first account
-    assert len(pauses) == 6
-    assert await fake.check_all() == pytest.approx(900.0, abs=5.0)
-    assert len(pauses) == 6  # what it healed confirmed at once: back to back
-    assert [n for _, n in fake.kept] == [0] * 4 + [1, 0, 0, 0] + [0] * 4
+    assert await schedule.round() == 562.5
+    # acct_0 healed it, and was checked again (2 s later: due) before acct_1, the sweep
+    # going on at its pace.
+    assert fake.kept[4:] == [("acct_0", 1), ("acct_0", 0), ("acct_1", 0), ("acct_2", 0),
+                             ("acct_3", 0)]  # fmt: skip
+    assert schedule.pauses == [112.5] * 6
+
+
+async def test_accounts_due_again_together_are_spread_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    stripe = FakeStripe([PAID])
+    fake = FakeReconciler(stripe, {"txn_paid": entry_of(PAID)})
+    accounts = [(f"acct_{n}", f"agency-{n}") for n in range(5)]
+    known_accounts_are(monkeypatch, accounts)
+    schedule = Schedule(fake, monkeypatch)
+    fake.next_sweep = 1000.0  # between sweeps: four accounts' differences settled at once
+    fake.settling = {account: (agency, 0.0) for account, agency in accounts[:4]}
+
+    assert await schedule.round() == 999.25  # then nothing before the next sweep
+    assert [account for account, _ in fake.kept] == ["acct_0", "acct_1", "acct_2", "acct_3"]
+    assert schedule.pauses == [0.25] * 3  # half of the 2 s a difference settles, over four
+    assert fake.settling == {}
 
 
 def test_the_dashboard_tells_how_the_figures_compare_with_stripe() -> None:
