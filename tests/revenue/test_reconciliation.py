@@ -223,6 +223,13 @@ async def test_accounts_due_again_together_are_spread_too(monkeypatch: pytest.Mo
     fake.next_sweep = 1000.0  # between sweeps: four accounts' differences settled at once
     fake.settling = {account: (agency, 0.0) for account, agency in accounts[:4]}
 
+    async def not_read(_: object) -> list[tuple[str, str]]:
+        raise AssertionError("a round between sweeps needs no list of the accounts")
+
+    from revenue import repository
+
+    monkeypatch.setattr(repository, "known_accounts", not_read)
+
     assert await schedule.round() == 999.25  # then nothing before the next sweep
     assert [account for account, _ in fake.kept] == ["acct_0", "acct_1", "acct_2", "acct_3"]
     assert schedule.pauses == [0.25] * 3  # half of the 2 s a difference settles, over four

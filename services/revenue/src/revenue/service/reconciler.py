@@ -204,13 +204,12 @@ class Reconciler:
         An account whose check found differences settling (or just applied them) is checked
         again alone once they have settled, between the sweep's accounts or between sweeps.
         After a Stripe outage every account is checked back to back, then swept again."""
-        async with unit_of_work(self.sessions) as session:
-            accounts = await repository.known_accounts(session)
         now = self.clock()
         sweep = self.stripe_was_away or now >= self.next_sweep
         if sweep:
+            async with unit_of_work(self.sessions) as session:
+                chosen = list(await repository.known_accounts(session))
             self.next_sweep = now + self.every
-            chosen = list(accounts)
             pause = 0.0 if self.stripe_was_away else self.pace * self.every / max(len(chosen), 1)
         else:  # between sweeps: the accounts whose differences have settled, spread out too
             chosen = [(a, agency) for a, (agency, due) in self.settling.items() if due <= now]
