@@ -5,11 +5,13 @@ the group starts where the consumer groups it replaces had got to, the lowest of
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any, cast
 
 import pytest
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from faststream.kafka.message import KafkaAckableMessage
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -30,13 +32,15 @@ async def _never(session: AsyncSession, event: Any) -> None:
     raise AssertionError("not applied in these tests")
 
 
-def _inbox(max_batch: int = 200) -> Inbox:
+def _inbox(max_batch: int = 200, linger_ms: int = 0, linger_below: int = 50) -> Inbox:
     return Inbox(
         new_broker("127.0.0.1:1", "shop"),  # never connected
         cast(async_sessionmaker[AsyncSession], None),
         inbox_table(MetaData()),
         service="shop",
         max_batch=max_batch,
+        linger_ms=linger_ms,
+        linger_below=linger_below,
     )
 
 
@@ -133,6 +137,69 @@ async def test_an_error_of_one_consumer_fails_the_batch_once_the_others_are_done
             [Record(PRODUCTS.name, 0, 0, b"p"), Record(AGENCIES.name, 0, 0, b"a")]
         )
     assert delivered == ["shop.agencies"]
+
+
+class _Reader:
+    """What a Kafka consumer has buffered: handed over by ``getmany``; rewinds by ``seek``."""
+
+    def __init__(self, buffered: dict[TopicPartition, list[Record]]) -> None:
+        self.buffered = buffered
+        self.asked: list[int] = []
+        self.rewound: dict[TopicPartition, int] = {}
+
+    async def getmany(
+        self, timeout_ms: int, max_records: int
+    ) -> dict[TopicPartition, list[Record]]:
+        self.asked.append(max_records)
+        handed, self.buffered = self.buffered, {}
+        return handed
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        self.rewound[partition] = offset
+
+
+def _lingering(buffered: dict[TopicPartition, list[Record]]) -> tuple[Inbox, _Reader]:
+    inbox = _inbox(max_batch=10, linger_ms=1, linger_below=5)
+    inbox.subscribe(PRODUCTS, "catalogue", _never)
+    inbox.subscribe(AGENCIES, "agencies", _never)
+    inbox.consume()  # the group takes up to 10 a topic: 20 in all
+    return inbox, _Reader(buffered)
+
+
+_P0, _P1 = TopicPartition(PRODUCTS.name, 0), TopicPartition(PRODUCTS.name, 1)
+_A0 = TopicPartition(AGENCIES.name, 0)
+_FIRST = (Record(PRODUCTS.name, 0, 7, b"p7"), Record(PRODUCTS.name, 1, 3, b"q3"))
+_MORE = {
+    _P1: [Record(PRODUCTS.name, 1, 4, b"q4"), Record(PRODUCTS.name, 1, 5, b"q5")],
+    _A0: [Record(AGENCIES.name, 0, 2, b"a2")],  # a partition the batch did not have
+}
+
+
+async def test_a_busy_consumers_small_batch_waits_once_for_more_and_is_rewound_whole() -> None:
+    inbox, reader = _lingering({**_MORE})
+    inbox._last_batch_done = time.monotonic()  # the poll came back right after a batch
+    message = KafkaAckableMessage(_FIRST, b"", consumer=reader)
+
+    records = await inbox._topped_up(message, _FIRST, cast(AIOKafkaConsumer, reader))
+
+    assert [r.value for r in records] == [b"p7", b"q3", b"q4", b"q5", b"a2"]
+    assert reader.asked == [20 - 2]  # no more than the group takes in one poll
+    await message.nack()  # what FastStream does when applying the batch fails
+    assert reader.rewound == {_P0: 7, _P1: 3, _A0: 2}
+
+
+async def test_a_quiet_consumers_batch_and_a_big_one_are_applied_as_they_came() -> None:
+    quiet, quiet_reader = _lingering({**_MORE})  # no batch before
+    message = KafkaAckableMessage(_FIRST, b"", consumer=quiet_reader)
+    assert await quiet._topped_up(message, _FIRST, cast(AIOKafkaConsumer, quiet_reader)) == _FIRST
+
+    busy, busy_reader = _lingering({**_MORE})
+    busy._last_batch_done = time.monotonic()
+    big = tuple(Record(PRODUCTS.name, 0, n, b"p") for n in range(5))
+    assert await busy._topped_up(message, big, cast(AIOKafkaConsumer, busy_reader)) == big
+
+    assert quiet_reader.asked == busy_reader.asked == []
+    assert message.raw_message == _FIRST
 
 
 def test_the_group_starts_at_the_lowest_offset_its_earlier_groups_committed() -> None:

@@ -30,7 +30,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import math
 import random
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -236,6 +239,8 @@ class Inbox:
         fetch_min_bytes: int = 1,
         max_batch: int = 200,
         batch_wait_ms: int = 20,
+        linger_ms: int = 0,
+        linger_below: int = 50,
     ) -> None:
         self.broker = broker
         self.sessions = sessions
@@ -248,6 +253,12 @@ class Inbox:
         self.fetch_min_bytes = fetch_min_bytes
         self.max_batch = max_batch
         self.batch_wait_ms = batch_wait_ms
+        self.linger = linger_ms / 1000
+        self.linger_below = linger_below
+        self._last_batch_done = -math.inf
+        self._max_records = max_batch
+        """When the group's previous batch was applied (monotonic): a poll back within
+        ``linger`` of it finds the consumer busy."""
         self._outcomes: dict[tuple[str, str], _Outcomes] = {}
         self._claim = claim_statement(table)
         self._table: list[Consumer] = []
@@ -278,11 +289,17 @@ class Inbox:
         if self._subscriber is not None or not self._table:
             return
         topics = list(dict.fromkeys(c.topic.name for c in self._table))
+        self._max_records = self.max_batch * len(topics)
 
         async def on_batch(message: KafkaMessage) -> None:
             records = message.raw_message
             assert isinstance(records, tuple)
-            await self.apply_records(records, message.consumer)
+            if isinstance(message.consumer, AIOKafkaConsumer):
+                records = await self._topped_up(message, records, message.consumer)
+            try:
+                await self.apply_records(records, message.consumer)
+            finally:
+                self._last_batch_done = time.monotonic()
 
         on_batch.__name__ = f"{self.service.replace('.', '_').replace('-', '_')}_consumers"
         self._subscriber = self.broker.subscriber(
@@ -296,13 +313,32 @@ class Inbox:
             fetch_min_bytes=self.fetch_min_bytes,
             batch=True,
             # Each consumer still applies at most ``max_batch`` in a transaction.
-            max_records=self.max_batch * len(topics),
+            max_records=self._max_records,
             # How long a poll waits for messages (then FastStream pauses as long again):
             # the most an idle consumer adds to an event's way.
             batch_timeout_ms=self.batch_wait_ms,
             title=f"{self.group}:{','.join(topics)}",
         )
         self._subscriber(on_batch)
+
+    async def _topped_up(
+        self, message: KafkaMessage, records: tuple[Any, ...], reader: AIOKafkaConsumer
+    ) -> tuple[Any, ...]:
+        """A busy consumer's small batch with what came within ``linger`` more (each
+        partition's records stay in their order, after the batch's). The message then holds
+        them all, so that an error rewinds every partition they came from and success
+        commits past them all."""
+        busy = time.monotonic() - self._last_batch_done < self.linger
+        if not busy or len(records) >= self.linger_below:
+            return records
+        await asyncio.sleep(self.linger)
+        room = self._max_records - len(records)
+        more = await reader.getmany(timeout_ms=0, max_records=room)
+        if not more:
+            return records
+        records = (*records, *itertools.chain.from_iterable(more.values()))
+        message.raw_message = records
+        return records
 
     async def take_over(self, bootstrap_servers: str) -> None:
         """Before the group first reads: start it where the table's consumers, each a

@@ -94,6 +94,8 @@ class Runtime:
             fetch_min_bytes=self.settings.consumer_fetch_min_bytes,
             max_batch=self.settings.consumer_max_batch,
             batch_wait_ms=self.settings.consumer_batch_wait_ms,
+            linger_ms=self.settings.consumer_linger_ms,
+            linger_below=self.settings.consumer_linger_below,
         )
         self._stripe: StripeConnection | None = None
         self.broker_problem: str | None = "not connected yet"
