@@ -175,9 +175,9 @@ _MORE = {
 }
 
 
-async def test_a_busy_consumers_small_batch_waits_once_for_more_and_is_rewound_whole() -> None:
+async def test_a_flowing_streams_small_batch_waits_once_for_more_and_is_rewound_whole() -> None:
     inbox, reader = _lingering({**_MORE})
-    inbox._last_batch_done = time.monotonic()  # the poll came back right after a batch
+    inbox._last_batch_done = time.monotonic() - 0.5  # a stream is flowing
     message = KafkaAckableMessage(_FIRST, b"", consumer=reader)
 
     records = await inbox._topped_up(message, _FIRST, cast(AIOKafkaConsumer, reader))
@@ -188,17 +188,18 @@ async def test_a_busy_consumers_small_batch_waits_once_for_more_and_is_rewound_w
     assert reader.rewound == {_P0: 7, _P1: 3, _A0: 2}
 
 
-async def test_a_quiet_consumers_batch_and_a_big_one_are_applied_as_they_came() -> None:
-    quiet, quiet_reader = _lingering({**_MORE})  # no batch before
+async def test_a_batch_after_a_quiet_second_and_a_big_one_are_applied_as_they_came() -> None:
+    quiet, quiet_reader = _lingering({**_MORE})
+    quiet._last_batch_done = time.monotonic() - 1.5  # the last batch a second and a half ago
     message = KafkaAckableMessage(_FIRST, b"", consumer=quiet_reader)
     assert await quiet._topped_up(message, _FIRST, cast(AIOKafkaConsumer, quiet_reader)) == _FIRST
 
-    busy, busy_reader = _lingering({**_MORE})
-    busy._last_batch_done = time.monotonic()
+    flowing, flowing_reader = _lingering({**_MORE})
+    flowing._last_batch_done = time.monotonic() - 0.5  # half a second ago: flowing
     big = tuple(Record(PRODUCTS.name, 0, n, b"p") for n in range(5))
-    assert await busy._topped_up(message, big, cast(AIOKafkaConsumer, busy_reader)) == big
+    assert await flowing._topped_up(message, big, cast(AIOKafkaConsumer, flowing_reader)) == big
 
-    assert quiet_reader.asked == busy_reader.asked == []
+    assert quiet_reader.asked == flowing_reader.asked == []
     assert message.raw_message == _FIRST
 
 

@@ -143,14 +143,14 @@ class ServiceSettings(BaseSettings):
     consumer_batch_wait_ms: int = 20
     """How long an idle consumer's poll waits for messages before it pauses as long again:
     the most a quiet consumer adds to an event's way."""
-    consumer_linger_ms: int = 30
-    """A busy consumer's small batch waits this long once for more before it is applied: a
-    transaction costs about the same whatever its size, so under load fewer, bigger ones
-    leave the CPU to the rest (``bench/scale_out.py``, 2026-12-07: one replica 418 → 545
-    events/s, revenue 21 → 40 events a transaction; two replicas 237 → 407). Busy: the
-    poll came back within this long of the previous batch's end; a quiet consumer applies
-    what comes at once. 0: never wait."""
-    consumer_linger_below: int = 50
+    consumer_linger_ms: int = 60
+    """While a stream is flowing (the consumer applied a batch in the last second), a small
+    batch waits this long once for more before it is applied: a transaction costs about the
+    same whatever its size, so fewer, bigger ones leave the CPU to the rest of the machine
+    (``bench/scale_out.py --invoices 800``, 2026-12-07: one replica 418 events/s without,
+    573 with 30 ms, 631 with 60 ms and 100 messages; revenue 21 → 39 → 69 events a
+    transaction). A consumer after a quiet second applies what comes at once. 0: never."""
+    consumer_linger_below: int = 100
     """A batch of fewer messages than this is small (``consumer_linger_ms``)."""
     consumer_position_check_seconds: float = 2.0
     """How often consumers are checked for reading past a partition's end (a topic the
