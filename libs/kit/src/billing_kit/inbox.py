@@ -10,7 +10,9 @@ offsets are committed once every part is applied. Consumers that share a ``Batch
 handler (of different topics) apply their parts of a batch in one transaction, the handler
 given all their new events at once. If anything in a transaction fails, it is
 rolled back and its events are applied one by one as below, so a batch changes only how
-often the database and the broker are asked, never what is applied.
+often the database and the broker are asked, never what is applied. While a stream is
+flowing, a small batch waits ``linger_ms`` once for more (a transaction costs about the same
+whatever its size).
 
 Nothing serializes a service's transactions: the parts of a batch of different consumers,
 and the batches of different replicas, commit concurrently. The order of events comes from
