@@ -93,6 +93,12 @@ class Pipeline:
             # every 5 s, reading all of its balance transactions each time).
             "REVENUE_RECONCILE_EVERY_SECONDS": "900",
             "REVENUE_RECONCILE_SETTLE_SECONDS": "60",
+            # One webhook-ingest worker: on two cores shared with the consumer services,
+            # Postgres and the broker, a second worker's front door costs the pipeline more
+            # than it adds (scale_out --invoices 800, 2026-12-07: one replica 610 events/s
+            # with two workers, 707 with one; two replicas 424 and 619). Alone on a machine,
+            # the front door wants a worker per core (``bench/webhook_ingest.py``).
+            "WEBHOOK_INGEST_WORKERS": os.environ.get("WEBHOOK_INGEST_WORKERS", "1"),
         }
         # Consumer groups of this run's own (the replicas share them), reading from where the
         # topics end now: the embedded broker keeps a group's leader after every process of
@@ -112,7 +118,7 @@ class Pipeline:
             )
             state = self.stack.state_dir / f"bench-replica-{replica}"
             # The consumer services scale by replicas; webhook-ingest, the front door, by its
-            # worker processes (one process, ``WEBHOOK_INGEST_WORKERS``).
+            # worker processes (one process, ``WEBHOOK_INGEST_WORKERS``, above).
             for name in PIPELINE if replica == 0 else CONSUMERS:
                 migrate = replica == 0
                 process = devstack_services.start_service(name, env, state, run_migrations=migrate)

@@ -1,8 +1,9 @@
 """Scale-out of the webhook → revenue pipeline: the same kind of load with one and with two
 processes of each consumer service on the way (invoicing, revenue), the second started with
 the same settings on another HTTP port, so it joins the first's consumer groups and shares
-the topics' partitions. webhook-ingest, the front door, is one process of two workers in
-both runs (it scales by workers, ``bench/webhook_ingest.py``).
+the topics' partitions. webhook-ingest, the front door, is one process of one worker in
+both runs (``bench.pipeline.Pipeline``: on two shared cores a second worker costs more than
+it adds; it scales by workers, ``bench/webhook_ingest.py``).
 
 Paid one-off invoices are made on the emulator over several connected accounts; their real
 events are offered signed to webhook-ingest as fast as it answers (one sender per account, in
