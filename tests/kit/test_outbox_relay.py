@@ -4,13 +4,16 @@ the order they were written, across batches and partitions."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections import defaultdict
+from typing import Literal
 
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 import catalog.models
 from billing_contracts.catalog_products import PRODUCTS
@@ -75,6 +78,71 @@ async def test_only_one_relay_publishes_at_a_time_and_the_other_knows_it(infra: 
             )
         assert await runtime.relay.relay_once() == 1
     finally:
+        await close_runtime(runtime)
+
+
+class _Watched(asyncio.Event):
+    """The outbox's commit signal, telling whether the relay is waiting on it."""
+
+    waiting = 0
+
+    async def wait(self) -> Literal[True]:
+        self.waiting += 1
+        try:
+            return await super().wait()
+        finally:
+            self.waiting -= 1
+
+
+async def test_a_locked_out_relay_waits_for_a_commit_of_its_own_then_looks_until_it_publishes(
+    infra: Infra,
+) -> None:
+    url = await create_database(infra.database_url, "relaywait")
+    await asyncio.to_thread(migrate, url, ["catalog"])
+    runtime = service_runtime(
+        CatalogSettings, catalog.models.kit_tables, infra, url, publishes=(PRODUCTS,)
+    )
+    relay = runtime.relay
+    relay.idle_poll_seconds = 3600  # only a commit wakes it
+    runtime.outbox.committed = watched = _Watched()
+    passes = 0
+    relay_on = relay._relay_on
+
+    async def counted(conn: AsyncConnection) -> int | None:
+        nonlocal passes
+        passes += 1
+        return await relay_on(conn)
+
+    relay._relay_on = counted  # type: ignore[method-assign]
+
+    async def waiting_for_a_commit() -> bool:
+        return watched.waiting == 1
+
+    async def looked_again() -> bool:
+        return passes >= 3
+
+    async def published() -> bool:
+        return await relay.pending() == 0
+
+    running = None
+    try:
+        async with runtime.engine.connect() as other_replica:
+            lock = {"id": relay.lock_id}
+            await other_replica.execute(text("SELECT pg_advisory_lock(:id)"), lock)
+            running = asyncio.create_task(relay.run())
+            await eventually(waiting_for_a_commit)
+            assert passes == 1  # locked out with nothing of its own: it does not look again
+            await record_product(runtime, "agency-wait")
+            await eventually(looked_again)  # a row of its own waits: again, and again
+            assert await relay.pending() == 1
+            await other_replica.execute(text("SELECT pg_advisory_unlock(:id)"), lock)
+        await eventually(published)
+        await eventually(waiting_for_a_commit)  # and back to waiting once it has
+    finally:
+        if running is not None:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
         await close_runtime(runtime)
 
 

@@ -201,6 +201,9 @@ class OutboxRelay:
     """Publishes committed outbox rows in batches; runs as a background task of the service."""
 
     LOCKED_OUT_RETRY_SECONDS = 0.02
+    """How soon a relay locked out by another replica's looks again while rows of its own
+    may wait; with none, it waits for its next commit (or the idle poll) instead: looking
+    every 20 ms regardless was work each replica added whatever it applied."""
 
     def __init__(
         self,
@@ -244,12 +247,17 @@ class OutboxRelay:
                 # outage.
                 async with self.engine.connect() as conn:
                     while True:
+                        owed = self.outbox.committed.is_set()
+                        self.outbox.committed.clear()  # a commit from now on: another pass
                         published = await self._relay_on(conn)
                         backoff = 0.2
-                        if published is None:  # another replica's relay is publishing: look
-                            await asyncio.sleep(self.LOCKED_OUT_RETRY_SECONDS)  # again soon,
-                        elif published < self.batch_size:  # rows may be ours
-                            await self._wait_for_rows()
+                        if published is None and owed:  # another replica's relay is
+                            # publishing, maybe without our rows (committed after it took
+                            # its batch): look again soon
+                            self.outbox.committed.set()
+                            await asyncio.sleep(self.LOCKED_OUT_RETRY_SECONDS)
+                        elif published is None or published < self.batch_size:
+                            await self._wait_for_rows()  # a commit of ours, or the idle poll
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database away: rows wait, try again
@@ -262,7 +270,6 @@ class OutboxRelay:
     async def _wait_for_rows(self) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.outbox.committed.wait(), self.idle_poll_seconds)
-        self.outbox.committed.clear()
 
     async def relay_once(self) -> int | None:
         """Publish up to one batch; returns how many rows were published and removed, or
