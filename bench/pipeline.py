@@ -95,9 +95,10 @@ class Pipeline:
             "REVENUE_RECONCILE_SETTLE_SECONDS": "60",
             # One webhook-ingest worker: on two cores shared with the consumer services,
             # Postgres and the broker, a second worker's front door costs the pipeline more
-            # than it adds (scale_out --invoices 800, 2026-12-07: one replica 610 events/s
-            # with two workers, 707 with one; two replicas 424 and 619). Alone on a machine,
-            # the front door wants a worker per core (``bench/webhook_ingest.py``).
+            # than it adds (scale_out --invoices 800, 2026-12-07, events/s: one replica 589 to
+            # 631 with two workers, 542 to 707 with one; two replicas 327 to 482 and 463 to
+            # 619). On a machine of its own, the front door wants a worker per core
+            # (bench/webhook_ingest.py).
             "WEBHOOK_INGEST_WORKERS": os.environ.get("WEBHOOK_INGEST_WORKERS", "1"),
         }
         # Consumer groups of this run's own (the replicas share them), reading from where the
