@@ -140,17 +140,28 @@ async def test_an_error_of_one_consumer_fails_the_batch_once_the_others_are_done
 
 
 class _Reader:
-    """What a Kafka consumer has buffered: handed over by ``getmany``; rewinds by ``seek``."""
+    """What a Kafka consumer has buffered: handed over by ``getmany``; rewinds by ``seek``.
+    ``moved``: the partitions it has after ``getmany`` (a rebalance meanwhile)."""
 
-    def __init__(self, buffered: dict[TopicPartition, list[Record]]) -> None:
+    def __init__(
+        self,
+        buffered: dict[TopicPartition, list[Record]],
+        moved: set[TopicPartition] | None = None,
+    ) -> None:
         self.buffered = buffered
+        self.assigned = {_P0, _P1, _A0}
+        self.moved = moved
         self.asked: list[int] = []
         self.rewound: dict[TopicPartition, int] = {}
+
+    def assignment(self) -> set[TopicPartition]:
+        return self.assigned
 
     async def getmany(
         self, timeout_ms: int, max_records: int
     ) -> dict[TopicPartition, list[Record]]:
         self.asked.append(max_records)
+        self.assigned = self.moved if self.moved is not None else self.assigned
         handed, self.buffered = self.buffered, {}
         return handed
 
@@ -158,12 +169,16 @@ class _Reader:
         self.rewound[partition] = offset
 
 
-def _lingering(buffered: dict[TopicPartition, list[Record]]) -> tuple[Inbox, _Reader]:
-    inbox = _inbox(max_batch=10, linger_ms=1, linger_below=5)
+def _lingering(
+    buffered: dict[TopicPartition, list[Record]],
+    moved: set[TopicPartition] | None = None,
+    linger_ms: int = 1,
+) -> tuple[Inbox, _Reader]:
+    inbox = _inbox(max_batch=10, linger_ms=linger_ms, linger_below=5)
     inbox.subscribe(PRODUCTS, "catalogue", _never)
     inbox.subscribe(AGENCIES, "agencies", _never)
     inbox.consume()  # the group takes up to 10 a topic: 20 in all
-    return inbox, _Reader(buffered)
+    return inbox, _Reader(buffered, moved)
 
 
 _P0, _P1 = TopicPartition(PRODUCTS.name, 0), TopicPartition(PRODUCTS.name, 1)
@@ -188,7 +203,7 @@ async def test_a_flowing_streams_small_batch_waits_once_for_more_and_is_rewound_
     assert reader.rewound == {_P0: 7, _P1: 3, _A0: 2}
 
 
-async def test_a_batch_after_a_quiet_second_and_a_big_one_are_applied_as_they_came() -> None:
+async def test_a_batch_after_a_quiet_second_a_big_one_or_with_lingering_off_goes_as_is() -> None:
     quiet, quiet_reader = _lingering({**_MORE})
     quiet._last_batch_done = time.monotonic() - 1.5  # the last batch a second and a half ago
     message = KafkaAckableMessage(_FIRST, b"", consumer=quiet_reader)
@@ -199,8 +214,30 @@ async def test_a_batch_after_a_quiet_second_and_a_big_one_are_applied_as_they_ca
     big = tuple(Record(PRODUCTS.name, 0, n, b"p") for n in range(5))
     assert await flowing._topped_up(message, big, cast(AIOKafkaConsumer, flowing_reader)) == big
 
-    assert quiet_reader.asked == flowing_reader.asked == []
+    off, off_reader = _lingering({**_MORE}, linger_ms=0)
+    off._last_batch_done = time.monotonic() - 0.5
+    assert await off._topped_up(message, _FIRST, cast(AIOKafkaConsumer, off_reader)) == _FIRST
+
+    full = _inbox(max_batch=1, linger_ms=1, linger_below=5)  # a poll takes one message
+    full.subscribe(PRODUCTS, "catalogue", _never)
+    full.consume()
+    full._last_batch_done = time.monotonic() - 0.5
+    one = _FIRST[:1]
+    assert await full._topped_up(message, one, cast(AIOKafkaConsumer, off_reader)) == one
+
+    assert quiet_reader.asked == flowing_reader.asked == off_reader.asked == []
     assert message.raw_message == _FIRST
+
+
+async def test_what_came_while_the_group_rebalanced_is_read_again_not_added() -> None:
+    inbox, reader = _lingering({**_MORE}, moved={_P1, _A0})  # P0 went to another replica
+    inbox._last_batch_done = time.monotonic() - 0.5
+    message = KafkaAckableMessage(_FIRST, b"", consumer=reader)
+
+    records = await inbox._topped_up(message, _FIRST, cast(AIOKafkaConsumer, reader))
+
+    assert records == message.raw_message == _FIRST
+    assert reader.rewound == {_P1: 4, _A0: 2}  # read again from the first record taken
 
 
 def test_the_group_starts_at_the_lowest_offset_its_earlier_groups_committed() -> None:

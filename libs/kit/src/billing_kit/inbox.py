@@ -338,11 +338,19 @@ class Inbox:
         two replicas each keep up with half the stream in small batches, whose fixed cost
         takes the CPU the front door needs.)"""
         flowing = time.monotonic() - self._last_batch_done < self.FLOWING_SECONDS
-        if not flowing or len(records) >= self.linger_below:
-            return records
-        await asyncio.sleep(self.linger)
         room = self._max_records - len(records)
+        if not self.linger or not flowing or len(records) >= self.linger_below or room <= 0:
+            return records
+        assigned = set(reader.assignment())
+        await asyncio.sleep(self.linger)
         more = await reader.getmany(timeout_ms=0, max_records=room)
+        if set(reader.assignment()) != assigned:
+            # The group rebalanced meanwhile: the batch goes as it came, and what came since
+            # is read again (a rewind after an error would fail on a partition now another
+            # replica's, and leave those after it unrewound).
+            for partition, taken in more.items():
+                reader.seek(partition, taken[0].offset)
+            return records
         if not more:
             return records
         records = (*records, *itertools.chain.from_iterable(more.values()))

@@ -261,6 +261,7 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database away: rows wait, try again
+                self.outbox.committed.set()  # rows of ours may wait: the next pass owes them
                 self.failed_attempts += 1
                 log.warning("outbox relay failed, retrying", error=repr(exc), retry_in=backoff)
                 await self._drop_producer()
