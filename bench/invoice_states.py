@@ -31,6 +31,7 @@ from billing_devstack import Stack
 from tests.helpers.agencies import Agency, known_to_subscriptions, onboarded_agency
 from tests.helpers.invoicing import flows
 from tests.helpers.services import SERVICE_NAMES, serve_all
+from tests.helpers.stripe_sdk import emulator_sdk
 from tests.helpers.tokens import TEST_JWT_SECRET, Tokens
 
 POLL = 0.01
@@ -91,7 +92,7 @@ async def _round(
 async def _measure(stack: Stack, urls: dict[str, str], rounds: int) -> list[dict[str, float]]:
     api_base = stack.infra.stripe_api_base
     assert api_base is not None
-    sdk = stripe.StripeClient("sk_test_emulator", base_addresses={"api": api_base})
+    sdk = emulator_sdk(api_base)  # retries a connection the emulator closed
     tokens = Tokens(secret=TEST_JWT_SECRET)
     async with (
         httpx.AsyncClient(base_url=urls["catalog"], timeout=30) as catalog,

@@ -22,7 +22,6 @@ from typing import Any
 
 import httpx
 import orjson
-import stripe
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.profile_ingest import cpu_snapshot, postgres_tree, tree
@@ -33,6 +32,7 @@ from billing_devstack import services as devstack_services
 from billing_devstack.emulator import forget_webhook_endpoints, webhook_secrets
 from tests.helpers.databases import connect
 from tests.helpers.revenue.money import Shop, open_shop
+from tests.helpers.stripe_sdk import emulator_sdk
 from tests.helpers.tokens import TEST_JWT_SECRET
 from tests.helpers.waiting import eventually
 
@@ -274,7 +274,7 @@ def _make(
     forget_webhook_endpoints(api_base)
     began = time.monotonic()
     started = emulator_now(api_base) - 1
-    sdk = stripe.StripeClient("sk_test_emulator", base_addresses={"api": api_base})
+    sdk = emulator_sdk(api_base)  # retries a connection the emulator closed
 
     async def opened() -> list[Shop]:
         async with httpx.AsyncClient(base_url=api_base, timeout=30) as emulator:

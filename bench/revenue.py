@@ -25,13 +25,13 @@ import time
 from typing import Any
 
 import httpx
-import stripe
 
 from billing_devstack import Infra, Stack, default_state_dir, free_port
 from billing_devstack import services as devstack_services
 from billing_kit.migrations import upgrade
 from tests.helpers.databases import connect, create_database, migrate, migrations_dir
 from tests.helpers.revenue.money import new_workspace_id, open_shop
+from tests.helpers.stripe_sdk import emulator_sdk
 from tests.helpers.tokens import TEST_JWT_SECRET, Tokens
 
 AGENCY = "agency-bench"
@@ -144,7 +144,7 @@ def bench_summary(infra: Infra, entries: int, workspaces: int, requests: int) ->
 
 async def _paid_to_visible(revenue_url: str, stripe_api_base: str, payments: int) -> list[float]:
     assert stripe_api_base
-    sdk = stripe.StripeClient("sk_test_emulator", base_addresses={"api": stripe_api_base})
+    sdk = emulator_sdk(stripe_api_base)  # retries a connection the emulator closed
     async with (
         httpx.AsyncClient(base_url=stripe_api_base, timeout=30) as emulator,
         httpx.AsyncClient(base_url=revenue_url, timeout=30) as revenue,
