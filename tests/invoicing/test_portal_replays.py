@@ -8,7 +8,8 @@ import uuid
 import httpx
 import pytest
 
-from tests.helpers.agencies import Agency
+from billing_devstack import Infra
+from tests.helpers.agencies import Agency, known_to_subscriptions
 from tests.helpers.invoicing.workspaces import register_workspace
 from tests.helpers.tokens import Tokens
 
@@ -20,7 +21,11 @@ async def test_a_replay_to_a_client_no_longer_of_the_workspace_is_not_found(
     subscriptions: httpx.AsyncClient,
     agency: Agency,
     tokens: Tokens,
+    infra: Infra,
 ) -> None:
+    # The portal asks subscriptions for the workspace's customer: its replica of the agency
+    # must know that Connect is enabled (catalog's event reaches it a moment after catalog).
+    await known_to_subscriptions(infra.database_url, agency)
     workspace_id = await register_workspace(subscriptions, agency)
     path = f"/v1/portal/workspaces/{workspace_id}/payment-methods/session"
     body = {"return_url": "https://app.example/portal/billing"}
